@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+// Tradewire: gRPC order platform. Linux only. Layers point down; see README.md for the target table.
+import PackageDescription
+
+let package = Package(
+    name: "tradewire",
+    products: [
+        .executable(name: "tradewire", targets: ["tradewire"]),
+        .executable(name: "protoc-gen-tradewire", targets: ["ProtocGenTradewire"]),
+        .library(name: "ProtoCodec", targets: ["ProtoCodec"]),
+        .library(name: "Protos", targets: ["Protos"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+    ],
+    targets: [
+        // MARK: C modules
+        .systemLibrary(
+            name: "CNGHTTP2", pkgConfig: "libnghttp2",
+            providers: [.apt(["libnghttp2-dev"])]),
+        .systemLibrary(
+            name: "CProtobufC", pkgConfig: "libprotobuf-c",
+            providers: [.apt(["libprotobuf-c-dev"])]),
+        .target(name: "CSystemShims"),
+        .target(name: "CProtoArena", dependencies: ["CProtobufC"]),
+        // protoc-c output for proto/ (tools/generate writes it).
+        .target(name: "CProtos", dependencies: ["CProtobufC"]),
+        // protoc-c output for protoc's descriptor.proto and plugin.proto: the generator's input format.
+        .target(name: "CProtocPlugin", dependencies: ["CProtobufC"]),
+
+        // MARK: Protobuf codec
+        .target(name: "ProtoCodec", dependencies: ["CProtobufC", "CProtoArena"]),
+        // Swift value types for proto/ (tools/generate writes them).
+        .target(name: "Protos", dependencies: ["ProtoCodec", "CProtos", "CProtobufC"]),
+
+        // MARK: Executables
+        .executableTarget(
+            name: "ProtocGenTradewire", dependencies: ["CProtocPlugin", "CProtobufC"]),
+        .executableTarget(
+            name: "tradewire",
+            dependencies: [
+                "Protos",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        // MARK: Tests
+        // Messages for the codec's own tests (proto/tradewire/testing).
+        .target(name: "CTestProtos", dependencies: ["CProtobufC"]),
+        .target(name: "TestProtos", dependencies: ["ProtoCodec", "CTestProtos", "CProtobufC"]),
+        .testTarget(name: "ProtoCodecTests", dependencies: ["ProtoCodec", "Protos", "TestProtos"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,67 @@
+// What Swift's Glibc module does not expose: epoll, eventfd, timerfd and accept4.
+// Thin wrappers only; errno is left for the Swift side to read.
+#ifndef C_SYSTEM_SHIMS_H
+#define C_SYSTEM_SHIMS_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE  // accept4
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+static inline int tw_errno(void) { return errno; }
+
+static inline int tw_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
+    return accept4(fd, addr, len, flags);
+}
+
+static inline int tw_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+static inline int tw_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
+    struct epoll_event ev = { .events = events, .data = { .u64 = data } };
+    return epoll_ctl(epfd, op, fd, &ev);
+}
+
+/// Waits for events; writes up to `max` (events, data) pairs into the two arrays. epoll_event is a packed
+/// struct on x86_64, so Swift never touches it directly.
+static inline int tw_epoll_wait(int epfd, uint32_t *events, uint64_t *data, int max, int timeout_ms) {
+    struct epoll_event evs[max > 0 && max <= 256 ? max : 256];
+    int n = epoll_wait(epfd, evs, max > 0 && max <= 256 ? max : 256, timeout_ms);
+    for (int i = 0; i < n; i++) {
+        events[i] = evs[i].events;
+        data[i] = evs[i].data.u64;
+    }
+    return n;
+}
+
+static inline int tw_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+
+static inline int tw_timerfd_create(void) {
+    return timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+}
+
+/// Arms a one-shot timer at an absolute CLOCK_MONOTONIC time in nanoseconds (0 disarms).
+static inline int tw_timerfd_arm_at(int fd, uint64_t deadline_ns) {
+    struct itimerspec spec = { 0 };
+    spec.it_value.tv_sec = (time_t)(deadline_ns / 1000000000ull);
+    spec.it_value.tv_nsec = (long)(deadline_ns % 1000000000ull);
+    return timerfd_settime(fd, TFD_TIMER_ABSTIME, &spec, NULL);
+}
+
+static inline uint64_t tw_monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+#endif

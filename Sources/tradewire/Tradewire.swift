@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct Tradewire: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tradewire",
+        abstract: "Tradewire: a low-latency order platform on gRPC.",
+        version: "0.1.0")
+}
