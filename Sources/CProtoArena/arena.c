@@ -10,6 +10,10 @@ struct tw_arena_chunk {
 
 enum { HEADER = 8, MIN_CHUNK = 16 * 1024 };
 
+static _Thread_local long live_chunks;
+
+long tw_arena_thread_live_chunks(void) { return live_chunks; }
+
 static void *arena_alloc_cb(void *data, size_t size) { return tw_arena_alloc((tw_arena *)data, size); }
 
 static void arena_free_cb(void *data, void *pointer) {
@@ -37,6 +41,7 @@ void tw_arena_release(tw_arena *arena) {
     while (chunk) {
         tw_arena_chunk *next = chunk->next;
         free(chunk);
+        live_chunks--;
         chunk = next;
     }
     arena->chunks = NULL;
@@ -49,6 +54,7 @@ static int arena_grow(tw_arena *arena, size_t need) {
     if (size < need + sizeof(tw_arena_chunk) + 8) size = need + sizeof(tw_arena_chunk) + 8;
     tw_arena_chunk *chunk = malloc(size);
     if (!chunk) return 0;
+    live_chunks++;
     chunk->next = arena->chunks;
     chunk->size = size;
     arena->chunks = chunk;

@@ -76,6 +76,9 @@ public struct ProtoArena {
         allocate(byteCount: MemoryLayout<T>.stride * count).bindMemory(to: T.self, capacity: count)
     }
 
+    /// Heap chunks held by arenas on the calling thread right now (for tests: zero outside any arena).
+    public static var liveChunksOnThisThread: Int { tw_arena_thread_live_chunks() }
+
     static func pack(_ message: UnsafeMutableRawPointer, headroom: Int) -> [UInt8] {
         let base = message.assumingMemoryBound(to: ProtobufCMessage.self)
         let size = protobuf_c_message_get_packed_size(base)

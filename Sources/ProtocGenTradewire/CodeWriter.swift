@@ -14,6 +14,13 @@ struct CodeWriter {
         line(closing)
     }
 
+    /// Writes a `switch` whose cases sit at the level of the `switch` itself.
+    mutating func switchBlock(_ opening: String, _ body: (inout CodeWriter) throws -> Void) rethrows {
+        line(opening)
+        try body(&self)
+        line("}")
+    }
+
     /// Writes `body` one level deeper.
     mutating func indented(_ body: (inout CodeWriter) throws -> Void) rethrows {
         indentation += "    "

@@ -40,7 +40,7 @@ struct EnumGenerator {
             out.line("public static let allCases: [\(name)] = [\(cases.map { "." + $0.name }.joined(separator: ", "))]")
             out.line()
             out.block("public init(rawValue: Int32) {") { out in
-                out.block("switch rawValue {", closing: "}") { out in
+                out.switchBlock("switch rawValue {") { out in
                     for (caseName, value) in cases {
                         out.line("case \(value.number): self = .\(caseName)")
                     }
@@ -49,7 +49,7 @@ struct EnumGenerator {
             }
             out.line()
             out.block("public var rawValue: Int32 {") { out in
-                out.block("switch self {") { out in
+                out.switchBlock("switch self {") { out in
                     for (caseName, value) in cases {
                         out.line("case .\(caseName): \(value.number)")
                     }

@@ -23,8 +23,8 @@ struct FieldModel {
     /// The property (or oneof case) name, escaped for use as an identifier.
     let property: String
     let cMember: String
-    /// `package.Message.field`, for error messages.
-    let fullName: String
+    /// `package.Message.field` (`package.Message.map_field[key]` for a map's keys), for error messages.
+    private(set) var fullName: String
     let base: Base
     let shape: Shape
     let comment: String?
@@ -48,9 +48,12 @@ struct FieldModel {
             let key = entry.fields.first(where: { $0.number == 1 }),
             let value = entry.fields.first(where: { $0.number == 2 })
         {
+            var keyModel = try FieldModel(key, in: entry, comment: nil, types: types)
+            var valueModel = try FieldModel(value, in: entry, comment: nil, types: types)
+            keyModel.fullName = fullName + "[key]"
+            valueModel.fullName = fullName + "[value]"
             shape = .map(
-                key: try FieldModel(key, in: entry, comment: nil, types: types),
-                value: try FieldModel(value, in: entry, comment: nil, types: types),
+                key: keyModel, value: valueModel,
                 entryC: CNames.type(entry.fullName), entryFunction: CNames.functionPrefix(entry.fullName))
         } else {
             shape = field.label == .repeated ? .repeated : .singular

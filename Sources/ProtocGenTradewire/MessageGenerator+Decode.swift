@@ -84,7 +84,7 @@ extension MessageGenerator {
     }
 
     private func writeDecode(_ oneof: Oneof, to out: inout CodeWriter) {
-        out.block("switch c.pointee.\(oneof.cCaseMember).rawValue {") { out in
+        out.switchBlock("switch c.pointee.\(oneof.cCaseMember).rawValue {") { out in
             for field in oneof.fields {
                 let member = "c.pointee.\(field.cMember)"
                 if case .message = field.base {

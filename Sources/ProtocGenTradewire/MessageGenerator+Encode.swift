@@ -99,7 +99,7 @@ extension MessageGenerator {
     }
 
     private func writeEncode(_ oneof: Oneof, to out: inout CodeWriter) {
-        out.block("switch self.\(oneof.property) {") { out in
+        out.switchBlock("switch self.\(oneof.property) {") { out in
             for field in oneof.fields {
                 let member = "c.pointee.\(field.cMember)"
                 let setCase = "c.pointee.\(oneof.cCaseMember) = \(oneof.cCaseType)(rawValue: \(field.number))"

@@ -64,17 +64,18 @@ struct MessageGenerator {
         out.docComment(file.comments[message.path])
         try out.block("public struct \(name): ProtoMessage {") { out in
             out.line("public static let protoMessageName = \"\(message.fullName)\"")
+            out.line()
             for field in plainFields {
-                out.line()
+                if field.comment != nil && !out.text.hasSuffix("\n\n") { out.line() }
                 out.docComment(field.comment)
                 out.line("public var \(field.property): \(field.swiftType) = \(field.defaultValue)")
             }
             for oneof in oneofs {
-                out.line()
+                if oneof.comment != nil && !out.text.hasSuffix("\n\n") { out.line() }
                 out.docComment(oneof.comment)
                 out.line("public var \(oneof.property): \(oneof.enumName)? = nil")
             }
-            out.line()
+            if !plainFields.isEmpty || !oneofs.isEmpty { out.line() }
             out.line("public var unknownFields = ProtoUnknownFields()")
             out.line()
             out.line("public init() {}")

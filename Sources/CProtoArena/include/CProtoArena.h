@@ -45,6 +45,10 @@ static inline size_t tw_arena_size_of(const void *pointer) {
 /// Copies `len` bytes into the arena and appends a NUL; NULL on failure.
 char *tw_arena_strndup(tw_arena *arena, const void *bytes, size_t len);
 
+/// Heap chunks currently held by arenas on the calling thread (an arena lives on one thread). Zero again once
+/// every arena has been released: what tests check to prove that no unpacked C tree outlives its decode.
+long tw_arena_thread_live_chunks(void);
+
 /// protobuf-c's shared empty string, for proto3 fields that must be non-NULL but empty.
 static inline char *tw_empty_string(void) { return (char *)protobuf_c_empty_string; }
 

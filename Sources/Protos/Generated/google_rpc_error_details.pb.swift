@@ -71,7 +71,6 @@ public struct Google_Rpc_BadRequest: ProtoMessage {
 
         /// Path to the field, e.g. "order.price".
         public var field: String = ""
-
         public var description_p: String = ""
 
         public var unknownFields = ProtoUnknownFields()
@@ -109,7 +108,6 @@ public struct Google_Rpc_QuotaFailure: ProtoMessage {
 
         /// The subject of the quota, e.g. "account:ACME".
         public var subject: String = ""
-
         public var description_p: String = ""
 
         public var unknownFields = ProtoUnknownFields()
@@ -147,9 +145,7 @@ public struct Google_Rpc_PreconditionFailure: ProtoMessage {
 
         /// Kind of precondition, e.g. "ORDER_STATE".
         public var type: String = ""
-
         public var subject: String = ""
-
         public var description_p: String = ""
 
         public var unknownFields = ProtoUnknownFields()
@@ -187,7 +183,7 @@ extension Google_Rpc_ErrorInfo {
             self.metadata.reserveCapacity(c.pointee.n_metadata)
             for index in 0..<c.pointee.n_metadata {
                 let entry = array[index]!.pointee
-                self.metadata[try _ProtoC.string(entry.key, field: "google.rpc.ErrorInfo.MetadataEntry.key")] = try _ProtoC.string(entry.value, field: "google.rpc.ErrorInfo.MetadataEntry.value")
+                self.metadata[try _ProtoC.string(entry.key, field: "google.rpc.ErrorInfo.metadata[key]")] = try _ProtoC.string(entry.value, field: "google.rpc.ErrorInfo.metadata[value]")
             }
         }
         self.unknownFields = _ProtoC.unknownFields(c)

@@ -17,15 +17,15 @@ public enum Grpc_Testing_PayloadType: ProtoEnum {
 
     public init(rawValue: Int32) {
         switch rawValue {
-            case 0: self = .compressable
-            default: self = .unrecognized(rawValue)
+        case 0: self = .compressable
+        default: self = .unrecognized(rawValue)
         }
     }
 
     public var rawValue: Int32 {
         switch self {
-            case .compressable: 0
-            case .unrecognized(let value): value
+        case .compressable: 0
+        case .unrecognized(let value): value
         }
     }
 }
@@ -43,19 +43,19 @@ public enum Grpc_Testing_GrpclbRouteType: ProtoEnum {
 
     public init(rawValue: Int32) {
         switch rawValue {
-            case 0: self = .unknown
-            case 1: self = .fallback
-            case 2: self = .backend
-            default: self = .unrecognized(rawValue)
+        case 0: self = .unknown
+        case 1: self = .fallback
+        case 2: self = .backend
+        default: self = .unrecognized(rawValue)
         }
     }
 
     public var rawValue: Int32 {
         switch self {
-            case .unknown: 0
-            case .fallback: 1
-            case .backend: 2
-            case .unrecognized(let value): value
+        case .unknown: 0
+        case .fallback: 1
+        case .backend: 2
+        case .unrecognized(let value): value
         }
     }
 }
@@ -82,7 +82,6 @@ public struct Grpc_Testing_Payload: ProtoMessage {
     public static let protoMessageName = "grpc.testing.Payload"
 
     public var type: Grpc_Testing_PayloadType = .compressable
-
     public var body: [UInt8] = []
 
     public var unknownFields = ProtoUnknownFields()
@@ -103,7 +102,6 @@ public struct Grpc_Testing_EchoStatus: ProtoMessage {
     public static let protoMessageName = "grpc.testing.EchoStatus"
 
     public var code: Int32 = 0
-
     public var message: String = ""
 
     public var unknownFields = ProtoUnknownFields()
@@ -126,11 +124,8 @@ public struct Grpc_Testing_SimpleRequest: ProtoMessage {
 
     /// Size of the payload body the server answers with.
     public var responseSize: Int32 = 0
-
     public var payload: Grpc_Testing_Payload? = nil
-
     public var fillUsername: Bool = false
-
     public var fillOauthScope: Bool = false
 
     /// Set: the server compresses (or not) the response as told.
@@ -141,9 +136,7 @@ public struct Grpc_Testing_SimpleRequest: ProtoMessage {
 
     /// Set: the server checks that the request arrived compressed (or not).
     public var expectCompressed: Grpc_Testing_BoolValue? = nil
-
     public var fillServerID: Bool = false
-
     public var fillGrpclbRouteType: Bool = false
 
     public var unknownFields = ProtoUnknownFields()
@@ -179,15 +172,10 @@ public struct Grpc_Testing_SimpleResponse: ProtoMessage {
     public static let protoMessageName = "grpc.testing.SimpleResponse"
 
     public var payload: Grpc_Testing_Payload? = nil
-
     public var username: String = ""
-
     public var oauthScope: String = ""
-
     public var serverID: String = ""
-
     public var grpclbRouteType: Grpc_Testing_GrpclbRouteType = .unknown
-
     public var hostname: String = ""
 
     public var unknownFields = ProtoUnknownFields()
@@ -215,7 +203,6 @@ public struct Grpc_Testing_StreamingInputCallRequest: ProtoMessage {
     public static let protoMessageName = "grpc.testing.StreamingInputCallRequest"
 
     public var payload: Grpc_Testing_Payload? = nil
-
     public var expectCompressed: Grpc_Testing_BoolValue? = nil
 
     public var unknownFields = ProtoUnknownFields()
@@ -256,7 +243,6 @@ public struct Grpc_Testing_ResponseParameters: ProtoMessage {
 
     /// Pause before sending this response, in microseconds.
     public var intervalUs: Int32 = 0
-
     public var compressed: Grpc_Testing_BoolValue? = nil
 
     public var unknownFields = ProtoUnknownFields()
@@ -278,11 +264,8 @@ public struct Grpc_Testing_StreamingOutputCallRequest: ProtoMessage {
     public static let protoMessageName = "grpc.testing.StreamingOutputCallRequest"
 
     public var responseType: Grpc_Testing_PayloadType = .compressable
-
     public var responseParameters: [Grpc_Testing_ResponseParameters] = []
-
     public var payload: Grpc_Testing_Payload? = nil
-
     public var responseStatus: Grpc_Testing_EchoStatus? = nil
 
     public var unknownFields = ProtoUnknownFields()
@@ -338,7 +321,6 @@ public struct Grpc_Testing_ReconnectInfo: ProtoMessage {
     public static let protoMessageName = "grpc.testing.ReconnectInfo"
 
     public var passed: Bool = false
-
     public var backoffMs: [Int32] = []
 
     public var unknownFields = ProtoUnknownFields()

@@ -18,19 +18,19 @@ public enum Tradewire_V1_Side: ProtoEnum {
 
     public init(rawValue: Int32) {
         switch rawValue {
-            case 0: self = .unspecified
-            case 1: self = .buy
-            case 2: self = .sell
-            default: self = .unrecognized(rawValue)
+        case 0: self = .unspecified
+        case 1: self = .buy
+        case 2: self = .sell
+        default: self = .unrecognized(rawValue)
         }
     }
 
     public var rawValue: Int32 {
         switch self {
-            case .unspecified: 0
-            case .buy: 1
-            case .sell: 2
-            case .unrecognized(let value): value
+        case .unspecified: 0
+        case .buy: 1
+        case .sell: 2
+        case .unrecognized(let value): value
         }
     }
 }
@@ -50,19 +50,19 @@ public enum Tradewire_V1_OrderType: ProtoEnum {
 
     public init(rawValue: Int32) {
         switch rawValue {
-            case 0: self = .unspecified
-            case 1: self = .market
-            case 2: self = .limit
-            default: self = .unrecognized(rawValue)
+        case 0: self = .unspecified
+        case 1: self = .market
+        case 2: self = .limit
+        default: self = .unrecognized(rawValue)
         }
     }
 
     public var rawValue: Int32 {
         switch self {
-            case .unspecified: 0
-            case .market: 1
-            case .limit: 2
-            case .unrecognized(let value): value
+        case .unspecified: 0
+        case .market: 1
+        case .limit: 2
+        case .unrecognized(let value): value
         }
     }
 }
@@ -85,21 +85,21 @@ public enum Tradewire_V1_TimeInForce: ProtoEnum {
 
     public init(rawValue: Int32) {
         switch rawValue {
-            case 0: self = .unspecified
-            case 1: self = .gtc
-            case 2: self = .ioc
-            case 3: self = .fok
-            default: self = .unrecognized(rawValue)
+        case 0: self = .unspecified
+        case 1: self = .gtc
+        case 2: self = .ioc
+        case 3: self = .fok
+        default: self = .unrecognized(rawValue)
         }
     }
 
     public var rawValue: Int32 {
         switch self {
-            case .unspecified: 0
-            case .gtc: 1
-            case .ioc: 2
-            case .fok: 3
-            case .unrecognized(let value): value
+        case .unspecified: 0
+        case .gtc: 1
+        case .ioc: 2
+        case .fok: 3
+        case .unrecognized(let value): value
         }
     }
 }
@@ -131,31 +131,31 @@ public enum Tradewire_V1_OrderStatus: ProtoEnum {
 
     public init(rawValue: Int32) {
         switch rawValue {
-            case 0: self = .unspecified
-            case 1: self = .new
-            case 2: self = .accepted
-            case 3: self = .partiallyFilled
-            case 4: self = .filled
-            case 5: self = .settled
-            case 6: self = .rejected
-            case 7: self = .pendingCancel
-            case 8: self = .cancelled
-            default: self = .unrecognized(rawValue)
+        case 0: self = .unspecified
+        case 1: self = .new
+        case 2: self = .accepted
+        case 3: self = .partiallyFilled
+        case 4: self = .filled
+        case 5: self = .settled
+        case 6: self = .rejected
+        case 7: self = .pendingCancel
+        case 8: self = .cancelled
+        default: self = .unrecognized(rawValue)
         }
     }
 
     public var rawValue: Int32 {
         switch self {
-            case .unspecified: 0
-            case .new: 1
-            case .accepted: 2
-            case .partiallyFilled: 3
-            case .filled: 4
-            case .settled: 5
-            case .rejected: 6
-            case .pendingCancel: 7
-            case .cancelled: 8
-            case .unrecognized(let value): value
+        case .unspecified: 0
+        case .new: 1
+        case .accepted: 2
+        case .partiallyFilled: 3
+        case .filled: 4
+        case .settled: 5
+        case .rejected: 6
+        case .pendingCancel: 7
+        case .cancelled: 8
+        case .unrecognized(let value): value
         }
     }
 }
@@ -189,41 +189,41 @@ public enum Tradewire_V1_RejectReason: ProtoEnum {
 
     public init(rawValue: Int32) {
         switch rawValue {
-            case 0: self = .unspecified
-            case 1: self = .invalidOrder
-            case 2: self = .unknownSymbol
-            case 3: self = .instrumentHalted
-            case 4: self = .priceBand
-            case 5: self = .maxOrderQuantity
-            case 6: self = .maxOrderNotional
-            case 7: self = .maxPosition
-            case 8: self = .maxOpenOrders
-            case 9: self = .insufficientBalance
-            case 10: self = .riskUnavailable
-            case 11: self = .noLiquidity
-            case 12: self = .unknownAccount
-            case 13: self = .tooLate
-            default: self = .unrecognized(rawValue)
+        case 0: self = .unspecified
+        case 1: self = .invalidOrder
+        case 2: self = .unknownSymbol
+        case 3: self = .instrumentHalted
+        case 4: self = .priceBand
+        case 5: self = .maxOrderQuantity
+        case 6: self = .maxOrderNotional
+        case 7: self = .maxPosition
+        case 8: self = .maxOpenOrders
+        case 9: self = .insufficientBalance
+        case 10: self = .riskUnavailable
+        case 11: self = .noLiquidity
+        case 12: self = .unknownAccount
+        case 13: self = .tooLate
+        default: self = .unrecognized(rawValue)
         }
     }
 
     public var rawValue: Int32 {
         switch self {
-            case .unspecified: 0
-            case .invalidOrder: 1
-            case .unknownSymbol: 2
-            case .instrumentHalted: 3
-            case .priceBand: 4
-            case .maxOrderQuantity: 5
-            case .maxOrderNotional: 6
-            case .maxPosition: 7
-            case .maxOpenOrders: 8
-            case .insufficientBalance: 9
-            case .riskUnavailable: 10
-            case .noLiquidity: 11
-            case .unknownAccount: 12
-            case .tooLate: 13
-            case .unrecognized(let value): value
+        case .unspecified: 0
+        case .invalidOrder: 1
+        case .unknownSymbol: 2
+        case .instrumentHalted: 3
+        case .priceBand: 4
+        case .maxOrderQuantity: 5
+        case .maxOrderNotional: 6
+        case .maxPosition: 7
+        case .maxOpenOrders: 8
+        case .insufficientBalance: 9
+        case .riskUnavailable: 10
+        case .noLiquidity: 11
+        case .unknownAccount: 12
+        case .tooLate: 13
+        case .unrecognized(let value): value
         }
     }
 }
@@ -245,21 +245,21 @@ public enum Tradewire_V1_InstrumentStatus: ProtoEnum {
 
     public init(rawValue: Int32) {
         switch rawValue {
-            case 0: self = .unspecified
-            case 1: self = .trading
-            case 2: self = .halted
-            case 3: self = .closed
-            default: self = .unrecognized(rawValue)
+        case 0: self = .unspecified
+        case 1: self = .trading
+        case 2: self = .halted
+        case 3: self = .closed
+        default: self = .unrecognized(rawValue)
         }
     }
 
     public var rawValue: Int32 {
         switch self {
-            case .unspecified: 0
-            case .trading: 1
-            case .halted: 2
-            case .closed: 3
-            case .unrecognized(let value): value
+        case .unspecified: 0
+        case .trading: 1
+        case .halted: 2
+        case .closed: 3
+        case .unrecognized(let value): value
         }
     }
 }
@@ -288,7 +288,6 @@ public struct Tradewire_V1_Price: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.Price"
 
     public var units: Int64 = 0
-
     public var scale: UInt32 = 0
 
     public var unknownFields = ProtoUnknownFields()
@@ -309,7 +308,6 @@ public struct Tradewire_V1_Quantity: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.Quantity"
 
     public var units: Int64 = 0
-
     public var scale: UInt32 = 0
 
     public var unknownFields = ProtoUnknownFields()
@@ -330,7 +328,6 @@ public struct Tradewire_V1_Money: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.Money"
 
     public var units: Int64 = 0
-
     public var scale: UInt32 = 0
 
     /// ISO 4217 code or asset symbol, e.g. "USD".
@@ -357,7 +354,6 @@ public struct Tradewire_V1_Instrument: ProtoMessage {
 
     /// Unique symbol, 1–16 characters of [A-Z0-9._-], e.g. "ACME".
     public var symbol: String = ""
-
     public var description_p: String = ""
 
     /// Unit of quantities, e.g. "ACME" shares.
@@ -377,14 +373,11 @@ public struct Tradewire_V1_Instrument: ProtoMessage {
 
     /// Quantities must be whole multiples of the lot size.
     public var lotSize: Tradewire_V1_Quantity? = nil
-
     public var minQuantity: Tradewire_V1_Quantity? = nil
-
     public var maxQuantity: Tradewire_V1_Quantity? = nil
 
     /// A LIMIT price may be at most this many basis points from the reference price (0: no band).
     public var priceBandBps: UInt32 = 0
-
     public var status: Tradewire_V1_InstrumentStatus = .unspecified
 
     public var unknownFields = ProtoUnknownFields()
@@ -426,24 +419,16 @@ public struct Tradewire_V1_Trade: ProtoMessage {
 
     /// Unique per book: "<symbol>-<book sequence>".
     public var tradeID: String = ""
-
     public var symbol: String = ""
-
     public var price: Tradewire_V1_Price? = nil
-
     public var quantity: Tradewire_V1_Quantity? = nil
-
     public var buyOrderID: Tradewire_V1_OrderId? = nil
-
     public var sellOrderID: Tradewire_V1_OrderId? = nil
-
     public var buyAccount: String = ""
-
     public var sellAccount: String = ""
 
     /// The side of the incoming order that took liquidity.
     public var aggressorSide: Tradewire_V1_Side = .unspecified
-
     public var executedAtUnixNanos: Int64 = 0
 
     public var unknownFields = ProtoUnknownFields()
@@ -480,9 +465,7 @@ public struct Tradewire_V1_BookLevel: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.BookLevel"
 
     public var price: Tradewire_V1_Price? = nil
-
     public var quantity: Tradewire_V1_Quantity? = nil
-
     public var orderCount: UInt32 = 0
 
     public var unknownFields = ProtoUnknownFields()

@@ -90,7 +90,6 @@ public struct Tradewire_V1_PlaceOrderResult: ProtoMessage {
 
     /// Set when the order was placed (or already existed).
     public var order: Tradewire_V1_Order? = nil
-
     public var duplicate: Bool = false
 
     /// Set when this order failed: code, message and details as a unary PlaceOrder would have returned them.
@@ -116,7 +115,6 @@ public struct Tradewire_V1_OrderEntryRequest: ProtoMessage {
 
     /// Client-chosen; echoed in every report and reject this request causes.
     public var correlationID: String = ""
-
     public var request: OneOf_Request? = nil
 
     public var unknownFields = ProtoUnknownFields()
@@ -164,7 +162,6 @@ public struct Tradewire_V1_OrderRef: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.OrderRef"
 
     public var orderID: Tradewire_V1_OrderId? = nil
-
     public var clientOrderID: String = ""
 
     public var unknownFields = ProtoUnknownFields()
@@ -281,7 +278,6 @@ public struct Tradewire_V1_ListOrdersRequest: ProtoMessage {
 
     /// Only orders created in [created_after, created_before) (0: unbounded).
     public var createdAfterUnixNanos: Int64 = 0
-
     public var createdBeforeUnixNanos: Int64 = 0
 
     /// 1–1000; 0 means 100.
@@ -379,18 +375,13 @@ public struct Tradewire_V1_ReconcileResponse: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.ReconcileResponse"
 
     public var batchID: String = ""
-
     public var totalOrders: UInt32 = 0
-
     public var filledOrders: UInt32 = 0
-
     public var partiallyFilledOrders: UInt32 = 0
 
     /// Still working: NEW, ACCEPTED or PENDING_CANCEL.
     public var pendingOrders: UInt32 = 0
-
     public var cancelledOrders: UInt32 = 0
-
     public var rejectedOrders: UInt32 = 0
 
     /// Sum of filled quantity over the batch, per symbol.
@@ -398,7 +389,6 @@ public struct Tradewire_V1_ReconcileResponse: ProtoMessage {
 
     /// Sells minus buys at fill prices, in the quote currency.
     public var actualPnl: Tradewire_V1_Money? = nil
-
     public var expectedPnl: Tradewire_V1_Money? = nil
 
     /// True when expected_pnl equals actual_pnl.
@@ -439,7 +429,6 @@ public struct Tradewire_V1_SymbolTotals: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.SymbolTotals"
 
     public var symbol: String = ""
-
     public var filledQuantity: Tradewire_V1_Quantity? = nil
 
     /// Sum of price × quantity over fills.
@@ -711,10 +700,10 @@ extension Tradewire_V1_OrderEntryRequest {
         self.init()
         self.correlationID = try _ProtoC.string(c.pointee.correlation_id, field: "tradewire.v1.OrderEntryRequest.correlation_id")
         switch c.pointee.request_case.rawValue {
-            case 2: if let value = c.pointee.new_order { self.request = .newOrder(try Tradewire_V1_NewOrder(_c: value)) }
-            case 3: if let value = c.pointee.cancel { self.request = .cancel(try Tradewire_V1_CancelOrderRequest(_c: value)) }
-            case 4: if let value = c.pointee.replace { self.request = .replace(try Tradewire_V1_ReplaceOrderRequest(_c: value)) }
-            default: break
+        case 2: if let value = c.pointee.new_order { self.request = .newOrder(try Tradewire_V1_NewOrder(_c: value)) }
+        case 3: if let value = c.pointee.cancel { self.request = .cancel(try Tradewire_V1_CancelOrderRequest(_c: value)) }
+        case 4: if let value = c.pointee.replace { self.request = .replace(try Tradewire_V1_ReplaceOrderRequest(_c: value)) }
+        default: break
         }
         self.unknownFields = _ProtoC.unknownFields(c)
     }
@@ -729,16 +718,16 @@ extension Tradewire_V1_OrderEntryRequest {
         var escaped = ProtoUnknownFields()
         c.pointee.correlation_id = arena.cString(self.correlationID, number: 1, unknown: &escaped)
         switch self.request {
-            case .newOrder(let value)?:
-                c.pointee.new_order = value._c(arena)
-                c.pointee.request_case = Tradewire__V1__OrderEntryRequest__RequestCase(rawValue: 2)
-            case .cancel(let value)?:
-                c.pointee.cancel = value._c(arena)
-                c.pointee.request_case = Tradewire__V1__OrderEntryRequest__RequestCase(rawValue: 3)
-            case .replace(let value)?:
-                c.pointee.replace = value._c(arena)
-                c.pointee.request_case = Tradewire__V1__OrderEntryRequest__RequestCase(rawValue: 4)
-            case nil: break
+        case .newOrder(let value)?:
+            c.pointee.new_order = value._c(arena)
+            c.pointee.request_case = Tradewire__V1__OrderEntryRequest__RequestCase(rawValue: 2)
+        case .cancel(let value)?:
+            c.pointee.cancel = value._c(arena)
+            c.pointee.request_case = Tradewire__V1__OrderEntryRequest__RequestCase(rawValue: 3)
+        case .replace(let value)?:
+            c.pointee.replace = value._c(arena)
+            c.pointee.request_case = Tradewire__V1__OrderEntryRequest__RequestCase(rawValue: 4)
+        case nil: break
         }
         arena.setUnknownFields(c, self.unknownFields, escaped)
         return c
@@ -769,9 +758,9 @@ extension Tradewire_V1_OrderEntryResponse {
     init(_c c: UnsafePointer<Tradewire__V1__OrderEntryResponse>) throws(ProtoDecodingError) {
         self.init()
         switch c.pointee.response_case.rawValue {
-            case 1: if let value = c.pointee.execution_report { self.response = .executionReport(try Tradewire_V1_ExecutionReport(_c: value)) }
-            case 2: if let value = c.pointee.cancel_reject { self.response = .cancelReject(try Tradewire_V1_CancelReject(_c: value)) }
-            default: break
+        case 1: if let value = c.pointee.execution_report { self.response = .executionReport(try Tradewire_V1_ExecutionReport(_c: value)) }
+        case 2: if let value = c.pointee.cancel_reject { self.response = .cancelReject(try Tradewire_V1_CancelReject(_c: value)) }
+        default: break
         }
         self.unknownFields = _ProtoC.unknownFields(c)
     }
@@ -784,13 +773,13 @@ extension Tradewire_V1_OrderEntryResponse {
         let c = arena.allocate(Tradewire__V1__OrderEntryResponse.self)
         tradewire__v1__order_entry_response__init(c)
         switch self.response {
-            case .executionReport(let value)?:
-                c.pointee.execution_report = value._c(arena)
-                c.pointee.response_case = Tradewire__V1__OrderEntryResponse__ResponseCase(rawValue: 1)
-            case .cancelReject(let value)?:
-                c.pointee.cancel_reject = value._c(arena)
-                c.pointee.response_case = Tradewire__V1__OrderEntryResponse__ResponseCase(rawValue: 2)
-            case nil: break
+        case .executionReport(let value)?:
+            c.pointee.execution_report = value._c(arena)
+            c.pointee.response_case = Tradewire__V1__OrderEntryResponse__ResponseCase(rawValue: 1)
+        case .cancelReject(let value)?:
+            c.pointee.cancel_reject = value._c(arena)
+            c.pointee.response_case = Tradewire__V1__OrderEntryResponse__ResponseCase(rawValue: 2)
+        case nil: break
         }
         arena.setUnknownFields(c, self.unknownFields, ProtoUnknownFields())
         return c

@@ -20,19 +20,19 @@ public enum Tradewire_V1_ReferenceSource: ProtoEnum {
 
     public init(rawValue: Int32) {
         switch rawValue {
-            case 0: self = .unspecified
-            case 1: self = .lastTrade
-            case 2: self = .feed
-            default: self = .unrecognized(rawValue)
+        case 0: self = .unspecified
+        case 1: self = .lastTrade
+        case 2: self = .feed
+        default: self = .unrecognized(rawValue)
         }
     }
 
     public var rawValue: Int32 {
         switch self {
-            case .unspecified: 0
-            case .lastTrade: 1
-            case .feed: 2
-            case .unrecognized(let value): value
+        case .unspecified: 0
+        case .lastTrade: 1
+        case .feed: 2
+        case .unrecognized(let value): value
         }
     }
 }
@@ -53,25 +53,25 @@ public enum Tradewire_V1_CandleInterval: ProtoEnum {
 
     public init(rawValue: Int32) {
         switch rawValue {
-            case 0: self = .unspecified
-            case 1: self = ._1s
-            case 2: self = ._1m
-            case 3: self = ._5m
-            case 4: self = ._1h
-            case 5: self = ._1d
-            default: self = .unrecognized(rawValue)
+        case 0: self = .unspecified
+        case 1: self = ._1s
+        case 2: self = ._1m
+        case 3: self = ._5m
+        case 4: self = ._1h
+        case 5: self = ._1d
+        default: self = .unrecognized(rawValue)
         }
     }
 
     public var rawValue: Int32 {
         switch self {
-            case .unspecified: 0
-            case ._1s: 1
-            case ._1m: 2
-            case ._5m: 3
-            case ._1h: 4
-            case ._1d: 5
-            case .unrecognized(let value): value
+        case .unspecified: 0
+        case ._1s: 1
+        case ._1m: 2
+        case ._5m: 3
+        case ._1h: 4
+        case ._1d: 5
+        case .unrecognized(let value): value
         }
     }
 }
@@ -148,20 +148,14 @@ public struct Tradewire_V1_Quote: ProtoMessage {
 
     /// Best bid and ask; absent when that side of the book is empty.
     public var bestBid: Tradewire_V1_BookLevel? = nil
-
     public var bestAsk: Tradewire_V1_BookLevel? = nil
-
     public var lastPrice: Tradewire_V1_Price? = nil
-
     public var lastQuantity: Tradewire_V1_Quantity? = nil
-
     public var lastTradeUnixNanos: Int64 = 0
 
     /// The price risk uses for price bands and MARKET orders, and where it came from.
     public var referencePrice: Tradewire_V1_Price? = nil
-
     public var referenceSource: Tradewire_V1_ReferenceSource = .unspecified
-
     public var updatedAtUnixNanos: Int64 = 0
 
     public var unknownFields = ProtoUnknownFields()
@@ -219,7 +213,6 @@ public struct Tradewire_V1_OrderBook: ProtoMessage {
 
     /// Best first: highest bid, lowest ask.
     public var bids: [Tradewire_V1_BookLevel] = []
-
     public var asks: [Tradewire_V1_BookLevel] = []
 
     /// The book sequence this snapshot reflects.
@@ -289,25 +282,18 @@ public struct Tradewire_V1_Candle: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.Candle"
 
     public var symbol: String = ""
-
     public var interval: Tradewire_V1_CandleInterval = .unspecified
 
     /// Start of the interval (UTC, aligned to the interval); the interval is [open_time, open_time + length).
     public var openTimeUnixNanos: Int64 = 0
-
     public var `open`: Tradewire_V1_Price? = nil
-
     public var high: Tradewire_V1_Price? = nil
-
     public var low: Tradewire_V1_Price? = nil
-
     public var close: Tradewire_V1_Price? = nil
-
     public var volume: Tradewire_V1_Quantity? = nil
 
     /// Sum of price × quantity.
     public var notional: Tradewire_V1_Money? = nil
-
     public var tradeCount: UInt32 = 0
 
     public var unknownFields = ProtoUnknownFields()
@@ -343,12 +329,10 @@ public struct Tradewire_V1_GetCandlesRequest: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.GetCandlesRequest"
 
     public var symbol: String = ""
-
     public var interval: Tradewire_V1_CandleInterval = .unspecified
 
     /// Candles whose open time is in [from, to) (to 0: now).
     public var fromUnixNanos: Int64 = 0
-
     public var toUnixNanos: Int64 = 0
 
     public var unknownFields = ProtoUnknownFields()
@@ -410,11 +394,8 @@ public struct Tradewire_V1_BookUpdate: ProtoMessage {
 
     /// True for the first update of each symbol: the full book to the subscribed depth.
     public var snapshot: Bool = false
-
     public var bids: [Tradewire_V1_BookLevel] = []
-
     public var asks: [Tradewire_V1_BookLevel] = []
-
     public var bookSequence: UInt64 = 0
 
     public var unknownFields = ProtoUnknownFields()

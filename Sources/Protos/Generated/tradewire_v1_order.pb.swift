@@ -35,33 +35,33 @@ public enum Tradewire_V1_ExecType: ProtoEnum {
 
     public init(rawValue: Int32) {
         switch rawValue {
-            case 0: self = .unspecified
-            case 1: self = .new
-            case 2: self = .trade
-            case 3: self = .canceled
-            case 4: self = .replaced
-            case 5: self = .pendingCancel
-            case 6: self = .rejected
-            case 7: self = .pendingNew
-            case 8: self = .orderStatus
-            case 9: self = .settled
-            default: self = .unrecognized(rawValue)
+        case 0: self = .unspecified
+        case 1: self = .new
+        case 2: self = .trade
+        case 3: self = .canceled
+        case 4: self = .replaced
+        case 5: self = .pendingCancel
+        case 6: self = .rejected
+        case 7: self = .pendingNew
+        case 8: self = .orderStatus
+        case 9: self = .settled
+        default: self = .unrecognized(rawValue)
         }
     }
 
     public var rawValue: Int32 {
         switch self {
-            case .unspecified: 0
-            case .new: 1
-            case .trade: 2
-            case .canceled: 3
-            case .replaced: 4
-            case .pendingCancel: 5
-            case .rejected: 6
-            case .pendingNew: 7
-            case .orderStatus: 8
-            case .settled: 9
-            case .unrecognized(let value): value
+        case .unspecified: 0
+        case .new: 1
+        case .trade: 2
+        case .canceled: 3
+        case .replaced: 4
+        case .pendingCancel: 5
+        case .rejected: 6
+        case .pendingNew: 7
+        case .orderStatus: 8
+        case .settled: 9
+        case .unrecognized(let value): value
         }
     }
 }
@@ -75,13 +75,9 @@ public struct Tradewire_V1_NewOrder: ProtoMessage {
     /// one; the same id with a different payload is ALREADY_EXISTS. Empty: the request's `idempotency-key`
     /// metadata plays this role, and without that each submission is a new order.
     public var clientOrderID: String = ""
-
     public var symbol: String = ""
-
     public var side: Tradewire_V1_Side = .unspecified
-
     public var type: Tradewire_V1_OrderType = .unspecified
-
     public var timeInForce: Tradewire_V1_TimeInForce = .unspecified
 
     /// Required for LIMIT (on the tick grid, at the instrument's price_scale); absent for MARKET.
@@ -118,17 +114,11 @@ public struct Tradewire_V1_Order: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.Order"
 
     public var orderID: Tradewire_V1_OrderId? = nil
-
     public var account: String = ""
-
     public var clientOrderID: String = ""
-
     public var symbol: String = ""
-
     public var side: Tradewire_V1_Side = .unspecified
-
     public var type: Tradewire_V1_OrderType = .unspecified
-
     public var timeInForce: Tradewire_V1_TimeInForce = .unspecified
 
     /// Absent for MARKET orders.
@@ -136,7 +126,6 @@ public struct Tradewire_V1_Order: ProtoMessage {
 
     /// The quantity ordered (after any replace).
     public var quantity: Tradewire_V1_Quantity? = nil
-
     public var status: Tradewire_V1_OrderStatus = .unspecified
 
     /// FIX CumQty: total filled so far.
@@ -151,13 +140,9 @@ public struct Tradewire_V1_Order: ProtoMessage {
 
     /// FIX AvgPx as a decimal string ("101.2500"); empty before the first fill.
     public var averagePrice: String = ""
-
     public var rejectReason: Tradewire_V1_RejectReason = .unspecified
-
     public var rejectText: String = ""
-
     public var createdAtUnixNanos: Int64 = 0
-
     public var updatedAtUnixNanos: Int64 = 0
 
     /// Counts the changes applied to this order; a reader can tell which of two snapshots is newer.
@@ -221,43 +206,30 @@ public struct Tradewire_V1_ExecutionReport: ProtoMessage {
 
     /// Unique across the system: "<node id>-<event sequence>".
     public var execID: String = ""
-
     public var orderID: Tradewire_V1_OrderId? = nil
-
     public var clientOrderID: String = ""
-
     public var account: String = ""
-
     public var symbol: String = ""
-
     public var side: Tradewire_V1_Side = .unspecified
-
     public var execType: Tradewire_V1_ExecType = .unspecified
-
     public var orderStatus: Tradewire_V1_OrderStatus = .unspecified
 
     /// FIX ExecType (150) and OrdStatus (39) as their one-character codes, for FIX-minded clients.
     public var fixExecType: String = ""
-
     public var fixOrdStatus: String = ""
 
     /// FIX LastQty / LastPx: the fill this report is about (TRADE only).
     public var lastQuantity: Tradewire_V1_Quantity? = nil
-
     public var lastPrice: Tradewire_V1_Price? = nil
 
     /// FIX CumQty / LeavesQty / AvgPx after this change.
     public var cumulativeQuantity: Tradewire_V1_Quantity? = nil
-
     public var leavesQuantity: Tradewire_V1_Quantity? = nil
-
     public var averagePrice: String = ""
 
     /// The order's price and quantity after this change.
     public var price: Tradewire_V1_Price? = nil
-
     public var orderQuantity: Tradewire_V1_Quantity? = nil
-
     public var rejectReason: Tradewire_V1_RejectReason = .unspecified
 
     /// FIX Text (58): human-readable detail, e.g. the reason for a reject.
@@ -265,7 +237,6 @@ public struct Tradewire_V1_ExecutionReport: ProtoMessage {
 
     /// The trade behind a TRADE report.
     public var tradeID: String = ""
-
     public var transactTimeUnixNanos: Int64 = 0
 
     /// Where this report sits in the account's execution stream: pass it to StreamExecutions to resume after it.
@@ -334,14 +305,11 @@ public struct Tradewire_V1_CancelReject: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.CancelReject"
 
     public var orderID: Tradewire_V1_OrderId? = nil
-
     public var clientOrderID: String = ""
 
     /// The order's status when the request was refused.
     public var orderStatus: Tradewire_V1_OrderStatus = .unspecified
-
     public var reason: Tradewire_V1_RejectReason = .unspecified
-
     public var text: String = ""
 
     /// The correlation_id of the OrderEntry request this answers.

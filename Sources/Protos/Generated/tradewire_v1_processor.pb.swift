@@ -37,7 +37,6 @@ public struct Tradewire_V1_Command: ProtoMessage {
 
     /// Travels into the node's logs and events.
     public var requestID: String = ""
-
     public var command: OneOf_Command? = nil
 
     public var unknownFields = ProtoUnknownFields()
@@ -75,11 +74,8 @@ public struct Tradewire_V1_PlaceCommand: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.PlaceCommand"
 
     public var orderID: Tradewire_V1_OrderId? = nil
-
     public var account: String = ""
-
     public var order: Tradewire_V1_NewOrder? = nil
-
     public var batchID: String = ""
 
     /// The idempotency-key metadata value when the order has no client_order_id.
@@ -129,12 +125,10 @@ public struct Tradewire_V1_ReplaceCommand: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.ReplaceCommand"
 
     public var orderID: Tradewire_V1_OrderId? = nil
-
     public var account: String = ""
 
     /// Absent keeps the current value.
     public var price: Tradewire_V1_Price? = nil
-
     public var quantity: Tradewire_V1_Quantity? = nil
 
     public var unknownFields = ProtoUnknownFields()
@@ -180,9 +174,7 @@ public struct Tradewire_V1_BookCancelCommand: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.BookCancelCommand"
 
     public var symbol: String = ""
-
     public var orderID: Tradewire_V1_OrderId? = nil
-
     public var orderNodeID: String = ""
 
     public var unknownFields = ProtoUnknownFields()
@@ -204,13 +196,9 @@ public struct Tradewire_V1_BookReplaceCommand: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.BookReplaceCommand"
 
     public var symbol: String = ""
-
     public var orderID: Tradewire_V1_OrderId? = nil
-
     public var price: Tradewire_V1_Price? = nil
-
     public var quantity: Tradewire_V1_Quantity? = nil
-
     public var orderNodeID: String = ""
 
     public var unknownFields = ProtoUnknownFields()
@@ -237,7 +225,6 @@ public struct Tradewire_V1_OrderUpdateCommand: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.OrderUpdateCommand"
 
     public var orderID: Tradewire_V1_OrderId? = nil
-
     public var update: OneOf_Update? = nil
 
     public var unknownFields = ProtoUnknownFields()
@@ -290,7 +277,6 @@ public struct Tradewire_V1_BookReplaced: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.BookReplaced"
 
     public var price: Tradewire_V1_Price? = nil
-
     public var quantity: Tradewire_V1_Quantity? = nil
 
     /// False when the replace cost the order its place in the queue.
@@ -315,7 +301,6 @@ public struct Tradewire_V1_BookRefused: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.BookRefused"
 
     public var reason: Tradewire_V1_RejectReason = .unspecified
-
     public var text: String = ""
 
     public var unknownFields = ProtoUnknownFields()
@@ -354,7 +339,6 @@ public struct Tradewire_V1_Ack: ProtoMessage {
 
     /// The order existed already and the command changed nothing.
     public var duplicate: Bool = false
-
     public var result: OneOf_Result? = nil
 
     public var unknownFields = ProtoUnknownFields()
@@ -388,9 +372,7 @@ public struct Tradewire_V1_NotOwner: ProtoMessage {
 
     /// The node that owns the key in this node's ring.
     public var ownerNodeID: String = ""
-
     public var ownerAddress: String = ""
-
     public var ringEpoch: UInt64 = 0
 
     public var unknownFields = ProtoUnknownFields()
@@ -456,13 +438,9 @@ public struct Tradewire_V1_Event: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.Event"
 
     public var sequence: UInt64 = 0
-
     public var nodeID: String = ""
-
     public var committedAtUnixNanos: Int64 = 0
-
     public var requestID: String = ""
-
     public var event: OneOf_Event? = nil
 
     public var unknownFields = ProtoUnknownFields()
@@ -495,7 +473,6 @@ public struct Tradewire_V1_OrderEvent: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.OrderEvent"
 
     public var report: Tradewire_V1_ExecutionReport? = nil
-
     public var order: Tradewire_V1_Order? = nil
 
     public var unknownFields = ProtoUnknownFields()
@@ -516,9 +493,7 @@ public struct Tradewire_V1_BookChange: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.BookChange"
 
     public var symbol: String = ""
-
     public var side: Tradewire_V1_Side = .unspecified
-
     public var level: Tradewire_V1_BookLevel? = nil
 
     /// The book's own sequence, gap-free per symbol.
@@ -566,19 +541,12 @@ public struct Tradewire_V1_ProcessorListOrdersRequest: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.ProcessorListOrdersRequest"
 
     public var account: String = ""
-
     public var statuses: [Tradewire_V1_OrderStatus] = []
-
     public var symbol: String = ""
-
     public var createdAfterUnixNanos: Int64 = 0
-
     public var createdBeforeUnixNanos: Int64 = 0
-
     public var batchID: String = ""
-
     public var pageSize: UInt32 = 0
-
     public var pageToken: String = ""
 
     public var unknownFields = ProtoUnknownFields()
@@ -610,7 +578,6 @@ public struct Tradewire_V1_ProcessorListOrdersResponse: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.ProcessorListOrdersResponse"
 
     public var orders: [Tradewire_V1_Order] = []
-
     public var nextPageToken: String = ""
 
     public var unknownFields = ProtoUnknownFields()
@@ -696,14 +663,14 @@ extension Tradewire_V1_Command {
         self.deadlineUnixNanos = c.pointee.deadline_unix_nanos
         self.requestID = try _ProtoC.string(c.pointee.request_id, field: "tradewire.v1.Command.request_id")
         switch c.pointee.command_case.rawValue {
-            case 10: if let value = c.pointee.place { self.command = .place(try Tradewire_V1_PlaceCommand(_c: value)) }
-            case 11: if let value = c.pointee.cancel { self.command = .cancel(try Tradewire_V1_CancelCommand(_c: value)) }
-            case 12: if let value = c.pointee.replace { self.command = .replace(try Tradewire_V1_ReplaceCommand(_c: value)) }
-            case 13: if let value = c.pointee.book_order { self.command = .bookOrder(try Tradewire_V1_BookOrderCommand(_c: value)) }
-            case 14: if let value = c.pointee.book_cancel { self.command = .bookCancel(try Tradewire_V1_BookCancelCommand(_c: value)) }
-            case 15: if let value = c.pointee.book_replace { self.command = .bookReplace(try Tradewire_V1_BookReplaceCommand(_c: value)) }
-            case 16: if let value = c.pointee.order_update { self.command = .orderUpdate(try Tradewire_V1_OrderUpdateCommand(_c: value)) }
-            default: break
+        case 10: if let value = c.pointee.place { self.command = .place(try Tradewire_V1_PlaceCommand(_c: value)) }
+        case 11: if let value = c.pointee.cancel { self.command = .cancel(try Tradewire_V1_CancelCommand(_c: value)) }
+        case 12: if let value = c.pointee.replace { self.command = .replace(try Tradewire_V1_ReplaceCommand(_c: value)) }
+        case 13: if let value = c.pointee.book_order { self.command = .bookOrder(try Tradewire_V1_BookOrderCommand(_c: value)) }
+        case 14: if let value = c.pointee.book_cancel { self.command = .bookCancel(try Tradewire_V1_BookCancelCommand(_c: value)) }
+        case 15: if let value = c.pointee.book_replace { self.command = .bookReplace(try Tradewire_V1_BookReplaceCommand(_c: value)) }
+        case 16: if let value = c.pointee.order_update { self.command = .orderUpdate(try Tradewire_V1_OrderUpdateCommand(_c: value)) }
+        default: break
         }
         self.unknownFields = _ProtoC.unknownFields(c)
     }
@@ -721,28 +688,28 @@ extension Tradewire_V1_Command {
         c.pointee.deadline_unix_nanos = self.deadlineUnixNanos
         c.pointee.request_id = arena.cString(self.requestID, number: 4, unknown: &escaped)
         switch self.command {
-            case .place(let value)?:
-                c.pointee.place = value._c(arena)
-                c.pointee.command_case = Tradewire__V1__Command__CommandCase(rawValue: 10)
-            case .cancel(let value)?:
-                c.pointee.cancel = value._c(arena)
-                c.pointee.command_case = Tradewire__V1__Command__CommandCase(rawValue: 11)
-            case .replace(let value)?:
-                c.pointee.replace = value._c(arena)
-                c.pointee.command_case = Tradewire__V1__Command__CommandCase(rawValue: 12)
-            case .bookOrder(let value)?:
-                c.pointee.book_order = value._c(arena)
-                c.pointee.command_case = Tradewire__V1__Command__CommandCase(rawValue: 13)
-            case .bookCancel(let value)?:
-                c.pointee.book_cancel = value._c(arena)
-                c.pointee.command_case = Tradewire__V1__Command__CommandCase(rawValue: 14)
-            case .bookReplace(let value)?:
-                c.pointee.book_replace = value._c(arena)
-                c.pointee.command_case = Tradewire__V1__Command__CommandCase(rawValue: 15)
-            case .orderUpdate(let value)?:
-                c.pointee.order_update = value._c(arena)
-                c.pointee.command_case = Tradewire__V1__Command__CommandCase(rawValue: 16)
-            case nil: break
+        case .place(let value)?:
+            c.pointee.place = value._c(arena)
+            c.pointee.command_case = Tradewire__V1__Command__CommandCase(rawValue: 10)
+        case .cancel(let value)?:
+            c.pointee.cancel = value._c(arena)
+            c.pointee.command_case = Tradewire__V1__Command__CommandCase(rawValue: 11)
+        case .replace(let value)?:
+            c.pointee.replace = value._c(arena)
+            c.pointee.command_case = Tradewire__V1__Command__CommandCase(rawValue: 12)
+        case .bookOrder(let value)?:
+            c.pointee.book_order = value._c(arena)
+            c.pointee.command_case = Tradewire__V1__Command__CommandCase(rawValue: 13)
+        case .bookCancel(let value)?:
+            c.pointee.book_cancel = value._c(arena)
+            c.pointee.command_case = Tradewire__V1__Command__CommandCase(rawValue: 14)
+        case .bookReplace(let value)?:
+            c.pointee.book_replace = value._c(arena)
+            c.pointee.command_case = Tradewire__V1__Command__CommandCase(rawValue: 15)
+        case .orderUpdate(let value)?:
+            c.pointee.order_update = value._c(arena)
+            c.pointee.command_case = Tradewire__V1__Command__CommandCase(rawValue: 16)
+        case nil: break
         }
         arena.setUnknownFields(c, self.unknownFields, escaped)
         return c
@@ -1050,11 +1017,11 @@ extension Tradewire_V1_OrderUpdateCommand {
         self.init()
         if let value = c.pointee.order_id { self.orderID = try Tradewire_V1_OrderId(_c: value) }
         switch c.pointee.update_case.rawValue {
-            case 2: if let value = c.pointee.fill { self.update = .fill(try Tradewire_V1_Trade(_c: value)) }
-            case 3: if let value = c.pointee.removed { self.update = .removed(try Tradewire_V1_BookRemoved(_c: value)) }
-            case 4: if let value = c.pointee.replaced { self.update = .replaced(try Tradewire_V1_BookReplaced(_c: value)) }
-            case 5: if let value = c.pointee.refused { self.update = .refused(try Tradewire_V1_BookRefused(_c: value)) }
-            default: break
+        case 2: if let value = c.pointee.fill { self.update = .fill(try Tradewire_V1_Trade(_c: value)) }
+        case 3: if let value = c.pointee.removed { self.update = .removed(try Tradewire_V1_BookRemoved(_c: value)) }
+        case 4: if let value = c.pointee.replaced { self.update = .replaced(try Tradewire_V1_BookReplaced(_c: value)) }
+        case 5: if let value = c.pointee.refused { self.update = .refused(try Tradewire_V1_BookRefused(_c: value)) }
+        default: break
         }
         self.unknownFields = _ProtoC.unknownFields(c)
     }
@@ -1068,19 +1035,19 @@ extension Tradewire_V1_OrderUpdateCommand {
         tradewire__v1__order_update_command__init(c)
         if let value = self.orderID { c.pointee.order_id = value._c(arena) }
         switch self.update {
-            case .fill(let value)?:
-                c.pointee.fill = value._c(arena)
-                c.pointee.update_case = Tradewire__V1__OrderUpdateCommand__UpdateCase(rawValue: 2)
-            case .removed(let value)?:
-                c.pointee.removed = value._c(arena)
-                c.pointee.update_case = Tradewire__V1__OrderUpdateCommand__UpdateCase(rawValue: 3)
-            case .replaced(let value)?:
-                c.pointee.replaced = value._c(arena)
-                c.pointee.update_case = Tradewire__V1__OrderUpdateCommand__UpdateCase(rawValue: 4)
-            case .refused(let value)?:
-                c.pointee.refused = value._c(arena)
-                c.pointee.update_case = Tradewire__V1__OrderUpdateCommand__UpdateCase(rawValue: 5)
-            case nil: break
+        case .fill(let value)?:
+            c.pointee.fill = value._c(arena)
+            c.pointee.update_case = Tradewire__V1__OrderUpdateCommand__UpdateCase(rawValue: 2)
+        case .removed(let value)?:
+            c.pointee.removed = value._c(arena)
+            c.pointee.update_case = Tradewire__V1__OrderUpdateCommand__UpdateCase(rawValue: 3)
+        case .replaced(let value)?:
+            c.pointee.replaced = value._c(arena)
+            c.pointee.update_case = Tradewire__V1__OrderUpdateCommand__UpdateCase(rawValue: 4)
+        case .refused(let value)?:
+            c.pointee.refused = value._c(arena)
+            c.pointee.update_case = Tradewire__V1__OrderUpdateCommand__UpdateCase(rawValue: 5)
+        case nil: break
         }
         arena.setUnknownFields(c, self.unknownFields, ProtoUnknownFields())
         return c
@@ -1294,11 +1261,11 @@ extension Tradewire_V1_Ack {
         self.commandID = c.pointee.command_id
         self.duplicate = c.pointee.duplicate != 0
         switch c.pointee.result_case.rawValue {
-            case 2: if let value = c.pointee.order { self.result = .order(try Tradewire_V1_Order(_c: value)) }
-            case 3: if let value = c.pointee.not_owner { self.result = .notOwner(try Tradewire_V1_NotOwner(_c: value)) }
-            case 4: if let value = c.pointee.error { self.result = .error(try Google_Rpc_Status(_c: value)) }
-            case 6: self.result = .done(c.pointee.done != 0)
-            default: break
+        case 2: if let value = c.pointee.order { self.result = .order(try Tradewire_V1_Order(_c: value)) }
+        case 3: if let value = c.pointee.not_owner { self.result = .notOwner(try Tradewire_V1_NotOwner(_c: value)) }
+        case 4: if let value = c.pointee.error { self.result = .error(try Google_Rpc_Status(_c: value)) }
+        case 6: self.result = .done(c.pointee.done != 0)
+        default: break
         }
         self.unknownFields = _ProtoC.unknownFields(c)
     }
@@ -1313,19 +1280,19 @@ extension Tradewire_V1_Ack {
         c.pointee.command_id = self.commandID
         c.pointee.duplicate = self.duplicate ? 1 : 0
         switch self.result {
-            case .order(let value)?:
-                c.pointee.order = value._c(arena)
-                c.pointee.result_case = Tradewire__V1__Ack__ResultCase(rawValue: 2)
-            case .notOwner(let value)?:
-                c.pointee.not_owner = value._c(arena)
-                c.pointee.result_case = Tradewire__V1__Ack__ResultCase(rawValue: 3)
-            case .error(let value)?:
-                c.pointee.error = value._c(arena)
-                c.pointee.result_case = Tradewire__V1__Ack__ResultCase(rawValue: 4)
-            case .done(let value)?:
-                c.pointee.done = value ? 1 : 0
-                c.pointee.result_case = Tradewire__V1__Ack__ResultCase(rawValue: 6)
-            case nil: break
+        case .order(let value)?:
+            c.pointee.order = value._c(arena)
+            c.pointee.result_case = Tradewire__V1__Ack__ResultCase(rawValue: 2)
+        case .notOwner(let value)?:
+            c.pointee.not_owner = value._c(arena)
+            c.pointee.result_case = Tradewire__V1__Ack__ResultCase(rawValue: 3)
+        case .error(let value)?:
+            c.pointee.error = value._c(arena)
+            c.pointee.result_case = Tradewire__V1__Ack__ResultCase(rawValue: 4)
+        case .done(let value)?:
+            c.pointee.done = value ? 1 : 0
+            c.pointee.result_case = Tradewire__V1__Ack__ResultCase(rawValue: 6)
+        case nil: break
         }
         arena.setUnknownFields(c, self.unknownFields, ProtoUnknownFields())
         return c
@@ -1501,10 +1468,10 @@ extension Tradewire_V1_Event {
         self.committedAtUnixNanos = c.pointee.committed_at_unix_nanos
         self.requestID = try _ProtoC.string(c.pointee.request_id, field: "tradewire.v1.Event.request_id")
         switch c.pointee.event_case.rawValue {
-            case 10: if let value = c.pointee.order { self.event = .order(try Tradewire_V1_OrderEvent(_c: value)) }
-            case 11: if let value = c.pointee.trade { self.event = .trade(try Tradewire_V1_Trade(_c: value)) }
-            case 12: if let value = c.pointee.book_change { self.event = .bookChange(try Tradewire_V1_BookChange(_c: value)) }
-            default: break
+        case 10: if let value = c.pointee.order { self.event = .order(try Tradewire_V1_OrderEvent(_c: value)) }
+        case 11: if let value = c.pointee.trade { self.event = .trade(try Tradewire_V1_Trade(_c: value)) }
+        case 12: if let value = c.pointee.book_change { self.event = .bookChange(try Tradewire_V1_BookChange(_c: value)) }
+        default: break
         }
         self.unknownFields = _ProtoC.unknownFields(c)
     }
@@ -1522,16 +1489,16 @@ extension Tradewire_V1_Event {
         c.pointee.committed_at_unix_nanos = self.committedAtUnixNanos
         c.pointee.request_id = arena.cString(self.requestID, number: 4, unknown: &escaped)
         switch self.event {
-            case .order(let value)?:
-                c.pointee.order = value._c(arena)
-                c.pointee.event_case = Tradewire__V1__Event__EventCase(rawValue: 10)
-            case .trade(let value)?:
-                c.pointee.trade = value._c(arena)
-                c.pointee.event_case = Tradewire__V1__Event__EventCase(rawValue: 11)
-            case .bookChange(let value)?:
-                c.pointee.book_change = value._c(arena)
-                c.pointee.event_case = Tradewire__V1__Event__EventCase(rawValue: 12)
-            case nil: break
+        case .order(let value)?:
+            c.pointee.order = value._c(arena)
+            c.pointee.event_case = Tradewire__V1__Event__EventCase(rawValue: 10)
+        case .trade(let value)?:
+            c.pointee.trade = value._c(arena)
+            c.pointee.event_case = Tradewire__V1__Event__EventCase(rawValue: 11)
+        case .bookChange(let value)?:
+            c.pointee.book_change = value._c(arena)
+            c.pointee.event_case = Tradewire__V1__Event__EventCase(rawValue: 12)
+        case nil: break
         }
         arena.setUnknownFields(c, self.unknownFields, escaped)
         return c

@@ -10,20 +10,14 @@ public struct Tradewire_V1_RiskCheckRequest: ProtoMessage {
 
     /// Caller-chosen; echoed in the response (CheckStream pairs them by it).
     public var checkID: UInt64 = 0
-
     public var orderID: Tradewire_V1_OrderId? = nil
-
     public var account: String = ""
-
     public var symbol: String = ""
-
     public var side: Tradewire_V1_Side = .unspecified
-
     public var type: Tradewire_V1_OrderType = .unspecified
 
     /// Absent for MARKET orders: risk prices them at the reference price plus the band.
     public var price: Tradewire_V1_Price? = nil
-
     public var quantity: Tradewire_V1_Quantity? = nil
 
     public var unknownFields = ProtoUnknownFields()
@@ -55,7 +49,6 @@ public struct Tradewire_V1_RiskCheckResponse: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.RiskCheckResponse"
 
     public var checkID: UInt64 = 0
-
     public var approved: Bool = false
 
     /// Set when not approved.
@@ -133,9 +126,7 @@ public struct Tradewire_V1_SymbolLimits: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.SymbolLimits"
 
     public var symbol: String = ""
-
     public var maxOrderQuantity: Tradewire_V1_Quantity? = nil
-
     public var maxPosition: Tradewire_V1_Quantity? = nil
 
     public var unknownFields = ProtoUnknownFields()
@@ -157,7 +148,6 @@ public struct Tradewire_V1_Account: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.Account"
 
     public var account: String = ""
-
     public var limits: Tradewire_V1_AccountLimits? = nil
 
     /// Cash, settled fills included.
@@ -168,7 +158,6 @@ public struct Tradewire_V1_Account: ProtoMessage {
 
     /// balance − reserved: what a new buy may use.
     public var available: Tradewire_V1_Money? = nil
-
     public var openOrders: UInt32 = 0
 
     public var unknownFields = ProtoUnknownFields()
@@ -196,7 +185,6 @@ public struct Tradewire_V1_SetLimitsRequest: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.SetLimitsRequest"
 
     public var account: String = ""
-
     public var limits: Tradewire_V1_AccountLimits? = nil
 
     public var unknownFields = ProtoUnknownFields()
@@ -219,7 +207,6 @@ public struct Tradewire_V1_SetBalanceRequest: ProtoMessage {
 
     /// The new balance, or (with adjust) the amount to add; negative withdraws.
     public var amount: Tradewire_V1_Money? = nil
-
     public var adjust: Bool = false
 
     public var unknownFields = ProtoUnknownFields()

@@ -20,21 +20,21 @@ public enum Tradewire_Testing_V1_Color: ProtoEnum {
 
     public init(rawValue: Int32) {
         switch rawValue {
-            case 0: self = .unspecified
-            case 1: self = .red
-            case 2: self = .green
-            case -1: self = .negative
-            default: self = .unrecognized(rawValue)
+        case 0: self = .unspecified
+        case 1: self = .red
+        case 2: self = .green
+        case -1: self = .negative
+        default: self = .unrecognized(rawValue)
         }
     }
 
     public var rawValue: Int32 {
         switch self {
-            case .unspecified: 0
-            case .red: 1
-            case .green: 2
-            case .negative: -1
-            case .unrecognized(let value): value
+        case .unspecified: 0
+        case .red: 1
+        case .green: 2
+        case .negative: -1
+        case .unrecognized(let value): value
         }
     }
 }
@@ -43,7 +43,6 @@ public struct Tradewire_Testing_V1_Leaf: ProtoMessage {
     public static let protoMessageName = "tradewire.testing.v1.Leaf"
 
     public var name: String = ""
-
     public var value: Int64 = 0
 
     public var unknownFields = ProtoUnknownFields()
@@ -64,85 +63,45 @@ public struct Tradewire_Testing_V1_AllKinds: ProtoMessage {
     public static let protoMessageName = "tradewire.testing.v1.AllKinds"
 
     public var fDouble: Double = 0
-
     public var fFloat: Float = 0
-
     public var fInt32: Int32 = 0
-
     public var fInt64: Int64 = 0
-
     public var fUint32: UInt32 = 0
-
     public var fUint64: UInt64 = 0
-
     public var fSint32: Int32 = 0
-
     public var fSint64: Int64 = 0
-
     public var fFixed32: UInt32 = 0
-
     public var fFixed64: UInt64 = 0
-
     public var fSfixed32: Int32 = 0
-
     public var fSfixed64: Int64 = 0
-
     public var fBool: Bool = false
-
     public var fString: String = ""
-
     public var fBytes: [UInt8] = []
-
     public var fEnum: Tradewire_Testing_V1_Color = .unspecified
-
     public var fMessage: Tradewire_Testing_V1_Leaf? = nil
-
     public var rDouble: [Double] = []
-
     public var rFloat: [Float] = []
-
     public var rInt32: [Int32] = []
-
     public var rInt64: [Int64] = []
-
     public var rUint32: [UInt32] = []
-
     public var rUint64: [UInt64] = []
-
     public var rSint32: [Int32] = []
-
     public var rSint64: [Int64] = []
-
     public var rFixed32: [UInt32] = []
-
     public var rFixed64: [UInt64] = []
-
     public var rSfixed32: [Int32] = []
-
     public var rSfixed64: [Int64] = []
-
     public var rBool: [Bool] = []
-
     public var rString: [String] = []
-
     public var rBytes: [[UInt8]] = []
-
     public var rEnum: [Tradewire_Testing_V1_Color] = []
-
     public var rMessage: [Tradewire_Testing_V1_Leaf] = []
-
     public var mStringString: [String: String] = [:]
-
     public var mInt32Leaf: [Int32: Tradewire_Testing_V1_Leaf] = [:]
-
     public var mInt64Int64: [Int64: Int64] = [:]
-
     public var mBoolColor: [Bool: Tradewire_Testing_V1_Color] = [:]
-
     public var mUint32Bytes: [UInt32: [UInt8]] = [:]
-
     public var nested: Tradewire_Testing_V1_AllKinds.Nested? = nil
-
     public var choice: OneOf_Choice? = nil
 
     public var unknownFields = ProtoUnknownFields()
@@ -248,7 +207,6 @@ public struct Tradewire_Testing_V1_AllKinds: ProtoMessage {
         public static let protoMessageName = "tradewire.testing.v1.AllKinds.Nested"
 
         public var level: Tradewire_Testing_V1_AllKinds.Nested.Level = .low
-
         public var deeper: [Tradewire_Testing_V1_AllKinds.Nested.Deeper] = []
 
         public var unknownFields = ProtoUnknownFields()
@@ -291,17 +249,17 @@ public struct Tradewire_Testing_V1_AllKinds: ProtoMessage {
 
             public init(rawValue: Int32) {
                 switch rawValue {
-                    case 0: self = .low
-                    case 1: self = .high
-                    default: self = .unrecognized(rawValue)
+                case 0: self = .low
+                case 1: self = .high
+                default: self = .unrecognized(rawValue)
                 }
             }
 
             public var rawValue: Int32 {
                 switch self {
-                    case .low: 0
-                    case .high: 1
-                    case .unrecognized(let value): value
+                case .low: 0
+                case .high: 1
+                case .unrecognized(let value): value
                 }
             }
         }
@@ -313,7 +271,6 @@ public struct Tradewire_Testing_V1_EvolvedV1: ProtoMessage {
     public static let protoMessageName = "tradewire.testing.v1.EvolvedV1"
 
     public var name: String = ""
-
     public var id: Int64 = 0
 
     public var unknownFields = ProtoUnknownFields()
@@ -334,19 +291,12 @@ public struct Tradewire_Testing_V1_EvolvedV2: ProtoMessage {
     public static let protoMessageName = "tradewire.testing.v1.EvolvedV2"
 
     public var name: String = ""
-
     public var id: Int64 = 0
-
     public var note: String = ""
-
     public var small: UInt32 = 0
-
     public var large: UInt64 = 0
-
     public var leaf: Tradewire_Testing_V1_Leaf? = nil
-
     public var numbers: [Int32] = []
-
     public var delta: Int64 = 0
 
     public var unknownFields = ProtoUnknownFields()
@@ -387,19 +337,12 @@ public struct Tradewire_Testing_V1_Keywords: ProtoMessage {
     public static let protoMessageName = "tradewire.testing.v1.Keywords"
 
     public var `class`: String = ""
-
     public var new: Int32 = 0
-
     public var `default`: Bool = false
-
     public var self_p: String = ""
-
     public var type: String = ""
-
     public var `protocol`: Int64 = 0
-
     public var kind: Tradewire_Testing_V1_Keywords.Kind = .unspecified
-
     public var `switch`: OneOf_Switch? = nil
 
     public var unknownFields = ProtoUnknownFields()
@@ -444,19 +387,19 @@ public struct Tradewire_Testing_V1_Keywords: ProtoMessage {
 
         public init(rawValue: Int32) {
             switch rawValue {
-                case 0: self = .unspecified
-                case 1: self = .`if`
-                case 2: self = .`return`
-                default: self = .unrecognized(rawValue)
+            case 0: self = .unspecified
+            case 1: self = .`if`
+            case 2: self = .`return`
+            default: self = .unrecognized(rawValue)
             }
         }
 
         public var rawValue: Int32 {
             switch self {
-                case .unspecified: 0
-                case .`if`: 1
-                case .`return`: 2
-                case .unrecognized(let value): value
+            case .unspecified: 0
+            case .`if`: 1
+            case .`return`: 2
+            case .unrecognized(let value): value
             }
         }
     }
@@ -576,7 +519,7 @@ extension Tradewire_Testing_V1_AllKinds {
             self.mStringString.reserveCapacity(c.pointee.n_m_string_string)
             for index in 0..<c.pointee.n_m_string_string {
                 let entry = array[index]!.pointee
-                self.mStringString[try _ProtoC.string(entry.key, field: "tradewire.testing.v1.AllKinds.MStringStringEntry.key")] = try _ProtoC.string(entry.value, field: "tradewire.testing.v1.AllKinds.MStringStringEntry.value")
+                self.mStringString[try _ProtoC.string(entry.key, field: "tradewire.testing.v1.AllKinds.m_string_string[key]")] = try _ProtoC.string(entry.value, field: "tradewire.testing.v1.AllKinds.m_string_string[value]")
             }
         }
         if c.pointee.n_m_int32_leaf > 0, let array = c.pointee.m_int32_leaf {
@@ -611,12 +554,12 @@ extension Tradewire_Testing_V1_AllKinds {
         }
         if let value = c.pointee.nested { self.nested = try Tradewire_Testing_V1_AllKinds.Nested(_c: value) }
         switch c.pointee.choice_case.rawValue {
-            case 50: self.choice = .oString(try _ProtoC.string(c.pointee.o_string, field: "tradewire.testing.v1.AllKinds.o_string"))
-            case 51: self.choice = .oInt64(c.pointee.o_int64)
-            case 52: if let value = c.pointee.o_message { self.choice = .oMessage(try Tradewire_Testing_V1_Leaf(_c: value)) }
-            case 53: self.choice = .oBytes(_ProtoC.bytes(c.pointee.o_bytes.data, count: c.pointee.o_bytes.len))
-            case 54: self.choice = .oEnum(Tradewire_Testing_V1_Color(rawValue: Int32(truncatingIfNeeded: c.pointee.o_enum.rawValue)))
-            default: break
+        case 50: self.choice = .oString(try _ProtoC.string(c.pointee.o_string, field: "tradewire.testing.v1.AllKinds.o_string"))
+        case 51: self.choice = .oInt64(c.pointee.o_int64)
+        case 52: if let value = c.pointee.o_message { self.choice = .oMessage(try Tradewire_Testing_V1_Leaf(_c: value)) }
+        case 53: self.choice = .oBytes(_ProtoC.bytes(c.pointee.o_bytes.data, count: c.pointee.o_bytes.len))
+        case 54: self.choice = .oEnum(Tradewire_Testing_V1_Color(rawValue: Int32(truncatingIfNeeded: c.pointee.o_enum.rawValue)))
+        default: break
         }
         self.unknownFields = _ProtoC.unknownFields(c)
     }
@@ -767,24 +710,24 @@ extension Tradewire_Testing_V1_AllKinds {
         }
         if let value = self.nested { c.pointee.nested = value._c(arena) }
         switch self.choice {
-            case .oString(let value)?:
-                if let string = arena.cString(value, number: 50, unknown: &escaped) {
-                    c.pointee.o_string = string
-                    c.pointee.choice_case = Tradewire__Testing__V1__AllKinds__ChoiceCase(rawValue: 50)
-                }
-            case .oInt64(let value)?:
-                c.pointee.o_int64 = value
-                c.pointee.choice_case = Tradewire__Testing__V1__AllKinds__ChoiceCase(rawValue: 51)
-            case .oMessage(let value)?:
-                c.pointee.o_message = value._c(arena)
-                c.pointee.choice_case = Tradewire__Testing__V1__AllKinds__ChoiceCase(rawValue: 52)
-            case .oBytes(let value)?:
-                c.pointee.o_bytes = ProtobufCBinaryData(len: value.count, data: arena.cBytes(value))
-                c.pointee.choice_case = Tradewire__Testing__V1__AllKinds__ChoiceCase(rawValue: 53)
-            case .oEnum(let value)?:
-                c.pointee.o_enum = Tradewire__Testing__V1__Color(rawValue: .init(truncatingIfNeeded: value.rawValue))
-                c.pointee.choice_case = Tradewire__Testing__V1__AllKinds__ChoiceCase(rawValue: 54)
-            case nil: break
+        case .oString(let value)?:
+            if let string = arena.cString(value, number: 50, unknown: &escaped) {
+                c.pointee.o_string = string
+                c.pointee.choice_case = Tradewire__Testing__V1__AllKinds__ChoiceCase(rawValue: 50)
+            }
+        case .oInt64(let value)?:
+            c.pointee.o_int64 = value
+            c.pointee.choice_case = Tradewire__Testing__V1__AllKinds__ChoiceCase(rawValue: 51)
+        case .oMessage(let value)?:
+            c.pointee.o_message = value._c(arena)
+            c.pointee.choice_case = Tradewire__Testing__V1__AllKinds__ChoiceCase(rawValue: 52)
+        case .oBytes(let value)?:
+            c.pointee.o_bytes = ProtobufCBinaryData(len: value.count, data: arena.cBytes(value))
+            c.pointee.choice_case = Tradewire__Testing__V1__AllKinds__ChoiceCase(rawValue: 53)
+        case .oEnum(let value)?:
+            c.pointee.o_enum = Tradewire__Testing__V1__Color(rawValue: .init(truncatingIfNeeded: value.rawValue))
+            c.pointee.choice_case = Tradewire__Testing__V1__AllKinds__ChoiceCase(rawValue: 54)
+        case nil: break
         }
         arena.setUnknownFields(c, self.unknownFields, escaped)
         return c
@@ -1054,9 +997,9 @@ extension Tradewire_Testing_V1_Keywords {
         self.`protocol` = c.pointee.`protocol`
         self.kind = Tradewire_Testing_V1_Keywords.Kind(rawValue: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
         switch c.pointee.switch_case.rawValue {
-            case 7: self.`switch` = .`case`(try _ProtoC.string(c.pointee.case_, field: "tradewire.testing.v1.Keywords.case"))
-            case 8: self.`switch` = .`struct`(c.pointee.struct_)
-            default: break
+        case 7: self.`switch` = .`case`(try _ProtoC.string(c.pointee.case_, field: "tradewire.testing.v1.Keywords.case"))
+        case 8: self.`switch` = .`struct`(c.pointee.struct_)
+        default: break
         }
         self.unknownFields = _ProtoC.unknownFields(c)
     }
@@ -1077,15 +1020,15 @@ extension Tradewire_Testing_V1_Keywords {
         c.pointee.`protocol` = self.`protocol`
         c.pointee.kind = Tradewire__Testing__V1__Keywords__Kind(rawValue: .init(truncatingIfNeeded: self.kind.rawValue))
         switch self.`switch` {
-            case .`case`(let value)?:
-                if let string = arena.cString(value, number: 7, unknown: &escaped) {
-                    c.pointee.case_ = string
-                    c.pointee.switch_case = Tradewire__Testing__V1__Keywords__SwitchCase(rawValue: 7)
-                }
-            case .`struct`(let value)?:
-                c.pointee.struct_ = value
-                c.pointee.switch_case = Tradewire__Testing__V1__Keywords__SwitchCase(rawValue: 8)
-            case nil: break
+        case .`case`(let value)?:
+            if let string = arena.cString(value, number: 7, unknown: &escaped) {
+                c.pointee.case_ = string
+                c.pointee.switch_case = Tradewire__Testing__V1__Keywords__SwitchCase(rawValue: 7)
+            }
+        case .`struct`(let value)?:
+            c.pointee.struct_ = value
+            c.pointee.switch_case = Tradewire__Testing__V1__Keywords__SwitchCase(rawValue: 8)
+        case nil: break
         }
         arena.setUnknownFields(c, self.unknownFields, escaped)
         return c
