@@ -22,14 +22,14 @@ let package = Package(
             name: "CProtobufC", pkgConfig: "libprotobuf-c",
             providers: [.apt(["libprotobuf-c-dev"])]),
         .target(name: "CSystemShims"),
-        .target(name: "CProtoArena", dependencies: ["CProtobufC"]),
+        .target(name: "CProtoSupport", dependencies: ["CProtobufC"]),
         // protoc-c output for proto/ (tools/generate writes it).
         .target(name: "CProtos", dependencies: ["CProtobufC"]),
         // protoc-c output for protoc's descriptor.proto and plugin.proto: the generator's input format.
         .target(name: "CProtocPlugin", dependencies: ["CProtobufC"]),
 
         // MARK: Protobuf codec
-        .target(name: "ProtoCodec", dependencies: ["CProtobufC", "CProtoArena"]),
+        .target(name: "ProtoCodec", dependencies: ["CProtobufC", "CProtoSupport"]),
         // Swift value types for proto/ (tools/generate writes them).
         .target(name: "Protos", dependencies: ["ProtoCodec", "CProtos", "CProtobufC"]),
 

@@ -1,4 +1,4 @@
-internal import CProtoArena
+internal import CProtoSupport
 internal import CProtobufC
 
 #if canImport(Glibc)
@@ -17,8 +17,10 @@ public enum _ProtoC {
     {
         guard let pointer, UnsafeMutablePointer(mutating: pointer) != tw_empty_string() else { return "" }
         let count = tw_arena_size_of(pointer) - 1
-        let bytes = UnsafeRawPointer(pointer).bindMemory(to: UInt8.self, capacity: count)
-        guard let string = String(validating: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self) else {
+        // The common case, no NUL inside: one non-generic pass that validates and builds the string.
+        if strlen(pointer) == count, let string = String(validatingCString: pointer) { return string }
+        let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self), count: count)
+        guard let string = String(validating: bytes, as: UTF8.self) else {
             throw ProtoDecodingError(.invalidUTF8, "\(field): invalid UTF-8 in string field")
         }
         return string
@@ -69,9 +71,7 @@ public enum _ProtoC {
 
 /// Building protobuf-c's C tree from Swift values, called by generated code only.
 extension ProtoArena {
-    /// A NUL-terminated copy of `string` for a string field numbered `number`. Empty strings are copied too:
-    /// protobuf-c skips a oneof member that points at protobuf_c_empty_string (its default), so an empty
-    /// oneof string needs a pointer of its own.
+    /// A NUL-terminated copy of `string` for a string field numbered `number` (the shared empty string for "").
     ///
     /// protobuf-c measures strings with strlen, so a string holding NUL would be cut short. Such a string is
     /// instead appended to `unknown` as a complete length-delimited field, and nil is returned: the caller
@@ -79,7 +79,22 @@ extension ProtoArena {
     public func cString(_ string: String, number: UInt32, unknown: inout ProtoUnknownFields)
         -> UnsafeMutablePointer<CChar>?
     {
-        return withUTF8(of: string) { bytes in
+        if string.isEmpty { return tw_empty_string() }
+        return copyString(string, number: number, unknown: &unknown)
+    }
+
+    /// As ``cString(_:number:unknown:)`` for a oneof member: "" gets a pointer of its own, because protobuf-c
+    /// skips a oneof member that points at protobuf_c_empty_string (its default) and "" would be lost.
+    public func cOneofString(_ string: String, number: UInt32, unknown: inout ProtoUnknownFields)
+        -> UnsafeMutablePointer<CChar>?
+    {
+        copyString(string, number: number, unknown: &unknown)
+    }
+
+    private func copyString(_ string: String, number: UInt32, unknown: inout ProtoUnknownFields)
+        -> UnsafeMutablePointer<CChar>?
+    {
+        withUTF8(of: string) { bytes in
             if bytes.count > 0, memchr(bytes.baseAddress!, 0, bytes.count) != nil {
                 unknown.appendLengthDelimited(number: number, bytes: UnsafeRawBufferPointer(bytes))
                 return nil

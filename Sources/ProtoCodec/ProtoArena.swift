@@ -1,39 +1,34 @@
-internal import CProtoArena
+internal import CProtoSupport
 internal import CProtobufC
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// The memory one decode or one encode works in: protobuf-c unpacks into it, and an encode builds its C tree
-/// in it. Everything is released together when ``withArena(maxBytes:_:)`` returns.
+/// The memory one decode or one encode works in: protobuf-c unpacks into it, and an encode builds its C tree in
+/// it. Everything is released together by ``release()``.
 ///
-/// A `ProtoArena` is only valid inside the closure that received it, on that thread; no pointer it handed out
-/// may be kept past the closure.
+/// ``acquire(maxBytes:)`` hands out the calling thread's arena, whose first chunk is kept from one use to the
+/// next, so a small message is decoded or encoded without touching malloc for its C tree. A nested acquire on the
+/// same thread gets a separate heap arena. Every acquire must be paired with one release on the same thread,
+/// with no suspension point in between; no pointer the arena handed out may be used after the release.
 public struct ProtoArena {
-    @usableFromInline let raw: OpaquePointer
+    let raw: OpaquePointer
 
     var arena: UnsafeMutablePointer<tw_arena> { UnsafeMutablePointer(raw) }
 
-    /// Bytes of stack the arena starts with; larger messages spill into heap chunks.
-    static let stackBytes = 2048
+    /// The calling thread's arena, empty, allowed to allocate at most `maxBytes`.
+    public static func acquire(maxBytes: Int) -> ProtoArena {
+        guard let arena = tw_arena_acquire(maxBytes) else { fatalError("ProtoArena: out of memory") }
+        return ProtoArena(raw: OpaquePointer(arena))
+    }
 
-    /// Runs `body` with a fresh arena that may allocate at most `maxBytes`.
-    public static func withArena<R, E: Error>(maxBytes: Int, _ body: (ProtoArena) throws(E) -> R) throws(E) -> R {
-        let result: Result<R, E> = withUnsafeTemporaryAllocation(
-            byteCount: MemoryLayout<tw_arena>.stride + stackBytes, alignment: 16
-        ) { buffer in
-            let arena = buffer.baseAddress!.bindMemory(to: tw_arena.self, capacity: 1)
-            let initial = buffer.baseAddress! + MemoryLayout<tw_arena>.stride
-            tw_arena_init(arena, initial, stackBytes, maxBytes)
-            defer { tw_arena_release(arena) }
-            do throws(E) {
-                return .success(try body(ProtoArena(raw: OpaquePointer(arena))))
-            } catch {
-                return .failure(error)
-            }
-        }
-        return try result.get()
+    /// Frees everything allocated since ``acquire(maxBytes:)``.
+    public func release() {
+        tw_arena_release(arena)
+    }
+
+    /// Runs `body` with an arena that is released when `body` returns.
+    public static func withArena(maxBytes: Int, _ body: (ProtoArena) -> Void) {
+        let arena = acquire(maxBytes: maxBytes)
+        defer { arena.release() }
+        body(arena)
     }
 
     /// The `ProtobufCAllocator *` to pass to protobuf-c's unpack functions.
@@ -76,10 +71,13 @@ public struct ProtoArena {
         allocate(byteCount: MemoryLayout<T>.stride * count).bindMemory(to: T.self, capacity: count)
     }
 
-    /// Heap chunks held by arenas on the calling thread right now (for tests: zero outside any arena).
+    /// Heap chunks held by arenas on the calling thread beyond its retained first chunk (for tests: zero outside
+    /// any arena).
     public static var liveChunksOnThisThread: Int { tw_arena_thread_live_chunks() }
 
-    static func pack(_ message: UnsafeMutableRawPointer, headroom: Int) -> [UInt8] {
+    /// protobuf-c's wire format of `message` (a `ProtobufCMessage *`), after `headroom` zero bytes.
+    public static func pack(_ message: UnsafeMutableRawPointer, headroom: Int) -> [UInt8] {
+        precondition(headroom >= 0, "negative headroom")
         let base = message.assumingMemoryBound(to: ProtobufCMessage.self)
         let size = protobuf_c_message_get_packed_size(base)
         return [UInt8](unsafeUninitializedCapacity: headroom + size) { buffer, count in
@@ -90,7 +88,8 @@ public struct ProtoArena {
         }
     }
 
-    static func packedSize(_ message: UnsafeMutableRawPointer) -> Int {
+    /// The size of `message`'s wire format.
+    public static func packedSize(_ message: UnsafeMutableRawPointer) -> Int {
         protobuf_c_message_get_packed_size(message.assumingMemoryBound(to: ProtobufCMessage.self))
     }
 }

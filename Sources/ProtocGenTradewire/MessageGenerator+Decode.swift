@@ -1,16 +1,19 @@
-/// The decode half of the glue: `_decode` (unpack with protobuf-c) and `init(_c:)` (C tree → Swift value).
+/// The decode half of the glue: `init(serializedBytes:limits:)` (unpack with protobuf-c) and `init(_c:)` (C tree →
+/// Swift value).
 extension MessageGenerator {
     func writeDecode(to out: inout CodeWriter) {
         out.block(
-            "public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {"
+            "public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {"
         ) { out in
+            out.line("let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))")
+            out.line("defer { arena.release() }")
             out.line("let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)")
             out.block(
-                "guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {"
+                "guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {"
             ) { out in
-                out.line("throw _ProtoC.unpackFailure(arena, message: protoMessageName)")
+                out.line("throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)")
             }
-            out.line("return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: \(cType).self))")
+            out.line("try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: \(cType).self))")
         }
         out.line()
         out.block("init(_c c: UnsafePointer<\(cType)>) throws(ProtoDecodingError) {") { out in

@@ -1,6 +1,12 @@
 /// The encode half of the glue: `_buildC` (Swift value → protobuf-c tree in an arena).
 extension MessageGenerator {
     func writeEncode(to out: inout CodeWriter) {
+        out.block("public func serializedBytes(headroom: Int) -> [UInt8] {") { out in
+            out.line("let arena = ProtoArena.acquire(maxBytes: .max)")
+            out.line("defer { arena.release() }")
+            out.line("return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)")
+        }
+        out.line()
         out.block("public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {") { out in
             out.line("UnsafeMutableRawPointer(_c(arena))")
         }
@@ -106,7 +112,8 @@ extension MessageGenerator {
                 out.line("case .\(field.property)(let value)?:")
                 out.indented { out in
                     if case .string = field.base {
-                        out.block("if let string = \(Self.encodeValue(field, "value", escapes: "escaped")) {") { out in
+                        let copy = "arena.cOneofString(value, number: \(field.number), unknown: &escaped)"
+                        out.block("if let string = \(copy) {") { out in
                             out.line("\(member) = string")
                             out.line(setCase)
                         }

@@ -30,12 +30,14 @@ public struct Google_Protobuf_Any: ProtoMessage {
 // MARK: - google.protobuf.Any ↔ protobuf-c
 
 extension Google_Protobuf_Any {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Google__Protobuf__Any.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Google__Protobuf__Any.self))
     }
 
     init(_c c: UnsafePointer<Google__Protobuf__Any>) throws(ProtoDecodingError) {
@@ -43,6 +45,12 @@ extension Google_Protobuf_Any {
         self.typeURL = try _ProtoC.string(c.pointee.type_url, field: "google.protobuf.Any.type_url")
         self.value = _ProtoC.bytes(c.pointee.value.data, count: c.pointee.value.len)
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {

@@ -30,12 +30,14 @@ public struct Google_Protobuf_Duration: ProtoMessage {
 // MARK: - google.protobuf.Duration ↔ protobuf-c
 
 extension Google_Protobuf_Duration {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Google__Protobuf__Duration.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Google__Protobuf__Duration.self))
     }
 
     init(_c c: UnsafePointer<Google__Protobuf__Duration>) throws(ProtoDecodingError) {
@@ -43,6 +45,12 @@ extension Google_Protobuf_Duration {
         self.seconds = c.pointee.seconds
         self.nanos = c.pointee.nanos
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {

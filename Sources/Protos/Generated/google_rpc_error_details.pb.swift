@@ -167,12 +167,14 @@ public struct Google_Rpc_PreconditionFailure: ProtoMessage {
 // MARK: - google.rpc.ErrorInfo ↔ protobuf-c
 
 extension Google_Rpc_ErrorInfo {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Google__Rpc__ErrorInfo.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Google__Rpc__ErrorInfo.self))
     }
 
     init(_c c: UnsafePointer<Google__Rpc__ErrorInfo>) throws(ProtoDecodingError) {
@@ -187,6 +189,12 @@ extension Google_Rpc_ErrorInfo {
             }
         }
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -231,18 +239,26 @@ extension Google_Rpc_ErrorInfo {
 // MARK: - google.rpc.RetryInfo ↔ protobuf-c
 
 extension Google_Rpc_RetryInfo {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Google__Rpc__RetryInfo.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Google__Rpc__RetryInfo.self))
     }
 
     init(_c c: UnsafePointer<Google__Rpc__RetryInfo>) throws(ProtoDecodingError) {
         self.init()
         if let value = c.pointee.retry_delay { self.retryDelay = try Google_Protobuf_Duration(_c: value) }
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -271,12 +287,14 @@ extension Google_Rpc_RetryInfo {
 // MARK: - google.rpc.BadRequest ↔ protobuf-c
 
 extension Google_Rpc_BadRequest {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Google__Rpc__BadRequest.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Google__Rpc__BadRequest.self))
     }
 
     init(_c c: UnsafePointer<Google__Rpc__BadRequest>) throws(ProtoDecodingError) {
@@ -288,6 +306,12 @@ extension Google_Rpc_BadRequest {
             }
         }
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -323,12 +347,14 @@ extension Google_Rpc_BadRequest {
 // MARK: - google.rpc.BadRequest.FieldViolation ↔ protobuf-c
 
 extension Google_Rpc_BadRequest.FieldViolation {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Google__Rpc__BadRequest__FieldViolation.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Google__Rpc__BadRequest__FieldViolation.self))
     }
 
     init(_c c: UnsafePointer<Google__Rpc__BadRequest__FieldViolation>) throws(ProtoDecodingError) {
@@ -336,6 +362,12 @@ extension Google_Rpc_BadRequest.FieldViolation {
         self.field = try _ProtoC.string(c.pointee.field, field: "google.rpc.BadRequest.FieldViolation.field")
         self.description_p = try _ProtoC.string(c.pointee.description, field: "google.rpc.BadRequest.FieldViolation.description")
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -366,12 +398,14 @@ extension Google_Rpc_BadRequest.FieldViolation {
 // MARK: - google.rpc.QuotaFailure ↔ protobuf-c
 
 extension Google_Rpc_QuotaFailure {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Google__Rpc__QuotaFailure.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Google__Rpc__QuotaFailure.self))
     }
 
     init(_c c: UnsafePointer<Google__Rpc__QuotaFailure>) throws(ProtoDecodingError) {
@@ -383,6 +417,12 @@ extension Google_Rpc_QuotaFailure {
             }
         }
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -418,12 +458,14 @@ extension Google_Rpc_QuotaFailure {
 // MARK: - google.rpc.QuotaFailure.Violation ↔ protobuf-c
 
 extension Google_Rpc_QuotaFailure.Violation {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Google__Rpc__QuotaFailure__Violation.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Google__Rpc__QuotaFailure__Violation.self))
     }
 
     init(_c c: UnsafePointer<Google__Rpc__QuotaFailure__Violation>) throws(ProtoDecodingError) {
@@ -431,6 +473,12 @@ extension Google_Rpc_QuotaFailure.Violation {
         self.subject = try _ProtoC.string(c.pointee.subject, field: "google.rpc.QuotaFailure.Violation.subject")
         self.description_p = try _ProtoC.string(c.pointee.description, field: "google.rpc.QuotaFailure.Violation.description")
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -461,12 +509,14 @@ extension Google_Rpc_QuotaFailure.Violation {
 // MARK: - google.rpc.PreconditionFailure ↔ protobuf-c
 
 extension Google_Rpc_PreconditionFailure {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Google__Rpc__PreconditionFailure.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Google__Rpc__PreconditionFailure.self))
     }
 
     init(_c c: UnsafePointer<Google__Rpc__PreconditionFailure>) throws(ProtoDecodingError) {
@@ -478,6 +528,12 @@ extension Google_Rpc_PreconditionFailure {
             }
         }
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -513,12 +569,14 @@ extension Google_Rpc_PreconditionFailure {
 // MARK: - google.rpc.PreconditionFailure.Violation ↔ protobuf-c
 
 extension Google_Rpc_PreconditionFailure.Violation {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Google__Rpc__PreconditionFailure__Violation.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Google__Rpc__PreconditionFailure__Violation.self))
     }
 
     init(_c c: UnsafePointer<Google__Rpc__PreconditionFailure__Violation>) throws(ProtoDecodingError) {
@@ -527,6 +585,12 @@ extension Google_Rpc_PreconditionFailure.Violation {
         self.subject = try _ProtoC.string(c.pointee.subject, field: "google.rpc.PreconditionFailure.Violation.subject")
         self.description_p = try _ProtoC.string(c.pointee.description, field: "google.rpc.PreconditionFailure.Violation.description")
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {

@@ -75,18 +75,26 @@ public struct Grpc_Health_V1_HealthCheckResponse: ProtoMessage {
 // MARK: - grpc.health.v1.HealthCheckRequest ↔ protobuf-c
 
 extension Grpc_Health_V1_HealthCheckRequest {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Health__V1__HealthCheckRequest.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Health__V1__HealthCheckRequest.self))
     }
 
     init(_c c: UnsafePointer<Grpc__Health__V1__HealthCheckRequest>) throws(ProtoDecodingError) {
         self.init()
         self.service = try _ProtoC.string(c.pointee.service, field: "grpc.health.v1.HealthCheckRequest.service")
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -116,18 +124,26 @@ extension Grpc_Health_V1_HealthCheckRequest {
 // MARK: - grpc.health.v1.HealthCheckResponse ↔ protobuf-c
 
 extension Grpc_Health_V1_HealthCheckResponse {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Health__V1__HealthCheckResponse.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Health__V1__HealthCheckResponse.self))
     }
 
     init(_c c: UnsafePointer<Grpc__Health__V1__HealthCheckResponse>) throws(ProtoDecodingError) {
         self.init()
         self.status = Grpc_Health_V1_HealthCheckResponse.ServingStatus(rawValue: Int32(truncatingIfNeeded: c.pointee.status.rawValue))
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {

@@ -339,18 +339,26 @@ public struct Grpc_Testing_ReconnectInfo: ProtoMessage {
 // MARK: - grpc.testing.BoolValue ↔ protobuf-c
 
 extension Grpc_Testing_BoolValue {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Testing__BoolValue.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Testing__BoolValue.self))
     }
 
     init(_c c: UnsafePointer<Grpc__Testing__BoolValue>) throws(ProtoDecodingError) {
         self.init()
         self.value = c.pointee.value != 0
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -379,12 +387,14 @@ extension Grpc_Testing_BoolValue {
 // MARK: - grpc.testing.Payload ↔ protobuf-c
 
 extension Grpc_Testing_Payload {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Testing__Payload.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Testing__Payload.self))
     }
 
     init(_c c: UnsafePointer<Grpc__Testing__Payload>) throws(ProtoDecodingError) {
@@ -392,6 +402,12 @@ extension Grpc_Testing_Payload {
         self.type = Grpc_Testing_PayloadType(rawValue: Int32(truncatingIfNeeded: c.pointee.type.rawValue))
         self.body = _ProtoC.bytes(c.pointee.body.data, count: c.pointee.body.len)
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -421,12 +437,14 @@ extension Grpc_Testing_Payload {
 // MARK: - grpc.testing.EchoStatus ↔ protobuf-c
 
 extension Grpc_Testing_EchoStatus {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Testing__EchoStatus.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Testing__EchoStatus.self))
     }
 
     init(_c c: UnsafePointer<Grpc__Testing__EchoStatus>) throws(ProtoDecodingError) {
@@ -434,6 +452,12 @@ extension Grpc_Testing_EchoStatus {
         self.code = c.pointee.code
         self.message = try _ProtoC.string(c.pointee.message, field: "grpc.testing.EchoStatus.message")
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -464,12 +488,14 @@ extension Grpc_Testing_EchoStatus {
 // MARK: - grpc.testing.SimpleRequest ↔ protobuf-c
 
 extension Grpc_Testing_SimpleRequest {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Testing__SimpleRequest.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Testing__SimpleRequest.self))
     }
 
     init(_c c: UnsafePointer<Grpc__Testing__SimpleRequest>) throws(ProtoDecodingError) {
@@ -485,6 +511,12 @@ extension Grpc_Testing_SimpleRequest {
         self.fillServerID = c.pointee.fill_server_id != 0
         self.fillGrpclbRouteType = c.pointee.fill_grpclb_route_type != 0
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -522,12 +554,14 @@ extension Grpc_Testing_SimpleRequest {
 // MARK: - grpc.testing.SimpleResponse ↔ protobuf-c
 
 extension Grpc_Testing_SimpleResponse {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Testing__SimpleResponse.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Testing__SimpleResponse.self))
     }
 
     init(_c c: UnsafePointer<Grpc__Testing__SimpleResponse>) throws(ProtoDecodingError) {
@@ -539,6 +573,12 @@ extension Grpc_Testing_SimpleResponse {
         self.grpclbRouteType = Grpc_Testing_GrpclbRouteType(rawValue: Int32(truncatingIfNeeded: c.pointee.grpclb_route_type.rawValue))
         self.hostname = try _ProtoC.string(c.pointee.hostname, field: "grpc.testing.SimpleResponse.hostname")
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -573,12 +613,14 @@ extension Grpc_Testing_SimpleResponse {
 // MARK: - grpc.testing.StreamingInputCallRequest ↔ protobuf-c
 
 extension Grpc_Testing_StreamingInputCallRequest {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Testing__StreamingInputCallRequest.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Testing__StreamingInputCallRequest.self))
     }
 
     init(_c c: UnsafePointer<Grpc__Testing__StreamingInputCallRequest>) throws(ProtoDecodingError) {
@@ -586,6 +628,12 @@ extension Grpc_Testing_StreamingInputCallRequest {
         if let value = c.pointee.payload { self.payload = try Grpc_Testing_Payload(_c: value) }
         if let value = c.pointee.expect_compressed { self.expectCompressed = try Grpc_Testing_BoolValue(_c: value) }
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -615,18 +663,26 @@ extension Grpc_Testing_StreamingInputCallRequest {
 // MARK: - grpc.testing.StreamingInputCallResponse ↔ protobuf-c
 
 extension Grpc_Testing_StreamingInputCallResponse {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Testing__StreamingInputCallResponse.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Testing__StreamingInputCallResponse.self))
     }
 
     init(_c c: UnsafePointer<Grpc__Testing__StreamingInputCallResponse>) throws(ProtoDecodingError) {
         self.init()
         self.aggregatedPayloadSize = c.pointee.aggregated_payload_size
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -655,12 +711,14 @@ extension Grpc_Testing_StreamingInputCallResponse {
 // MARK: - grpc.testing.ResponseParameters ↔ protobuf-c
 
 extension Grpc_Testing_ResponseParameters {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Testing__ResponseParameters.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Testing__ResponseParameters.self))
     }
 
     init(_c c: UnsafePointer<Grpc__Testing__ResponseParameters>) throws(ProtoDecodingError) {
@@ -669,6 +727,12 @@ extension Grpc_Testing_ResponseParameters {
         self.intervalUs = c.pointee.interval_us
         if let value = c.pointee.compressed { self.compressed = try Grpc_Testing_BoolValue(_c: value) }
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -699,12 +763,14 @@ extension Grpc_Testing_ResponseParameters {
 // MARK: - grpc.testing.StreamingOutputCallRequest ↔ protobuf-c
 
 extension Grpc_Testing_StreamingOutputCallRequest {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Testing__StreamingOutputCallRequest.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Testing__StreamingOutputCallRequest.self))
     }
 
     init(_c c: UnsafePointer<Grpc__Testing__StreamingOutputCallRequest>) throws(ProtoDecodingError) {
@@ -719,6 +785,12 @@ extension Grpc_Testing_StreamingOutputCallRequest {
         if let value = c.pointee.payload { self.payload = try Grpc_Testing_Payload(_c: value) }
         if let value = c.pointee.response_status { self.responseStatus = try Grpc_Testing_EchoStatus(_c: value) }
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -757,18 +829,26 @@ extension Grpc_Testing_StreamingOutputCallRequest {
 // MARK: - grpc.testing.StreamingOutputCallResponse ↔ protobuf-c
 
 extension Grpc_Testing_StreamingOutputCallResponse {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Testing__StreamingOutputCallResponse.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Testing__StreamingOutputCallResponse.self))
     }
 
     init(_c c: UnsafePointer<Grpc__Testing__StreamingOutputCallResponse>) throws(ProtoDecodingError) {
         self.init()
         if let value = c.pointee.payload { self.payload = try Grpc_Testing_Payload(_c: value) }
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -797,18 +877,26 @@ extension Grpc_Testing_StreamingOutputCallResponse {
 // MARK: - grpc.testing.ReconnectParams ↔ protobuf-c
 
 extension Grpc_Testing_ReconnectParams {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Testing__ReconnectParams.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Testing__ReconnectParams.self))
     }
 
     init(_c c: UnsafePointer<Grpc__Testing__ReconnectParams>) throws(ProtoDecodingError) {
         self.init()
         self.maxReconnectBackoffMs = c.pointee.max_reconnect_backoff_ms
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -837,12 +925,14 @@ extension Grpc_Testing_ReconnectParams {
 // MARK: - grpc.testing.ReconnectInfo ↔ protobuf-c
 
 extension Grpc_Testing_ReconnectInfo {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Testing__ReconnectInfo.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Grpc__Testing__ReconnectInfo.self))
     }
 
     init(_c c: UnsafePointer<Grpc__Testing__ReconnectInfo>) throws(ProtoDecodingError) {
@@ -850,6 +940,12 @@ extension Grpc_Testing_ReconnectInfo {
         self.passed = c.pointee.passed != 0
         self.backoffMs = Array(UnsafeBufferPointer(start: c.pointee.backoff_ms, count: c.pointee.n_backoff_ms))
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {

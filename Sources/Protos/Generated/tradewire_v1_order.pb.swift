@@ -339,12 +339,14 @@ public struct Tradewire_V1_CancelReject: ProtoMessage {
 // MARK: - tradewire.v1.NewOrder ↔ protobuf-c
 
 extension Tradewire_V1_NewOrder {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__NewOrder.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__NewOrder.self))
     }
 
     init(_c c: UnsafePointer<Tradewire__V1__NewOrder>) throws(ProtoDecodingError) {
@@ -357,6 +359,12 @@ extension Tradewire_V1_NewOrder {
         if let value = c.pointee.price { self.price = try Tradewire_V1_Price(_c: value) }
         if let value = c.pointee.quantity { self.quantity = try Tradewire_V1_Quantity(_c: value) }
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -392,12 +400,14 @@ extension Tradewire_V1_NewOrder {
 // MARK: - tradewire.v1.Order ↔ protobuf-c
 
 extension Tradewire_V1_Order {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__Order.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__Order.self))
     }
 
     init(_c c: UnsafePointer<Tradewire__V1__Order>) throws(ProtoDecodingError) {
@@ -423,6 +433,12 @@ extension Tradewire_V1_Order {
         self.version = c.pointee.version
         self.batchID = try _ProtoC.string(c.pointee.batch_id, field: "tradewire.v1.Order.batch_id")
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -471,12 +487,14 @@ extension Tradewire_V1_Order {
 // MARK: - tradewire.v1.ExecutionReport ↔ protobuf-c
 
 extension Tradewire_V1_ExecutionReport {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__ExecutionReport.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__ExecutionReport.self))
     }
 
     init(_c c: UnsafePointer<Tradewire__V1__ExecutionReport>) throws(ProtoDecodingError) {
@@ -505,6 +523,12 @@ extension Tradewire_V1_ExecutionReport {
         self.cursor = try _ProtoC.string(c.pointee.cursor, field: "tradewire.v1.ExecutionReport.cursor")
         self.correlationID = try _ProtoC.string(c.pointee.correlation_id, field: "tradewire.v1.ExecutionReport.correlation_id")
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -556,12 +580,14 @@ extension Tradewire_V1_ExecutionReport {
 // MARK: - tradewire.v1.CancelReject ↔ protobuf-c
 
 extension Tradewire_V1_CancelReject {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__CancelReject.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__CancelReject.self))
     }
 
     init(_c c: UnsafePointer<Tradewire__V1__CancelReject>) throws(ProtoDecodingError) {
@@ -573,6 +599,12 @@ extension Tradewire_V1_CancelReject {
         self.text = try _ProtoC.string(c.pointee.text, field: "tradewire.v1.CancelReject.text")
         self.correlationID = try _ProtoC.string(c.pointee.correlation_id, field: "tradewire.v1.CancelReject.correlation_id")
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {

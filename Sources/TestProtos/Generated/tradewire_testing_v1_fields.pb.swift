@@ -408,12 +408,14 @@ public struct Tradewire_Testing_V1_Keywords: ProtoMessage {
 // MARK: - tradewire.testing.v1.Leaf ↔ protobuf-c
 
 extension Tradewire_Testing_V1_Leaf {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__Testing__V1__Leaf.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__Testing__V1__Leaf.self))
     }
 
     init(_c c: UnsafePointer<Tradewire__Testing__V1__Leaf>) throws(ProtoDecodingError) {
@@ -421,6 +423,12 @@ extension Tradewire_Testing_V1_Leaf {
         self.name = try _ProtoC.string(c.pointee.name, field: "tradewire.testing.v1.Leaf.name")
         self.value = c.pointee.value
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -451,12 +459,14 @@ extension Tradewire_Testing_V1_Leaf {
 // MARK: - tradewire.testing.v1.AllKinds ↔ protobuf-c
 
 extension Tradewire_Testing_V1_AllKinds {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__Testing__V1__AllKinds.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__Testing__V1__AllKinds.self))
     }
 
     init(_c c: UnsafePointer<Tradewire__Testing__V1__AllKinds>) throws(ProtoDecodingError) {
@@ -562,6 +572,12 @@ extension Tradewire_Testing_V1_AllKinds {
         default: break
         }
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -711,7 +727,7 @@ extension Tradewire_Testing_V1_AllKinds {
         if let value = self.nested { c.pointee.nested = value._c(arena) }
         switch self.choice {
         case .oString(let value)?:
-            if let string = arena.cString(value, number: 50, unknown: &escaped) {
+            if let string = arena.cOneofString(value, number: 50, unknown: &escaped) {
                 c.pointee.o_string = string
                 c.pointee.choice_case = Tradewire__Testing__V1__AllKinds__ChoiceCase(rawValue: 50)
             }
@@ -747,12 +763,14 @@ extension Tradewire_Testing_V1_AllKinds {
 // MARK: - tradewire.testing.v1.AllKinds.Nested ↔ protobuf-c
 
 extension Tradewire_Testing_V1_AllKinds.Nested {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__Testing__V1__AllKinds__Nested.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__Testing__V1__AllKinds__Nested.self))
     }
 
     init(_c c: UnsafePointer<Tradewire__Testing__V1__AllKinds__Nested>) throws(ProtoDecodingError) {
@@ -765,6 +783,12 @@ extension Tradewire_Testing_V1_AllKinds.Nested {
             }
         }
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -801,18 +825,26 @@ extension Tradewire_Testing_V1_AllKinds.Nested {
 // MARK: - tradewire.testing.v1.AllKinds.Nested.Deeper ↔ protobuf-c
 
 extension Tradewire_Testing_V1_AllKinds.Nested.Deeper {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__Testing__V1__AllKinds__Nested__Deeper.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__Testing__V1__AllKinds__Nested__Deeper.self))
     }
 
     init(_c c: UnsafePointer<Tradewire__Testing__V1__AllKinds__Nested__Deeper>) throws(ProtoDecodingError) {
         self.init()
         self.note = try _ProtoC.string(c.pointee.note, field: "tradewire.testing.v1.AllKinds.Nested.Deeper.note")
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -842,12 +874,14 @@ extension Tradewire_Testing_V1_AllKinds.Nested.Deeper {
 // MARK: - tradewire.testing.v1.EvolvedV1 ↔ protobuf-c
 
 extension Tradewire_Testing_V1_EvolvedV1 {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__Testing__V1__EvolvedV1.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__Testing__V1__EvolvedV1.self))
     }
 
     init(_c c: UnsafePointer<Tradewire__Testing__V1__EvolvedV1>) throws(ProtoDecodingError) {
@@ -855,6 +889,12 @@ extension Tradewire_Testing_V1_EvolvedV1 {
         self.name = try _ProtoC.string(c.pointee.name, field: "tradewire.testing.v1.EvolvedV1.name")
         self.id = c.pointee.id
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -885,12 +925,14 @@ extension Tradewire_Testing_V1_EvolvedV1 {
 // MARK: - tradewire.testing.v1.EvolvedV2 ↔ protobuf-c
 
 extension Tradewire_Testing_V1_EvolvedV2 {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__Testing__V1__EvolvedV2.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__Testing__V1__EvolvedV2.self))
     }
 
     init(_c c: UnsafePointer<Tradewire__Testing__V1__EvolvedV2>) throws(ProtoDecodingError) {
@@ -904,6 +946,12 @@ extension Tradewire_Testing_V1_EvolvedV2 {
         self.numbers = Array(UnsafeBufferPointer(start: c.pointee.numbers, count: c.pointee.n_numbers))
         self.delta = c.pointee.delta
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -941,17 +989,25 @@ extension Tradewire_Testing_V1_EvolvedV2 {
 // MARK: - tradewire.testing.v1.Empty ↔ protobuf-c
 
 extension Tradewire_Testing_V1_Empty {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__Testing__V1__Empty.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__Testing__V1__Empty.self))
     }
 
     init(_c c: UnsafePointer<Tradewire__Testing__V1__Empty>) throws(ProtoDecodingError) {
         self.init()
         self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
     }
 
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
@@ -979,12 +1035,14 @@ extension Tradewire_Testing_V1_Empty {
 // MARK: - tradewire.testing.v1.Keywords ↔ protobuf-c
 
 extension Tradewire_Testing_V1_Keywords {
-    public static func _decode(_ bytes: UnsafeRawBufferPointer, arena: ProtoArena) throws(ProtoDecodingError) -> Self {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let message = protobuf_c_message_unpack(cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
-            throw _ProtoC.unpackFailure(arena, message: protoMessageName)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        return try Self(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__Testing__V1__Keywords.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__Testing__V1__Keywords.self))
     }
 
     init(_c c: UnsafePointer<Tradewire__Testing__V1__Keywords>) throws(ProtoDecodingError) {
@@ -1004,6 +1062,12 @@ extension Tradewire_Testing_V1_Keywords {
         self.unknownFields = _ProtoC.unknownFields(c)
     }
 
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
+    }
+
     public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(arena))
     }
@@ -1021,7 +1085,7 @@ extension Tradewire_Testing_V1_Keywords {
         c.pointee.kind = Tradewire__Testing__V1__Keywords__Kind(rawValue: .init(truncatingIfNeeded: self.kind.rawValue))
         switch self.`switch` {
         case .`case`(let value)?:
-            if let string = arena.cString(value, number: 7, unknown: &escaped) {
+            if let string = arena.cOneofString(value, number: 7, unknown: &escaped) {
                 c.pointee.case_ = string
                 c.pointee.switch_case = Tradewire__Testing__V1__Keywords__SwitchCase(rawValue: 7)
             }

@@ -1,4 +1,4 @@
-#include "CProtoArena.h"
+#include "CProtoSupport.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -8,8 +8,9 @@ struct tw_arena_chunk {
     size_t size;
 };
 
-enum { HEADER = 8, MIN_CHUNK = 16 * 1024 };
+enum { HEADER = 8, FIRST_CHUNK = 16 * 1024 };
 
+static _Thread_local tw_arena thread_arena;
 static _Thread_local long live_chunks;
 
 long tw_arena_thread_live_chunks(void) { return live_chunks; }
@@ -21,19 +22,35 @@ static void arena_free_cb(void *data, void *pointer) {
     (void)pointer;  // Released with the whole arena.
 }
 
-void tw_arena_init(tw_arena *arena, void *initial, size_t size, size_t max_bytes) {
+static uint8_t *chunk_start(tw_arena_chunk *chunk) {
+    return (uint8_t *)(((uintptr_t)(chunk + 1) + 7) & ~(uintptr_t)7);
+}
+
+static void arena_reset(tw_arena *arena, size_t max_bytes) {
     arena->allocator.alloc = arena_alloc_cb;
     arena->allocator.free = arena_free_cb;
     arena->allocator.allocator_data = arena;
-    // Align the start of the caller's buffer so that every header and payload is 8-byte aligned.
-    uintptr_t start = ((uintptr_t)initial + 7) & ~(uintptr_t)7;
-    uintptr_t end = (uintptr_t)initial + size;
-    arena->cursor = initial ? (uint8_t *)start : NULL;
-    arena->limit = (initial && end > start) ? (uint8_t *)end : arena->cursor;
     arena->chunks = NULL;
+    arena->cursor = arena->first ? chunk_start(arena->first) : NULL;
+    arena->limit = arena->first ? (uint8_t *)arena->first + arena->first->size : NULL;
     arena->used = 0;
     arena->max_bytes = max_bytes;
     arena->exhausted = 0;
+}
+
+tw_arena *tw_arena_acquire(size_t max_bytes) {
+    tw_arena *arena = &thread_arena;
+    if (arena->busy) {
+        arena = calloc(1, sizeof(tw_arena));
+        if (!arena) return NULL;
+        arena->owned = 1;
+    } else if (!arena->first) {
+        arena->first = malloc(FIRST_CHUNK);  // Kept for the thread's lifetime: one chunk per thread.
+        if (arena->first) arena->first->size = FIRST_CHUNK;
+    }
+    arena->busy = 1;
+    arena_reset(arena, max_bytes);
+    return arena;
 }
 
 void tw_arena_release(tw_arena *arena) {
@@ -45,11 +62,12 @@ void tw_arena_release(tw_arena *arena) {
         chunk = next;
     }
     arena->chunks = NULL;
-    arena->cursor = arena->limit = NULL;
+    arena->busy = 0;
+    if (arena->owned) free(arena);
 }
 
 static int arena_grow(tw_arena *arena, size_t need) {
-    size_t size = MIN_CHUNK;
+    size_t size = FIRST_CHUNK;
     if (arena->chunks && arena->chunks->size * 2 > size) size = arena->chunks->size * 2;
     if (size < need + sizeof(tw_arena_chunk) + 8) size = need + sizeof(tw_arena_chunk) + 8;
     tw_arena_chunk *chunk = malloc(size);
@@ -58,7 +76,7 @@ static int arena_grow(tw_arena *arena, size_t need) {
     chunk->next = arena->chunks;
     chunk->size = size;
     arena->chunks = chunk;
-    arena->cursor = (uint8_t *)(((uintptr_t)(chunk + 1) + 7) & ~(uintptr_t)7);
+    arena->cursor = chunk_start(chunk);
     arena->limit = (uint8_t *)chunk + size;
     return 1;
 }
