@@ -48,6 +48,7 @@ let package = Package(
         .target(name: "CTestProtos", dependencies: ["CProtobufC"]),
         .target(name: "TestProtos", dependencies: ["ProtoCodec", "CTestProtos", "CProtobufC"]),
         .testTarget(name: "ProtoCodecTests", dependencies: ["ProtoCodec", "Protos", "TestProtos"]),
+        .testTarget(name: "ProtocGenTradewireTests", dependencies: ["ProtocGenTradewire"]),
     ],
     swiftLanguageModes: [.v6]
 )
