@@ -33,6 +33,10 @@ let package = Package(
         // Swift value types for proto/ (tools/generate writes them).
         .target(name: "Protos", dependencies: ["ProtoCodec", "CProtos", "CProtobufC"]),
 
+        // MARK: RPC runtime
+        // Event loop: threads, epoll, eventfd, timers, sockets. Knows nothing of HTTP/2 or gRPC.
+        .target(name: "EventLoop", dependencies: ["CSystemShims"]),
+
         // MARK: Executables
         .executableTarget(
             name: "ProtocGenTradewire", dependencies: ["CProtocPlugin", "CProtobufC"]),
@@ -49,6 +53,7 @@ let package = Package(
         .target(name: "TestProtos", dependencies: ["ProtoCodec", "CTestProtos", "CProtobufC"]),
         .testTarget(name: "ProtoCodecTests", dependencies: ["ProtoCodec", "Protos", "TestProtos"]),
         .testTarget(name: "ProtocGenTradewireTests", dependencies: ["ProtocGenTradewire"]),
+        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -3,9 +3,6 @@
 #ifndef C_SYSTEM_SHIMS_H
 #define C_SYSTEM_SHIMS_H
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE  // accept4
-#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,9 +18,12 @@
 
 static inline int tw_errno(void) { return errno; }
 
-static inline int tw_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
-    return accept4(fd, addr, len, flags);
-}
+/// accept4 and pthread_setname_np are GNU extensions: defined in shims.c, which asks for _GNU_SOURCE itself so
+/// that this header sees the same libc declarations as Swift's Glibc module.
+int tw_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
+int tw_set_thread_name(const char *name);
+/// Online processors.
+long tw_cpu_count(void);
 
 static inline int tw_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 

@@ -1,0 +1,282 @@
+import CSystemShims
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One thread with an epoll instance: it waits for readiness of registered descriptors, runs timers and jobs,
+/// then flushes the objects that asked to be flushed, once per turn.
+///
+/// Also a `TaskExecutor`: a task started with `Task(executorPreference: loop)` runs its nonisolated code on the
+/// loop thread, so a gRPC handler and the connection it serves share a thread and never hop.
+///
+/// Threading: `register`, `setInterest`, `deregister`, `schedule` and `flushAtEndOfTurn` may only be called on
+/// the loop thread. `execute` and the executor's `enqueue` may be called from any thread; from another thread
+/// they go through a locked inbox and wake the loop with an eventfd.
+public final class EventLoop: TaskExecutor, @unchecked Sendable {
+    // @unchecked Sendable: every stored property except `inbox` (a Mutex) and the immutable descriptors is
+    // touched only on the loop thread.
+    public let name: String
+    private let epoll: Int32
+    private let wakeFD: Int32
+
+    private enum Job {
+        case task(UnownedJob)
+        case closure(@Sendable () -> Void)
+    }
+
+    private struct Inbox {
+        var jobs: [Job] = []
+        /// An eventfd write is in flight; further enqueues need not signal again.
+        var wakePending = false
+        var stopping = false
+    }
+
+    private let inbox = Mutex(Inbox())
+    private var localJobs: [Job] = []
+    private var runningJobs: [Job] = []
+    private var selectables: [Selectable?] = []
+    private var timers = TimerHeap()
+    private var timerSequence: UInt64 = 0
+    private var flushList: [TurnFlushable] = []
+    private var thread: pthread_t?
+    private let started = Mutex(false)
+
+    /// Creates the loop and starts its thread.
+    public init(name: String) throws(SystemError) {
+        self.name = name
+        epoll = try Epoll.create()
+        do {
+            wakeFD = try EventFD.create()
+        } catch {
+            Socket.close(epoll)
+            throw error
+        }
+        do {
+            try Epoll.add(epoll, fd: wakeFD, events: Epoll.readable)
+        } catch {
+            Socket.close(wakeFD)
+            Socket.close(epoll)
+            throw error
+        }
+        startThread()
+    }
+
+    deinit {
+        Socket.close(wakeFD)
+        Socket.close(epoll)
+    }
+
+    /// Whether the caller is on this loop's thread.
+    public var inEventLoop: Bool {
+        guard let thread else { return false }
+        return pthread_equal(pthread_self(), thread) != 0
+    }
+
+    // MARK: - Jobs
+
+    /// Runs `body` on the loop thread: later in this turn when called on the loop, else as soon as it wakes.
+    public func execute(_ body: @escaping @Sendable () -> Void) {
+        if inEventLoop {
+            localJobs.append(.closure(body))
+        } else {
+            enqueueRemote(.closure(body))
+        }
+    }
+
+    /// Runs `body` on the loop thread and returns its result to an async caller.
+    public func submit<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            execute { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        if inEventLoop {
+            localJobs.append(.task(job))
+        } else {
+            enqueueRemote(.task(job))
+        }
+    }
+
+    private func enqueueRemote(_ job: Job) {
+        let signal = inbox.withLock { inbox -> Bool in
+            inbox.jobs.append(job)
+            defer { inbox.wakePending = true }
+            return !inbox.wakePending
+        }
+        if signal { try? EventFD.signal(wakeFD) }
+    }
+
+    // MARK: - Descriptors
+
+    /// Starts delivering readiness of `fd` to `selectable`. Loop thread only.
+    public func register(_ fd: Int32, _ selectable: Selectable, readable: Bool = true, writable: Bool = false)
+        throws(SystemError)
+    {
+        precondition(inEventLoop, "EventLoop.register off the loop thread")
+        let index = Int(fd)
+        if index >= selectables.count { selectables += Array(repeating: nil, count: index + 1 - selectables.count) }
+        selectables[index] = selectable
+        try Epoll.add(epoll, fd: fd, events: Self.events(readable: readable, writable: writable))
+    }
+
+    /// Changes which readiness `fd` reports. Loop thread only.
+    public func setInterest(_ fd: Int32, readable: Bool, writable: Bool) throws(SystemError) {
+        try Epoll.modify(epoll, fd: fd, events: Self.events(readable: readable, writable: writable))
+    }
+
+    /// Stops delivering events for `fd` (before it is closed). Loop thread only.
+    public func deregister(_ fd: Int32) {
+        precondition(inEventLoop, "EventLoop.deregister off the loop thread")
+        try? Epoll.remove(epoll, fd: fd)
+        if Int(fd) < selectables.count { selectables[Int(fd)] = nil }
+    }
+
+    private static func events(readable: Bool, writable: Bool) -> UInt32 {
+        (readable ? Epoll.readable : 0) | (writable ? Epoll.writable : 0)
+    }
+
+    // MARK: - Timers and end-of-turn flushes
+
+    /// Runs `action` on the loop thread at `deadline` (Monotonic nanoseconds) unless cancelled. Loop thread only.
+    @discardableResult
+    public func schedule(at deadline: UInt64, _ action: @escaping () -> Void) -> LoopTimer {
+        precondition(inEventLoop, "EventLoop.schedule off the loop thread")
+        timerSequence &+= 1
+        let timer = LoopTimer(deadline: deadline, sequence: timerSequence, action: action)
+        timers.insert(timer)
+        return timer
+    }
+
+    /// Flushes `object` once at the end of the current turn. Asking twice in a turn flushes once only if the
+    /// caller keeps its own "already asked" flag (connections do). Loop thread only.
+    public func flushAtEndOfTurn(_ object: TurnFlushable) {
+        flushList.append(object)
+    }
+
+    // MARK: - Lifecycle
+
+    /// Stops the loop after its current turn and waits for its thread to end. Jobs still queued are dropped;
+    /// registered descriptors are not closed (their owners close them). Not from the loop thread.
+    public func shutdown() {
+        precondition(!inEventLoop, "EventLoop.shutdown on its own thread")
+        let signal = inbox.withLock { inbox -> Bool in
+            let first = !inbox.stopping
+            inbox.stopping = true
+            return first
+        }
+        guard signal, let thread else { return }
+        try? EventFD.signal(wakeFD)
+        pthread_join(thread, nil)
+    }
+
+    private func startThread() {
+        let box = Unmanaged.passRetained(self)
+        var handle = pthread_t()
+        let result = pthread_create(&handle, nil, { argument in
+            let loop = Unmanaged<EventLoop>.fromOpaque(argument!).takeRetainedValue()
+            loop.run()
+            return nil
+        }, box.toOpaque())
+        precondition(result == 0, "pthread_create failed: \(result)")
+        thread = handle
+        started.withLock { $0 = true }
+    }
+
+    private func run() {
+        _ = tw_set_thread_name(String(name.prefix(15)))  // the kernel keeps 15 characters
+        // Wait for the creating thread to publish `thread`, so that inEventLoop is right from the first job.
+        while !started.withLock({ $0 }) { sched_yield() }
+        let capacity = 256
+        let events = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity)
+        let data = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity)
+        defer {
+            events.deallocate()
+            data.deallocate()
+        }
+        while true {
+            let timeout = nextTimeout()
+            let count = (try? Epoll.wait(epoll, events: events, data: data, capacity: capacity, timeoutMilliseconds: timeout)) ?? 0
+            for index in 0..<count {
+                dispatch(fd: Int32(truncatingIfNeeded: data[index]), events: events[index])
+            }
+            fireTimers()
+            if drainInbox() { break }
+            runJobs()
+            flush()
+        }
+    }
+
+    private func dispatch(fd: Int32, events: UInt32) {
+        if fd == wakeFD {
+            try? EventFD.drain(wakeFD)
+            return
+        }
+        // A descriptor closed earlier in this batch (and maybe reused by an accept) can get a stale event: the
+        // owner then finds nothing to read (EAGAIN) or nothing to write, which is harmless.
+        guard Int(fd) < selectables.count, let selectable = selectables[Int(fd)] else { return }
+        let readable = events & (Epoll.readable | Epoll.hangup | Epoll.error) != 0
+        let writable = events & Epoll.writable != 0
+        selectable.ready(readable: readable, writable: writable)
+    }
+
+    /// Milliseconds until the next timer (rounded up, so a timer never fires early), 0 with jobs waiting,
+    /// -1 with nothing to wait for.
+    private func nextTimeout() -> Int32 {
+        if !localJobs.isEmpty { return 0 }
+        guard let deadline = timers.nextDeadline() else { return -1 }
+        let now = Monotonic.now()
+        if deadline <= now { return 0 }
+        return Int32(min((deadline - now + 999_999) / 1_000_000, UInt64(Int32.max)))
+    }
+
+    private func fireTimers() {
+        guard !timers.isEmpty else { return }
+        let now = Monotonic.now()
+        while let timer = timers.popDue(now: now) {
+            if let action = timer.action {
+                timer.action = nil
+                action()
+            }
+        }
+    }
+
+    /// Moves jobs from other threads to the local queue; returns true when the loop must stop.
+    private func drainInbox() -> Bool {
+        inbox.withLock { inbox -> Bool in
+            if !inbox.jobs.isEmpty {
+                localJobs.append(contentsOf: inbox.jobs)
+                inbox.jobs.removeAll(keepingCapacity: true)
+            }
+            inbox.wakePending = false
+            return inbox.stopping
+        }
+    }
+
+    /// Runs queued jobs, and the jobs they queue, up to a bound per turn so that I/O is not starved.
+    private func runJobs() {
+        var budget = 4096
+        while !localJobs.isEmpty && budget > 0 {
+            swap(&localJobs, &runningJobs)
+            for job in runningJobs {
+                switch job {
+                case .task(let task): task.runSynchronously(on: asUnownedTaskExecutor())
+                case .closure(let body): body()
+                }
+            }
+            budget -= runningJobs.count
+            runningJobs.removeAll(keepingCapacity: true)
+        }
+    }
+
+    private func flush() {
+        guard !flushList.isEmpty else { return }
+        // Flushing may queue jobs or ask for another flush; those run next turn.
+        let list = flushList
+        flushList.removeAll(keepingCapacity: true)
+        for object in list { object.flushAtEndOfTurn() }
+    }
+}

@@ -1,0 +1,107 @@
+import Synchronization
+import Testing
+
+@testable import EventLoop
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite struct EventLoopTests {
+    @Test func jobsFromOtherThreadsRunOnTheLoop() async throws {
+        let loop = try EventLoop(name: "test")
+        defer { loop.shutdown() }
+        let onLoop = try await loop.submit { loop.inEventLoop }
+        #expect(onLoop)
+        #expect(!loop.inEventLoop)
+    }
+
+    @Test func tasksPreferringTheLoopRunOnItsThread() async throws {
+        let loop = try EventLoop(name: "test")
+        defer { loop.shutdown() }
+        let results = await Task(executorPreference: loop) { () async -> [Bool] in
+            var seen = [loop.inEventLoop]
+            await Task.yield()
+            seen.append(loop.inEventLoop)
+            return seen
+        }.value
+        #expect(results == [true, true])
+    }
+
+    @Test func timersFireInDeadlineOrderAndCancelledOnesDoNot() async throws {
+        let loop = try EventLoop(name: "test")
+        defer { loop.shutdown() }
+        let fired = Mutex<[Int]>([])
+        try await loop.submit {
+            let now = Monotonic.now()
+            loop.schedule(at: now + 30_000_000) { fired.withLock { $0.append(3) } }
+            loop.schedule(at: now + 10_000_000) { fired.withLock { $0.append(1) } }
+            let cancelled = loop.schedule(at: now + 20_000_000) { fired.withLock { $0.append(99) } }
+            loop.schedule(at: now + 20_000_000) { fired.withLock { $0.append(2) } }
+            cancelled.cancel()
+        }
+        // Wait for the last timer by polling on the loop, not by sleeping a guessed time.
+        while fired.withLock({ $0.count }) < 3 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(fired.withLock { $0 } == [1, 2, 3])
+    }
+
+    @Test func readinessOfARealSocketIsDelivered() async throws {
+        let loop = try EventLoop(name: "test")
+        defer { loop.shutdown() }
+        var pair: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &pair) == 0)
+        defer {
+            close(pair[0])
+            close(pair[1])
+        }
+        let fd = pair[0]
+        let reader = Reader(fd: fd)
+        try await loop.submit { try loop.register(fd, reader) }
+        _ = "ping".withCString { write(pair[1], $0, 4) }
+        let received = await reader.received()
+        #expect(received == Array("ping".utf8))
+        try await loop.submit { loop.deregister(fd) }
+    }
+
+    @Test func groupsSpreadRoundRobinAndShutDown() throws {
+        let group = try EventLoopGroup(loops: 2, name: "group")
+        let first = group.next()
+        let second = group.next()
+        #expect(first !== second)
+        #expect(group.next() === first)
+        group.shutdown()
+    }
+}
+
+/// Reads what arrives on `fd` and hands it to an awaiting test.
+final class Reader: Selectable, @unchecked Sendable {
+    // @unchecked Sendable: `bytes` is guarded by the Mutex; `fd` is immutable.
+    let fd: Int32
+    private let state = Mutex<(bytes: [UInt8], waiter: CheckedContinuation<[UInt8], Never>?)>(([], nil))
+
+    init(fd: Int32) { self.fd = fd }
+
+    func ready(readable: Bool, writable: Bool) {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        guard case .processed(let count)? = try? buffer.withUnsafeMutableBytes({ try Socket.read(fd, into: $0) }),
+            count > 0
+        else { return }
+        let waiter = state.withLock { state -> CheckedContinuation<[UInt8], Never>? in
+            state.bytes += buffer[0..<count]
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: state.withLock { $0.bytes })
+    }
+
+    func received() async -> [UInt8] {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state -> [UInt8]? in
+                if !state.bytes.isEmpty { return state.bytes }
+                state.waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+}
