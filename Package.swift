@@ -36,6 +36,8 @@ let package = Package(
         // MARK: RPC runtime
         // Event loop: threads, epoll, eventfd, timers, sockets. Knows nothing of HTTP/2 or gRPC.
         .target(name: "EventLoop", dependencies: ["CSystemShims"]),
+        // HTTP/2 sessions over nghttp2, fed and drained with bytes: no I/O.
+        .target(name: "HTTP2", dependencies: ["CNGHTTP2"]),
 
         // MARK: Executables
         .executableTarget(
@@ -54,6 +56,7 @@ let package = Package(
         .testTarget(name: "ProtoCodecTests", dependencies: ["ProtoCodec", "Protos", "TestProtos"]),
         .testTarget(name: "ProtocGenTradewireTests", dependencies: ["ProtocGenTradewire"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
+        .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2"]),
     ],
     swiftLanguageModes: [.v6]
 )
