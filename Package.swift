@@ -23,6 +23,7 @@ let package = Package(
             providers: [.apt(["libprotobuf-c-dev"])]),
         .target(name: "CSystemShims"),
         .target(name: "CProtoSupport", dependencies: ["CProtobufC"]),
+        .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
         // protoc-c output for proto/ (tools/generate writes it).
         .target(name: "CProtos", dependencies: ["CProtobufC"]),
         // protoc-c output for protoc's descriptor.proto and plugin.proto: the generator's input format.
@@ -38,6 +39,13 @@ let package = Package(
         .target(name: "EventLoop", dependencies: ["CSystemShims"]),
         // HTTP/2 sessions over nghttp2, fed and drained with bytes: no I/O.
         .target(name: "HTTP2", dependencies: ["CNGHTTP2"]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // gRPC calls: framing, status, metadata, deadlines, server and client call state. No I/O, no HTTP/2.
+        .target(name: "RPC", dependencies: ["ProtoCodec", "CZlib"]),
+        // The consistent-hash ring: order placement, ownership, and the channel's ring-hash policy.
+        .target(name: "HashRing", dependencies: ["CXXHash"]),
+        // The only target joining loop, HTTP/2 and calls: gRPC servers and client channels over TCP.
+        .target(name: "Transport", dependencies: ["EventLoop", "HTTP2", "RPC", "HashRing"]),
 
         // MARK: Executables
         .executableTarget(
@@ -57,6 +65,8 @@ let package = Package(
         .testTarget(name: "ProtocGenTradewireTests", dependencies: ["ProtocGenTradewire"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
         .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2"]),
+        .testTarget(name: "RPCTests", dependencies: ["RPC"]),
+        .testTarget(name: "HashRingTests", dependencies: ["HashRing"]),
     ],
     swiftLanguageModes: [.v6]
 )

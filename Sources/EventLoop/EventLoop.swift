@@ -40,6 +40,9 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     private var timers = TimerHeap()
     private var timerSequence: UInt64 = 0
     private var flushList: [TurnFlushable] = []
+    /// A buffer for reads on the loop thread: every connection of the loop reads into it and consumes what it
+    /// read before returning to the loop. Loop thread only.
+    public let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
     private var thread: pthread_t?
     private let started = Mutex(false)
 
@@ -66,6 +69,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     deinit {
         Socket.close(wakeFD)
         Socket.close(epoll)
+        readBuffer.deallocate()
     }
 
     /// Whether the caller is on this loop's thread.

@@ -1,0 +1,116 @@
+/// One call from a client: created by the transport once the request headers are queued on a stream, driven by
+/// the transport's events on the connection's thread, and used by the caller to send requests and read
+/// responses and the status.
+///
+/// Threading: state is confined to `executionContext`'s thread; the caller's async methods hop there.
+public final class ClientCall: @unchecked Sendable {
+    // @unchecked Sendable: every mutable property is read and written on `executionContext`'s thread only.
+    public let method: MethodDescriptor
+    let executionContext: any RPCExecutionContext
+    unowned(unsafe) var transport: ClientCallTransport
+    public private(set) var streamID: Int32
+    let compression: CompressionAlgorithm
+    let maxReceiveMessageSize: Int
+
+    var responseHeadersReceived = false
+    var deframer: MessageDeframer?
+    var initialMetadata: Metadata?
+    var trailingMetadata = Metadata()
+    /// The final status, once known (OK or not).
+    var status: RPCError?
+    var requestClosed = false
+    var released = false
+
+    var messages: [[UInt8]] = []
+    var head = 0
+    var reader: UnsafeContinuation<Result<[UInt8]?, RPCError>, Never>?
+    var writer: UnsafeContinuation<Result<Void, RPCError>, Never>?
+    var headerWaiters: [UnsafeContinuation<Metadata, Never>] = []
+    var statusWaiters: [UnsafeContinuation<RPCError, Never>] = []
+    var deadlineTimer: (any RPCTimer)?
+    /// Called once, when the call is over for the transport (status known and stream gone).
+    var onRelease: (() -> Void)?
+
+    public init(
+        method: MethodDescriptor, streamID: Int32, transport: ClientCallTransport,
+        executionContext: any RPCExecutionContext, options: CallOptions, deadline: UInt64?
+    ) {
+        self.method = method
+        self.streamID = streamID
+        self.transport = transport
+        self.executionContext = executionContext
+        self.compression = options.compression
+        self.maxReceiveMessageSize = options.maxReceiveMessageSize
+        if let deadline {
+            deadlineTimer = executionContext.scheduleTimer(at: deadline) { [self] in
+                end(RPCError(code: .deadlineExceeded, message: "the deadline passed before the call finished"), reset: true)
+            }
+        }
+    }
+
+    /// Runs `body` when the call is released by its stream (transport bookkeeping). Context thread only.
+    public func setReleaseHandler(_ body: @escaping () -> Void) { onRelease = body }
+
+    // MARK: - Caller side
+
+    /// Sends one request message (framed), waiting while flow control holds the stream.
+    public func send(framed message: [UInt8]) async throws(RPCError) {
+        let result = await withUnsafeContinuation { continuation in
+            executionContext.onContext { self.sendOnContext(message, continuation) }
+        }
+        try result.get()
+    }
+
+    /// Ends the request stream.
+    public func closeRequest() {
+        executionContext.onContext {
+            guard !self.requestClosed else { return }
+            self.requestClosed = true
+            if self.status == nil { self.transport.finishRequest(streamID: self.streamID) }
+        }
+    }
+
+    /// The next response message; nil after the last one when the status is OK. Throws any other status.
+    public func receive() async throws(RPCError) -> [UInt8]? {
+        if executionContext.isCurrent, let message = takeMessage() { return message }
+        let result = await withUnsafeContinuation { continuation in
+            executionContext.onContext { self.waitForMessage(continuation) }
+        }
+        return try result.get()
+    }
+
+    /// The response headers' metadata (empty when the server answered Trailers-Only).
+    public func responseMetadata() async -> Metadata {
+        await withUnsafeContinuation { continuation in
+            executionContext.onContext {
+                if let metadata = self.initialMetadata {
+                    continuation.resume(returning: metadata)
+                } else if self.status != nil {
+                    continuation.resume(returning: Metadata())
+                } else {
+                    self.headerWaiters.append(continuation)
+                }
+            }
+        }
+    }
+
+    /// The final status (code OK for success) and its trailing metadata, once the call is over.
+    public func finalStatus() async -> RPCError {
+        await withUnsafeContinuation { continuation in
+            executionContext.onContext {
+                if let status = self.status {
+                    continuation.resume(returning: status)
+                } else {
+                    self.statusWaiters.append(continuation)
+                }
+            }
+        }
+    }
+
+    /// Cancels the call: RST_STREAM(CANCEL), status CANCELLED. Harmless after the call ended.
+    public func cancel() {
+        executionContext.onContext {
+            self.end(RPCError(code: .cancelled, message: "the call was cancelled by the client"), reset: true)
+        }
+    }
+}

@@ -1,0 +1,44 @@
+public import ProtoCodec
+
+/// One method of a service, ready to serve: its descriptor and kind, and a function that runs a call over a
+/// ``ServerCall``. Generated service code builds these with the typed factories below.
+public struct RPCMethod: Sendable {
+    public let descriptor: MethodDescriptor
+    public let kind: RPCKind
+    let run: @Sendable (ServerCall) async throws -> Void
+
+    public init(descriptor: MethodDescriptor, kind: RPCKind, run: @escaping @Sendable (ServerCall) async throws -> Void) {
+        self.descriptor = descriptor
+        self.kind = kind
+        self.run = run
+    }
+}
+
+/// A service: the methods it serves.
+public protocol RPCService: Sendable {
+    var methods: [RPCMethod] { get }
+}
+
+/// Finds the method for a request path.
+public struct RPCRouter: Sendable {
+    private var methods: [String: RPCMethod] = [:]
+    private var services: Set<String> = []
+
+    public init(services: [any RPCService] = []) {
+        for service in services { add(service) }
+    }
+
+    public mutating func add(_ service: any RPCService) {
+        for method in service.methods {
+            methods[method.descriptor.path] = method
+            services.insert(method.descriptor.service)
+        }
+    }
+
+    public func method(forPath path: String) -> RPCMethod? { methods[path] }
+
+    public func hasService(_ name: String) -> Bool { services.contains(name) }
+
+    /// Every service name served.
+    public var serviceNames: [String] { services.sorted() }
+}

@@ -1,0 +1,147 @@
+/// Checking request headers and starting the handler. Context thread only.
+extension ServerCall {
+    struct Accepted {
+        let method: RPCMethod
+        let metadata: Metadata
+        let deadline: UInt64?
+        let encoding: CompressionAlgorithm
+        let acceptsGzip: Bool
+    }
+
+    /// How a request is refused before any handler runs.
+    enum Rejection: Error {
+        /// An HTTP error (not a gRPC request at all): `:status` and a gRPC status for clients that read it.
+        case http(status: Int, RPCError)
+        /// A gRPC error, sent as Trailers-Only.
+        case grpc(RPCError, extraHeaders: [(name: String, value: String)] = [])
+    }
+
+    /// The checks of gRPC's PROTOCOL-HTTP2.md, in the order a server makes them.
+    func validate(_ headers: [(name: String, value: String)], oversized: Bool) -> Result<Accepted, Rejection> {
+        if oversized {
+            return .failure(.grpc(RPCError(code: .resourceExhausted, message: "request header list exceeds the limit")))
+        }
+        var path = ""
+        var method = ""
+        var contentType = ""
+        var timeout: String?
+        var encoding: String?
+        var acceptEncoding = ""
+        for header in headers {
+            switch header.name {
+            case ":path": path = header.value
+            case ":method": method = header.value
+            case "content-type": contentType = header.value
+            case "grpc-timeout": timeout = header.value
+            case "grpc-encoding": encoding = header.value
+            case "grpc-accept-encoding": acceptEncoding = header.value
+            default: break
+            }
+        }
+        guard method == "POST" else {
+            return .failure(.http(status: 405, RPCError(code: .internal, message: "method \(method) is not POST")))
+        }
+        guard contentType.hasPrefix("application/grpc") else {
+            return .failure(
+                .http(status: 415, RPCError(code: .internal, message: "content-type \"\(contentType)\" is not application/grpc")))
+        }
+        guard let handler = router.method(forPath: path) else {
+            return .failure(.grpc(unimplemented(path: path)))
+        }
+        var compression = CompressionAlgorithm.identity
+        if let encoding, encoding != "identity" {
+            guard let known = CompressionAlgorithm(rawValue: encoding) else {
+                return .failure(
+                    .grpc(
+                        RPCError(code: .unimplemented, message: "grpc-encoding \"\(encoding)\" is not supported"),
+                        extraHeaders: [("grpc-accept-encoding", CompressionAlgorithm.acceptEncoding)]))
+            }
+            compression = known
+        }
+        var deadline: UInt64?
+        if let timeout {
+            guard let nanoseconds = GRPCTimeout.parse(timeout) else {
+                return .failure(.grpc(RPCError(code: .internal, message: "malformed grpc-timeout \"\(timeout)\"")))
+            }
+            let (sum, overflow) = executionContext.now().addingReportingOverflow(nanoseconds)
+            deadline = overflow ? nil : sum
+        }
+        let metadata: Metadata
+        do throws(RPCError) {
+            metadata = try Metadata(headers: headers)
+        } catch {
+            return .failure(.grpc(error))
+        }
+        let acceptsGzip = acceptEncoding.split(separator: ",").contains { $0.trimmingSpaces == "gzip" }
+        return .success(Accepted(
+            method: handler, metadata: metadata, deadline: deadline, encoding: compression, acceptsGzip: acceptsGzip))
+    }
+
+    private func unimplemented(path: String) -> RPCError {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        if parts.count == 2, !router.hasService(String(parts[0])) {
+            return RPCError(code: .unimplemented, message: "unknown service \(parts[0])")
+        }
+        return RPCError(code: .unimplemented, message: "unknown method \(path)")
+    }
+
+    func reject(_ rejection: Rejection) {
+        switch rejection {
+        case .http(let status, let error):
+            machine.reset()
+            transport.sendHeaders(
+                streamID: streamID,
+                [(":status", String(status)), ("content-type", "application/grpc"),
+                 ("grpc-status", String(error.code.rawValue)), ("grpc-message", PercentEncoding.encode(error.message))],
+                endStream: true)
+        case .grpc(let error, let extra):
+            deframer = nil
+            sendStatus(error, extraHeaders: extra)
+        }
+        endEarly(rejection.status)
+    }
+
+    /// Starts the handler's task on the context's executor, and the deadline timer.
+    func start(_ accepted: Accepted) {
+        method = accepted.method
+        deframer = MessageDeframer(limit: limits.maxReceiveMessageSize, encoding: accepted.encoding)
+        let context = ServerContext(
+            method: accepted.method.descriptor, requestMetadata: accepted.metadata, deadline: accepted.deadline,
+            peer: peer, requestCompression: accepted.acceptsGzip ? accepted.encoding : .identity, clock: executionContext)
+        self.context = context
+        if let deadline = accepted.deadline {
+            deadlineTimer = executionContext.scheduleTimer(at: deadline) { [self] in
+                let expired = RPCError(code: .deadlineExceeded, message: "the deadline passed before the handler finished")
+                sendStatus(expired)
+                endEarly(expired)
+                if machine.inbound != .ended { transport.resetStream(streamID: streamID, errorCode: 0x8) }
+            }
+        }
+        let run = accepted.method.run
+        task = Task(executorPreference: executionContext.taskExecutor) { [self] in
+            do {
+                try await run(self)
+                finish(RPCError(code: .ok, message: ""))
+            } catch {
+                finish(RPCError(from: error))
+            }
+        }
+    }
+}
+
+extension ServerCall.Rejection {
+    var status: RPCError {
+        switch self {
+        case .http(_, let error), .grpc(let error, _): error
+        }
+    }
+}
+
+extension Substring {
+    var trimmingSpaces: Substring {
+        var text = self
+        while text.first == " " { text.removeFirst() }
+        while text.last == " " { text.removeLast() }
+        return text
+    }
+}

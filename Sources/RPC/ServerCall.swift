@@ -1,0 +1,73 @@
+/// One call on a server: created by the transport when request headers arrive, driven by the transport's
+/// events on the connection's thread, and handed to the method's handler, which reads request messages and
+/// writes responses through it from its task.
+///
+/// Threading: all state is confined to `context`'s thread. The transport's methods (`receive…`, `stream…`) are
+/// called there. The handler's async methods may be called from any executor: they act at once when on the
+/// context's thread (the handler task prefers it) and hop there otherwise.
+public final class ServerCall: @unchecked Sendable {
+    // @unchecked Sendable: every mutable property is read and written on `executionContext`'s thread only.
+    public let streamID: Int32
+    let executionContext: any RPCExecutionContext
+    unowned(unsafe) let transport: ServerCallTransport
+    let router: RPCRouter
+    let limits: ServerCallLimits
+    let peer: String
+
+    var machine = ServerStreamStateMachine()
+    var deframer: MessageDeframer?
+    public internal(set) var context: ServerContext?
+    var method: RPCMethod?
+
+    var messages: [[UInt8]] = []
+    var head = 0
+    /// Bytes of complete messages the handler has not taken.
+    var queuedBytes = 0
+    /// DATA bytes received and not yet given back to flow control.
+    var unconsumedBytes = 0
+    var reader: UnsafeContinuation<Result<[UInt8]?, RPCError>, Never>?
+    var writer: UnsafeContinuation<Result<Void, RPCError>, Never>?
+    /// Why the call ended early (reset, deadline), reported to a handler that reads or writes afterwards.
+    var endedEarly: RPCError?
+    var task: Task<Void, Never>?
+    var deadlineTimer: (any RPCTimer)?
+    var ended = false
+
+    public init(
+        streamID: Int32, transport: ServerCallTransport, executionContext: any RPCExecutionContext,
+        router: RPCRouter, limits: ServerCallLimits, peer: String
+    ) {
+        self.streamID = streamID
+        self.transport = transport
+        self.executionContext = executionContext
+        self.router = router
+        self.limits = limits
+        self.peer = peer
+    }
+
+    // MARK: - Handler side
+
+    /// The next request message, nil after the client's last one. Throws the call's status when it ended early
+    /// (cancelled, deadline) or the request stream is broken.
+    public func receive() async throws(RPCError) -> [UInt8]? {
+        if executionContext.isCurrent, let message = takeMessage() { return message }
+        let result = await withUnsafeContinuation { continuation in
+            executionContext.onContext { self.waitForMessage(continuation) }
+        }
+        return try result.get()
+    }
+
+    /// Sends one framed response message (5 bytes of prefix, then the message), waiting while the stream's
+    /// outbound queue is full. Throws the call's status if the call has ended.
+    public func send(framed message: [UInt8]) async throws(RPCError) {
+        let result = await withUnsafeContinuation { continuation in
+            executionContext.onContext { self.sendMessage(message, continuation) }
+        }
+        try result.get()
+    }
+
+    /// Ends the call with `status` (OK or an error); later sends fail, a second status is ignored.
+    func finish(_ status: RPCError) {
+        executionContext.onContext { self.sendStatus(status) }
+    }
+}

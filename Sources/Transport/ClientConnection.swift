@@ -1,0 +1,260 @@
+import EventLoop
+import HTTP2
+import RPC
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One client HTTP/2 connection on one loop: connects without blocking, then carries calls. Output is gathered
+/// and written once per loop turn, as on the server.
+///
+/// Loop thread only, except the immutable properties.
+// @unchecked Sendable: confined to `loop`; other threads only hand references to `loop.execute`.
+final class ClientConnection: Selectable, TurnFlushable, @unchecked Sendable {
+    enum State: Equatable {
+        case connecting
+        case ready
+        /// The server sent GOAWAY: no new calls; existing ones may finish.
+        case draining
+        case closed
+    }
+
+    let address: SocketAddress
+    let loop: EventLoop
+    let settings: HTTP2Settings
+    private(set) var fd: Int32 = -1
+    private(set) var state = State.connecting
+    var session: HTTP2Session!
+    var calls: [Int32: ClientCall] = [:]
+    /// Calls waiting for a stream (the server's MAX_CONCURRENT_STREAMS is reached).
+    private var waitingStarts: [() -> Void] = []
+    /// Told of every state change (the subchannel), on the loop.
+    var onStateChange: ((ClientConnection, State, RPCError?) -> Void)?
+
+    private var output: [UInt8] = []
+    private var outputOffset = 0
+    private var flushRequested = false
+    private var writeInterest = false
+    private var connectTimer: LoopTimer?
+    static let outputLimit = 256 << 10
+
+    init(address: SocketAddress, loop: EventLoop, settings: HTTP2Settings) {
+        self.address = address
+        self.loop = loop
+        self.settings = settings
+    }
+
+    /// Starts connecting; the outcome arrives through `onStateChange`.
+    func connect(timeout: Duration) {
+        do {
+            fd = try Socket.tcp(family: address.family)
+            try? Socket.setOption(fd, level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1)
+            switch try Socket.connect(fd, to: address) {
+            case .processed:
+                try loop.register(fd, self, readable: true, writable: false)
+                connected()
+            case .wouldBlock:
+                try loop.register(fd, self, readable: false, writable: true)
+                writeInterest = true
+                connectTimer = loop.schedule(at: Monotonic.now() + timeout.nanoseconds) { [unowned self] in
+                    fail(RPCError(code: .unavailable, message: "connecting to \(address) timed out"))
+                }
+            }
+        } catch {
+            fail(RPCError(code: .unavailable, message: "connecting to \(address): \(error)"))
+        }
+    }
+
+    private func connected() {
+        connectTimer?.cancel()
+        do {
+            session = try HTTP2Session(role: .client, settings: settings, delegate: self)
+        } catch {
+            fail(RPCError(code: .internal, message: "HTTP/2 session: \(error)"))
+            return
+        }
+        state = .ready
+        setInterest(writable: false)
+        requestFlush()
+        onStateChange?(self, .ready, nil)
+    }
+
+    // MARK: - Calls
+
+    /// Opens a stream for a call and hands the call to `completion` (or the failure); waits for a free stream
+    /// when the server's limit is reached. Loop thread only.
+    func startCall(
+        method: MethodDescriptor, metadata: Metadata, options: CallOptions, deadline: UInt64?,
+        completion: @escaping (Result<ClientCall, RPCError>) -> Void
+    ) {
+        guard state == .ready else {
+            completion(.failure(RPCError(code: .unavailable, message: "the connection to \(address) is not ready")))
+            return
+        }
+        guard session.canOpenStream else {
+            waitingStarts.append { [unowned self] in
+                startCall(method: method, metadata: metadata, options: options, deadline: deadline, completion: completion)
+            }
+            return
+        }
+        var headers = [
+            HTTP2HeaderField(":method", "POST"), HTTP2HeaderField(":scheme", "http"),
+            HTTP2HeaderField(":path", method.path), HTTP2HeaderField(":authority", address.description),
+            HTTP2HeaderField("content-type", "application/grpc"), HTTP2HeaderField("te", "trailers"),
+            HTTP2HeaderField("user-agent", "tradewire/0.1"),
+            HTTP2HeaderField("grpc-accept-encoding", "identity,gzip"),
+        ]
+        if options.compression != .identity { headers.append(HTTP2HeaderField("grpc-encoding", options.compression.rawValue)) }
+        if let deadline {
+            let now = Monotonic.now()
+            headers.append(HTTP2HeaderField("grpc-timeout", GRPCTimeout.format(nanoseconds: deadline > now ? deadline - now : 0)))
+        }
+        for field in metadata.headerFields { headers.append(HTTP2HeaderField(field.name, field.value)) }
+        let streamID: Int32
+        do {
+            streamID = try session.submitRequest(headers: headers, endStream: false)
+        } catch {
+            completion(.failure(RPCError(code: .unavailable, message: "opening a stream: \(error)")))
+            return
+        }
+        let call = ClientCall(
+            method: method, streamID: streamID, transport: self, executionContext: loop, options: options,
+            deadline: deadline)
+        calls[streamID] = call
+        requestFlush()
+        completion(.success(call))
+    }
+
+    /// Starts calls that waited for a stream, once nghttp2 has counted the closed one (after this callback).
+    func startWaitingCallsLater() {
+        guard !waitingStarts.isEmpty else { return }
+        loop.execute { [self] in
+            while !waitingStarts.isEmpty && state == .ready && session.canOpenStream {
+                waitingStarts.removeFirst()()
+            }
+        }
+    }
+
+    var activeCalls: Int { calls.count + waitingStarts.count }
+
+    // MARK: - I/O
+
+    func ready(readable: Bool, writable: Bool) {
+        if state == .connecting {
+            guard writable || readable else { return }
+            let error = Socket.pendingError(fd)
+            if error != 0 {
+                fail(RPCError(code: .unavailable, message: "connecting to \(address): \(SystemError("connect", errno: error))"))
+            } else {
+                connected()
+            }
+            return
+        }
+        if writable { flushAtEndOfTurn() }
+        if readable { readAvailable() }
+    }
+
+    private func readAvailable() {
+        let buffer = loop.readBuffer
+        while state != .closed {
+            let result: IOResult<Int>
+            do {
+                result = try Socket.read(fd, into: buffer)
+            } catch {
+                fail(RPCError(code: .unavailable, message: "reading from \(address): \(error)"))
+                return
+            }
+            guard case .processed(let count) = result else { break }
+            if count == 0 {
+                fail(RPCError(code: .unavailable, message: "the server at \(address) closed the connection"))
+                return
+            }
+            do {
+                try session.receive(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            } catch {
+                fail(RPCError(code: .internal, message: "HTTP/2 error from \(address): \(error)"))
+                return
+            }
+            if count < buffer.count { break }
+        }
+        requestFlush()
+    }
+
+    func requestFlush() {
+        guard !flushRequested, state != .closed, state != .connecting else { return }
+        flushRequested = true
+        loop.flushAtEndOfTurn(self)
+    }
+
+    func flushAtEndOfTurn() {
+        flushRequested = false
+        guard state == .ready || state == .draining else { return }
+        do {
+            while true {
+                if outputOffset == output.count {
+                    output.removeAll(keepingCapacity: true)
+                    outputOffset = 0
+                    try session.produceOutput(into: &output, limit: Self.outputLimit)
+                    if output.isEmpty { break }
+                }
+                let sent = try output.withUnsafeBytes { bytes in
+                    try Socket.send(fd, UnsafeRawBufferPointer(rebasing: bytes[outputOffset...]))
+                }
+                guard case .processed(let count) = sent else { break }
+                outputOffset += count
+            }
+        } catch {
+            fail(RPCError(code: .unavailable, message: "writing to \(address): \(error)"))
+            return
+        }
+        setInterest(writable: outputOffset < output.count)
+        if state == .draining && calls.isEmpty && outputOffset == output.count { close() }
+    }
+
+    private func setInterest(writable: Bool) {
+        guard writable != writeInterest, fd >= 0 else { return }
+        writeInterest = writable
+        try? loop.setInterest(fd, readable: true, writable: writable)
+    }
+
+    // MARK: - Ending
+
+    /// Fails every call with `failure` and closes.
+    func fail(_ failure: RPCError) {
+        guard state != .closed else { return }
+        let calls = Array(self.calls.values)
+        self.calls.removeAll()
+        let waiting = waitingStarts
+        waitingStarts.removeAll()
+        closeSocket()
+        for call in calls { call.connectionFailed(failure) }
+        // Waiting starts see the closed state and fail with UNAVAILABLE.
+        for start in waiting { start() }
+        onStateChange?(self, .closed, failure)
+    }
+
+    /// Closes gracefully: no new calls; closes once the current ones end.
+    func close() {
+        guard state != .closed else { return }
+        if calls.isEmpty {
+            session?.goAway(errorCode: .noError)
+            flushAtEndOfTurn()
+            closeSocket()
+            onStateChange?(self, .closed, nil)
+        } else {
+            state = .draining
+            onStateChange?(self, .draining, nil)
+        }
+    }
+
+    private func closeSocket() {
+        state = .closed
+        connectTimer?.cancel()
+        if fd >= 0 {
+            loop.deregister(fd)
+            Socket.close(fd)
+            fd = -1
+        }
+    }
+}

@@ -1,0 +1,77 @@
+public import EventLoop
+public import RPC
+
+/// A gRPC server: listeners on one loop, connections spread over a group of loops, handlers run as tasks on the
+/// loop of their connection.
+///
+/// Lifecycle: ``start()`` binds and returns the addresses (port 0 resolved); ``run()`` starts if needed and
+/// returns once the server has stopped; ``beginGracefulShutdown(grace:)`` stops accepting, lets calls finish
+/// within the grace period, then closes; cancelling the task in ``run()`` closes everything at once.
+public final class Server: Sendable {
+    public let configuration: ServerConfiguration
+    private let core: ServerCore
+    private let ownsGroup: Bool
+
+    /// - Parameter group: loops to use; by default the server creates `configuration.loops` of its own and stops
+    ///   them when it stops.
+    public init(services: [any RPCService], configuration: ServerConfiguration, group: EventLoopGroup? = nil) throws {
+        self.configuration = configuration
+        ownsGroup = group == nil
+        let loops = try group ?? EventLoopGroup(loops: configuration.loops, name: "server")
+        core = ServerCore(configuration: configuration, router: RPCRouter(services: services), group: loops)
+    }
+
+    /// Binds every configured address and starts accepting. Returns the bound addresses.
+    @discardableResult
+    public func start() async throws -> [SocketAddress] {
+        let existing = core.state.withLock { $0.listeners.map(\.address) }
+        if !existing.isEmpty { return existing }
+        let loop = core.group.loops[0]
+        let core = self.core
+        let addresses = configuration.addresses
+        let backlog = configuration.listenBacklog
+        return try await loop.submit {
+            var listeners: [Listener] = []
+            do {
+                for address in addresses {
+                    let listener = try Listener(address: address, backlog: backlog, loop: loop, server: core)
+                    listeners.append(listener)
+                    try loop.register(listener.fd, listener)
+                }
+            } catch {
+                listeners.forEach { $0.close() }
+                throw error
+            }
+            core.state.withLock { $0.listeners = listeners }
+            return listeners.map(\.address)
+        }
+    }
+
+    /// The addresses listened on (empty before ``start()``).
+    public var listeningAddresses: [SocketAddress] {
+        core.state.withLock { $0.listeners.map(\.address) }
+    }
+
+    /// Serves until the server stops. Cancellation closes every connection at once.
+    public func run() async throws {
+        try await start()
+        await withTaskCancellationHandler {
+            await core.waitUntilClosed()
+        } onCancel: {
+            core.closeAll()
+        }
+        if ownsGroup { core.group.shutdown() }
+    }
+
+    /// Stops accepting; connections send GOAWAY and close once their calls end, at the latest after `grace`.
+    public func beginGracefulShutdown(grace: Duration = .seconds(10)) {
+        core.beginGracefulShutdown(grace: grace)
+    }
+
+    /// Closes everything now and waits for it (for tests and hard stops without a `run()` task).
+    public func shutdown() async {
+        core.closeAll()
+        await core.waitUntilClosed()
+        if ownsGroup { core.group.shutdown() }
+    }
+}

@@ -1,0 +1,78 @@
+import EventLoop
+import HTTP2
+import RPC
+
+/// Keepalive enforcement, idle and age limits, graceful shutdown.
+extension ServerConnection {
+    /// gRPC's ping policy (grpc-go's handlePing): pings closer together than allowed are strikes; headers or
+    /// data sent in between clear them; past the limit, GOAWAY ENHANCE_YOUR_CALM "too_many_pings".
+    func enforceKeepalive() {
+        let now = Monotonic.now()
+        defer { lastPingAt = now }
+        if resetPingStrikes {
+            resetPingStrikes = false
+            pingStrikes = 0
+            return
+        }
+        let policy = configuration.keepalive
+        let interval =
+            calls.isEmpty && !policy.permitWithoutCalls ? Duration.seconds(7200).nanoseconds : policy.minimumInterval.nanoseconds
+        if lastPingAt != 0 && now - lastPingAt < interval { pingStrikes += 1 }
+        if pingStrikes > policy.maxStrikes {
+            session.goAway(errorCode: .enhanceYourCalm, debug: "too_many_pings")
+            sendWhatIsQueuedAndClose()
+        }
+    }
+
+    func armIdleTimer() {
+        guard let idle = configuration.maxConnectionIdle, calls.isEmpty, !draining else { return }
+        idleTimer?.cancel()
+        idleTimer = loop.schedule(at: Monotonic.now() + idle.nanoseconds) { [unowned self] in
+            beginGracefulShutdown(grace: .seconds(1))
+        }
+    }
+
+    /// A call ended: close a draining connection that has no calls left, or start the idle clock.
+    func callsChanged() {
+        if calls.isEmpty {
+            if draining && finalGoAwaySent {
+                session.goAway(errorCode: .noError, lastStreamID: session.lastProcessedStreamID)
+                requestFlush()
+                closeWhenFlushed()
+            } else {
+                armIdleTimer()
+            }
+        }
+    }
+
+    /// gRPC's graceful shutdown: a GOAWAY announcing the shutdown, a PING, and once its answer proves the client
+    /// has seen the first GOAWAY, a final GOAWAY with the last stream processed. Calls in flight finish; after
+    /// `grace` those left are cancelled and the connection closes.
+    func beginGracefulShutdown(grace: Duration) {
+        guard !draining, !closed else { return }
+        draining = true
+        idleTimer?.cancel()
+        session.submitShutdownNotice()
+        session.ping(opaque: Self.shutdownPingOpaque)
+        requestFlush()
+        graceTimer = loop.schedule(at: Monotonic.now() + grace.nanoseconds) { [unowned self] in
+            for call in Array(calls.values) { call.cancelForShutdown() }
+            session.goAway(errorCode: .noError, lastStreamID: session.lastProcessedStreamID)
+            sendWhatIsQueuedAndClose()
+        }
+    }
+
+    func sendFinalGoAway() {
+        guard draining, !finalGoAwaySent else { return }
+        finalGoAwaySent = true
+        session.goAway(errorCode: .noError, lastStreamID: session.lastProcessedStreamID)
+        requestFlush()
+        if calls.isEmpty { closeWhenFlushed() }
+    }
+
+    /// Closes once the output buffer has been written (the next flush, or the one after a full socket).
+    func closeWhenFlushed() {
+        closeAfterFlush = true
+        requestFlush()
+    }
+}

@@ -1,0 +1,170 @@
+import EventLoop
+import HTTP2
+import RPC
+
+/// One accepted HTTP/2 connection on one loop: reads feed the HTTP/2 session, its events drive the calls, and
+/// everything the turn produced leaves in one `send` at the end of the turn (EPOLLOUT is armed only while output
+/// is left over).
+///
+/// Loop thread only, from creation (`open`) to close.
+// @unchecked Sendable: confined to `loop`; other threads only hand references to `loop.execute`.
+final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
+    let fd: Int32
+    let loop: EventLoop
+    let configuration: ServerConfiguration
+    let router: RPCRouter
+    let peer: String
+    unowned let server: ServerCore
+    var session: HTTP2Session!
+    var calls: [Int32: ServerCall] = [:]
+
+    private var output: [UInt8] = []
+    private var outputOffset = 0
+    private var flushRequested = false
+    private var writeInterest = false
+    var closeAfterFlush = false
+    private(set) var closed = false
+
+    // Keepalive enforcement (see KeepalivePolicy).
+    var lastPingAt: UInt64 = 0
+    var pingStrikes = 0
+    var resetPingStrikes = false
+
+    // Graceful shutdown and connection lifetime.
+    var draining = false
+    var finalGoAwaySent = false
+    var idleTimer: LoopTimer?
+    var ageTimer: LoopTimer?
+    var graceTimer: LoopTimer?
+    static let shutdownPingOpaque: UInt64 = 0x7472_6164_6577_6972  // "tradewir"
+
+    init(fd: Int32, loop: EventLoop, server: ServerCore, peer: String) {
+        self.fd = fd
+        self.loop = loop
+        self.server = server
+        self.configuration = server.configuration
+        self.router = server.router
+        self.peer = peer
+    }
+
+    /// Starts the session (queueing our SETTINGS) and registers for reads.
+    func open() throws {
+        session = try HTTP2Session(role: .server, settings: configuration.http2, delegate: self)
+        try loop.register(fd, self, readable: true, writable: false)
+        armIdleTimer()
+        if let age = configuration.maxConnectionAge {
+            ageTimer = loop.schedule(at: Monotonic.now() + age.nanoseconds) { [unowned self] in
+                beginGracefulShutdown(grace: configuration.maxConnectionAgeGrace)
+            }
+        }
+        requestFlush()
+    }
+
+    // MARK: - Input
+
+    func ready(readable: Bool, writable: Bool) {
+        if writable { flushAtEndOfTurn() }
+        if readable { readAvailable() }
+    }
+
+    private func readAvailable() {
+        let buffer = loop.readBuffer
+        while !closed {
+            let result: IOResult<Int>
+            do {
+                result = try Socket.read(fd, into: buffer)
+            } catch {
+                close()
+                return
+            }
+            guard case .processed(let count) = result else { break }
+            if count == 0 {
+                peerClosed()
+                return
+            }
+            do {
+                try session.receive(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            } catch {
+                // A broken peer (bad preface, flood, protocol error): nghttp2 queued the GOAWAY; send it and close.
+                sendWhatIsQueuedAndClose()
+                return
+            }
+            if count < buffer.count { break }
+        }
+        requestFlush()
+    }
+
+    private func peerClosed() {
+        for call in calls.values { call.streamClosed(errorCode: 0x8) }
+        close()
+    }
+
+    // MARK: - Output
+
+    /// Asks to be flushed once at the end of this loop turn.
+    func requestFlush() {
+        guard !flushRequested, !closed else { return }
+        flushRequested = true
+        loop.flushAtEndOfTurn(self)
+    }
+
+    func flushAtEndOfTurn() {
+        flushRequested = false
+        guard !closed else { return }
+        do {
+            while true {
+                if outputOffset == output.count {
+                    output.removeAll(keepingCapacity: true)
+                    outputOffset = 0
+                    try session.produceOutput(into: &output, limit: configuration.connectionOutputLimit)
+                    if output.isEmpty { break }
+                }
+                let sent = try output.withUnsafeBytes { bytes in
+                    try Socket.send(fd, UnsafeRawBufferPointer(rebasing: bytes[outputOffset...]))
+                }
+                guard case .processed(let count) = sent else { break }  // The kernel's buffer is full.
+                outputOffset += count
+            }
+        } catch {
+            close()
+            return
+        }
+        setWriteInterest(outputOffset < output.count)
+        if outputOffset == output.count && (closeAfterFlush || (!session.wantsRead && !session.wantsWrite)) { close() }
+    }
+
+    private func setWriteInterest(_ wanted: Bool) {
+        guard wanted != writeInterest, !closed else { return }
+        writeInterest = wanted
+        try? loop.setInterest(fd, readable: true, writable: wanted)
+    }
+
+    /// Flushes what nghttp2 queued (e.g. a GOAWAY) as far as the socket takes it right now, then closes.
+    func sendWhatIsQueuedAndClose() {
+        _ = try? session.produceOutput(into: &output, limit: configuration.connectionOutputLimit)
+        if outputOffset < output.count {
+            _ = try? output.withUnsafeBytes { try Socket.send(fd, UnsafeRawBufferPointer(rebasing: $0[outputOffset...])) }
+        }
+        close()
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        idleTimer?.cancel()
+        ageTimer?.cancel()
+        graceTimer?.cancel()
+        for call in Array(calls.values) { call.streamClosed(errorCode: 0x8) }
+        calls.removeAll()
+        loop.deregister(fd)
+        Socket.close(fd)
+        server.connectionClosed(self)
+    }
+}
+
+extension Duration {
+    var nanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        return UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+    }
+}

@@ -1,0 +1,101 @@
+import EventLoop
+import RPC
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The shared part of a running server: configuration, routes, loops, and the set of open connections.
+final class ServerCore: @unchecked Sendable {
+    // @unchecked Sendable: configuration, router and group are immutable; `state` is a Mutex; each connection is
+    // touched only on its own loop.
+    let configuration: ServerConfiguration
+    let router: RPCRouter
+    let group: EventLoopGroup
+
+    struct State {
+        var connections: [ObjectIdentifier: (connection: ServerConnection, loop: EventLoop)] = [:]
+        var listeners: [Listener] = []
+        var shuttingDown = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        var stopped = false
+    }
+
+    let state = Mutex(State())
+
+    init(configuration: ServerConfiguration, router: RPCRouter, group: EventLoopGroup) {
+        self.configuration = configuration
+        self.router = router
+        self.group = group
+    }
+
+    /// An accepted socket: set it up on the next loop.
+    func accepted(_ fd: Int32) {
+        try? Socket.setOption(fd, level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1)
+        let loop = group.next()
+        let peer = (try? Socket.peerAddress(fd))?.description ?? "unknown"
+        let shuttingDown = state.withLock { $0.shuttingDown }
+        guard !shuttingDown else {
+            Socket.close(fd)
+            return
+        }
+        loop.execute { [self] in
+            let connection = ServerConnection(fd: fd, loop: loop, server: self, peer: peer)
+            state.withLock { $0.connections[ObjectIdentifier(connection)] = (connection, loop) }
+            do {
+                try connection.open()
+            } catch {
+                connection.close()
+            }
+        }
+    }
+
+    func connectionClosed(_ connection: ServerConnection) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.connections[ObjectIdentifier(connection)] = nil
+            guard state.shuttingDown, state.connections.isEmpty else { return [] }
+            defer { state.waiters.removeAll() }
+            return state.waiters
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    /// Stops listening and drains every connection (see ServerConnection.beginGracefulShutdown).
+    func beginGracefulShutdown(grace: Duration) {
+        let (listeners, connections) = state.withLock { state in
+            state.shuttingDown = true
+            defer { state.listeners.removeAll() }
+            return (state.listeners, Array(state.connections.values))
+        }
+        for listener in listeners { listener.loop.execute { listener.close() } }
+        for (connection, loop) in connections {
+            loop.execute { connection.beginGracefulShutdown(grace: grace) }
+        }
+    }
+
+    /// Closes every connection at once.
+    func closeAll() {
+        let (listeners, connections) = state.withLock { state in
+            state.shuttingDown = true
+            defer { state.listeners.removeAll() }
+            return (state.listeners, Array(state.connections.values))
+        }
+        for listener in listeners { listener.loop.execute { listener.close() } }
+        for (connection, loop) in connections {
+            loop.execute { connection.close() }
+        }
+    }
+
+    /// Returns once shutdown started and every connection is closed.
+    func waitUntilClosed() async {
+        await withCheckedContinuation { continuation in
+            let done = state.withLock { state -> Bool in
+                if state.shuttingDown && state.connections.isEmpty { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+}
