@@ -47,13 +47,19 @@ let package = Package(
         // The only target joining loop, HTTP/2 and calls: gRPC servers and client channels over TCP.
         .target(name: "Transport", dependencies: ["EventLoop", "HTTP2", "RPC", "HashRing"]),
 
+        // Service protocols and clients for proto/ (tools/generate writes them).
+        .target(name: "ServiceStubs", dependencies: ["Protos", "RPC"]),
+
+        // Services every server hosts: grpc.health.v1 and the interop grpc.testing.TestService (+ its client cases).
+        .target(name: "GRPCServices", dependencies: ["ServiceStubs"]),
+
         // MARK: Executables
         .executableTarget(
             name: "ProtocGenTradewire", dependencies: ["CProtocPlugin", "CProtobufC"]),
         .executableTarget(
             name: "tradewire",
             dependencies: [
-                "Protos",
+                "GRPCServices", "Transport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -22,6 +22,36 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Every address `host` resolves to (getaddrinfo; numeric hosts need no lookup), IPv4 first.
+    public static func resolve(host: String, port: Int) throws(SystemError) -> [SocketAddress] {
+        if let numeric = SocketAddress(host: host, port: port) { return [numeric] }
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, String(port), &hints, &list)
+        guard status == 0 else { throw SystemError("getaddrinfo(\(host)): \(String(cString: gai_strerror(status)))", errno: 0) }
+        defer { freeaddrinfo(list) }
+        var found: [SocketAddress] = []
+        var entry = list
+        while let current = entry {
+            if let address = current.pointee.ai_addr {
+                if Int32(address.pointee.sa_family) == AF_INET {
+                    let ipv4 = UnsafeRawPointer(address).load(as: sockaddr_in.self)
+                    found.append(.v4(host: withUnsafeBytes(of: ipv4.sin_addr) { Array($0) }, port: UInt16(port)))
+                } else if Int32(address.pointee.sa_family) == AF_INET6 {
+                    let ipv6 = UnsafeRawPointer(address).load(as: sockaddr_in6.self)
+                    found.append(.v6(host: withUnsafeBytes(of: ipv6.sin6_addr) { Array($0) }, port: UInt16(port)))
+                }
+            }
+            entry = current.pointee.ai_next
+        }
+        var unique: [SocketAddress] = []
+        for address in found.sorted(by: { $0.family == AF_INET && $1.family != AF_INET }) where !unique.contains(address) {
+            unique.append(address)
+        }
+        return unique
+    }
+
     /// Parses "host:port", "[v6]:port".
     public init?(_ hostAndPort: String) {
         guard let colon = hostAndPort.lastIndex(of: ":"), let port = Int(hostAndPort[hostAndPort.index(after: colon)...])

@@ -10,6 +10,7 @@ extension HTTP2Session {
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, onFrameReceived)
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, onDataChunk)
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, onStreamClose)
+        nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, onFrameSent)
     }
 
     /// The data provider every stream with a body uses: reads from the stream's OutboundStream.
@@ -84,9 +85,20 @@ private let onDataChunk: nghttp2_on_data_chunk_recv_callback = { _, _, streamID,
     return 0
 }
 
+private let onFrameSent: nghttp2_on_frame_send_callback = { nghttp2, frame, userData in
+    let header = frame!.pointee.hd
+    guard header.flags & endStreamFlag != 0 else { return 0 }
+    let session = HTTP2Session.from(userData)
+    if let code = session.resetAfterEnd.removeValue(forKey: header.stream_id) {
+        _ = nghttp2_submit_rst_stream(nghttp2, UInt8(NGHTTP2_FLAG_NONE.rawValue), header.stream_id, code.rawValue)
+    }
+    return 0
+}
+
 private let onStreamClose: nghttp2_on_stream_close_callback = { _, streamID, errorCode, userData in
     let session = HTTP2Session.from(userData)
     session.outbound[streamID] = nil
+    session.resetAfterEnd[streamID] = nil
     session.delegate.http2(session, streamClosed: streamID, errorCode: HTTP2ErrorCode(errorCode))
     return 0
 }

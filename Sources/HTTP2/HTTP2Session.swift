@@ -20,6 +20,8 @@ public final class HTTP2Session {
     var blockHeaders: [HTTP2HeaderField] = []
     var blockSize = 0
     var blockOversized = false
+    /// Streams to reset (with this code) once the frame ending our side of them has been sent.
+    var resetAfterEnd: [Int32: HTTP2ErrorCode] = [:]
     /// Streams that drained below half the high watermark during produceOutput; announced after it.
     var writable: [Int32] = []
 
@@ -180,6 +182,13 @@ public final class HTTP2Session {
     public func reset(streamID: Int32, errorCode: HTTP2ErrorCode) {
         _ = nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, errorCode.rawValue)
         outbound[streamID] = nil
+    }
+
+    /// Resets the stream with `errorCode` right after the frame that ends our side of it (response trailers or
+    /// Trailers-Only headers) has been sent. An immediate RST_STREAM would overtake queued DATA and trailers:
+    /// nghttp2 sends it ahead of them.
+    public func resetAfterEnd(streamID: Int32, errorCode: HTTP2ErrorCode) {
+        resetAfterEnd[streamID] = errorCode
     }
 
     private func resumeIfDeferred(_ streamID: Int32, _ stream: OutboundStream) {

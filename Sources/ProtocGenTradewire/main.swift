@@ -2,7 +2,8 @@
 // CodeGeneratorRequest on stdin and reads a CodeGeneratorResponse from stdout; both are decoded and encoded
 // with protobuf-c (CProtocPlugin holds protoc-c's code for descriptor.proto and plugin.proto).
 //
-// Parameter: `c_module=NAME`, the C module holding protoc-c's output for the same files.
+// Parameters: `c_module=NAME`, the C module holding protoc-c's output for the same files; `mode=services` writes
+// the services (server protocols and clients, `*.grpc.swift`) instead of the messages (`*.pb.swift`).
 import CProtobufC
 import CProtocPlugin
 
@@ -72,7 +73,9 @@ func generate(_ request: UnsafeMutablePointer<Google__Protobuf__Compiler__CodeGe
     let parameters = cString(request.pointee.parameter).split(separator: ",").map {
         $0.split(separator: "=", maxSplits: 1).map(String.init)
     }
-    guard let cModule = parameters.first(where: { $0.first == "c_module" && $0.count == 2 })?[1] else {
+    let services = parameters.contains { $0 == ["mode", "services"] }
+    let cModule = parameters.first(where: { $0.first == "c_module" && $0.count == 2 })?[1] ?? ""
+    guard services || !cModule.isEmpty else {
         throw GeneratorError("missing parameter c_module=NAME (the C module with protoc-c's output)")
     }
     let files = cArray(request.pointee.proto_file, request.pointee.n_proto_file).map(FileDescriptor.init)
@@ -80,7 +83,10 @@ func generate(_ request: UnsafeMutablePointer<Google__Protobuf__Compiler__CodeGe
     let wanted = Set((0..<request.pointee.n_file_to_generate).map { cString(request.pointee.file_to_generate[$0]) })
     return try files.filter { wanted.contains($0.name) }.compactMap { file in
         let generator = FileGenerator(file: file, types: types, cModule: cModule)
-        return generator.hasTypes ? (generator.outputName, try generator.generate()) : nil
+        if services {
+            return file.services.isEmpty ? nil : (generator.outputName(suffix: ".grpc.swift"), try generator.generateServices())
+        }
+        return generator.hasTypes ? (generator.outputName(suffix: ".pb.swift"), try generator.generate()) : nil
     }
 }
 

@@ -50,6 +50,13 @@ public struct RPCRequestWriter<Message: ProtoMessage>: Sendable {
     public func finish() { call.closeRequest() }
 }
 
+extension ClientCall {
+    /// Sends one request message, framed and compressed as the call's options say.
+    public func send<Message: ProtoMessage>(_ message: Message) async throws(RPCError) {
+        try await send(framed: MessageFramer.frame(headroomed: message.serializedBytes(headroom: 5), compression: compression))
+    }
+}
+
 func decodeResponse<Message: ProtoMessage>(_ type: Message.Type, _ bytes: [UInt8]) throws(RPCError) -> Message {
     do throws(ProtoDecodingError) {
         return try Message(serializedBytes: bytes)

@@ -148,9 +148,8 @@ extension ServerCall {
 
     /// The request stream is unusable: end the call with `status` and stop the handler.
     private func failRequest(_ status: RPCError) {
-        sendStatus(status)
+        sendStatus(status, resetCode: 0x8)  // CANCEL: stop sending the rest
         endEarly(status)
-        if machine.inbound != .ended { transport.resetStream(streamID: streamID, errorCode: 0x8) }
     }
 
     /// Wakes a waiting reader and writer with `status` and cancels the handler.

@@ -33,8 +33,11 @@ extension ServerCall {
         transport.sendHeaders(streamID: streamID, headers, endStream: false)
     }
 
-    /// Ends the response with `status`: in trailers, or alone in the headers when nothing was sent.
-    func sendStatus(_ status: RPCError, extraHeaders: [(name: String, value: String)] = []) {
+    /// Ends the response with `status`: in trailers, or alone in the headers when nothing was sent (Trailers-Only).
+    ///
+    /// A client still sending is then told to stop with RST_STREAM(`resetCode`: NO_ERROR after a complete
+    /// response, as RFC 9113 §8.1 suggests; CANCEL after an error), sent once the status has gone out.
+    func sendStatus(_ status: RPCError, extraHeaders: [(name: String, value: String)] = [], resetCode: UInt32 = 0) {
         let action: ServerStreamStateMachine.SendStatusAction
         do throws(ServerStreamStateMachine.Violation) {
             action = try machine.sendStatus()
@@ -58,9 +61,6 @@ extension ServerCall {
         case .trailers:
             transport.sendTrailers(streamID: streamID, trailers)
         }
-        // The client may still be sending: tell it to stop (RFC 9113 §8.1: RST_STREAM NO_ERROR after a response).
-        if machine.inbound != .ended && status.code == .ok {
-            transport.resetStream(streamID: streamID, errorCode: 0)
-        }
+        if machine.inbound != .ended { transport.resetAfterResponse(streamID: streamID, errorCode: resetCode) }
     }
 }

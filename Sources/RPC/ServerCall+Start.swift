@@ -112,9 +112,8 @@ extension ServerCall {
         if let deadline = accepted.deadline {
             deadlineTimer = executionContext.scheduleTimer(at: deadline) { [self] in
                 let expired = RPCError(code: .deadlineExceeded, message: "the deadline passed before the handler finished")
-                sendStatus(expired)
+                sendStatus(expired, resetCode: 0x8)
                 endEarly(expired)
-                if machine.inbound != .ended { transport.resetStream(streamID: streamID, errorCode: 0x8) }
             }
         }
         let run = accepted.method.run

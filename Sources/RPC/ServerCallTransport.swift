@@ -5,6 +5,8 @@ public protocol ServerCallTransport: AnyObject {
     func sendData(streamID: Int32, _ bytes: [UInt8])
     func sendTrailers(streamID: Int32, _ trailers: [(name: String, value: String)])
     func resetStream(streamID: Int32, errorCode: UInt32)
+    /// Resets the stream once the response's last frame has gone out (so the reset cannot overtake it).
+    func resetAfterResponse(streamID: Int32, errorCode: UInt32)
     /// Reopens `bytes` of the stream's receive window.
     func consume(streamID: Int32, bytes: Int)
     /// Whether the stream's outbound queue is past its high watermark.

@@ -83,6 +83,10 @@ extension ServerConnection: HTTP2SessionDelegate, ServerCallTransport {
         requestFlush()
     }
 
+    func resetAfterResponse(streamID: Int32, errorCode: UInt32) {
+        session.resetAfterEnd(streamID: streamID, errorCode: HTTP2ErrorCode(errorCode))
+    }
+
     func consume(streamID: Int32, bytes: Int) {
         session.consume(streamID: streamID, bytes: bytes)
         requestFlush()

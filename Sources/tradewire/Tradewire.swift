@@ -5,5 +5,6 @@ struct Tradewire: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tradewire",
         abstract: "Tradewire: a low-latency order platform on gRPC.",
-        version: "0.1.0")
+        version: "0.1.0",
+        subcommands: [Interop.self])
 }

@@ -1,0 +1,23 @@
+import Transport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// SIGTERM and SIGINT begin a graceful shutdown of a server; `run()` returns once it has stopped. Only the
+/// executable handles signals.
+enum Signals {
+    nonisolated(unsafe) static var received: sig_atomic_t = 0
+
+    static func runUntilTerminated(_ server: Server, grace: Duration = .seconds(10)) async throws {
+        signal(SIGTERM) { _ in Signals.received = 1 }
+        signal(SIGINT) { _ in Signals.received = 1 }
+        signal(SIGPIPE, SIG_IGN)
+        let watcher = Task {
+            while Signals.received == 0 && !Task.isCancelled { try? await Task.sleep(for: .milliseconds(50)) }
+            if !Task.isCancelled { server.beginGracefulShutdown(grace: grace) }
+        }
+        defer { watcher.cancel() }
+        try await server.run()
+    }
+}
