@@ -73,6 +73,7 @@ let package = Package(
         .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC"]),
         .testTarget(name: "HashRingTests", dependencies: ["HashRing"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "GRPCServices", "ServiceStubs", "HTTP2", "EventLoop"]),
     ],
     swiftLanguageModes: [.v6]
 )

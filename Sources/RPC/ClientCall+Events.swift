@@ -25,14 +25,18 @@ extension ClientCall {
     }
 
     public func receiveData(_ bytes: UnsafeRawBufferPointer) {
-        transport.consume(streamID: streamID, bytes: bytes.count)
+        unconsumedBytes += bytes.count
+        defer { giveBackWindow() }
         guard status == nil else { return }
         guard deframer != nil else {
             end(RPCError(code: .internal, message: "the server sent data before response headers"), reset: true)
             return
         }
         do throws(MessageDeframer.Failure) {
-            try deframer!.append(bytes) { messages.append($0) }
+            try deframer!.append(bytes) { message in
+                messages.append(message)
+                queuedBytes += message.count + 5
+            }
         } catch {
             end(error.status(of: "response"), reset: true)
             return
@@ -98,7 +102,16 @@ extension ClientCall {
             messages.removeAll(keepingCapacity: true)
             head = 0
         }
+        queuedBytes -= message.count + 5
+        giveBackWindow()
         return message
+    }
+
+    /// Gives received bytes back to flow control while the caller keeps up (or the call is over).
+    private func giveBackWindow() {
+        guard unconsumedBytes > 0, queuedBytes <= Self.queuedResponseLimit || status != nil else { return }
+        transport.consume(streamID: streamID, bytes: unconsumedBytes)
+        unconsumedBytes = 0
     }
 
     func waitForMessage(_ continuation: UnsafeContinuation<Result<[UInt8]?, RPCError>, Never>) {
@@ -117,6 +130,7 @@ extension ClientCall {
         status = final
         trailingMetadata = final.metadata
         deadlineTimer?.cancel()
+        giveBackWindow()  // Held-back bytes still count against the connection's window.
         if reset { transport.resetStream(streamID: streamID, errorCode: 0x8) }
         if let reader {
             self.reader = nil

@@ -23,6 +23,11 @@ public final class ClientCall: @unchecked Sendable {
 
     var messages: [[UInt8]] = []
     var head = 0
+    /// Bytes of complete responses the caller has not taken, and DATA bytes not yet given back to flow control:
+    /// a caller that stops reading stops the server once `queuedResponseLimit` is passed.
+    var queuedBytes = 0
+    var unconsumedBytes = 0
+    static let queuedResponseLimit = 1 << 20
     var reader: UnsafeContinuation<Result<[UInt8]?, RPCError>, Never>?
     var writer: UnsafeContinuation<Result<Void, RPCError>, Never>?
     var headerWaiters: [UnsafeContinuation<Metadata, Never>] = []

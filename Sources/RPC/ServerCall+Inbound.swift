@@ -68,6 +68,7 @@ extension ServerCall {
         }
         if !ended {
             ended = true
+            giveBackWindow()  // Held-back bytes still count against the connection's window.
             transport.callEnded(streamID: streamID)
         }
     }

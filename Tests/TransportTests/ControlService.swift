@@ -1,0 +1,146 @@
+import GRPCServices
+import ServiceStubs
+import Synchronization
+import Transport
+
+/// A request-driven test service (as grpc-swift's ControlService): behaviour chosen per call by the
+/// `x-control` request metadata, with what handlers saw recorded for the test to check.
+///
+/// Behaviours: "sleep" (wait until cancelled, record the cancellation and the deadline it saw), "flood" (write
+/// responses until the client stops reading; count them), "ignore-requests" (never read the request stream),
+/// anything else: behave as the interop service.
+final class ControlService: Grpc_Testing_TestService.ServiceProtocol {
+    struct Observations {
+        var cancelled = 0
+        var remainingAtStart: [UInt64] = []
+        var written = 0
+        var finished = 0
+    }
+
+    let observed = Mutex(Observations())
+    private let interop = InteropTestService()
+
+    func emptyCall(request: Grpc_Testing_Empty, context: ServerContext) async throws -> Grpc_Testing_Empty {
+        try await interop.emptyCall(request: request, context: context)
+    }
+
+    func unaryCall(request: Grpc_Testing_SimpleRequest, context: ServerContext) async throws -> Grpc_Testing_SimpleResponse {
+        if context.requestMetadata["x-control"] == "sleep" {
+            try await sleepUntilCancelled(context)
+        }
+        return try await interop.unaryCall(request: request, context: context)
+    }
+
+    func cacheableUnaryCall(request: Grpc_Testing_SimpleRequest, context: ServerContext) async throws -> Grpc_Testing_SimpleResponse {
+        try await interop.cacheableUnaryCall(request: request, context: context)
+    }
+
+    func streamingOutputCall(
+        request: Grpc_Testing_StreamingOutputCallRequest,
+        responses: RPCResponseWriter<Grpc_Testing_StreamingOutputCallResponse>, context: ServerContext
+    ) async throws {
+        guard context.requestMetadata["x-control"] == "flood" else {
+            return try await interop.streamingOutputCall(request: request, responses: responses, context: context)
+        }
+        let message = Grpc_Testing_StreamingOutputCallResponse(payload: .init(body: [UInt8](repeating: 1, count: 16_384)))
+        defer { observed.withLock { $0.finished += 1 } }
+        while !Task.isCancelled {
+            try await responses.write(message)
+            observed.withLock { $0.written += 1 }
+        }
+    }
+
+    func streamingInputCall(
+        requests: RPCRequestStream<Grpc_Testing_StreamingInputCallRequest>, context: ServerContext
+    ) async throws -> Grpc_Testing_StreamingInputCallResponse {
+        if context.requestMetadata["x-control"] == "ignore-requests" {
+            try await sleepUntilCancelled(context)
+        }
+        return try await interop.streamingInputCall(requests: requests, context: context)
+    }
+
+    func fullDuplexCall(
+        requests: RPCRequestStream<Grpc_Testing_StreamingOutputCallRequest>,
+        responses: RPCResponseWriter<Grpc_Testing_StreamingOutputCallResponse>, context: ServerContext
+    ) async throws {
+        if context.requestMetadata["x-control"] == "sleep" {
+            try await sleepUntilCancelled(context)
+        }
+        try await interop.fullDuplexCall(requests: requests, responses: responses, context: context)
+    }
+
+    func halfDuplexCall(
+        requests: RPCRequestStream<Grpc_Testing_StreamingOutputCallRequest>,
+        responses: RPCResponseWriter<Grpc_Testing_StreamingOutputCallResponse>, context: ServerContext
+    ) async throws {
+        try await interop.halfDuplexCall(requests: requests, responses: responses, context: context)
+    }
+
+    func unimplementedCall(request: Grpc_Testing_Empty, context: ServerContext) async throws -> Grpc_Testing_Empty {
+        try await interop.unimplementedCall(request: request, context: context)
+    }
+
+    private func sleepUntilCancelled(_ context: ServerContext) async throws {
+        observed.withLock { $0.remainingAtStart.append(context.remainingNanoseconds ?? .max) }
+        do {
+            try await Task.sleep(for: .seconds(30))
+        } catch {
+            observed.withLock { $0.cancelled += 1 }
+            throw error
+        }
+    }
+
+    /// Polls until `condition` holds on the observations (up to 10 s): for state a handler sets after the
+    /// client has already seen the outcome.
+    func waitFor(_ condition: (Observations) -> Bool) async -> Bool {
+        for _ in 0..<1000 {
+            if observed.withLock({ condition($0) }) { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return false
+    }
+}
+
+/// A server on 127.0.0.1 with a free port, and a channel to it; both stopped by `stop()`.
+struct TestServer {
+    let server: Server
+    let channel: Channel
+    let port: Int
+    let control: ControlService
+
+    static func start(
+        configure: (inout ServerConfiguration) -> Void = { _ in }, channel: ChannelConfiguration = ChannelConfiguration()
+    ) async throws -> TestServer {
+        var configuration = ServerConfiguration.loopback()
+        configuration.loops = 1
+        configure(&configuration)
+        let control = ControlService()
+        let server = try Server(services: [control, HealthService(services: ["grpc.testing.TestService"])], configuration: configuration)
+        let address = try await server.start()[0]
+        let client = try Channel(addresses: [address], configuration: channel)
+        return TestServer(server: server, channel: client, port: address.port, control: control)
+    }
+
+    /// Runs `body` with a started server, stopping it afterwards whatever happens.
+    static func with<Result>(
+        configure: (inout ServerConfiguration) -> Void = { _ in }, channel: ChannelConfiguration = ChannelConfiguration(),
+        _ body: (TestServer) async throws -> Result
+    ) async throws -> Result {
+        let test = try await start(configure: configure, channel: channel)
+        do {
+            let result = try await body(test)
+            await test.stop()
+            return result
+        } catch {
+            await test.stop()
+            throw error
+        }
+    }
+
+    var client: Grpc_Testing_TestService.Client { Grpc_Testing_TestService.Client(channel) }
+
+    func stop() async {
+        await channel.shutdown()
+        await server.shutdown()
+    }
+}

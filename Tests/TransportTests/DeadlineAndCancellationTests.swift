@@ -1,0 +1,86 @@
+import GRPCServices
+import ServiceStubs
+import Testing
+import Transport
+
+@Suite struct DeadlineAndCancellationTests {
+    @Test func deadlinesReachTheHandlerAndCancelIt() async throws {
+        try await TestServer.with { test in
+            let error = await #expect(throws: RPCError.self) {
+                _ = try await test.client.unaryCall(
+                    Grpc_Testing_SimpleRequest(), metadata: ["x-control": "sleep"],
+                    options: CallOptions(timeout: .milliseconds(200)))
+            }
+            #expect(error?.code == .deadlineExceeded)
+            #expect(await test.control.waitFor { $0.cancelled == 1 })
+            let remaining = test.control.observed.withLock { $0.remainingAtStart.first ?? 0 }
+            // The handler saw the time left, slightly under what the client allowed.
+            #expect(remaining > 50_000_000 && remaining <= 200_000_000)
+        }
+    }
+
+    @Test func aClientCancellationResetsTheStreamAndCancelsTheHandler() async throws {
+        try await TestServer.with { test in
+            let task = Task {
+                try await test.client.fullDuplexCall(metadata: ["x-control": "sleep"]) { _, responses in
+                    for try await _ in responses {}
+                }
+            }
+            #expect(await test.control.waitFor { $0.remainingAtStart.count == 1 })
+            task.cancel()
+            let result = await task.result
+            #expect((try? result.get()) == nil)
+            #expect(await test.control.waitFor { $0.cancelled == 1 })
+        }
+    }
+
+    @Test func aHandlerPassesItsDeadlineOnToTheCallsItMakes() async throws {
+        try await TestServer.with { backend in
+            let relay = try Server(services: [Relay(backend: backend.client)], configuration: .loopback())
+            let channel = try Channel(addresses: try await relay.start())
+            let error = await #expect(throws: RPCError.self) {
+                _ = try await Grpc_Testing_TestService.Client(channel).unaryCall(
+                    Grpc_Testing_SimpleRequest(), options: CallOptions(timeout: .milliseconds(200)))
+            }
+            #expect(error?.code == .deadlineExceeded)
+            // The backend's handler got the relay's remaining time, not a fresh budget, and was cancelled.
+            #expect(await backend.control.waitFor { $0.cancelled == 1 })
+            let remaining = backend.control.observed.withLock { $0.remainingAtStart.first ?? .max }
+            #expect(remaining < 200_000_000)
+            await channel.shutdown()
+            await relay.shutdown()
+        }
+    }
+}
+
+/// UnaryCall relayed to a backend with the caller's deadline; the other methods are the interop service's.
+struct Relay: Grpc_Testing_TestService.ServiceProtocol {
+    let backend: Grpc_Testing_TestService.Client
+    let interop = InteropTestService()
+
+    func unaryCall(request: Grpc_Testing_SimpleRequest, context: ServerContext) async throws -> Grpc_Testing_SimpleResponse {
+        try await backend.unaryCall(request, metadata: ["x-control": "sleep"], options: CallOptions(deadline: context.deadline))
+    }
+
+    func emptyCall(request: Grpc_Testing_Empty, context: ServerContext) async throws -> Grpc_Testing_Empty {
+        try await interop.emptyCall(request: request, context: context)
+    }
+    func cacheableUnaryCall(request: Grpc_Testing_SimpleRequest, context: ServerContext) async throws -> Grpc_Testing_SimpleResponse {
+        try await interop.cacheableUnaryCall(request: request, context: context)
+    }
+    func streamingOutputCall(request: Grpc_Testing_StreamingOutputCallRequest, responses: RPCResponseWriter<Grpc_Testing_StreamingOutputCallResponse>, context: ServerContext) async throws {
+        try await interop.streamingOutputCall(request: request, responses: responses, context: context)
+    }
+    func streamingInputCall(requests: RPCRequestStream<Grpc_Testing_StreamingInputCallRequest>, context: ServerContext) async throws -> Grpc_Testing_StreamingInputCallResponse {
+        try await interop.streamingInputCall(requests: requests, context: context)
+    }
+    func fullDuplexCall(requests: RPCRequestStream<Grpc_Testing_StreamingOutputCallRequest>, responses: RPCResponseWriter<Grpc_Testing_StreamingOutputCallResponse>, context: ServerContext) async throws {
+        try await interop.fullDuplexCall(requests: requests, responses: responses, context: context)
+    }
+    func halfDuplexCall(requests: RPCRequestStream<Grpc_Testing_StreamingOutputCallRequest>, responses: RPCResponseWriter<Grpc_Testing_StreamingOutputCallResponse>, context: ServerContext) async throws {
+        try await interop.halfDuplexCall(requests: requests, responses: responses, context: context)
+    }
+    func unimplementedCall(request: Grpc_Testing_Empty, context: ServerContext) async throws -> Grpc_Testing_Empty {
+        try await interop.unimplementedCall(request: request, context: context)
+    }
+}

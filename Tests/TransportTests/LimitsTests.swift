@@ -1,0 +1,71 @@
+import ServiceStubs
+import Testing
+import Transport
+
+@Suite struct LimitsTests {
+    @Test func messagesOverFourMebibytesAreRefusedBeforeBuffering() async throws {
+        try await TestServer.with { test in
+            let limit = 4 << 20
+            // The payload's own framing adds a few bytes: stay just under, then go just over.
+            let fits = Grpc_Testing_SimpleRequest(payload: .init(body: [UInt8](repeating: 1, count: limit - 16)))
+            _ = try await test.client.unaryCall(fits)
+            let over = Grpc_Testing_SimpleRequest(payload: .init(body: [UInt8](repeating: 1, count: limit + 1)))
+            let error = await #expect(throws: RPCError.self) { _ = try await test.client.unaryCall(over) }
+            #expect(error?.code == .resourceExhausted)
+            #expect(error?.message.contains("exceeds the limit of 4194304") == true)
+            // The connection survives for the next call.
+            _ = try await test.client.emptyCall(Grpc_Testing_Empty())
+        }
+    }
+
+    @Test func aWriterFasterThanItsReaderWaitsInsteadOfBuffering() async throws {
+        try await TestServer.with { test in
+            // The client reads one response, then stops reading while the handler keeps writing 16 KiB messages.
+            let task = Task {
+                try await test.client.streamingOutputCall(Grpc_Testing_StreamingOutputCallRequest(), metadata: ["x-control": "flood"]) {
+                    responses in
+                    var iterator = responses.makeAsyncIterator()
+                    _ = try await iterator.next()
+                    try await Task.sleep(for: .seconds(30))
+                }
+            }
+            #expect(await test.control.waitFor { $0.written > 0 })
+            try await Task.sleep(for: .milliseconds(300))
+            let stalled = test.control.observed.withLock { $0.written }
+            try await Task.sleep(for: .milliseconds(300))
+            let later = test.control.observed.withLock { $0.written }
+            // Writes stop once flow-control windows and bounded buffers are full: about 5 MiB of 16 KiB messages
+            // (stream and connection windows, one output buffer, one stream watermark), never growing.
+            #expect(stalled == later)
+            #expect(later < 400)
+            task.cancel()
+            _ = await task.result
+            #expect(await test.control.waitFor { $0.finished == 1 })
+        }
+    }
+
+    @Test func aHandlerThatDoesNotReadStopsTheClient() async throws {
+        try await TestServer.with { test in
+            let sent = Mutex(0)
+            let task = Task {
+                _ = try await test.client.streamingInputCall(metadata: ["x-control": "ignore-requests"]) { requests in
+                    let message = Grpc_Testing_StreamingInputCallRequest(payload: .init(body: [UInt8](repeating: 1, count: 16_384)))
+                    while true {
+                        try await requests.write(message)
+                        sent.withLock { $0 += 1 }
+                    }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            let stalled = sent.withLock { $0 }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(sent.withLock { $0 } == stalled)
+            // Windows (1 MiB stream, 4 MiB connection) and the unread-message bound (1 MiB) stop it well below 1000.
+            #expect(stalled < 1000)
+            task.cancel()
+            _ = await task.result
+        }
+    }
+}
+
+import Synchronization
