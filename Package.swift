@@ -70,10 +70,13 @@ let package = Package(
         .testTarget(name: "ProtoCodecTests", dependencies: ["ProtoCodec", "Protos", "TestProtos"]),
         .testTarget(name: "ProtocGenTradewireTests", dependencies: ["ProtocGenTradewire"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
-        .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2"]),
+        .target(name: "HTTP2TestSupport", dependencies: ["HTTP2", "EventLoop"], path: "Tests/HTTP2TestSupport"),
+        .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "HTTP2TestSupport"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC"]),
         .testTarget(name: "HashRingTests", dependencies: ["HashRing"]),
-        .testTarget(name: "TransportTests", dependencies: ["Transport", "GRPCServices", "ServiceStubs", "HTTP2", "EventLoop"]),
+        .testTarget(
+            name: "TransportTests",
+            dependencies: ["Transport", "GRPCServices", "ServiceStubs", "HTTP2", "EventLoop", "HTTP2TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

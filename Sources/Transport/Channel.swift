@@ -16,6 +16,9 @@ public final class Channel: RPCClientTransport, Sendable {
     private let roundRobin = Atomic<Int>(0)
 
     private struct Waiters {
+        /// Counts connectivity changes: a call that picked at generation g and finds it moved on re-picks
+        /// instead of waiting for a change that already happened.
+        var generation = 0
         var next = 0
         var pending: [Int: CheckedContinuation<Void, Never>] = [:]
         var closed = false
@@ -54,6 +57,7 @@ public final class Channel: RPCClientTransport, Sendable {
             if let deadline, Monotonic.now() >= deadline {
                 throw RPCError(code: .deadlineExceeded, message: "the deadline passed while waiting for a connection")
             }
+            let generation = waiters.withLock { $0.generation }
             switch pick(options) {
             case .use(let subchannel):
                 do throws(RPCError) {
@@ -64,7 +68,7 @@ public final class Channel: RPCClientTransport, Sendable {
             case .fail(let error):
                 throw error
             case .wait:
-                try await waitForChange(until: deadline)
+                try await waitForChange(after: generation, until: deadline)
             }
         }
     }
@@ -155,11 +159,12 @@ public final class Channel: RPCClientTransport, Sendable {
 
     // MARK: - Waiting for a connection
 
-    /// Waits until a subchannel's connectivity changes, the channel closes, or `deadline` passes.
-    private func waitForChange(until deadline: UInt64?) async throws(RPCError) {
+    /// Waits until a subchannel's connectivity changes after `generation`, the channel closes, or `deadline`
+    /// passes.
+    private func waitForChange(after generation: Int, until deadline: UInt64?) async throws(RPCError) {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let id = waiters.withLock { state -> Int? in
-                guard !state.closed else { return nil }
+                guard !state.closed, state.generation == generation else { return nil }
                 defer { state.next += 1 }
                 state.pending[state.next] = continuation
                 return state.next
@@ -184,6 +189,7 @@ public final class Channel: RPCClientTransport, Sendable {
 
     fileprivate func wakeWaiters() {
         let pending = waiters.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.generation += 1
             defer { state.pending.removeAll() }
             return Array(state.pending.values)
         }

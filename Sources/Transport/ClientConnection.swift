@@ -190,6 +190,12 @@ final class ClientConnection: Selectable, TurnFlushable, @unchecked Sendable {
     func flushAtEndOfTurn() {
         flushRequested = false
         guard state == .ready || state == .draining else { return }
+        guard writeOutput() else { return }
+        if state == .draining && calls.isEmpty && outputOffset == output.count { close() }
+    }
+
+    /// Writes what the session has to send, as far as the socket takes it; false if the connection failed.
+    private func writeOutput() -> Bool {
         do {
             while true {
                 if outputOffset == output.count {
@@ -206,10 +212,10 @@ final class ClientConnection: Selectable, TurnFlushable, @unchecked Sendable {
             }
         } catch {
             fail(RPCError(code: .unavailable, message: "writing to \(address): \(error)"))
-            return
+            return false
         }
         setInterest(writable: outputOffset < output.count)
-        if state == .draining && calls.isEmpty && outputOffset == output.count { close() }
+        return true
     }
 
     private func setInterest(writable: Bool) {
@@ -238,8 +244,11 @@ final class ClientConnection: Selectable, TurnFlushable, @unchecked Sendable {
     func close() {
         guard state != .closed else { return }
         if calls.isEmpty {
-            session?.goAway(errorCode: .noError)
-            flushAtEndOfTurn()
+            if session != nil {
+                session.goAway(errorCode: .noError)
+                _ = writeOutput()
+            }
+            guard state != .closed else { return }  // writeOutput may have failed the connection
             closeSocket()
             onStateChange?(self, .closed, nil)
         } else {

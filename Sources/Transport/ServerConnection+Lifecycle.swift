@@ -36,9 +36,7 @@ extension ServerConnection {
     func callsChanged() {
         if calls.isEmpty {
             if draining && finalGoAwaySent {
-                session.goAway(errorCode: .noError, lastStreamID: session.lastProcessedStreamID)
-                requestFlush()
-                closeWhenFlushed()
+                closeWhenFlushed()  // The final GOAWAY already went out.
             } else {
                 armIdleTimer()
             }

@@ -24,6 +24,8 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
     private var writeInterest = false
     var closeAfterFlush = false
     private(set) var closed = false
+    private var socketClosed = false
+    private var lingerTimer: LoopTimer?
 
     // Keepalive enforcement (see KeepalivePolicy).
     var lastPingAt: UInt64 = 0
@@ -63,6 +65,10 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
     // MARK: - Input
 
     func ready(readable: Bool, writable: Bool) {
+        if closed {
+            if readable { drainUntilPeerCloses() }
+            return
+        }
         if writable { flushAtEndOfTurn() }
         if readable { readAvailable() }
     }
@@ -130,7 +136,11 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
             return
         }
         setWriteInterest(outputOffset < output.count)
-        if outputOffset == output.count && (closeAfterFlush || (!session.wantsRead && !session.wantsWrite)) { close() }
+        // nghttp2 stops wanting reads as soon as any GOAWAY is sent with no stream open; a draining connection
+        // must still wait for the PING answer and send the final GOAWAY, or a stream the client opened meanwhile
+        // would be lost without a word.
+        let sessionDone = !session.wantsRead && !session.wantsWrite && (!draining || finalGoAwaySent)
+        if outputOffset == output.count && (closeAfterFlush || sessionDone) { close() }
     }
 
     private func setWriteInterest(_ wanted: Bool) {
@@ -148,6 +158,9 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
         close()
     }
 
+    /// Ends the connection: calls are cancelled, our side of the socket is shut down, and the socket is closed
+    /// once the client closes its side (or after a second). Closing at once with unread input would make the
+    /// kernel answer with RST, which discards what the client has not read yet — the final GOAWAY among it.
     func close() {
         guard !closed else { return }
         closed = true
@@ -156,6 +169,29 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
         graceTimer?.cancel()
         for call in Array(calls.values) { call.streamClosed(errorCode: 0x8) }
         calls.removeAll()
+        if writeInterest { try? loop.setInterest(fd, readable: true, writable: false) }
+        Socket.shutdownWrite(fd)
+        lingerTimer = loop.schedule(at: Monotonic.now() + 1_000_000_000) { [unowned self] in closeSocket() }
+    }
+
+    /// Reads and drops what the client still sends until it closes its side.
+    private func drainUntilPeerCloses() {
+        let buffer = loop.readBuffer
+        while true {
+            switch try? Socket.read(fd, into: buffer) {
+            case .processed(let count)? where count > 0: continue
+            case .wouldBlock?: return
+            default:
+                closeSocket()
+                return
+            }
+        }
+    }
+
+    private func closeSocket() {
+        guard !socketClosed else { return }
+        socketClosed = true
+        lingerTimer?.cancel()
         loop.deregister(fd)
         Socket.close(fd)
         server.connectionClosed(self)

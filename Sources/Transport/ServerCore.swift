@@ -52,8 +52,13 @@ final class ServerCore: @unchecked Sendable {
     }
 
     func connectionClosed(_ connection: ServerConnection) {
+        state.withLock { $0.connections[ObjectIdentifier(connection)] = nil }
+        resumeWaitersIfStopped()
+    }
+
+    /// Wakes `waitUntilClosed` once shutdown has begun and no connection is left.
+    private func resumeWaitersIfStopped() {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            state.connections[ObjectIdentifier(connection)] = nil
             guard state.shuttingDown, state.connections.isEmpty else { return [] }
             defer { state.waiters.removeAll() }
             return state.waiters
@@ -72,6 +77,7 @@ final class ServerCore: @unchecked Sendable {
         for (connection, loop) in connections {
             loop.execute { connection.beginGracefulShutdown(grace: grace) }
         }
+        resumeWaitersIfStopped()
     }
 
     /// Closes every connection at once.
@@ -85,6 +91,7 @@ final class ServerCore: @unchecked Sendable {
         for (connection, loop) in connections {
             loop.execute { connection.close() }
         }
+        resumeWaitersIfStopped()
     }
 
     /// Returns once shutdown started and every connection is closed.

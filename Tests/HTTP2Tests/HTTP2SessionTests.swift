@@ -1,33 +1,7 @@
+import HTTP2TestSupport
 import Testing
 
 @testable import HTTP2
-
-/// Records what a session delivers.
-final class Recorder: HTTP2SessionDelegate {
-    var headers: [(streamID: Int32, headers: [HTTP2HeaderField], endStream: Bool, oversized: Bool)] = []
-    var data: [Int32: [UInt8]] = [:]
-    var ended: [Int32] = []
-    var closed: [(Int32, HTTP2ErrorCode)] = []
-    var pings: [(UInt64, Bool)] = []
-    var goAways: [(Int32, HTTP2ErrorCode, [UInt8])] = []
-    var writable: [Int32] = []
-
-    func http2(_ session: HTTP2Session, didReceiveHeaders headers: [HTTP2HeaderField], streamID: Int32, endStream: Bool, oversized: Bool) {
-        self.headers.append((streamID, headers, endStream, oversized))
-    }
-    func http2(_ session: HTTP2Session, didReceiveData data: UnsafeRawBufferPointer, streamID: Int32) {
-        self.data[streamID, default: []] += data
-    }
-    func http2(_ session: HTTP2Session, didReceiveEndStream streamID: Int32) { ended.append(streamID) }
-    func http2(_ session: HTTP2Session, streamClosed streamID: Int32, errorCode: HTTP2ErrorCode) {
-        closed.append((streamID, errorCode))
-    }
-    func http2(_ session: HTTP2Session, didReceivePing opaque: UInt64, ack: Bool) { pings.append((opaque, ack)) }
-    func http2(_ session: HTTP2Session, didReceiveGoAway lastStreamID: Int32, errorCode: HTTP2ErrorCode, debugData: [UInt8]) {
-        goAways.append((lastStreamID, errorCode, debugData))
-    }
-    func http2(_ session: HTTP2Session, streamIsWritable streamID: Int32) { writable.append(streamID) }
-}
 
 /// A client and a server session wired back to back in memory.
 final class Pair {

@@ -1,0 +1,94 @@
+import HTTP2
+import HTTP2TestSupport
+import ServiceStubs
+import Testing
+import Transport
+
+@Suite struct LifecycleTests {
+    @Test func gracefulShutdownLetsInFlightCallsFinish() async throws {
+        try await TestServer.with { test in
+            // A call that takes 300 ms (a server stream with a pause) is in flight when shutdown begins.
+            let call = Task {
+                try await test.client.streamingOutputCall(
+                    Grpc_Testing_StreamingOutputCallRequest(responseParameters: [.init(size: 10, intervalUs: 300_000)])
+                ) { responses in
+                    var count = 0
+                    for try await _ in responses { count += 1 }
+                    return count
+                }
+            }
+            try await Task.sleep(for: .milliseconds(50))
+            test.server.beginGracefulShutdown(grace: .seconds(5))
+            #expect(try await call.value == 1)
+        }
+    }
+
+    @Test func gracefulShutdownSendsGoAwayPingThenFinalGoAway() async throws {
+        try await TestServer.with { test in
+            let raw = try await RawClient(port: test.port)
+            try await raw.startSession()
+            // A call in flight (a response after 300 ms) keeps the client's session reading: nghttp2 ignores
+            // frames on a session that got a GOAWAY and has no stream open.
+            let request = Grpc_Testing_StreamingOutputCallRequest(responseParameters: [.init(size: 1, intervalUs: 300_000)])
+            let stream = try raw.session!.submitRequest(
+                headers: RawClient.grpcHeaders(path: "/grpc.testing.TestService/StreamingOutputCall"), endStream: false)
+            raw.session!.enqueue(streamID: stream, RawClient.frame(request.serializedBytes()))
+            raw.session!.finish(streamID: stream, trailers: nil)
+            await raw.pump()
+            test.server.beginGracefulShutdown(grace: .seconds(5))
+            #expect(await raw.waitForClose())
+            // First GOAWAY announces the shutdown (last stream 2^31-1); after the PING round trip the final one
+            // names the last stream processed. The call in flight still completes.
+            #expect(raw.recorder.goAways.map(\.0) == [Int32.max, stream])
+            #expect(raw.recorder.pings.contains { !$0.1 })
+            let trailers = raw.recorder.headers.last { $0.streamID == stream }
+            #expect(trailers?.headers.first { $0.name == "grpc-status" }?.value == "0")
+        }
+    }
+
+    @Test func idleConnectionsAreClosed() async throws {
+        try await TestServer.with(configure: { $0.maxConnectionIdle = .milliseconds(100) }) { test in
+            let raw = try await RawClient(port: test.port)
+            try await raw.startSession()
+            #expect(await raw.waitForClose(within: .seconds(3)))
+            #expect(raw.recorder.goAways.first?.1 == .noError)
+            try await LifecycleTests.stillServes(test)  // the channel reconnects
+        }
+    }
+
+    @Test func connectionsPastTheirMaximumAgeAreClosed() async throws {
+        try await TestServer.with(configure: {
+            $0.maxConnectionAge = .milliseconds(150)
+            $0.maxConnectionAgeGrace = .milliseconds(100)
+        }) { test in
+            let raw = try await RawClient(port: test.port)
+            try await raw.startSession()
+            #expect(await raw.waitForClose(within: .seconds(3)))
+        }
+    }
+
+    @Test func theGracePeriodEndsCallsThatDoNotFinish() async throws {
+        try await TestServer.with { test in
+            let call = Task {
+                try await test.client.unaryCall(Grpc_Testing_SimpleRequest(), metadata: ["x-control": "sleep"])
+            }
+            #expect(await test.control.waitFor { $0.remainingAtStart.count == 1 })
+            test.server.beginGracefulShutdown(grace: .milliseconds(100))
+            let result = await call.result
+            #expect((try? result.get()) == nil)
+            #expect(await test.control.waitFor { $0.cancelled == 1 })
+        }
+    }
+
+    @Test func cancellingRunStopsTheServer() async throws {
+        let server = try Server(services: [ControlService()], configuration: .loopback())
+        let running = Task { try await server.run() }
+        while server.listeningAddresses.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+        running.cancel()
+        try await running.value
+    }
+
+    static func stillServes(_ test: TestServer) async throws {
+        _ = try await test.client.emptyCall(Grpc_Testing_Empty())
+    }
+}

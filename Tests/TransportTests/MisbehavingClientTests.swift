@@ -1,0 +1,143 @@
+import HTTP2
+import HTTP2TestSupport
+import ServiceStubs
+import Testing
+import Transport
+
+/// Protocol abuse from raw clients (as grpc-go's servertester): the server survives, answers as the spec says,
+/// and keeps serving a well-behaved client at the same time.
+@Suite struct MisbehavingClientTests {
+    /// The well-behaved client: one unary call must still succeed.
+    func stillServes(_ test: TestServer) async throws {
+        let response = try await test.client.unaryCall(Grpc_Testing_SimpleRequest(responseSize: 10))
+        #expect(response.payload?.body.count == 10)
+    }
+
+    @Test func aBadPrefaceClosesThatConnectionOnly() async throws {
+        try await TestServer.with { test in
+            let raw = try await RawClient(port: test.port)
+            await raw.write(Array("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8))
+            #expect(await raw.waitForClose())
+            try await stillServes(test)
+        }
+    }
+
+    @Test func garbageAfterThePrefaceEndsWithGoAway() async throws {
+        try await TestServer.with { test in
+            let raw = try await RawClient(port: test.port)
+            try await raw.startSession()
+            var generator = SystemRandomNumberGenerator()
+            // A frame header announcing a huge frame of an unknown type on stream 1, then noise.
+            await raw.write([0xff, 0xff, 0xff, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01] + (0..<4096).map { _ in UInt8.random(in: 0...255, using: &generator) })
+            #expect(await raw.waitForClose())
+            #expect(raw.recorder.goAways.first?.1 == .frameSizeError || raw.recorder.goAways.first?.1 == .protocolError)
+            try await stillServes(test)
+        }
+    }
+
+    @Test func aWrongContentTypeIsHTTP415() async throws {
+        try await TestServer.with { test in
+            let raw = try await RawClient(port: test.port)
+            try await raw.startSession()
+            let stream = try raw.session!.submitRequest(
+                headers: RawClient.grpcHeaders(path: "/grpc.testing.TestService/EmptyCall", contentType: "text/plain"),
+                endStream: true)
+            await raw.pump(for: .milliseconds(100))
+            let response = raw.recorder.headers.first { $0.streamID == stream }
+            #expect(response?.headers.first { $0.name == ":status" }?.value == "415")
+            try await stillServes(test)
+        }
+    }
+
+    @Test func anOversizedHeaderListIsResourceExhausted() async throws {
+        try await TestServer.with { test in
+            let raw = try await RawClient(port: test.port)
+            try await raw.startSession()
+            let huge = [HTTP2HeaderField("x-huge", String(repeating: "a", count: 15_000)),
+                        HTTP2HeaderField("x-huge-2", String(repeating: "b", count: 15_000))]
+            let stream = try raw.session!.submitRequest(
+                headers: RawClient.grpcHeaders(path: "/grpc.testing.TestService/EmptyCall", extra: huge), endStream: true)
+            await raw.pump(for: .milliseconds(100))
+            let response = raw.recorder.headers.first { $0.streamID == stream }
+            #expect(response?.headers.first { $0.name == "grpc-status" }?.value == "8")
+            try await stillServes(test)
+        }
+    }
+
+    @Test func aRapidResetFloodIsStopped() async throws {
+        try await TestServer.with { test in
+            let raw = try await RawClient(port: test.port)
+            try await raw.startSession()
+            // CVE-2023-44487: open a stream and reset it at once, thousands of times. Each HEADERS is serialised
+            // before its RST_STREAM is queued (nghttp2 would otherwise drop a request it has not sent yet).
+            var wire: [UInt8] = []
+            for _ in 0..<5000 {
+                guard let stream = try? raw.session!.submitRequest(
+                    headers: RawClient.grpcHeaders(path: "/grpc.testing.TestService/EmptyCall"), endStream: false)
+                else { break }
+                try raw.session!.produceOutput(into: &wire, limit: 1 << 26)
+                raw.session!.reset(streamID: stream, errorCode: .cancel)
+                try raw.session!.produceOutput(into: &wire, limit: 1 << 26)
+            }
+            await raw.write(wire)
+            // nghttp2's rate limit (1000 resets in a burst, then 33 a second) ends the connection with a GOAWAY.
+            #expect(await raw.waitForClose())
+            #expect(!raw.recorder.goAways.isEmpty)
+            try await stillServes(test)
+        }
+    }
+
+    @Test func aPingFloodEndsWithTooManyPings() async throws {
+        try await TestServer.with { test in
+            let raw = try await RawClient(port: test.port)
+            try await raw.startSession()
+            for opaque in 0..<10 {
+                raw.session!.ping(opaque: UInt64(opaque))
+                await raw.pump(for: .milliseconds(5))
+            }
+            #expect(await raw.waitForClose())
+            let goAway = raw.recorder.goAways.first
+            #expect(goAway?.1 == .enhanceYourCalm)
+            #expect(goAway.map { String(decoding: $0.2, as: UTF8.self) } == "too_many_pings")
+            try await stillServes(test)
+        }
+    }
+
+    @Test func aClientThatNeverReadsCannotGrowTheServer() async throws {
+        try await TestServer.with { test in
+            let raw = try await RawClient(port: test.port)
+            try await raw.startSession()
+            // Ask for endless 16 KiB responses on many streams, then never read the socket again.
+            for _ in 0..<20 {
+                let stream = try raw.session!.submitRequest(
+                    headers: RawClient.grpcHeaders(
+                        path: "/grpc.testing.TestService/StreamingOutputCall", extra: [HTTP2HeaderField("x-control", "flood")]),
+                    endStream: false)
+                raw.session!.enqueue(streamID: stream, RawClient.frame([]))
+                raw.session!.finish(streamID: stream, trailers: nil)
+            }
+            var output: [UInt8] = []
+            try raw.session!.produceOutput(into: &output, limit: 1 << 20)
+            await raw.write(output)
+            #expect(await test.control.waitFor { $0.written > 0 })
+            try await Task.sleep(for: .milliseconds(500))
+            let stalled = test.control.observed.withLock { $0.written }
+            try await Task.sleep(for: .milliseconds(300))
+            // Writes stop: the client's windows (64 KiB a stream by default) and the kernel's socket buffers fill,
+            // then the server's bounded output buffer, then every handler waits.
+            #expect(test.control.observed.withLock { $0.written } == stalled)
+            #expect(stalled < 2000)
+            try await stillServes(test)
+        }
+    }
+
+    @Test func aStalledHalfFrameDoesNotBlockOthers() async throws {
+        try await TestServer.with { test in
+            let raw = try await RawClient(port: test.port)
+            try await raw.startSession()
+            await raw.write([0x00, 0x40, 0x00, 0x00])  // Half a frame header, then silence.
+            try await stillServes(test)
+            #expect(!raw.peerClosed)
+        }
+    }
+}
