@@ -15,14 +15,27 @@ final class ControlService: Grpc_Testing_TestService.ServiceProtocol {
         var remainingAtStart: [UInt64] = []
         var written = 0
         var finished = 0
+        var calls = 0
+        /// `x-key` metadata of the calls served (ring-hash tests).
+        var keys: [String] = []
     }
 
     let observed = Mutex(Observations())
     private let interop = InteropTestService()
 
+    /// Counts the call, records its `x-key`, and answers with the server's `tag` in the trailers.
     func emptyCall(request: Grpc_Testing_Empty, context: ServerContext) async throws -> Grpc_Testing_Empty {
-        try await interop.emptyCall(request: request, context: context)
+        observed.withLock {
+            $0.calls += 1
+            if let key = context.requestMetadata["x-key"] { $0.keys.append(key) }
+        }
+        context.trailingMetadata.add("x-served-by", tag)
+        return try await interop.emptyCall(request: request, context: context)
     }
+
+    let tag: String
+
+    init(tag: String = "") { self.tag = tag }
 
     func unaryCall(request: Grpc_Testing_SimpleRequest, context: ServerContext) async throws -> Grpc_Testing_SimpleResponse {
         if context.requestMetadata["x-control"] == "sleep" {

@@ -1,0 +1,148 @@
+import EventLoop
+import GRPCServices
+import ServiceStubs
+import Testing
+import Transport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite struct ChannelTests {
+    /// A port nothing listens on (bound then closed by the kernel's choice).
+    static func freePort() throws -> Int {
+        let fd = try Socket.tcp(family: AF_INET)
+        defer { Socket.close(fd) }
+        try Socket.bind(fd, to: SocketAddress(host: "127.0.0.1", port: 0)!)
+        return try Socket.localAddress(fd).port
+    }
+
+    static func server(port: Int = 0, tag: String) async throws -> (Server, ControlService, SocketAddress) {
+        let control = ControlService(tag: tag)
+        let server = try Server(services: [control], configuration: .loopback(port: port))
+        let address = try await server.start()[0]
+        return (server, control, address)
+    }
+
+    static var fastBackoff: ChannelConfiguration {
+        var configuration = ChannelConfiguration()
+        configuration.backoff.initial = .milliseconds(20)
+        configuration.backoff.maximum = .milliseconds(100)
+        return configuration
+    }
+
+    @Test func callsFailFastWhenNothingListens() async throws {
+        let channel = try Channel(addresses: [SocketAddress(host: "127.0.0.1", port: try Self.freePort())!])
+        let client = Grpc_Testing_TestService.Client(channel)
+        let error = await #expect(throws: RPCError.self) { _ = try await client.emptyCall(.init()) }
+        #expect(error?.code == .unavailable)
+        await channel.shutdown()
+    }
+
+    @Test func waitForReadyWaitsForTheServerToStart() async throws {
+        let port = try Self.freePort()
+        let channel = try Channel(addresses: [SocketAddress(host: "127.0.0.1", port: port)!], configuration: Self.fastBackoff)
+        let client = Grpc_Testing_TestService.Client(channel)
+        let call = Task {
+            try await client.emptyCall(.init(), options: CallOptions(timeout: .seconds(10), waitForReady: true))
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        let (server, _, _) = try await Self.server(port: port, tag: "late")
+        _ = try await call.value
+        await channel.shutdown()
+        await server.shutdown()
+    }
+
+    @Test func waitForReadyStillHonoursTheDeadline() async throws {
+        let channel = try Channel(addresses: [SocketAddress(host: "127.0.0.1", port: try Self.freePort())!])
+        let error = await #expect(throws: RPCError.self) {
+            _ = try await Grpc_Testing_TestService.Client(channel).emptyCall(
+                .init(), options: CallOptions(timeout: .milliseconds(150), waitForReady: true))
+        }
+        #expect(error?.code == .deadlineExceeded)
+        await channel.shutdown()
+    }
+
+    @Test func theChannelReconnectsAfterTheServerRestarts() async throws {
+        var (server, _, address) = try await Self.server(tag: "first")
+        let channel = try Channel(addresses: [address], configuration: Self.fastBackoff)
+        let client = Grpc_Testing_TestService.Client(channel)
+        _ = try await client.emptyCall(.init())
+        await server.shutdown()
+        (server, _, _) = try await Self.server(port: address.port, tag: "second")
+        _ = try await client.emptyCall(.init(), options: CallOptions(timeout: .seconds(10), waitForReady: true))
+        await channel.shutdown()
+        await server.shutdown()
+    }
+
+    @Test func pickFirstSkipsAnAddressThatRefuses() async throws {
+        let (server, control, address) = try await Self.server(tag: "second")
+        let dead = SocketAddress(host: "127.0.0.1", port: try Self.freePort())!
+        let channel = try Channel(addresses: [dead, address], configuration: Self.fastBackoff)
+        for _ in 0..<3 {
+            _ = try await Grpc_Testing_TestService.Client(channel).emptyCall(
+                .init(), options: CallOptions(timeout: .seconds(10), waitForReady: true))
+        }
+        #expect(control.observed.withLock { $0.calls } == 3)
+        await channel.shutdown()
+        await server.shutdown()
+    }
+
+    @Test func roundRobinSpreadsCallsOverEveryBackend() async throws {
+        let backends = [try await Self.server(tag: "a"), try await Self.server(tag: "b"), try await Self.server(tag: "c")]
+        let channel = try Channel(addresses: backends.map(\.2), configuration: ChannelConfiguration(loadBalancing: .roundRobin))
+        let client = Grpc_Testing_TestService.Client(channel)
+        _ = try await client.emptyCall(.init(), options: CallOptions(waitForReady: true))
+        while Set(try await (0..<3).asyncMap { _ in try await Self.servedBy(client) }).count < 3 {
+            try await Task.sleep(for: .milliseconds(10))  // until all three subchannels are ready
+        }
+        let before = backends.map { $0.1.observed.withLock { $0.calls } }
+        for _ in 0..<30 { _ = try await client.emptyCall(.init()) }
+        let shares = zip(backends, before).map { $0.0.1.observed.withLock { $0.calls } - $0.1 }
+        #expect(shares == [10, 10, 10])
+        await channel.shutdown()
+        for backend in backends { await backend.0.shutdown() }
+    }
+
+    @Test func ringHashSendsEachKeyToOneBackend() async throws {
+        let backends = [try await Self.server(tag: "a"), try await Self.server(tag: "b"), try await Self.server(tag: "c")]
+        let channel = try Channel(addresses: backends.map(\.2), configuration: ChannelConfiguration(loadBalancing: .ringHash))
+        let client = Grpc_Testing_TestService.Client(channel)
+        let keys = (0..<30).map { "order-\($0)" }
+        for _ in 0..<3 {
+            for key in keys {
+                _ = try await client.emptyCall(
+                    .init(), metadata: ["x-key": .string(key)], options: CallOptions(waitForReady: true, hashKey: key))
+            }
+        }
+        let seen = backends.map { Set($0.1.observed.withLock { $0.keys }) }
+        for key in keys { #expect(seen.filter { $0.contains(key) }.count == 1, "\(key) went to more than one backend") }
+        #expect(seen.filter { !$0.isEmpty }.count == 3)  // and the keys spread over all three
+        await channel.shutdown()
+        for backend in backends { await backend.0.shutdown() }
+    }
+
+    @Test func backoffGrowsBy1Point6WithJitterUpTo120Seconds() {
+        let backoff = ConnectionBackoff()
+        #expect(backoff.delay(attempt: 0, random: 0) == .seconds(1))
+        #expect(backoff.delay(attempt: 1, random: 0) == .milliseconds(1600))
+        #expect(backoff.delay(attempt: 2, random: 0) == .milliseconds(2560))
+        #expect(backoff.delay(attempt: 0, random: 1) == .milliseconds(1200))
+        #expect(backoff.delay(attempt: 0, random: -1) == .milliseconds(800))
+        #expect(backoff.delay(attempt: 50, random: 0) == .seconds(120))
+    }
+
+    static func servedBy(_ client: Grpc_Testing_TestService.Client) async throws -> String {
+        let response = try await client.transport.unaryWithMetadata(
+            Grpc_Testing_TestService.Method.emptyCall, Grpc_Testing_Empty(), responseType: Grpc_Testing_Empty.self)
+        return response.trailingMetadata["x-served-by"] ?? ""
+    }
+}
+
+extension Sequence {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var result: [T] = []
+        for element in self { result.append(try await transform(element)) }
+        return result
+    }
+}
