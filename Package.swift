@@ -67,7 +67,8 @@ let package = Package(
         // Messages for the codec's own tests (proto/tradewire/testing).
         .target(name: "CTestProtos", dependencies: ["CProtobufC"]),
         .target(name: "TestProtos", dependencies: ["ProtoCodec", "CTestProtos", "CProtobufC"]),
-        .testTarget(name: "ProtoCodecTests", dependencies: ["ProtoCodec", "Protos", "TestProtos"]),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ProtoCodecTests", dependencies: ["ProtoCodec", "Protos", "TestProtos", "TestSupport"]),
         .testTarget(name: "ProtocGenTradewireTests", dependencies: ["ProtocGenTradewire"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
         .target(name: "HTTP2TestSupport", dependencies: ["HTTP2", "EventLoop"], path: "Tests/HTTP2TestSupport"),
@@ -76,7 +77,7 @@ let package = Package(
         .testTarget(name: "HashRingTests", dependencies: ["HashRing"]),
         .testTarget(
             name: "TransportTests",
-            dependencies: ["Transport", "GRPCServices", "ServiceStubs", "HTTP2", "EventLoop", "HTTP2TestSupport"]),
+            dependencies: ["Transport", "GRPCServices", "ServiceStubs", "HTTP2", "EventLoop", "HTTP2TestSupport", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -98,6 +98,14 @@ public final class RawClient {
         if !output.isEmpty { await write(output) }
     }
 
+    /// Pumps until `condition` holds (or `timeout` passes); returns whether it holds.
+    @discardableResult
+    public func pump(until condition: () -> Bool, timeout: Duration = .seconds(10)) async -> Bool {
+        let end = ContinuousClock.now + timeout
+        while !condition() && ContinuousClock.now < end && !peerClosed { await pump(for: .milliseconds(10)) }
+        return condition()
+    }
+
     /// Request headers for a gRPC call to `path`, with `extra` headers after the standard ones.
     public static func grpcHeaders(path: String, contentType: String = "application/grpc", extra: [HTTP2HeaderField] = [])
         -> [HTTP2HeaderField]

@@ -1,5 +1,6 @@
 import Foundation
 import Protos
+import TestSupport
 import Testing
 import TestProtos
 
@@ -75,8 +76,8 @@ import TestProtos
         "evolved_v2": evolvedV2,
     ]
 
-    @Test func pythonEncodesWhatWeDecodeAndByteIdentically() throws {
-        let lines = try Self.runPython(mode: "encode", input: "")
+    @Test func pythonEncodesWhatWeDecodeAndByteIdentically() async throws {
+        let lines = try await Self.runPython(mode: "encode", input: "")
         #expect(Set(lines.map { $0["case"] as! String }) == Set(Self.cases.keys))
         for line in lines {
             let name = line["case"] as! String
@@ -88,19 +89,19 @@ import TestProtos
         }
     }
 
-    @Test func weEncodeWhatPythonDecodes() throws {
+    @Test func weEncodeWhatPythonDecodes() async throws {
         let input = Self.cases.map { name, message in
             "{\"case\": \"\(name)\", \"hex\": \"\(Self.hex(message.serializedBytes()))\"}"
         }.joined(separator: "\n")
-        let lines = try Self.runPython(mode: "decode", input: input + "\n")
+        let lines = try await Self.runPython(mode: "decode", input: input + "\n")
         #expect(lines.count == Self.cases.count)
         for line in lines {
             #expect(line["equal"] as? Bool == true, "case \(line["case"] ?? "?"): Python decoded a different value")
         }
     }
 
-    @Test func anOlderSchemaHereKeepsWhatANewerSchemaInPythonSent() throws {
-        let lines = try Self.runPython(mode: "encode", input: "")
+    @Test func anOlderSchemaHereKeepsWhatANewerSchemaInPythonSent() async throws {
+        let lines = try await Self.runPython(mode: "encode", input: "")
         let line = try #require(lines.first { $0["case"] as? String == "evolved_v2" })
         let pythonBytes = try #require(Self.bytes(fromHex: line["hex"] as! String))
         let older = try Tradewire_Testing_V1_EvolvedV1(serializedBytes: pythonBytes)
@@ -109,44 +110,16 @@ import TestProtos
 
     // MARK: - Running Python
 
-    /// The Python with protobuf installed: $TRADEWIRE_PYTHON, else the repository's .venv (tools/test makes it).
-    static func python() throws -> String {
-        if let path = ProcessInfo.processInfo.environment["TRADEWIRE_PYTHON"] { return path }
-        let venv = repositoryRoot + "/.venv/bin/python3"
-        guard FileManager.default.isExecutableFile(atPath: venv) else {
-            throw InteropSetupError(
-                description: "no Python with protobuf: run tools/test (it creates .venv) or set TRADEWIRE_PYTHON")
-        }
-        return venv
-    }
-
-    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent().path
-
-    static func runPython(mode: String, input: String) throws -> [[String: Any]] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try python())
-        process.arguments = [
-            repositoryRoot + "/Tests/ProtoCodecTests/Python/codec_interop.py", repositoryRoot + "/proto", mode,
-        ]
-        let stdin = Pipe()
-        let stdout = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        try process.run()
-        stdin.fileHandleForWriting.write(Data(input.utf8))
-        try stdin.fileHandleForWriting.close()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw InteropSetupError(description: "codec_interop.py \(mode) exited with \(process.terminationStatus)")
-        }
-        return try String(decoding: output, as: UTF8.self).split(separator: "\n").map {
+    static func runPython(mode: String, input: String) async throws -> [[String: Any]] {
+        let (status, output) = try await Peers.run(
+            try Peers.python(),
+            [Peers.repositoryRoot + "/Tests/ProtoCodecTests/Python/codec_interop.py", Peers.repositoryRoot + "/proto", mode],
+            input: input)
+        guard status == 0 else { throw Peers.Missing(description: "codec_interop.py \(mode) exited with \(status)") }
+        return try output.split(separator: "\n").map {
             try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
         }
     }
-
-    struct InteropSetupError: Error, CustomStringConvertible { let description: String }
 
     // MARK: - Helpers
 

@@ -16,6 +16,8 @@ final class ControlService: Grpc_Testing_TestService.ServiceProtocol {
         var written = 0
         var finished = 0
         var calls = 0
+        /// StreamingOutputCall handlers started.
+        var streamsStarted = 0
         /// `x-key` metadata of the calls served (ring-hash tests).
         var keys: [String] = []
     }
@@ -52,6 +54,7 @@ final class ControlService: Grpc_Testing_TestService.ServiceProtocol {
         request: Grpc_Testing_StreamingOutputCallRequest,
         responses: RPCResponseWriter<Grpc_Testing_StreamingOutputCallResponse>, context: ServerContext
     ) async throws {
+        observed.withLock { $0.streamsStarted += 1 }
         guard context.requestMetadata["x-control"] == "flood" else {
             return try await interop.streamingOutputCall(request: request, responses: responses, context: context)
         }
@@ -156,4 +159,23 @@ struct TestServer {
         await channel.shutdown()
         await server.shutdown()
     }
+}
+
+/// The value of `sample` once it has stopped changing for 300 ms (checked every 50 ms, for up to 15 s): how tests
+/// see that flow control has stopped a writer without guessing how long that takes on a loaded machine.
+func settled(_ sample: () -> Int) async -> Int? {
+    var last = sample()
+    var stableSince = ContinuousClock.now
+    let end = ContinuousClock.now + .seconds(15)
+    while ContinuousClock.now < end {
+        try? await Task.sleep(for: .milliseconds(50))
+        let value = sample()
+        if value != last {
+            last = value
+            stableSince = ContinuousClock.now
+        } else if value > 0 && ContinuousClock.now - stableSince >= .milliseconds(300) {
+            return value
+        }
+    }
+    return nil
 }

@@ -17,9 +17,10 @@ import Transport
                     return count
                 }
             }
-            try await Task.sleep(for: .milliseconds(50))
+            #expect(await test.control.waitFor { $0.streamsStarted == 1 })
             test.server.beginGracefulShutdown(grace: .seconds(5))
-            #expect(try await call.value == 1)
+            let responses = try await call.value
+            #expect(responses == 1)
         }
     }
 

@@ -1,4 +1,5 @@
 import ServiceStubs
+import Synchronization
 import Testing
 import Transport
 
@@ -29,15 +30,10 @@ import Transport
                     try await Task.sleep(for: .seconds(30))
                 }
             }
-            #expect(await test.control.waitFor { $0.written > 0 })
-            try await Task.sleep(for: .milliseconds(300))
-            let stalled = test.control.observed.withLock { $0.written }
-            try await Task.sleep(for: .milliseconds(300))
-            let later = test.control.observed.withLock { $0.written }
             // Writes stop once flow-control windows and bounded buffers are full: about 5 MiB of 16 KiB messages
             // (stream and connection windows, one output buffer, one stream watermark), never growing.
-            #expect(stalled == later)
-            #expect(later < 400)
+            let stalled = try #require(await settled { test.control.observed.withLock { $0.written } })
+            #expect(stalled > 0 && stalled < 400)
             task.cancel()
             _ = await task.result
             #expect(await test.control.waitFor { $0.finished == 1 })
@@ -56,16 +52,12 @@ import Transport
                     }
                 }
             }
-            try await Task.sleep(for: .milliseconds(500))
-            let stalled = sent.withLock { $0 }
-            try await Task.sleep(for: .milliseconds(300))
-            #expect(sent.withLock { $0 } == stalled)
             // Windows (1 MiB stream, 4 MiB connection) and the unread-message bound (1 MiB) stop it well below 1000.
-            #expect(stalled < 1000)
+            let stalled = try #require(await settled { sent.withLock { $0 } })
+            #expect(stalled > 0 && stalled < 1000)
             task.cancel()
             _ = await task.result
         }
     }
 }
 
-import Synchronization

@@ -42,7 +42,7 @@ import Transport
             let stream = try raw.session!.submitRequest(
                 headers: RawClient.grpcHeaders(path: "/grpc.testing.TestService/EmptyCall", contentType: "text/plain"),
                 endStream: true)
-            await raw.pump(for: .milliseconds(100))
+            await raw.pump { raw.recorder.headers.contains { $0.streamID == stream } }
             let response = raw.recorder.headers.first { $0.streamID == stream }
             #expect(response?.headers.first { $0.name == ":status" }?.value == "415")
             try await stillServes(test)
@@ -57,7 +57,7 @@ import Transport
                         HTTP2HeaderField("x-huge-2", String(repeating: "b", count: 15_000))]
             let stream = try raw.session!.submitRequest(
                 headers: RawClient.grpcHeaders(path: "/grpc.testing.TestService/EmptyCall", extra: huge), endStream: true)
-            await raw.pump(for: .milliseconds(100))
+            await raw.pump { raw.recorder.headers.contains { $0.streamID == stream } }
             let response = raw.recorder.headers.first { $0.streamID == stream }
             #expect(response?.headers.first { $0.name == "grpc-status" }?.value == "8")
             try await stillServes(test)
@@ -119,14 +119,10 @@ import Transport
             var output: [UInt8] = []
             try raw.session!.produceOutput(into: &output, limit: 1 << 20)
             await raw.write(output)
-            #expect(await test.control.waitFor { $0.written > 0 })
-            try await Task.sleep(for: .milliseconds(500))
-            let stalled = test.control.observed.withLock { $0.written }
-            try await Task.sleep(for: .milliseconds(300))
             // Writes stop: the client's windows (64 KiB a stream by default) and the kernel's socket buffers fill,
             // then the server's bounded output buffer, then every handler waits.
-            #expect(test.control.observed.withLock { $0.written } == stalled)
-            #expect(stalled < 2000)
+            let stalled = try #require(await settled { test.control.observed.withLock { $0.written } })
+            #expect(stalled > 0 && stalled < 2000)
             try await stillServes(test)
         }
     }
