@@ -45,7 +45,7 @@ private let onHeader: nghttp2_on_header_callback = { _, frame, name, nameLength,
     }
     let nameText = String(decoding: UnsafeBufferPointer(start: name, count: nameLength), as: UTF8.self)
     let valueText = String(decoding: UnsafeBufferPointer(start: value, count: valueLength), as: UTF8.self)
-    session.blockHeaders.append(HTTP2HeaderField(nameText, valueText))
+    session.blockHeaders.append((nameText, valueText))
     return 0
 }
 

@@ -20,6 +20,11 @@ public final class HTTP2Session {
     var blockHeaders: [HTTP2HeaderField] = []
     var blockSize = 0
     var blockOversized = false
+    // Scratch space for header lists being submitted (see withNameValues).
+    private var scratchBytes: [UInt8] = []
+    private var scratchRanges: [(Int, Int, Int, Int)] = []
+    private var scratchList: [nghttp2_nv] = []
+
     /// Streams to reset (with this code) once the frame ending our side of them has been sent.
     var resetAfterEnd: [Int32: HTTP2ErrorCode] = [:]
     /// Streams that drained below half the high watermark during produceOutput; announced after it.
@@ -245,25 +250,28 @@ public final class HTTP2Session {
     }
 
     /// Calls `body` with nghttp2 name/value pairs for `headers`; the pointers are valid during the call (nghttp2
-    /// copies them).
+    /// copies them). The bytes and pairs are built in scratch buffers the session reuses, so that sending
+    /// headers allocates nothing once they have grown.
     private func withNameValues<R>(_ headers: [HTTP2HeaderField], _ body: (UnsafePointer<nghttp2_nv>, Int) -> R) -> R {
-        var storage: [UInt8] = []
-        var ranges: [(Int, Int, Int, Int)] = []
+        scratchBytes.removeAll(keepingCapacity: true)
+        scratchRanges.removeAll(keepingCapacity: true)
         for header in headers {
-            let nameStart = storage.count
-            storage.append(contentsOf: header.name.utf8)
-            let valueStart = storage.count
-            storage.append(contentsOf: header.value.utf8)
-            ranges.append((nameStart, valueStart - nameStart, valueStart, storage.count - valueStart))
+            let nameStart = scratchBytes.count
+            scratchBytes.append(contentsOf: header.name.utf8)
+            let valueStart = scratchBytes.count
+            scratchBytes.append(contentsOf: header.value.utf8)
+            scratchRanges.append((nameStart, valueStart - nameStart, valueStart, scratchBytes.count - valueStart))
         }
-        return storage.withUnsafeMutableBufferPointer { bytes in
+        scratchList.removeAll(keepingCapacity: true)
+        return scratchBytes.withUnsafeMutableBufferPointer { bytes in
             let base = bytes.baseAddress ?? UnsafeMutablePointer<UInt8>(bitPattern: 1)!
-            let list = ranges.map { nameStart, nameCount, valueStart, valueCount in
-                nghttp2_nv(
-                    name: base + nameStart, value: base + valueStart, namelen: nameCount, valuelen: valueCount,
-                    flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+            for (nameStart, nameCount, valueStart, valueCount) in scratchRanges {
+                scratchList.append(
+                    nghttp2_nv(
+                        name: base + nameStart, value: base + valueStart, namelen: nameCount, valuelen: valueCount,
+                        flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
             }
-            return list.withUnsafeBufferPointer { body($0.baseAddress!, $0.count) }
+            return scratchList.withUnsafeBufferPointer { body($0.baseAddress!, $0.count) }
         }
     }
 }

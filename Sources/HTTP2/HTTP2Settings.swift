@@ -54,16 +54,9 @@ public struct HTTP2ErrorCode: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// A header field: HPACK name (lower case) and value.
-public struct HTTP2HeaderField: Hashable, Sendable {
-    public var name: String
-    public var value: String
-
-    public init(_ name: String, _ value: String) {
-        self.name = name
-        self.value = value
-    }
-}
+/// A header field: HPACK name (lower case) and value. A plain tuple, the same shape the call layer uses, so that
+/// headers pass between the layers without conversion.
+public typealias HTTP2HeaderField = (name: String, value: String)
 
 /// A connection-level failure of the session: the connection must end (after sending what is queued).
 public struct HTTP2SessionError: Error, Hashable, Sendable, CustomStringConvertible {

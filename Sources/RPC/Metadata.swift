@@ -70,11 +70,13 @@ public struct Metadata: Hashable, Sendable, Sequence, ExpressibleByDictionaryLit
 
     /// Header names gRPC itself uses or HTTP/2 forbids: never taken from, nor given to, user metadata.
     static func isReserved(_ key: String) -> Bool {
-        if key.hasPrefix(":") { return true }
+        // Checked for every header of every call: pseudo-headers and grpc-* by their first bytes, the rest by name.
+        guard let first = key.utf8.first else { return false }
+        if first == UInt8(ascii: ":") { return true }
+        if first == UInt8(ascii: "g") && key.hasPrefix("grpc-") { return true }
         switch key {
-        case "content-type", "te", "user-agent", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding",
-            "grpc-status", "grpc-message", "grpc-status-details-bin", "connection", "host",
-            "transfer-encoding", "keep-alive", "upgrade", "proxy-connection", "content-length":
+        case "content-type", "te", "user-agent", "connection", "host", "transfer-encoding", "keep-alive", "upgrade",
+            "proxy-connection", "content-length":
             return true
         default:
             return false

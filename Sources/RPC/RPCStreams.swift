@@ -44,8 +44,8 @@ func decodeRequest<Message: ProtoMessage>(_ type: Message.Type, _ bytes: [UInt8]
 }
 
 extension ServerCall {
-    /// The compression the handler chose; read from the handler's side (the context is fixed once it runs).
-    var responseCompressionForSend: CompressionAlgorithm { context?.responseCompression ?? .identity }
+    /// The compression the handler chose for its responses.
+    var responseCompressionForSend: CompressionAlgorithm { response.withLock { $0.compression } }
 }
 
 extension RPCMethod {
@@ -58,7 +58,7 @@ extension RPCMethod {
             guard let bytes = try await call.receive() else {
                 throw RPCError(code: .internal, message: "the unary call ended without a request message")
             }
-            let response = try await handler(try decodeRequest(Request.self, bytes), call.context!)
+            let response = try await handler(try decodeRequest(Request.self, bytes), call.context)
             try await RPCResponseWriter<Response>(call: call).write(response)
         }
     }
@@ -69,7 +69,7 @@ extension RPCMethod {
         _ handler: @escaping @Sendable (RPCRequestStream<Request>, ServerContext) async throws -> Response
     ) -> RPCMethod {
         RPCMethod(descriptor: descriptor, kind: .clientStreaming) { call in
-            let response = try await handler(RPCRequestStream(call: call), call.context!)
+            let response = try await handler(RPCRequestStream(call: call), call.context)
             try await RPCResponseWriter<Response>(call: call).write(response)
         }
     }
@@ -83,7 +83,7 @@ extension RPCMethod {
             guard let bytes = try await call.receive() else {
                 throw RPCError(code: .internal, message: "the call ended without a request message")
             }
-            try await handler(try decodeRequest(Request.self, bytes), RPCResponseWriter(call: call), call.context!)
+            try await handler(try decodeRequest(Request.self, bytes), RPCResponseWriter(call: call), call.context)
         }
     }
 
@@ -93,7 +93,7 @@ extension RPCMethod {
         _ handler: @escaping @Sendable (RPCRequestStream<Request>, RPCResponseWriter<Response>, ServerContext) async throws -> Void
     ) -> RPCMethod {
         RPCMethod(descriptor: descriptor, kind: .bidirectionalStreaming) { call in
-            try await handler(RPCRequestStream(call: call), RPCResponseWriter(call: call), call.context!)
+            try await handler(RPCRequestStream(call: call), RPCResponseWriter(call: call), call.context)
         }
     }
 }

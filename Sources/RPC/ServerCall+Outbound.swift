@@ -1,35 +1,34 @@
 /// Response headers, messages and status. Context thread only.
 extension ServerCall {
-    func sendMessage(_ framed: [UInt8], _ continuation: UnsafeContinuation<Result<Void, RPCError>, Never>) {
-        if let endedEarly {
-            continuation.resume(returning: .failure(endedEarly))
-            return
-        }
+    enum SendOutcome {
+        case sent
+        case failed(RPCError)
+        /// Queued, but the stream is past its watermark: the writer waits for `streamWritable`.
+        case mustWait
+    }
+
+    /// Queues a framed response message (headers first if none went out yet).
+    func sendNow(_ framed: [UInt8]) -> SendOutcome {
+        if let endedEarly { return .failed(endedEarly) }
         let action: ServerStreamStateMachine.SendMessageAction
         do throws(ServerStreamStateMachine.Violation) {
             action = try machine.sendMessage()
         } catch {
-            continuation.resume(returning: .failure(RPCError(code: .internal, message: "the call has already ended")))
-            return
+            return .failed(RPCError(code: .internal, message: "the call has already ended"))
         }
         if action == .sendHeadersAndMessage { sendResponseHeaders() }
         transport.sendData(streamID: streamID, framed)
-        if transport.isBlocked(streamID: streamID) {
-            precondition(writer == nil, "ServerCall: two concurrent writes to one response stream")
-            writer = continuation
-        } else {
-            continuation.resume(returning: .success(()))
-        }
+        guard transport.isBlocked(streamID: streamID) else { return .sent }
+        precondition(writer == nil, "ServerCall: two concurrent writes to one response stream")
+        return .mustWait
     }
 
-    /// The compression response messages use: what the handler chose, if the client accepts it.
-    var responseCompression: CompressionAlgorithm { context?.responseCompression ?? .identity }
-
     private func sendResponseHeaders() {
+        let (compression, metadata) = response.withLock { ($0.compression, $0.initialMetadata) }
         var headers: [(name: String, value: String)] = [(":status", "200"), ("content-type", "application/grpc")]
-        if responseCompression != .identity { headers.append(("grpc-encoding", responseCompression.rawValue)) }
+        if compression != .identity { headers.append(("grpc-encoding", compression.rawValue)) }
         headers.append(("grpc-accept-encoding", CompressionAlgorithm.acceptEncoding))
-        if let metadata = context?.initialMetadata { headers += metadata.headerFields }
+        if !metadata.isEmpty { headers += metadata.headerFields }
         transport.sendHeaders(streamID: streamID, headers, endStream: false)
     }
 
@@ -51,12 +50,13 @@ extension ServerCall {
             trailers.append(("grpc-status-details-bin", Base64.encode(details, padded: false)))
         }
         trailers += extraHeaders
-        trailers += status.metadata.headerFields
-        if let metadata = context?.trailingMetadata { trailers += metadata.headerFields }
+        if !status.metadata.isEmpty { trailers += status.metadata.headerFields }
+        let (initialMetadata, trailingMetadata) = response.withLock { ($0.initialMetadata, $0.trailingMetadata) }
+        if !trailingMetadata.isEmpty { trailers += trailingMetadata.headerFields }
         switch action {
         case .trailersOnly:
             var headers: [(name: String, value: String)] = [(":status", "200"), ("content-type", "application/grpc")]
-            if let metadata = context?.initialMetadata { headers += metadata.headerFields }
+            if !initialMetadata.isEmpty { headers += initialMetadata.headerFields }
             transport.sendHeaders(streamID: streamID, headers + trailers, endStream: true)
         case .trailers:
             transport.sendTrailers(streamID: streamID, trailers)

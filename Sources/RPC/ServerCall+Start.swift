@@ -105,10 +105,11 @@ extension ServerCall {
     func start(_ accepted: Accepted) {
         method = accepted.method
         deframer = MessageDeframer(limit: limits.maxReceiveMessageSize, encoding: accepted.encoding)
-        let context = ServerContext(
-            method: accepted.method.descriptor, requestMetadata: accepted.metadata, deadline: accepted.deadline,
-            peer: peer, requestCompression: accepted.acceptsGzip ? accepted.encoding : .identity, clock: executionContext)
-        self.context = context
+        request = RequestHead(method: accepted.method.descriptor, metadata: accepted.metadata, deadline: accepted.deadline)
+        if accepted.acceptsGzip && accepted.encoding != .identity {
+            // Answer in the encoding the request used, as gRPC servers do by default.
+            response.withLock { $0.compression = accepted.encoding }
+        }
         if let deadline = accepted.deadline {
             deadlineTimer = executionContext.scheduleTimer(at: deadline) { [self] in
                 let expired = RPCError(code: .deadlineExceeded, message: "the deadline passed before the handler finished")

@@ -1,8 +1,10 @@
+import Synchronization
+
 /// One call on a server: created by the transport when request headers arrive, driven by the transport's
 /// events on the connection's thread, and handed to the method's handler, which reads request messages and
 /// writes responses through it from its task.
 ///
-/// Threading: all state is confined to `context`'s thread. The transport's methods (`receive…`, `stream…`) are
+/// Threading: all state but `response` (locked: the handler sets it) is confined to `context`'s thread. The transport's methods (`receive…`, `stream…`) are
 /// called there. The handler's async methods may be called from any executor: they act at once when on the
 /// context's thread (the handler task prefers it) and hop there otherwise.
 public final class ServerCall: @unchecked Sendable {
@@ -16,8 +18,12 @@ public final class ServerCall: @unchecked Sendable {
 
     var machine = ServerStreamStateMachine()
     var deframer: MessageDeframer?
-    public internal(set) var context: ServerContext?
+    /// Set when the headers are accepted, before the handler starts; never changed after.
+    var request = RequestHead(method: MethodDescriptor(service: "", method: ""), metadata: Metadata(), deadline: nil)
+    let response = Mutex(ResponseHead())
     var method: RPCMethod?
+    /// What the handler sees of its call.
+    public var context: ServerContext { ServerContext(call: self) }
 
     var messages: [[UInt8]] = []
     var head = 0
@@ -60,8 +66,24 @@ public final class ServerCall: @unchecked Sendable {
     /// Sends one framed response message (5 bytes of prefix, then the message), waiting while the stream's
     /// outbound queue is full. Throws the call's status if the call has ended.
     public func send(framed message: [UInt8]) async throws(RPCError) {
-        let result = await withUnsafeContinuation { continuation in
-            executionContext.onContext { self.sendMessage(message, continuation) }
+        if executionContext.isCurrent {
+            // On the loop (the usual case): no suspension unless flow control makes the writer wait.
+            switch sendNow(message) {
+            case .sent: return
+            case .failed(let error): throw error
+            case .mustWait:
+                let result = await withUnsafeContinuation { self.writer = $0 }
+                return try result.get()
+            }
+        }
+        let result = await withUnsafeContinuation { (continuation: UnsafeContinuation<Result<Void, RPCError>, Never>) in
+            executionContext.execute {
+                switch self.sendNow(message) {
+                case .sent: continuation.resume(returning: .success(()))
+                case .failed(let error): continuation.resume(returning: .failure(error))
+                case .mustWait: self.writer = continuation
+                }
+            }
         }
         try result.get()
     }

@@ -13,7 +13,7 @@ extension ClientConnection: HTTP2SessionDelegate, ClientCallTransport {
             session.reset(streamID: streamID, errorCode: .cancel)
             return
         }
-        call.receiveHeaders(headers.map { (name: $0.name, value: $0.value) }, endStream: endStream)
+        call.receiveHeaders(headers, endStream: endStream)
     }
 
     func http2(_ session: HTTP2Session, didReceiveData data: UnsafeRawBufferPointer, streamID: Int32) {

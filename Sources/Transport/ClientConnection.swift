@@ -99,18 +99,18 @@ final class ClientConnection: Selectable, TurnFlushable, @unchecked Sendable {
             return
         }
         var headers = [
-            HTTP2HeaderField(":method", "POST"), HTTP2HeaderField(":scheme", "http"),
-            HTTP2HeaderField(":path", method.path), HTTP2HeaderField(":authority", address.description),
-            HTTP2HeaderField("content-type", "application/grpc"), HTTP2HeaderField("te", "trailers"),
-            HTTP2HeaderField("user-agent", "tradewire/0.1"),
-            HTTP2HeaderField("grpc-accept-encoding", "identity,gzip"),
+            (":method", "POST"), (":scheme", "http"),
+            (":path", method.path), (":authority", address.description),
+            ("content-type", "application/grpc"), ("te", "trailers"),
+            ("user-agent", "tradewire/0.1"),
+            ("grpc-accept-encoding", "identity,gzip"),
         ]
-        if options.compression != .identity { headers.append(HTTP2HeaderField("grpc-encoding", options.compression.rawValue)) }
+        if options.compression != .identity { headers.append(("grpc-encoding", options.compression.rawValue)) }
         if let deadline {
             let now = Monotonic.now()
-            headers.append(HTTP2HeaderField("grpc-timeout", GRPCTimeout.format(nanoseconds: deadline > now ? deadline - now : 0)))
+            headers.append(("grpc-timeout", GRPCTimeout.format(nanoseconds: deadline > now ? deadline - now : 0)))
         }
-        for field in metadata.headerFields { headers.append(HTTP2HeaderField(field.name, field.value)) }
+        headers += metadata.headerFields
         let streamID: Int32
         do {
             streamID = try session.submitRequest(headers: headers, endStream: false)

@@ -7,7 +7,7 @@ extension ServerConnection: HTTP2SessionDelegate, ServerCallTransport {
     func http2(_ session: HTTP2Session, didReceiveHeaders headers: [HTTP2HeaderField], streamID: Int32,
                endStream: Bool, oversized: Bool)
     {
-        let fields = headers.map { (name: $0.name, value: $0.value) }
+        let fields = headers
         if let call = calls[streamID] {
             call.receiveHeaders(fields, endStream: endStream, oversized: oversized)
             return
@@ -62,7 +62,7 @@ extension ServerConnection: HTTP2SessionDelegate, ServerCallTransport {
 
     func sendHeaders(streamID: Int32, _ headers: [(name: String, value: String)], endStream: Bool) {
         try? session.submitResponse(
-            streamID: streamID, headers: headers.map { HTTP2HeaderField($0.name, $0.value) }, endStream: endStream)
+            streamID: streamID, headers: headers, endStream: endStream)
         resetPingStrikes = true
         requestFlush()
     }
@@ -74,7 +74,7 @@ extension ServerConnection: HTTP2SessionDelegate, ServerCallTransport {
     }
 
     func sendTrailers(streamID: Int32, _ trailers: [(name: String, value: String)]) {
-        session.finish(streamID: streamID, trailers: trailers.map { HTTP2HeaderField($0.name, $0.value) })
+        session.finish(streamID: streamID, trailers: trailers)
         requestFlush()
     }
 

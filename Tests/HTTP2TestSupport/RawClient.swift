@@ -111,9 +111,9 @@ public final class RawClient {
         -> [HTTP2HeaderField]
     {
         [
-            HTTP2HeaderField(":method", "POST"), HTTP2HeaderField(":scheme", "http"), HTTP2HeaderField(":path", path),
-            HTTP2HeaderField(":authority", "localhost"), HTTP2HeaderField("content-type", contentType),
-            HTTP2HeaderField("te", "trailers"),
+            (":method", "POST"), (":scheme", "http"), (":path", path),
+            (":authority", "localhost"), ("content-type", contentType),
+            ("te", "trailers"),
         ] + extra
     }
 

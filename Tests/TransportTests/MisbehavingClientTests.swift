@@ -53,8 +53,8 @@ import Transport
         try await TestServer.with { test in
             let raw = try await RawClient(port: test.port)
             try await raw.startSession()
-            let huge = [HTTP2HeaderField("x-huge", String(repeating: "a", count: 15_000)),
-                        HTTP2HeaderField("x-huge-2", String(repeating: "b", count: 15_000))]
+            let huge = [("x-huge", String(repeating: "a", count: 15_000)),
+                        ("x-huge-2", String(repeating: "b", count: 15_000))]
             let stream = try raw.session!.submitRequest(
                 headers: RawClient.grpcHeaders(path: "/grpc.testing.TestService/EmptyCall", extra: huge), endStream: true)
             await raw.pump { raw.recorder.headers.contains { $0.streamID == stream } }
@@ -111,7 +111,7 @@ import Transport
             for _ in 0..<20 {
                 let stream = try raw.session!.submitRequest(
                     headers: RawClient.grpcHeaders(
-                        path: "/grpc.testing.TestService/StreamingOutputCall", extra: [HTTP2HeaderField("x-control", "flood")]),
+                        path: "/grpc.testing.TestService/StreamingOutputCall", extra: [("x-control", "flood")]),
                     endStream: false)
                 raw.session!.enqueue(streamID: stream, RawClient.frame([]))
                 raw.session!.finish(streamID: stream, trailers: nil)

@@ -84,14 +84,14 @@ final class ScriptedConnection: Selectable, HTTP2SessionDelegate {
 
     func http2(_ session: HTTP2Session, didReceiveHeaders headers: [HTTP2HeaderField], streamID: Int32, endStream: Bool, oversized: Bool) {
         guard let path = headers.first(where: { $0.name == ":path" })?.value else { return }
-        let grpc = [HTTP2HeaderField(":status", "200"), HTTP2HeaderField("content-type", "application/grpc")]
+        let grpc = [(":status", "200"), ("content-type", "application/grpc")]
         let message: [UInt8] = [0, 0, 0, 0, 0]  // an empty grpc.testing.Empty
         switch path {
         case _ where path.hasPrefix("/status/"):
-            try? session.submitResponse(streamID: streamID, headers: [HTTP2HeaderField(":status", String(path.dropFirst(8)))], endStream: true)
+            try? session.submitResponse(streamID: streamID, headers: [(":status", String(path.dropFirst(8)))], endStream: true)
         case "/fault/html":
             try? session.submitResponse(
-                streamID: streamID, headers: [HTTP2HeaderField(":status", "200"), HTTP2HeaderField("content-type", "text/html")],
+                streamID: streamID, headers: [(":status", "200"), ("content-type", "text/html")],
                 endStream: true)
         case "/fault/no-trailers":
             try? session.submitResponse(streamID: streamID, headers: grpc, endStream: false)
@@ -99,14 +99,14 @@ final class ScriptedConnection: Selectable, HTTP2SessionDelegate {
             session.finish(streamID: streamID, trailers: nil)
         case "/fault/no-status":
             try? session.submitResponse(streamID: streamID, headers: grpc, endStream: false)
-            session.finish(streamID: streamID, trailers: [HTTP2HeaderField("x-other", "1")])
+            session.finish(streamID: streamID, trailers: [("x-other", "1")])
         case "/fault/garbage-status":
             try? session.submitResponse(streamID: streamID, headers: grpc, endStream: false)
-            session.finish(streamID: streamID, trailers: [HTTP2HeaderField("grpc-status", "abc")])
+            session.finish(streamID: streamID, trailers: [("grpc-status", "abc")])
         case _ where path.hasPrefix("/reset/"):
             session.reset(streamID: streamID, errorCode: HTTP2ErrorCode(UInt32(path.dropFirst(7)) ?? 0))
         default:
-            try? session.submitResponse(streamID: streamID, headers: [HTTP2HeaderField(":status", "404")], endStream: true)
+            try? session.submitResponse(streamID: streamID, headers: [(":status", "404")], endStream: true)
         }
     }
 
