@@ -36,6 +36,7 @@ import Transport
             raw.session!.enqueue(streamID: stream, RawClient.frame(request.serializedBytes()))
             raw.session!.finish(streamID: stream, trailers: nil)
             await raw.pump()
+            #expect(await test.control.waitFor { $0.streamsStarted == 1 })  // the server has the call
             test.server.beginGracefulShutdown(grace: .seconds(5))
             #expect(await raw.waitForClose())
             // First GOAWAY announces the shutdown (last stream 2^31-1); after the PING round trip the final one
