@@ -13,13 +13,16 @@ public final class HTTP2Session {
     public unowned(unsafe) var delegate: HTTP2SessionDelegate
     // Set once in init (after `self` can be handed to nghttp2 as user data), never changed.
     private(set) var session: OpaquePointer!
-    var outbound: [Int32: OutboundStream] = [:]
+    var outbound = StreamTable<OutboundStream>()
+    /// Finished OutboundStreams, reused by the next streams.
+    var outboundPool: [OutboundStream] = []
 
     // The header block being received. HTTP/2 forbids interleaving frames inside a block, so one suffices.
     var blockStreamID: Int32 = 0
     var blockHeaders: [HTTP2HeaderField] = []
     var blockSize = 0
     var blockOversized = false
+    var headerStrings = HeaderStringCache()
     // Scratch space for header lists being submitted (see withNameValues).
     private var scratchBytes: [UInt8] = []
     private var scratchRanges: [(Int, Int, Int, Int)] = []
@@ -135,7 +138,7 @@ public final class HTTP2Session {
             var provider = dataProvider()
             return nghttp2_submit_response(session, streamID, list, count, &provider)
         }
-        if !endStream { outbound[streamID] = OutboundStream() }
+        if !endStream { outbound[streamID] = makeOutbound() }
         if result != 0 { throw Self.error(result) }
     }
 
@@ -148,7 +151,7 @@ public final class HTTP2Session {
             return nghttp2_submit_request(session, nil, list, count, &provider, nil)
         }
         if streamID < 0 { throw Self.error(streamID) }
-        if !endStream { outbound[streamID] = OutboundStream() }
+        if !endStream { outbound[streamID] = makeOutbound() }
         return streamID
     }
 
@@ -186,7 +189,18 @@ public final class HTTP2Session {
     /// Resets a stream (RST_STREAM).
     public func reset(streamID: Int32, errorCode: HTTP2ErrorCode) {
         _ = nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, errorCode.rawValue)
-        outbound[streamID] = nil
+        recycle(streamID)
+    }
+
+    func makeOutbound() -> OutboundStream {
+        outboundPool.popLast() ?? OutboundStream()
+    }
+
+    /// Returns a closed stream's queue to the pool (at most 64 kept).
+    func recycle(_ streamID: Int32) {
+        guard let stream = outbound.removeValue(forKey: streamID) else { return }
+        stream.reset()
+        if outboundPool.count < 64 { outboundPool.append(stream) }
     }
 
     /// Resets the stream with `errorCode` right after the frame that ends our side of it (response trailers or

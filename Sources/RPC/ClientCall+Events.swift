@@ -68,29 +68,22 @@ extension ClientCall {
     }
 
     public func streamWritable() {
-        guard let writer else { return }
-        self.writer = nil
-        writer.resume(returning: .success(()))
+        resumeWriter()
     }
 
     // MARK: - Internals
 
-    func sendOnContext(_ message: [UInt8], _ continuation: UnsafeContinuation<Result<Void, RPCError>, Never>) {
+    func sendNow(_ message: [UInt8]) -> SendOutcome {
         if let status {
-            continuation.resume(returning: .failure(status.code == .ok
-                ? RPCError(code: .internal, message: "the call already ended") : status))
-            return
+            return .failed(status.code == .ok ? RPCError(code: .internal, message: "the call already ended") : status)
         }
         guard !requestClosed else {
-            continuation.resume(returning: .failure(RPCError(code: .internal, message: "the request stream is closed")))
-            return
+            return .failed(RPCError(code: .internal, message: "the request stream is closed"))
         }
         transport.sendData(streamID: streamID, message)
-        if transport.isBlocked(streamID: streamID) {
-            writer = continuation
-        } else {
-            continuation.resume(returning: .success(()))
-        }
+        guard transport.isBlocked(streamID: streamID) else { return .sent }
+        precondition(writer == nil, "ClientCall: two concurrent writes to one request stream")
+        return .mustWait
     }
 
     func takeMessage() -> [UInt8]? {

@@ -3,7 +3,7 @@
 /// responses and the status.
 ///
 /// Threading: state is confined to `executionContext`'s thread; the caller's async methods hop there.
-public final class ClientCall: @unchecked Sendable {
+public final class ClientCall: CallEndpoint, @unchecked Sendable {
     // @unchecked Sendable: every mutable property is read and written on `executionContext`'s thread only.
     public let method: MethodDescriptor
     let executionContext: any RPCExecutionContext
@@ -60,10 +60,7 @@ public final class ClientCall: @unchecked Sendable {
 
     /// Sends one request message (framed), waiting while flow control holds the stream.
     public func send(framed message: [UInt8]) async throws(RPCError) {
-        let result = await withUnsafeContinuation { continuation in
-            executionContext.onContext { self.sendOnContext(message, continuation) }
-        }
-        try result.get()
+        try await sendMessage(message)
     }
 
     /// Ends the request stream.
@@ -77,11 +74,7 @@ public final class ClientCall: @unchecked Sendable {
 
     /// The next response message; nil after the last one when the status is OK. Throws any other status.
     public func receive() async throws(RPCError) -> [UInt8]? {
-        if executionContext.isCurrent, let message = takeMessage() { return message }
-        let result = await withUnsafeContinuation { continuation in
-            executionContext.onContext { self.waitForMessage(continuation) }
-        }
-        return try result.get()
+        try await receiveMessage()
     }
 
     /// The response headers' metadata (empty when the server answered Trailers-Only).

@@ -75,9 +75,7 @@ extension ServerCall {
 
     /// The stream's outbound queue drained: a waiting writer may continue.
     public func streamWritable() {
-        guard let writer else { return }
-        self.writer = nil
-        writer.resume(returning: .success(()))
+        resumeWriter()
     }
 
     /// The server is stopping and the grace period is over: cancel the handler and reset the stream.

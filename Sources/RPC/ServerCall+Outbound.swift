@@ -1,12 +1,5 @@
 /// Response headers, messages and status. Context thread only.
 extension ServerCall {
-    enum SendOutcome {
-        case sent
-        case failed(RPCError)
-        /// Queued, but the stream is past its watermark: the writer waits for `streamWritable`.
-        case mustWait
-    }
-
     /// Queues a framed response message (headers first if none went out yet).
     func sendNow(_ framed: [UInt8]) -> SendOutcome {
         if let endedEarly { return .failed(endedEarly) }

@@ -7,7 +7,7 @@ import Synchronization
 /// Threading: all state but `response` (locked: the handler sets it) is confined to `context`'s thread. The transport's methods (`receive…`, `stream…`) are
 /// called there. The handler's async methods may be called from any executor: they act at once when on the
 /// context's thread (the handler task prefers it) and hop there otherwise.
-public final class ServerCall: @unchecked Sendable {
+public final class ServerCall: CallEndpoint, @unchecked Sendable {
     // @unchecked Sendable: every mutable property is read and written on `executionContext`'s thread only.
     public let streamID: Int32
     let executionContext: any RPCExecutionContext
@@ -56,40 +56,21 @@ public final class ServerCall: @unchecked Sendable {
     /// The next request message, nil after the client's last one. Throws the call's status when it ended early
     /// (cancelled, deadline) or the request stream is broken.
     public func receive() async throws(RPCError) -> [UInt8]? {
-        if executionContext.isCurrent, let message = takeMessage() { return message }
-        let result = await withUnsafeContinuation { continuation in
-            executionContext.onContext { self.waitForMessage(continuation) }
-        }
-        return try result.get()
+        try await receiveMessage()
     }
 
     /// Sends one framed response message (5 bytes of prefix, then the message), waiting while the stream's
     /// outbound queue is full. Throws the call's status if the call has ended.
     public func send(framed message: [UInt8]) async throws(RPCError) {
-        if executionContext.isCurrent {
-            // On the loop (the usual case): no suspension unless flow control makes the writer wait.
-            switch sendNow(message) {
-            case .sent: return
-            case .failed(let error): throw error
-            case .mustWait:
-                let result = await withUnsafeContinuation { self.writer = $0 }
-                return try result.get()
-            }
-        }
-        let result = await withUnsafeContinuation { (continuation: UnsafeContinuation<Result<Void, RPCError>, Never>) in
-            executionContext.execute {
-                switch self.sendNow(message) {
-                case .sent: continuation.resume(returning: .success(()))
-                case .failed(let error): continuation.resume(returning: .failure(error))
-                case .mustWait: self.writer = continuation
-                }
-            }
-        }
-        try result.get()
+        try await sendMessage(message)
     }
 
     /// Ends the call with `status` (OK or an error); later sends fail, a second status is ignored.
     func finish(_ status: RPCError) {
-        executionContext.onContext { self.sendStatus(status) }
+        if executionContext.isCurrent {
+            sendStatus(status)  // No closure to allocate in the usual case.
+        } else {
+            executionContext.execute { self.sendStatus(status) }
+        }
     }
 }

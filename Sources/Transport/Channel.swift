@@ -10,7 +10,9 @@ public final class Channel: RPCClientTransport, Sendable {
     public let configuration: ChannelConfiguration
     private let subchannels: [Subchannel]
     private let ring: HashRing<Int>?
-    private let group: EventLoopGroup
+    /// The loops the channel's connections live on. A task that prefers a connection's loop
+    /// (`Task(executorPreference:)`) drives its calls without hopping threads.
+    public let group: EventLoopGroup
     private let ownsGroup: Bool
     private let waiters = Mutex(Waiters())
     private let roundRobin = Atomic<Int>(0)

@@ -54,7 +54,7 @@ extension ServerConnection {
         session.ping(opaque: Self.shutdownPingOpaque)
         requestFlush()
         graceTimer = loop.schedule(at: Monotonic.now() + grace.nanoseconds) { [unowned self] in
-            for call in Array(calls.values) { call.cancelForShutdown() }
+            for call in calls.values { call.cancelForShutdown() }
             session.goAway(errorCode: .noError, lastStreamID: session.lastProcessedStreamID)
             sendWhatIsQueuedAndClose()
         }

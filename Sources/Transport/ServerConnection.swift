@@ -16,7 +16,7 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
     let peer: String
     unowned let server: ServerCore
     var session: HTTP2Session!
-    var calls: [Int32: ServerCall] = [:]
+    var calls = StreamTable<ServerCall>()
 
     private var output: [UInt8] = []
     private var outputOffset = 0
@@ -167,7 +167,7 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
         idleTimer?.cancel()
         ageTimer?.cancel()
         graceTimer?.cancel()
-        for call in Array(calls.values) { call.streamClosed(errorCode: 0x8) }
+        for call in calls.values { call.streamClosed(errorCode: 0x8) }
         calls.removeAll()
         if writeInterest { try? loop.setInterest(fd, readable: true, writable: false) }
         Socket.shutdownWrite(fd)

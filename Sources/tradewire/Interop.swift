@@ -32,7 +32,7 @@ struct Interop: AsyncParsableCommand {
             var configuration = ServerConfiguration(addresses: [address])
             configuration.loops = loops
             let server = try Transport.Server(
-                services: [InteropTestService(), HealthService(services: ["grpc.testing.TestService"])],
+                services: [InteropTestService(), BenchmarkService(), HealthService(services: ["grpc.testing.TestService"])],
                 configuration: configuration)
             let bound = try await server.start()
             print("interop server listening on \(bound.map(\.description).joined(separator: ", "))")

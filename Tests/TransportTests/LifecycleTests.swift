@@ -28,9 +28,9 @@ import Transport
         try await TestServer.with { test in
             let raw = try await RawClient(port: test.port)
             try await raw.startSession()
-            // A call in flight (a response after 300 ms) keeps the client's session reading: nghttp2 ignores
-            // frames on a session that got a GOAWAY and has no stream open.
-            let request = Grpc_Testing_StreamingOutputCallRequest(responseParameters: [.init(size: 1, intervalUs: 300_000)])
+            // A call in flight (a response after 1.5 s, long enough for a loaded machine) keeps the client's
+            // session reading: nghttp2 ignores frames on a session that got a GOAWAY and has no stream open.
+            let request = Grpc_Testing_StreamingOutputCallRequest(responseParameters: [.init(size: 1, intervalUs: 1_500_000)])
             let stream = try raw.session!.submitRequest(
                 headers: RawClient.grpcHeaders(path: "/grpc.testing.TestService/StreamingOutputCall"), endStream: false)
             raw.session!.enqueue(streamID: stream, RawClient.frame(request.serializedBytes()))

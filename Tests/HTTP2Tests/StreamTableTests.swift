@@ -1,0 +1,35 @@
+import Testing
+
+@testable import HTTP2
+
+@Suite struct StreamTableTests {
+    @Test func behavesLikeADictionaryUnderRandomInsertsAndRemovals() {
+        var table = StreamTable<Int>()
+        var reference: [Int32: Int] = [:]
+        var generator = SystemRandomNumberGenerator()
+        for step in 0..<20_000 {
+            // Odd stream IDs, as a client opens them, with lots of reuse of nearby slots.
+            let id = Int32.random(in: 0..<500, using: &generator) * 2 + 1
+            if Bool.random(using: &generator) {
+                table[id] = step
+                reference[id] = step
+            } else {
+                #expect(table.removeValue(forKey: id) == reference.removeValue(forKey: id))
+            }
+            if step % 1000 == 0 {
+                for probe in Int32(0)..<1002 { #expect(table[probe] == reference[probe]) }
+                #expect(table.count == reference.count)
+            }
+        }
+        #expect(Set(table.values) == Set(reference.values))
+    }
+
+    @Test func growsPastItsInitialCapacity() {
+        var table = StreamTable<Int32>(capacity: 2)
+        for id in stride(from: Int32(1), through: 4001, by: 2) { table[id] = id }
+        #expect(table.count == 2001)
+        for id in stride(from: Int32(1), through: 4001, by: 2) { #expect(table[id] == id) }
+        table.removeAll()
+        #expect(table.isEmpty && table[1] == nil)
+    }
+}
