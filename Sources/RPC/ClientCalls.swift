@@ -9,25 +9,34 @@ public struct ClientResponse<Message: ProtoMessage>: Sendable {
 
 /// Response messages of a streaming call, decoded as they arrive. Iteration ends after the last message when the
 /// status is OK and throws the status otherwise.
+///
+/// Inlinable, like the server's streams, so that callers specialize it for their message types.
 public struct RPCResponseStream<Message: ProtoMessage>: AsyncSequence, Sendable {
     public typealias Element = Message
     public typealias Failure = RPCError
     public let call: ClientCall
 
-    public struct AsyncIterator: AsyncIteratorProtocol {
-        let call: ClientCall
+    @inlinable init(call: ClientCall) { self.call = call }
 
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        @usableFromInline let call: ClientCall
+
+        @inlinable init(call: ClientCall) { self.call = call }
+
+        @inlinable
         public mutating func next() async throws(RPCError) -> Message? {
             guard let bytes = try await call.receive() else { return nil }
             return try decodeResponse(Message.self, bytes)
         }
 
+        @inlinable
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(RPCError) -> Message? {
             guard let bytes = try await call.receive() else { return nil }
             return try decodeResponse(Message.self, bytes)
         }
     }
 
+    @inlinable
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(call: call) }
 
     /// The response headers' metadata.
@@ -39,11 +48,13 @@ public struct RPCResponseStream<Message: ProtoMessage>: AsyncSequence, Sendable 
 
 /// Where a streaming call's caller writes its requests.
 public struct RPCRequestWriter<Message: ProtoMessage>: Sendable {
-    let call: ClientCall
-    let compression: CompressionAlgorithm
+    @usableFromInline let call: ClientCall
 
+    @inlinable init(call: ClientCall) { self.call = call }
+
+    @inlinable
     public func write(_ message: Message) async throws(RPCError) {
-        try await call.send(framed: MessageFramer.frame(headroomed: message.serializedBytes(headroom: 5), compression: compression))
+        try await call.sendRequest(headroomed: message.serializedBytes(headroom: 5))
     }
 
     /// Ends the request stream (done automatically when the body returns).
@@ -52,11 +63,20 @@ public struct RPCRequestWriter<Message: ProtoMessage>: Sendable {
 
 extension ClientCall {
     /// Sends one request message, framed and compressed as the call's options say.
+    @inlinable
     public func send<Message: ProtoMessage>(_ message: Message) async throws(RPCError) {
-        try await send(framed: MessageFramer.frame(headroomed: message.serializedBytes(headroom: 5), compression: compression))
+        try await sendRequest(headroomed: message.serializedBytes(headroom: 5))
+    }
+
+    /// Frames (and compresses, as the call's options say) a serialized request with 5 bytes of headroom, and
+    /// sends it.
+    @usableFromInline
+    func sendRequest(headroomed message: [UInt8]) async throws(RPCError) {
+        try await sendMessage(MessageFramer.frame(headroomed: message, compression: compression))
     }
 }
 
+@inlinable
 func decodeResponse<Message: ProtoMessage>(_ type: Message.Type, _ bytes: [UInt8]) throws(RPCError) -> Message {
     do throws(ProtoDecodingError) {
         return try Message(serializedBytes: bytes)
@@ -123,7 +143,7 @@ extension RPCClientTransport {
         let call = try await startCall(method: method, metadata: metadata, options: options)
         defer { call.cancel() }
         return try await withTaskCancellationHandler {
-            try await body(RPCRequestWriter(call: call, compression: options.compression))
+            try await body(RPCRequestWriter(call: call))
             call.closeRequest()
             guard let bytes = try await call.receive() else {
                 throw RPCError(code: .internal, message: "the server answered OK without a response message")
@@ -148,7 +168,7 @@ extension RPCClientTransport {
         defer { call.cancel() }
         return try await withTaskCancellationHandler {
             let result = try await body(
-                RPCRequestWriter(call: call, compression: options.compression), RPCResponseStream(call: call))
+                RPCRequestWriter(call: call), RPCResponseStream(call: call))
             call.closeRequest()
             return result
         } onCancel: {

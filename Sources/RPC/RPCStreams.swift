@@ -2,39 +2,53 @@ public import ProtoCodec
 
 /// A handler's request messages, decoded as they arrive. Iterate it once. A message that does not decode ends
 /// the call with INTERNAL; the call ending early (cancelled, deadline) ends iteration with that status.
+///
+/// The generic layer over ``ServerCall`` is inlinable (here, in ``RPCResponseWriter`` and in the ``RPCMethod``
+/// factories), so that generated service code specializes it for its message types: unspecialized, every
+/// message would go through value witnesses and metadata lookups.
 public struct RPCRequestStream<Message: ProtoMessage>: AsyncSequence, Sendable {
     public typealias Element = Message
     public typealias Failure = RPCError
-    let call: ServerCall
+    @usableFromInline let call: ServerCall
+
+    @inlinable init(call: ServerCall) { self.call = call }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        let call: ServerCall
+        @usableFromInline let call: ServerCall
 
+        @inlinable init(call: ServerCall) { self.call = call }
+
+        @inlinable
         public mutating func next() async throws(RPCError) -> Message? {
             guard let bytes = try await call.receive() else { return nil }
             return try decodeRequest(Message.self, bytes)
         }
 
+        @inlinable
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(RPCError) -> Message? {
             guard let bytes = try await call.receive() else { return nil }
             return try decodeRequest(Message.self, bytes)
         }
     }
 
+    @inlinable
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(call: call) }
 }
 
 /// Where a handler writes its response messages. `write` waits while the client is not reading (flow
 /// control), so a fast writer cannot fill the server's memory.
 public struct RPCResponseWriter<Message: ProtoMessage>: Sendable {
-    let call: ServerCall
+    @usableFromInline let call: ServerCall
 
+    @inlinable init(call: ServerCall) { self.call = call }
+
+    @inlinable
     public func write(_ message: Message) async throws(RPCError) {
-        try await call.send(framed: MessageFramer.frame(
-            headroomed: message.serializedBytes(headroom: 5), compression: call.responseCompressionForSend))
+        try await call.sendResponse(headroomed: message.serializedBytes(headroom: 5))
     }
 }
 
+@inlinable
 func decodeRequest<Message: ProtoMessage>(_ type: Message.Type, _ bytes: [UInt8]) throws(RPCError) -> Message {
     do throws(ProtoDecodingError) {
         return try Message(serializedBytes: bytes)
@@ -44,12 +58,17 @@ func decodeRequest<Message: ProtoMessage>(_ type: Message.Type, _ bytes: [UInt8]
 }
 
 extension ServerCall {
-    /// The compression the handler chose for its responses.
-    var responseCompressionForSend: CompressionAlgorithm { response.withLock { $0.compression } }
+    /// Frames (and compresses, as the handler chose) a serialized response with 5 bytes of headroom, and sends it.
+    @usableFromInline
+    func sendResponse(headroomed message: [UInt8]) async throws(RPCError) {
+        let compression = response.withLock { $0.compression }
+        try await sendMessage(MessageFramer.frame(headroomed: message, compression: compression))
+    }
 }
 
 extension RPCMethod {
     /// One request, one response.
+    @inlinable
     public static func unary<Request: ProtoMessage, Response: ProtoMessage>(
         _ descriptor: MethodDescriptor, _ request: Request.Type, _ response: Response.Type,
         _ handler: @escaping @Sendable (Request, ServerContext) async throws -> Response
@@ -64,6 +83,7 @@ extension RPCMethod {
     }
 
     /// A stream of requests, one response.
+    @inlinable
     public static func clientStreaming<Request: ProtoMessage, Response: ProtoMessage>(
         _ descriptor: MethodDescriptor, _ request: Request.Type, _ response: Response.Type,
         _ handler: @escaping @Sendable (RPCRequestStream<Request>, ServerContext) async throws -> Response
@@ -75,6 +95,7 @@ extension RPCMethod {
     }
 
     /// One request, a stream of responses.
+    @inlinable
     public static func serverStreaming<Request: ProtoMessage, Response: ProtoMessage>(
         _ descriptor: MethodDescriptor, _ request: Request.Type, _ response: Response.Type,
         _ handler: @escaping @Sendable (Request, RPCResponseWriter<Response>, ServerContext) async throws -> Void
@@ -88,6 +109,7 @@ extension RPCMethod {
     }
 
     /// Streams both ways.
+    @inlinable
     public static func bidirectionalStreaming<Request: ProtoMessage, Response: ProtoMessage>(
         _ descriptor: MethodDescriptor, _ request: Request.Type, _ response: Response.Type,
         _ handler: @escaping @Sendable (RPCRequestStream<Request>, RPCResponseWriter<Response>, ServerContext) async throws -> Void
