@@ -6,7 +6,8 @@ import Glibc
 #endif
 
 /// One thread with an epoll instance: each turn it waits for readiness of registered descriptors, runs timers
-/// and a bounded batch of jobs, then flushes the objects that asked to be flushed, once per turn.
+/// and jobs, then flushes the objects that asked to be flushed — at the end of the turn, and early in a long
+/// one (see runJobs).
 ///
 /// Also a `TaskExecutor`: a task started with `Task(executorPreference: loop)` runs its nonisolated code on the
 /// loop thread, so a gRPC handler and the connection it serves share a thread and never hop.
@@ -159,8 +160,9 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         return timer
     }
 
-    /// Flushes `object` once at the end of the current turn. Asking twice in a turn flushes once only if the
-    /// caller keeps its own "already asked" flag (connections do). Loop thread only.
+    /// Flushes `object` once, at the end of the current turn or at the next early flush of a long turn. Asking
+    /// twice flushes once only if the caller keeps its own "already asked" flag (connections do). Loop thread
+    /// only.
     public func flushAtEndOfTurn(_ object: TurnFlushable) {
         flushList.append(object)
     }

@@ -3,8 +3,8 @@ import HTTP2
 import RPC
 
 /// One accepted HTTP/2 connection on one loop: reads feed the HTTP/2 session, its events drive the calls, and
-/// everything the turn produced leaves in one `send` at the end of the turn (EPOLLOUT is armed only while output
-/// is left over).
+/// what the turn produced leaves gathered in one `send` when the loop flushes (at the end of the turn, and early
+/// in a long turn); EPOLLOUT is armed only while output is left over.
 ///
 /// Loop thread only, from creation (`open`) to close.
 // @unchecked Sendable: confined to `loop`; other threads only hand references to `loop.execute`.
