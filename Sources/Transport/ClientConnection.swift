@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// One client HTTP/2 connection on one loop: connects without blocking, then carries calls. Output is gathered
-/// and written once per loop turn, as on the server.
+/// and written when the loop flushes, as on the server.
 ///
 /// Loop thread only, except the immutable properties.
 // @unchecked Sendable: confined to `loop`; other threads only hand references to `loop.execute`.
