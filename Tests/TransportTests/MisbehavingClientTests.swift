@@ -49,6 +49,42 @@ import Transport
         }
     }
 
+    /// Sends `message` (already framed) on a new stream to `path` and returns the status headers of the answer.
+    func answer(
+        _ test: TestServer, path: String, extra: [HTTP2HeaderField] = [], message: [UInt8]
+    ) async throws -> [HTTP2HeaderField] {
+        let raw = try await RawClient(port: test.port)
+        try await raw.startSession()
+        let stream = try raw.session!.submitRequest(headers: RawClient.grpcHeaders(path: path, extra: extra), endStream: false)
+        raw.session!.enqueue(streamID: stream, message)
+        raw.session!.finish(streamID: stream, trailers: nil)
+        let answered = { raw.recorder.headers.contains { $0.streamID == stream && $0.headers.contains { $0.name == "grpc-status" } } }
+        await raw.pump(until: answered)
+        return raw.recorder.headers.last { $0.streamID == stream }?.headers ?? []
+    }
+
+    @Test func anUndecodableRequestIsInternalWithAMessage() async throws {
+        try await TestServer.with { test in
+            // Field 1 with wire type 7, which does not exist.
+            let status = try await answer(test, path: "/grpc.testing.TestService/UnaryCall", message: RawClient.frame([0x0f, 0x01]))
+            #expect(status.first { $0.name == "grpc-status" }?.value == "13")
+            #expect(status.first { $0.name == "grpc-message" }?.value.contains("could not decode") == true)
+            try await stillServes(test)
+        }
+    }
+
+    @Test func anUnsupportedEncodingIsUnimplemented() async throws {
+        try await TestServer.with { test in
+            var compressed = RawClient.frame([1, 2, 3])
+            compressed[0] = 1  // the compressed flag
+            let status = try await answer(
+                test, path: "/grpc.testing.TestService/UnaryCall", extra: [("grpc-encoding", "snappy")], message: compressed)
+            #expect(status.first { $0.name == "grpc-status" }?.value == "12")
+            #expect(status.first { $0.name == "grpc-accept-encoding" }?.value.contains("gzip") == true)
+            try await stillServes(test)
+        }
+    }
+
     @Test func anOversizedHeaderListIsResourceExhausted() async throws {
         try await TestServer.with { test in
             let raw = try await RawClient(port: test.port)
