@@ -9,98 +9,109 @@ import Transport
 import Glibc
 #endif
 
-/// Small fixed benchmarks used while building the runtime (the full load harness is `tradewire load`).
+/// Small fixed benchmarks used while building the runtime (the full load harness is `tradewire load`). Both
+/// drive grpc.testing.BenchmarkService (served by `tradewire interop server` and grpc-go's bench_server) over one
+/// channel, from tasks that prefer the channel's loop.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fixed micro-benchmarks of the RPC runtime.", shouldDisplay: false, subcommands: [Streaming.self, Unary.self])
 
-    /// Ping-pong on grpc.testing.BenchmarkService/StreamingCall: `streams` bidi streams on one connection, each
-    /// sending a request and waiting for its response, as grpc-go's benchmark client does.
-    struct Streaming: AsyncParsableCommand {
+    struct Target: ParsableArguments {
         @Option var host = "127.0.0.1"
         @Option var port: Int
-        @Option(help: "Concurrent streams on the one connection.") var streams = 64
         @Option(help: "Request and response payload bytes.") var size = 64
         @Option(help: "Seconds measured.") var duration = 5
         @Option(help: "Seconds of warm-up, not measured.") var warmup = 1
 
-        func run() async throws {
+        var request: Grpc_Testing_SimpleRequest {
+            Grpc_Testing_SimpleRequest(responseSize: Int32(size), payload: .init(body: [UInt8](repeating: 0, count: size)))
+        }
+
+        /// Runs `workers` copies of `work` on one channel until the measurement is over; returns the operations
+        /// counted per second and the failures.
+        func measure(
+            workers: Int,
+            _ work: @escaping @Sendable (Grpc_Testing_BenchmarkService.Client, Progress) async throws -> Void
+        ) async throws -> (perSecond: Int, failures: Int) {
             let channel = try Channel(addresses: [SocketAddress(host: host, port: port)!])
             let loop = channel.group.loops[0]
             let client = Grpc_Testing_BenchmarkService.Client(channel)
-            let request = Grpc_Testing_SimpleRequest(responseSize: Int32(size), payload: .init(body: [UInt8](repeating: 0, count: size)))
             let progress = Progress()
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for _ in 0..<streams {
-                    group.addTask(executorPreference: loop) {
-                        try await client.streamingCall { requests, responses in
-                            var iterator = responses.makeAsyncIterator()
-                            while !progress.stop.load(ordering: .relaxed) {
-                                try await requests.write(request)
-                                guard try await iterator.next() != nil else { return }
-                                if progress.measuring.load(ordering: .relaxed) { progress.messages.add(1, ordering: .relaxed) }
-                            }
-                            requests.finish()
-                        }
-                    }
+            let rate = try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<workers {
+                    group.addTask(executorPreference: loop) { try await work(client, progress) }
                 }
                 try await Task.sleep(for: .seconds(warmup))
                 progress.measuring.store(true, ordering: .relaxed)
                 let start = ContinuousClock.now
                 try await Task.sleep(for: .seconds(duration))
-                let count = progress.messages.load(ordering: .relaxed)
+                let count = progress.operations.load(ordering: .relaxed)
                 let elapsed = ContinuousClock.now - start
                 progress.stop.store(true, ordering: .relaxed)
+                try await group.waitForAll()
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-                print("msgs/s: \(Int(Double(count) / seconds)) (\(count) round trips in \(seconds) s)")
-                group.cancelAll()
+                return Int(Double(count) / seconds)
             }
             await channel.shutdown()
+            return (rate, progress.failures.load(ordering: .relaxed))
         }
     }
 
-    /// Unary calls on grpc.testing.BenchmarkService/UnaryCall from `concurrency` tasks on one channel: shows what
-    /// keeping tens of thousands of calls in flight costs the client (rate, memory).
-    struct Unary: AsyncParsableCommand {
-        @Option var host = "127.0.0.1"
-        @Option var port: Int
-        @Option(help: "Calls in flight at once.") var concurrency = 20_000
-        @Option(help: "Request and response payload bytes.") var size = 64
-        @Option(help: "Seconds measured.") var duration = 5
-        @Option(help: "Seconds of warm-up, not measured.") var warmup = 1
+    /// Ping-pong on grpc.testing.BenchmarkService/StreamingCall: `streams` bidi streams on one connection, each
+    /// sending a request and waiting for its response, as grpc-go's benchmark client does.
+    struct Streaming: AsyncParsableCommand {
+        @OptionGroup var target: Target
+        @Option(help: "Concurrent streams on the one connection.") var streams = 64
 
         func run() async throws {
-            let channel = try Channel(addresses: [SocketAddress(host: host, port: port)!])
-            let loop = channel.group.loops[0]
-            let client = Grpc_Testing_BenchmarkService.Client(channel)
-            let request = Grpc_Testing_SimpleRequest(responseSize: Int32(size), payload: .init(body: [UInt8](repeating: 0, count: size)))
-            let progress = Progress()
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for _ in 0..<concurrency {
-                    group.addTask(executorPreference: loop) {
-                        while !progress.stop.load(ordering: .relaxed) {
-                            do {
-                                _ = try await client.unaryCall(request)
-                                if progress.measuring.load(ordering: .relaxed) { progress.messages.add(1, ordering: .relaxed) }
-                            } catch {
-                                progress.failures.add(1, ordering: .relaxed)
-                            }
-                        }
+            let request = target.request
+            let (rate, _) = try await target.measure(workers: streams) { client, progress in
+                try await client.streamingCall { requests, responses in
+                    var iterator = responses.makeAsyncIterator()
+                    while !progress.stop.load(ordering: .relaxed) {
+                        try await requests.write(request)
+                        guard try await iterator.next() != nil else { return }
+                        progress.count()
+                    }
+                    requests.finish()
+                }
+            }
+            print("msgs/s: \(rate) (\(streams) streams, one connection, peak RSS \(peakResidentMiB()) MiB)")
+        }
+    }
+
+    /// Unary calls on grpc.testing.BenchmarkService/UnaryCall from `concurrency` tasks on one channel: what
+    /// keeping tens of thousands of calls in flight costs the client.
+    struct Unary: AsyncParsableCommand {
+        @OptionGroup var target: Target
+        @Option(help: "Calls in flight at once.") var concurrency = 20_000
+
+        func run() async throws {
+            let request = target.request
+            let (rate, failures) = try await target.measure(workers: concurrency) { client, progress in
+                while !progress.stop.load(ordering: .relaxed) {
+                    do {
+                        _ = try await client.unaryCall(request)
+                        progress.count()
+                    } catch {
+                        progress.failures.add(1, ordering: .relaxed)
                     }
                 }
-                try await Task.sleep(for: .seconds(warmup))
-                progress.measuring.store(true, ordering: .relaxed)
-                let start = ContinuousClock.now
-                try await Task.sleep(for: .seconds(duration))
-                let count = progress.messages.load(ordering: .relaxed)
-                let elapsed = ContinuousClock.now - start
-                progress.stop.store(true, ordering: .relaxed)
-                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-                print("calls/s: \(Int(Double(count) / seconds)) (\(count) calls in \(seconds) s, \(concurrency) in flight, "
-                      + "\(progress.failures.load(ordering: .relaxed)) failed, peak RSS \(peakResidentMiB()) MiB)")
-                try await group.waitForAll()
             }
-            await channel.shutdown()
+            print("calls/s: \(rate) (\(concurrency) in flight, \(failures) failed, peak RSS \(peakResidentMiB()) MiB)")
+        }
+    }
+
+    /// What the measuring task and the workers share.
+    final class Progress: Sendable {
+        let operations = Atomic<Int>(0)
+        let failures = Atomic<Int>(0)
+        let stop = Atomic<Bool>(false)
+        let measuring = Atomic<Bool>(false)
+
+        /// Counts one operation, if the warm-up is over.
+        func count() {
+            if measuring.load(ordering: .relaxed) { operations.add(1, ordering: .relaxed) }
         }
     }
 
@@ -110,23 +121,11 @@ struct Bench: AsyncParsableCommand {
         defer { fclose(file) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = fread(&chunk, 1, chunk.count, file)
-            if count <= 0 { break }
-            bytes += chunk[0..<count]
-        }
+        while case let count = fread(&chunk, 1, chunk.count, file), count > 0 { bytes += chunk[0..<count] }
         let status = String(decoding: bytes, as: UTF8.self)
         guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-            let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+            let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
         else { return -1 }
         return kilobytes / 1024
-    }
-
-    /// What the measuring task and the streams share.
-    final class Progress: Sendable {
-        let messages = Atomic<Int>(0)
-        let stop = Atomic<Bool>(false)
-        let measuring = Atomic<Bool>(false)
-        let failures = Atomic<Int>(0)
     }
 }
