@@ -19,6 +19,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", exact: "0.2.0"),
     ],
     targets: [
         // MARK: C modules
@@ -40,6 +41,10 @@ let package = Package(
         .target(name: "ProtoCodec", dependencies: ["CProtobufC", "CProtoSupport"], swiftSettings: releaseSettings),
         // Swift value types for proto/ (tools/generate writes them).
         .target(name: "Protos", dependencies: ["ProtoCodec", "CProtos", "CProtobufC"]),
+        // JSON text as values: a strict parser and a writer. No protobuf.
+        .target(name: "JSON"),
+        // The proto3 JSON mapping for any message the catalog knows, driven by protobuf-c's descriptors.
+        .target(name: "ProtoJSON", dependencies: ["ProtoCodec", "CProtobufC", "JSON"]),
 
         // MARK: RPC runtime
         // Event loop: threads, epoll, eventfd, timers, sockets. Knows nothing of HTTP/2 or gRPC.
@@ -60,13 +65,20 @@ let package = Package(
         // Services every server hosts: grpc.health.v1 and the interop grpc.testing.TestService (+ its client cases).
         .target(name: "GRPCServices", dependencies: ["ServiceStubs"], swiftSettings: releaseSettings),
 
+        // MARK: Load harness
+        // `tradewire load`: closed- and open-loop load on any gRPC method, HdrHistogram latency, reports.
+        .target(
+            name: "LoadHarness",
+            dependencies: ["Transport", "RPC", "JSON", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            swiftSettings: releaseSettings),
+
         // MARK: Executables
         .executableTarget(
             name: "ProtocGenTradewire", dependencies: ["CProtocPlugin", "CProtobufC"]),
         .executableTarget(
             name: "tradewire",
             dependencies: [
-                "GRPCServices", "Transport",
+                "GRPCServices", "Transport", "LoadHarness", "ProtoJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -76,6 +88,8 @@ let package = Package(
         .target(name: "TestProtos", dependencies: ["ProtoCodec", "CTestProtos", "CProtobufC"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ProtoCodecTests", dependencies: ["ProtoCodec", "Protos", "TestProtos", "TestSupport"]),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "ProtoJSONTests", dependencies: ["ProtoJSON", "Protos", "TestProtos", "JSON", "TestSupport"]),
         .testTarget(name: "ProtocGenTradewireTests", dependencies: ["ProtocGenTradewire"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
         .target(name: "HTTP2TestSupport", dependencies: ["HTTP2", "EventLoop"], path: "Tests/HTTP2TestSupport"),

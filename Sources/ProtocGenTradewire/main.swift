@@ -3,7 +3,8 @@
 // with protobuf-c (CProtocPlugin holds protoc-c's code for descriptor.proto and plugin.proto).
 //
 // Parameters: `c_module=NAME`, the C module holding protoc-c's output for the same files; `mode=services` writes
-// the services (server protocols and clients, `*.grpc.swift`) instead of the messages (`*.pb.swift`).
+// the services (server protocols and clients, `*.grpc.swift`) instead of the messages (`*.pb.swift`);
+// `catalog=NAME` also writes `ProtoCatalog.NAME`, every message and method of the files, in `ProtoCatalog+NAME.swift`.
 import CProtobufC
 import CProtocPlugin
 
@@ -81,13 +82,18 @@ func generate(_ request: UnsafeMutablePointer<Google__Protobuf__Compiler__CodeGe
     let files = cArray(request.pointee.proto_file, request.pointee.n_proto_file).map(FileDescriptor.init)
     let types = TypeTable(files: files)
     let wanted = Set((0..<request.pointee.n_file_to_generate).map { cString(request.pointee.file_to_generate[$0]) })
-    return try files.filter { wanted.contains($0.name) }.compactMap { file in
+    let generated = files.filter { wanted.contains($0.name) }
+    var output = try generated.compactMap { file -> (name: String, content: String)? in
         let generator = FileGenerator(file: file, types: types, cModule: cModule)
         if services {
             return file.services.isEmpty ? nil : (generator.outputName(suffix: ".grpc.swift"), try generator.generateServices())
         }
         return generator.hasTypes ? (generator.outputName(suffix: ".pb.swift"), try generator.generate()) : nil
     }
+    if !services, let catalog = parameters.first(where: { $0.first == "catalog" && $0.count == 2 })?[1] {
+        output.append(("ProtoCatalog+\(catalog).swift", try CatalogGenerator(files: generated, types: types).generate(name: catalog)))
+    }
+    return output
 }
 
 let input = readStandardInput()

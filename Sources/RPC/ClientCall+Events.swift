@@ -1,3 +1,5 @@
+internal import ProtoCodec
+
 /// The transport's events for a client call, and the call's own bookkeeping. Context thread only.
 extension ClientCall {
     /// Response headers, or trailers (`endStream`), or both at once (Trailers-Only).

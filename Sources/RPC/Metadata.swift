@@ -1,3 +1,5 @@
+internal import ProtoCodec
+
 /// gRPC metadata: ordered key–value pairs, keys lower case; a key ending in `-bin` holds bytes (base64 on the
 /// wire), any other key holds printable ASCII.
 public struct Metadata: Hashable, Sendable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {

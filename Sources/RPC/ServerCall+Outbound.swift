@@ -1,3 +1,5 @@
+internal import ProtoCodec
+
 /// Response headers, messages and status. Context thread only.
 extension ServerCall {
     /// Queues a framed response message (headers first if none went out yet).

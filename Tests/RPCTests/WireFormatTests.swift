@@ -32,15 +32,6 @@ import Testing
         #expect(PercentEncoding.decode("bad %zz and %4") == "bad %zz and %4")  // lenient
     }
 
-    @Test func base64WithAndWithoutPadding() {
-        for bytes: [UInt8] in [[], [1], [1, 2], [1, 2, 3], [0xff, 0xfe, 0xfd, 0xfc]] {
-            #expect(Base64.decode(Base64.encode(bytes, padded: false)) == bytes)
-            #expect(Base64.decode(Base64.encode(bytes, padded: true)) == bytes)
-        }
-        #expect(Base64.encode([0xab, 0xab, 0xab], padded: false) == "q6ur")
-        #expect(Base64.decode("not base64!") == nil)
-    }
-
     @Test func httpAndResetCodesMapToStatusesAsGrpcGoDoes() {
         #expect(StatusMapping.status(forHTTPStatus: 400) == .internal)
         #expect(StatusMapping.status(forHTTPStatus: 401) == .unauthenticated)

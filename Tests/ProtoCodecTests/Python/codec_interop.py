@@ -4,6 +4,10 @@
     codec_interop.py PROTO_DIR encode          one JSON line per case: {"case", "hex"} (deterministic encoding)
     codec_interop.py PROTO_DIR decode < lines  for each {"case", "hex"} read: decodes it, compares it with the
                                                case's message, prints {"case", "equal", "hex"} (re-encoded)
+    codec_interop.py PROTO_DIR json            one JSON line per case: {"case", "json"} (proto3 JSON mapping)
+    codec_interop.py PROTO_DIR from-json < lines
+                                               for each {"case", "json"} read: parses it as the case's message
+                                               type, prints {"case", "equal"}
 
 The cases here and in PythonInteropTests.swift build the same messages field by field.
 """
@@ -13,6 +17,7 @@ import os
 import sys
 import tempfile
 
+from google.protobuf import json_format
 from grpc_tools import protoc
 
 
@@ -117,8 +122,17 @@ def main():
             decoded.ParseFromString(bytes.fromhex(request["hex"]))
             print(json.dumps({"case": request["case"], "equal": decoded == expected,
                               "hex": decoded.SerializeToString(deterministic=True).hex()}))
+    elif mode == "json":
+        for name, message in table.items():
+            print(json.dumps({"case": name, "json": json_format.MessageToJson(message)}))
+    elif mode == "from-json":
+        for line in sys.stdin:
+            request = json.loads(line)
+            expected = table[request["case"]]
+            parsed = json_format.Parse(request["json"], type(expected)())
+            print(json.dumps({"case": request["case"], "equal": parsed == expected}))
     else:
-        sys.exit("mode must be encode or decode")
+        sys.exit("mode must be encode, decode, json or from-json")
 
 
 if __name__ == "__main__":

@@ -1,14 +1,17 @@
-/// Base64 for `-bin` metadata: encodes without padding (as gRPC stacks send it) and decodes with or without.
-enum Base64 {
+/// Base64 (RFC 4648) for gRPC's `-bin` metadata and proto3 JSON's `bytes`: encodes the standard alphabet, with
+/// or without padding; decodes the standard and the URL-safe alphabet, with or without padding.
+public enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     private static let reverse: [UInt8] = {
         var table = [UInt8](repeating: 0xff, count: 256)
         for (index, character) in alphabet.enumerated() { table[Int(character)] = UInt8(index) }
+        table[Int(UInt8(ascii: "-"))] = 62  // URL-safe alphabet
+        table[Int(UInt8(ascii: "_"))] = 63
         return table
     }()
 
-    static func encode(_ bytes: [UInt8], padded: Bool) -> String {
+    public static func encode(_ bytes: [UInt8], padded: Bool) -> String {
         var out: [UInt8] = []
         out.reserveCapacity((bytes.count + 2) / 3 * 4)
         var index = 0
@@ -30,7 +33,7 @@ enum Base64 {
     }
 
     /// nil for characters outside the alphabet or an impossible length.
-    static func decode(_ text: String) -> [UInt8]? {
+    public static func decode(_ text: String) -> [UInt8]? {
         var input = Array(text.utf8)
         while input.last == UInt8(ascii: "=") { input.removeLast() }
         guard input.count % 4 != 1 else { return nil }
