@@ -90,6 +90,9 @@ let package = Package(
         .testTarget(name: "ProtoCodecTests", dependencies: ["ProtoCodec", "Protos", "TestProtos", "TestSupport"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "ProtoJSONTests", dependencies: ["ProtoJSON", "Protos", "TestProtos", "JSON", "TestSupport"]),
+        .testTarget(
+            name: "LoadHarnessTests",
+            dependencies: ["LoadHarness", "JSON", "Transport", "GRPCServices", "ServiceStubs", "EventLoop"]),
         .testTarget(name: "ProtocGenTradewireTests", dependencies: ["ProtocGenTradewire"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
         .target(name: "HTTP2TestSupport", dependencies: ["HTTP2", "EventLoop"], path: "Tests/HTTP2TestSupport"),

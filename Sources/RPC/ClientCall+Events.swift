@@ -8,7 +8,7 @@ extension ClientCall {
         if !responseHeadersReceived {
             responseHeadersReceived = true
             if let failure = checkResponseHeaders(headers) {
-                end(failure, reset: !endStream)
+                end(failure, reset: !endStream, source: .transport)
                 return
             }
             if !endStream {
@@ -20,10 +20,11 @@ extension ClientCall {
             }
         }
         guard endStream else {
-            end(RPCError(code: .internal, message: "the server sent headers in the middle of the response"), reset: true)
+            end(RPCError(code: .internal, message: "the server sent headers in the middle of the response"), reset: true,
+                source: .transport)
             return
         }
-        end(Self.status(fromTrailers: headers), reset: false)
+        end(Self.status(fromTrailers: headers), reset: false, source: .server)
     }
 
     public func receiveData(_ bytes: UnsafeRawBufferPointer) {
@@ -31,7 +32,8 @@ extension ClientCall {
         defer { giveBackWindow() }
         guard status == nil else { return }
         guard deframer != nil else {
-            end(RPCError(code: .internal, message: "the server sent data before response headers"), reset: true)
+            end(RPCError(code: .internal, message: "the server sent data before response headers"), reset: true,
+                source: .transport)
             return
         }
         do throws(MessageDeframer.Failure) {
@@ -40,7 +42,7 @@ extension ClientCall {
                 queuedBytes += message.count + 5
             }
         } catch {
-            end(error.status(of: "response"), reset: true)
+            end(error.status(of: "response"), reset: true, source: .transport)
             return
         }
         if let reader, let message = takeMessage() {
@@ -51,21 +53,23 @@ extension ClientCall {
 
     /// END_STREAM on a DATA frame: the server ended without trailers.
     public func receiveEnd() {
-        end(RPCError(code: .internal, message: "the server ended the stream without a grpc-status"), reset: false)
+        end(RPCError(code: .internal, message: "the server ended the stream without a grpc-status"), reset: false,
+            source: .transport)
     }
 
     /// The stream closed: reset (`errorCode` > 0) or after the trailers.
     public func streamClosed(errorCode: UInt32) {
         if status == nil {
             let code = StatusMapping.status(forResetCode: errorCode)
-            end(RPCError(code: code, message: "the stream was reset with HTTP/2 error code \(errorCode)"), reset: false)
+            end(RPCError(code: code, message: "the stream was reset with HTTP/2 error code \(errorCode)"), reset: false,
+                source: .transport)
         }
         release()
     }
 
     /// The connection failed or closed under the call.
     public func connectionFailed(_ failure: RPCError) {
-        end(failure, reset: false)
+        end(failure, reset: false, source: .transport)
         release()
     }
 
@@ -119,10 +123,12 @@ extension ClientCall {
         }
     }
 
-    /// Fixes the final status (first one wins), wakes everyone waiting, optionally resets the stream.
-    func end(_ final: RPCError, reset: Bool) {
+    /// Fixes the final status (first one wins) and where it came from, wakes everyone waiting, optionally resets
+    /// the stream.
+    func end(_ final: RPCError, reset: Bool, source: StatusSource) {
         guard status == nil else { return }
         status = final
+        statusSource = source
         trailingMetadata = final.metadata
         deadlineTimer?.cancel()
         giveBackWindow()  // Held-back bytes still count against the connection's window.

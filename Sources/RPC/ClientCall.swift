@@ -4,6 +4,13 @@
 ///
 /// Threading: state is confined to `executionContext`'s thread; the caller's async methods hop there.
 public final class ClientCall: CallEndpoint, @unchecked Sendable {
+    /// Where a call's final status came from: the server's trailers, the client's own deadline or cancellation,
+    /// or the transport (a reset stream, a lost connection, a response that broke the protocol). A load
+    /// generator counts the last as transport errors rather than as the server's answers.
+    public enum StatusSource: Sendable, Hashable {
+        case server, deadline, cancellation, transport
+    }
+
     // @unchecked Sendable: every mutable property is read and written on `executionContext`'s thread only.
     public let method: MethodDescriptor
     let executionContext: any RPCExecutionContext
@@ -18,6 +25,9 @@ public final class ClientCall: CallEndpoint, @unchecked Sendable {
     var trailingMetadata = Metadata()
     /// The final status, once known (OK or not).
     var status: RPCError?
+    /// Where the final status came from. Set once, with `status`, before anyone waiting for the status is woken:
+    /// safe to read on any thread after ``finalStatus()`` or a failed ``receive()`` returned.
+    public internal(set) var statusSource = StatusSource.transport
     var requestClosed = false
     var released = false
 
@@ -48,7 +58,8 @@ public final class ClientCall: CallEndpoint, @unchecked Sendable {
         self.maxReceiveMessageSize = options.maxReceiveMessageSize
         if let deadline {
             deadlineTimer = executionContext.scheduleTimer(at: deadline) { [self] in
-                end(RPCError(code: .deadlineExceeded, message: "the deadline passed before the call finished"), reset: true)
+                end(RPCError(code: .deadlineExceeded, message: "the deadline passed before the call finished"), reset: true,
+                    source: .deadline)
             }
         }
     }
@@ -108,7 +119,8 @@ public final class ClientCall: CallEndpoint, @unchecked Sendable {
     /// Cancels the call: RST_STREAM(CANCEL), status CANCELLED. Harmless after the call ended.
     public func cancel() {
         executionContext.onContext {
-            self.end(RPCError(code: .cancelled, message: "the call was cancelled by the client"), reset: true)
+            self.end(RPCError(code: .cancelled, message: "the call was cancelled by the client"), reset: true,
+                     source: .cancellation)
         }
     }
 }

@@ -87,7 +87,15 @@ extension MessageDeframer.Failure {
 }
 
 /// Writes the 5-byte prefix of a gRPC message.
-enum MessageFramer {
+public enum MessageFramer {
+    /// A serialized message with its 5-byte prefix, compressed when `compression` is gzip: what
+    /// ``ClientCall/send(framed:)`` takes (a load generator frames its requests once and sends them many times).
+    public static func frame(serialized message: [UInt8], compression: CompressionAlgorithm) -> [UInt8] {
+        var headroomed = [UInt8](repeating: 0, count: 5)
+        headroomed.append(contentsOf: message)
+        return frame(headroomed: headroomed, compression: compression)
+    }
+
     /// Frames `message`, whose first 5 bytes are headroom for the prefix (ProtoMessage.serializedBytes(headroom:
     /// 5)), compressing it when `compression` is gzip.
     static func frame(headroomed message: consuming [UInt8], compression: CompressionAlgorithm) -> [UInt8] {

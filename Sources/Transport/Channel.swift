@@ -71,6 +71,9 @@ public final class Channel: RPCClientTransport, Sendable {
                 throw error
             case .wait:
                 try await waitForChange(after: generation, until: deadline)
+                if Task.isCancelled {
+                    throw RPCError(code: .cancelled, message: "the call was cancelled while waiting for a connection")
+                }
             }
         }
     }
@@ -108,6 +111,9 @@ public final class Channel: RPCClientTransport, Sendable {
 
     private func pick(_ options: CallOptions) -> Pick {
         if isClosed { return .fail(RPCError(code: .unavailable, message: "the channel is closed")) }
+        // The common case, a pick-first channel whose first backend is ready, without the general path's
+        // snapshot of every backend's state.
+        if configuration.loadBalancing == .pickFirst, subchannels[0].connectivity == .ready { return .use(subchannels[0]) }
         let states = subchannels.map(\.connectivity)
         switch configuration.loadBalancing {
         case .pickFirst:
@@ -163,7 +169,19 @@ public final class Channel: RPCClientTransport, Sendable {
 
     /// Waits until a subchannel's connectivity changes after `generation`, the channel closes, or `deadline`
     /// passes.
+    /// A cancelled task stops waiting: its cancellation wakes every waiter (the others re-pick and wait again).
     private func waitForChange(after generation: Int, until deadline: UInt64?) async throws(RPCError) {
+        await withTaskCancellationHandler {
+            await waitForChangeOrClose(after: generation, until: deadline)
+        } onCancel: {
+            wakeWaiters()
+        }
+        if let deadline, Monotonic.now() >= deadline {
+            throw RPCError(code: .deadlineExceeded, message: "the deadline passed while waiting for a connection")
+        }
+    }
+
+    private func waitForChangeOrClose(after generation: Int, until deadline: UInt64?) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let id = waiters.withLock { state -> Int? in
                 guard !state.closed, state.generation == generation else { return nil }
@@ -179,9 +197,6 @@ public final class Channel: RPCClientTransport, Sendable {
                 let loop = group.loops[0]
                 loop.execute { [self] in loop.schedule(at: deadline) { self.wake(id) } }
             }
-        }
-        if let deadline, Monotonic.now() >= deadline {
-            throw RPCError(code: .deadlineExceeded, message: "the deadline passed while waiting for a connection")
         }
     }
 

@@ -117,7 +117,7 @@ final class Subchannel: @unchecked Sendable {
         idleTimer?.cancel()
         connection.startCall(method: method, metadata: metadata, options: options, deadline: deadline) {
             [unowned self] result in
-            if case .success(let call) = result {
+            if case .success(let call) = result, configuration.idleTimeout != nil {
                 call.setReleaseHandler { [unowned self] in armIdleTimer() }
             }
             completion(result)

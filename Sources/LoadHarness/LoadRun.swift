@@ -1,0 +1,453 @@
+public import EventLoop
+import RPC
+import Synchronization
+import Transport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the progress line shows, once a second.
+public struct LoadProgress: Sendable {
+    public let measuring: Bool
+    public let seconds: Double
+    public let operations: Int
+    /// Operations per second over the last interval.
+    public let rate: Double
+    public let failures: Int
+    /// p99 so far (of the measured part), in nanoseconds.
+    public let p99: UInt64
+}
+
+/// Runs a ``LoadPlan``: opens its connections, applies its load model, records every operation, and returns
+/// the result. Each connection has its own recorder and workers, which prefer the connection's loop, so that a
+/// call and its bookkeeping stay on one thread.
+public struct LoadRun: Sendable {
+    public let plan: LoadPlan
+    /// A label for the result ("tradewire", "grpc-go"…).
+    public var name: String
+
+    public init(plan: LoadPlan, name: String = "run") {
+        precondition(plan.connections > 0 && plan.loops > 0, "a load run needs a connection and a loop")
+        self.plan = plan
+        self.name = name
+    }
+
+    public func run(progress: (@Sendable (LoadProgress) -> Void)? = nil) async throws -> LoadResult {
+        let groups = try (0..<min(plan.loops, plan.connections)).map { try EventLoopGroup(loops: 1, name: "load-\($0)") }
+        var configuration = ChannelConfiguration()
+        configuration.connectTimeout = .seconds(5)
+        configuration.idleTimeout = nil
+        let connections = try (0..<plan.connections).map { index in
+            let group = groups[index % groups.count]
+            return Connection(
+                channel: try Channel(addresses: plan.addresses, configuration: configuration, group: group),
+                loop: group.loops[0], recorder: Recorder(), index: index)
+        }
+        defer { groups.forEach { $0.shutdown() } }
+        let control = RunControl(countLimit: plan.count)
+        let caller = Caller(plan: plan)
+        let start = Monotonic.now()
+        let measureStart = start + plan.warmup.nanoseconds
+        let measureEnd = plan.measuredDuration.map { measureStart + $0.nanoseconds }
+
+        var total = Tally()
+        var timeline: [TimelinePoint] = []
+        var cpuAtStart = 0.0
+        var measuredEnd = measureStart
+
+        await withTaskGroup(of: Bool.self) { group in
+            for connection in connections {
+                let share = Self.share(of: plan.model, connection: connection.index, connections: plan.connections)
+                switch plan.model {
+                case .closed:
+                    for _ in 0..<share.workers {
+                        group.addTask(executorPreference: connection.loop) {
+                            await closedLoopWorker(connection, caller, control)
+                            return false
+                        }
+                    }
+                case .open(let open):
+                    group.addTask(executorPreference: connection.loop) {
+                        await openLoopDispatcher(
+                            connection, caller, control, open, share: share, scheduleStart: measureStart, end: measureEnd)
+                        return false
+                    }
+                }
+            }
+            let workers = plan.model.isOpen ? connections.count : Self.totalWorkers(plan)
+
+            // Warm-up: whatever it recorded is dropped.
+            if plan.warmup > .zero { await Self.sleep(untilMonotonic: measureStart, unless: control) }
+            control.startMeasuring(at: measureStart)
+            for connection in connections { _ = connection.recorder.take() }
+            cpuAtStart = Self.processCPUSeconds()
+
+            // Measure, taking the recorders' intervals once a second.
+            var intervalStart = max(measureStart, Monotonic.now())
+            while !control.isStopping {
+                var next = intervalStart + 1_000_000_000
+                if let measureEnd { next = min(next, measureEnd) }
+                await Self.sleep(untilMonotonic: next, unless: control)
+                let now = Monotonic.now()
+                if let measureEnd, now >= measureEnd { control.stop() }
+                guard now > intervalStart else { continue }
+                var interval = Tally()
+                for connection in connections { interval.add(connection.recorder.take()) }
+                total.add(interval)
+                timeline.append(TimelinePoint(
+                    second: Double(now - measureStart) / 1e9, length: Double(now - intervalStart) / 1e9, interval: interval))
+                progress?(LoadProgress(
+                    measuring: true, seconds: Double(now - measureStart) / 1e9, operations: total.operations,
+                    rate: timeline.last!.rate, failures: total.failures,
+                    p99: total.latency.totalCount > 0 ? total.latency.valueAtPercentile(99) : 0))
+                intervalStart = now
+            }
+            measuredEnd = min(Monotonic.now(), measureEnd ?? .max)
+
+            // Drain: operations in flight finish (their latency counts); after the grace period they are cancelled.
+            let grace = plan.timeout.map { $0 + .seconds(1) } ?? .seconds(10)
+            group.addTask {
+                try? await Task.sleep(for: grace)
+                return true
+            }
+            var remaining = workers
+            while remaining > 0, let isWatchdog = await group.next() {
+                if isWatchdog {
+                    control.abandonInFlight()
+                    group.cancelAll()
+                } else {
+                    remaining -= 1
+                }
+            }
+            group.cancelAll()
+        }
+        let cpuSeconds = Self.processCPUSeconds() - cpuAtStart
+        var last = Tally()
+        for connection in connections { last.add(connection.recorder.take()) }
+        if last.operations > 0 {
+            total.add(last)
+            let now = Monotonic.now()
+            timeline.append(TimelinePoint(
+                second: Double(now - measureStart) / 1e9, length: Double(now - measuredEnd) / 1e9 + 1e-9, interval: last))
+        }
+        for connection in connections { await connection.channel.shutdown() }
+        return LoadResult(
+            tally: total, name: name, plan: plan, measuredSeconds: Double(measuredEnd - measureStart) / 1e9,
+            unsent: control.unsent, abandoned: control.abandoned, timeline: timeline,
+            cpuSeconds: cpuSeconds, date: Self.isoDate())
+    }
+
+    // MARK: - Closed loop
+
+    /// One of `concurrency` workers: starts an operation as soon as its last one ended.
+    private func closedLoopWorker(_ connection: Connection, _ caller: Caller, _ control: RunControl) async {
+        var stream: BidiStream?
+        while true {
+            let start = Monotonic.now()
+            guard control.admit(intendedStart: start) else { break }
+            let number = caller.numbersRequests ? control.nextRequestNumber() : 0
+            if caller.kind == .bidirectionalStreaming {
+                await roundTrip(&stream, connection, caller, control, number: number, intendedStart: start)
+            } else {
+                let (outcome, sent, received) = await caller.call(on: connection.channel, number: number)
+                control.record(outcome, connection.recorder, intendedStart: start, sent: sent, received: received)
+                // A call that failed at once (no connection) never suspended: let the loop's other work run, or
+                // this worker would keep the loop to itself.
+                if case .transportError = outcome { await Task.yield() }
+            }
+        }
+        if let stream { await caller.close(stream) }
+    }
+
+    /// One round trip on `stream`, opening it first when needed and dropping it when it failed or is spent.
+    private func roundTrip(_ stream: inout BidiStream?, _ connection: Connection, _ caller: Caller,
+                           _ control: RunControl, number: Int, intendedStart: UInt64) async
+    {
+        if stream == nil {
+            do throws(RPCError) {
+                stream = try await caller.openStream(on: connection.channel, number: number)
+            } catch {
+                control.record(.transportError(error), connection.recorder, intendedStart: intendedStart, sent: 0, received: 0)
+                await Task.yield()  // As after a failed call: it may not have suspended.
+                return
+            }
+        }
+        let outcome = await caller.roundTrip(on: stream!, number: number)
+        let succeeded = if case .ok = outcome { true } else { false }
+        control.record(outcome, connection.recorder, intendedStart: intendedStart, sent: 1, received: succeeded ? 1 : 0)
+        if !succeeded {
+            stream!.call.cancel()
+            stream = nil
+        } else if caller.isSpent(stream!) {
+            await caller.close(stream!)
+            stream = nil
+        }
+    }
+
+    // MARK: - Open loop
+
+    /// Starts operations at their scheduled times on one connection, each in its own task, at most the
+    /// connection's share of `maxInFlight` at once. Counts the scheduled operations that were never sent.
+    private func openLoopDispatcher(
+        _ connection: Connection, _ caller: Caller, _ control: RunControl, _ open: OpenLoop, share: Share,
+        scheduleStart: UInt64, end: UInt64?
+    ) async {
+        let slots = Slots(share.maxInFlight)
+        let idleStreams = IdleStreams()
+        var arrivals = Arrivals(open: open, fraction: share.fraction, scheduleStart: scheduleStart, offset: share.offset)
+        let lateThreshold = open.lateThreshold.nanoseconds
+        await withDiscardingTaskGroup { group in
+            while true {
+                let intended = arrivals.next
+                if let end, intended >= end { break }
+                if intended > Monotonic.now() {
+                    await Self.sleep(untilMonotonic: intended, on: connection.loop)
+                    if control.isStopping { break }
+                    continue
+                }
+                guard control.admit(intendedStart: intended), await slots.acquire() else { break }
+                if Monotonic.now() - intended > lateThreshold && intended >= scheduleStart {
+                    connection.recorder.countLateSend()
+                }
+                arrivals.advance()
+                let number = caller.numbersRequests ? control.nextRequestNumber() : 0
+                group.addTask(executorPreference: connection.loop) {
+                    defer { slots.release() }
+                    if caller.kind == .bidirectionalStreaming {
+                        var stream = idleStreams.take()
+                        await roundTrip(&stream, connection, caller, control, number: number, intendedStart: intended)
+                        if let stream { idleStreams.put(stream) }
+                    } else {
+                        let (outcome, sent, received) = await caller.call(on: connection.channel, number: number)
+                        control.record(outcome, connection.recorder, intendedStart: intended, sent: sent, received: received)
+                    }
+                }
+            }
+        }
+        while let stream = idleStreams.take() { await caller.close(stream) }
+        // Arrivals that came due but were never sent: the run ended while every slot was busy.
+        var unsent = 0
+        let stoppedAt = min(Monotonic.now(), end ?? .max)
+        while arrivals.next < stoppedAt && arrivals.next >= scheduleStart {
+            unsent += 1
+            arrivals.advance()
+        }
+        control.countUnsent(unsent)
+    }
+
+    // MARK: - Helpers
+
+    struct Share: Sendable {
+        var workers = 0
+        var fraction = 1.0
+        var offset = 0.0
+        var maxInFlight = 1
+    }
+
+    /// Connection `index`'s part of the load: workers for a closed loop; rate fraction, phase and in-flight
+    /// bound for an open one.
+    static func share(of model: LoadModel, connection index: Int, connections: Int) -> Share {
+        switch model {
+        case .closed(let concurrency):
+            return Share(workers: concurrency / connections + (index < concurrency % connections ? 1 : 0))
+        case .open(let open):
+            return Share(
+                fraction: 1 / Double(connections), offset: Double(index) / Double(connections),
+                maxInFlight: max(1, open.maxInFlight / connections))
+        }
+    }
+
+    static func totalWorkers(_ plan: LoadPlan) -> Int {
+        (0..<plan.connections).reduce(0) { $0 + share(of: plan.model, connection: $1, connections: plan.connections).workers }
+    }
+
+    /// Sleeps until `deadline` (Monotonic ns), waking early when the run stops.
+    static func sleep(untilMonotonic deadline: UInt64, unless control: RunControl) async {
+        while !control.isStopping {
+            let now = Monotonic.now()
+            guard deadline > now else { return }
+            try? await Task.sleep(for: .nanoseconds(min(deadline - now, 100_000_000)))
+        }
+    }
+
+    /// Sleeps until `deadline` (at most 100 ms) on `loop`'s timer, which is finer than Task.sleep's.
+    static func sleep(untilMonotonic deadline: UInt64, on loop: EventLoop) async {
+        let wake = min(deadline, Monotonic.now() + 100_000_000)
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            loop.execute { loop.schedule(at: wake) { continuation.resume() } }
+        }
+    }
+
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+
+    static func isoDate() -> String {
+        var now = time(nil)
+        var parts = tm()
+        gmtime_r(&now, &parts)
+        var buffer = [CChar](repeating: 0, count: 32)
+        strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
+        return String(cString: buffer)
+    }
+}
+
+/// One connection of a run: its channel, the loop it lives on, its recorder.
+struct Connection: Sendable {
+    let channel: Channel
+    let loop: EventLoop
+    let recorder: Recorder
+    let index: Int
+}
+
+/// The run's shared state: when measuring began, whether to stop, the count limit, request numbers.
+final class RunControl: Sendable {
+    private let measureStart = Atomic<UInt64>(.max)
+    private let stopping = Atomic<Bool>(false)
+    private let admitted = Atomic<Int>(0)
+    private let requestNumbers = Atomic<Int>(0)
+    private let abandonedCount = Atomic<Int>(0)
+    private let abandoning = Atomic<Bool>(false)
+    private let unsentCount = Atomic<Int>(0)
+    let countLimit: Int?
+
+    init(countLimit: Int?) {
+        self.countLimit = countLimit
+    }
+
+    var isStopping: Bool { stopping.load(ordering: .relaxed) }
+    var abandoned: Int { abandonedCount.load(ordering: .relaxed) }
+    var unsent: Int { unsentCount.load(ordering: .relaxed) }
+
+    func countUnsent(_ count: Int) { unsentCount.add(count, ordering: .relaxed) }
+
+    func startMeasuring(at time: UInt64) { measureStart.store(time, ordering: .relaxed) }
+    func stop() { stopping.store(true, ordering: .relaxed) }
+
+    /// After the drain's grace period: operations still running are cancelled and counted as abandoned.
+    func abandonInFlight() { abandoning.store(true, ordering: .relaxed) }
+
+    func nextRequestNumber() -> Int { requestNumbers.add(1, ordering: .relaxed).oldValue }
+
+    /// Whether an operation intended to start at `intendedStart` may start: not once stopping, and not beyond
+    /// the count limit (which the operation that reaches it turns into a stop).
+    func admit(intendedStart: UInt64) -> Bool {
+        if isStopping || Task.isCancelled { return false }
+        guard let countLimit, intendedStart >= measureStart.load(ordering: .relaxed) else { return true }
+        if admitted.add(1, ordering: .relaxed).newValue > countLimit {
+            stop()
+            return false
+        }
+        return true
+    }
+
+    /// Records an operation, unless it was cancelled by the end of the run.
+    func record(_ outcome: Outcome, _ recorder: Recorder, intendedStart: UInt64, sent: Int, received: Int) {
+        if abandoning.load(ordering: .relaxed) && Task.isCancelled {
+            abandonedCount.add(1, ordering: .relaxed)
+            return
+        }
+        let now = Monotonic.now()
+        recorder.record(outcome, latency: now > intendedStart ? now - intendedStart : 0, sent: sent, received: received)
+    }
+}
+
+/// The open loop's schedule of intended start times on one connection.
+struct Arrivals {
+    let open: OpenLoop
+    let fraction: Double
+    let scheduleStart: UInt64
+    /// The next intended start (Monotonic ns).
+    private(set) var next: UInt64
+
+    init(open: OpenLoop, fraction: Double, scheduleStart: UInt64, offset: Double) {
+        self.open = open
+        self.fraction = fraction
+        self.scheduleStart = scheduleStart
+        // Connections' fixed schedules interleave: connection i starts i/n of a gap later.
+        let start = Monotonic.now()
+        let rate = open.schedule.rate(at: (Double(start) - Double(scheduleStart)) / 1e9) * fraction
+        next = start + UInt64(offset * (rate > 0 ? 1e9 / rate : 0))
+    }
+
+    mutating func advance() {
+        let seconds = (Double(next) - Double(scheduleStart)) / 1e9
+        let rate = open.schedule.rate(at: seconds) * fraction
+        guard rate > 0 else {
+            next += 10_000_000  // A zero rate: look again in 10 ms.
+            return
+        }
+        let gap = switch open.arrivals {
+        case .fixed: 1 / rate
+        case .poisson: -log(Double.random(in: Double.leastNonzeroMagnitude..<1)) / rate
+        }
+        next += UInt64(gap * 1e9)
+    }
+}
+
+/// Open bidi streams not in a round trip, on one connection of an open loop.
+final class IdleStreams: Sendable {
+    private let streams = Mutex<[BidiStream]>([])
+
+    func take() -> BidiStream? { streams.withLock { $0.popLast() } }
+    func put(_ stream: BidiStream) { streams.withLock { $0.append(stream) } }
+}
+
+/// A counting semaphore for operations in flight; waiting is cancellable.
+final class Slots: Sendable {
+    private struct State {
+        var available: Int
+        var waiter: UnsafeContinuation<Bool, Never>?
+        var cancelled = false
+    }
+
+    private let state: Mutex<State>
+
+    init(_ count: Int) {
+        state = Mutex(State(available: count))
+    }
+
+    /// Takes a slot, waiting for one; false when cancelled while waiting.
+    func acquire() async -> Bool {
+        await withTaskCancellationHandler {
+            await withUnsafeContinuation { continuation in
+                let ready = state.withLock { state -> Bool? in
+                    if state.cancelled { return false }
+                    if state.available > 0 {
+                        state.available -= 1
+                        return true
+                    }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
+        } onCancel: {
+            state.withLock { state in
+                state.cancelled = true
+                defer { state.waiter = nil }
+                return state.waiter
+            }?.resume(returning: false)
+        }
+    }
+
+    func release() {
+        let waiter = state.withLock { state -> UnsafeContinuation<Bool, Never>? in
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter  // The slot passes straight to the waiter.
+            }
+            state.available += 1
+            return nil
+        }
+        waiter?.resume(returning: true)
+    }
+}
+
+extension LoadModel {
+    public var isOpen: Bool { if case .open = self { true } else { false } }
+}

@@ -1,1 +1,0 @@
-// The load harness; see Load.swift.
