@@ -27,6 +27,9 @@ public struct LoadPlan: Sendable {
     /// opened (0: one stream per worker for the whole run).
     public var streamMessages = 10
     public var compression = CompressionAlgorithm.identity
+    /// How long operations still in flight when the run ends may take to finish (their latency counts) before
+    /// they are abandoned; nil for `timeout` + 1 s, or 10 s without a timeout.
+    public var drainGrace: Duration?
 
     public init(addresses: [SocketAddress], method: MethodDescriptor, kind: RPCKind, requests: RequestSource,
                 model: LoadModel)

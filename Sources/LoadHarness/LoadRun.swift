@@ -45,10 +45,10 @@ public struct LoadRun: Sendable {
                 loop: group.loops[0], recorder: Recorder(), index: index)
         }
         defer { groups.forEach { $0.shutdown() } }
-        let control = RunControl(countLimit: plan.count)
-        let caller = Caller(plan: plan)
         let start = Monotonic.now()
         let measureStart = start + plan.warmup.nanoseconds
+        let control = RunControl(measureStart: measureStart, countLimit: plan.count)
+        let caller = Caller(plan: plan)
         let measureEnd = plan.measuredDuration.map { measureStart + $0.nanoseconds }
 
         var total = Tally()
@@ -77,10 +77,8 @@ public struct LoadRun: Sendable {
             }
             let workers = plan.model.isOpen ? connections.count : Self.totalWorkers(plan)
 
-            // Warm-up: whatever it recorded is dropped.
+            // Warm-up: operations meant to start before `measureStart` are not recorded.
             if plan.warmup > .zero { await Self.sleep(untilMonotonic: measureStart, unless: control) }
-            control.startMeasuring(at: measureStart)
-            for connection in connections { _ = connection.recorder.take() }
             cpuAtStart = Self.processCPUSeconds()
 
             // Measure, taking the recorders' intervals once a second.
@@ -106,7 +104,7 @@ public struct LoadRun: Sendable {
             measuredEnd = min(Monotonic.now(), measureEnd ?? .max)
 
             // Drain: operations in flight finish (their latency counts); after the grace period they are cancelled.
-            let grace = plan.timeout.map { $0 + .seconds(1) } ?? .seconds(10)
+            let grace = plan.drainGrace ?? plan.timeout.map { $0 + .seconds(1) } ?? .seconds(10)
             group.addTask {
                 try? await Task.sleep(for: grace)
                 return true
@@ -114,7 +112,9 @@ public struct LoadRun: Sendable {
             var remaining = workers
             while remaining > 0, let isWatchdog = await group.next() {
                 if isWatchdog {
+                    // Operations still in flight are abandoned: closing the channels ends them.
                     control.abandonInFlight()
+                    for connection in connections { connection.channel.close() }
                     group.cancelAll()
                 } else {
                     remaining -= 1
@@ -123,6 +123,10 @@ public struct LoadRun: Sendable {
             group.cancelAll()
         }
         let cpuSeconds = Self.processCPUSeconds() - cpuAtStart
+        // A run that ended at its count lasted until its last operation ended, not until the monitor noticed.
+        if plan.count != nil, control.lastCompletion > measureStart, control.lastCompletion < measuredEnd {
+            measuredEnd = control.lastCompletion
+        }
         var last = Tally()
         for connection in connections { last.add(connection.recorder.take()) }
         if last.operations > 0 {
@@ -304,31 +308,35 @@ struct Connection: Sendable {
     let index: Int
 }
 
-/// The run's shared state: when measuring began, whether to stop, the count limit, request numbers.
+/// The run's shared state: when measuring begins, whether to stop, the count limit, request numbers.
 final class RunControl: Sendable {
-    private let measureStart = Atomic<UInt64>(.max)
+    /// Operations meant to start earlier are the warm-up: done, not recorded.
+    let measureStart: UInt64
     private let stopping = Atomic<Bool>(false)
     private let admitted = Atomic<Int>(0)
     private let requestNumbers = Atomic<Int>(0)
     private let abandonedCount = Atomic<Int>(0)
     private let abandoning = Atomic<Bool>(false)
     private let unsentCount = Atomic<Int>(0)
+    private let lastRecorded = Atomic<UInt64>(0)
     let countLimit: Int?
 
-    init(countLimit: Int?) {
+    init(measureStart: UInt64, countLimit: Int?) {
+        self.measureStart = measureStart
         self.countLimit = countLimit
     }
 
     var isStopping: Bool { stopping.load(ordering: .relaxed) }
     var abandoned: Int { abandonedCount.load(ordering: .relaxed) }
     var unsent: Int { unsentCount.load(ordering: .relaxed) }
+    /// When the last recorded operation ended (Monotonic ns).
+    var lastCompletion: UInt64 { lastRecorded.load(ordering: .relaxed) }
 
     func countUnsent(_ count: Int) { unsentCount.add(count, ordering: .relaxed) }
 
-    func startMeasuring(at time: UInt64) { measureStart.store(time, ordering: .relaxed) }
     func stop() { stopping.store(true, ordering: .relaxed) }
 
-    /// After the drain's grace period: operations still running are cancelled and counted as abandoned.
+    /// After the drain's grace period: operations still running are ended and counted as abandoned.
     func abandonInFlight() { abandoning.store(true, ordering: .relaxed) }
 
     func nextRequestNumber() -> Int { requestNumbers.add(1, ordering: .relaxed).oldValue }
@@ -337,7 +345,7 @@ final class RunControl: Sendable {
     /// the count limit (which the operation that reaches it turns into a stop).
     func admit(intendedStart: UInt64) -> Bool {
         if isStopping || Task.isCancelled { return false }
-        guard let countLimit, intendedStart >= measureStart.load(ordering: .relaxed) else { return true }
+        guard let countLimit, intendedStart >= measureStart else { return true }
         if admitted.add(1, ordering: .relaxed).newValue > countLimit {
             stop()
             return false
@@ -345,13 +353,15 @@ final class RunControl: Sendable {
         return true
     }
 
-    /// Records an operation, unless it was cancelled by the end of the run.
+    /// Records an operation, unless it belongs to the warm-up or was abandoned at the end of the run.
     func record(_ outcome: Outcome, _ recorder: Recorder, intendedStart: UInt64, sent: Int, received: Int) {
-        if abandoning.load(ordering: .relaxed) && Task.isCancelled {
+        guard intendedStart >= measureStart else { return }
+        if abandoning.load(ordering: .relaxed) {
             abandonedCount.add(1, ordering: .relaxed)
             return
         }
         let now = Monotonic.now()
+        lastRecorded.max(now, ordering: .relaxed)
         recorder.record(outcome, latency: now > intendedStart ? now - intendedStart : 0, sent: sent, received: received)
     }
 }

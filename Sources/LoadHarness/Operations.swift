@@ -70,24 +70,22 @@ struct Caller: Sendable {
         }
         var sent = 0
         var received = 0
-        let outcome = await withTaskCancellationHandler { () async -> Outcome in
-            do throws(RPCError) {
-                let requests = kind == .clientStreaming ? max(1, streamMessages) : 1
-                for index in 0..<requests {
-                    try await call.send(framed: request(requests == 1 ? number : number &* requests &+ index))
-                    sent += 1
-                }
-                call.closeRequest()
-                while try await call.receive() != nil { received += 1 }
-            } catch {
-                return Self.outcome(error, source: call.statusSource)
+        // No task cancellation handler here (registering one on every call took the task's status lock): at the
+        // end of a run, operations still in flight are ended by closing the channel.
+        let outcome: Outcome
+        do throws(RPCError) {
+            let requests = kind == .clientStreaming ? max(1, streamMessages) : 1
+            for index in 0..<requests {
+                try await call.send(framed: request(requests == 1 ? number : number &* requests &+ index))
+                sent += 1
             }
-            if kind != .serverStreaming && received != 1 {
-                return .status(RPCError(code: .internal, message: "the server answered OK with \(received) response messages"))
-            }
-            return .ok
-        } onCancel: {
-            call.cancel()
+            call.closeRequest()
+            while try await call.receive() != nil { received += 1 }
+            outcome = kind != .serverStreaming && received != 1
+                ? .status(RPCError(code: .internal, message: "the server answered OK with \(received) response messages"))
+                : .ok
+        } catch {
+            outcome = Self.outcome(error, source: call.statusSource)
         }
         return (outcome, sent, received)
     }
@@ -99,19 +97,15 @@ struct Caller: Sendable {
 
     /// One request and its response on an open bidi stream.
     func roundTrip(on stream: BidiStream, number: Int) async -> Outcome {
-        await withTaskCancellationHandler { () async -> Outcome in
-            do throws(RPCError) {
-                try await stream.call.send(framed: request(number))
-                guard try await stream.call.receive() != nil else {
-                    return .status(RPCError(code: .internal, message: "the server ended the stream in the middle of a round trip"))
-                }
-                stream.exchanges += 1
-                return .ok
-            } catch {
-                return Self.outcome(error, source: stream.call.statusSource)
+        do throws(RPCError) {
+            try await stream.call.send(framed: request(number))
+            guard try await stream.call.receive() != nil else {
+                return .status(RPCError(code: .internal, message: "the server ended the stream in the middle of a round trip"))
             }
-        } onCancel: {
-            stream.call.cancel()
+            stream.exchanges += 1
+            return .ok
+        } catch {
+            return Self.outcome(error, source: stream.call.statusSource)
         }
     }
 
