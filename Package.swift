@@ -92,7 +92,7 @@ let package = Package(
         .testTarget(name: "ProtoJSONTests", dependencies: ["ProtoJSON", "Protos", "TestProtos", "JSON", "TestSupport"]),
         .testTarget(
             name: "LoadHarnessTests",
-            dependencies: ["LoadHarness", "JSON", "Transport", "GRPCServices", "ServiceStubs", "EventLoop"]),
+            dependencies: ["LoadHarness", "JSON", "Transport", "GRPCServices", "ServiceStubs", "EventLoop", "TestSupport"]),
         .testTarget(name: "ProtocGenTradewireTests", dependencies: ["ProtocGenTradewire"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
         .target(name: "HTTP2TestSupport", dependencies: ["HTTP2", "EventLoop"], path: "Tests/HTTP2TestSupport"),

@@ -7,6 +7,7 @@ import RPC
 import ServiceStubs
 import Synchronization
 import Testing
+import TestSupport
 import Transport
 
 #if canImport(Glibc)
@@ -133,20 +134,8 @@ final class ScriptedBenchmarkService: Grpc_Testing_BenchmarkService.ServiceProto
 
     @Test func aServerThatIsNotThereIsTransportErrors() async throws {
         // A bound socket that does not listen: connecting to its port is refused, and nothing else can take it.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (fd, port) = try Peers.boundSocket()
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        try withUnsafeMutablePointer(to: &address) { pointer in
-            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
-                guard bind(fd, socketAddress, length) == 0, getsockname(fd, socketAddress, &length) == 0 else {
-                    throw LoadError("could not bind a socket")
-                }
-            }
-        }
-        let port = Int(UInt16(bigEndian: address.sin_port))
         var plan = Self.plan(SocketAddress(host: "127.0.0.1", port: port)!, .closed(concurrency: 2))
         plan.count = 20
         let result = try await LoadRun(plan: plan).run()

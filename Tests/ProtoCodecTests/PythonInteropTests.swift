@@ -42,22 +42,7 @@ import TestProtos
         responseSize: 314_159, payload: .init(body: [UInt8](repeating: 0, count: 271_828)), fillUsername: true,
         responseStatus: .init(code: 2, message: "\t\ntest with whitespace\r\nand Unicode BMP ☺ and non-BMP 😈\t\n"))
     static let health: Grpc_Health_V1_HealthCheckResponse = Grpc_Health_V1_HealthCheckResponse(status: .notServing)
-    static let allKinds: AllKinds = AllKinds(
-        fDouble: -1.5e300, fFloat: 3.25, fInt32: .min, fInt64: .min, fUint32: .max, fUint64: .max,
-        fSint32: -123_456, fSint64: .min, fFixed32: .max, fFixed64: .max, fSfixed32: .min, fSfixed64: -1,
-        fBool: true, fString: "Grüße, 世界 😈", fBytes: [0, 0xff, 0x80, 0x7f], fEnum: .negative,
-        fMessage: Leaf(name: "leaf", value: -7), rDouble: [1.5, -2.25, .infinity], rFloat: [1, -2, .infinity],
-        rInt32: [7, -1, .max, .min], rInt64: [.max, .min, 5], rUint32: [3, 1, .max], rUint64: [.max, 9],
-        rSint32: [.min, .max, -1, 6], rSint64: [.min, .max, -1], rFixed32: [1, .max], rFixed64: [.max, 2],
-        rSfixed32: [.min, -1], rSfixed64: [.min, .max], rBool: [true, false, true],
-        rString: ["", "a", "ü", String(repeating: "x", count: 300)], rBytes: [[], [1], [0, 0, 0]],
-        rEnum: [.red, .negative, .unspecified, .unrecognized(1000)],
-        rMessage: [Leaf(), Leaf(name: "b", value: 2)],
-        mStringString: ["k1": "v1", "ключ": "значение", "a": "b"],
-        mInt32Leaf: [-1: Leaf(name: "neg"), 7: Leaf(value: 7)], mInt64Int64: [.min: .max, 5: 6],
-        mBoolColor: [true: .green], mUint32Bytes: [.max: [9, 9]],
-        nested: .init(level: .high, deeper: [.init(note: "one"), .init()]),
-        choice: .oMessage(Leaf(name: "in oneof")))
+    static let allKinds: AllKinds = .everyKind
     static let oneofEmptyString: AllKinds = AllKinds(choice: .oString(""))
     static let evolvedV2: Tradewire_Testing_V1_EvolvedV2 = Tradewire_Testing_V1_EvolvedV2(
         name: "n", id: 42, note: "added later", small: 0xdead_beef, large: .max, leaf: Leaf(name: "l", value: 1),

@@ -151,8 +151,15 @@ public enum Peers {
 
     /// A TCP port free right now on 127.0.0.1 (for peers that need a port number up front).
     public static func freePort() throws -> Int {
+        let (fd, port) = try boundSocket()
+        close(fd)
+        return port
+    }
+
+    /// A TCP socket bound to a free port on 127.0.0.1 and not listening: connecting to the port is refused for as
+    /// long as the caller keeps `fd` open (and closes it).
+    public static func boundSocket() throws -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -163,7 +170,10 @@ public enum Peers {
                 return getsockname(fd, pointer, &length)
             }
         }
-        guard bound == 0 else { throw Missing(description: "no free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        guard bound == 0 else {
+            close(fd)
+            throw Missing(description: "no free port")
+        }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 }
