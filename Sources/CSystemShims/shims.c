@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "CSystemShims.h"
@@ -11,3 +12,28 @@ int tw_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) { retur
 int tw_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }
 
 long tw_cpu_count(void) { return sysconf(_SC_NPROCESSORS_ONLN); }
+
+int tw_epoll_wait(int epfd, uint32_t *events, uint64_t *data, int max, int64_t timeout_ns) {
+    static int no_pwait2;  // Set once the kernel said ENOSYS; a benign race between loop threads.
+    struct epoll_event evs[256];
+    if (max <= 0 || max > 256) max = 256;
+    int n = -1;
+#ifdef SYS_epoll_pwait2
+    if (!no_pwait2) {
+        struct timespec timeout = { (time_t)(timeout_ns / 1000000000), (long)(timeout_ns % 1000000000) };
+        n = (int)syscall(SYS_epoll_pwait2, epfd, evs, max, timeout_ns < 0 ? NULL : &timeout, NULL, 0);
+        if (n < 0 && errno == ENOSYS) no_pwait2 = 1;
+    }
+#else
+    no_pwait2 = 1;
+#endif
+    if (no_pwait2) {
+        int timeout_ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
+        n = epoll_wait(epfd, evs, max, timeout_ms);
+    }
+    for (int i = 0; i < n; i++) {
+        events[i] = evs[i].events;
+        data[i] = evs[i].data.u64;
+    }
+    return n;
+}

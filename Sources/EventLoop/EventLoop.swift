@@ -209,7 +209,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         }
         while true {
             let timeout = nextTimeout()
-            let count = (try? Epoll.wait(epoll, events: events, data: data, capacity: capacity, timeoutMilliseconds: timeout)) ?? 0
+            let count = (try? Epoll.wait(epoll, events: events, data: data, capacity: capacity, timeoutNanoseconds: timeout)) ?? 0
             for index in 0..<count {
                 dispatch(fd: Int32(truncatingIfNeeded: data[index]), events: events[index])
             }
@@ -235,12 +235,13 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     /// Milliseconds until the next timer (rounded up, so a timer never fires early), 0 with jobs waiting,
     /// -1 with nothing to wait for.
-    private func nextTimeout() -> Int32 {
+    /// Nanoseconds until the next timer is due (0: work is waiting; -1: no timer).
+    private func nextTimeout() -> Int64 {
         if nextJob < localJobs.count { return 0 }
         guard let deadline = timers.nextDeadline() else { return -1 }
         let now = Monotonic.now()
         if deadline <= now { return 0 }
-        return Int32(min((deadline - now + 999_999) / 1_000_000, UInt64(Int32.max)))
+        return Int64(min(deadline - now, UInt64(Int64.max)))
     }
 
     private func fireTimers() {

@@ -61,9 +61,9 @@ enum Epoll {
     /// interrupted wait returns 0 rather than retrying, so that the loop re-checks its timers.
     static func wait(
         _ epoll: Int32, events: UnsafeMutablePointer<UInt32>, data: UnsafeMutablePointer<UInt64>, capacity: Int,
-        timeoutMilliseconds: Int32
+        timeoutNanoseconds: Int64
     ) throws(SystemError) -> Int {
-        let count = tw_epoll_wait(epoll, events, data, Int32(capacity), timeoutMilliseconds)
+        let count = tw_epoll_wait(epoll, events, data, Int32(capacity), timeoutNanoseconds)
         if count >= 0 { return Int(count) }
         let code = tw_errno()
         if code == EINTR { return 0 }

@@ -10,7 +10,7 @@ extension LoadResult {
             "\(name): \(kind) \(method), \(model) loop (\(load)), \(connections) connection\(connections == 1 ? "" : "s")",
             "  \(measuredFrom)",
             "  Count:        \(operations) in \(Self.format(seconds: measuredSeconds))",
-            "  Rate:         \(Self.format(rate)) /s" + (kind == "unary" ? "" : ", messages \(Self.format(messageRate)) /s (\(messagesSent) sent, \(messagesReceived) received)"),
+            "  Rate:         \(Self.format(rate)) /s" + (kind == "unary" ? "" : ", messages both ways \(Self.format(messageRate)) /s (\(messagesSent) sent, \(messagesReceived) received)"),
             "  Latency:      mean \(Self.format(nanoseconds: UInt64(mean))), fastest \(Self.format(nanoseconds: fastest)), slowest \(Self.format(nanoseconds: slowest))",
             "  Percentiles:  " + percentiles.map { "p\(Self.format(percentile: $0.percentile)) \(Self.format(nanoseconds: $0.nanoseconds))" }
                 .joined(separator: "  "),

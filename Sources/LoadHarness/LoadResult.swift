@@ -1,5 +1,5 @@
 import Histogram
-public import JSON
+import JSON
 
 /// The outcome of a run: throughput, the latency distribution, counts by status, and a per-second timeline.
 public struct LoadResult: Sendable {

@@ -38,6 +38,9 @@ public struct LoadRun: Sendable {
         var configuration = ChannelConfiguration()
         configuration.connectTimeout = .seconds(5)
         configuration.idleTimeout = nil
+        // Windows large enough that a big response never waits for a WINDOW_UPDATE round trip (h2load's are 1 GiB).
+        configuration.http2.initialWindowSize = 16 << 20
+        configuration.http2.connectionWindowSize = 64 << 20
         let connections = try (0..<plan.connections).map { index in
             let group = groups[index % groups.count]
             return Connection(
@@ -83,12 +86,18 @@ public struct LoadRun: Sendable {
 
             // Measure, taking the recorders' intervals once a second.
             var intervalStart = max(measureStart, Monotonic.now())
-            while !control.isStopping {
+            var measuring = true
+            while measuring && !control.isStopping {
                 var next = intervalStart + 1_000_000_000
                 if let measureEnd { next = min(next, measureEnd) }
                 await Self.sleep(untilMonotonic: next, unless: control)
                 let now = Monotonic.now()
-                if let measureEnd, now >= measureEnd { control.stop() }
+                if let measureEnd, now >= measureEnd {
+                    // Closed-loop workers stop now. Open-loop dispatchers stop by themselves at the end of the
+                    // schedule, after sending every arrival due before it (late ones included).
+                    measuring = false
+                    if !plan.model.isOpen { control.stop() }
+                }
                 guard now > intervalStart else { continue }
                 var interval = Tally()
                 for connection in connections { interval.add(connection.recorder.take()) }

@@ -156,16 +156,33 @@ final class ScriptedBenchmarkService: Grpc_Testing_BenchmarkService.ServiceProto
         }
     }
 
-    @Test func openLoopCountsSendsItCouldNotMakeOnTime() async throws {
+    /// 100 arrivals in a second, two calls in flight at most, and a server frozen for 1.5 s: the first two calls
+    /// take every slot, so the other 98 are sent late, when the freeze ends, and their latency still runs from their
+    /// intended times.
+    @Test func openLoopSendsLateRatherThanDroppingAndSaysSo() async throws {
         try await Self.withServer { service, address in
-            // Two calls in flight at most, every call frozen for the whole run: nearly everything is late or unsent.
             let start = Monotonic.now()
             service.state.withLock { $0.stall = start..<start + 1_500_000_000 }
-            let plan = Self.plan(
-                address, .open(OpenLoop(schedule: .constant(100, for: .seconds(1)), maxInFlight: 2)))
+            let plan = Self.plan(address, .open(OpenLoop(schedule: .constant(100, for: .seconds(1)), maxInFlight: 2)))
             let result = try await LoadRun(plan: plan).run()
-            #expect(result.operations + result.unsent >= 95, "arrivals went missing: \(result.operations) + \(result.unsent)")
-            #expect(result.unsent > 80)
+            #expect(result.operations == 100 && result.unsent == 0 && result.statusCounts == ["OK": 100])
+            #expect(result.lateSends >= 95)
+            #expect(result.latency(at: 50) > 500_000_000, "the late calls' latency must include their wait")
+        }
+    }
+
+    /// The same, with the server frozen for longer than the run is willing to wait: the arrivals that never got a
+    /// slot are reported as never sent.
+    @Test func openLoopReportsArrivalsItNeverSent() async throws {
+        try await Self.withServer { service, address in
+            let start = Monotonic.now()
+            service.state.withLock { $0.stall = start..<start + 30_000_000_000 }
+            var plan = Self.plan(address, .open(OpenLoop(schedule: .constant(100, for: .seconds(1)), maxInFlight: 2)))
+            plan.drainGrace = .milliseconds(300)
+            let result = try await LoadRun(plan: plan).run()
+            #expect(result.abandoned == 2)
+            #expect(result.unsent >= 95 && result.unsent <= 98, "never sent: \(result.unsent)")
+            #expect(result.summary().contains("never sent \(result.unsent)"))
         }
     }
 

@@ -32,17 +32,10 @@ static inline int tw_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64
     return epoll_ctl(epfd, op, fd, &ev);
 }
 
-/// Waits for events; writes up to `max` (events, data) pairs into the two arrays. epoll_event is a packed
-/// struct on x86_64, so Swift never touches it directly.
-static inline int tw_epoll_wait(int epfd, uint32_t *events, uint64_t *data, int max, int timeout_ms) {
-    struct epoll_event evs[max > 0 && max <= 256 ? max : 256];
-    int n = epoll_wait(epfd, evs, max > 0 && max <= 256 ? max : 256, timeout_ms);
-    for (int i = 0; i < n; i++) {
-        events[i] = evs[i].events;
-        data[i] = evs[i].data.u64;
-    }
-    return n;
-}
+/// Waits for events at most `timeout_ns` nanoseconds (negative: forever); writes up to `max` (events, data) pairs
+/// into the two arrays. epoll_event is a packed struct on x86_64, so Swift never touches it directly. Uses
+/// epoll_pwait2 (Linux 5.11), whose timeout is not rounded up to a millisecond; falls back to epoll_wait.
+int tw_epoll_wait(int epfd, uint32_t *events, uint64_t *data, int max, int64_t timeout_ns);
 
 static inline int tw_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 
