@@ -9,7 +9,6 @@ import Glibc
 
 /// What the progress line shows, once a second.
 public struct LoadProgress: Sendable {
-    public let measuring: Bool
     public let seconds: Double
     public let operations: Int
     /// Operations per second over the last interval.
@@ -35,120 +34,92 @@ public struct LoadRun: Sendable {
 
     public func run(progress: (@Sendable (LoadProgress) -> Void)? = nil) async throws -> LoadResult {
         let groups = try (0..<min(plan.loops, plan.connections)).map { try EventLoopGroup(loops: 1, name: "load-\($0)") }
+        defer { groups.forEach { $0.shutdown() } }
+        let connections = try makeConnections(on: groups)
+        let start = Monotonic.now()
+        let measureStart = start + plan.warmup.nanoseconds
+        let control = RunControl(measureStart: measureStart, countLimit: plan.count)
+        var monitor = Monitor(measureStart: measureStart, measureEnd: plan.measuredDuration.map { measureStart + $0.nanoseconds })
+
+        await withTaskGroup(of: Bool.self) { group in
+            let workers = startWorkers(in: &group, connections, Caller(plan: plan), control, monitor: monitor)
+            // Warm-up: operations meant to start before `measureStart` are not recorded.
+            if plan.warmup > .zero { await Self.sleep(untilMonotonic: measureStart, unless: control) }
+            await monitor.measure(connections, control, stopsWorkers: !plan.model.isOpen, progress: progress)
+            await drain(&group, workers: workers, connections, control)
+        }
+        monitor.finish(connections, countLimited: plan.count != nil, lastCompletion: control.lastCompletion)
+        for connection in connections { await connection.channel.shutdown() }
+        return LoadResult(
+            tally: monitor.total, name: name, plan: plan, measuredSeconds: Double(monitor.measuredEnd - measureStart) / 1e9,
+            unsent: control.unsent, abandoned: control.abandoned, timeline: monitor.timeline,
+            cpuSeconds: monitor.cpuSeconds, date: Self.isoDate())
+    }
+
+    /// The plan's connections, spread over `groups`' loops, each a channel of its own.
+    private func makeConnections(on groups: [EventLoopGroup]) throws -> [Connection] {
         var configuration = ChannelConfiguration()
         configuration.connectTimeout = .seconds(5)
         configuration.idleTimeout = nil
         // Windows large enough that a big response never waits for a WINDOW_UPDATE round trip (h2load's are 1 GiB).
         configuration.http2.initialWindowSize = 16 << 20
         configuration.http2.connectionWindowSize = 64 << 20
-        let connections = try (0..<plan.connections).map { index in
+        return try (0..<plan.connections).map { index in
             let group = groups[index % groups.count]
             return Connection(
                 channel: try Channel(addresses: plan.addresses, configuration: configuration, group: group),
                 loop: group.loops[0], recorder: Recorder(), index: index)
         }
-        defer { groups.forEach { $0.shutdown() } }
-        let start = Monotonic.now()
-        let measureStart = start + plan.warmup.nanoseconds
-        let control = RunControl(measureStart: measureStart, countLimit: plan.count)
-        let caller = Caller(plan: plan)
-        let measureEnd = plan.measuredDuration.map { measureStart + $0.nanoseconds }
+    }
 
-        var total = Tally()
-        var timeline: [TimelinePoint] = []
-        var cpuAtStart = 0.0
-        var measuredEnd = measureStart
-
-        await withTaskGroup(of: Bool.self) { group in
-            for connection in connections {
-                let share = Self.share(of: plan.model, connection: connection.index, connections: plan.connections)
-                switch plan.model {
-                case .closed:
-                    for _ in 0..<share.workers {
-                        group.addTask(executorPreference: connection.loop) {
-                            await closedLoopWorker(connection, caller, control)
-                            return false
-                        }
-                    }
-                case .open(let open):
+    /// Starts the closed loop's workers or the open loop's dispatchers, each preferring its connection's loop;
+    /// returns how many there are.
+    private func startWorkers(
+        in group: inout TaskGroup<Bool>, _ connections: [Connection], _ caller: Caller, _ control: RunControl,
+        monitor: Monitor
+    ) -> Int {
+        var workers = 0
+        for connection in connections {
+            let share = Self.share(of: plan.model, connection: connection.index, connections: plan.connections)
+            switch plan.model {
+            case .closed:
+                for _ in 0..<share.workers {
                     group.addTask(executorPreference: connection.loop) {
-                        await openLoopDispatcher(
-                            connection, caller, control, open, share: share, scheduleStart: measureStart, end: measureEnd)
+                        await closedLoopWorker(connection, caller, control)
                         return false
                     }
                 }
-            }
-            let workers = plan.model.isOpen ? connections.count : Self.totalWorkers(plan)
-
-            // Warm-up: operations meant to start before `measureStart` are not recorded.
-            if plan.warmup > .zero { await Self.sleep(untilMonotonic: measureStart, unless: control) }
-            cpuAtStart = Self.processCPUSeconds()
-
-            // Measure, taking the recorders' intervals once a second.
-            var intervalStart = max(measureStart, Monotonic.now())
-            var measuring = true
-            while measuring && !control.isStopping {
-                var next = intervalStart + 1_000_000_000
-                if let measureEnd { next = min(next, measureEnd) }
-                await Self.sleep(untilMonotonic: next, unless: control)
-                let now = Monotonic.now()
-                if let measureEnd, now >= measureEnd {
-                    // Closed-loop workers stop now. Open-loop dispatchers stop by themselves at the end of the
-                    // schedule, after sending every arrival due before it (late ones included).
-                    measuring = false
-                    if !plan.model.isOpen { control.stop() }
+                workers += share.workers
+            case .open(let open):
+                group.addTask(executorPreference: connection.loop) { [measureStart = monitor.measureStart, end = monitor.measureEnd] in
+                    await openLoopDispatcher(connection, caller, control, open, share: share, scheduleStart: measureStart, end: end)
+                    return false
                 }
-                guard now > intervalStart else { continue }
-                var interval = Tally()
-                for connection in connections { interval.add(connection.recorder.take()) }
-                total.add(interval)
-                timeline.append(TimelinePoint(
-                    second: Double(now - measureStart) / 1e9, length: Double(now - intervalStart) / 1e9, interval: interval))
-                progress?(LoadProgress(
-                    measuring: true, seconds: Double(now - measureStart) / 1e9, operations: total.operations,
-                    rate: timeline.last!.rate, failures: total.failures,
-                    p99: total.latency.totalCount > 0 ? total.latency.valueAtPercentile(99) : 0))
-                intervalStart = now
+                workers += 1
             }
-            measuredEnd = min(Monotonic.now(), measureEnd ?? .max)
+        }
+        return workers
+    }
 
-            // Drain: operations in flight finish (their latency counts); after the grace period they are cancelled.
-            let grace = plan.drainGrace ?? plan.timeout.map { $0 + .seconds(1) } ?? .seconds(10)
-            group.addTask {
-                try? await Task.sleep(for: grace)
-                return true
+    /// Lets operations in flight at the end finish (their latency counts); after the grace period they are
+    /// abandoned, ended by closing the channels.
+    private func drain(_ group: inout TaskGroup<Bool>, workers: Int, _ connections: [Connection], _ control: RunControl) async {
+        let grace = plan.drainGrace ?? plan.timeout.map { $0 + .seconds(1) } ?? .seconds(10)
+        group.addTask {
+            try? await Task.sleep(for: grace)
+            return true
+        }
+        var remaining = workers
+        while remaining > 0, let isWatchdog = await group.next() {
+            if isWatchdog {
+                control.abandonInFlight()
+                for connection in connections { connection.channel.close() }
+                group.cancelAll()
+            } else {
+                remaining -= 1
             }
-            var remaining = workers
-            while remaining > 0, let isWatchdog = await group.next() {
-                if isWatchdog {
-                    // Operations still in flight are abandoned: closing the channels ends them.
-                    control.abandonInFlight()
-                    for connection in connections { connection.channel.close() }
-                    group.cancelAll()
-                } else {
-                    remaining -= 1
-                }
-            }
-            group.cancelAll()
         }
-        let cpuSeconds = Self.processCPUSeconds() - cpuAtStart
-        // A run that ended at its count lasted until its last operation ended, not until the monitor noticed.
-        if plan.count != nil, control.lastCompletion > measureStart, control.lastCompletion < measuredEnd {
-            measuredEnd = control.lastCompletion
-        }
-        var last = Tally()
-        for connection in connections { last.add(connection.recorder.take()) }
-        if last.operations > 0 {
-            total.add(last)
-            let now = Monotonic.now()
-            timeline.append(TimelinePoint(
-                second: Double(now - measureStart) / 1e9, length: Double(now - measuredEnd) / 1e9 + 1e-9, interval: last))
-        }
-        for connection in connections { await connection.channel.shutdown() }
-        return LoadResult(
-            tally: total, name: name, plan: plan, measuredSeconds: Double(measuredEnd - measureStart) / 1e9,
-            unsent: control.unsent, abandoned: control.abandoned, timeline: timeline,
-            cpuSeconds: cpuSeconds, date: Self.isoDate())
+        group.cancelAll()
     }
 
     // MARK: - Closed loop
@@ -306,6 +277,72 @@ public struct LoadRun: Sendable {
         var buffer = [CChar](repeating: 0, count: 32)
         strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
         return String(cString: buffer)
+    }
+}
+
+/// Takes the connections' recordings once a second while measuring: the running total, the timeline, the
+/// progress line, and the harness's CPU time.
+struct Monitor {
+    let measureStart: UInt64
+    let measureEnd: UInt64?
+    private(set) var total = Tally()
+    private(set) var timeline: [TimelinePoint] = []
+    /// When measuring ended (the end of the duration, or when a count-limited run's last operation ended).
+    private(set) var measuredEnd: UInt64
+    private(set) var cpuSeconds = 0.0
+
+    init(measureStart: UInt64, measureEnd: UInt64?) {
+        self.measureStart = measureStart
+        self.measureEnd = measureEnd
+        measuredEnd = measureStart
+    }
+
+    /// Measures until the duration ends or the run stops. `stopsWorkers`: a closed loop's workers stop at the
+    /// end; an open loop's dispatchers stop by themselves, after sending every arrival due before it.
+    mutating func measure(
+        _ connections: [Connection], _ control: RunControl, stopsWorkers: Bool,
+        progress: (@Sendable (LoadProgress) -> Void)?
+    ) async {
+        cpuSeconds = -LoadRun.processCPUSeconds()
+        var intervalStart = max(measureStart, Monotonic.now())
+        var measuring = true
+        while measuring && !control.isStopping {
+            var next = intervalStart + 1_000_000_000
+            if let measureEnd { next = min(next, measureEnd) }
+            await LoadRun.sleep(untilMonotonic: next, unless: control)
+            let now = Monotonic.now()
+            if let measureEnd, now >= measureEnd {
+                measuring = false
+                if stopsWorkers { control.stop() }
+            }
+            guard now > intervalStart else { continue }
+            take(connections, at: now, intervalStart: intervalStart, keepEmpty: true)
+            progress?(LoadProgress(
+                seconds: Double(now - measureStart) / 1e9, operations: total.operations, rate: timeline.last!.rate,
+                failures: total.failures, p99: total.latency.totalCount > 0 ? total.latency.valueAtPercentile(99) : 0))
+            intervalStart = now
+        }
+        measuredEnd = min(Monotonic.now(), measureEnd ?? .max)
+    }
+
+    /// After the drain: what finished since the last interval, and the run's CPU time.
+    mutating func finish(_ connections: [Connection], countLimited: Bool, lastCompletion: UInt64) {
+        cpuSeconds += LoadRun.processCPUSeconds()
+        // A run that ended at its count lasted until its last operation ended, not until the monitor noticed.
+        if countLimited, lastCompletion > measureStart, lastCompletion < measuredEnd { measuredEnd = lastCompletion }
+        take(connections, at: Monotonic.now(), intervalStart: measuredEnd, keepEmpty: false)
+    }
+
+    /// Adds the connections' recordings since `intervalStart` as one timeline point (an empty one only when
+    /// `keepEmpty`: a second without completions while measuring is a point; an empty drain is not).
+    private mutating func take(_ connections: [Connection], at now: UInt64, intervalStart: UInt64, keepEmpty: Bool) {
+        var interval = Tally()
+        for connection in connections { interval.add(connection.recorder.take()) }
+        guard keepEmpty || interval.operations > 0 else { return }
+        total.add(interval)
+        timeline.append(TimelinePoint(
+            second: Double(now - measureStart) / 1e9, length: Double(now - min(intervalStart, now)) / 1e9 + 1e-9,
+            interval: interval))
     }
 }
 
