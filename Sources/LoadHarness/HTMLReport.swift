@@ -37,7 +37,7 @@ public enum HTMLReport {
 
     // MARK: - Plots
 
-    static let width = 900.0, height = 360.0, left = 70.0, right = 20.0, top = 15.0, bottom = 40.0
+    static let width = 900.0, height = 370.0, left = 70.0, right = 45.0, top = 25.0, bottom = 40.0
 
     /// x = log10(1/(1−p)): 0 at 0%, 1 at 90%, 2 at 99%…; y = latency in ms, linear.
     static func percentilePlot(_ results: [LoadResult]) -> String {
@@ -77,8 +77,12 @@ public enum HTMLReport {
         }
         svg += yAxis(top: yTop, unit: unit)
         for (index, result) in results.enumerated() {
-            let points = result.timeline.map { point in
-                (left + (width - left - right) * point.second / maxSecond, y(value(point), top: yTop))
+            // A step per interval: its value held from the interval's start to its end.
+            let points = result.timeline.flatMap { point in
+                let yValue = y(value(point), top: yTop)
+                return [max(0, point.second - point.length), point.second].map {
+                    (left + (width - left - right) * $0 / maxSecond, yValue)
+                }
             }
             svg += polyline(points, color(index))
         }
@@ -111,13 +115,15 @@ public enum HTMLReport {
 
     static func yAxis(top yTop: Double, unit: String) -> String {
         var svg = ""
+        let stepSize = yTop / 5
+        let digits = stepSize >= 1 ? 0 : stepSize >= 0.1 ? 1 : stepSize >= 0.01 ? 2 : 3
         for step in 0...5 {
-            let value = yTop * Double(step) / 5
+            let value = stepSize * Double(step)
             let yPosition = y(value, top: yTop)
             svg += line(left, yPosition, width - right, yPosition, "grid")
-            svg += text(left - 6, yPosition + 4, LoadResult.format(value, digits: value < 10 ? 2 : 0), anchor: "end")
+            svg += text(left - 6, yPosition + 4, LoadResult.format(value, digits: digits), anchor: "end")
         }
-        return svg + text(14, top + 8, unit, anchor: "start")
+        return svg + text(left, top - 10, unit, anchor: "middle")
     }
 
     static func y(_ value: Double, top yTop: Double) -> Double {

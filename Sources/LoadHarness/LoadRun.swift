@@ -290,6 +290,8 @@ struct Monitor {
     /// When measuring ended (the end of the duration, or when a count-limited run's last operation ended).
     private(set) var measuredEnd: UInt64
     private(set) var cpuSeconds = 0.0
+    /// The last timeline point's recording, which operations finishing in the drain join.
+    private var lastInterval = Tally()
 
     init(measureStart: UInt64, measureEnd: UInt64?) {
         self.measureStart = measureStart
@@ -316,7 +318,7 @@ struct Monitor {
                 if stopsWorkers { control.stop() }
             }
             guard now > intervalStart else { continue }
-            take(connections, at: now, intervalStart: intervalStart, keepEmpty: true)
+            take(connections, at: now, intervalStart: intervalStart)
             progress?(LoadProgress(
                 seconds: Double(now - measureStart) / 1e9, operations: total.operations, rate: timeline.last!.rate,
                 failures: total.failures, p99: total.latency.totalCount > 0 ? total.latency.valueAtPercentile(99) : 0))
@@ -325,24 +327,33 @@ struct Monitor {
         measuredEnd = min(Monotonic.now(), measureEnd ?? .max)
     }
 
-    /// After the drain: what finished since the last interval, and the run's CPU time.
+    /// After the drain: what finished since the last interval (counted in the last interval, which those
+    /// operations started in), and the run's CPU time.
     mutating func finish(_ connections: [Connection], countLimited: Bool, lastCompletion: UInt64) {
         cpuSeconds += LoadRun.processCPUSeconds()
         // A run that ended at its count lasted until its last operation ended, not until the monitor noticed.
         if countLimited, lastCompletion > measureStart, lastCompletion < measuredEnd { measuredEnd = lastCompletion }
-        take(connections, at: Monotonic.now(), intervalStart: measuredEnd, keepEmpty: false)
+        var drained = Tally()
+        for connection in connections { drained.add(connection.recorder.take()) }
+        guard drained.operations > 0 else { return }
+        total.add(drained)
+        if let last = timeline.popLast() {
+            lastInterval.add(drained)
+            timeline.append(TimelinePoint(second: last.second, length: last.length, interval: lastInterval))
+        } else {
+            let end = Double(measuredEnd - measureStart) / 1e9
+            timeline.append(TimelinePoint(second: end, length: end, interval: drained))
+        }
     }
 
-    /// Adds the connections' recordings since `intervalStart` as one timeline point (an empty one only when
-    /// `keepEmpty`: a second without completions while measuring is a point; an empty drain is not).
-    private mutating func take(_ connections: [Connection], at now: UInt64, intervalStart: UInt64, keepEmpty: Bool) {
+    /// Adds the connections' recordings since `intervalStart` as one timeline point.
+    private mutating func take(_ connections: [Connection], at now: UInt64, intervalStart: UInt64) {
         var interval = Tally()
         for connection in connections { interval.add(connection.recorder.take()) }
-        guard keepEmpty || interval.operations > 0 else { return }
         total.add(interval)
         timeline.append(TimelinePoint(
-            second: Double(now - measureStart) / 1e9, length: Double(now - min(intervalStart, now)) / 1e9 + 1e-9,
-            interval: interval))
+            second: Double(now - measureStart) / 1e9, length: Double(now - intervalStart) / 1e9, interval: interval))
+        lastInterval = interval
     }
 }
 
