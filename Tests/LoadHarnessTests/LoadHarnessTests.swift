@@ -216,3 +216,20 @@ final class ScriptedBenchmarkService: Grpc_Testing_BenchmarkService.ServiceProto
         }
     }
 }
+
+@Suite struct TemplateTests {
+    @Test func fillsInEachPlaceholderPerRequest() throws {
+        let template = try Template("ord-{{counter}}/{{ uuid }}/{{random}}/{{unix_nanos}}")
+        #expect(!template.isConstant)
+        let parts = template.render(counter: 42).split(separator: "/")
+        #expect(parts[0] == "ord-42")
+        #expect(parts[1].count == 36 && parts[1].split(separator: "-").map(\.count) == [8, 4, 4, 4, 12])
+        #expect(UInt64(parts[2]) != nil && UInt64(parts[3])! > 1_700_000_000_000_000_000)
+        #expect(try Template(#"{"clientOrderId": "c-1"}"#).isConstant)
+    }
+
+    @Test func aTypoIsAnErrorNotALiteral() {
+        #expect(throws: TemplateError.self) { try Template("{{counter}}-{{conter}}") }
+        #expect(throws: TemplateError.self) { try Template("c-{{counter") }
+    }
+}

@@ -80,6 +80,19 @@ typealias Leaf = Tradewire_Testing_V1_Leaf
         #expect(kinds.rUint64 == [.max, 1000])
     }
 
+    @Test func theCatalogFindsMethodsByAnyUsualSpelling() throws {
+        for name in ["/grpc.testing.TestService/UnaryCall", "grpc.testing.TestService/UnaryCall", "grpc.testing.TestService.UnaryCall"] {
+            let method = try #require(ProtoCatalog.protos.method(named: name))
+            #expect(method.path == "/grpc.testing.TestService/UnaryCall")
+            #expect(ObjectIdentifier(method.input) == ObjectIdentifier(Grpc_Testing_SimpleRequest.self))
+            #expect(!method.clientStreaming && !method.serverStreaming)
+        }
+        let bidi = try #require(ProtoCatalog.protos.method(named: "tradewire.v1.Gateway.OrderEntry"))
+        #expect(bidi.clientStreaming && bidi.serverStreaming)
+        #expect(ProtoCatalog.protos.method(named: "grpc.testing.TestService.NoSuchCall") == nil)
+        #expect(ProtoCatalog.protos.messages["tradewire.v1.NewOrder"].map(ObjectIdentifier.init) == ObjectIdentifier(Tradewire_V1_NewOrder.self))
+    }
+
     @Test func invalidWireBytesAreAnError() {
         #expect(throws: ProtoJSONError.self) { try Self.codec.decode([0x0a, 0xff], as: Tradewire_V1_NewOrder.self) }
     }
