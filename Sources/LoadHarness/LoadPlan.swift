@@ -65,6 +65,8 @@ public enum LoadModel: Sendable {
         case .open: "open"
         }
     }
+
+    public var isOpen: Bool { if case .open = self { true } else { false } }
 }
 
 /// An open-loop load: a rate schedule, fixed or Poisson arrivals, and a bound on operations in flight.
