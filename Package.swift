@@ -65,6 +65,10 @@ let package = Package(
         // Services every server hosts: grpc.health.v1 and the interop grpc.testing.TestService (+ its client cases).
         .target(name: "GRPCServices", dependencies: ["ServiceStubs"], swiftSettings: releaseSettings),
 
+        // MARK: Order processing
+        // Limit order books: price-time matching in integers. No I/O, no protobuf.
+        .target(name: "Matching", swiftSettings: releaseSettings),
+
         // MARK: Load harness
         // `tradewire load`: closed- and open-loop load on any gRPC method, HdrHistogram latency, reports.
         .target(
@@ -89,6 +93,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ProtoCodecTests", dependencies: ["ProtoCodec", "Protos", "TestProtos", "TestSupport"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "MatchingTests", dependencies: ["Matching"]),
         .testTarget(name: "ProtoJSONTests", dependencies: ["ProtoJSON", "Protos", "TestProtos", "JSON", "TestSupport"]),
         .testTarget(
             name: "LoadHarnessTests",
