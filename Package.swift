@@ -68,6 +68,8 @@ let package = Package(
         // MARK: Order processing
         // Limit order books: price-time matching in integers. No I/O, no protobuf.
         .target(name: "Matching", swiftSettings: releaseSettings),
+        // One order's state machine: statuses, events, the transitions allowed. No I/O.
+        .target(name: "Orders"),
 
         // MARK: Load harness
         // `tradewire load`: closed- and open-loop load on any gRPC method, HdrHistogram latency, reports.
@@ -94,6 +96,7 @@ let package = Package(
         .testTarget(name: "ProtoCodecTests", dependencies: ["ProtoCodec", "Protos", "TestProtos", "TestSupport"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "MatchingTests", dependencies: ["Matching"]),
+        .testTarget(name: "OrdersTests", dependencies: ["Orders"]),
         .testTarget(name: "ProtoJSONTests", dependencies: ["ProtoJSON", "Protos", "TestProtos", "JSON", "TestSupport"]),
         .testTarget(
             name: "LoadHarnessTests",
