@@ -32,6 +32,7 @@ let package = Package(
         .target(name: "CSystemShims"),
         .target(name: "CProtoSupport", dependencies: ["CProtobufC"]),
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // protoc-c output for proto/ (tools/generate writes it).
         .target(name: "CProtos", dependencies: ["CProtobufC"]),
         // protoc-c output for protoc's descriptor.proto and plugin.proto: the generator's input format.
@@ -70,6 +71,8 @@ let package = Package(
         .target(name: "Matching", swiftSettings: releaseSettings),
         // One order's state machine: statuses, events, the transitions allowed. No I/O.
         .target(name: "Orders"),
+        // A node's journal: events in SQLite (WAL), gap-free sequence numbers, group commit on a writer thread.
+        .target(name: "Journal", dependencies: ["CSQLite", "EventLoop"], swiftSettings: releaseSettings),
 
         // MARK: Load harness
         // `tradewire load`: closed- and open-loop load on any gRPC method, HdrHistogram latency, reports.
@@ -97,6 +100,7 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "MatchingTests", dependencies: ["Matching"]),
         .testTarget(name: "OrdersTests", dependencies: ["Orders"]),
+        .testTarget(name: "JournalTests", dependencies: ["Journal"]),
         .testTarget(name: "ProtoJSONTests", dependencies: ["ProtoJSON", "Protos", "TestProtos", "JSON", "TestSupport"]),
         .testTarget(
             name: "LoadHarnessTests",
