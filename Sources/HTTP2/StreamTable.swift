@@ -46,9 +46,11 @@ public struct StreamTable<Value> {
         if keys[index] == id {
             slots[index] = value
         } else if keys[index] == 0 {
+            // The ID may already sit in the overflow (it arrived while another held this slot): move it here
+            // rather than keep two copies.
+            if overflow.isEmpty || overflow.removeValue(forKey: id) == nil { storedCount += 1 }
             keys[index] = id
             slots[index] = value
-            storedCount += 1
         } else {
             if overflow.updateValue(value, forKey: id) == nil { storedCount += 1 }
             if overflow.count * 8 > keys.count { grow() }

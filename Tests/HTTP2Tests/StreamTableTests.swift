@@ -24,6 +24,19 @@ import Testing
         #expect(Set(table.values) == Set(reference.values))
     }
 
+    /// An ID parked in the overflow while another held its slot, set again after that slot emptied, must not be
+    /// stored twice.
+    @Test func anOverflowedIDSetAgainAfterItsSlotFreesIsStoredOnce() {
+        var table = StreamTable<Int>(capacity: 16)
+        table[1] = 1
+        table[33] = 33  // same slot as 1: overflow
+        table[1] = nil
+        table[33] = 34  // slot free now
+        #expect(table.count == 1 && table[33] == 34)
+        #expect(table.removeValue(forKey: 33) == 34)
+        #expect(table.isEmpty && table[33] == nil)
+    }
+
     @Test func growsPastItsInitialCapacity() {
         var table = StreamTable<Int32>(capacity: 2)
         for id in stride(from: Int32(1), through: 4001, by: 2) { table[id] = id }
