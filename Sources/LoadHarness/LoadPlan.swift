@@ -163,17 +163,6 @@ extension RPCKind {
     }
 }
 
-extension Duration {
-    /// The duration in seconds, as a Double.
-    public var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) * 1e-18
-    }
-
-    var nanoseconds: UInt64 {
-        UInt64(max(0, components.seconds)) * 1_000_000_000 + UInt64(max(0, components.attoseconds) / 1_000_000_000)
-    }
-}
-
 /// A load run that cannot be set up or read back, with why.
 public struct LoadError: Error, Sendable, CustomStringConvertible {
     public let description: String

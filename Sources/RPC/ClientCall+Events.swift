@@ -38,8 +38,7 @@ extension ClientCall {
         }
         do throws(MessageDeframer.Failure) {
             try deframer!.append(bytes) { message in
-                messages.append(message)
-                queuedBytes += message.count + 5
+                received.append(message)
             }
         } catch {
             end(error.status(of: "response"), reset: true, source: .transport)
@@ -93,22 +92,14 @@ extension ClientCall {
     }
 
     func takeMessage() -> [UInt8]? {
-        guard head < messages.count else { return nil }
-        let message = messages[head]
-        messages[head] = []
-        head += 1
-        if head == messages.count {
-            messages.removeAll(keepingCapacity: true)
-            head = 0
-        }
-        queuedBytes -= message.count + 5
+        guard let message = received.takeFirst() else { return nil }
         giveBackWindow()
         return message
     }
 
     /// Gives received bytes back to flow control while the caller keeps up (or the call is over).
     private func giveBackWindow() {
-        guard unconsumedBytes > 0, queuedBytes <= Self.queuedResponseLimit || status != nil else { return }
+        guard unconsumedBytes > 0, received.bytes <= Self.queuedResponseLimit || status != nil else { return }
         transport.consume(streamID: streamID, bytes: unconsumedBytes)
         unconsumedBytes = 0
     }

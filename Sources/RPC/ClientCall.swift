@@ -31,11 +31,9 @@ public final class ClientCall: CallEndpoint, @unchecked Sendable {
     var requestClosed = false
     var released = false
 
-    var messages: [[UInt8]] = []
-    var head = 0
-    /// Bytes of complete responses the caller has not taken, and DATA bytes not yet given back to flow control:
-    /// a caller that stops reading stops the server once `queuedResponseLimit` is passed.
-    var queuedBytes = 0
+    /// Complete responses the caller has not taken, and DATA bytes not yet given back to flow control: a caller
+    /// that stops reading stops the server once `queuedResponseLimit` is passed.
+    var received = ReceivedMessages()
     var unconsumedBytes = 0
     static let queuedResponseLimit = 1 << 20
     var reader: UnsafeContinuation<Result<[UInt8]?, RPCError>, Never>?

@@ -37,8 +37,7 @@ extension ServerCall {
         }
         do throws(MessageDeframer.Failure) {
             try deframer!.append(bytes) { message in
-                messages.append(message)
-                queuedBytes += message.count + 5
+                received.append(message)
             }
         } catch {
             failRequest(error.status(of: "request"))
@@ -93,15 +92,7 @@ extension ServerCall {
     // MARK: - Messages for the handler
 
     func takeMessage() -> [UInt8]? {
-        guard head < messages.count else { return nil }
-        let message = messages[head]
-        messages[head] = []
-        head += 1
-        if head == messages.count {
-            messages.removeAll(keepingCapacity: true)
-            head = 0
-        }
-        queuedBytes -= message.count + 5
+        guard let message = received.takeFirst() else { return nil }
         giveBackWindow()
         return message
     }
@@ -130,7 +121,7 @@ extension ServerCall {
             failRequest(RPCError(code: .internal, message: "the request stream ended inside a message"))
             return
         }
-        guard let reader, head == messages.count else { return }
+        guard let reader, received.isEmpty else { return }
         self.reader = nil
         reader.resume(returning: endedEarly.map { .failure($0) } ?? .success(nil))
     }
@@ -138,7 +129,7 @@ extension ServerCall {
     /// Gives received bytes back to flow control, unless the handler has fallen behind: then the window stays
     /// shut until it reads, and the peer stops.
     private func giveBackWindow() {
-        guard unconsumedBytes > 0, queuedBytes <= limits.queuedRequestBytes || ended else { return }
+        guard unconsumedBytes > 0, received.bytes <= limits.queuedRequestBytes || ended else { return }
         transport.consume(streamID: streamID, bytes: unconsumedBytes)
         unconsumedBytes = 0
     }

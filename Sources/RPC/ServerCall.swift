@@ -25,10 +25,8 @@ public final class ServerCall: CallEndpoint, @unchecked Sendable {
     /// What the handler sees of its call.
     public var context: ServerContext { ServerContext(call: self) }
 
-    var messages: [[UInt8]] = []
-    var head = 0
-    /// Bytes of complete messages the handler has not taken.
-    var queuedBytes = 0
+    /// Complete messages the handler has not taken.
+    var received = ReceivedMessages()
     /// DATA bytes received and not yet given back to flow control.
     var unconsumedBytes = 0
     var reader: UnsafeContinuation<Result<[UInt8]?, RPCError>, Never>?

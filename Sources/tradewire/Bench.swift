@@ -49,8 +49,7 @@ struct Bench: AsyncParsableCommand {
                 let elapsed = ContinuousClock.now - start
                 progress.stop.store(true, ordering: .relaxed)
                 try await group.waitForAll()
-                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-                return Int(Double(count) / seconds)
+                return Int(Double(count) / elapsed.seconds)
             }
             await channel.shutdown()
             return (rate, progress.failures.load(ordering: .relaxed))
@@ -115,15 +114,10 @@ struct Bench: AsyncParsableCommand {
         }
     }
 
-    /// The process's peak resident memory (VmHWM), in MiB.
+    /// The process's peak resident memory (VmHWM), in MiB; -1 when /proc cannot tell.
     static func peakResidentMiB() -> Int {
-        guard let file = fopen("/proc/self/status", "r") else { return -1 }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while case let count = fread(&chunk, 1, chunk.count, file), count > 0 { bytes += chunk[0..<count] }
-        let status = String(decoding: bytes, as: UTF8.self)
-        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+        guard let status = try? Files.read("/proc/self/status"),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
             let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
         else { return -1 }
         return kilobytes / 1024
