@@ -73,6 +73,11 @@ let package = Package(
         .target(name: "Orders"),
         // A node's journal: events in SQLite (WAL), gap-free sequence numbers, group commit on a writer thread.
         .target(name: "Journal", dependencies: ["CSQLite", "EventLoop"], swiftSettings: releaseSettings),
+        // A processor node: order and book actors on one core thread, the journal, the command stream.
+        .target(
+            name: "Processor",
+            dependencies: ["Journal", "Matching", "Orders", "HashRing", "Transport", "ServiceStubs", "Protos", "JSON"],
+            swiftSettings: releaseSettings),
 
         // MARK: Load harness
         // `tradewire load`: closed- and open-loop load on any gRPC method, HdrHistogram latency, reports.
@@ -87,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "tradewire",
             dependencies: [
-                "GRPCServices", "Transport", "LoadHarness", "ProtoJSON",
+                "GRPCServices", "Transport", "LoadHarness", "ProtoJSON", "Processor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -1,14 +1,18 @@
 import EventLoop
+import Glibc
 import Synchronization
 
 /// A node's journal with group commit: any task may append; one writer thread commits whatever has queued up in
-/// one transaction (up to `maxBatch` entries) and only then answers each appender with its sequence numbers. While
+/// one transaction (up to `maxBatch` rows) and only then answers each appender with its sequence numbers. While
 /// a commit waits for the disk, the next batch gathers, so the commit rate follows the disk and the batch size
 /// follows the load.
 ///
-/// Sequence numbers are given at commit, in commit order, so the committed journal never has a gap. Reads go
-/// through a separate SQLite connection (WAL lets it read beside the writer).
+/// Sequence numbers are given at commit, in commit order, so the committed journal never has a gap; writes commit
+/// in the order they were appended. Reads go through a separate SQLite connection (WAL lets it read beside the
+/// writer).
 public final class Journal: Sendable {
+    public typealias Completion = @Sendable (Result<JournalCommit, JournalError>) -> Void
+
     public let path: String
     public let maxBatch: Int
     private let writer: EventLoop
@@ -21,18 +25,21 @@ public final class Journal: Sendable {
         var queue: [Request] = []
         var flushScheduled = false
         var lastSequence: UInt64
+        var outboxHeads: [String: UInt64]
         var closed = false
         var batches = 0
         var committed = 0
         var largestBatch = 0
+        var waiters: [UInt64: UnsafeContinuation<Void, Never>] = [:]
+        var nextWaiter: UInt64 = 0
     }
 
     private struct Request {
-        var entries: [JournalEntry]
-        var continuation: UnsafeContinuation<Result<ClosedRange<UInt64>, JournalError>, Never>
+        var write: JournalWrite
+        var completion: Completion
     }
 
-    /// Commits so far: how many batches, how many entries, the largest batch.
+    /// Commits so far: how many transactions, how many events, the most events in one.
     public struct Statistics: Sendable, Hashable {
         public var batches: Int
         public var entries: Int
@@ -44,10 +51,9 @@ public final class Journal: Sendable {
         self.path = path
         self.maxBatch = maxBatch
         let store = try JournalStore(path: path, synchronous: synchronous)
-        let last = try store.lastSequence()
+        state = Mutex(State(lastSequence: try store.lastSequence(), outboxHeads: try store.outboxHeads()))
         self.store = UnsafeTransfer(store)
         reader = Mutex(UnsafeTransfer(try JournalStore(path: path, synchronous: synchronous)))
-        state = Mutex(State(lastSequence: last))
         do {
             writer = try EventLoop(name: "journal")
         } catch {
@@ -55,38 +61,60 @@ public final class Journal: Sendable {
         }
     }
 
-    /// Stops the writer after committing what is already queued. Appends after this fail.
+    /// Stops the writer after committing what is already queued. Appends after this fail; waiting readers wake.
     public func close() async {
-        state.withLock { $0.closed = true }
+        let waiters = state.withLock { state in
+            state.closed = true
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
         writer.execute { self.flush() }
         _ = try? await writer.submit {}
         writer.shutdown()
     }
 
+    public var isClosed: Bool { state.withLock { $0.closed } }
+
     /// The highest committed sequence number.
     public var lastSequence: UInt64 { state.withLock { $0.lastSequence } }
+
+    /// Per destination, the last outbox sequence given.
+    public var outboxHeads: [String: UInt64] { state.withLock { $0.outboxHeads } }
 
     public var statistics: Statistics {
         state.withLock { Statistics(batches: $0.batches, entries: $0.committed, largestBatch: $0.largestBatch) }
     }
 
+    /// Queues `write`; `completion` runs on the writer thread once it committed (or failed). Writes commit in the
+    /// order of these calls.
+    public func append(_ write: JournalWrite, completion: @escaping Completion) {
+        let schedule = state.withLock { state -> Bool? in
+            guard !state.closed else { return nil }
+            state.queue.append(Request(write: write, completion: completion))
+            defer { state.flushScheduled = true }
+            return !state.flushScheduled
+        }
+        switch schedule {
+        case nil: completion(.failure(JournalError(operation: "append", code: 0, message: "the journal is closed")))
+        case true?: writer.execute { self.flush() }
+        case false?: break
+        }
+    }
+
+    /// Appends `write` and returns once it is committed.
+    public func append(_ write: JournalWrite) async throws(JournalError) -> JournalCommit {
+        let result = await withUnsafeContinuation { continuation in
+            append(write) { continuation.resume(returning: $0) }
+        }
+        return try result.get()
+    }
+
     /// Appends `entries` (in this order, consecutively numbered) and returns once they are committed.
     public func append(_ entries: [JournalEntry]) async throws(JournalError) -> ClosedRange<UInt64> {
         precondition(!entries.isEmpty, "append at least one entry")
-        let result = await withUnsafeContinuation { continuation in
-            let schedule = state.withLock { state -> Bool? in
-                guard !state.closed else { return nil }
-                state.queue.append(Request(entries: entries, continuation: continuation))
-                defer { state.flushScheduled = true }
-                return !state.flushScheduled
-            }
-            switch schedule {
-            case nil: continuation.resume(returning: .failure(JournalError(operation: "append", code: 0, message: "the journal is closed")))
-            case true?: writer.execute { self.flush() }
-            case false?: break
-            }
-        }
-        return try result.get()
+        let first = try await append(JournalWrite(events: entries)).firstSequence
+        return first...(first + UInt64(entries.count) - 1)
     }
 
     /// Appends one entry; returns its sequence number once committed.
@@ -94,14 +122,63 @@ public final class Journal: Sendable {
         try await append([entry]).lowerBound
     }
 
+    /// Returns once an event after `sequence` is committed, the journal closes, or the task is cancelled.
+    public func waitForEvents(after sequence: UInt64) async {
+        let id = state.withLock { state -> UInt64 in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withUnsafeContinuation { continuation in
+                let ready = state.withLock { state -> Bool in
+                    if state.closed || state.lastSequence > sequence || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if ready { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+        }
+    }
+
+    // MARK: - Reads
+
     /// Up to `limit` committed records from `sequence` on.
     public func records(from sequence: UInt64, limit: Int = 1000) throws(JournalError) -> [JournalRecord] {
-        try reader.withLock { reader throws(JournalError) in try reader.value.records(from: sequence, limit: limit) }
+        try read { store throws(JournalError) in try store.records(from: sequence, limit: limit) }
     }
 
     /// Every committed record of `key`, in order.
     public func records(key: String) throws(JournalError) -> [JournalRecord] {
-        try reader.withLock { reader throws(JournalError) in try reader.value.records(key: key) }
+        try read { store throws(JournalError) in try store.records(key: key) }
+    }
+
+    /// One order's current row.
+    public func order(key: String) throws(JournalError) -> OrderRow? {
+        try read { store throws(JournalError) in try store.order(key: key) }
+    }
+
+    public func orders(_ query: OrderQuery) throws(JournalError) -> [OrderRow] {
+        try read { store throws(JournalError) in try store.orders(query) }
+    }
+
+    public func orders(statuses: [Int32]) throws(JournalError) -> [OrderRow] {
+        try read { store throws(JournalError) in try store.orders(statuses: statuses) }
+    }
+
+    /// Snapshots and the inputs after them: what a restart replays.
+    public func replayable() throws(JournalError) -> (snapshots: [SnapshotRow], inputs: [InputRow]) {
+        try read { store throws(JournalError) in try store.replayable() }
+    }
+
+    /// Outbox messages not yet confirmed, in sequence order per destination.
+    public func pendingOutbox() throws(JournalError) -> [OutboxRecord] {
+        try read { store throws(JournalError) in try store.pendingOutbox() }
+    }
+
+    private func read<T>(_ body: (JournalStore) throws(JournalError) -> T) throws(JournalError) -> T {
+        try reader.withLock { reader throws(JournalError) in try body(reader.value) }
     }
 
     // MARK: - Writer thread
@@ -109,39 +186,52 @@ public final class Journal: Sendable {
     /// Commits what has queued, a batch at a time, until the queue is empty.
     private func flush() {
         while true {
-            let (batch, first) = state.withLock { state -> ([Request], UInt64) in
+            let (batch, first, heads) = state.withLock { state -> ([Request], UInt64, [String: UInt64]) in
                 var taken = 0
-                var count = 0
-                while taken < state.queue.count && (count == 0 || count + state.queue[taken].entries.count <= maxBatch) {
-                    count += state.queue[taken].entries.count
+                var weight = 0
+                while taken < state.queue.count && (weight == 0 || weight + state.queue[taken].write.weight <= maxBatch) {
+                    weight += state.queue[taken].write.weight
                     taken += 1
                 }
                 let batch = Array(state.queue.prefix(taken))
                 state.queue.removeFirst(taken)
                 if batch.isEmpty { state.flushScheduled = false }
-                return (batch, state.lastSequence + 1)
+                return (batch, state.lastSequence + 1, state.outboxHeads)
             }
             guard !batch.isEmpty else { return }
-            let entries = batch.flatMap(\.entries)
+            let writes = batch.map(\.write)
+            let time = Self.wallClockNanoseconds()
+            var newHeads = heads
+            let outboxSequences: [[UInt64]]
             do throws(JournalError) {
-                try store.value.append(entries, first: first)
+                outboxSequences = try store.value.commit(writes, first: first, heads: &newHeads, at: time)
             } catch {
-                for request in batch { request.continuation.resume(returning: .failure(error)) }
+                for request in batch { request.completion(.failure(error)) }
                 continue
             }
-            state.withLock { state in
-                state.lastSequence = first + UInt64(entries.count) - 1
+            let events = writes.reduce(0) { $0 + $1.events.count }
+            let waiters = state.withLock { state in
+                state.lastSequence = first + UInt64(events) - 1
+                state.outboxHeads = newHeads
                 state.batches += 1
-                state.committed += entries.count
-                state.largestBatch = max(state.largestBatch, entries.count)
+                state.committed += events
+                state.largestBatch = max(state.largestBatch, events)
+                defer { if events > 0 { state.waiters = [:] } }
+                return events > 0 ? Array(state.waiters.values) : []
             }
             var next = first
-            for request in batch {
-                let range = next...(next + UInt64(request.entries.count) - 1)
-                next = range.upperBound + 1
-                request.continuation.resume(returning: .success(range))
+            for (request, assigned) in zip(batch, outboxSequences) {
+                request.completion(.success(JournalCommit(firstSequence: next, outboxSequences: assigned, committedAt: time)))
+                next += UInt64(request.write.events.count)
             }
+            for waiter in waiters { waiter.resume() }
         }
+    }
+
+    private static func wallClockNanoseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
     }
 }
 

@@ -11,14 +11,140 @@ public struct JournalEntry: Sendable, Hashable {
     }
 }
 
-/// A journaled event with its sequence number: per journal, from 1, without gaps.
+/// A journaled event with its sequence number (per journal, from 1, without gaps) and commit time.
 public struct JournalRecord: Sendable, Hashable {
     public var sequence: UInt64
+    /// Wall-clock nanoseconds since 1970 when its transaction committed.
+    public var committedAt: Int64
     public var entry: JournalEntry
 
-    public init(sequence: UInt64, entry: JournalEntry) {
+    public init(sequence: UInt64, committedAt: Int64, entry: JournalEntry) {
         self.sequence = sequence
+        self.committedAt = committedAt
         self.entry = entry
+    }
+}
+
+/// One order's current state, kept beside its events so that a passivated actor comes back with one read and
+/// queries (by account, status, symbol, time, batch) need no replay.
+public struct OrderRow: Sendable, Hashable {
+    public var key: String
+    public var account: String
+    public var symbol: String
+    public var status: Int32
+    public var createdAt: Int64
+    public var batchID: String
+    public var payload: [UInt8]
+
+    public init(key: String, account: String, symbol: String, status: Int32, createdAt: Int64, batchID: String, payload: [UInt8]) {
+        self.key = key
+        self.account = account
+        self.symbol = symbol
+        self.status = status
+        self.createdAt = createdAt
+        self.batchID = batchID
+        self.payload = payload
+    }
+}
+
+/// One input of a replayable actor (an order book): re-applied in `position` order on top of its latest snapshot.
+public struct InputRow: Sendable, Hashable {
+    public var key: String
+    public var position: UInt64
+    public var payload: [UInt8]
+
+    public init(key: String, position: UInt64, payload: [UInt8]) {
+        self.key = key
+        self.position = position
+        self.payload = payload
+    }
+}
+
+/// An actor's state after its input `position`; writing one drops the inputs it covers.
+public typealias SnapshotRow = InputRow
+
+/// A message to another node, committed with the change that caused it and delivered after (at least once).
+public struct OutboxRecord: Sendable, Hashable {
+    public var destination: String
+    /// Per destination, from 1, without gaps, given at commit.
+    public var sequence: UInt64
+    public var payload: [UInt8]
+
+    public init(destination: String, sequence: UInt64, payload: [UInt8]) {
+        self.destination = destination
+        self.sequence = sequence
+        self.payload = payload
+    }
+}
+
+/// Everything one change makes durable, in one transaction: events, current order states, actor inputs and
+/// snapshots, messages to other nodes, and deliveries other nodes confirmed.
+public struct JournalWrite: Sendable {
+    public var events: [JournalEntry] = []
+    public var orders: [OrderRow] = []
+    public var inputs: [InputRow] = []
+    public var snapshots: [SnapshotRow] = []
+    /// (destination, payload): numbered per destination at commit.
+    public var outbox: [(destination: String, payload: [UInt8])] = []
+    /// Per destination, the highest sequence it confirmed: those messages leave the outbox.
+    public var delivered: [String: UInt64] = [:]
+
+    public init(events: [JournalEntry] = []) {
+        self.events = events
+    }
+
+    public var isEmpty: Bool {
+        events.isEmpty && orders.isEmpty && inputs.isEmpty && snapshots.isEmpty && outbox.isEmpty && delivered.isEmpty
+    }
+
+    /// Rows this write adds, for sizing a group commit.
+    var weight: Int { max(1, events.count + orders.count + inputs.count + snapshots.count + outbox.count) }
+
+    public mutating func append(_ other: JournalWrite) {
+        events += other.events
+        orders += other.orders
+        inputs += other.inputs
+        snapshots += other.snapshots
+        outbox += other.outbox
+        delivered.merge(other.delivered, uniquingKeysWith: max)
+    }
+}
+
+/// What a committed write got: its events' sequence numbers and its outbox messages' per-destination numbers (in
+/// the order of `JournalWrite.outbox`).
+public struct JournalCommit: Sendable, Hashable {
+    /// The first event's sequence; the write's events are numbered consecutively from it.
+    public var firstSequence: UInt64
+    public var outboxSequences: [UInt64]
+    public var committedAt: Int64
+}
+
+/// The filters of an order query; nil or empty matches everything.
+public struct OrderQuery: Sendable, Hashable {
+    public var account: String
+    public var statuses: [Int32] = []
+    public var symbol: String = ""
+    public var createdAfter: Int64 = 0
+    public var createdBefore: Int64 = 0
+    public var batchID: String = ""
+    /// Orders after this (createdAt, key) in the query's order: the previous page's last.
+    public var after: (createdAt: Int64, key: String)?
+    public var limit: Int = 100
+
+    public init(account: String) {
+        self.account = account
+    }
+
+    public static func == (lhs: OrderQuery, rhs: OrderQuery) -> Bool {
+        lhs.account == rhs.account && lhs.statuses == rhs.statuses && lhs.symbol == rhs.symbol
+            && lhs.createdAfter == rhs.createdAfter && lhs.createdBefore == rhs.createdBefore && lhs.batchID == rhs.batchID
+            && lhs.after?.createdAt == rhs.after?.createdAt && lhs.after?.key == rhs.after?.key && lhs.limit == rhs.limit
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(account)
+        hasher.combine(statuses)
+        hasher.combine(symbol)
     }
 }
 
@@ -30,14 +156,23 @@ public enum JournalSynchronous: String, Sendable {
     case normal = "NORMAL"
 }
 
-/// The journal's SQLite file: an append-only `events` table whose INTEGER PRIMARY KEY is the sequence number.
+/// The journal's SQLite file. `events` is append-only and its INTEGER PRIMARY KEY is the sequence number; the
+/// other tables hold current state (orders, snapshots, pending inputs and outbox) written in the same transactions.
 /// Not thread-safe: the writer owns one store, each reader another (WAL lets readers run beside the writer).
 final class JournalStore {
     private let database: SQLiteDatabase
-    private let insert: SQLiteStatement
+    private let insertEvent: SQLiteStatement
+    private let upsertOrder: SQLiteStatement
+    private let insertInput: SQLiteStatement
+    private let upsertSnapshot: SQLiteStatement
+    private let dropInputs: SQLiteStatement
+    private let insertOutbox: SQLiteStatement
+    private let upsertOutboxHead: SQLiteStatement
+    private let deleteOutbox: SQLiteStatement
     private let selectFrom: SQLiteStatement
     private let selectKey: SQLiteStatement
     private let selectLast: SQLiteStatement
+    private let selectOrder: SQLiteStatement
 
     init(path: String, synchronous: JournalSynchronous) throws(JournalError) {
         database = try SQLiteDatabase(path: path)
@@ -46,13 +181,38 @@ final class JournalStore {
         try database.execute("PRAGMA busy_timeout=5000")
         try database.execute("""
             CREATE TABLE IF NOT EXISTS events (
-                sequence INTEGER PRIMARY KEY, key TEXT NOT NULL, kind INTEGER NOT NULL, payload BLOB NOT NULL)
+                sequence INTEGER PRIMARY KEY, key TEXT NOT NULL, kind INTEGER NOT NULL,
+                committed_at INTEGER NOT NULL DEFAULT 0, payload BLOB NOT NULL);
+            CREATE INDEX IF NOT EXISTS events_by_key ON events (key, sequence);
+            CREATE TABLE IF NOT EXISTS orders (
+                key TEXT PRIMARY KEY, account TEXT NOT NULL, symbol TEXT NOT NULL, status INTEGER NOT NULL,
+                created_at INTEGER NOT NULL, batch_id TEXT NOT NULL, payload BLOB NOT NULL) WITHOUT ROWID;
+            CREATE INDEX IF NOT EXISTS orders_by_account ON orders (account, created_at, key);
+            CREATE INDEX IF NOT EXISTS orders_by_status ON orders (status);
+            CREATE TABLE IF NOT EXISTS inputs (
+                key TEXT NOT NULL, position INTEGER NOT NULL, payload BLOB NOT NULL, PRIMARY KEY (key, position)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS snapshots (
+                key TEXT PRIMARY KEY, position INTEGER NOT NULL, payload BLOB NOT NULL) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS outbox (
+                destination TEXT NOT NULL, sequence INTEGER NOT NULL, payload BLOB NOT NULL,
+                PRIMARY KEY (destination, sequence)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS outbox_heads (destination TEXT PRIMARY KEY, last INTEGER NOT NULL) WITHOUT ROWID;
             """)
-        try database.execute("CREATE INDEX IF NOT EXISTS events_by_key ON events (key, sequence)")
-        insert = try database.prepare("INSERT INTO events (sequence, key, kind, payload) VALUES (?, ?, ?, ?)")
-        selectFrom = try database.prepare("SELECT sequence, key, kind, payload FROM events WHERE sequence >= ? ORDER BY sequence LIMIT ?")
-        selectKey = try database.prepare("SELECT sequence, key, kind, payload FROM events WHERE key = ? ORDER BY sequence")
+        insertEvent = try database.prepare("INSERT INTO events (sequence, key, kind, committed_at, payload) VALUES (?, ?, ?, ?, ?)")
+        upsertOrder = try database.prepare("""
+            INSERT INTO orders (key, account, symbol, status, created_at, batch_id, payload) VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (key) DO UPDATE SET status = excluded.status, symbol = excluded.symbol, payload = excluded.payload
+            """)
+        insertInput = try database.prepare("INSERT OR REPLACE INTO inputs (key, position, payload) VALUES (?, ?, ?)")
+        upsertSnapshot = try database.prepare("INSERT OR REPLACE INTO snapshots (key, position, payload) VALUES (?, ?, ?)")
+        dropInputs = try database.prepare("DELETE FROM inputs WHERE key = ? AND position <= ?")
+        insertOutbox = try database.prepare("INSERT INTO outbox (destination, sequence, payload) VALUES (?, ?, ?)")
+        upsertOutboxHead = try database.prepare("INSERT OR REPLACE INTO outbox_heads (destination, last) VALUES (?, ?)")
+        deleteOutbox = try database.prepare("DELETE FROM outbox WHERE destination = ? AND sequence <= ?")
+        selectFrom = try database.prepare("SELECT sequence, key, kind, committed_at, payload FROM events WHERE sequence >= ? ORDER BY sequence LIMIT ?")
+        selectKey = try database.prepare("SELECT sequence, key, kind, committed_at, payload FROM events WHERE key = ? ORDER BY sequence")
         selectLast = try database.prepare("SELECT COALESCE(MAX(sequence), 0) FROM events")
+        selectOrder = try database.prepare("SELECT key, account, symbol, status, created_at, batch_id, payload FROM orders WHERE key = ?")
     }
 
     /// The highest sequence committed (0 for an empty journal).
@@ -62,24 +222,64 @@ final class JournalStore {
         return UInt64(selectLast.int64(0))
     }
 
-    /// Appends `entries` numbered from `first` in one transaction: all of them are durable when this returns, or
-    /// none (the transaction rolls back and the error is thrown).
-    func append(_ entries: [JournalEntry], first: UInt64) throws(JournalError) {
+    /// Each destination's last outbox sequence given.
+    func outboxHeads() throws(JournalError) -> [String: UInt64] {
+        let statement = try database.prepare("SELECT destination, last FROM outbox_heads")
+        var heads: [String: UInt64] = [:]
+        while try statement.step() { heads[statement.text(0)] = UInt64(statement.int64(1)) }
+        return heads
+    }
+
+    /// Writes `writes` in one transaction, events numbered from `first` and outbox messages after `heads`
+    /// (advanced in place): all of it is durable when this returns, or none (rolled back, and the error thrown).
+    func commit(_ writes: [JournalWrite], first: UInt64, heads: inout [String: UInt64], at time: Int64) throws(JournalError)
+        -> [[UInt64]]
+    {
+        var newHeads = heads
+        var outboxSequences: [[UInt64]] = []
         try database.execute("BEGIN IMMEDIATE")
         do throws(JournalError) {
-            for (offset, entry) in entries.enumerated() {
-                insert.bind(1, Int64(first) + Int64(offset))
-                insert.bind(2, entry.key)
-                insert.bind(3, Int64(entry.kind))
-                insert.bind(4, entry.payload)
-                defer { insert.reset() }
-                _ = try insert.step()
+            var sequence = first
+            for write in writes {
+                for entry in write.events {
+                    try run(insertEvent, Int64(sequence), entry.key, Int64(entry.kind), time, entry.payload)
+                    sequence += 1
+                }
+                for row in write.orders {
+                    try run(upsertOrder, row.key, row.account, row.symbol, Int64(row.status), row.createdAt, row.batchID, row.payload)
+                }
+                for row in write.inputs { try run(insertInput, row.key, Int64(row.position), row.payload) }
+                for row in write.snapshots {
+                    try run(upsertSnapshot, row.key, Int64(row.position), row.payload)
+                    try run(dropInputs, row.key, Int64(row.position))
+                }
+                var assigned: [UInt64] = []
+                for message in write.outbox {
+                    let next = newHeads[message.destination, default: 0] + 1
+                    newHeads[message.destination] = next
+                    assigned.append(next)
+                    try run(insertOutbox, message.destination, Int64(next), message.payload)
+                }
+                outboxSequences.append(assigned)
+                for (destination, upTo) in write.delivered { try run(deleteOutbox, destination, Int64(upTo)) }
+            }
+            for (destination, last) in newHeads where heads[destination] != last {
+                try run(upsertOutboxHead, destination, Int64(last))
             }
             try database.execute("COMMIT")
         } catch {
             try? database.execute("ROLLBACK")
             throw error
         }
+        heads = newHeads
+        return outboxSequences
+    }
+
+    /// Binds `values` in order and steps `statement` once.
+    private func run(_ statement: SQLiteStatement, _ values: any SQLiteValue...) throws(JournalError) {
+        defer { statement.reset() }
+        for (index, value) in values.enumerated() { value.bind(to: statement, at: Int32(index + 1)) }
+        _ = try statement.step()
     }
 
     /// Up to `limit` records from `sequence` on.
@@ -89,10 +289,84 @@ final class JournalStore {
         return try rows(selectFrom)
     }
 
-    /// Every record of one key, in order: what an actor replays when it comes back.
+    /// Every record of one key, in order.
     func records(key: String) throws(JournalError) -> [JournalRecord] {
         selectKey.bind(1, key)
         return try rows(selectKey)
+    }
+
+    func order(key: String) throws(JournalError) -> OrderRow? {
+        selectOrder.bind(1, key)
+        defer { selectOrder.reset() }
+        return try selectOrder.step() ? Self.orderRow(selectOrder) : nil
+    }
+
+    /// Orders matching `query`, oldest first.
+    func orders(_ query: OrderQuery) throws(JournalError) -> [OrderRow] {
+        var conditions = ["account = ?"]
+        var values: [any SQLiteValue] = [query.account]
+        if !query.statuses.isEmpty {
+            conditions.append("status IN (\(query.statuses.map { _ in "?" }.joined(separator: ",")))")
+            values += query.statuses.map { Int64($0) }
+        }
+        if !query.symbol.isEmpty { conditions.append("symbol = ?"); values.append(query.symbol) }
+        if query.createdAfter != 0 { conditions.append("created_at > ?"); values.append(query.createdAfter) }
+        if query.createdBefore != 0 { conditions.append("created_at < ?"); values.append(query.createdBefore) }
+        if !query.batchID.isEmpty { conditions.append("batch_id = ?"); values.append(query.batchID) }
+        if let after = query.after {
+            conditions.append("(created_at, key) > (?, ?)")
+            values += [after.createdAt, after.key] as [any SQLiteValue]
+        }
+        let statement = try database.prepare("""
+            SELECT key, account, symbol, status, created_at, batch_id, payload FROM orders
+            WHERE \(conditions.joined(separator: " AND ")) ORDER BY created_at, key LIMIT \(max(1, query.limit))
+            """)
+        for (index, value) in values.enumerated() { value.bind(to: statement, at: Int32(index + 1)) }
+        var rows: [OrderRow] = []
+        while try statement.step() { rows.append(Self.orderRow(statement)) }
+        return rows
+    }
+
+    /// Every order with one of `statuses` (for work a restart must resume, such as settlement).
+    func orders(statuses: [Int32]) throws(JournalError) -> [OrderRow] {
+        let statement = try database.prepare("""
+            SELECT key, account, symbol, status, created_at, batch_id, payload FROM orders
+            WHERE status IN (\(statuses.map(String.init).joined(separator: ",")))
+            """)
+        var rows: [OrderRow] = []
+        while try statement.step() { rows.append(Self.orderRow(statement)) }
+        return rows
+    }
+
+    /// Every snapshot, and every input after it (or without one), by key in position order.
+    func replayable() throws(JournalError) -> (snapshots: [SnapshotRow], inputs: [InputRow]) {
+        let snapshots = try database.prepare("SELECT key, position, payload FROM snapshots")
+        var snapshotRows: [SnapshotRow] = []
+        while try snapshots.step() {
+            snapshotRows.append(SnapshotRow(key: snapshots.text(0), position: UInt64(snapshots.int64(1)), payload: snapshots.blob(2)))
+        }
+        let inputs = try database.prepare("SELECT key, position, payload FROM inputs ORDER BY key, position")
+        var inputRows: [InputRow] = []
+        while try inputs.step() {
+            inputRows.append(InputRow(key: inputs.text(0), position: UInt64(inputs.int64(1)), payload: inputs.blob(2)))
+        }
+        return (snapshotRows, inputRows)
+    }
+
+    /// Messages not yet confirmed by their destinations, in sequence order per destination.
+    func pendingOutbox() throws(JournalError) -> [OutboxRecord] {
+        let statement = try database.prepare("SELECT destination, sequence, payload FROM outbox ORDER BY destination, sequence")
+        var records: [OutboxRecord] = []
+        while try statement.step() {
+            records.append(OutboxRecord(destination: statement.text(0), sequence: UInt64(statement.int64(1)), payload: statement.blob(2)))
+        }
+        return records
+    }
+
+    private static func orderRow(_ statement: SQLiteStatement) -> OrderRow {
+        OrderRow(
+            key: statement.text(0), account: statement.text(1), symbol: statement.text(2), status: Int32(statement.int64(3)),
+            createdAt: statement.int64(4), batchID: statement.text(5), payload: statement.blob(6))
     }
 
     private func rows(_ statement: SQLiteStatement) throws(JournalError) -> [JournalRecord] {
@@ -100,9 +374,26 @@ final class JournalStore {
         var records: [JournalRecord] = []
         while try statement.step() {
             records.append(JournalRecord(
-                sequence: UInt64(statement.int64(0)),
-                entry: JournalEntry(key: statement.text(1), kind: Int32(statement.int64(2)), payload: statement.blob(3))))
+                sequence: UInt64(statement.int64(0)), committedAt: statement.int64(3),
+                entry: JournalEntry(key: statement.text(1), kind: Int32(statement.int64(2)), payload: statement.blob(4))))
         }
         return records
     }
+}
+
+/// A value a statement parameter takes.
+protocol SQLiteValue {
+    func bind(to statement: SQLiteStatement, at index: Int32)
+}
+
+extension Int64: SQLiteValue {
+    func bind(to statement: SQLiteStatement, at index: Int32) { statement.bind(index, self) }
+}
+
+extension String: SQLiteValue {
+    func bind(to statement: SQLiteStatement, at index: Int32) { statement.bind(index, self) }
+}
+
+extension [UInt8]: SQLiteValue {
+    func bind(to statement: SQLiteStatement, at index: Int32) { statement.bind(index, self) }
 }

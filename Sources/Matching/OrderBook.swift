@@ -95,6 +95,13 @@ public struct OrderBook: Sendable {
         levels[side.index].reversed().prefix(count).map { BookLevel(price: $0.price, quantity: $0.quantity, orders: $0.count) }
     }
 
+    /// The level at `price` on `side`, if any order rests there.
+    public func level(_ side: BookSide, price: Int64) -> BookLevel? {
+        guard let index = levelIndex(side: side, price: price) else { return nil }
+        let level = levels[side.index][index]
+        return BookLevel(price: level.price, quantity: level.quantity, orders: level.count)
+    }
+
     public var bestBid: Int64? { levels[BookSide.buy.index].last?.price }
     public var bestAsk: Int64? { levels[BookSide.sell.index].last?.price }
 
@@ -107,6 +114,32 @@ public struct OrderBook: Sendable {
 
     /// Resting orders.
     public var count: Int { slotOf.count }
+
+    /// Every resting order (its remaining lots, GTC), bids then asks, best level first, in time priority within a
+    /// level: restoring them in this order with ``restore(_:)`` rebuilds the same book.
+    public var restingOrders: [BookOrder] {
+        var orders: [BookOrder] = []
+        orders.reserveCapacity(count)
+        for side in [BookSide.buy, .sell] {
+            for level in levels[side.index].reversed() {
+                var slot = level.head
+                while slot >= 0 {
+                    let order = slots[Int(slot)]
+                    orders.append(BookOrder(id: order.id, side: side, price: order.price, quantity: order.remaining))
+                    slot = order.next
+                }
+            }
+        }
+        return orders
+    }
+
+    /// Puts a GTC LIMIT order at the back of its price level without matching (rebuilding a snapshot).
+    public mutating func restore(_ order: BookOrder) throws(BookError) {
+        guard order.quantity > 0 else { throw .invalidQuantity(order.quantity) }
+        guard let price = order.price, price > 0 else { throw .invalidPrice(order.price ?? 0) }
+        guard slotOf[order.id] == nil else { throw .duplicateID(order.id) }
+        rest(id: order.id, side: order.side, price: price, quantity: order.quantity)
+    }
 
     // MARK: - Matching
 

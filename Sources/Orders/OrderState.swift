@@ -67,6 +67,16 @@ public struct OrderState: Sendable, Hashable {
         self.price = price
     }
 
+    /// An order's state as it was stored (an actor coming back from its journal).
+    public init(status: OrderStatus, quantity: Int64, price: Int64?, filled: Int64, filledNotional: Int64, rejectReason: String?) {
+        self.status = status
+        self.quantity = quantity
+        self.price = price
+        self.filled = filled
+        self.filledNotional = filledNotional
+        self.rejectReason = rejectReason
+    }
+
     public var leaves: Int64 { status.isTerminal || status == .filled ? 0 : quantity - filled }
 
     /// The state after `event`, or the reason it cannot happen now.

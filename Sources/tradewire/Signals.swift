@@ -9,6 +9,14 @@ import Glibc
 enum Signals {
     nonisolated(unsafe) static var received: sig_atomic_t = 0
 
+    /// Returns once SIGTERM or SIGINT arrives.
+    static func waitForTermination() async {
+        signal(SIGTERM) { _ in Signals.received = 1 }
+        signal(SIGINT) { _ in Signals.received = 1 }
+        signal(SIGPIPE, SIG_IGN)
+        while Signals.received == 0 { try? await Task.sleep(for: .milliseconds(50)) }
+    }
+
     static func runUntilTerminated(_ server: Server, grace: Duration = .seconds(10)) async throws {
         signal(SIGTERM) { _ in Signals.received = 1 }
         signal(SIGINT) { _ in Signals.received = 1 }

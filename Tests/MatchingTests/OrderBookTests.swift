@@ -156,6 +156,12 @@ import Testing
         #expect(book.count == reference.resting.count)
         var replay = OrderBook(symbol: "ACME")
         #expect(Self.apply(commands, to: &replay) == outcomes)
+        // A book restored from a snapshot halfway gives the same results for the second half.
+        var first = OrderBook(symbol: "ACME")
+        _ = Self.apply(Array(commands[..<200]), to: &first)
+        var restored = OrderBook(symbol: "ACME")
+        for order in first.restingOrders { try restored.restore(order) }
+        #expect(Self.apply(Array(commands[200...]), to: &restored) == Array(outcomes[200...]))
         #expect(expected.contains { if case .result(let result) = $0 { !result.fills.isEmpty } else { false } })
     }
 }

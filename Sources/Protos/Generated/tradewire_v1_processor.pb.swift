@@ -37,6 +37,11 @@ public struct Tradewire_V1_Command: ProtoMessage {
 
     /// Travels into the node's logs and events.
     public var requestID: String = ""
+
+    /// Node to node: the sending node and its outbox sequence for this destination (gap-free, from 1). The
+    /// receiving actor applies each (source, sequence) once, so a sender may resend after a failure.
+    public var sourceNodeID: String = ""
+    public var sourceSequence: UInt64 = 0
     public var command: OneOf_Command? = nil
 
     public var unknownFields = ProtoUnknownFields()
@@ -48,12 +53,16 @@ public struct Tradewire_V1_Command: ProtoMessage {
         ringEpoch: UInt64 = 0,
         deadlineUnixNanos: Int64 = 0,
         requestID: String = "",
+        sourceNodeID: String = "",
+        sourceSequence: UInt64 = 0,
         command: OneOf_Command? = nil
     ) {
         self.commandID = commandID
         self.ringEpoch = ringEpoch
         self.deadlineUnixNanos = deadlineUnixNanos
         self.requestID = requestID
+        self.sourceNodeID = sourceNodeID
+        self.sourceSequence = sourceSequence
         self.command = command
     }
 
@@ -593,6 +602,144 @@ public struct Tradewire_V1_ProcessorListOrdersResponse: ProtoMessage {
     }
 }
 
+/// One order as its node stores it: what a passivated actor comes back from.
+public struct Tradewire_V1_OrderRecord: ProtoMessage {
+    public static let protoMessageName = "tradewire.v1.OrderRecord"
+
+    public var order: Tradewire_V1_Order? = nil
+
+    /// XXH64 of the place request (account and NewOrder): a retry with the same client order id and another payload
+    /// is ALREADY_EXISTS.
+    public var requestHash: UInt64 = 0
+
+    /// The last node-to-node update applied (see Command.source_node_id).
+    public var inboundSource: String = ""
+    public var inboundSequence: UInt64 = 0
+
+    public var unknownFields = ProtoUnknownFields()
+
+    public init() {}
+
+    public init(
+        order: Tradewire_V1_Order? = nil,
+        requestHash: UInt64 = 0,
+        inboundSource: String = "",
+        inboundSequence: UInt64 = 0
+    ) {
+        self.order = order
+        self.requestHash = requestHash
+        self.inboundSource = inboundSource
+        self.inboundSequence = inboundSequence
+    }
+}
+
+/// An order resting on a book, as a book snapshot keeps it (in time priority within its price level).
+public struct Tradewire_V1_RestingOrder: ProtoMessage {
+    public static let protoMessageName = "tradewire.v1.RestingOrder"
+
+    public var bookID: UInt64 = 0
+    public var orderID: Tradewire_V1_OrderId? = nil
+    public var account: String = ""
+    public var side: Tradewire_V1_Side = .unspecified
+    public var price: Int64 = 0
+    public var remaining: Int64 = 0
+    public var orderNodeID: String = ""
+
+    /// Filled before and while resting (the order's total is remaining + filled).
+    public var filled: Int64 = 0
+
+    public var unknownFields = ProtoUnknownFields()
+
+    public init() {}
+
+    public init(
+        bookID: UInt64 = 0,
+        orderID: Tradewire_V1_OrderId? = nil,
+        account: String = "",
+        side: Tradewire_V1_Side = .unspecified,
+        price: Int64 = 0,
+        remaining: Int64 = 0,
+        orderNodeID: String = "",
+        filled: Int64 = 0
+    ) {
+        self.bookID = bookID
+        self.orderID = orderID
+        self.account = account
+        self.side = side
+        self.price = price
+        self.remaining = remaining
+        self.orderNodeID = orderNodeID
+        self.filled = filled
+    }
+}
+
+/// The last node-to-node command a book applied from one source node.
+public struct Tradewire_V1_SourceMark: ProtoMessage {
+    public static let protoMessageName = "tradewire.v1.SourceMark"
+
+    public var nodeID: String = ""
+    public var sequence: UInt64 = 0
+
+    public var unknownFields = ProtoUnknownFields()
+
+    public init() {}
+
+    public init(
+        nodeID: String = "",
+        sequence: UInt64 = 0
+    ) {
+        self.nodeID = nodeID
+        self.sequence = sequence
+    }
+}
+
+/// One symbol's book at a point of its input: replay starts here and re-applies the later inputs.
+public struct Tradewire_V1_BookSnapshot: ProtoMessage {
+    public static let protoMessageName = "tradewire.v1.BookSnapshot"
+
+    public var symbol: String = ""
+
+    /// Inputs applied (the position of the last one).
+    public var inputPosition: UInt64 = 0
+    public var bookSequence: UInt64 = 0
+    public var nextBookID: UInt64 = 0
+    public var nextTrade: UInt64 = 0
+
+    /// Best level first on each side; FIFO within a level.
+    public var orders: [Tradewire_V1_RestingOrder] = []
+    public var sources: [Tradewire_V1_SourceMark] = []
+
+    /// The symbol's scales, taken from its first order.
+    public var priceScale: UInt32 = 0
+    public var quantityScale: UInt32 = 0
+
+    public var unknownFields = ProtoUnknownFields()
+
+    public init() {}
+
+    public init(
+        symbol: String = "",
+        inputPosition: UInt64 = 0,
+        bookSequence: UInt64 = 0,
+        nextBookID: UInt64 = 0,
+        nextTrade: UInt64 = 0,
+        orders: [Tradewire_V1_RestingOrder] = [],
+        sources: [Tradewire_V1_SourceMark] = [],
+        priceScale: UInt32 = 0,
+        quantityScale: UInt32 = 0
+    ) {
+        self.symbol = symbol
+        self.inputPosition = inputPosition
+        self.bookSequence = bookSequence
+        self.nextBookID = nextBookID
+        self.nextTrade = nextTrade
+        self.orders = orders
+        self.sources = sources
+        self.priceScale = priceScale
+        self.quantityScale = quantityScale
+    }
+}
+
 // MARK: - tradewire.v1.CommandBatch ↔ protobuf-c
 
 extension Tradewire_V1_CommandBatch {
@@ -672,6 +819,8 @@ extension Tradewire_V1_Command {
         self.ringEpoch = c.pointee.ring_epoch
         self.deadlineUnixNanos = c.pointee.deadline_unix_nanos
         self.requestID = try _ProtoC.string(c.pointee.request_id, field: "tradewire.v1.Command.request_id")
+        self.sourceNodeID = try _ProtoC.string(c.pointee.source_node_id, field: "tradewire.v1.Command.source_node_id")
+        self.sourceSequence = c.pointee.source_sequence
         switch c.pointee.command_case.rawValue {
         case 10: if let value = c.pointee.place { self.command = .place(try Tradewire_V1_PlaceCommand(_c: value)) }
         case 11: if let value = c.pointee.cancel { self.command = .cancel(try Tradewire_V1_CancelCommand(_c: value)) }
@@ -703,6 +852,8 @@ extension Tradewire_V1_Command {
         c.pointee.ring_epoch = self.ringEpoch
         c.pointee.deadline_unix_nanos = self.deadlineUnixNanos
         c.pointee.request_id = arena.cString(self.requestID, number: 4, unknown: &escaped)
+        c.pointee.source_node_id = arena.cString(self.sourceNodeID, number: 5, unknown: &escaped)
+        c.pointee.source_sequence = self.sourceSequence
         switch self.command {
         case .place(let value)?:
             c.pointee.place = value._c(arena)
@@ -1949,6 +2100,264 @@ extension Tradewire_V1_ProcessorListOrdersResponse {
     nonisolated(unsafe) static let cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> = {
         var message = Tradewire__V1__ProcessorListOrdersResponse()
         tradewire__v1__processor_list_orders_response__init(&message)
+        return message.base.descriptor
+    }()
+}
+
+// MARK: - tradewire.v1.OrderRecord ↔ protobuf-c
+
+extension Tradewire_V1_OrderRecord {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
+        let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
+        }
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__OrderRecord.self))
+    }
+
+    init(_c c: UnsafePointer<Tradewire__V1__OrderRecord>) throws(ProtoDecodingError) {
+        self.init()
+        if let value = c.pointee.order { self.order = try Tradewire_V1_Order(_c: value) }
+        self.requestHash = c.pointee.request_hash
+        self.inboundSource = try _ProtoC.string(c.pointee.inbound_source, field: "tradewire.v1.OrderRecord.inbound_source")
+        self.inboundSequence = c.pointee.inbound_sequence
+        self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
+    }
+
+    public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(arena))
+    }
+
+    func _c(_ arena: ProtoArena) -> UnsafeMutablePointer<Tradewire__V1__OrderRecord> {
+        let c = arena.allocate(Tradewire__V1__OrderRecord.self)
+        tradewire__v1__order_record__init(c)
+        var escaped = ProtoUnknownFields()
+        if let value = self.order { c.pointee.order = value._c(arena) }
+        c.pointee.request_hash = self.requestHash
+        c.pointee.inbound_source = arena.cString(self.inboundSource, number: 3, unknown: &escaped)
+        c.pointee.inbound_sequence = self.inboundSequence
+        arena.setUnknownFields(c, self.unknownFields, escaped)
+        return c
+    }
+
+    public static var _protobufCDescriptor: UnsafeRawPointer { UnsafeRawPointer(cDescriptor) }
+
+    /// protoc-c's descriptor, read from an initialised message (Swift cannot take a C constant's address).
+    /// nonisolated(unsafe): the descriptor is constant static data, never written.
+    nonisolated(unsafe) static let cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> = {
+        var message = Tradewire__V1__OrderRecord()
+        tradewire__v1__order_record__init(&message)
+        return message.base.descriptor
+    }()
+}
+
+// MARK: - tradewire.v1.RestingOrder ↔ protobuf-c
+
+extension Tradewire_V1_RestingOrder {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
+        let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
+        }
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__RestingOrder.self))
+    }
+
+    init(_c c: UnsafePointer<Tradewire__V1__RestingOrder>) throws(ProtoDecodingError) {
+        self.init()
+        self.bookID = c.pointee.book_id
+        if let value = c.pointee.order_id { self.orderID = try Tradewire_V1_OrderId(_c: value) }
+        self.account = try _ProtoC.string(c.pointee.account, field: "tradewire.v1.RestingOrder.account")
+        self.side = Tradewire_V1_Side(rawValue: Int32(truncatingIfNeeded: c.pointee.side.rawValue))
+        self.price = c.pointee.price
+        self.remaining = c.pointee.remaining
+        self.orderNodeID = try _ProtoC.string(c.pointee.order_node_id, field: "tradewire.v1.RestingOrder.order_node_id")
+        self.filled = c.pointee.filled
+        self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
+    }
+
+    public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(arena))
+    }
+
+    func _c(_ arena: ProtoArena) -> UnsafeMutablePointer<Tradewire__V1__RestingOrder> {
+        let c = arena.allocate(Tradewire__V1__RestingOrder.self)
+        tradewire__v1__resting_order__init(c)
+        var escaped = ProtoUnknownFields()
+        c.pointee.book_id = self.bookID
+        if let value = self.orderID { c.pointee.order_id = value._c(arena) }
+        c.pointee.account = arena.cString(self.account, number: 3, unknown: &escaped)
+        c.pointee.side = Tradewire__V1__Side(rawValue: .init(truncatingIfNeeded: self.side.rawValue))
+        c.pointee.price = self.price
+        c.pointee.remaining = self.remaining
+        c.pointee.order_node_id = arena.cString(self.orderNodeID, number: 7, unknown: &escaped)
+        c.pointee.filled = self.filled
+        arena.setUnknownFields(c, self.unknownFields, escaped)
+        return c
+    }
+
+    public static var _protobufCDescriptor: UnsafeRawPointer { UnsafeRawPointer(cDescriptor) }
+
+    /// protoc-c's descriptor, read from an initialised message (Swift cannot take a C constant's address).
+    /// nonisolated(unsafe): the descriptor is constant static data, never written.
+    nonisolated(unsafe) static let cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> = {
+        var message = Tradewire__V1__RestingOrder()
+        tradewire__v1__resting_order__init(&message)
+        return message.base.descriptor
+    }()
+}
+
+// MARK: - tradewire.v1.SourceMark ↔ protobuf-c
+
+extension Tradewire_V1_SourceMark {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
+        let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
+        }
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__SourceMark.self))
+    }
+
+    init(_c c: UnsafePointer<Tradewire__V1__SourceMark>) throws(ProtoDecodingError) {
+        self.init()
+        self.nodeID = try _ProtoC.string(c.pointee.node_id, field: "tradewire.v1.SourceMark.node_id")
+        self.sequence = c.pointee.sequence
+        self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
+    }
+
+    public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(arena))
+    }
+
+    func _c(_ arena: ProtoArena) -> UnsafeMutablePointer<Tradewire__V1__SourceMark> {
+        let c = arena.allocate(Tradewire__V1__SourceMark.self)
+        tradewire__v1__source_mark__init(c)
+        var escaped = ProtoUnknownFields()
+        c.pointee.node_id = arena.cString(self.nodeID, number: 1, unknown: &escaped)
+        c.pointee.sequence = self.sequence
+        arena.setUnknownFields(c, self.unknownFields, escaped)
+        return c
+    }
+
+    public static var _protobufCDescriptor: UnsafeRawPointer { UnsafeRawPointer(cDescriptor) }
+
+    /// protoc-c's descriptor, read from an initialised message (Swift cannot take a C constant's address).
+    /// nonisolated(unsafe): the descriptor is constant static data, never written.
+    nonisolated(unsafe) static let cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> = {
+        var message = Tradewire__V1__SourceMark()
+        tradewire__v1__source_mark__init(&message)
+        return message.base.descriptor
+    }()
+}
+
+// MARK: - tradewire.v1.BookSnapshot ↔ protobuf-c
+
+extension Tradewire_V1_BookSnapshot {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
+        let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
+        }
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__BookSnapshot.self))
+    }
+
+    init(_c c: UnsafePointer<Tradewire__V1__BookSnapshot>) throws(ProtoDecodingError) {
+        self.init()
+        self.symbol = try _ProtoC.string(c.pointee.symbol, field: "tradewire.v1.BookSnapshot.symbol")
+        self.inputPosition = c.pointee.input_position
+        self.bookSequence = c.pointee.book_sequence
+        self.nextBookID = c.pointee.next_book_id
+        self.nextTrade = c.pointee.next_trade
+        if c.pointee.n_orders > 0, let array = c.pointee.orders {
+            self.orders.reserveCapacity(c.pointee.n_orders)
+            for index in 0..<c.pointee.n_orders {
+                self.orders.append(try Tradewire_V1_RestingOrder(_c: array[index]!))
+            }
+        }
+        if c.pointee.n_sources > 0, let array = c.pointee.sources {
+            self.sources.reserveCapacity(c.pointee.n_sources)
+            for index in 0..<c.pointee.n_sources {
+                self.sources.append(try Tradewire_V1_SourceMark(_c: array[index]!))
+            }
+        }
+        self.priceScale = c.pointee.price_scale
+        self.quantityScale = c.pointee.quantity_scale
+        self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
+    }
+
+    public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(arena))
+    }
+
+    func _c(_ arena: ProtoArena) -> UnsafeMutablePointer<Tradewire__V1__BookSnapshot> {
+        let c = arena.allocate(Tradewire__V1__BookSnapshot.self)
+        tradewire__v1__book_snapshot__init(c)
+        var escaped = ProtoUnknownFields()
+        c.pointee.symbol = arena.cString(self.symbol, number: 1, unknown: &escaped)
+        c.pointee.input_position = self.inputPosition
+        c.pointee.book_sequence = self.bookSequence
+        c.pointee.next_book_id = self.nextBookID
+        c.pointee.next_trade = self.nextTrade
+        if !self.orders.isEmpty {
+            let array = arena.array(of: UnsafeMutablePointer<Tradewire__V1__RestingOrder>?.self, count: self.orders.count)
+            for (index, value) in self.orders.enumerated() {
+                array[index] = value._c(arena)
+            }
+            c.pointee.n_orders = self.orders.count
+            c.pointee.orders = array
+        }
+        if !self.sources.isEmpty {
+            let array = arena.array(of: UnsafeMutablePointer<Tradewire__V1__SourceMark>?.self, count: self.sources.count)
+            for (index, value) in self.sources.enumerated() {
+                array[index] = value._c(arena)
+            }
+            c.pointee.n_sources = self.sources.count
+            c.pointee.sources = array
+        }
+        c.pointee.price_scale = self.priceScale
+        c.pointee.quantity_scale = self.quantityScale
+        arena.setUnknownFields(c, self.unknownFields, escaped)
+        return c
+    }
+
+    public static var _protobufCDescriptor: UnsafeRawPointer { UnsafeRawPointer(cDescriptor) }
+
+    /// protoc-c's descriptor, read from an initialised message (Swift cannot take a C constant's address).
+    /// nonisolated(unsafe): the descriptor is constant static data, never written.
+    nonisolated(unsafe) static let cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> = {
+        var message = Tradewire__V1__BookSnapshot()
+        tradewire__v1__book_snapshot__init(&message)
         return message.base.descriptor
     }()
 }

@@ -1042,6 +1042,186 @@ void   tradewire__v1__processor_list_orders_response__free_unpacked
   assert(message->base.descriptor == &tradewire__v1__processor_list_orders_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   tradewire__v1__order_record__init
+                     (Tradewire__V1__OrderRecord         *message)
+{
+  static const Tradewire__V1__OrderRecord init_value = TRADEWIRE__V1__ORDER_RECORD__INIT;
+  *message = init_value;
+}
+size_t tradewire__v1__order_record__get_packed_size
+                     (const Tradewire__V1__OrderRecord *message)
+{
+  assert(message->base.descriptor == &tradewire__v1__order_record__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tradewire__v1__order_record__pack
+                     (const Tradewire__V1__OrderRecord *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tradewire__v1__order_record__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tradewire__v1__order_record__pack_to_buffer
+                     (const Tradewire__V1__OrderRecord *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tradewire__v1__order_record__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tradewire__V1__OrderRecord *
+       tradewire__v1__order_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tradewire__V1__OrderRecord *)
+     protobuf_c_message_unpack (&tradewire__v1__order_record__descriptor,
+                                allocator, len, data);
+}
+void   tradewire__v1__order_record__free_unpacked
+                     (Tradewire__V1__OrderRecord *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tradewire__v1__order_record__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tradewire__v1__resting_order__init
+                     (Tradewire__V1__RestingOrder         *message)
+{
+  static const Tradewire__V1__RestingOrder init_value = TRADEWIRE__V1__RESTING_ORDER__INIT;
+  *message = init_value;
+}
+size_t tradewire__v1__resting_order__get_packed_size
+                     (const Tradewire__V1__RestingOrder *message)
+{
+  assert(message->base.descriptor == &tradewire__v1__resting_order__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tradewire__v1__resting_order__pack
+                     (const Tradewire__V1__RestingOrder *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tradewire__v1__resting_order__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tradewire__v1__resting_order__pack_to_buffer
+                     (const Tradewire__V1__RestingOrder *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tradewire__v1__resting_order__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tradewire__V1__RestingOrder *
+       tradewire__v1__resting_order__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tradewire__V1__RestingOrder *)
+     protobuf_c_message_unpack (&tradewire__v1__resting_order__descriptor,
+                                allocator, len, data);
+}
+void   tradewire__v1__resting_order__free_unpacked
+                     (Tradewire__V1__RestingOrder *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tradewire__v1__resting_order__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tradewire__v1__source_mark__init
+                     (Tradewire__V1__SourceMark         *message)
+{
+  static const Tradewire__V1__SourceMark init_value = TRADEWIRE__V1__SOURCE_MARK__INIT;
+  *message = init_value;
+}
+size_t tradewire__v1__source_mark__get_packed_size
+                     (const Tradewire__V1__SourceMark *message)
+{
+  assert(message->base.descriptor == &tradewire__v1__source_mark__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tradewire__v1__source_mark__pack
+                     (const Tradewire__V1__SourceMark *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tradewire__v1__source_mark__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tradewire__v1__source_mark__pack_to_buffer
+                     (const Tradewire__V1__SourceMark *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tradewire__v1__source_mark__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tradewire__V1__SourceMark *
+       tradewire__v1__source_mark__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tradewire__V1__SourceMark *)
+     protobuf_c_message_unpack (&tradewire__v1__source_mark__descriptor,
+                                allocator, len, data);
+}
+void   tradewire__v1__source_mark__free_unpacked
+                     (Tradewire__V1__SourceMark *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tradewire__v1__source_mark__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tradewire__v1__book_snapshot__init
+                     (Tradewire__V1__BookSnapshot         *message)
+{
+  static const Tradewire__V1__BookSnapshot init_value = TRADEWIRE__V1__BOOK_SNAPSHOT__INIT;
+  *message = init_value;
+}
+size_t tradewire__v1__book_snapshot__get_packed_size
+                     (const Tradewire__V1__BookSnapshot *message)
+{
+  assert(message->base.descriptor == &tradewire__v1__book_snapshot__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tradewire__v1__book_snapshot__pack
+                     (const Tradewire__V1__BookSnapshot *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tradewire__v1__book_snapshot__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tradewire__v1__book_snapshot__pack_to_buffer
+                     (const Tradewire__V1__BookSnapshot *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tradewire__v1__book_snapshot__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tradewire__V1__BookSnapshot *
+       tradewire__v1__book_snapshot__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tradewire__V1__BookSnapshot *)
+     protobuf_c_message_unpack (&tradewire__v1__book_snapshot__descriptor,
+                                allocator, len, data);
+}
+void   tradewire__v1__book_snapshot__free_unpacked
+                     (Tradewire__V1__BookSnapshot *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tradewire__v1__book_snapshot__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor tradewire__v1__command_batch__field_descriptors[1] =
 {
   {
@@ -1080,7 +1260,7 @@ const ProtobufCMessageDescriptor tradewire__v1__command_batch__descriptor =
   (ProtobufCMessageInit) tradewire__v1__command_batch__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tradewire__v1__command__field_descriptors[11] =
+static const ProtobufCFieldDescriptor tradewire__v1__command__field_descriptors[13] =
 {
   {
     "command_id",
@@ -1127,6 +1307,30 @@ static const ProtobufCFieldDescriptor tradewire__v1__command__field_descriptors[
     offsetof(Tradewire__V1__Command, request_id),
     NULL,
     &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "source_node_id",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__Command, source_node_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "source_sequence",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__Command, source_sequence),
+    NULL,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1216,23 +1420,25 @@ static const ProtobufCFieldDescriptor tradewire__v1__command__field_descriptors[
   },
 };
 static const unsigned tradewire__v1__command__field_indices_by_name[] = {
-  8,   /* field[8] = book_cancel */
-  7,   /* field[7] = book_order */
-  9,   /* field[9] = book_replace */
-  5,   /* field[5] = cancel */
+  10,   /* field[10] = book_cancel */
+  9,   /* field[9] = book_order */
+  11,   /* field[11] = book_replace */
+  7,   /* field[7] = cancel */
   0,   /* field[0] = command_id */
   2,   /* field[2] = deadline_unix_nanos */
-  10,   /* field[10] = order_update */
-  4,   /* field[4] = place */
-  6,   /* field[6] = replace */
+  12,   /* field[12] = order_update */
+  6,   /* field[6] = place */
+  8,   /* field[8] = replace */
   3,   /* field[3] = request_id */
   1,   /* field[1] = ring_epoch */
+  4,   /* field[4] = source_node_id */
+  5,   /* field[5] = source_sequence */
 };
 static const ProtobufCIntRange tradewire__v1__command__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 10, 4 },
-  { 0, 11 }
+  { 10, 6 },
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor tradewire__v1__command__descriptor =
 {
@@ -1242,7 +1448,7 @@ const ProtobufCMessageDescriptor tradewire__v1__command__descriptor =
   "Tradewire__V1__Command",
   "tradewire.v1",
   sizeof(Tradewire__V1__Command),
-  11,
+  13,
   tradewire__v1__command__field_descriptors,
   tradewire__v1__command__field_indices_by_name,
   2,  tradewire__v1__command__number_ranges,
@@ -2709,6 +2915,405 @@ const ProtobufCMessageDescriptor tradewire__v1__processor_list_orders_response__
   tradewire__v1__processor_list_orders_response__field_indices_by_name,
   1,  tradewire__v1__processor_list_orders_response__number_ranges,
   (ProtobufCMessageInit) tradewire__v1__processor_list_orders_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tradewire__v1__order_record__field_descriptors[4] =
+{
+  {
+    "order",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__OrderRecord, order),
+    &tradewire__v1__order__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "request_hash",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__OrderRecord, request_hash),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "inbound_source",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__OrderRecord, inbound_source),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "inbound_sequence",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__OrderRecord, inbound_sequence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tradewire__v1__order_record__field_indices_by_name[] = {
+  3,   /* field[3] = inbound_sequence */
+  2,   /* field[2] = inbound_source */
+  0,   /* field[0] = order */
+  1,   /* field[1] = request_hash */
+};
+static const ProtobufCIntRange tradewire__v1__order_record__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor tradewire__v1__order_record__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tradewire.v1.OrderRecord",
+  "OrderRecord",
+  "Tradewire__V1__OrderRecord",
+  "tradewire.v1",
+  sizeof(Tradewire__V1__OrderRecord),
+  4,
+  tradewire__v1__order_record__field_descriptors,
+  tradewire__v1__order_record__field_indices_by_name,
+  1,  tradewire__v1__order_record__number_ranges,
+  (ProtobufCMessageInit) tradewire__v1__order_record__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tradewire__v1__resting_order__field_descriptors[8] =
+{
+  {
+    "book_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__RestingOrder, book_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "order_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__RestingOrder, order_id),
+    &tradewire__v1__order_id__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "account",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__RestingOrder, account),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "side",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__RestingOrder, side),
+    &tradewire__v1__side__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "price",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__RestingOrder, price),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "remaining",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__RestingOrder, remaining),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "order_node_id",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__RestingOrder, order_node_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "filled",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__RestingOrder, filled),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tradewire__v1__resting_order__field_indices_by_name[] = {
+  2,   /* field[2] = account */
+  0,   /* field[0] = book_id */
+  7,   /* field[7] = filled */
+  1,   /* field[1] = order_id */
+  6,   /* field[6] = order_node_id */
+  4,   /* field[4] = price */
+  5,   /* field[5] = remaining */
+  3,   /* field[3] = side */
+};
+static const ProtobufCIntRange tradewire__v1__resting_order__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor tradewire__v1__resting_order__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tradewire.v1.RestingOrder",
+  "RestingOrder",
+  "Tradewire__V1__RestingOrder",
+  "tradewire.v1",
+  sizeof(Tradewire__V1__RestingOrder),
+  8,
+  tradewire__v1__resting_order__field_descriptors,
+  tradewire__v1__resting_order__field_indices_by_name,
+  1,  tradewire__v1__resting_order__number_ranges,
+  (ProtobufCMessageInit) tradewire__v1__resting_order__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tradewire__v1__source_mark__field_descriptors[2] =
+{
+  {
+    "node_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__SourceMark, node_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sequence",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__SourceMark, sequence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tradewire__v1__source_mark__field_indices_by_name[] = {
+  0,   /* field[0] = node_id */
+  1,   /* field[1] = sequence */
+};
+static const ProtobufCIntRange tradewire__v1__source_mark__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tradewire__v1__source_mark__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tradewire.v1.SourceMark",
+  "SourceMark",
+  "Tradewire__V1__SourceMark",
+  "tradewire.v1",
+  sizeof(Tradewire__V1__SourceMark),
+  2,
+  tradewire__v1__source_mark__field_descriptors,
+  tradewire__v1__source_mark__field_indices_by_name,
+  1,  tradewire__v1__source_mark__number_ranges,
+  (ProtobufCMessageInit) tradewire__v1__source_mark__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tradewire__v1__book_snapshot__field_descriptors[9] =
+{
+  {
+    "symbol",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__BookSnapshot, symbol),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "input_position",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__BookSnapshot, input_position),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "book_sequence",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__BookSnapshot, book_sequence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_book_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__BookSnapshot, next_book_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_trade",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__BookSnapshot, next_trade),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "orders",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tradewire__V1__BookSnapshot, n_orders),
+    offsetof(Tradewire__V1__BookSnapshot, orders),
+    &tradewire__v1__resting_order__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sources",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tradewire__V1__BookSnapshot, n_sources),
+    offsetof(Tradewire__V1__BookSnapshot, sources),
+    &tradewire__v1__source_mark__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "price_scale",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__BookSnapshot, price_scale),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "quantity_scale",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__BookSnapshot, quantity_scale),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tradewire__v1__book_snapshot__field_indices_by_name[] = {
+  2,   /* field[2] = book_sequence */
+  1,   /* field[1] = input_position */
+  3,   /* field[3] = next_book_id */
+  4,   /* field[4] = next_trade */
+  5,   /* field[5] = orders */
+  7,   /* field[7] = price_scale */
+  8,   /* field[8] = quantity_scale */
+  6,   /* field[6] = sources */
+  0,   /* field[0] = symbol */
+};
+static const ProtobufCIntRange tradewire__v1__book_snapshot__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor tradewire__v1__book_snapshot__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tradewire.v1.BookSnapshot",
+  "BookSnapshot",
+  "Tradewire__V1__BookSnapshot",
+  "tradewire.v1",
+  sizeof(Tradewire__V1__BookSnapshot),
+  9,
+  tradewire__v1__book_snapshot__field_descriptors,
+  tradewire__v1__book_snapshot__field_indices_by_name,
+  1,  tradewire__v1__book_snapshot__number_ranges,
+  (ProtobufCMessageInit) tradewire__v1__book_snapshot__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCMethodDescriptor tradewire__v1__processor__method_descriptors[4] =

@@ -41,6 +41,10 @@ typedef struct Tradewire__V1__BookChange Tradewire__V1__BookChange;
 typedef struct Tradewire__V1__ProcessorGetOrderRequest Tradewire__V1__ProcessorGetOrderRequest;
 typedef struct Tradewire__V1__ProcessorListOrdersRequest Tradewire__V1__ProcessorListOrdersRequest;
 typedef struct Tradewire__V1__ProcessorListOrdersResponse Tradewire__V1__ProcessorListOrdersResponse;
+typedef struct Tradewire__V1__OrderRecord Tradewire__V1__OrderRecord;
+typedef struct Tradewire__V1__RestingOrder Tradewire__V1__RestingOrder;
+typedef struct Tradewire__V1__SourceMark Tradewire__V1__SourceMark;
+typedef struct Tradewire__V1__BookSnapshot Tradewire__V1__BookSnapshot;
 
 
 /* --- enums --- */
@@ -92,6 +96,12 @@ struct  Tradewire__V1__Command
    * Travels into the node's logs and events.
    */
   char *request_id;
+  /*
+   * Node to node: the sending node and its outbox sequence for this destination (gap-free, from 1). The
+   * receiving actor applies each (source, sequence) once, so a sender may resend after a failure.
+   */
+  char *source_node_id;
+  uint64_t source_sequence;
   Tradewire__V1__Command__CommandCase command_case;
   union {
     Tradewire__V1__PlaceCommand *place;
@@ -111,7 +121,7 @@ struct  Tradewire__V1__Command
 };
 #define TRADEWIRE__V1__COMMAND__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__command__descriptor) \
-    , 0, 0, 0, (char *)protobuf_c_empty_string, TRADEWIRE__V1__COMMAND__COMMAND__NOT_SET, {0} }
+    , 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, TRADEWIRE__V1__COMMAND__COMMAND__NOT_SET, {0} }
 
 
 struct  Tradewire__V1__PlaceCommand
@@ -493,6 +503,98 @@ struct  Tradewire__V1__ProcessorListOrdersResponse
 #define TRADEWIRE__V1__PROCESSOR_LIST_ORDERS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__processor_list_orders_response__descriptor) \
     , 0,NULL, (char *)protobuf_c_empty_string }
+
+
+/*
+ * One order as its node stores it: what a passivated actor comes back from.
+ */
+struct  Tradewire__V1__OrderRecord
+{
+  ProtobufCMessage base;
+  Tradewire__V1__Order *order;
+  /*
+   * XXH64 of the place request (account and NewOrder): a retry with the same client order id and another payload
+   * is ALREADY_EXISTS.
+   */
+  uint64_t request_hash;
+  /*
+   * The last node-to-node update applied (see Command.source_node_id).
+   */
+  char *inbound_source;
+  uint64_t inbound_sequence;
+};
+#define TRADEWIRE__V1__ORDER_RECORD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__order_record__descriptor) \
+    , NULL, 0, (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * An order resting on a book, as a book snapshot keeps it (in time priority within its price level).
+ */
+struct  Tradewire__V1__RestingOrder
+{
+  ProtobufCMessage base;
+  uint64_t book_id;
+  Tradewire__V1__OrderId *order_id;
+  char *account;
+  Tradewire__V1__Side side;
+  int64_t price;
+  int64_t remaining;
+  char *order_node_id;
+  /*
+   * Filled before and while resting (the order's total is remaining + filled).
+   */
+  int64_t filled;
+};
+#define TRADEWIRE__V1__RESTING_ORDER__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__resting_order__descriptor) \
+    , 0, NULL, (char *)protobuf_c_empty_string, TRADEWIRE__V1__SIDE__SIDE_UNSPECIFIED, 0, 0, (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * The last node-to-node command a book applied from one source node.
+ */
+struct  Tradewire__V1__SourceMark
+{
+  ProtobufCMessage base;
+  char *node_id;
+  uint64_t sequence;
+};
+#define TRADEWIRE__V1__SOURCE_MARK__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__source_mark__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * One symbol's book at a point of its input: replay starts here and re-applies the later inputs.
+ */
+struct  Tradewire__V1__BookSnapshot
+{
+  ProtobufCMessage base;
+  char *symbol;
+  /*
+   * Inputs applied (the position of the last one).
+   */
+  uint64_t input_position;
+  uint64_t book_sequence;
+  uint64_t next_book_id;
+  uint64_t next_trade;
+  /*
+   * Best level first on each side; FIFO within a level.
+   */
+  size_t n_orders;
+  Tradewire__V1__RestingOrder **orders;
+  size_t n_sources;
+  Tradewire__V1__SourceMark **sources;
+  /*
+   * The symbol's scales, taken from its first order.
+   */
+  uint32_t price_scale;
+  uint32_t quantity_scale;
+};
+#define TRADEWIRE__V1__BOOK_SNAPSHOT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__book_snapshot__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0,NULL, 0,NULL, 0, 0 }
 
 
 /* Tradewire__V1__CommandBatch methods */
@@ -932,6 +1034,82 @@ Tradewire__V1__ProcessorListOrdersResponse *
 void   tradewire__v1__processor_list_orders_response__free_unpacked
                      (Tradewire__V1__ProcessorListOrdersResponse *message,
                       ProtobufCAllocator *allocator);
+/* Tradewire__V1__OrderRecord methods */
+void   tradewire__v1__order_record__init
+                     (Tradewire__V1__OrderRecord         *message);
+size_t tradewire__v1__order_record__get_packed_size
+                     (const Tradewire__V1__OrderRecord   *message);
+size_t tradewire__v1__order_record__pack
+                     (const Tradewire__V1__OrderRecord   *message,
+                      uint8_t             *out);
+size_t tradewire__v1__order_record__pack_to_buffer
+                     (const Tradewire__V1__OrderRecord   *message,
+                      ProtobufCBuffer     *buffer);
+Tradewire__V1__OrderRecord *
+       tradewire__v1__order_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tradewire__v1__order_record__free_unpacked
+                     (Tradewire__V1__OrderRecord *message,
+                      ProtobufCAllocator *allocator);
+/* Tradewire__V1__RestingOrder methods */
+void   tradewire__v1__resting_order__init
+                     (Tradewire__V1__RestingOrder         *message);
+size_t tradewire__v1__resting_order__get_packed_size
+                     (const Tradewire__V1__RestingOrder   *message);
+size_t tradewire__v1__resting_order__pack
+                     (const Tradewire__V1__RestingOrder   *message,
+                      uint8_t             *out);
+size_t tradewire__v1__resting_order__pack_to_buffer
+                     (const Tradewire__V1__RestingOrder   *message,
+                      ProtobufCBuffer     *buffer);
+Tradewire__V1__RestingOrder *
+       tradewire__v1__resting_order__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tradewire__v1__resting_order__free_unpacked
+                     (Tradewire__V1__RestingOrder *message,
+                      ProtobufCAllocator *allocator);
+/* Tradewire__V1__SourceMark methods */
+void   tradewire__v1__source_mark__init
+                     (Tradewire__V1__SourceMark         *message);
+size_t tradewire__v1__source_mark__get_packed_size
+                     (const Tradewire__V1__SourceMark   *message);
+size_t tradewire__v1__source_mark__pack
+                     (const Tradewire__V1__SourceMark   *message,
+                      uint8_t             *out);
+size_t tradewire__v1__source_mark__pack_to_buffer
+                     (const Tradewire__V1__SourceMark   *message,
+                      ProtobufCBuffer     *buffer);
+Tradewire__V1__SourceMark *
+       tradewire__v1__source_mark__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tradewire__v1__source_mark__free_unpacked
+                     (Tradewire__V1__SourceMark *message,
+                      ProtobufCAllocator *allocator);
+/* Tradewire__V1__BookSnapshot methods */
+void   tradewire__v1__book_snapshot__init
+                     (Tradewire__V1__BookSnapshot         *message);
+size_t tradewire__v1__book_snapshot__get_packed_size
+                     (const Tradewire__V1__BookSnapshot   *message);
+size_t tradewire__v1__book_snapshot__pack
+                     (const Tradewire__V1__BookSnapshot   *message,
+                      uint8_t             *out);
+size_t tradewire__v1__book_snapshot__pack_to_buffer
+                     (const Tradewire__V1__BookSnapshot   *message,
+                      ProtobufCBuffer     *buffer);
+Tradewire__V1__BookSnapshot *
+       tradewire__v1__book_snapshot__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tradewire__v1__book_snapshot__free_unpacked
+                     (Tradewire__V1__BookSnapshot *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Tradewire__V1__CommandBatch_Closure)
@@ -1002,6 +1180,18 @@ typedef void (*Tradewire__V1__ProcessorListOrdersRequest_Closure)
                   void *closure_data);
 typedef void (*Tradewire__V1__ProcessorListOrdersResponse_Closure)
                  (const Tradewire__V1__ProcessorListOrdersResponse *message,
+                  void *closure_data);
+typedef void (*Tradewire__V1__OrderRecord_Closure)
+                 (const Tradewire__V1__OrderRecord *message,
+                  void *closure_data);
+typedef void (*Tradewire__V1__RestingOrder_Closure)
+                 (const Tradewire__V1__RestingOrder *message,
+                  void *closure_data);
+typedef void (*Tradewire__V1__SourceMark_Closure)
+                 (const Tradewire__V1__SourceMark *message,
+                  void *closure_data);
+typedef void (*Tradewire__V1__BookSnapshot_Closure)
+                 (const Tradewire__V1__BookSnapshot *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -1080,6 +1270,10 @@ extern const ProtobufCMessageDescriptor tradewire__v1__book_change__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__processor_get_order_request__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__processor_list_orders_request__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__processor_list_orders_response__descriptor;
+extern const ProtobufCMessageDescriptor tradewire__v1__order_record__descriptor;
+extern const ProtobufCMessageDescriptor tradewire__v1__resting_order__descriptor;
+extern const ProtobufCMessageDescriptor tradewire__v1__source_mark__descriptor;
+extern const ProtobufCMessageDescriptor tradewire__v1__book_snapshot__descriptor;
 extern const ProtobufCServiceDescriptor tradewire__v1__processor__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -1,0 +1,265 @@
+import Matching
+import Protos
+
+/// What one book input produced: trades and level changes (the node's events) and updates for the orders'
+/// actors (sent to their nodes through the outbox).
+struct BookOutputs {
+    var trades: [Tradewire_V1_Trade] = []
+    var changes: [Tradewire_V1_BookChange] = []
+    var updates: [(node: String, command: Tradewire_V1_Command)] = []
+}
+
+/// One symbol's order-book actor on the node that owns the symbol. Its state changes only by inputs (book order,
+/// cancel, replace commands from order actors), applied in order and deterministically: a restart rebuilds it
+/// from its latest snapshot plus the inputs journaled after it, and gets the same book, trade ids and sequences.
+final class BookActor: @unchecked Sendable {
+    // @unchecked Sendable: touched on its node's core thread only.
+    let symbol: String
+    private var book: OrderBook
+    /// What the book's integer ids stand for.
+    private var resting: [UInt64: Resting] = [:]
+    private var bookIDs: [String: UInt64] = [:]
+    private var nextBookID: UInt64 = 1
+    private var bookSequence: UInt64 = 0
+    private var nextTrade: UInt64 = 1
+    private var priceScale: UInt32 = 0
+    private var quantityScale: UInt32 = 0
+    /// Inputs applied; the journal keys them by this position.
+    private(set) var inputPosition: UInt64 = 0
+    /// Per source node, the last outbox sequence applied (later copies are duplicates).
+    private var sources: [String: UInt64] = [:]
+    /// Inputs since the last snapshot.
+    var sinceSnapshot = 0
+
+    struct Resting {
+        var orderID: String
+        var account: String
+        var side: BookSide
+        /// The node of the order's actor, where updates go.
+        var node: String
+        /// The order's total quantity (filled = total − remaining on the book).
+        var total: Int64
+    }
+
+    init(symbol: String) {
+        self.symbol = symbol
+        book = OrderBook(symbol: symbol)
+    }
+
+    init(snapshot: Tradewire_V1_BookSnapshot) throws(BookError) {
+        symbol = snapshot.symbol
+        book = OrderBook(symbol: snapshot.symbol)
+        inputPosition = snapshot.inputPosition
+        bookSequence = snapshot.bookSequence
+        nextBookID = snapshot.nextBookID
+        nextTrade = snapshot.nextTrade
+        priceScale = snapshot.priceScale
+        quantityScale = snapshot.quantityScale
+        for mark in snapshot.sources { sources[mark.nodeID] = mark.sequence }
+        for order in snapshot.orders {
+            let side: BookSide = order.side == .sell ? .sell : .buy
+            try book.restore(BookOrder(id: order.bookID, side: side, price: order.price, quantity: order.remaining))
+            let orderID = order.orderID?.value ?? ""
+            resting[order.bookID] = Resting(orderID: orderID, account: order.account, side: side, node: order.orderNodeID,
+                                            total: order.remaining + order.filled)
+            bookIDs[orderID] = order.bookID
+        }
+    }
+
+    var snapshot: Tradewire_V1_BookSnapshot {
+        var snapshot = Tradewire_V1_BookSnapshot()
+        snapshot.symbol = symbol
+        snapshot.inputPosition = inputPosition
+        snapshot.bookSequence = bookSequence
+        snapshot.nextBookID = nextBookID
+        snapshot.nextTrade = nextTrade
+        snapshot.priceScale = priceScale
+        snapshot.quantityScale = quantityScale
+        snapshot.sources = sources.sorted { $0.key < $1.key }.map { Tradewire_V1_SourceMark(nodeID: $0.key, sequence: $0.value) }
+        snapshot.orders = book.restingOrders.map { order in
+            let info = resting[order.id]!
+            return Tradewire_V1_RestingOrder(
+                bookID: order.id, orderID: Tradewire_V1_OrderId(value: info.orderID), account: info.account,
+                side: order.side == .buy ? .buy : .sell, price: order.price ?? 0, remaining: order.quantity,
+                orderNodeID: info.node, filled: info.total - order.quantity)
+        }
+        return snapshot
+    }
+
+    /// Whether `command` was applied already (a resend after a failure).
+    func isDuplicate(_ command: Tradewire_V1_Command) -> Bool {
+        !command.sourceNodeID.isEmpty && command.sourceSequence <= sources[command.sourceNodeID, default: 0]
+    }
+
+    /// Resting orders on the book.
+    var count: Int { book.count }
+
+    // MARK: - Inputs
+
+    /// Applies one input (a book order, cancel or replace command); `now` stamps trades and changes only, so the
+    /// book's state does not depend on it.
+    func apply(_ command: Tradewire_V1_Command, now: Int64) -> BookOutputs {
+        inputPosition += 1
+        sinceSnapshot += 1
+        if !command.sourceNodeID.isEmpty { sources[command.sourceNodeID] = command.sourceSequence }
+        var outputs = BookOutputs()
+        var touched: [(BookSide, Int64)] = []
+        switch command.command {
+        case .bookOrder(let input): submit(input, now: now, outputs: &outputs, touched: &touched)
+        case .bookCancel(let input): cancel(input, outputs: &outputs, touched: &touched)
+        case .bookReplace(let input): replace(input, now: now, outputs: &outputs, touched: &touched)
+        default: break
+        }
+        var seen = Set<String>()
+        for (side, price) in touched where seen.insert("\(side)\(price)").inserted {
+            let level = book.level(side, price: price)
+            bookSequence += 1
+            outputs.changes.append(Tradewire_V1_BookChange(
+                symbol: symbol, side: side == .buy ? .buy : .sell,
+                level: Tradewire_V1_BookLevel(
+                    price: Tradewire_V1_Price(units: price, scale: priceScale),
+                    quantity: Tradewire_V1_Quantity(units: level?.quantity ?? 0, scale: quantityScale),
+                    orderCount: UInt32(level?.orders ?? 0)),
+                bookSequence: bookSequence))
+        }
+        return outputs
+    }
+
+    private func submit(_ input: Tradewire_V1_BookOrderCommand, now: Int64, outputs: inout BookOutputs,
+                        touched: inout [(BookSide, Int64)])
+    {
+        let order = input.order ?? Tradewire_V1_Order()
+        let orderID = order.orderID?.value ?? ""
+        guard bookIDs[orderID] == nil else { return }
+        if nextBookID == 1 {
+            priceScale = order.price?.scale ?? 0
+            quantityScale = order.quantity?.scale ?? 0
+        }
+        let side: BookSide = order.side == .sell ? .sell : .buy
+        let total = order.quantity?.units ?? 0
+        let leaves = total - (order.filledQuantity?.units ?? 0)
+        let timeInForce: BookTimeInForce = switch order.timeInForce {
+        case .ioc: .immediateOrCancel
+        case .fok: .fillOrKill
+        default: .goodTillCancel
+        }
+        let price = order.type == .market ? nil : order.price?.units
+        let bookID = nextBookID
+        nextBookID += 1
+        let taker = Resting(orderID: orderID, account: order.account, side: side, node: input.orderNodeID, total: total)
+        let result: BookResult
+        do throws(BookError) {
+            result = try book.submit(BookOrder(id: bookID, side: side, price: price, quantity: leaves, timeInForce: timeInForce))
+        } catch {
+            update(taker, .removed(Tradewire_V1_BookRemoved(
+                cancelledQuantity: quantity(leaves), reason: .invalidOrder)), outputs: &outputs)
+            return
+        }
+        trades(result.fills, taker: taker, now: now, outputs: &outputs, touched: &touched)
+        if result.resting > 0, let price {
+            resting[bookID] = taker
+            bookIDs[orderID] = bookID
+            touched.append((side, price))
+        }
+        if result.cancelled > 0 {
+            update(taker, .removed(Tradewire_V1_BookRemoved(cancelledQuantity: quantity(result.cancelled), reason: .noLiquidity)),
+                   outputs: &outputs)
+        }
+    }
+
+    private func cancel(_ input: Tradewire_V1_BookCancelCommand, outputs: inout BookOutputs, touched: inout [(BookSide, Int64)]) {
+        let orderID = input.orderID?.value ?? ""
+        guard let bookID = bookIDs[orderID], let info = resting[bookID], let current = book.order(id: bookID) else {
+            refuse(orderID, node: input.orderNodeID, outputs: &outputs)
+            return
+        }
+        _ = try? book.cancel(id: bookID)
+        forget(bookID)
+        touched.append((current.side, current.price))
+        update(info, .removed(Tradewire_V1_BookRemoved(cancelledQuantity: quantity(current.remaining), reason: .unspecified)),
+               outputs: &outputs)
+    }
+
+    private func replace(_ input: Tradewire_V1_BookReplaceCommand, now: Int64, outputs: inout BookOutputs,
+                         touched: inout [(BookSide, Int64)])
+    {
+        let orderID = input.orderID?.value ?? ""
+        guard let bookID = bookIDs[orderID], var info = resting[bookID], let current = book.order(id: bookID) else {
+            refuse(orderID, node: input.orderNodeID, outputs: &outputs)
+            return
+        }
+        let filled = info.total - current.remaining
+        let total = input.quantity?.units ?? info.total
+        let price = input.price?.units ?? current.price
+        guard total > filled, price > 0 else {
+            update(info, .refused(Tradewire_V1_BookRefused(
+                reason: .invalidOrder, text: "the new quantity \(total) is not above the \(filled) already filled")),
+                   outputs: &outputs)
+            return
+        }
+        let keptPriority = price == current.price && total - filled <= current.remaining
+        let result: BookResult
+        do throws(BookError) {
+            result = try book.replace(id: bookID, price: price, quantity: total - filled)
+        } catch {
+            update(info, .refused(Tradewire_V1_BookRefused(reason: .invalidOrder, text: "\(error)")), outputs: &outputs)
+            return
+        }
+        info.total = total
+        resting[bookID] = info
+        touched.append((current.side, current.price))
+        touched.append((current.side, price))
+        update(info, .replaced(Tradewire_V1_BookReplaced(
+            price: Tradewire_V1_Price(units: price, scale: priceScale), quantity: quantity(total), keptPriority: keptPriority)),
+               outputs: &outputs)
+        trades(result.fills, taker: info, now: now, outputs: &outputs, touched: &touched)
+        if result.resting == 0 { forget(bookID) }
+    }
+
+    // MARK: - Outputs
+
+    private func trades(_ fills: [BookFill], taker: Resting, now: Int64, outputs: inout BookOutputs,
+                        touched: inout [(BookSide, Int64)])
+    {
+        for fill in fills {
+            let maker = resting[fill.makerID]!
+            let (buy, sell) = taker.side == .buy ? (taker, maker) : (maker, taker)
+            var trade = Tradewire_V1_Trade()
+            trade.tradeID = "\(symbol)-\(nextTrade)"
+            nextTrade += 1
+            trade.symbol = symbol
+            trade.price = Tradewire_V1_Price(units: fill.price, scale: priceScale)
+            trade.quantity = quantity(fill.quantity)
+            trade.buyOrderID = Tradewire_V1_OrderId(value: buy.orderID)
+            trade.sellOrderID = Tradewire_V1_OrderId(value: sell.orderID)
+            trade.buyAccount = buy.account
+            trade.sellAccount = sell.account
+            trade.aggressorSide = taker.side == .buy ? .buy : .sell
+            trade.executedAtUnixNanos = now
+            outputs.trades.append(trade)
+            touched.append((maker.side, fill.price))
+            update(maker, .fill(trade), outputs: &outputs)
+            update(taker, .fill(trade), outputs: &outputs)
+            if fill.makerDone { forget(fill.makerID) }
+        }
+    }
+
+    private func refuse(_ orderID: String, node: String, outputs: inout BookOutputs) {
+        let refused = Tradewire_V1_BookRefused(reason: .tooLate, text: "order \(orderID) is no longer on the book")
+        var command = Tradewire_V1_Command()
+        command.command = .orderUpdate(Tradewire_V1_OrderUpdateCommand(orderID: Tradewire_V1_OrderId(value: orderID), update: .refused(refused)))
+        outputs.updates.append((node, command))
+    }
+
+    private func update(_ order: Resting, _ update: Tradewire_V1_OrderUpdateCommand.OneOf_Update, outputs: inout BookOutputs) {
+        var command = Tradewire_V1_Command()
+        command.command = .orderUpdate(Tradewire_V1_OrderUpdateCommand(orderID: Tradewire_V1_OrderId(value: order.orderID), update: update))
+        outputs.updates.append((order.node, command))
+    }
+
+    private func forget(_ bookID: UInt64) {
+        if let info = resting.removeValue(forKey: bookID) { bookIDs[info.orderID] = nil }
+    }
+
+    private func quantity(_ units: Int64) -> Tradewire_V1_Quantity { Tradewire_V1_Quantity(units: units, scale: quantityScale) }
+}

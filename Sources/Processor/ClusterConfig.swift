@@ -1,0 +1,140 @@
+public import HashRing
+public import Journal
+import Glibc
+import JSON
+
+/// One processor node of the cluster file.
+public struct ClusterNode: Hashable, Sendable {
+    public var id: String
+    /// host:port where the node serves gRPC.
+    public var address: String
+
+    public init(id: String, address: String) {
+        self.id = id
+        self.address = address
+    }
+}
+
+/// The processor cluster as its file describes it: the nodes (which build the ring), the ring's epoch, and the
+/// settings every node shares.
+///
+/// ```json
+/// {"epoch": 1,
+///  "nodes": [{"id": "p1", "address": "127.0.0.1:7101"}, {"id": "p2", "address": "127.0.0.1:7102"}],
+///  "risk": "127.0.0.1:7200", "risk_timeout_ms": 100, "settlement_ms": 1000,
+///  "data_dir": "data", "synchronous": "full", "passivate_after_ms": 60000}
+/// ```
+public struct ClusterConfig: Sendable {
+    /// Bumped whenever the node list changes: commands routed with an older ring are answered NotOwner, and a
+    /// node whose ring is older than a command's refuses to write.
+    public var epoch: UInt64
+    public var nodes: [ClusterNode]
+    /// The risk service's host:port; nil rejects every new order as RISK_UNAVAILABLE (never accepts unchecked).
+    public var riskAddress: String?
+    public var riskTimeout: Duration = .milliseconds(100)
+    /// How long a FILLED order waits before it becomes SETTLED.
+    public var settlementDelay: Duration = .seconds(1)
+    /// Where each node keeps its journal (`<data_dir>/<node id>.sqlite`), relative to the file's folder.
+    public var dataDirectory: String = "."
+    public var synchronous: JournalSynchronous = .full
+    /// An actor idle this long leaves memory (its state stays in the journal).
+    public var passivateAfter: Duration = .seconds(60)
+
+    public init(epoch: UInt64, nodes: [ClusterNode]) {
+        self.epoch = epoch
+        self.nodes = nodes
+    }
+
+    public func node(_ id: String) -> ClusterNode? { nodes.first { $0.id == id } }
+
+    /// Reads a cluster file; errors name the file and what is wrong.
+    public static func load(path: String) throws -> ClusterConfig {
+        guard let text = readFile(path) else { throw ClusterConfigError("cannot read \(path)") }
+        var config = try parse(text, source: path)
+        if !config.dataDirectory.hasPrefix("/"), let slash = path.lastIndex(of: "/") {
+            config.dataDirectory = String(path[...slash]) + config.dataDirectory
+        }
+        return config
+    }
+
+    public static func parse(_ text: String, source: String = "cluster file") throws -> ClusterConfig {
+        let json: JSONValue
+        do { json = try JSONValue.parse(text) } catch { throw ClusterConfigError("\(source): \(error)") }
+        guard let epoch = json["epoch"]?.int64Value, epoch > 0 else {
+            throw ClusterConfigError("\(source): \"epoch\" must be a positive integer")
+        }
+        guard let list = json["nodes"]?.arrayValue, !list.isEmpty else {
+            throw ClusterConfigError("\(source): \"nodes\" must list at least one node")
+        }
+        var nodes: [ClusterNode] = []
+        for (index, entry) in list.enumerated() {
+            guard let id = entry["id"]?.stringValue, !id.isEmpty, let address = entry["address"]?.stringValue,
+                  SocketAddressText.split(address) != nil
+            else {
+                throw ClusterConfigError("\(source): nodes[\(index)] needs an \"id\" and an \"address\" of the form host:port")
+            }
+            guard !nodes.contains(where: { $0.id == id }) else { throw ClusterConfigError("\(source): node id \(id) appears twice") }
+            nodes.append(ClusterNode(id: id, address: address))
+        }
+        var config = ClusterConfig(epoch: UInt64(epoch), nodes: nodes)
+        config.riskAddress = json["risk"]?.stringValue
+        if let milliseconds = json["risk_timeout_ms"]?.int64Value { config.riskTimeout = .milliseconds(milliseconds) }
+        if let milliseconds = json["settlement_ms"]?.int64Value { config.settlementDelay = .milliseconds(milliseconds) }
+        if let milliseconds = json["passivate_after_ms"]?.int64Value { config.passivateAfter = .milliseconds(milliseconds) }
+        if let directory = json["data_dir"]?.stringValue { config.dataDirectory = directory }
+        if let mode = json["synchronous"]?.stringValue {
+            guard let synchronous = JournalSynchronous(rawValue: mode.uppercased()) else {
+                throw ClusterConfigError("\(source): \"synchronous\" is \"full\" or \"normal\", not \"\(mode)\"")
+            }
+            config.synchronous = synchronous
+        }
+        return config
+    }
+
+    private static func readFile(_ path: String) -> String? {
+        guard let file = fopen(path, "r") else { return nil }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = fread(&chunk, 1, chunk.count, file)
+            if count <= 0 { break }
+            bytes += chunk[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+public struct ClusterConfigError: Error, CustomStringConvertible {
+    public var description: String
+
+    init(_ description: String) { self.description = description }
+}
+
+/// host:port text, split at the last colon ("[::1]:80" keeps its brackets off the host).
+enum SocketAddressText {
+    static func split(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            return nil
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return host.isEmpty ? nil : (host, port)
+    }
+}
+
+/// The ring of one epoch: which node owns an order (by OrderId) or a book (by symbol).
+public struct ClusterRing: Sendable {
+    public let epoch: UInt64
+    public let ring: HashRing<ClusterNode>
+
+    public init(_ config: ClusterConfig) {
+        epoch = config.epoch
+        ring = HashRing(nodes: config.nodes, key: \.id)
+    }
+
+    public func owner(of key: String) -> ClusterNode { ring.node(forKey: key) }
+
+    /// The ring key of a book: symbols and order ids share one ring, so the symbol is prefixed.
+    public static func bookKey(_ symbol: String) -> String { "book:" + symbol }
+}

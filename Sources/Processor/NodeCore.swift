@@ -1,0 +1,653 @@
+import EventLoop
+import Glibc
+import Journal
+import Orders
+import Protos
+import RPC
+
+/// One processor node's logic: its order actors and book actors, the ownership check, the journal writes and the
+/// outbox to other nodes. Everything here runs on one thread (`loop`), which serialises every actor's messages
+/// without locks; the only waits are for risk (the order waits, others go on) and for the journal (group commit:
+/// an actor goes on with its next message while its write commits, and writes commit in the order they were
+/// made, so an acknowledgement sent after a write's commit covers every earlier change).
+///
+/// A journal that fails to write stops the node (fail-stop): its in-memory state would be ahead of the journal,
+/// and a restart rebuilds it from what committed.
+final class NodeCore: @unchecked Sendable {
+    // @unchecked Sendable: every stored property is touched on `loop` only; the entry points hop there.
+    typealias Reply = @Sendable (Tradewire_V1_Ack) -> Void
+
+    let nodeID: String
+    let loop: EventLoop
+    let config: ClusterConfig
+    let ring: ClusterRing
+    let journal: Journal
+    private let risk: RiskChecker
+    private let peers: [String: CommandStream]
+    private var orders: [String: OrderActor] = [:]
+    private var books: [String: BookActor] = [:]
+    private var links: [String: OutboxLink] = [:]
+    private var sweepTimer: LoopTimer?
+    /// A book writes a snapshot after this many inputs (replay then starts there).
+    let snapshotEvery: Int
+
+    init(nodeID: String, config: ClusterConfig, journal: Journal, risk: RiskChecker, peers: [String: CommandStream],
+         loop: EventLoop, snapshotEvery: Int = 1000)
+    {
+        self.nodeID = nodeID
+        self.config = config
+        ring = ClusterRing(config)
+        self.journal = journal
+        self.risk = risk
+        self.peers = peers
+        self.loop = loop
+        self.snapshotEvery = snapshotEvery
+    }
+
+    /// Order actors in memory.
+    var liveOrders: Int { orders.count }
+    var liveBooks: Int { books.count }
+
+    // MARK: - Recovery
+
+    /// Rebuilds what must be in memory before serving: books (snapshot + later inputs), undelivered outbox
+    /// messages, and settlements still due. Order actors come back lazily, from their rows.
+    func recover() throws {
+        let (snapshots, inputs) = try journal.replayable()
+        for row in snapshots {
+            let snapshot = try Tradewire_V1_BookSnapshot(serializedBytes: row.payload)
+            books[row.key] = try BookActor(snapshot: snapshot)
+        }
+        for row in inputs {
+            let book = books[row.key] ?? BookActor(symbol: row.key)
+            books[row.key] = book
+            guard row.position > book.inputPosition else { continue }
+            guard row.position == book.inputPosition + 1 else {
+                throw RecoveryError("book \(row.key): input \(row.position) follows \(book.inputPosition); the journal has a hole")
+            }
+            _ = book.apply(try Tradewire_V1_Command(serializedBytes: row.payload), now: 0)
+        }
+        for (destination, head) in journal.outboxHeads { link(destination).restart(after: head) }
+        for record in try journal.pendingOutbox() {
+            let link = self.link(record.destination)
+            if link.waiting.isEmpty { link.restart(after: record.sequence - 1) }
+
+            link.waiting[record.sequence] = try Tradewire_V1_Command(serializedBytes: record.payload)
+        }
+        for row in try journal.orders(statuses: [Tradewire_V1_OrderStatus.filled.rawValue]) {
+            let record = try Tradewire_V1_OrderRecord(serializedBytes: row.payload)
+            scheduleSettlement(row.key, filledAt: record.order?.updatedAtUnixNanos ?? 0)
+        }
+        for link in links.values { pump(link) }
+        scheduleSweep()
+    }
+
+    struct RecoveryError: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    // MARK: - Commands
+
+    /// Handles one command; `reply` gets its acknowledgement once what it changed has committed.
+    func handle(_ command: Tradewire_V1_Command, reply: @escaping Reply) {
+        if command.deadlineUnixNanos != 0 && command.deadlineUnixNanos < Self.wallClock() {
+            return reply(Self.error(command, .deadlineExceeded, "the command's deadline passed before the node processed it"))
+        }
+        guard let key = Self.routingKey(command) else {
+            return reply(Self.error(command, .invalidArgument, "the command names no order id or symbol"))
+        }
+        if command.ringEpoch > ring.epoch {
+            return reply(Self.error(command, .failedPrecondition,
+                "the command was routed with ring epoch \(command.ringEpoch), newer than this node's \(ring.epoch): it refuses writes until it runs with that ring"))
+        }
+        let owner = ring.owner(of: key)
+        guard owner.id == nodeID else {
+            var ack = Tradewire_V1_Ack(commandID: command.commandID)
+            ack.result = .notOwner(Tradewire_V1_NotOwner(ownerNodeID: owner.id, ownerAddress: owner.address, ringEpoch: ring.epoch))
+            return reply(ack)
+        }
+        switch command.command {
+        case .place(let place): self.place(place, command, reply)
+        case .cancel(let cancel): self.cancel(cancel, command, reply)
+        case .replace(let replace): self.replace(replace, command, reply)
+        case .orderUpdate(let update): self.update(update, command, reply)
+        case .bookOrder, .bookCancel, .bookReplace: bookInput(command, symbol: String(key.dropFirst(5)), reply)
+        case nil: reply(Self.error(command, .invalidArgument, "the command is empty"))
+        }
+    }
+
+    /// The ring key that decides which node handles `command`.
+    static func routingKey(_ command: Tradewire_V1_Command) -> String? {
+        let key: String? = switch command.command {
+        case .place(let place): place.orderID?.value
+        case .cancel(let cancel): cancel.orderID?.value
+        case .replace(let replace): replace.orderID?.value
+        case .orderUpdate(let update): update.orderID?.value
+        case .bookOrder(let order): order.order.map { ClusterRing.bookKey($0.symbol) }
+        case .bookCancel(let cancel): ClusterRing.bookKey(cancel.symbol)
+        case .bookReplace(let replace): ClusterRing.bookKey(replace.symbol)
+        case nil: nil
+        }
+        guard let key, !key.isEmpty, key != ClusterRing.bookKey("") else { return nil }
+        return key
+    }
+
+    // MARK: - Order actors
+
+    private func place(_ place: Tradewire_V1_PlaceCommand, _ command: Tradewire_V1_Command, _ reply: @escaping Reply) {
+        let id = place.orderID!.value
+        let hash = OrderActor.requestHash(place)
+        if let actor = actor(id) {
+            return deliver(actor) {
+                guard actor.requestHash == hash else {
+                    return reply(Self.error(command, .alreadyExists,
+                        "order \(id) exists (client order id \"\(actor.clientOrderID)\" of account \(actor.account)) with a different payload"))
+                }
+                self.afterCommitted(actor) { reply(Self.ack(command, actor.order, duplicate: true)) }
+            }
+        }
+        if let problem = Self.validate(place) { return reply(Self.error(command, .invalidArgument, problem)) }
+        let actor = OrderActor(place: place, requestHash: hash, now: Self.wallClock())
+        orders[id] = actor
+        actor.awaitingRisk = true
+        actor.lastUsed = Monotonic.now()
+        risk.check(Self.riskRequest(actor)) { decision in
+            self.loop.execute { self.decided(actor, decision, command, reply) }
+        }
+    }
+
+    /// Risk answered (or could not): the order is ACCEPTED and goes to its book, or is REJECTED with the reason.
+    private func decided(_ actor: OrderActor, _ decision: RiskChecker.Decision, _ command: Tradewire_V1_Command,
+                         _ reply: @escaping Reply)
+    {
+        actor.awaitingRisk = false
+        var write = JournalWrite()
+        actor.version = 1
+        write.events.append(orderEvent(actor, .pendingNew, command.requestID))
+        var outbox: [(String, Tradewire_V1_Command)] = []
+        do {
+            switch decision {
+            case .approved:
+                actor.state = try actor.state.applying(.accepted)
+                write.events.append(change(actor, .new, command.requestID))
+                var book = Tradewire_V1_Command(ringEpoch: ring.epoch, requestID: command.requestID)
+                book.command = .bookOrder(Tradewire_V1_BookOrderCommand(order: actor.order, orderNodeID: nodeID))
+                outbox.append((ring.owner(of: ClusterRing.bookKey(actor.symbol)).id, book))
+            case .rejected(let reason, let text):
+                actor.state = try actor.state.applying(.rejected(reason: text))
+                actor.rejectReason = reason
+                write.events.append(change(actor, .rejected, command.requestID))
+            }
+        } catch {
+            preconditionFailure("a NEW order takes a risk decision: \(error)")
+        }
+        write.orders.append(row(actor))
+        commit(actor, write, outbox) { reply(Self.ack(command, actor.order)) }
+        drainMailbox(actor)
+    }
+
+    private func cancel(_ cancel: Tradewire_V1_CancelCommand, _ command: Tradewire_V1_Command, _ reply: @escaping Reply) {
+        guard let actor = actor(cancel.orderID!.value), cancel.account.isEmpty || cancel.account == actor.account else {
+            return reply(Self.error(command, .notFound, "order \(cancel.orderID!.value) does not exist"))
+        }
+        deliver(actor) {
+            switch actor.state.status {
+            case .accepted, .partiallyFilled:
+                var write = JournalWrite()
+                actor.state = try! actor.state.applying(.cancelRequested)
+                write.events.append(self.change(actor, .pendingCancel, command.requestID))
+                write.orders.append(self.row(actor))
+                var book = Tradewire_V1_Command(ringEpoch: self.ring.epoch, requestID: command.requestID)
+                book.command = .bookCancel(Tradewire_V1_BookCancelCommand(
+                    symbol: actor.symbol, orderID: Tradewire_V1_OrderId(value: actor.id), orderNodeID: self.nodeID))
+                self.commit(actor, write, [(self.bookNode(actor.symbol), book)]) { reply(Self.ack(command, actor.order)) }
+            case .pendingCancel, .cancelled:
+                self.afterCommitted(actor) { reply(Self.ack(command, actor.order, duplicate: true)) }
+            case let status:
+                reply(Self.error(command, .failedPrecondition, "order \(actor.id) is \(Tradewire_V1_OrderStatus(status)): it can no longer be cancelled"))
+            }
+        }
+    }
+
+    private func replace(_ replace: Tradewire_V1_ReplaceCommand, _ command: Tradewire_V1_Command, _ reply: @escaping Reply) {
+        guard let actor = actor(replace.orderID!.value), replace.account.isEmpty || replace.account == actor.account else {
+            return reply(Self.error(command, .notFound, "order \(replace.orderID!.value) does not exist"))
+        }
+        deliver(actor) {
+            guard actor.state.status == .accepted || actor.state.status == .partiallyFilled else {
+                return reply(Self.error(command, .failedPrecondition,
+                    "order \(actor.id) is \(Tradewire_V1_OrderStatus(actor.state.status)): it can no longer be replaced"))
+            }
+            let quantity = replace.quantity?.units ?? actor.state.quantity
+            let price = replace.price?.units ?? actor.state.price ?? 0
+            guard quantity > actor.state.filled, price > 0 else {
+                return reply(Self.error(command, .invalidArgument,
+                    "a replace needs a price above 0 and a quantity above the \(actor.state.filled) already filled"))
+            }
+            var book = Tradewire_V1_Command(ringEpoch: self.ring.epoch, requestID: command.requestID)
+            book.command = .bookReplace(Tradewire_V1_BookReplaceCommand(
+                symbol: actor.symbol, orderID: Tradewire_V1_OrderId(value: actor.id),
+                price: Tradewire_V1_Price(units: price, scale: actor.priceScale),
+                quantity: Tradewire_V1_Quantity(units: quantity, scale: actor.quantityScale), orderNodeID: self.nodeID))
+            // The order changes when its book confirms (a REPLACED report); the request is durable now.
+            self.commit(actor, JournalWrite(), [(self.bookNode(actor.symbol), book)]) { reply(Self.ack(command, actor.order)) }
+        }
+    }
+
+    /// What the book did with an order: a fill, a removal, a replace, or a refusal.
+    private func update(_ update: Tradewire_V1_OrderUpdateCommand, _ command: Tradewire_V1_Command, _ reply: @escaping Reply) {
+        guard let actor = actor(update.orderID!.value) else {
+            log("an update for unknown order \(update.orderID!.value) from \(command.sourceNodeID) was dropped")
+            return reply(Self.done(command))
+        }
+        deliver(actor) {
+            if !command.sourceNodeID.isEmpty && actor.inboundSource == command.sourceNodeID
+                && command.sourceSequence <= actor.inboundSequence
+            {
+                return self.afterCommitted(actor) { reply(Self.done(command, duplicate: true)) }
+            }
+            actor.inboundSource = command.sourceNodeID
+            actor.inboundSequence = command.sourceSequence
+            var write = JournalWrite()
+            do {
+                switch update.update {
+                case .fill(let trade):
+                    let quantity = trade.quantity?.units ?? 0
+                    let price = trade.price?.units ?? 0
+                    actor.state = try actor.state.applying(.filled(quantity: quantity, price: price))
+                    write.events.append(self.change(actor, .trade, command.requestID) { report in
+                        report.lastQuantity = trade.quantity
+                        report.lastPrice = trade.price
+                        report.tradeID = trade.tradeID
+                    })
+                case .removed(let removed):
+                    actor.state = try actor.state.applying(.cancelled)
+                    if removed.reason != .unspecified { actor.rejectReason = removed.reason }
+                    write.events.append(self.change(actor, .canceled, command.requestID) { report in
+                        if removed.reason == .noLiquidity { report.text = "the book had no more liquidity for the rest" }
+                    })
+                case .replaced(let replaced):
+                    actor.state = try actor.state.applying(.replaced(
+                        quantity: replaced.quantity?.units ?? actor.state.quantity, price: replaced.price?.units))
+                    write.events.append(self.change(actor, .replaced, command.requestID) { report in
+                        report.text = replaced.keptPriority ? "kept its time priority" : "lost its time priority"
+                    })
+                case .refused(let refused):
+                    if actor.state.status == .pendingCancel { actor.state = try actor.state.applying(.cancelRefused) }
+                    write.events.append(self.change(actor, .orderStatus, command.requestID) { report in
+                        report.text = refused.text
+                    })
+                case nil:
+                    break
+                }
+            } catch {
+                self.log("order \(actor.id): \(error) (update from \(command.sourceNodeID) #\(command.sourceSequence) ignored)")
+                write.events = []
+            }
+            write.orders.append(self.row(actor))
+            self.commit(actor, write, []) { reply(Self.done(command)) }
+            if actor.state.status == .filled { self.scheduleSettlement(actor.id, filledAt: actor.updatedAt) }
+        }
+    }
+
+    // MARK: - Settlement
+
+    private func scheduleSettlement(_ id: String, filledAt: Int64) {
+        let due = filledAt + Int64(config.settlementDelay.nanoseconds)
+        let wait = UInt64(max(0, due - Self.wallClock()))
+        loop.schedule(at: Monotonic.now() + wait) { [self] in settle(id) }
+    }
+
+    private func settle(_ id: String) {
+        guard let actor = actor(id) else { return }
+        deliver(actor) {
+            guard actor.state.status == .filled else { return }
+            actor.state = try! actor.state.applying(.settled)
+            var write = JournalWrite()
+            write.events.append(self.change(actor, .settled, ""))
+            write.orders.append(self.row(actor))
+            self.commit(actor, write, []) {}
+        }
+    }
+
+    // MARK: - Book actors
+
+    private func bookInput(_ command: Tradewire_V1_Command, symbol: String, _ reply: @escaping Reply) {
+        let book = books[symbol] ?? BookActor(symbol: symbol)
+        books[symbol] = book
+        if book.isDuplicate(command) {
+            return commit(nil, JournalWrite(), []) { reply(Self.done(command, duplicate: true)) }
+        }
+        let now = Self.wallClock()
+        let outputs = book.apply(command, now: now)
+        var write = JournalWrite()
+        write.inputs.append(InputRow(key: symbol, position: book.inputPosition, payload: command.serializedBytes()))
+        for trade in outputs.trades {
+            write.events.append(event(symbol, .trade, command.requestID) { $0.event = .trade(trade) })
+        }
+        for change in outputs.changes {
+            write.events.append(event(symbol, .bookChange, command.requestID) { $0.event = .bookChange(change) })
+        }
+        let outbox = outputs.updates.map { update in
+            var message = update.command
+            message.ringEpoch = ring.epoch
+            message.requestID = command.requestID
+            return (update.node, message)
+        }
+        if book.sinceSnapshot >= snapshotEvery {
+            write.snapshots.append(SnapshotRow(key: symbol, position: book.inputPosition, payload: book.snapshot.serializedBytes()))
+            book.sinceSnapshot = 0
+        }
+        commit(nil, write, outbox) { reply(Self.done(command)) }
+    }
+
+    private func bookNode(_ symbol: String) -> String { ring.owner(of: ClusterRing.bookKey(symbol)).id }
+
+    // MARK: - Reads
+
+    /// An order this node owns, from memory or its row.
+    func order(_ id: String) -> Tradewire_V1_Order? { actor(id)?.order }
+
+    // MARK: - Actors in and out of memory
+
+    /// The order's actor, brought back from its row if it was passivated.
+    private func actor(_ id: String) -> OrderActor? {
+        if let actor = orders[id] { return actor }
+        guard let row = try? journal.order(key: id), let record = try? Tradewire_V1_OrderRecord(serializedBytes: row.payload) else {
+            return nil
+        }
+        let actor = OrderActor(record: record)
+        orders[id] = actor
+        return actor
+    }
+
+    /// Runs `body` now, or after the actor's risk check if one is in progress (its mailbox).
+    private func deliver(_ actor: OrderActor, _ body: @escaping () -> Void) {
+        actor.lastUsed = Monotonic.now()
+        if actor.awaitingRisk { actor.mailbox.append(body) } else { body() }
+    }
+
+    private func drainMailbox(_ actor: OrderActor) {
+        while !actor.awaitingRisk && !actor.mailbox.isEmpty { actor.mailbox.removeFirst()() }
+    }
+
+    /// Runs `body` once everything already written has committed (an answer about existing state).
+    private func afterCommitted(_ actor: OrderActor, _ body: @escaping @Sendable () -> Void) {
+        if actor.uncommitted == 0 { return body() }
+        commit(actor, JournalWrite(), [], body)
+    }
+
+    /// Terminal or idle actors leave memory; their rows bring them back.
+    private func passivateIfDone(_ actor: OrderActor) {
+        if actor.isIdle && actor.state.status.isTerminal && orders[actor.id] === actor { orders[actor.id] = nil }
+    }
+
+    private func scheduleSweep() {
+        let interval = max(config.passivateAfter.nanoseconds / 2, 50_000_000)
+        sweepTimer = loop.schedule(at: Monotonic.now() + interval) { [self] in
+            let cutoff = Monotonic.now() &- config.passivateAfter.nanoseconds
+            orders = orders.filter { !$0.value.isIdle || $0.value.lastUsed > cutoff }
+            scheduleSweep()
+        }
+    }
+
+    func stop() {
+        sweepTimer?.cancel()
+    }
+
+    // MARK: - Journal
+
+    /// Queues `write` with `outbox` messages; `then` runs once it committed. Every write of an actor counts in
+    /// its `uncommitted` until then.
+    private func commit(_ actor: OrderActor?, _ write: JournalWrite, _ outbox: [(String, Tradewire_V1_Command)],
+                        _ then: @escaping @Sendable () -> Void)
+    {
+        var write = write
+        for (destination, command) in outbox { write.outbox.append((destination, command.serializedBytes())) }
+        actor?.uncommitted += 1
+        journal.append(write) { result in
+            self.loop.execute {
+                switch result {
+                case .success(let commit):
+                    for ((destination, command), sequence) in zip(outbox, commit.outboxSequences) {
+                        let link = self.link(destination)
+                        link.waiting[sequence] = command
+                        self.pump(link)
+                    }
+                    actor?.uncommitted -= 1
+                    then()
+                    if let actor { self.passivateIfDone(actor) }
+                case .failure(let error):
+                    guard self.journal.isClosed else { self.failStop(error) }
+                    actor?.uncommitted -= 1
+                }
+            }
+        }
+    }
+
+    private func failStop(_ error: JournalError) -> Never {
+        log("the journal failed (\(error)); stopping the node so that a restart rebuilds it from what committed")
+        exit(70)
+    }
+
+    private func row(_ actor: OrderActor) -> OrderRow {
+        OrderRow(key: actor.id, account: actor.account, symbol: actor.symbol, status: Tradewire_V1_OrderStatus(actor.state.status).rawValue,
+                 createdAt: actor.createdAt, batchID: actor.batchID, payload: actor.record.serializedBytes())
+    }
+
+    enum EventKind: Int32 {
+        case order = 1, trade = 2, bookChange = 3
+    }
+
+    private func event(_ key: String, _ kind: EventKind, _ requestID: String, _ fill: (inout Tradewire_V1_Event) -> Void)
+        -> JournalEntry
+    {
+        var event = Tradewire_V1_Event(nodeID: nodeID, requestID: requestID)
+        fill(&event)
+        return JournalEntry(key: key, kind: kind.rawValue, payload: event.serializedBytes())
+    }
+
+    /// The event of an order's change (its version bumped, its time updated).
+    private func change(_ actor: OrderActor, _ execType: Tradewire_V1_ExecType, _ requestID: String,
+                        _ adjust: (inout Tradewire_V1_ExecutionReport) -> Void = { _ in }) -> JournalEntry
+    {
+        actor.version += 1
+        actor.updatedAt = Self.wallClock()
+        return orderEvent(actor, execType, requestID, adjust)
+    }
+
+    private func orderEvent(_ actor: OrderActor, _ execType: Tradewire_V1_ExecType, _ requestID: String,
+                            _ adjust: (inout Tradewire_V1_ExecutionReport) -> Void = { _ in }) -> JournalEntry
+    {
+        var report = actor.report(execType, node: nodeID, requestID: requestID)
+        adjust(&report)
+        if execType == .pendingNew { report.orderStatus = .new; report.fixOrdStatus = "A" }
+        return event(actor.id, .order, requestID) { $0.event = .order(Tradewire_V1_OrderEvent(report: report, order: actor.order)) }
+    }
+
+    // MARK: - Outbox
+
+    private func link(_ destination: String) -> OutboxLink {
+        if let link = links[destination] { return link }
+        let link = OutboxLink(destination: destination)
+        links[destination] = link
+        return link
+    }
+
+    /// Sends a link's messages in sequence order, up to its window; failures resend from the first unconfirmed.
+    private func pump(_ link: OutboxLink) {
+        while link.inFlight < OutboxLink.window, !link.retryScheduled, var command = link.waiting[link.nextToSend] {
+            let sequence = link.nextToSend
+            link.nextToSend += 1
+            link.inFlight += 1
+            command.sourceNodeID = nodeID
+            command.sourceSequence = sequence
+            command.ringEpoch = ring.epoch
+            send(command, to: link.destination) { result in
+                self.loop.execute { self.delivered(link, sequence, result) }
+            }
+        }
+    }
+
+    private func delivered(_ link: OutboxLink, _ sequence: UInt64, _ result: Result<Tradewire_V1_Ack, RPCError>) {
+        link.inFlight -= 1
+        var failure: String?
+        switch result {
+        case .success(let ack):
+            switch ack.result {
+            case .notOwner(let owner): failure = "node \(link.destination) says \(owner.ownerNodeID) owns it (epoch \(owner.ringEpoch))"
+            case .error(let status) where ![3, 5].contains(status.code): failure = "\(status.message) (code \(status.code))"
+            case .error(let status):
+                // INVALID_ARGUMENT or NOT_FOUND will not change on a resend: drop the message rather than block
+                // the link behind it.
+                log("message #\(sequence) to \(link.destination) refused for good: \(status.message)")
+            default: break
+            }
+        case .failure(let error): failure = "\(error)"
+        }
+        if let failure {
+            link.nextToSend = min(link.nextToSend, sequence)
+            guard !link.retryScheduled else { return }
+            link.retryScheduled = true
+            if link.failures == 0 { log("delivery to \(link.destination) failed (\(failure)); retrying") }
+            link.failures += 1
+            let delay = UInt64(min(1_000, 25 << min(link.failures, 6))) * 1_000_000
+            loop.schedule(at: Monotonic.now() + delay) { [self] in
+                link.retryScheduled = false
+                pump(link)
+            }
+            return
+        }
+        link.failures = 0
+        link.confirm(sequence)
+        persistConfirmed(link)
+        pump(link)
+    }
+
+    /// Records (lazily, one write at a time per link) how far the destination confirmed, so that a restart does
+    /// not resend all of it.
+    private func persistConfirmed(_ link: OutboxLink) {
+        guard !link.persisting, link.confirmed > link.persisted else { return }
+        link.persisting = true
+        let upTo = link.confirmed
+        var write = JournalWrite()
+        write.delivered[link.destination] = upTo
+        commit(nil, write, []) { [self] in
+            link.persisting = false
+            link.persisted = upTo
+            persistConfirmed(link)
+        }
+    }
+
+    private func send(_ command: Tradewire_V1_Command, to destination: String,
+                      completion: @escaping @Sendable (Result<Tradewire_V1_Ack, RPCError>) -> Void)
+    {
+        if destination == nodeID {
+            loop.execute { self.handle(command) { completion(.success($0)) } }
+        } else if let peer = peers[destination] {
+            peer.send(command, completion: completion)
+        } else {
+            completion(.failure(RPCError(code: .failedPrecondition, message: "node \(destination) is not in the cluster file")))
+        }
+    }
+
+    // MARK: - Helpers
+
+    static func validate(_ place: Tradewire_V1_PlaceCommand) -> String? {
+        guard let order = place.order else { return "place needs an order" }
+        if place.account.isEmpty { return "place needs an account" }
+        if order.symbol.isEmpty { return "the order needs a symbol" }
+        guard order.side == .buy || order.side == .sell else { return "side must be BUY or SELL" }
+        guard (order.quantity?.units ?? 0) > 0 else { return "quantity must be positive" }
+        switch (order.type, order.timeInForce) {
+        case (.limit, .gtc), (.limit, .ioc), (.limit, .fok):
+            guard (order.price?.units ?? 0) > 0 else { return "a LIMIT order needs a positive price" }
+        case (.market, .ioc), (.market, .fok):
+            guard (order.price?.units ?? 0) == 0 else { return "a MARKET order has no price" }
+        case (.market, _): return "a MARKET order is IOC or FOK"
+        default: return "type must be LIMIT or MARKET and time in force GTC, IOC or FOK"
+        }
+        return nil
+    }
+
+    private static func riskRequest(_ actor: OrderActor) -> Tradewire_V1_RiskCheckRequest {
+        var request = Tradewire_V1_RiskCheckRequest()
+        request.orderID = Tradewire_V1_OrderId(value: actor.id)
+        request.account = actor.account
+        request.symbol = actor.symbol
+        request.side = actor.side
+        request.type = actor.type
+        if let price = actor.state.price { request.price = Tradewire_V1_Price(units: price, scale: actor.priceScale) }
+        request.quantity = Tradewire_V1_Quantity(units: actor.state.quantity, scale: actor.quantityScale)
+        return request
+    }
+
+    static func ack(_ command: Tradewire_V1_Command, _ order: Tradewire_V1_Order, duplicate: Bool = false) -> Tradewire_V1_Ack {
+        var ack = Tradewire_V1_Ack(commandID: command.commandID, duplicate: duplicate)
+        ack.result = .order(order)
+        return ack
+    }
+
+    static func done(_ command: Tradewire_V1_Command, duplicate: Bool = false) -> Tradewire_V1_Ack {
+        var ack = Tradewire_V1_Ack(commandID: command.commandID, duplicate: duplicate)
+        ack.result = .done(true)
+        return ack
+    }
+
+    static func error(_ command: Tradewire_V1_Command, _ code: RPCError.Code, _ message: String) -> Tradewire_V1_Ack {
+        var ack = Tradewire_V1_Ack(commandID: command.commandID)
+        ack.result = .error(Google_Rpc_Status(code: Int32(code.rawValue), message: message))
+        return ack
+    }
+
+    static func wallClock() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+    }
+
+    func log(_ message: String) {
+        let line = "processor \(nodeID): \(message)\n"
+        _ = line.withCString { write(2, $0, strlen($0)) }
+    }
+}
+
+/// The messages a node has committed for one destination, delivered in sequence order.
+final class OutboxLink: @unchecked Sendable {
+    // @unchecked Sendable: touched on its node's core thread only.
+    static let window = 1024
+
+    let destination: String
+    /// Committed and not yet confirmed, by sequence.
+    var waiting: [UInt64: Tradewire_V1_Command] = [:]
+    var nextToSend: UInt64 = 1
+    /// Every sequence up to here is confirmed.
+    var confirmed: UInt64 = 0
+    private var confirmedAhead = Set<UInt64>()
+    var inFlight = 0
+    var retryScheduled = false
+    var failures = 0
+    var persisted: UInt64 = 0
+    var persisting = false
+
+    init(destination: String) {
+        self.destination = destination
+    }
+
+    /// Starts after `sequence` (what a restart found confirmed).
+    func restart(after sequence: UInt64) {
+        confirmed = sequence
+        persisted = sequence
+        nextToSend = sequence + 1
+    }
+
+    func confirm(_ sequence: UInt64) {
+        guard sequence > confirmed else { return }
+        confirmedAhead.insert(sequence)
+        while confirmedAhead.remove(confirmed + 1) != nil {
+            confirmed += 1
+            waiting[confirmed] = nil
+        }
+    }
+}

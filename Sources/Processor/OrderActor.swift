@@ -1,0 +1,232 @@
+import HashRing
+import Orders
+import Protos
+
+/// One order's actor: its state machine and what it needs to answer commands and journal changes. Lives on its
+/// node's core thread (``NodeCore``), which serialises every message to it; an actor that waits for risk keeps the
+/// messages that arrive meanwhile in its mailbox and handles them in order afterwards.
+///
+/// Kept small on purpose (a million live orders must fit in a few GiB): the order's identity, fixed-point
+/// numbers, the `OrderState`, and bookkeeping. Everything else is rebuilt for reports.
+final class OrderActor: @unchecked Sendable {
+    // @unchecked Sendable: touched on its node's core thread only (closures that carry it hop there first).
+    let id: String
+    let account: String
+    let clientOrderID: String
+    let symbol: String
+    let batchID: String
+    let side: Tradewire_V1_Side
+    let type: Tradewire_V1_OrderType
+    let timeInForce: Tradewire_V1_TimeInForce
+    let priceScale: UInt32
+    let quantityScale: UInt32
+    var state: OrderState
+    var rejectReason: Tradewire_V1_RejectReason = .unspecified
+    let createdAt: Int64
+    var updatedAt: Int64
+    /// Bumped by every journaled change.
+    var version: UInt64 = 0
+    /// Identifies the place request, for telling a retry from a conflicting reuse of the client order id.
+    let requestHash: UInt64
+    /// The last node-to-node update applied (source node, its outbox sequence): later copies are duplicates.
+    var inboundSource = ""
+    var inboundSequence: UInt64 = 0
+
+    /// Messages that arrived while the actor waited for risk, in arrival order.
+    var mailbox: [() -> Void] = []
+    var awaitingRisk = false
+    /// Journal writes queued and not yet committed: the actor may leave memory only at 0.
+    var uncommitted: Int32 = 0
+    /// Monotonic nanoseconds of the last message (for idle passivation).
+    var lastUsed: UInt64 = 0
+
+    init(place: Tradewire_V1_PlaceCommand, requestHash: UInt64, now: Int64) {
+        let order = place.order ?? Tradewire_V1_NewOrder()
+        id = place.orderID?.value ?? ""
+        account = place.account
+        clientOrderID = order.clientOrderID
+        symbol = order.symbol
+        batchID = place.batchID
+        side = order.side
+        type = order.type
+        timeInForce = order.timeInForce
+        priceScale = order.price?.scale ?? 0
+        quantityScale = order.quantity?.scale ?? 0
+        state = OrderState(quantity: order.quantity?.units ?? 0, price: order.type == .limit ? order.price?.units : nil)
+        createdAt = now
+        updatedAt = now
+        self.requestHash = requestHash
+    }
+
+    /// An actor back from its journal row.
+    init(record: Tradewire_V1_OrderRecord) {
+        let order = record.order ?? Tradewire_V1_Order()
+        id = order.orderID?.value ?? ""
+        account = order.account
+        clientOrderID = order.clientOrderID
+        symbol = order.symbol
+        batchID = order.batchID
+        side = order.side
+        type = order.type
+        timeInForce = order.timeInForce
+        priceScale = order.price?.scale ?? 0
+        quantityScale = order.quantity?.scale ?? 0
+        state = OrderState(
+            status: OrderStatus(order.status), quantity: order.quantity?.units ?? 0, price: order.price?.units,
+            filled: order.filledQuantity?.units ?? 0, filledNotional: order.filledNotional?.units ?? 0,
+            rejectReason: order.rejectText.isEmpty ? nil : order.rejectText)
+        rejectReason = order.rejectReason
+        createdAt = order.createdAtUnixNanos
+        updatedAt = order.updatedAtUnixNanos
+        version = order.version
+        requestHash = record.requestHash
+        inboundSource = record.inboundSource
+        inboundSequence = record.inboundSequence
+    }
+
+    /// The hash that identifies a place request: its account and order fields (not the batch or the key).
+    static func requestHash(_ place: Tradewire_V1_PlaceCommand) -> UInt64 {
+        let bytes = Tradewire_V1_PlaceCommand(account: place.account, order: place.order).serializedBytes()
+        return bytes.withUnsafeBytes { HashRing<String>.hash($0) }
+    }
+
+    var isIdle: Bool { !awaitingRisk && mailbox.isEmpty && uncommitted == 0 }
+
+    // MARK: - Views
+
+    var order: Tradewire_V1_Order {
+        var order = Tradewire_V1_Order()
+        order.orderID = Tradewire_V1_OrderId(value: id)
+        order.account = account
+        order.clientOrderID = clientOrderID
+        order.symbol = symbol
+        order.side = side
+        order.type = type
+        order.timeInForce = timeInForce
+        if let price = state.price { order.price = Tradewire_V1_Price(units: price, scale: priceScale) }
+        order.quantity = quantity(state.quantity)
+        order.status = Tradewire_V1_OrderStatus(state.status)
+        order.filledQuantity = quantity(state.filled)
+        order.leavesQuantity = quantity(state.leaves)
+        order.filledNotional = Tradewire_V1_Money(units: state.filledNotional, scale: priceScale + quantityScale)
+        order.averagePrice = averagePrice
+        order.rejectReason = rejectReason
+        order.rejectText = state.rejectReason ?? ""
+        order.createdAtUnixNanos = createdAt
+        order.updatedAtUnixNanos = updatedAt
+        order.version = version
+        order.batchID = batchID
+        return order
+    }
+
+    var record: Tradewire_V1_OrderRecord {
+        Tradewire_V1_OrderRecord(
+            order: order, requestHash: requestHash, inboundSource: inboundSource, inboundSequence: inboundSequence)
+    }
+
+    private func quantity(_ units: Int64) -> Tradewire_V1_Quantity { Tradewire_V1_Quantity(units: units, scale: quantityScale) }
+
+    /// FIX AvgPx as a decimal string with the price's scale ("101.25"); empty before the first fill.
+    var averagePrice: String {
+        guard state.filled > 0 else { return "" }
+        // notional / filled has scale priceScale; round half up at that scale.
+        let (whole, remainder) = state.filledNotional.quotientAndRemainder(dividingBy: state.filled)
+        let units = whole + (remainder * 2 >= state.filled ? 1 : 0)
+        return Decimal.text(units: units, scale: priceScale)
+    }
+
+    /// An execution report of this order as it is now.
+    func report(_ execType: Tradewire_V1_ExecType, node: String, requestID: String) -> Tradewire_V1_ExecutionReport {
+        var report = Tradewire_V1_ExecutionReport()
+        report.orderID = Tradewire_V1_OrderId(value: id)
+        report.clientOrderID = clientOrderID
+        report.account = account
+        report.symbol = symbol
+        report.side = side
+        report.execType = execType
+        report.orderStatus = Tradewire_V1_OrderStatus(state.status)
+        report.fixExecType = FIX.execType(execType)
+        report.fixOrdStatus = FIX.ordStatus(state.status)
+        report.cumulativeQuantity = quantity(state.filled)
+        report.leavesQuantity = quantity(state.leaves)
+        report.averagePrice = averagePrice
+        if let price = state.price { report.price = Tradewire_V1_Price(units: price, scale: priceScale) }
+        report.orderQuantity = quantity(state.quantity)
+        report.rejectReason = rejectReason
+        report.text = state.rejectReason ?? ""
+        report.transactTimeUnixNanos = updatedAt
+        report.correlationID = requestID
+        return report
+    }
+}
+
+/// Fixed-point numbers as decimal text.
+enum Decimal {
+    static func text(units: Int64, scale: UInt32) -> String {
+        guard scale > 0 else { return String(units) }
+        let negative = units < 0
+        var digits = String(units.magnitude)
+        if digits.count <= Int(scale) { digits = String(repeating: "0", count: Int(scale) - digits.count + 1) + digits }
+        let split = digits.index(digits.endIndex, offsetBy: -Int(scale))
+        return (negative ? "-" : "") + digits[..<split] + "." + digits[split...]
+    }
+}
+
+/// FIX 4.4 codes for execution reports.
+enum FIX {
+    static func execType(_ type: Tradewire_V1_ExecType) -> String {
+        switch type {
+        case .new: "0"
+        case .trade: "F"
+        case .canceled: "4"
+        case .replaced: "5"
+        case .pendingCancel: "6"
+        case .rejected: "8"
+        case .pendingNew: "A"
+        case .orderStatus, .settled: "I"
+        default: ""
+        }
+    }
+
+    static func ordStatus(_ status: OrderStatus) -> String {
+        switch status {
+        case .new: "A"
+        case .accepted: "0"
+        case .partiallyFilled: "1"
+        case .filled, .settled: "2"
+        case .cancelled: "4"
+        case .pendingCancel: "6"
+        case .rejected: "8"
+        }
+    }
+}
+
+extension Tradewire_V1_OrderStatus {
+    init(_ status: OrderStatus) {
+        self = switch status {
+        case .new: .new
+        case .accepted: .accepted
+        case .partiallyFilled: .partiallyFilled
+        case .filled: .filled
+        case .settled: .settled
+        case .rejected: .rejected
+        case .pendingCancel: .pendingCancel
+        case .cancelled: .cancelled
+        }
+    }
+}
+
+extension OrderStatus {
+    init(_ status: Tradewire_V1_OrderStatus) {
+        self = switch status {
+        case .accepted: .accepted
+        case .partiallyFilled: .partiallyFilled
+        case .filled: .filled
+        case .settled: .settled
+        case .rejected: .rejected
+        case .pendingCancel: .pendingCancel
+        case .cancelled: .cancelled
+        default: .new
+        }
+    }
+}

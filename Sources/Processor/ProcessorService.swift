@@ -1,0 +1,212 @@
+import Journal
+import Protos
+import RPC
+import ServiceStubs
+import Synchronization
+
+/// `tradewire.v1.Processor` on one node: the command stream, event subscriptions, and order reads.
+struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
+    let core: NodeCore
+    /// Commands one stream may have unanswered; past it the node stops reading the stream (HTTP/2 flow control
+    /// then holds the sender back).
+    let maxInFlight: Int
+
+    func commands(
+        requests: RPCRequestStream<Tradewire_V1_CommandBatch>, responses: RPCResponseWriter<Tradewire_V1_AckBatch>,
+        context: ServerContext
+    ) async throws {
+        let sink = AckSink(limit: maxInFlight)
+        let core = core
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while let acks = await sink.next() { try await responses.write(Tradewire_V1_AckBatch(acks: acks)) }
+            }
+            do {
+                for try await batch in requests {
+                    let commands = batch.commands
+                    guard !commands.isEmpty else { continue }
+                    await sink.reserve(commands.count)
+                    core.loop.execute {
+                        for command in commands { core.handle(command) { sink.push($0) } }
+                    }
+                }
+            } catch {
+                sink.cancel()
+                throw error
+            }
+            sink.endOfInput()
+            try await group.waitForAll()
+        }
+    }
+
+    func subscribeEvents(
+        request: Tradewire_V1_SubscribeEventsRequest, responses: RPCResponseWriter<Tradewire_V1_EventBatch>,
+        context: ServerContext
+    ) async throws {
+        let journal = core.journal
+        let batchSize = request.maxBatchSize == 0 ? 512 : Int(min(request.maxBatchSize, 4096))
+        var next = max(1, request.fromSequence)
+        while !Task.isCancelled {
+            let records = try journal.records(from: next, limit: batchSize)
+            guard let last = records.last else {
+                if journal.isClosed { throw RPCError(code: .unavailable, message: "the node is shutting down; resume from \(next)") }
+                await journal.waitForEvents(after: next - 1)
+                continue
+            }
+            var batch = Tradewire_V1_EventBatch(headSequence: journal.lastSequence)
+            batch.events = try records.map { try Self.event($0, node: core.nodeID) }
+            try await responses.write(batch)
+            next = last.sequence + 1
+        }
+    }
+
+    /// A journal record as subscribers see it: the stored event with its sequence, commit time and exec id.
+    static func event(_ record: JournalRecord, node: String) throws -> Tradewire_V1_Event {
+        var event = try Tradewire_V1_Event(serializedBytes: record.entry.payload)
+        event.sequence = record.sequence
+        event.committedAtUnixNanos = record.committedAt
+        if case .order(var order) = event.event, var report = order.report {
+            report.execID = "\(node)-\(record.sequence)"
+            report.cursor = "\(node):\(record.sequence)"
+            order.report = report
+            event.event = .order(order)
+        }
+        return event
+    }
+
+    func getOrder(request: Tradewire_V1_ProcessorGetOrderRequest, context: ServerContext) async throws -> Tradewire_V1_Order {
+        let id = request.orderID?.value ?? ""
+        guard !id.isEmpty else { throw RPCError(code: .invalidArgument, message: "order_id is required") }
+        let owner = core.ring.owner(of: id)
+        guard owner.id == core.nodeID else {
+            throw RPCError(code: .failedPrecondition, message: "order \(id) is owned by node \(owner.id) (\(owner.address)), ring epoch \(core.ring.epoch)")
+        }
+        let core = core
+        guard let order = try await core.loop.submit({ core.order(id) }),
+              request.account.isEmpty || request.account == order.account
+        else {
+            throw RPCError(code: .notFound, message: "order \(id) does not exist")
+        }
+        return order
+    }
+
+    func listOrders(request: Tradewire_V1_ProcessorListOrdersRequest, context: ServerContext) async throws
+        -> Tradewire_V1_ProcessorListOrdersResponse
+    {
+        guard !request.account.isEmpty else { throw RPCError(code: .invalidArgument, message: "account is required") }
+        var query = OrderQuery(account: request.account)
+        query.statuses = request.statuses.map(\.rawValue)
+        query.symbol = request.symbol
+        query.createdAfter = request.createdAfterUnixNanos
+        query.createdBefore = request.createdBeforeUnixNanos
+        query.batchID = request.batchID
+        query.limit = request.pageSize == 0 ? 100 : Int(min(request.pageSize, 1000))
+        if !request.pageToken.isEmpty {
+            guard let slash = request.pageToken.firstIndex(of: "/"), let createdAt = Int64(request.pageToken[..<slash]) else {
+                throw RPCError(code: .invalidArgument, message: "page_token \"\(request.pageToken)\" is not one this node gave")
+            }
+            query.after = (createdAt, String(request.pageToken[request.pageToken.index(after: slash)...]))
+        }
+        let rows = try core.journal.orders(query)
+        var response = Tradewire_V1_ProcessorListOrdersResponse()
+        response.orders = try rows.map { try Tradewire_V1_OrderRecord(serializedBytes: $0.payload).order ?? Tradewire_V1_Order() }
+        if rows.count == query.limit, let last = rows.last { response.nextPageToken = "\(last.createdAt)/\(last.key)" }
+        return response
+    }
+}
+
+/// One command stream's acknowledgements on their way out: the node's core pushes them as commits complete; the
+/// stream's writer takes whatever has gathered as one batch. Also the stream's in-flight bound: the reader
+/// reserves room for each batch of commands before handing it to the core.
+final class AckSink: Sendable {
+    private let limit: Int
+    private let state = Mutex(State())
+
+    private struct State {
+        var acks: [Tradewire_V1_Ack] = []
+        var inFlight = 0
+        var inputEnded = false
+        var cancelled = false
+        var writer: UnsafeContinuation<Void, Never>?
+        var room: (count: Int, continuation: UnsafeContinuation<Void, Never>)?
+    }
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// Waits until `count` more commands fit (a batch larger than the limit waits until nothing is in flight).
+    func reserve(_ count: Int) async {
+        await withUnsafeContinuation { continuation in
+            let fits = state.withLock { state -> Bool in
+                guard state.inFlight > 0 && state.inFlight + count > limit && !state.cancelled else {
+                    state.inFlight += count
+                    return true
+                }
+                state.room = (count, continuation)
+                return false
+            }
+            if fits { continuation.resume() }
+        }
+    }
+
+    func push(_ ack: Tradewire_V1_Ack) {
+        let (writer, room) = state.withLock { state in
+            state.acks.append(ack)
+            state.inFlight -= 1
+            var room: UnsafeContinuation<Void, Never>?
+            if let waiting = state.room, state.inFlight == 0 || state.inFlight + waiting.count <= limit {
+                state.inFlight += waiting.count
+                room = waiting.continuation
+                state.room = nil
+            }
+            defer { state.writer = nil }
+            return (state.writer, room)
+        }
+        writer?.resume()
+        room?.resume()
+    }
+
+    /// The acknowledgements gathered so far; waits while there are none; nil once the input ended and every
+    /// command is answered, or the stream was cancelled.
+    func next() async -> [Tradewire_V1_Ack]? {
+        while true {
+            let ready = state.withLock { state -> [Tradewire_V1_Ack]?? in
+                if state.cancelled { return .some(nil) }
+                if !state.acks.isEmpty {
+                    defer { state.acks = [] }
+                    return .some(state.acks)
+                }
+                return state.inputEnded && state.inFlight == 0 ? .some(nil) : nil
+            }
+            if let ready { return ready }
+            await withUnsafeContinuation { continuation in
+                let wake = state.withLock { state -> Bool in
+                    guard state.acks.isEmpty && !state.cancelled && !(state.inputEnded && state.inFlight == 0) else { return true }
+                    state.writer = continuation
+                    return false
+                }
+                if wake { continuation.resume() }
+            }
+        }
+    }
+
+    func endOfInput() {
+        let writer = state.withLock { state in
+            state.inputEnded = true
+            defer { state.writer = nil }
+            return state.writer
+        }
+        writer?.resume()
+    }
+
+    func cancel() {
+        let (writer, room) = state.withLock { state in
+            state.cancelled = true
+            defer { state.writer = nil; state.room = nil }
+            return (state.writer, state.room?.continuation)
+        }
+        writer?.resume()
+        room?.resume()
+    }
+}

@@ -1,0 +1,48 @@
+import Protos
+import RPC
+import ServiceStubs
+
+/// The order actor's call to the risk service: one Check RPC per new order, with the cluster's risk timeout as
+/// its deadline. Whatever goes wrong becomes a rejection that says what happened; an order is never accepted
+/// without risk's yes.
+final class RiskChecker: Sendable {
+    enum Decision: Sendable {
+        case approved
+        case rejected(Tradewire_V1_RejectReason, String)
+    }
+
+    private let client: Tradewire_V1_Risk.Client?
+    private let timeout: Duration
+
+    /// `transport` nil: no risk service is configured, and every order is rejected as RISK_UNAVAILABLE.
+    init(transport: (any RPCClientTransport)?, timeout: Duration) {
+        client = transport.map { Tradewire_V1_Risk.Client($0) }
+        self.timeout = timeout
+    }
+
+    func check(_ request: Tradewire_V1_RiskCheckRequest, completion: @escaping @Sendable (Decision) -> Void) {
+        guard let client else {
+            return completion(.rejected(.riskUnavailable, "no risk service is configured: the order cannot be checked"))
+        }
+        let timeout = timeout
+        Task {
+            do throws(RPCError) {
+                let response = try await client.check(request, options: CallOptions(timeout: timeout))
+                if response.approved {
+                    completion(.approved)
+                } else {
+                    let reason = response.reason == .unspecified ? .invalidOrder : response.reason
+                    completion(.rejected(reason, response.text.isEmpty ? "risk rejected the order" : response.text))
+                }
+            } catch {
+                completion(.rejected(.riskUnavailable, error.code == .deadlineExceeded
+                    ? "the risk service did not answer within \(timeout.milliseconds) ms"
+                    : "the risk service is unavailable (\(error.code): \(error.message))"))
+            }
+        }
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}
