@@ -106,6 +106,9 @@ let package = Package(
         .testTarget(name: "MatchingTests", dependencies: ["Matching"]),
         .testTarget(name: "OrdersTests", dependencies: ["Orders"]),
         .testTarget(name: "JournalTests", dependencies: ["Journal"]),
+        .testTarget(
+            name: "ProcessorTests",
+            dependencies: ["Processor", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "Journal", "TestSupport"]),
         .testTarget(name: "ProtoJSONTests", dependencies: ["ProtoJSON", "Protos", "TestProtos", "JSON", "TestSupport"]),
         .testTarget(
             name: "LoadHarnessTests",

@@ -35,6 +35,15 @@ public enum Peers {
         return path
     }
 
+    /// Our own `tradewire` executable, built beside the tests: $TRADEWIRE_BIN, else .build/debug/tradewire.
+    public static func tradewire() throws -> String {
+        let path = ProcessInfo.processInfo.environment["TRADEWIRE_BIN"] ?? repositoryRoot + "/.build/debug/tradewire"
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw Missing(description: "no tradewire executable at \(path): run `swift build --build-tests` first (tools/test does)")
+        }
+        return path
+    }
+
     /// Runs `executable` to completion with `input` on stdin; returns its exit status and stdout. Killed after
     /// `timeout`.
     public static func run(_ executable: String, _ arguments: [String], input: String = "", timeout: Duration = .seconds(120))
@@ -132,6 +141,15 @@ public enum Peers {
                 try await Task.sleep(for: .milliseconds(10))
             }
             throw Missing(description: "the peer printed no \"\(prefix)\" within 30 s")
+        }
+
+        /// SIGKILL at once (a crash), and reaps the process.
+        public func kill9() {
+            guard exitStatus() == nil else { return }
+            kill(pid, SIGKILL)
+            var raw: Int32 = 0
+            waitpid(pid, &raw, 0)
+            status = 128 + SIGKILL
         }
 
         /// SIGTERM, then SIGKILL if it has not ended after 2 s; reaps the process.

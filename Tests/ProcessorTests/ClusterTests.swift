@@ -1,0 +1,165 @@
+import Foundation
+import Processor
+import Protos
+import RPC
+import Testing
+
+/// A 3-node cluster in separate processes with real SQLite journals: orders through the command stream to every
+/// state, with books and orders on different nodes.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct ClusterTests {
+    @Test func ordersReachEveryStateWithFillsAcrossNodes() async throws {
+        try await ProcessorCluster.with { cluster in
+            let client = cluster.client
+            let symbol = "ACME"
+
+            // A resting sell, then a buy that fills half of it: both live on nodes other than the book's.
+            let sell = cluster.orderID("sell", symbol: symbol)
+            let buy = cluster.orderID("buy", symbol: symbol)
+            let placed = try await client.send(ProcessorCluster.place(sell, symbol: symbol, side: .sell, price: 10_000, quantity: 100))
+            #expect(placed.order?.status == .accepted, "\(placed)")
+            #expect(try await client.send(ProcessorCluster.place(buy, symbol: symbol, side: .buy, price: 10_100, quantity: 40)).order?.status == .accepted)
+            let filledBuy = try await cluster.waitFor(buy, .filled)
+            #expect(filledBuy.filledQuantity?.units == 40 && filledBuy.averagePrice == "100.00")
+            let partial = try await cluster.waitFor(sell, .partiallyFilled)
+            #expect(partial.leavesQuantity?.units == 60)
+            try await cluster.waitFor(buy, .settled)
+
+            // Replace: a smaller quantity keeps priority; the remaining 30 lots then fill completely.
+            #expect(try await client.send(ProcessorCluster.replace(sell, quantity: 70)).order != nil)
+            let replaced = try await waitUntil { try await cluster.order(sell).quantity?.units == 70 }
+            #expect(replaced)
+            let taker = cluster.orderID("taker", symbol: symbol, sameNode: true)
+            _ = try await client.send(ProcessorCluster.place(taker, symbol: symbol, side: .buy, timeInForce: .ioc, price: 10_000, quantity: 50))
+            try await cluster.waitFor(sell, .filled)
+            let ioc = try await cluster.waitFor(taker, .cancelled)
+            #expect(ioc.filledQuantity?.units == 30 && ioc.leavesQuantity?.units == 0)
+            try await cluster.waitFor(sell, .settled)
+
+            // FOK without liquidity, and MARKET with none: cancelled, reason NO_LIQUIDITY.
+            let fok = cluster.orderID("fok", symbol: symbol)
+            _ = try await client.send(ProcessorCluster.place(fok, symbol: symbol, side: .buy, timeInForce: .fok, price: 10_000, quantity: 5))
+            #expect(try await cluster.waitFor(fok, .cancelled).rejectReason == .noLiquidity)
+
+            // Cancel a resting order: PENDING_CANCEL at once, CANCELLED when the book confirms; a second cancel is a
+            // duplicate.
+            let resting = cluster.orderID("rest", symbol: symbol)
+            _ = try await client.send(ProcessorCluster.place(resting, symbol: symbol, side: .buy, price: 9_000, quantity: 10))
+            let cancelAck = try await client.send(ProcessorCluster.cancel(resting))
+            #expect(cancelAck.order?.status == .pendingCancel || cancelAck.order?.status == .cancelled, "\(cancelAck)")
+            try await cluster.waitFor(resting, .cancelled)
+            #expect(try await client.send(ProcessorCluster.cancel(resting)).duplicate)
+            // Someone else's account sees no order.
+            #expect(try await client.send(ProcessorCluster.cancel(resting, account: "acct-2")).errorStatus?.code == 5)
+
+            // Risk says no, and risk too slow: REJECTED with a reason that says which.
+            let big = cluster.orderID("big", symbol: symbol)
+            let rejected = try await client.send(ProcessorCluster.place(big, symbol: symbol, side: .buy, price: 10_000, quantity: 5_000))
+            #expect(rejected.order?.status == .rejected && rejected.order?.rejectReason == .maxOrderQuantity)
+            let slow = try await client.send(ProcessorCluster.place("slow-1", account: "slow", symbol: symbol, side: .buy, price: 10_000, quantity: 1))
+            #expect(slow.order?.status == .rejected && slow.order?.rejectReason == .riskUnavailable)
+            #expect(slow.order?.rejectText.contains("did not answer within 300 ms") == true, "\(slow)")
+
+            // Invalid commands change nothing.
+            let market = try await client.send(ProcessorCluster.place("mkt-gtc", symbol: symbol, side: .buy, type: .market, timeInForce: .gtc, price: nil, quantity: 1))
+            #expect(market.errorStatus?.code == 3)
+            #expect(try await client.send(ProcessorCluster.replace(filledBuy.orderID!.value, price: 1)).errorStatus?.code == 9)
+        }
+    }
+
+    @Test func duplicatesAreIdempotentAndAConflictingPayloadIsAlreadyExists() async throws {
+        try await ProcessorCluster.with { cluster in
+            let command = ProcessorCluster.place("dup-1", symbol: "DUPS", side: .buy, price: 5_000, quantity: 10)
+            // The same order from many tasks at once: one order, every answer the same order.
+            let acks = try await withThrowingTaskGroup(of: Tradewire_V1_Ack.self) { group in
+                for _ in 0..<20 { group.addTask { try await cluster.client.send(command) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(Set(acks.compactMap { $0.order?.orderID?.value }) == ["dup-1"])
+            #expect(acks.filter { !$0.duplicate }.count == 1)
+            #expect(Set(acks.compactMap { $0.order?.createdAtUnixNanos }).count == 1)
+            let conflicting = ProcessorCluster.place("dup-1", symbol: "DUPS", side: .buy, price: 5_001, quantity: 10)
+            let conflict = try await cluster.client.send(conflicting)
+            #expect(conflict.errorStatus?.code == 6, "\(conflict)")
+            // One NEW and one ACCEPTED event for the order on its node, nothing more.
+            let owner = cluster.client.owner(of: "dup-1").id
+            let events = try await cluster.events(owner).filter {
+                if case .order(let order) = $0.event { order.order?.orderID?.value == "dup-1" } else { false }
+            }
+            #expect(events.count == 2)
+        }
+    }
+
+    /// A sender whose ring is stale (an older two-node file) sends to nodes that do not own the orders: they
+    /// answer NotOwner and never process; the client resends to the owner; each order exists exactly once.
+    @Test func aStaleSenderStillEndsWithExactlyOneOrder() async throws {
+        try await ProcessorCluster.with { cluster in
+            var stale = cluster.config
+            stale.epoch = 1
+            stale.nodes = Array(cluster.config.nodes.prefix(2))
+            let staleClient = ClusterClient(config: stale, refresh: { cluster.config })
+            var misrouted = 0
+            for index in 0..<30 {
+                let id = "stale-\(index)"
+                if ClusterRing(stale).owner(of: id).id != cluster.client.owner(of: id).id { misrouted += 1 }
+                let ack = try await staleClient.send(ProcessorCluster.place(id, symbol: "STALE", side: .buy, price: 100, quantity: 1))
+                #expect(ack.order?.status == .accepted, "\(ack)")
+            }
+            #expect(misrouted > 0)
+            #expect(staleClient.epoch == 2, "the NotOwner answers carried the newer epoch, and the client took the new ring")
+            await staleClient.close()
+            // Every node's journal: each order's NEW event exactly once, on its owner only.
+            var owners: [String: [String]] = [:]
+            for node in cluster.config.nodes {
+                for event in try await cluster.events(node.id) {
+                    if case .order(let order) = event.event, order.report?.execType == .pendingNew {
+                        owners[order.order!.orderID!.value, default: []].append(node.id)
+                    }
+                }
+            }
+            for index in 0..<30 {
+                let id = "stale-\(index)"
+                #expect(owners[id] == [cluster.client.owner(of: id).id], "\(id): \(owners[id] ?? [])")
+            }
+            // A command routed with a newer epoch than the node's is refused, not processed.
+            var future = ProcessorCluster.place("future-1", symbol: "STALE", side: .buy, price: 100, quantity: 1)
+            future.ringEpoch = 9
+            let node = cluster.client.owner(of: "future-1")
+            let refused = try await cluster.client.stream(to: node).send(future)
+            #expect(refused.errorStatus?.code == 9, "\(refused)")
+        }
+    }
+
+    /// SubscribeEvents is gap-free from any point, and resumes across a node's restart.
+    @Test func eventStreamsAreGapFreeAndResumeAcrossARestart() async throws {
+        try await ProcessorCluster.with { cluster in
+            for index in 0..<20 {
+                _ = try await cluster.client.send(ProcessorCluster.place("ev-\(index)", symbol: "EVT", side: index % 2 == 0 ? .buy : .sell,
+                                                                         price: 100, quantity: 1))
+            }
+            let node = "p1"
+            let before = try await cluster.events(node)
+            #expect(before.map(\.sequence) == Array(1...UInt64(before.count)))
+            cluster.processes[node]!.stop()
+            try await cluster.start(node)
+            for index in 20..<40 {
+                _ = try await cluster.client.send(ProcessorCluster.place("ev-\(index)", symbol: "EVT", side: .buy, price: 90, quantity: 1))
+            }
+            let resumed = try await cluster.events(node, from: UInt64(before.count) + 1)
+            #expect(resumed.first?.sequence == UInt64(before.count) + 1)
+            #expect(resumed.map(\.sequence) == Array((UInt64(before.count) + 1)...(UInt64(before.count + resumed.count))))
+            let again = try await cluster.events(node)
+            #expect(Array(again.prefix(before.count)) == before)
+        }
+    }
+}
+
+/// Polls `condition` for up to 15 s.
+func waitUntil(_ condition: () async throws -> Bool) async throws -> Bool {
+    let end = ContinuousClock.now + .seconds(15)
+    while ContinuousClock.now < end {
+        if (try? await condition()) == true { return true }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return false
+}

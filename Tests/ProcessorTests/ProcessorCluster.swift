@@ -1,0 +1,202 @@
+import EventLoop
+import Foundation
+import Processor
+import Protos
+import RPC
+import ServiceStubs
+import TestSupport
+import Transport
+
+/// The risk service's Check as the processor tests need it, over a real gRPC server on 127.0.0.1: approves,
+/// except quantities above 1,000 lots (MAX_ORDER_QUANTITY) and account "slow", whose checks take longer than
+/// the cluster's risk timeout. (The full risk service is its own component; this exercises the processor's side
+/// of the call: its deadline, the reasons it journals, that nothing passes unchecked.)
+struct ScriptedRisk: Tradewire_V1_Risk.ServiceProtocol {
+    func check(request: Tradewire_V1_RiskCheckRequest, context: ServerContext) async throws -> Tradewire_V1_RiskCheckResponse {
+        if request.account == "slow" { try await Task.sleep(for: .seconds(2)) }
+        var response = Tradewire_V1_RiskCheckResponse(checkID: request.checkID, approved: true)
+        if (request.quantity?.units ?? 0) > 1_000 {
+            response.approved = false
+            response.reason = .maxOrderQuantity
+            response.text = "quantity \(request.quantity?.units ?? 0) is above the account's limit of 1000"
+        }
+        return response
+    }
+
+    func checkStream(requests: RPCRequestStream<Tradewire_V1_RiskCheckRequest>, responses: RPCResponseWriter<Tradewire_V1_RiskCheckResponse>,
+                     context: ServerContext) async throws
+    {
+        throw RPCError(code: .unimplemented, message: "not used by the processor")
+    }
+
+    func setLimits(request: Tradewire_V1_SetLimitsRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
+        throw RPCError(code: .unimplemented, message: "not used by the processor")
+    }
+
+    func setBalance(request: Tradewire_V1_SetBalanceRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
+        throw RPCError(code: .unimplemented, message: "not used by the processor")
+    }
+
+    func getAccount(request: Tradewire_V1_GetAccountRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
+        throw RPCError(code: .unimplemented, message: "not used by the processor")
+    }
+
+    func getPositions(request: Tradewire_V1_GetPositionsRequest, context: ServerContext) async throws -> Tradewire_V1_GetPositionsResponse {
+        throw RPCError(code: .unimplemented, message: "not used by the processor")
+    }
+}
+
+/// Three `tradewire serve processor` processes on 127.0.0.1 with their journals in a fresh folder, a risk server
+/// in the test process, and a client that routes by the ring.
+final class ProcessorCluster: @unchecked Sendable {
+    // @unchecked Sendable: used by one test at a time.
+    let directory: String
+    let configPath: String
+    let config: ClusterConfig
+    let risk: Server
+    var processes: [String: Peers.Background] = [:]
+    let client: ClusterClient
+
+    init(nodes: Int = 3, settlementMilliseconds: Int = 300, extra: String = "") async throws {
+        directory = try Self.temporaryDirectory()
+        risk = try Server(services: [ScriptedRisk()], configuration: .loopback())
+        let riskPort = try await risk.start()[0].port
+        let ports = try (0..<nodes).map { _ in try Peers.freePort() }
+        let list = ports.enumerated().map { "{\"id\": \"p\($0.offset + 1)\", \"address\": \"127.0.0.1:\($0.element)\"}" }
+        let text = """
+            {"epoch": 2, "nodes": [\(list.joined(separator: ", "))], "risk": "127.0.0.1:\(riskPort)",
+             "risk_timeout_ms": 300, "settlement_ms": \(settlementMilliseconds), "data_dir": "data", "synchronous": "normal"\(extra)}
+            """
+        configPath = directory + "/cluster.json"
+        try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
+        try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+        config = try ClusterConfig.load(path: configPath)
+        client = ClusterClient(config: config)
+        for node in config.nodes { try await start(node.id) }
+    }
+
+    /// Runs `body` with a fresh cluster and stops every process of it afterwards, whatever happened.
+    static func with(nodes: Int = 3, _ body: (ProcessorCluster) async throws -> Void) async throws {
+        let cluster = try await ProcessorCluster(nodes: nodes)
+        do {
+            try await body(cluster)
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
+    }
+
+    static func temporaryDirectory() throws -> String {
+        var template = Array("/tmp/tradewire-cluster-XXXXXX".utf8CString)
+        guard let path = mkdtemp(&template) else { throw Peers.Missing(description: "mkdtemp failed") }
+        return String(cString: path)
+    }
+
+    /// Starts (or restarts) one node and waits until it listens.
+    func start(_ node: String) async throws {
+        let process = try Peers.Background(try Peers.tradewire(), ["serve", "processor", "--config", configPath, "--node", node, "--snapshot-every", "50"])
+        processes[node] = process
+        _ = try await process.line(startingWith: "processor \(node) listening")
+    }
+
+    func stop() async {
+        for process in processes.values { process.stop() }
+        await client.close()
+        await risk.shutdown()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    func address(_ node: String) -> String { config.node(node)!.address }
+
+    /// A client of one node's Processor service.
+    func processor(_ node: String) throws -> (Tradewire_V1_Processor.Client, Channel) {
+        let parts = address(node).split(separator: ":")
+        let channel = try Channel(host: String(parts[0]), port: Int(parts[1])!)
+        return (Tradewire_V1_Processor.Client(channel), channel)
+    }
+
+    // MARK: - Orders
+
+    /// An order id that the ring places on a node other than `symbol`'s book (so fills cross nodes), or on the
+    /// same one when `sameNode`.
+    func orderID(_ prefix: String, symbol: String, sameNode: Bool = false) -> String {
+        let bookNode = client.owner(of: ClusterRing.bookKey(symbol)).id
+        for index in 0... {
+            let id = "\(prefix)-\(index)"
+            if (client.owner(of: id).id == bookNode) == sameNode { return id }
+        }
+        fatalError("unreachable")
+    }
+
+    static func place(_ id: String, account: String = "acct-1", clientOrderID: String? = nil, symbol: String, side: Tradewire_V1_Side,
+                      type: Tradewire_V1_OrderType = .limit, timeInForce: Tradewire_V1_TimeInForce = .gtc, price: Int64?,
+                      quantity: Int64) -> Tradewire_V1_Command
+    {
+        var order = Tradewire_V1_NewOrder(clientOrderID: clientOrderID ?? id, symbol: symbol, side: side, type: type, timeInForce: timeInForce)
+        if let price { order.price = Tradewire_V1_Price(units: price, scale: 2) }
+        order.quantity = Tradewire_V1_Quantity(units: quantity, scale: 0)
+        var command = Tradewire_V1_Command(requestID: "req-\(id)")
+        command.command = .place(Tradewire_V1_PlaceCommand(orderID: Tradewire_V1_OrderId(value: id), account: account, order: order))
+        return command
+    }
+
+    static func cancel(_ id: String, account: String = "acct-1") -> Tradewire_V1_Command {
+        var command = Tradewire_V1_Command()
+        command.command = .cancel(Tradewire_V1_CancelCommand(orderID: Tradewire_V1_OrderId(value: id), account: account))
+        return command
+    }
+
+    static func replace(_ id: String, price: Int64? = nil, quantity: Int64? = nil) -> Tradewire_V1_Command {
+        var replace = Tradewire_V1_ReplaceCommand(orderID: Tradewire_V1_OrderId(value: id), account: "acct-1")
+        if let price { replace.price = Tradewire_V1_Price(units: price, scale: 2) }
+        if let quantity { replace.quantity = Tradewire_V1_Quantity(units: quantity, scale: 0) }
+        var command = Tradewire_V1_Command()
+        command.command = .replace(replace)
+        return command
+    }
+
+    /// The order as its owner has it now.
+    func order(_ id: String) async throws -> Tradewire_V1_Order {
+        let (client, channel) = try processor(self.client.owner(of: id).id)
+        defer { channel.close() }
+        return try await client.getOrder(Tradewire_V1_ProcessorGetOrderRequest(orderID: Tradewire_V1_OrderId(value: id)))
+    }
+
+    /// Waits (up to 15 s) until the order has `status`; returns it.
+    @discardableResult
+    func waitFor(_ id: String, _ status: Tradewire_V1_OrderStatus) async throws -> Tradewire_V1_Order {
+        let end = ContinuousClock.now + .seconds(15)
+        var last: Tradewire_V1_Order?
+        while ContinuousClock.now < end {
+            last = try? await order(id)
+            if last?.status == status { return last! }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw Peers.Missing(description: "order \(id) did not become \(status) within 15 s; it is \(String(describing: last?.status))")
+    }
+
+    /// Every event of `node` from `from` on, up to its head when called.
+    func events(_ node: String, from: UInt64 = 1) async throws -> [Tradewire_V1_Event] {
+        let (client, channel) = try processor(node)
+        defer { channel.close() }
+        return try await client.subscribeEvents(Tradewire_V1_SubscribeEventsRequest(fromSequence: from)) { batches in
+            var events: [Tradewire_V1_Event] = []
+            for try await batch in batches {
+                events += batch.events
+                if events.last.map({ $0.sequence >= batch.headSequence }) ?? true { break }
+            }
+            return events
+        }
+    }
+}
+
+extension Tradewire_V1_Ack {
+    var order: Tradewire_V1_Order? {
+        if case .order(let order) = result { order } else { nil }
+    }
+
+    var errorStatus: Google_Rpc_Status? {
+        if case .error(let status) = result { status } else { nil }
+    }
+}
