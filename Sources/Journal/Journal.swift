@@ -29,6 +29,7 @@ public final class Journal: Sendable {
         var closed = false
         var batches = 0
         var committed = 0
+        var writes = 0
         var largestBatch = 0
         var waiters: [UInt64: UnsafeContinuation<Void, Never>] = [:]
         var nextWaiter: UInt64 = 0
@@ -39,10 +40,11 @@ public final class Journal: Sendable {
         var completion: Completion
     }
 
-    /// Commits so far: how many transactions, how many events, the most events in one.
+    /// Commits so far: how many transactions, events and writes (appends), the most events in one transaction.
     public struct Statistics: Sendable, Hashable {
         public var batches: Int
         public var entries: Int
+        public var writes: Int
         public var largestBatch: Int
     }
 
@@ -83,7 +85,7 @@ public final class Journal: Sendable {
     public var outboxHeads: [String: UInt64] { state.withLock { $0.outboxHeads } }
 
     public var statistics: Statistics {
-        state.withLock { Statistics(batches: $0.batches, entries: $0.committed, largestBatch: $0.largestBatch) }
+        state.withLock { Statistics(batches: $0.batches, entries: $0.committed, writes: $0.writes, largestBatch: $0.largestBatch) }
     }
 
     /// Queues `write`; `completion` runs on the writer thread once it committed (or failed). Writes commit in the
@@ -215,6 +217,7 @@ public final class Journal: Sendable {
                 state.outboxHeads = newHeads
                 state.batches += 1
                 state.committed += events
+                state.writes += batch.count
                 state.largestBatch = max(state.largestBatch, events)
                 defer { if events > 0 { state.waiters = [:] } }
                 return events > 0 ? Array(state.waiters.values) : []

@@ -9,12 +9,12 @@ import Transport
 import Glibc
 #endif
 
-/// Small fixed benchmarks used while building the runtime (the full load harness is `tradewire load`). Both
-/// drive grpc.testing.BenchmarkService (served by `tradewire interop server` and grpc-go's bench_server) over one
-/// channel, from tasks that prefer the channel's loop.
+/// Small fixed benchmarks used while building the system (the full load harness is `tradewire load`). Streaming
+/// and unary drive grpc.testing.BenchmarkService (served by `tradewire interop server` and grpc-go's
+/// bench_server) over one channel, from tasks that prefer the channel's loop; processor drives processor nodes.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Fixed micro-benchmarks of the RPC runtime.", shouldDisplay: false, subcommands: [Streaming.self, Unary.self])
+        abstract: "Fixed micro-benchmarks of the RPC runtime.", shouldDisplay: false, subcommands: [Streaming.self, Unary.self, ProcessorLoad.self])
 
     struct Target: ParsableArguments {
         @Option var host = "127.0.0.1"

@@ -1,0 +1,287 @@
+import ArgumentParser
+import EventLoop
+import Journal
+import LoadHarness
+import Processor
+import Protos
+import RPC
+import ServiceStubs
+import Synchronization
+import Transport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Bench {
+    /// Durable acknowledgements per second of processor nodes: a cluster of `nodes` in this process (journals on
+    /// disk in a fresh folder, synchronous FULL unless told), driven through the command stream with places that
+    /// cross on a few symbols, so that every order also goes through its book and its fills come back. Reports
+    /// commands/s at saturation (closed loop) and latency at a steady rate (open loop), with the journal's
+    /// commit batch sizes.
+    ///
+    /// Risk is answered by an approve-all responder in this process: the benchmark measures the nodes, and the
+    /// risk service's cost is its own.
+    struct ProcessorLoad: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "processor", abstract: "Durable command throughput of processor nodes.")
+
+        @Option(help: "Processor nodes in the cluster.") var nodes = 1
+        @Option(help: "Commands in flight at saturation.") var inFlight = 4096
+        @Option(help: "Steady rates to measure (commands/s), comma-separated.") var rates = "10000"
+        @Option(help: "Seconds per measurement.") var duration = 5
+        @Option(help: "Seconds of warm-up before each measurement.") var warmup = 1
+        @Option(help: "full or normal.") var synchronous = "full"
+        @Option(help: "Symbols traded.") var symbols = 8
+
+        func run() async throws {
+            signal(SIGPIPE, SIG_IGN)
+            var template = Array("/tmp/tradewire-bench-XXXXXX".utf8CString)
+            guard let made = mkdtemp(&template) else { throw ValidationError("mkdtemp failed") }
+            let directory = String(cString: made)
+            let risk = try Server(services: [ApproveAllRisk()], configuration: .loopback())
+            let riskPort = try await risk.start()[0].port
+            var config = ClusterConfig(epoch: 1, nodes: try (1...nodes).map { index in
+                let (fd, port) = try Self.freePort()
+                close(fd)
+                return ClusterNode(id: "p\(index)", address: "127.0.0.1:\(port)")
+            })
+            config.riskAddress = "127.0.0.1:\(riskPort)"
+            config.dataDirectory = directory
+            config.settlementDelay = .seconds(3600)
+            guard let mode = JournalSynchronous(rawValue: synchronous.uppercased()) else { throw ValidationError("--synchronous is full or normal") }
+            config.synchronous = mode
+            let processors = try config.nodes.map { try ProcessorNode(config: config, nodeID: $0.id) }
+            for processor in processors { try await processor.start() }
+            let client = ClusterClient(config: config, maxInFlightPerNode: inFlight)
+            let driver = Driver(client: client, symbols: symbols)
+
+            print("processor nodes: \(nodes), journal synchronous=\(mode.rawValue), \(symbols) symbols, crossing limit orders")
+            var before = Self.statistics(processors)
+            try await driver.closedLoop(inFlight: inFlight, seconds: warmup)
+            before = Self.statistics(processors)
+            let saturated = try await driver.closedLoop(inFlight: inFlight, seconds: duration)
+            let saturation = Self.statistics(processors).since(before)
+            print("saturation: \(Int(saturated.rate)) commands/s acknowledged (\(Int(saturated.rate) / nodes) per node), \(inFlight) in flight, "
+                + "\(saturated.failures) failed; latency p50 \(saturated.percentile(0.5)) p99 \(saturated.percentile(0.99))")
+            print("  journal: \(saturation.summary(seconds: Double(duration)))")
+            for rate in rates.split(separator: ",").compactMap({ Int($0) }) {
+                _ = try await driver.openLoop(rate: rate, seconds: warmup)
+                let start = Self.statistics(processors)
+                let steady = try await driver.openLoop(rate: rate, seconds: duration)
+                let journal = Self.statistics(processors).since(start)
+                print("steady \(rate)/s: \(Int(steady.rate)) commands/s acknowledged, \(steady.failures) failed; latency p50 "
+                    + "\(steady.percentile(0.5)) p99 \(steady.percentile(0.99)) p99.9 \(steady.percentile(0.999)) (from the intended send time)")
+                print("  journal: \(journal.summary(seconds: Double(duration)))")
+            }
+            await client.close()
+            for processor in processors { await processor.shutdown(grace: .milliseconds(100)) }
+            await risk.shutdown()
+            for node in config.nodes {
+                for suffix in ["", "-wal", "-shm"] { unlink("\(directory)/\(node.id).sqlite\(suffix)") }
+            }
+            rmdir(directory)
+        }
+
+        /// A socket bound to a free port on 127.0.0.1 (closed by the caller before the node binds the port).
+        static func freePort() throws -> (Int32, Int) {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            }
+            return (fd, Int(UInt16(bigEndian: address.sin_port)))
+        }
+
+        static func statistics(_ processors: [ProcessorNode]) -> JournalTotals {
+            processors.reduce(into: JournalTotals()) { totals, processor in
+                let statistics = processor.journal.statistics
+                totals.transactions += statistics.batches
+                totals.writes += statistics.writes
+                totals.events += statistics.entries
+                totals.largest = max(totals.largest, statistics.largestBatch)
+            }
+        }
+    }
+
+    struct JournalTotals {
+        var transactions = 0
+        var writes = 0
+        var events = 0
+        var largest = 0
+
+        func since(_ earlier: JournalTotals) -> JournalTotals {
+            JournalTotals(transactions: transactions - earlier.transactions, writes: writes - earlier.writes,
+                          events: events - earlier.events, largest: largest)
+        }
+
+        func summary(seconds: Double) -> String {
+            let count = Double(max(1, transactions))
+            return "\(Int(Double(transactions) / seconds)) transactions/s, \(LoadResult.format(Double(writes) / count, digits: 1)) writes and "
+                + "\(LoadResult.format(Double(events) / count, digits: 1)) events per transaction (largest so far \(largest) events)"
+        }
+    }
+
+    /// Sends place commands and times their acknowledgements.
+    final class Driver: Sendable {
+        let client: ClusterClient
+        let symbols: Int
+        private let counter = Atomic<Int>(0)
+
+        init(client: ClusterClient, symbols: Int) {
+            self.client = client
+            self.symbols = symbols
+        }
+
+        struct Outcome {
+            var rate: Double
+            var failures: Int
+            var latencies: [UInt64]
+
+            func percentile(_ p: Double) -> String {
+                guard !latencies.isEmpty else { return "-" }
+                return LoadResult.format(nanoseconds: latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))])
+            }
+        }
+
+        /// The next order: buys and sells alternating around one price per symbol, so that most cross.
+        func nextCommand() -> Tradewire_V1_Command {
+            let index = counter.add(1, ordering: .relaxed).newValue
+            let buy = index % 2 == 0
+            var order = Tradewire_V1_NewOrder(
+                clientOrderID: "c\(index)", symbol: "SYM\((index / 2) % symbols)", side: buy ? .buy : .sell, type: .limit,
+                timeInForce: .gtc)
+            order.price = Tradewire_V1_Price(units: 10_000 + Int64(index % 5) - 2, scale: 2)
+            order.quantity = Tradewire_V1_Quantity(units: Int64(1 + index % 3), scale: 0)
+            var command = Tradewire_V1_Command()
+            command.command = .place(Tradewire_V1_PlaceCommand(
+                orderID: Tradewire_V1_OrderId(value: "bench-\(index)"), account: "bench", order: order))
+            return command
+        }
+
+        /// Sends `command` to its owner's command stream; `done` gets the latency from `intended` (nil: failed).
+        func send(_ command: Tradewire_V1_Command, intended: UInt64, _ done: @escaping @Sendable (UInt64?) -> Void) {
+            var command = command
+            command.ringEpoch = client.epoch
+            guard case .place(let place) = command.command, let stream = try? client.stream(to: client.owner(of: place.orderID!.value)) else {
+                return done(nil)
+            }
+            stream.send(command) { result in
+                if case .success(let ack) = result, case .order = ack.result { done(Monotonic.now() - intended) } else { done(nil) }
+            }
+        }
+
+        /// `inFlight` commands outstanding: each acknowledgement sends the next, until `seconds` have passed.
+        func closedLoop(inFlight: Int, seconds: Int) async throws -> Outcome {
+            let start = Monotonic.now()
+            let end = start + UInt64(seconds) * 1_000_000_000
+            let samples = Samples()
+            @Sendable func next() {
+                let sent = Monotonic.now()
+                guard sent < end else { return samples.finished() }
+                send(nextCommand(), intended: sent) { latency in
+                    samples.record(latency)
+                    if latency == nil { samples.finished() } else { next() }
+                }
+            }
+            for _ in 0..<inFlight { next() }
+            await samples.waitUntilFinished(inFlight)
+            return samples.outcome(seconds: Double(Monotonic.now() - start) / 1e9)
+        }
+
+        /// Commands sent at `rate` per second on a fixed schedule (1 ms ticks), whatever the acknowledgements do;
+        /// latency counts from each command's intended send time.
+        func openLoop(rate: Int, seconds: Int) async throws -> Outcome {
+            let total = rate * seconds
+            let samples = Samples()
+            let start = Monotonic.now()
+            var sent = 0
+            while sent < total {
+                let now = Monotonic.now()
+                // Everything due by now, each timed from its own intended start.
+                while sent < total {
+                    let intended = start + UInt64(Double(sent) / Double(rate) * 1e9)
+                    guard intended <= now else { break }
+                    sent += 1
+                    send(nextCommand(), intended: intended) { latency in
+                        samples.record(latency)
+                        samples.finished()
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(1))
+            }
+            await samples.waitUntilFinished(total)
+            return samples.outcome(seconds: Double(Monotonic.now() - start) / 1e9)
+        }
+
+        /// What a run's commands record.
+        final class Samples: Sendable {
+            private let state = Mutex<(latencies: [UInt64], failures: Int, finished: Int, waiter: (Int, CheckedContinuation<Void, Never>)?)>(([], 0, 0, nil))
+
+            func record(_ latency: UInt64?) {
+                state.withLock { state in
+                    if let latency { state.latencies.append(latency) } else { state.failures += 1 }
+                }
+            }
+
+            /// One sender (closed loop) or command (open loop) is done.
+            func finished() {
+                let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                    state.finished += 1
+                    guard let (count, continuation) = state.waiter, state.finished >= count else { return nil }
+                    state.waiter = nil
+                    return continuation
+                }
+                waiter?.resume()
+            }
+
+            func waitUntilFinished(_ count: Int) async {
+                await withCheckedContinuation { continuation in
+                    let done = state.withLock { state -> Bool in
+                        if state.finished >= count { return true }
+                        state.waiter = (count, continuation)
+                        return false
+                    }
+                    if done { continuation.resume() }
+                }
+            }
+
+            func outcome(seconds: Double) -> Outcome {
+                state.withLock { Outcome(rate: Double($0.latencies.count) / seconds, failures: $0.failures, latencies: $0.latencies.sorted()) }
+            }
+        }
+    }
+}
+
+/// The risk stand-in of `tradewire bench processor`: approves every check, so that the benchmark measures the
+/// processor nodes alone. Never part of a running system (a processor without a risk service rejects every
+/// order as RISK_UNAVAILABLE).
+struct ApproveAllRisk: Tradewire_V1_Risk.ServiceProtocol {
+    func check(request: Tradewire_V1_RiskCheckRequest, context: ServerContext) async throws -> Tradewire_V1_RiskCheckResponse {
+        Tradewire_V1_RiskCheckResponse(checkID: request.checkID, approved: true)
+    }
+
+    func checkStream(requests: RPCRequestStream<Tradewire_V1_RiskCheckRequest>, responses: RPCResponseWriter<Tradewire_V1_RiskCheckResponse>,
+                     context: ServerContext) async throws
+    {
+        for try await request in requests { try await responses.write(Tradewire_V1_RiskCheckResponse(checkID: request.checkID, approved: true)) }
+    }
+
+    func setLimits(request: Tradewire_V1_SetLimitsRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
+        throw RPCError(code: .unimplemented, message: "the benchmark's risk stand-in only approves checks")
+    }
+
+    func setBalance(request: Tradewire_V1_SetBalanceRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
+        throw RPCError(code: .unimplemented, message: "the benchmark's risk stand-in only approves checks")
+    }
+
+    func getAccount(request: Tradewire_V1_GetAccountRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
+        throw RPCError(code: .unimplemented, message: "the benchmark's risk stand-in only approves checks")
+    }
+
+    func getPositions(request: Tradewire_V1_GetPositionsRequest, context: ServerContext) async throws -> Tradewire_V1_GetPositionsResponse {
+        throw RPCError(code: .unimplemented, message: "the benchmark's risk stand-in only approves checks")
+    }
+}
