@@ -1,3 +1,4 @@
+import HashRing
 import Matching
 import Protos
 
@@ -16,9 +17,11 @@ final class BookActor: @unchecked Sendable {
     // @unchecked Sendable: touched on its node's core thread only.
     let symbol: String
     private var book: OrderBook
-    /// What the book's integer ids stand for.
+    /// What the book's integer ids stand for. An order's book id is the XXH64 of its OrderId, so that no second
+    /// map (OrderId → book id) is needed; a collision between two resting orders (about 1 in 10^7 with a
+    /// million resting) removes the second as INVALID_ORDER rather than mixing them up.
     private var resting: [UInt64: Resting] = [:]
-    private var bookIDs: [String: UInt64] = [:]
+    /// Orders submitted so far (the first sets the book's scales).
     private var nextBookID: UInt64 = 1
     private var bookSequence: UInt64 = 0
     private var nextTrade: UInt64 = 1
@@ -34,11 +37,20 @@ final class BookActor: @unchecked Sendable {
     struct Resting {
         var orderID: String
         var account: String
-        var side: BookSide
-        /// The node of the order's actor, where updates go.
-        var node: String
         /// The order's total quantity (filled = total − remaining on the book).
         var total: Int64
+        /// The node of the order's actor, where updates go (an index into `nodes`: a resting order is kept small).
+        var nodeIndex: UInt16
+        var side: BookSide
+    }
+
+    /// The node ids that resting orders refer to.
+    private var nodes: [String] = []
+
+    private func nodeIndex(_ node: String) -> UInt16 {
+        if let index = nodes.firstIndex(of: node) { return UInt16(index) }
+        nodes.append(node)
+        return UInt16(nodes.count - 1)
     }
 
     init(symbol: String) {
@@ -60,9 +72,8 @@ final class BookActor: @unchecked Sendable {
             let side: BookSide = order.side == .sell ? .sell : .buy
             try book.restore(BookOrder(id: order.bookID, side: side, price: order.price, quantity: order.remaining))
             let orderID = order.orderID?.value ?? ""
-            resting[order.bookID] = Resting(orderID: orderID, account: order.account, side: side, node: order.orderNodeID,
-                                            total: order.remaining + order.filled)
-            bookIDs[orderID] = order.bookID
+            resting[order.bookID] = Resting(orderID: orderID, account: order.account, total: order.remaining + order.filled,
+                                            nodeIndex: nodeIndex(order.orderNodeID), side: side)
         }
     }
 
@@ -81,7 +92,7 @@ final class BookActor: @unchecked Sendable {
             return Tradewire_V1_RestingOrder(
                 bookID: order.id, orderID: Tradewire_V1_OrderId(value: info.orderID), account: info.account,
                 side: order.side == .buy ? .buy : .sell, price: order.price ?? 0, remaining: order.quantity,
-                orderNodeID: info.node, filled: info.total - order.quantity)
+                orderNodeID: nodes[Int(info.nodeIndex)], filled: info.total - order.quantity)
         }
         return snapshot
     }
@@ -130,7 +141,8 @@ final class BookActor: @unchecked Sendable {
     {
         let order = input.order ?? Tradewire_V1_Order()
         let orderID = order.orderID?.value ?? ""
-        guard bookIDs[orderID] == nil else { return }
+        let bookID = Self.bookID(orderID)
+        guard resting[bookID]?.orderID != orderID else { return }
         if nextBookID == 1 {
             priceScale = order.price?.scale ?? 0
             quantityScale = order.quantity?.scale ?? 0
@@ -144,9 +156,8 @@ final class BookActor: @unchecked Sendable {
         default: .goodTillCancel
         }
         let price = order.type == .market ? nil : order.price?.units
-        let bookID = nextBookID
         nextBookID += 1
-        let taker = Resting(orderID: orderID, account: order.account, side: side, node: input.orderNodeID, total: total)
+        let taker = Resting(orderID: orderID, account: order.account, total: total, nodeIndex: nodeIndex(input.orderNodeID), side: side)
         let result: BookResult
         do throws(BookError) {
             result = try book.submit(BookOrder(id: bookID, side: side, price: price, quantity: leaves, timeInForce: timeInForce))
@@ -158,7 +169,6 @@ final class BookActor: @unchecked Sendable {
         trades(result.fills, taker: taker, now: now, outputs: &outputs, touched: &touched)
         if result.resting > 0, let price {
             resting[bookID] = taker
-            bookIDs[orderID] = bookID
             touched.append((side, price))
         }
         if result.cancelled > 0 {
@@ -169,7 +179,8 @@ final class BookActor: @unchecked Sendable {
 
     private func cancel(_ input: Tradewire_V1_BookCancelCommand, outputs: inout BookOutputs, touched: inout [(BookSide, Int64)]) {
         let orderID = input.orderID?.value ?? ""
-        guard let bookID = bookIDs[orderID], let info = resting[bookID], let current = book.order(id: bookID) else {
+        let bookID = Self.bookID(orderID)
+        guard let info = resting[bookID], info.orderID == orderID, let current = book.order(id: bookID) else {
             refuse(orderID, node: input.orderNodeID, outputs: &outputs)
             return
         }
@@ -184,7 +195,8 @@ final class BookActor: @unchecked Sendable {
                          touched: inout [(BookSide, Int64)])
     {
         let orderID = input.orderID?.value ?? ""
-        guard let bookID = bookIDs[orderID], var info = resting[bookID], let current = book.order(id: bookID) else {
+        let bookID = Self.bookID(orderID)
+        guard var info = resting[bookID], info.orderID == orderID, let current = book.order(id: bookID) else {
             refuse(orderID, node: input.orderNodeID, outputs: &outputs)
             return
         }
@@ -254,12 +266,14 @@ final class BookActor: @unchecked Sendable {
     private func update(_ order: Resting, _ update: Tradewire_V1_OrderUpdateCommand.OneOf_Update, outputs: inout BookOutputs) {
         var command = Tradewire_V1_Command()
         command.command = .orderUpdate(Tradewire_V1_OrderUpdateCommand(orderID: Tradewire_V1_OrderId(value: order.orderID), update: update))
-        outputs.updates.append((order.node, command))
+        outputs.updates.append((nodes[Int(order.nodeIndex)], command))
     }
 
     private func forget(_ bookID: UInt64) {
-        if let info = resting.removeValue(forKey: bookID) { bookIDs[info.orderID] = nil }
+        resting[bookID] = nil
     }
+
+    static func bookID(_ orderID: String) -> UInt64 { HashRing<String>.hash(orderID) }
 
     private func quantity(_ units: Int64) -> Tradewire_V1_Quantity { Tradewire_V1_Quantity(units: units, scale: quantityScale) }
 }

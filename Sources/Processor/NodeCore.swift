@@ -560,6 +560,7 @@ final class NodeCore: @unchecked Sendable {
         if order.symbol.isEmpty { return "the order needs a symbol" }
         guard order.side == .buy || order.side == .sell else { return "side must be BUY or SELL" }
         guard (order.quantity?.units ?? 0) > 0 else { return "quantity must be positive" }
+        guard (order.price?.scale ?? 0) <= 18, (order.quantity?.scale ?? 0) <= 18 else { return "a scale is at most 18 (digits of an int64)" }
         switch (order.type, order.timeInForce) {
         case (.limit, .gtc), (.limit, .ioc), (.limit, .fok):
             guard (order.price?.units ?? 0) > 0 else { return "a LIMIT order needs a positive price" }

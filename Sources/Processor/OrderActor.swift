@@ -15,13 +15,14 @@ final class OrderActor: @unchecked Sendable {
     let clientOrderID: String
     let symbol: String
     let batchID: String
-    let side: Tradewire_V1_Side
-    let type: Tradewire_V1_OrderType
-    let timeInForce: Tradewire_V1_TimeInForce
-    let priceScale: UInt32
-    let quantityScale: UInt32
+    // Enums and scales as bytes: a million live orders must fit in a few GiB.
+    private let sideValue: UInt8
+    private let typeValue: UInt8
+    private let timeInForceValue: UInt8
+    private var rejectReasonValue: UInt8 = 0
+    private let priceScaleValue: UInt8
+    private let quantityScaleValue: UInt8
     var state: OrderState
-    var rejectReason: Tradewire_V1_RejectReason = .unspecified
     let createdAt: Int64
     var updatedAt: Int64
     /// Bumped by every journaled change.
@@ -40,6 +41,16 @@ final class OrderActor: @unchecked Sendable {
     /// Monotonic nanoseconds of the last message (for idle passivation).
     var lastUsed: UInt64 = 0
 
+    var side: Tradewire_V1_Side { Tradewire_V1_Side(rawValue: Int32(sideValue)) }
+    var type: Tradewire_V1_OrderType { Tradewire_V1_OrderType(rawValue: Int32(typeValue)) }
+    var timeInForce: Tradewire_V1_TimeInForce { Tradewire_V1_TimeInForce(rawValue: Int32(timeInForceValue)) }
+    var priceScale: UInt32 { UInt32(priceScaleValue) }
+    var quantityScale: UInt32 { UInt32(quantityScaleValue) }
+    var rejectReason: Tradewire_V1_RejectReason {
+        get { Tradewire_V1_RejectReason(rawValue: Int32(rejectReasonValue)) }
+        set { rejectReasonValue = UInt8(truncatingIfNeeded: newValue.rawValue) }
+    }
+
     init(place: Tradewire_V1_PlaceCommand, requestHash: UInt64, now: Int64) {
         let order = place.order ?? Tradewire_V1_NewOrder()
         id = place.orderID?.value ?? ""
@@ -47,11 +58,11 @@ final class OrderActor: @unchecked Sendable {
         clientOrderID = order.clientOrderID
         symbol = order.symbol
         batchID = place.batchID
-        side = order.side
-        type = order.type
-        timeInForce = order.timeInForce
-        priceScale = order.price?.scale ?? 0
-        quantityScale = order.quantity?.scale ?? 0
+        sideValue = UInt8(truncatingIfNeeded: order.side.rawValue)
+        typeValue = UInt8(truncatingIfNeeded: order.type.rawValue)
+        timeInForceValue = UInt8(truncatingIfNeeded: order.timeInForce.rawValue)
+        priceScaleValue = UInt8(truncatingIfNeeded: order.price?.scale ?? 0)
+        quantityScaleValue = UInt8(truncatingIfNeeded: order.quantity?.scale ?? 0)
         state = OrderState(quantity: order.quantity?.units ?? 0, price: order.type == .limit ? order.price?.units : nil)
         createdAt = now
         updatedAt = now
@@ -66,16 +77,16 @@ final class OrderActor: @unchecked Sendable {
         clientOrderID = order.clientOrderID
         symbol = order.symbol
         batchID = order.batchID
-        side = order.side
-        type = order.type
-        timeInForce = order.timeInForce
-        priceScale = order.price?.scale ?? 0
-        quantityScale = order.quantity?.scale ?? 0
+        sideValue = UInt8(truncatingIfNeeded: order.side.rawValue)
+        typeValue = UInt8(truncatingIfNeeded: order.type.rawValue)
+        timeInForceValue = UInt8(truncatingIfNeeded: order.timeInForce.rawValue)
+        priceScaleValue = UInt8(truncatingIfNeeded: order.price?.scale ?? 0)
+        quantityScaleValue = UInt8(truncatingIfNeeded: order.quantity?.scale ?? 0)
         state = OrderState(
             status: OrderStatus(order.status), quantity: order.quantity?.units ?? 0, price: order.price?.units,
             filled: order.filledQuantity?.units ?? 0, filledNotional: order.filledNotional?.units ?? 0,
             rejectReason: order.rejectText.isEmpty ? nil : order.rejectText)
-        rejectReason = order.rejectReason
+        rejectReasonValue = UInt8(truncatingIfNeeded: order.rejectReason.rawValue)
         createdAt = order.createdAtUnixNanos
         updatedAt = order.updatedAtUnixNanos
         version = order.version

@@ -32,6 +32,8 @@ extension Bench {
         @Option(help: "Seconds of warm-up before each measurement.") var warmup = 1
         @Option(help: "full or normal.") var synchronous = "full"
         @Option(help: "Symbols traded.") var symbols = 8
+        @Option(help: "Instead of throughput: place this many orders that rest (never cross) and report the memory per live order.")
+        var liveOrders = 0
 
         func run() async throws {
             signal(SIGPIPE, SIG_IGN)
@@ -48,30 +50,19 @@ extension Bench {
             config.riskAddress = "127.0.0.1:\(riskPort)"
             config.dataDirectory = directory
             config.settlementDelay = .seconds(3600)
+            config.riskTimeout = .seconds(2)
             guard let mode = JournalSynchronous(rawValue: synchronous.uppercased()) else { throw ValidationError("--synchronous is full or normal") }
             config.synchronous = mode
+            if liveOrders > 0 { config.passivateAfter = .seconds(3600) }
             let processors = try config.nodes.map { try ProcessorNode(config: config, nodeID: $0.id) }
             for processor in processors { try await processor.start() }
             let client = ClusterClient(config: config, maxInFlightPerNode: inFlight)
             let driver = Driver(client: client, symbols: symbols)
 
-            print("processor nodes: \(nodes), journal synchronous=\(mode.rawValue), \(symbols) symbols, crossing limit orders")
-            var before = Self.statistics(processors)
-            try await driver.closedLoop(inFlight: inFlight, seconds: warmup)
-            before = Self.statistics(processors)
-            let saturated = try await driver.closedLoop(inFlight: inFlight, seconds: duration)
-            let saturation = Self.statistics(processors).since(before)
-            print("saturation: \(Int(saturated.rate)) commands/s acknowledged (\(Int(saturated.rate) / nodes) per node), \(inFlight) in flight, "
-                + "\(saturated.failures) failed; latency p50 \(saturated.percentile(0.5)) p99 \(saturated.percentile(0.99))")
-            print("  journal: \(saturation.summary(seconds: Double(duration)))")
-            for rate in rates.split(separator: ",").compactMap({ Int($0) }) {
-                _ = try await driver.openLoop(rate: rate, seconds: warmup)
-                let start = Self.statistics(processors)
-                let steady = try await driver.openLoop(rate: rate, seconds: duration)
-                let journal = Self.statistics(processors).since(start)
-                print("steady \(rate)/s: \(Int(steady.rate)) commands/s acknowledged, \(steady.failures) failed; latency p50 "
-                    + "\(steady.percentile(0.5)) p99 \(steady.percentile(0.99)) p99.9 \(steady.percentile(0.999)) (from the intended send time)")
-                print("  journal: \(journal.summary(seconds: Double(duration)))")
+            if liveOrders > 0 {
+                try await measureMemory(driver: driver, processors: processors)
+            } else {
+                try await measureThroughput(driver: driver, processors: processors, mode: mode)
             }
             await client.close()
             for processor in processors { await processor.shutdown(grace: .milliseconds(100)) }
@@ -80,6 +71,50 @@ extension Bench {
                 for suffix in ["", "-wal", "-shm"] { unlink("\(directory)/\(node.id).sqlite\(suffix)") }
             }
             rmdir(directory)
+        }
+
+        /// Places `liveOrders` resting orders and compares the process's resident memory before and after.
+        func measureMemory(driver: Driver, processors: [ProcessorNode]) async throws {
+            let warm = min(10_000, liveOrders)
+            _ = await driver.place(count: warm, inFlight: inFlight, resting: true)
+            let before = Self.residentBytes()
+            let start = Monotonic.now()
+            let failures = await driver.place(count: liveOrders - warm, inFlight: inFlight, resting: true)
+            let seconds = Double(Monotonic.now() - start) / 1e9
+            var orders = 0
+            for processor in processors { orders += try await processor.liveActors().orders }
+            let after = Self.residentBytes()
+            let perOrder = Double(after - before) / Double(liveOrders - warm)
+            print("live orders: \(orders) order actors in memory (\(liveOrders) placed, \(failures) failed or rejected, \(Int(Double(liveOrders - warm) / seconds)) orders/s), "
+                + "resident \(before >> 20) MiB → \(after >> 20) MiB: \(Int(perOrder)) bytes per live order (actor, book entry, indexes; "
+                + "SQLite's page cache and the allocator's free lists included)")
+        }
+
+        /// The process's resident set, in bytes (/proc/self/statm).
+        static func residentBytes() -> Int {
+            guard let text = try? Files.read("/proc/self/statm"), let pages = Int(text.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+            return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+        }
+
+        func measureThroughput(driver: Driver, processors: [ProcessorNode], mode: JournalSynchronous) async throws {
+            print("processor nodes: \(nodes), journal synchronous=\(mode.rawValue), \(symbols) symbols, crossing limit orders")
+            var before = Self.statistics(processors)
+            try await driver.closedLoop(inFlight: inFlight, seconds: warmup)
+            before = Self.statistics(processors)
+            let saturated = try await driver.closedLoop(inFlight: inFlight, seconds: duration)
+            let saturation = Self.statistics(processors).since(before)
+            print("saturation: \(Int(saturated.rate)) commands/s acknowledged (\(Int(saturated.rate) / nodes) per node), \(inFlight) in flight, "
+                + "\(saturated.failures) failed or rejected; latency p50 \(saturated.percentile(0.5)) p99 \(saturated.percentile(0.99))")
+            print("  journal: \(saturation.summary(seconds: Double(duration)))")
+            for rate in rates.split(separator: ",").compactMap({ Int($0) }) {
+                _ = try await driver.openLoop(rate: rate, seconds: warmup)
+                let start = Self.statistics(processors)
+                let steady = try await driver.openLoop(rate: rate, seconds: duration)
+                let journal = Self.statistics(processors).since(start)
+                print("steady \(rate)/s: \(Int(steady.rate)) commands/s acknowledged, \(steady.failures) failed or rejected; latency p50 "
+                    + "\(steady.percentile(0.5)) p99 \(steady.percentile(0.99)) p99.9 \(steady.percentile(0.999)) (from the intended send time)")
+                print("  journal: \(journal.summary(seconds: Double(duration)))")
+            }
         }
 
         /// A socket bound to a free port on 127.0.0.1 (closed by the caller before the node binds the port).
@@ -146,14 +181,15 @@ extension Bench {
             }
         }
 
-        /// The next order: buys and sells alternating around one price per symbol, so that most cross.
-        func nextCommand() -> Tradewire_V1_Command {
+        /// The next order: buys and sells alternating around one price per symbol, so that most cross (or, when
+        /// `resting`, buys far below sells, so that none do).
+        func nextCommand(resting: Bool = false) -> Tradewire_V1_Command {
             let index = counter.add(1, ordering: .relaxed).newValue
             let buy = index % 2 == 0
             var order = Tradewire_V1_NewOrder(
                 clientOrderID: "c\(index)", symbol: "SYM\((index / 2) % symbols)", side: buy ? .buy : .sell, type: .limit,
                 timeInForce: .gtc)
-            order.price = Tradewire_V1_Price(units: 10_000 + Int64(index % 5) - 2, scale: 2)
+            order.price = Tradewire_V1_Price(units: (resting ? (buy ? 5_000 : 15_000) : 10_000) + Int64(index % 5) - 2, scale: 2)
             order.quantity = Tradewire_V1_Quantity(units: Int64(1 + index % 3), scale: 0)
             var command = Tradewire_V1_Command()
             command.command = .place(Tradewire_V1_PlaceCommand(
@@ -169,8 +205,29 @@ extension Bench {
                 return done(nil)
             }
             stream.send(command) { result in
-                if case .success(let ack) = result, case .order = ack.result { done(Monotonic.now() - intended) } else { done(nil) }
+                // Rejected orders (risk too slow under the load, for one) count as failures: they skip the book.
+                if case .success(let ack) = result, case .order(let order) = ack.result, order.status != .rejected {
+                    done(Monotonic.now() - intended)
+                } else {
+                    done(nil)
+                }
             }
+        }
+
+        /// Places `count` orders with `inFlight` outstanding; returns how many failed.
+        func place(count: Int, inFlight: Int, resting: Bool) async -> Int {
+            let samples = Samples()
+            let remaining = Atomic<Int>(count)
+            @Sendable func next() {
+                guard remaining.subtract(1, ordering: .relaxed).newValue >= 0 else { return samples.finished() }
+                send(nextCommand(resting: resting), intended: Monotonic.now()) { latency in
+                    samples.record(latency)
+                    next()
+                }
+            }
+            for _ in 0..<inFlight { next() }
+            await samples.waitUntilFinished(inFlight)
+            return samples.outcome(seconds: 1).failures
         }
 
         /// `inFlight` commands outstanding: each acknowledgement sends the next, until `seconds` have passed.
