@@ -36,21 +36,32 @@ final class BookActor: @unchecked Sendable {
 
     struct Resting {
         var orderID: String
-        var account: String
         /// The order's total quantity (filled = total − remaining on the book).
         var total: Int64
-        /// The node of the order's actor, where updates go (an index into `nodes`: a resting order is kept small).
+        /// The order's account, an index into `accounts` (a resting order is kept small: there are far fewer
+        /// accounts than orders).
+        var accountIndex: UInt32
+        /// The node of the order's actor, where updates go: an index into `nodes`.
         var nodeIndex: UInt16
         var side: BookSide
     }
 
-    /// The node ids that resting orders refer to.
+    /// The node ids and accounts that resting orders refer to.
     private var nodes: [String] = []
+    private var accounts: [String] = []
+    private var accountIndexes: [String: UInt32] = [:]
 
     private func nodeIndex(_ node: String) -> UInt16 {
         if let index = nodes.firstIndex(of: node) { return UInt16(index) }
         nodes.append(node)
         return UInt16(nodes.count - 1)
+    }
+
+    private func accountIndex(_ account: String) -> UInt32 {
+        if let index = accountIndexes[account] { return index }
+        accounts.append(account)
+        accountIndexes[account] = UInt32(accounts.count - 1)
+        return UInt32(accounts.count - 1)
     }
 
     init(symbol: String) {
@@ -72,8 +83,8 @@ final class BookActor: @unchecked Sendable {
             let side: BookSide = order.side == .sell ? .sell : .buy
             try book.restore(BookOrder(id: order.bookID, side: side, price: order.price, quantity: order.remaining))
             let orderID = order.orderID?.value ?? ""
-            resting[order.bookID] = Resting(orderID: orderID, account: order.account, total: order.remaining + order.filled,
-                                            nodeIndex: nodeIndex(order.orderNodeID), side: side)
+            resting[order.bookID] = Resting(orderID: orderID, total: order.remaining + order.filled,
+                                            accountIndex: accountIndex(order.account), nodeIndex: nodeIndex(order.orderNodeID), side: side)
         }
     }
 
@@ -90,7 +101,7 @@ final class BookActor: @unchecked Sendable {
         snapshot.orders = book.restingOrders.map { order in
             let info = resting[order.id]!
             return Tradewire_V1_RestingOrder(
-                bookID: order.id, orderID: Tradewire_V1_OrderId(value: info.orderID), account: info.account,
+                bookID: order.id, orderID: Tradewire_V1_OrderId(value: info.orderID), account: accounts[Int(info.accountIndex)],
                 side: order.side == .buy ? .buy : .sell, price: order.price ?? 0, remaining: order.quantity,
                 orderNodeID: nodes[Int(info.nodeIndex)], filled: info.total - order.quantity)
         }
@@ -157,7 +168,8 @@ final class BookActor: @unchecked Sendable {
         }
         let price = order.type == .market ? nil : order.price?.units
         nextBookID += 1
-        let taker = Resting(orderID: orderID, account: order.account, total: total, nodeIndex: nodeIndex(input.orderNodeID), side: side)
+        let taker = Resting(orderID: orderID, total: total, accountIndex: accountIndex(order.account),
+                            nodeIndex: nodeIndex(input.orderNodeID), side: side)
         let result: BookResult
         do throws(BookError) {
             result = try book.submit(BookOrder(id: bookID, side: side, price: price, quantity: leaves, timeInForce: timeInForce))
@@ -244,8 +256,8 @@ final class BookActor: @unchecked Sendable {
             trade.quantity = quantity(fill.quantity)
             trade.buyOrderID = Tradewire_V1_OrderId(value: buy.orderID)
             trade.sellOrderID = Tradewire_V1_OrderId(value: sell.orderID)
-            trade.buyAccount = buy.account
-            trade.sellAccount = sell.account
+            trade.buyAccount = accounts[Int(buy.accountIndex)]
+            trade.sellAccount = accounts[Int(sell.accountIndex)]
             trade.aggressorSide = taker.side == .buy ? .buy : .sell
             trade.executedAtUnixNanos = now
             outputs.trades.append(trade)

@@ -54,13 +54,21 @@ extension Bench {
             guard let mode = JournalSynchronous(rawValue: synchronous.uppercased()) else { throw ValidationError("--synchronous is full or normal") }
             config.synchronous = mode
             if liveOrders > 0 { config.passivateAfter = .seconds(3600) }
-            let processors = try config.nodes.map { try ProcessorNode(config: config, nodeID: $0.id) }
+            var processors = try config.nodes.map { try ProcessorNode(config: config, nodeID: $0.id) }
             for processor in processors { try await processor.start() }
             let client = ClusterClient(config: config, maxInFlightPerNode: inFlight)
             let driver = Driver(client: client, symbols: symbols)
 
             if liveOrders > 0 {
                 try await measureMemory(driver: driver, processors: processors)
+                // A restart rebuilds the books (snapshot + later inputs) and the outbox; order actors come back lazily.
+                await processors[0].shutdown(grace: .milliseconds(100))
+                let start = Monotonic.now()
+                processors[0] = try ProcessorNode(config: config, nodeID: config.nodes[0].id)
+                try await processors[0].start()
+                let books = try await processors[0].liveActors().books
+                print("restart of \(config.nodes[0].id): serving again after \(LoadResult.format(nanoseconds: Monotonic.now() - start)) "
+                    + "(\(books) books rebuilt from their snapshots and later inputs)")
             } else {
                 try await measureThroughput(driver: driver, processors: processors, mode: mode)
             }
