@@ -23,11 +23,13 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
             }
             do {
                 for try await batch in requests {
-                    let commands = batch.commands
-                    guard !commands.isEmpty else { continue }
-                    await sink.reserve(commands.count)
-                    core.loop.execute {
-                        for command in commands { core.handle(command) { sink.push($0) } }
+                    // A batch larger than the bound goes in a part at a time.
+                    for start in stride(from: 0, to: batch.commands.count, by: maxInFlight) {
+                        let commands = Array(batch.commands[start..<min(start + maxInFlight, batch.commands.count)])
+                        await sink.reserve(commands.count)
+                        core.loop.execute {
+                            for command in commands { core.handle(command) { sink.push($0) } }
+                        }
                     }
                 }
             } catch {
@@ -135,7 +137,7 @@ final class AckSink: Sendable {
         self.limit = limit
     }
 
-    /// Waits until `count` more commands fit (a batch larger than the limit waits until nothing is in flight).
+    /// Waits until `count` (at most the limit) more commands fit.
     func reserve(_ count: Int) async {
         await withUnsafeContinuation { continuation in
             let fits = state.withLock { state -> Bool in

@@ -1,0 +1,86 @@
+import Foundation
+import Processor
+import Protos
+import RPC
+import ServiceStubs
+import Synchronization
+import TestSupport
+import Testing
+import Transport
+
+/// The command stream's bound on what is in flight: a node takes no more commands from a stream than its limit
+/// until some are acknowledged, so a sender that outruns it is held back (HTTP/2 flow control) instead of being
+/// buffered without limit.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct CommandStreamTests {
+    /// Risk checks wait at a gate until the test opens it.
+    final class GatedRisk: Tradewire_V1_Risk.ServiceProtocol, Sendable {
+        let open = Atomic<Bool>(false)
+        let waiting = Atomic<Int>(0)
+
+        func check(request: Tradewire_V1_RiskCheckRequest, context: ServerContext) async throws -> Tradewire_V1_RiskCheckResponse {
+            waiting.add(1, ordering: .relaxed)
+            while !open.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(5)) }
+            return Tradewire_V1_RiskCheckResponse(checkID: request.checkID, approved: true)
+        }
+
+        func checkStream(requests: RPCRequestStream<Tradewire_V1_RiskCheckRequest>, responses: RPCResponseWriter<Tradewire_V1_RiskCheckResponse>,
+                         context: ServerContext) async throws
+        {
+            try await ScriptedRisk().checkStream(requests: requests, responses: responses, context: context)
+        }
+
+        func setLimits(request: Tradewire_V1_SetLimitsRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
+            try await ScriptedRisk().setLimits(request: request, context: context)
+        }
+
+        func setBalance(request: Tradewire_V1_SetBalanceRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
+            try await ScriptedRisk().setBalance(request: request, context: context)
+        }
+
+        func getAccount(request: Tradewire_V1_GetAccountRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
+            try await ScriptedRisk().getAccount(request: request, context: context)
+        }
+
+        func getPositions(request: Tradewire_V1_GetPositionsRequest, context: ServerContext) async throws -> Tradewire_V1_GetPositionsResponse {
+            try await ScriptedRisk().getPositions(request: request, context: context)
+        }
+    }
+
+    @Test func aNodeTakesNoMoreThanItsLimitFromAStreamUntilItAcknowledges() async throws {
+        let directory = try ProcessorCluster.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let risk = GatedRisk()
+        let riskServer = try Server(services: [risk], configuration: .loopback())
+        let riskPort = try await riskServer.start()[0].port
+        var config = ClusterConfig(epoch: 1, nodes: [ClusterNode(id: "p1", address: "127.0.0.1:\(try Peers.freePort())")])
+        config.riskAddress = "127.0.0.1:\(riskPort)"
+        config.riskTimeout = .seconds(30)
+        config.dataDirectory = directory
+        let node = try ProcessorNode(config: config, nodeID: "p1", maxInFlightPerStream: 8)
+        try await node.start()
+        let client = ClusterClient(config: config)
+
+        let acknowledged = Atomic<Int>(0)
+        let stream = try client.stream(to: config.nodes[0])
+        for index in 0..<100 {
+            var command = ProcessorCluster.place("bp-\(index)", symbol: "BP", side: .buy, price: 100, quantity: 1)
+            command.ringEpoch = 1
+            stream.send(command) { result in
+                if case .success(let ack) = result, ack.order?.status == .accepted { acknowledged.add(1, ordering: .relaxed) }
+            }
+        }
+        // While risk holds every check, the node has taken exactly its limit of commands from the stream.
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(risk.waiting.load(ordering: .relaxed) == 8)
+        #expect(try await node.liveActors().orders == 8)
+        #expect(acknowledged.load(ordering: .relaxed) == 0)
+        risk.open.store(true, ordering: .relaxed)
+        #expect(try await waitUntil { acknowledged.load(ordering: .relaxed) == 100 })
+        #expect(risk.waiting.load(ordering: .relaxed) == 100)
+
+        await client.close()
+        await node.shutdown(grace: .milliseconds(100))
+        await riskServer.shutdown()
+    }
+}
