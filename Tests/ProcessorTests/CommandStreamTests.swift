@@ -84,3 +84,48 @@ struct CommandStreamTests {
         await riskServer.shutdown()
     }
 }
+
+/// Terminal actors leave memory once their change committed, idle ones after `passivate_after`; either comes
+/// back from its row when a command or a read needs it.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct PassivationTests {
+    @Test func terminalAndIdleActorsLeaveMemoryAndComeBackOnDemand() async throws {
+        let directory = try ProcessorCluster.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let riskServer = try Server(services: [ScriptedRisk()], configuration: .loopback())
+        let riskPort = try await riskServer.start()[0].port
+        let port = try Peers.freePort()
+        var config = ClusterConfig(epoch: 1, nodes: [ClusterNode(id: "p1", address: "127.0.0.1:\(port)")])
+        config.riskAddress = "127.0.0.1:\(riskPort)"
+        config.dataDirectory = directory
+        config.passivateAfter = .milliseconds(300)
+        let node = try ProcessorNode(config: config, nodeID: "p1")
+        try await node.start()
+        let client = ClusterClient(config: config)
+
+        // Two rejected (terminal at once), three resting.
+        for index in 0..<5 {
+            let ack = try await client.send(ProcessorCluster.place("pv-\(index)", symbol: "PV", side: .buy, price: 100,
+                                                                   quantity: index < 2 ? 5_000 : 1))
+            #expect(ack.order?.status == (index < 2 ? .rejected : .accepted))
+        }
+        #expect(try await node.liveActors().orders == 3)
+        #expect(try await waitUntil { try await node.liveActors().orders == 0 }, "idle actors leave after 300 ms")
+
+        // A cancel brings one back from its row, with its state.
+        let cancel = try await client.send(ProcessorCluster.cancel("pv-3"))
+        #expect(cancel.order?.status == .pendingCancel && cancel.order?.version == 3, "\(cancel)")
+        let channel = try Channel(host: "127.0.0.1", port: port)
+        let processor = Tradewire_V1_Processor.Client(channel)
+        #expect(try await waitUntil {
+            try await processor.getOrder(Tradewire_V1_ProcessorGetOrderRequest(orderID: Tradewire_V1_OrderId(value: "pv-3"))).status == .cancelled
+        })
+        let rejected = try await processor.getOrder(Tradewire_V1_ProcessorGetOrderRequest(orderID: Tradewire_V1_OrderId(value: "pv-0")))
+        #expect(rejected.status == .rejected && rejected.rejectReason == .maxOrderQuantity)
+
+        channel.close()
+        await client.close()
+        await node.shutdown(grace: .milliseconds(100))
+        await riskServer.shutdown()
+    }
+}
