@@ -108,7 +108,7 @@ let package = Package(
         .testTarget(name: "JournalTests", dependencies: ["Journal"]),
         .testTarget(
             name: "ProcessorTests",
-            dependencies: ["Processor", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "Journal", "TestSupport"]),
+            dependencies: ["Processor", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "Journal", "HashRing", "TestSupport"]),
         .testTarget(name: "ProtoJSONTests", dependencies: ["ProtoJSON", "Protos", "TestProtos", "JSON", "TestSupport"]),
         .testTarget(
             name: "LoadHarnessTests",

@@ -135,6 +135,22 @@ public struct ClusterRing: Sendable {
 
     public func owner(of key: String) -> ClusterNode { ring.node(forKey: key) }
 
+    /// The hash ranges `node` owns: each is (exclusive lower bound, inclusive upper bound] on the 64-bit circle,
+    /// the last one wrapping past 2^64 − 1 to the ring's first point.
+    public func ranges(of nodeID: String) -> [(after: UInt64, through: UInt64)] {
+        let points = ring.points
+        return points.indices.compactMap { index in
+            guard ring.nodes[points[index].node].id == nodeID else { return nil }
+            let previous = points[index == 0 ? points.count - 1 : index - 1].hash
+            return (previous, points[index].hash)
+        }
+    }
+
+    /// The share of the 64-bit hash space `node` owns (0…1).
+    public func share(of nodeID: String) -> Double {
+        ranges(of: nodeID).reduce(0.0) { $0 + Double($1.through &- $1.after) } / 18_446_744_073_709_551_616.0
+    }
+
     /// The ring key of a book: symbols and order ids share one ring, so the symbol is prefixed.
     public static func bookKey(_ symbol: String) -> String { "book:" + symbol }
 }

@@ -31,7 +31,10 @@ struct Serve: AsyncParsableCommand {
             let cluster = try ClusterConfig.load(path: config)
             let processor = try ProcessorNode(config: cluster, nodeID: node, journalPath: journal, snapshotEvery: snapshotEvery)
             let bound = try await processor.start()
-            print("processor \(node) listening on \(bound.map(\.description).joined(separator: ", ")) (ring epoch \(cluster.epoch), journal \(processor.journal.path))")
+            let ring = ClusterRing(cluster)
+            let share = Int((ring.share(of: node) * 1000).rounded())
+            print("processor \(node) listening on \(bound.map(\.description).joined(separator: ", ")) (ring epoch \(cluster.epoch): "
+                + "\(ring.ranges(of: node).count) hash ranges, \(share / 10).\(share % 10)% of the ring; journal \(processor.journal.path))")
             fflush(nil)
             await Signals.waitForTermination()
             await processor.shutdown()

@@ -7,6 +7,7 @@ import Synchronization
 import TestSupport
 import Testing
 import Transport
+import HashRing
 
 /// The command stream's bound on what is in flight: a node takes no more commands from a stream than its limit
 /// until some are acknowledged, so a sender that outruns it is held back (HTTP/2 flow control) instead of being
@@ -127,5 +128,48 @@ struct PassivationTests {
         await client.close()
         await node.shutdown(grace: .milliseconds(100))
         await riskServer.shutdown()
+    }
+}
+
+@Suite struct RingOwnershipTests {
+    /// Every key's owner is the node whose ranges contain its hash, and the shares add up to the whole ring.
+    @Test func eachNodeKnowsTheRangesItOwns() throws {
+        let config = ClusterConfig(epoch: 3, nodes: (1...3).map { ClusterNode(id: "p\($0)", address: "127.0.0.1:\(7100 + $0)") })
+        let ring = ClusterRing(config)
+        #expect(ring.ring.points.count >= 1024)
+        let total = config.nodes.reduce(0.0) { $0 + ring.share(of: $1.id) }
+        #expect(abs(total - 1) < 1e-9)
+        for index in 0..<2000 {
+            let key = "order-\(index)"
+            let hash = HashRing<ClusterNode>.hash(key)
+            let owners = config.nodes.filter { node in
+                ring.ranges(of: node.id).contains { range in
+                    range.after < range.through ? (hash > range.after && hash <= range.through) : (hash > range.after || hash <= range.through)
+                }
+            }
+            #expect(owners.map(\.id) == [ring.owner(of: key).id], "\(key)")
+        }
+    }
+}
+
+/// A risk service that cannot be reached: the order is REJECTED as RISK_UNAVAILABLE, saying so, never accepted.
+@Suite(.serialized, .timeLimit(.minutes(1)))
+struct RiskUnreachableTests {
+    @Test func anUnreachableRiskServiceRejectsTheOrderWithTheReason() async throws {
+        let directory = try ProcessorCluster.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (closedFD, closedPort) = try Peers.boundSocket()
+        defer { close(closedFD) }
+        var config = ClusterConfig(epoch: 1, nodes: [ClusterNode(id: "p1", address: "127.0.0.1:\(try Peers.freePort())")])
+        config.riskAddress = "127.0.0.1:\(closedPort)"
+        config.dataDirectory = directory
+        let node = try ProcessorNode(config: config, nodeID: "p1")
+        try await node.start()
+        let client = ClusterClient(config: config)
+        let ack = try await client.send(ProcessorCluster.place("ru-1", symbol: "RU", side: .buy, price: 100, quantity: 1))
+        #expect(ack.order?.status == .rejected && ack.order?.rejectReason == .riskUnavailable)
+        #expect(ack.order?.rejectText.contains("risk service is unavailable") == true, "\(ack)")
+        await client.close()
+        await node.shutdown(grace: .milliseconds(100))
     }
 }
