@@ -19,11 +19,12 @@ struct ClusterTests {
             let placed = try await client.send(ProcessorCluster.place(sell, symbol: symbol, side: .sell, price: 10_000, quantity: 100))
             #expect(placed.order?.status == .accepted, "\(placed)")
             #expect(try await client.send(ProcessorCluster.place(buy, symbol: symbol, side: .buy, price: 10_100, quantity: 40)).order?.status == .accepted)
-            let filledBuy = try await cluster.waitFor(buy, .filled)
+            let filledBuy = try await cluster.waitFor(buy, .filled, .settled)
             #expect(filledBuy.filledQuantity?.units == 40 && filledBuy.averagePrice == "100.00")
             let partial = try await cluster.waitFor(sell, .partiallyFilled)
             #expect(partial.leavesQuantity?.units == 60)
             try await cluster.waitFor(buy, .settled)
+            #expect(try await cluster.history(buy) == [.new, .accepted, .filled, .settled])
 
             // Replace: a smaller quantity keeps priority; the remaining 30 lots then fill completely.
             #expect(try await client.send(ProcessorCluster.replace(sell, quantity: 70)).order != nil)
@@ -31,10 +32,11 @@ struct ClusterTests {
             #expect(replaced)
             let taker = cluster.orderID("taker", symbol: symbol, sameNode: true)
             _ = try await client.send(ProcessorCluster.place(taker, symbol: symbol, side: .buy, timeInForce: .ioc, price: 10_000, quantity: 50))
-            try await cluster.waitFor(sell, .filled)
+            try await cluster.waitFor(sell, .filled, .settled)
             let ioc = try await cluster.waitFor(taker, .cancelled)
             #expect(ioc.filledQuantity?.units == 30 && ioc.leavesQuantity?.units == 0)
             try await cluster.waitFor(sell, .settled)
+            #expect(try await cluster.history(sell) == [.new, .accepted, .partiallyFilled, .partiallyFilled, .filled, .settled])
 
             // FOK without liquidity, and MARKET with none: cancelled, reason NO_LIQUIDITY.
             let fok = cluster.orderID("fok", symbol: symbol)
@@ -58,7 +60,7 @@ struct ClusterTests {
             #expect(rejected.order?.status == .rejected && rejected.order?.rejectReason == .maxOrderQuantity)
             let slow = try await client.send(ProcessorCluster.place("slow-1", account: "slow", symbol: symbol, side: .buy, price: 10_000, quantity: 1))
             #expect(slow.order?.status == .rejected && slow.order?.rejectReason == .riskUnavailable)
-            #expect(slow.order?.rejectText.contains("did not answer within 300 ms") == true, "\(slow)")
+            #expect(slow.order?.rejectText.contains("did not answer within 1000 ms") == true, "\(slow)")
 
             // Invalid commands change nothing.
             let market = try await client.send(ProcessorCluster.place("mkt-gtc", symbol: symbol, side: .buy, type: .market, timeInForce: .gtc, price: nil, quantity: 1))

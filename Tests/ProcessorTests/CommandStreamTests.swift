@@ -72,7 +72,8 @@ struct CommandStreamTests {
             }
         }
         // While risk holds every check, the node has taken exactly its limit of commands from the stream.
-        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await waitUntil { risk.waiting.load(ordering: .relaxed) == 8 })
+        try await Task.sleep(for: .milliseconds(300))
         #expect(risk.waiting.load(ordering: .relaxed) == 8)
         #expect(try await node.liveActors().orders == 8)
         #expect(acknowledged.load(ordering: .relaxed) == 0)
@@ -99,7 +100,8 @@ struct PassivationTests {
         var config = ClusterConfig(epoch: 1, nodes: [ClusterNode(id: "p1", address: "127.0.0.1:\(port)")])
         config.riskAddress = "127.0.0.1:\(riskPort)"
         config.dataDirectory = directory
-        config.passivateAfter = .milliseconds(300)
+        config.passivateAfter = .seconds(2)
+        config.riskTimeout = .seconds(10)
         let node = try ProcessorNode(config: config, nodeID: "p1")
         try await node.start()
         let client = ClusterClient(config: config)
@@ -111,7 +113,7 @@ struct PassivationTests {
             #expect(ack.order?.status == (index < 2 ? .rejected : .accepted))
         }
         #expect(try await node.liveActors().orders == 3)
-        #expect(try await waitUntil { try await node.liveActors().orders == 0 }, "idle actors leave after 300 ms")
+        #expect(try await waitUntil { try await node.liveActors().orders == 0 }, "idle actors leave after 2 s")
 
         // A cancel brings one back from its row, with its state.
         let cancel = try await client.send(ProcessorCluster.cancel("pv-3"))
@@ -162,6 +164,7 @@ struct RiskUnreachableTests {
         defer { close(closedFD) }
         var config = ClusterConfig(epoch: 1, nodes: [ClusterNode(id: "p1", address: "127.0.0.1:\(try Peers.freePort())")])
         config.riskAddress = "127.0.0.1:\(closedPort)"
+        config.riskTimeout = .seconds(10)
         config.dataDirectory = directory
         let node = try ProcessorNode(config: config, nodeID: "p1")
         try await node.start()

@@ -13,7 +13,7 @@ import Transport
 /// of the call: its deadline, the reasons it journals, that nothing passes unchecked.)
 struct ScriptedRisk: Tradewire_V1_Risk.ServiceProtocol {
     func check(request: Tradewire_V1_RiskCheckRequest, context: ServerContext) async throws -> Tradewire_V1_RiskCheckResponse {
-        if request.account == "slow" { try await Task.sleep(for: .seconds(2)) }
+        if request.account == "slow" { try await Task.sleep(for: .seconds(3)) }
         var response = Tradewire_V1_RiskCheckResponse(checkID: request.checkID, approved: true)
         if (request.quantity?.units ?? 0) > 1_000 {
             response.approved = false
@@ -57,7 +57,7 @@ final class ProcessorCluster: @unchecked Sendable {
     var processes: [String: Peers.Background] = [:]
     let client: ClusterClient
 
-    init(nodes: Int = 3, settlementMilliseconds: Int = 300, extra: String = "") async throws {
+    init(nodes: Int = 3, settlementMilliseconds: Int = 1000, extra: String = "") async throws {
         directory = try Self.temporaryDirectory()
         risk = try Server(services: [ScriptedRisk()], configuration: .loopback())
         let riskPort = try await risk.start()[0].port
@@ -65,7 +65,7 @@ final class ProcessorCluster: @unchecked Sendable {
         let list = ports.enumerated().map { "{\"id\": \"p\($0.offset + 1)\", \"address\": \"127.0.0.1:\($0.element)\"}" }
         let text = """
             {"epoch": 2, "nodes": [\(list.joined(separator: ", "))], "risk": "127.0.0.1:\(riskPort)",
-             "risk_timeout_ms": 300, "settlement_ms": \(settlementMilliseconds), "data_dir": "data", "synchronous": "normal"\(extra)}
+             "risk_timeout_ms": 1000, "settlement_ms": \(settlementMilliseconds), "data_dir": "data", "synchronous": "normal"\(extra)}
             """
         configPath = directory + "/cluster.json"
         try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
@@ -163,17 +163,25 @@ final class ProcessorCluster: @unchecked Sendable {
         return try await client.getOrder(Tradewire_V1_ProcessorGetOrderRequest(orderID: Tradewire_V1_OrderId(value: id)))
     }
 
-    /// Waits (up to 15 s) until the order has `status`; returns it.
+    /// Waits (up to 15 s) until the order has one of `statuses`; returns it.
     @discardableResult
-    func waitFor(_ id: String, _ status: Tradewire_V1_OrderStatus) async throws -> Tradewire_V1_Order {
+    func waitFor(_ id: String, _ statuses: Tradewire_V1_OrderStatus...) async throws -> Tradewire_V1_Order {
         let end = ContinuousClock.now + .seconds(15)
         var last: Tradewire_V1_Order?
         while ContinuousClock.now < end {
             last = try? await order(id)
-            if last?.status == status { return last! }
+            if let last, statuses.contains(last.status) { return last }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw Peers.Missing(description: "order \(id) did not become \(status) within 15 s; it is \(String(describing: last?.status))")
+        throw Peers.Missing(description: "order \(id) did not become \(statuses) within 15 s; it is \(String(describing: last?.status))")
+    }
+
+    /// The statuses of an order's reports in its owner's journal, in order.
+    func history(_ id: String) async throws -> [Tradewire_V1_OrderStatus] {
+        try await events(client.owner(of: id).id).compactMap { event in
+            guard case .order(let order) = event.event, order.order?.orderID?.value == id else { return nil }
+            return order.report?.orderStatus
+        }
     }
 
     /// Every event of `node` from `from` on, up to its head when called.
