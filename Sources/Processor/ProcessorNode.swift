@@ -72,9 +72,11 @@ public final class ProcessorNode: Sendable {
         try await server.run()
     }
 
-    /// Stops accepting, lets calls finish for up to `grace`, commits what is queued, and closes.
+    /// Stops accepting, lets calls finish for up to `grace` (the journal stays open meanwhile, so their commands
+    /// are still acknowledged), then commits what is queued and closes.
     public func shutdown(grace: Duration = .seconds(2)) async {
         server.beginGracefulShutdown(grace: grace)
+        try? await server.run()
         let core = core
         _ = try? await coreLoop.submit { core.stop() }
         await journal.close()

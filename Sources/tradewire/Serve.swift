@@ -27,6 +27,9 @@ struct Serve: AsyncParsableCommand {
         @Option(help: "Inputs between a book's snapshots.")
         var snapshotEvery = 1000
 
+        @Option(help: "On SIGTERM, milliseconds that calls in flight get to finish before the journal closes.")
+        var graceMs = 1000
+
         func run() async throws {
             let cluster = try ClusterConfig.load(path: config)
             let processor = try ProcessorNode(config: cluster, nodeID: node, journalPath: journal, snapshotEvery: snapshotEvery)
@@ -37,7 +40,7 @@ struct Serve: AsyncParsableCommand {
                 + "\(ring.ranges(of: node).count) hash ranges, \(share / 10).\(share % 10)% of the ring; journal \(processor.journal.path))")
             fflush(nil)
             await Signals.waitForTermination()
-            await processor.shutdown()
+            await processor.shutdown(grace: .milliseconds(graceMs))
         }
     }
 }
