@@ -93,21 +93,8 @@ public struct JournalWrite: Sendable {
         self.events = events
     }
 
-    public var isEmpty: Bool {
-        events.isEmpty && orders.isEmpty && inputs.isEmpty && snapshots.isEmpty && outbox.isEmpty && delivered.isEmpty
-    }
-
     /// Rows this write adds, for sizing a group commit.
     var weight: Int { max(1, events.count + orders.count + inputs.count + snapshots.count + outbox.count) }
-
-    public mutating func append(_ other: JournalWrite) {
-        events += other.events
-        orders += other.orders
-        inputs += other.inputs
-        snapshots += other.snapshots
-        outbox += other.outbox
-        delivered.merge(other.delivered, uniquingKeysWith: max)
-    }
 }
 
 /// What a committed write got: its events' sequence numbers and its outbox messages' per-destination numbers (in
@@ -120,7 +107,7 @@ public struct JournalCommit: Sendable, Hashable {
 }
 
 /// The filters of an order query; nil or empty matches everything.
-public struct OrderQuery: Sendable, Hashable {
+public struct OrderQuery: Sendable {
     public var account: String
     public var statuses: [Int32] = []
     public var symbol: String = ""
@@ -133,18 +120,6 @@ public struct OrderQuery: Sendable, Hashable {
 
     public init(account: String) {
         self.account = account
-    }
-
-    public static func == (lhs: OrderQuery, rhs: OrderQuery) -> Bool {
-        lhs.account == rhs.account && lhs.statuses == rhs.statuses && lhs.symbol == rhs.symbol
-            && lhs.createdAfter == rhs.createdAfter && lhs.createdBefore == rhs.createdBefore && lhs.batchID == rhs.batchID
-            && lhs.after?.createdAt == rhs.after?.createdAt && lhs.after?.key == rhs.after?.key && lhs.limit == rhs.limit
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(account)
-        hasher.combine(statuses)
-        hasher.combine(symbol)
     }
 }
 

@@ -143,7 +143,7 @@ final class OrderActor: @unchecked Sendable {
         // notional / filled has scale priceScale; round half up at that scale.
         let (whole, remainder) = state.filledNotional.quotientAndRemainder(dividingBy: state.filled)
         let units = whole + (remainder * 2 >= state.filled ? 1 : 0)
-        return Decimal.text(units: units, scale: priceScale)
+        return FixedPoint.text(units: units, scale: priceScale)
     }
 
     /// An execution report of this order as it is now.
@@ -172,7 +172,7 @@ final class OrderActor: @unchecked Sendable {
 }
 
 /// Fixed-point numbers as decimal text.
-enum Decimal {
+enum FixedPoint {
     static func text(units: Int64, scale: UInt32) -> String {
         guard scale > 0 else { return String(units) }
         let negative = units < 0

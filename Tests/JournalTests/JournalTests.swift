@@ -94,4 +94,51 @@ import Glibc
             }
         }
     }
+
+    /// Outbox messages are numbered per destination at commit; confirmed ones leave, and numbering goes on after
+    /// a reopen even when every row was confirmed (a receiver would take a reused number for a duplicate).
+    @Test func outboxNumbersArePerDestinationAndNeverReused() async throws {
+        try await Self.withDirectory { directory in
+            let path = directory + "/journal.db"
+            var journal = try Journal(path: path)
+            var write = JournalWrite()
+            write.outbox = [("p2", [1]), ("p3", [2]), ("p2", [3])]
+            #expect(try await journal.append(write).outboxSequences == [1, 1, 2])
+            var confirm = JournalWrite()
+            confirm.delivered = ["p2": 2, "p3": 1]
+            _ = try await journal.append(confirm)
+            #expect(try journal.pendingOutbox().isEmpty)
+            await journal.close()
+            journal = try Journal(path: path)
+            var next = JournalWrite()
+            next.outbox = [("p2", [4])]
+            #expect(try await journal.append(next).outboxSequences == [3])
+            #expect(try journal.pendingOutbox() == [OutboxRecord(destination: "p2", sequence: 3, payload: [4])])
+            await journal.close()
+        }
+    }
+
+    /// Order rows are upserted with their events; a snapshot drops the inputs it covers.
+    @Test func orderRowsAndSnapshotsAreWrittenWithTheirEvents() async throws {
+        try await Self.withDirectory { directory in
+            let journal = try Journal(path: directory + "/journal.db")
+            var write = JournalWrite(events: [Self.entry("o-1", 0)])
+            write.orders = [OrderRow(key: "o-1", account: "a", symbol: "X", status: 2, createdAt: 10, batchID: "", payload: [1])]
+            write.inputs = (1...3).map { InputRow(key: "X", position: $0, payload: [UInt8($0)]) }
+            _ = try await journal.append(write)
+            var update = JournalWrite(events: [Self.entry("o-1", 1)])
+            update.orders = [OrderRow(key: "o-1", account: "a", symbol: "X", status: 4, createdAt: 10, batchID: "", payload: [2])]
+            update.snapshots = [SnapshotRow(key: "X", position: 2, payload: [9])]
+            _ = try await journal.append(update)
+            #expect(try journal.order(key: "o-1")?.status == 4)
+            #expect(try journal.orders(statuses: [4]).map(\.key) == ["o-1"])
+            var query = OrderQuery(account: "a")
+            query.statuses = [2]
+            #expect(try journal.orders(query).isEmpty)
+            let (snapshots, inputs) = try journal.replayable()
+            #expect(snapshots == [SnapshotRow(key: "X", position: 2, payload: [9])])
+            #expect(inputs.map(\.position) == [3])
+            await journal.close()
+        }
+    }
 }
