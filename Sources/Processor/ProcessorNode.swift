@@ -39,8 +39,9 @@ public final class ProcessorNode: Sendable {
         }
         var riskTransport: Channel?
         if let risk = config.riskAddress {
-            riskTransport = try Self.channel(risk)
-            channels.append(riskTransport!)
+            let channel = try Self.channel(risk)
+            channels.append(channel)
+            riskTransport = channel
         }
         self.channels = channels
         peers = Array(streams.values)
