@@ -83,7 +83,7 @@ let package = Package(
         // `tradewire load`: closed- and open-loop load on any gRPC method, HdrHistogram latency, reports.
         .target(
             name: "LoadHarness",
-            dependencies: ["Transport", "RPC", "JSON", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            dependencies: ["EventLoop", "Transport", "RPC", "JSON", .product(name: "Histogram", package: "hdrhistogram-swift")],
             swiftSettings: releaseSettings),
 
         // MARK: Executables

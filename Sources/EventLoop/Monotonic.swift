@@ -1,9 +1,19 @@
 import CSystemShims
+import Glibc
 
 /// CLOCK_MONOTONIC in nanoseconds: deadlines and timers.
 public enum Monotonic {
     @inline(__always)
     public static func now() -> UInt64 { tw_monotonic_ns() }
+}
+
+/// CLOCK_REALTIME in nanoseconds since 1970: timestamps that leave the process (events, reports, templates).
+public enum WallClock {
+    public static func now() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+    }
 }
 
 extension Duration {

@@ -1,5 +1,4 @@
 import EventLoop
-import Glibc
 import Synchronization
 
 /// A node's journal with group commit: any task may append; one writer thread commits whatever has queued up in
@@ -202,7 +201,7 @@ public final class Journal: Sendable {
             }
             guard !batch.isEmpty else { return }
             let writes = batch.map(\.write)
-            let time = Self.wallClockNanoseconds()
+            let time = WallClock.now()
             var newHeads = heads
             let outboxSequences: [[UInt64]]
             do throws(JournalError) {
@@ -229,12 +228,6 @@ public final class Journal: Sendable {
             }
             for waiter in waiters { waiter.resume() }
         }
-    }
-
-    private static func wallClockNanoseconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
     }
 }
 

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import EventLoop
 
 /// A text with placeholders filled in per request: `{{counter}}` (the request's number in the run, from 0),
 /// `{{random}}` (a random 64-bit number), `{{uuid}}` (a random UUID), `{{unix_nanos}}` (the wall clock). Used
@@ -52,7 +50,7 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
             case .counter: out += String(counter)
             case .random: out += String(UInt64.random(in: .min ... .max))
             case .uuid: out += Self.uuid()
-            case .unixNanos: out += String(Self.unixNanos())
+            case .unixNanos: out += String(WallClock.now())
             }
         }
         return out
@@ -64,12 +62,6 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
         bytes[8] = bytes[8] & 0x3f | 0x80  // RFC 4122 variant
         let hex = bytes.map { String($0, radix: 16).leftPadded(to: 2) }
         return [0..<4, 4..<6, 6..<8, 8..<10, 10..<16].map { hex[$0].joined() }.joined(separator: "-")
-    }
-
-    private static func unixNanos() -> UInt64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
     }
 }
 

@@ -1,6 +1,5 @@
 public import HashRing
 public import Journal
-import Glibc
 import JSON
 
 /// One processor node of the cluster file.
@@ -47,33 +46,25 @@ public struct ClusterConfig: Sendable {
 
     public func node(_ id: String) -> ClusterNode? { nodes.first { $0.id == id } }
 
-    /// Reads a cluster file; errors name the file and what is wrong.
-    public static func load(path: String) throws -> ClusterConfig {
-        guard let text = readFile(path) else { throw ClusterConfigError("cannot read \(path)") }
-        var config = try parse(text, source: path)
-        if !config.dataDirectory.hasPrefix("/"), let slash = path.lastIndex(of: "/") {
-            config.dataDirectory = String(path[...slash]) + config.dataDirectory
-        }
-        return config
-    }
-
-    public static func parse(_ text: String, source: String = "cluster file") throws -> ClusterConfig {
+    /// Parses the text of the cluster file at `path` (named in errors; a relative data_dir is taken relative to
+    /// its folder).
+    public static func parse(_ text: String, path: String = "cluster file") throws -> ClusterConfig {
         let json: JSONValue
-        do { json = try JSONValue.parse(text) } catch { throw ClusterConfigError("\(source): \(error)") }
+        do { json = try JSONValue.parse(text) } catch { throw ClusterConfigError("\(path): \(error)") }
         guard let epoch = json["epoch"]?.int64Value, epoch > 0 else {
-            throw ClusterConfigError("\(source): \"epoch\" must be a positive integer")
+            throw ClusterConfigError("\(path): \"epoch\" must be a positive integer")
         }
         guard let list = json["nodes"]?.arrayValue, !list.isEmpty else {
-            throw ClusterConfigError("\(source): \"nodes\" must list at least one node")
+            throw ClusterConfigError("\(path): \"nodes\" must list at least one node")
         }
         var nodes: [ClusterNode] = []
         for (index, entry) in list.enumerated() {
             guard let id = entry["id"]?.stringValue, !id.isEmpty, let address = entry["address"]?.stringValue,
                   SocketAddressText.split(address) != nil
             else {
-                throw ClusterConfigError("\(source): nodes[\(index)] needs an \"id\" and an \"address\" of the form host:port")
+                throw ClusterConfigError("\(path): nodes[\(index)] needs an \"id\" and an \"address\" of the form host:port")
             }
-            guard !nodes.contains(where: { $0.id == id }) else { throw ClusterConfigError("\(source): node id \(id) appears twice") }
+            guard !nodes.contains(where: { $0.id == id }) else { throw ClusterConfigError("\(path): node id \(id) appears twice") }
             nodes.append(ClusterNode(id: id, address: address))
         }
         var config = ClusterConfig(epoch: UInt64(epoch), nodes: nodes)
@@ -84,24 +75,14 @@ public struct ClusterConfig: Sendable {
         if let directory = json["data_dir"]?.stringValue { config.dataDirectory = directory }
         if let mode = json["synchronous"]?.stringValue {
             guard let synchronous = JournalSynchronous(rawValue: mode.uppercased()) else {
-                throw ClusterConfigError("\(source): \"synchronous\" is \"full\" or \"normal\", not \"\(mode)\"")
+                throw ClusterConfigError("\(path): \"synchronous\" is \"full\" or \"normal\", not \"\(mode)\"")
             }
             config.synchronous = synchronous
         }
-        return config
-    }
-
-    private static func readFile(_ path: String) -> String? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = fread(&chunk, 1, chunk.count, file)
-            if count <= 0 { break }
-            bytes += chunk[0..<count]
+        if !config.dataDirectory.hasPrefix("/"), let slash = path.lastIndex(of: "/") {
+            config.dataDirectory = String(path[...slash]) + config.dataDirectory
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return config
     }
 }
 

@@ -23,10 +23,10 @@ final class NodeCore: @unchecked Sendable {
     let ring: ClusterRing
     let journal: Journal
     private let risk: RiskChecker
-    private let peers: [String: CommandStream]
+    let peers: [String: CommandStream]
     private var orders: [String: OrderActor] = [:]
     private var books: [String: BookActor] = [:]
-    private var links: [String: OutboxLink] = [:]
+    var links: [String: OutboxLink] = [:]
     private var sweepTimer: LoopTimer?
     /// A book writes a snapshot after this many inputs (replay then starts there).
     let snapshotEvery: Int
@@ -91,7 +91,7 @@ final class NodeCore: @unchecked Sendable {
 
     /// Handles one command; `reply` gets its acknowledgement once what it changed has committed.
     func handle(_ command: Tradewire_V1_Command, reply: @escaping Reply) {
-        if command.deadlineUnixNanos != 0 && command.deadlineUnixNanos < Self.wallClock() {
+        if command.deadlineUnixNanos != 0 && command.deadlineUnixNanos < WallClock.now() {
             return reply(Self.error(command, .deadlineExceeded, "the command's deadline passed before the node processed it"))
         }
         guard let key = Self.routingKey(command) else {
@@ -148,7 +148,7 @@ final class NodeCore: @unchecked Sendable {
             }
         }
         if let problem = Self.validate(place) { return reply(Self.error(command, .invalidArgument, problem)) }
-        let actor = OrderActor(place: place, requestHash: hash, now: Self.wallClock())
+        let actor = OrderActor(place: place, requestHash: hash, now: WallClock.now())
         orders[id] = actor
         actor.awaitingRisk = true
         actor.lastUsed = Monotonic.now()
@@ -295,7 +295,7 @@ final class NodeCore: @unchecked Sendable {
 
     private func scheduleSettlement(_ id: String, filledAt: Int64) {
         let due = filledAt + Int64(config.settlementDelay.nanoseconds)
-        let wait = UInt64(max(0, due - Self.wallClock()))
+        let wait = UInt64(max(0, due - WallClock.now()))
         loop.schedule(at: Monotonic.now() + wait) { [self] in settle(id) }
     }
 
@@ -319,7 +319,7 @@ final class NodeCore: @unchecked Sendable {
         if book.isDuplicate(command) {
             return commit(nil, JournalWrite(), []) { reply(Self.done(command, duplicate: true)) }
         }
-        let now = Self.wallClock()
+        let now = WallClock.now()
         let outputs = book.apply(command, now: now)
         var write = JournalWrite()
         write.inputs.append(InputRow(key: symbol, position: book.inputPosition, payload: command.serializedBytes()))
@@ -400,7 +400,7 @@ final class NodeCore: @unchecked Sendable {
 
     /// Queues `write` with `outbox` messages; `then` runs once it committed. Every write of an actor counts in
     /// its `uncommitted` until then.
-    private func commit(_ actor: OrderActor?, _ write: JournalWrite, _ outbox: [(String, Tradewire_V1_Command)],
+    func commit(_ actor: OrderActor?, _ write: JournalWrite, _ outbox: [(String, Tradewire_V1_Command)],
                         _ then: @escaping @Sendable () -> Void)
     {
         var write = write
@@ -453,7 +453,7 @@ final class NodeCore: @unchecked Sendable {
                         _ adjust: (inout Tradewire_V1_ExecutionReport) -> Void = { _ in }) -> JournalEntry
     {
         actor.version += 1
-        actor.updatedAt = Self.wallClock()
+        actor.updatedAt = WallClock.now()
         return orderEvent(actor, execType, requestID, adjust)
     }
 
@@ -464,92 +464,6 @@ final class NodeCore: @unchecked Sendable {
         adjust(&report)
         if execType == .pendingNew { report.orderStatus = .new; report.fixOrdStatus = "A" }
         return event(actor.id, .order, requestID) { $0.event = .order(Tradewire_V1_OrderEvent(report: report, order: actor.order)) }
-    }
-
-    // MARK: - Outbox
-
-    private func link(_ destination: String) -> OutboxLink {
-        if let link = links[destination] { return link }
-        let link = OutboxLink(destination: destination)
-        links[destination] = link
-        return link
-    }
-
-    /// Sends a link's messages in sequence order, up to its window; failures resend from the first unconfirmed.
-    private func pump(_ link: OutboxLink) {
-        while link.inFlight < OutboxLink.window, !link.retryScheduled, var command = link.waiting[link.nextToSend] {
-            let sequence = link.nextToSend
-            link.nextToSend += 1
-            link.inFlight += 1
-            command.sourceNodeID = nodeID
-            command.sourceSequence = sequence
-            command.ringEpoch = ring.epoch
-            send(command, to: link.destination) { result in
-                self.loop.execute { self.delivered(link, sequence, result) }
-            }
-        }
-    }
-
-    private func delivered(_ link: OutboxLink, _ sequence: UInt64, _ result: Result<Tradewire_V1_Ack, RPCError>) {
-        link.inFlight -= 1
-        var failure: String?
-        switch result {
-        case .success(let ack):
-            switch ack.result {
-            case .notOwner(let owner): failure = "node \(link.destination) says \(owner.ownerNodeID) owns it (epoch \(owner.ringEpoch))"
-            case .error(let status) where ![3, 5].contains(status.code): failure = "\(status.message) (code \(status.code))"
-            case .error(let status):
-                // INVALID_ARGUMENT or NOT_FOUND will not change on a resend: drop the message rather than block
-                // the link behind it.
-                log("message #\(sequence) to \(link.destination) refused for good: \(status.message)")
-            default: break
-            }
-        case .failure(let error): failure = "\(error)"
-        }
-        if let failure {
-            link.nextToSend = min(link.nextToSend, sequence)
-            guard !link.retryScheduled else { return }
-            link.retryScheduled = true
-            if link.failures == 0 { log("delivery to \(link.destination) failed (\(failure)); retrying") }
-            link.failures += 1
-            let delay = UInt64(min(1_000, 25 << min(link.failures, 6))) * 1_000_000
-            loop.schedule(at: Monotonic.now() + delay) { [self] in
-                link.retryScheduled = false
-                pump(link)
-            }
-            return
-        }
-        link.failures = 0
-        link.confirm(sequence)
-        persistConfirmed(link)
-        pump(link)
-    }
-
-    /// Records (lazily, one write at a time per link) how far the destination confirmed, so that a restart does
-    /// not resend all of it.
-    private func persistConfirmed(_ link: OutboxLink) {
-        guard !link.persisting, link.confirmed > link.persisted else { return }
-        link.persisting = true
-        let upTo = link.confirmed
-        var write = JournalWrite()
-        write.delivered[link.destination] = upTo
-        commit(nil, write, []) { [self] in
-            link.persisting = false
-            link.persisted = upTo
-            persistConfirmed(link)
-        }
-    }
-
-    private func send(_ command: Tradewire_V1_Command, to destination: String,
-                      completion: @escaping @Sendable (Result<Tradewire_V1_Ack, RPCError>) -> Void)
-    {
-        if destination == nodeID {
-            loop.execute { self.handle(command) { completion(.success($0)) } }
-        } else if let peer = peers[destination] {
-            peer.send(command, completion: completion)
-        } else {
-            completion(.failure(RPCError(code: .failedPrecondition, message: "node \(destination) is not in the cluster file")))
-        }
     }
 
     // MARK: - Helpers
@@ -602,53 +516,8 @@ final class NodeCore: @unchecked Sendable {
         return ack
     }
 
-    static func wallClock() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
-    }
-
     func log(_ message: String) {
         let line = "processor \(nodeID): \(message)\n"
         _ = line.withCString { write(2, $0, strlen($0)) }
-    }
-}
-
-/// The messages a node has committed for one destination, delivered in sequence order.
-final class OutboxLink: @unchecked Sendable {
-    // @unchecked Sendable: touched on its node's core thread only.
-    static let window = 1024
-
-    let destination: String
-    /// Committed and not yet confirmed, by sequence.
-    var waiting: [UInt64: Tradewire_V1_Command] = [:]
-    var nextToSend: UInt64 = 1
-    /// Every sequence up to here is confirmed.
-    var confirmed: UInt64 = 0
-    private var confirmedAhead = Set<UInt64>()
-    var inFlight = 0
-    var retryScheduled = false
-    var failures = 0
-    var persisted: UInt64 = 0
-    var persisting = false
-
-    init(destination: String) {
-        self.destination = destination
-    }
-
-    /// Starts after `sequence` (what a restart found confirmed).
-    func restart(after sequence: UInt64) {
-        confirmed = sequence
-        persisted = sequence
-        nextToSend = sequence + 1
-    }
-
-    func confirm(_ sequence: UInt64) {
-        guard sequence > confirmed else { return }
-        confirmedAhead.insert(sequence)
-        while confirmedAhead.remove(confirmed + 1) != nil {
-            confirmed += 1
-            waiting[confirmed] = nil
-        }
     }
 }

@@ -51,46 +51,52 @@ final class OrderActor: @unchecked Sendable {
         set { rejectReasonValue = UInt8(truncatingIfNeeded: newValue.rawValue) }
     }
 
-    init(place: Tradewire_V1_PlaceCommand, requestHash: UInt64, now: Int64) {
-        let order = place.order ?? Tradewire_V1_NewOrder()
-        id = place.orderID?.value ?? ""
-        account = place.account
-        clientOrderID = order.clientOrderID
-        symbol = order.symbol
-        batchID = place.batchID
-        sideValue = UInt8(truncatingIfNeeded: order.side.rawValue)
-        typeValue = UInt8(truncatingIfNeeded: order.type.rawValue)
-        timeInForceValue = UInt8(truncatingIfNeeded: order.timeInForce.rawValue)
-        priceScaleValue = UInt8(truncatingIfNeeded: order.price?.scale ?? 0)
-        quantityScaleValue = UInt8(truncatingIfNeeded: order.quantity?.scale ?? 0)
-        state = OrderState(quantity: order.quantity?.units ?? 0, price: order.type == .limit ? order.price?.units : nil)
-        createdAt = now
-        updatedAt = now
+    private init(id: String, account: String, clientOrderID: String, symbol: String, batchID: String,
+                 side: Tradewire_V1_Side, type: Tradewire_V1_OrderType, timeInForce: Tradewire_V1_TimeInForce,
+                 price: Tradewire_V1_Price?, quantity: Tradewire_V1_Quantity?, state: OrderState, createdAt: Int64,
+                 updatedAt: Int64, requestHash: UInt64)
+    {
+        self.id = id
+        self.account = account
+        self.clientOrderID = clientOrderID
+        self.symbol = symbol
+        self.batchID = batchID
+        sideValue = UInt8(truncatingIfNeeded: side.rawValue)
+        typeValue = UInt8(truncatingIfNeeded: type.rawValue)
+        timeInForceValue = UInt8(truncatingIfNeeded: timeInForce.rawValue)
+        priceScaleValue = UInt8(truncatingIfNeeded: price?.scale ?? 0)
+        quantityScaleValue = UInt8(truncatingIfNeeded: quantity?.scale ?? 0)
+        self.state = state
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
         self.requestHash = requestHash
     }
 
+    /// A new order's actor, in NEW.
+    convenience init(place: Tradewire_V1_PlaceCommand, requestHash: UInt64, now: Int64) {
+        let order = place.order ?? Tradewire_V1_NewOrder()
+        self.init(
+            id: place.orderID?.value ?? "", account: place.account, clientOrderID: order.clientOrderID, symbol: order.symbol,
+            batchID: place.batchID, side: order.side, type: order.type, timeInForce: order.timeInForce, price: order.price,
+            quantity: order.quantity,
+            state: OrderState(quantity: order.quantity?.units ?? 0, price: order.type == .limit ? order.price?.units : nil),
+            createdAt: now, updatedAt: now, requestHash: requestHash)
+    }
+
     /// An actor back from its journal row.
-    init(record: Tradewire_V1_OrderRecord) {
+    convenience init(record: Tradewire_V1_OrderRecord) {
         let order = record.order ?? Tradewire_V1_Order()
-        id = order.orderID?.value ?? ""
-        account = order.account
-        clientOrderID = order.clientOrderID
-        symbol = order.symbol
-        batchID = order.batchID
-        sideValue = UInt8(truncatingIfNeeded: order.side.rawValue)
-        typeValue = UInt8(truncatingIfNeeded: order.type.rawValue)
-        timeInForceValue = UInt8(truncatingIfNeeded: order.timeInForce.rawValue)
-        priceScaleValue = UInt8(truncatingIfNeeded: order.price?.scale ?? 0)
-        quantityScaleValue = UInt8(truncatingIfNeeded: order.quantity?.scale ?? 0)
-        state = OrderState(
-            status: OrderStatus(order.status), quantity: order.quantity?.units ?? 0, price: order.price?.units,
-            filled: order.filledQuantity?.units ?? 0, filledNotional: order.filledNotional?.units ?? 0,
-            rejectReason: order.rejectText.isEmpty ? nil : order.rejectText)
-        rejectReasonValue = UInt8(truncatingIfNeeded: order.rejectReason.rawValue)
-        createdAt = order.createdAtUnixNanos
-        updatedAt = order.updatedAtUnixNanos
+        self.init(
+            id: order.orderID?.value ?? "", account: order.account, clientOrderID: order.clientOrderID, symbol: order.symbol,
+            batchID: order.batchID, side: order.side, type: order.type, timeInForce: order.timeInForce, price: order.price,
+            quantity: order.quantity,
+            state: OrderState(
+                status: OrderStatus(order.status), quantity: order.quantity?.units ?? 0, price: order.price?.units,
+                filled: order.filledQuantity?.units ?? 0, filledNotional: order.filledNotional?.units ?? 0,
+                rejectReason: order.rejectText.isEmpty ? nil : order.rejectText),
+            createdAt: order.createdAtUnixNanos, updatedAt: order.updatedAtUnixNanos, requestHash: record.requestHash)
+        rejectReason = order.rejectReason
         version = order.version
-        requestHash = record.requestHash
         inboundSource = record.inboundSource
         inboundSequence = record.inboundSequence
     }

@@ -1,3 +1,4 @@
+import EventLoop
 import Protos
 import RPC
 import ServiceStubs
@@ -36,13 +37,9 @@ final class RiskChecker: Sendable {
                 }
             } catch {
                 completion(.rejected(.riskUnavailable, error.code == .deadlineExceeded
-                    ? "the risk service did not answer within \(timeout.milliseconds) ms"
+                    ? "the risk service did not answer within \(timeout.nanoseconds / 1_000_000) ms"
                     : "the risk service is unavailable (\(error.code): \(error.message))"))
             }
         }
     }
-}
-
-extension Duration {
-    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

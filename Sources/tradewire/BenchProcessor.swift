@@ -106,9 +106,8 @@ extension Bench {
 
         func measureThroughput(driver: Driver, processors: [ProcessorNode], mode: JournalSynchronous) async throws {
             print("processor nodes: \(nodes), journal synchronous=\(mode.rawValue), \(symbols) symbols, crossing limit orders")
-            var before = Self.statistics(processors)
-            try await driver.closedLoop(inFlight: inFlight, seconds: warmup)
-            before = Self.statistics(processors)
+            _ = try await driver.closedLoop(inFlight: inFlight, seconds: warmup)
+            let before = Self.statistics(processors)
             let saturated = try await driver.closedLoop(inFlight: inFlight, seconds: duration)
             let saturation = Self.statistics(processors).since(before)
             print("saturation: \(Int(saturated.rate)) commands/s acknowledged (\(Int(saturated.rate) / nodes) per node), \(inFlight) in flight, "

@@ -31,7 +31,7 @@ struct Serve: AsyncParsableCommand {
         var graceMs = 1000
 
         func run() async throws {
-            let cluster = try ClusterConfig.load(path: config)
+            let cluster = try ClusterConfig.parse(try Files.read(config), path: config)
             let processor = try ProcessorNode(config: cluster, nodeID: node, journalPath: journal, snapshotEvery: snapshotEvery)
             let bound = try await processor.start()
             let ring = ClusterRing(cluster)

@@ -70,7 +70,7 @@ final class ProcessorCluster: @unchecked Sendable {
         configPath = directory + "/cluster.json"
         try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
-        config = try ClusterConfig.load(path: configPath)
+        config = try ClusterConfig.parse(text, path: configPath)
         client = ClusterClient(config: config)
         for node in config.nodes { try await start(node.id) }
     }
