@@ -71,12 +71,14 @@ let package = Package(
         .target(name: "Matching", swiftSettings: releaseSettings),
         // One order's state machine: statuses, events, the transitions allowed. No I/O.
         .target(name: "Orders"),
+        // One SQLite connection and its prepared statements (the system libsqlite3).
+        .target(name: "SQLite", dependencies: ["CSQLite"]),
         // A node's journal: events in SQLite (WAL), gap-free sequence numbers, group commit on a writer thread.
-        .target(name: "Journal", dependencies: ["CSQLite", "EventLoop"], swiftSettings: releaseSettings),
+        .target(name: "Journal", dependencies: ["SQLite", "EventLoop"], swiftSettings: releaseSettings),
         // A processor node: order and book actors on one core thread, the journal, the command stream.
         .target(
             name: "Processor",
-            dependencies: ["Journal", "Matching", "Orders", "HashRing", "Transport", "ServiceStubs", "Protos", "JSON"],
+            dependencies: ["Journal", "SQLite", "Matching", "Orders", "HashRing", "Transport", "ServiceStubs", "Protos", "JSON"],
             swiftSettings: releaseSettings),
 
         // MARK: Load harness
@@ -105,7 +107,7 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "MatchingTests", dependencies: ["Matching"]),
         .testTarget(name: "OrdersTests", dependencies: ["Orders"]),
-        .testTarget(name: "JournalTests", dependencies: ["Journal"]),
+        .testTarget(name: "JournalTests", dependencies: ["Journal", "SQLite"]),
         .testTarget(
             name: "ProcessorTests",
             dependencies: ["Processor", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "Journal", "HashRing", "TestSupport"]),

@@ -1,3 +1,4 @@
+public import SQLite
 import EventLoop
 import Synchronization
 
@@ -10,7 +11,7 @@ import Synchronization
 /// in the order they were appended. Reads go through a separate SQLite connection (WAL lets it read beside the
 /// writer).
 public final class Journal: Sendable {
-    public typealias Completion = @Sendable (Result<JournalCommit, JournalError>) -> Void
+    public typealias Completion = @Sendable (Result<JournalCommit, SQLiteError>) -> Void
 
     public let path: String
     public let maxBatch: Int
@@ -48,7 +49,7 @@ public final class Journal: Sendable {
     }
 
     /// Opens (or creates) the journal at `path`.
-    public init(path: String, synchronous: JournalSynchronous = .full, maxBatch: Int = 4096) throws(JournalError) {
+    public init(path: String, synchronous: JournalSynchronous = .full, maxBatch: Int = 4096) throws(SQLiteError) {
         self.path = path
         self.maxBatch = maxBatch
         let store = try JournalStore(path: path, synchronous: synchronous)
@@ -58,7 +59,7 @@ public final class Journal: Sendable {
         do {
             writer = try EventLoop(name: "journal")
         } catch {
-            throw JournalError(operation: "start the journal's writer thread", code: 0, message: "\(error)")
+            throw SQLiteError(operation: "start the journal's writer thread", code: 0, message: "\(error)")
         }
     }
 
@@ -97,14 +98,14 @@ public final class Journal: Sendable {
             return !state.flushScheduled
         }
         switch schedule {
-        case nil: completion(.failure(JournalError(operation: "append", code: 0, message: "the journal is closed")))
+        case nil: completion(.failure(SQLiteError(operation: "append", code: 0, message: "the journal is closed")))
         case true?: writer.execute { self.flush() }
         case false?: break
         }
     }
 
     /// Appends `write` and returns once it is committed.
-    public func append(_ write: JournalWrite) async throws(JournalError) -> JournalCommit {
+    public func append(_ write: JournalWrite) async throws(SQLiteError) -> JournalCommit {
         let result = await withUnsafeContinuation { continuation in
             append(write) { continuation.resume(returning: $0) }
         }
@@ -112,14 +113,14 @@ public final class Journal: Sendable {
     }
 
     /// Appends `entries` (in this order, consecutively numbered) and returns once they are committed.
-    public func append(_ entries: [JournalEntry]) async throws(JournalError) -> ClosedRange<UInt64> {
+    public func append(_ entries: [JournalEntry]) async throws(SQLiteError) -> ClosedRange<UInt64> {
         precondition(!entries.isEmpty, "append at least one entry")
         let first = try await append(JournalWrite(events: entries)).firstSequence
         return first...(first + UInt64(entries.count) - 1)
     }
 
     /// Appends one entry; returns its sequence number once committed.
-    public func append(_ entry: JournalEntry) async throws(JournalError) -> UInt64 {
+    public func append(_ entry: JournalEntry) async throws(SQLiteError) -> UInt64 {
         try await append([entry]).lowerBound
     }
 
@@ -146,40 +147,40 @@ public final class Journal: Sendable {
     // MARK: - Reads
 
     /// Up to `limit` committed records from `sequence` on.
-    public func records(from sequence: UInt64, limit: Int = 1000) throws(JournalError) -> [JournalRecord] {
-        try read { store throws(JournalError) in try store.records(from: sequence, limit: limit) }
+    public func records(from sequence: UInt64, limit: Int = 1000) throws(SQLiteError) -> [JournalRecord] {
+        try read { store throws(SQLiteError) in try store.records(from: sequence, limit: limit) }
     }
 
     /// Every committed record of `key`, in order.
-    public func records(key: String) throws(JournalError) -> [JournalRecord] {
-        try read { store throws(JournalError) in try store.records(key: key) }
+    public func records(key: String) throws(SQLiteError) -> [JournalRecord] {
+        try read { store throws(SQLiteError) in try store.records(key: key) }
     }
 
     /// One order's current row.
-    public func order(key: String) throws(JournalError) -> OrderRow? {
-        try read { store throws(JournalError) in try store.order(key: key) }
+    public func order(key: String) throws(SQLiteError) -> OrderRow? {
+        try read { store throws(SQLiteError) in try store.order(key: key) }
     }
 
-    public func orders(_ query: OrderQuery) throws(JournalError) -> [OrderRow] {
-        try read { store throws(JournalError) in try store.orders(query) }
+    public func orders(_ query: OrderQuery) throws(SQLiteError) -> [OrderRow] {
+        try read { store throws(SQLiteError) in try store.orders(query) }
     }
 
-    public func orders(statuses: [Int32]) throws(JournalError) -> [OrderRow] {
-        try read { store throws(JournalError) in try store.orders(statuses: statuses) }
+    public func orders(statuses: [Int32]) throws(SQLiteError) -> [OrderRow] {
+        try read { store throws(SQLiteError) in try store.orders(statuses: statuses) }
     }
 
     /// Snapshots and the inputs after them: what a restart replays.
-    public func replayable() throws(JournalError) -> (snapshots: [SnapshotRow], inputs: [InputRow]) {
-        try read { store throws(JournalError) in try store.replayable() }
+    public func replayable() throws(SQLiteError) -> (snapshots: [SnapshotRow], inputs: [InputRow]) {
+        try read { store throws(SQLiteError) in try store.replayable() }
     }
 
     /// Outbox messages not yet confirmed, in sequence order per destination.
-    public func pendingOutbox() throws(JournalError) -> [OutboxRecord] {
-        try read { store throws(JournalError) in try store.pendingOutbox() }
+    public func pendingOutbox() throws(SQLiteError) -> [OutboxRecord] {
+        try read { store throws(SQLiteError) in try store.pendingOutbox() }
     }
 
-    private func read<T>(_ body: (JournalStore) throws(JournalError) -> T) throws(JournalError) -> T {
-        try reader.withLock { reader throws(JournalError) in try body(reader.value) }
+    private func read<T>(_ body: (JournalStore) throws(SQLiteError) -> T) throws(SQLiteError) -> T {
+        try reader.withLock { reader throws(SQLiteError) in try body(reader.value) }
     }
 
     // MARK: - Writer thread
@@ -204,7 +205,7 @@ public final class Journal: Sendable {
             let time = WallClock.now()
             var newHeads = heads
             let outboxSequences: [[UInt64]]
-            do throws(JournalError) {
+            do throws(SQLiteError) {
                 outboxSequences = try store.value.commit(writes, first: first, heads: &newHeads, at: time)
             } catch {
                 for request in batch { request.completion(.failure(error)) }

@@ -1,3 +1,4 @@
+import SQLite
 /// One event to journal: the actor it belongs to (an OrderId, a symbol), its kind, its encoded body.
 public struct JournalEntry: Sendable, Hashable {
     public var key: String
@@ -149,7 +150,7 @@ final class JournalStore {
     private let selectLast: SQLiteStatement
     private let selectOrder: SQLiteStatement
 
-    init(path: String, synchronous: JournalSynchronous) throws(JournalError) {
+    init(path: String, synchronous: JournalSynchronous) throws(SQLiteError) {
         database = try SQLiteDatabase(path: path)
         try database.execute("PRAGMA journal_mode=WAL")
         try database.execute("PRAGMA synchronous=\(synchronous.rawValue)")
@@ -191,14 +192,14 @@ final class JournalStore {
     }
 
     /// The highest sequence committed (0 for an empty journal).
-    func lastSequence() throws(JournalError) -> UInt64 {
+    func lastSequence() throws(SQLiteError) -> UInt64 {
         defer { selectLast.reset() }
         _ = try selectLast.step()
         return UInt64(selectLast.int64(0))
     }
 
     /// Each destination's last outbox sequence given.
-    func outboxHeads() throws(JournalError) -> [String: UInt64] {
+    func outboxHeads() throws(SQLiteError) -> [String: UInt64] {
         let statement = try database.prepare("SELECT destination, last FROM outbox_heads")
         var heads: [String: UInt64] = [:]
         while try statement.step() { heads[statement.text(0)] = UInt64(statement.int64(1)) }
@@ -207,13 +208,13 @@ final class JournalStore {
 
     /// Writes `writes` in one transaction, events numbered from `first` and outbox messages after `heads`
     /// (advanced in place): all of it is durable when this returns, or none (rolled back, and the error thrown).
-    func commit(_ writes: [JournalWrite], first: UInt64, heads: inout [String: UInt64], at time: Int64) throws(JournalError)
+    func commit(_ writes: [JournalWrite], first: UInt64, heads: inout [String: UInt64], at time: Int64) throws(SQLiteError)
         -> [[UInt64]]
     {
         var newHeads = heads
         var outboxSequences: [[UInt64]] = []
         try database.execute("BEGIN IMMEDIATE")
-        do throws(JournalError) {
+        do throws(SQLiteError) {
             var sequence = first
             for write in writes {
                 for entry in write.events {
@@ -251,33 +252,33 @@ final class JournalStore {
     }
 
     /// Binds `values` in order and steps `statement` once.
-    private func run(_ statement: SQLiteStatement, _ values: any SQLiteValue...) throws(JournalError) {
+    private func run(_ statement: SQLiteStatement, _ values: any SQLiteValue...) throws(SQLiteError) {
         defer { statement.reset() }
         for (index, value) in values.enumerated() { value.bind(to: statement, at: Int32(index + 1)) }
         _ = try statement.step()
     }
 
     /// Up to `limit` records from `sequence` on.
-    func records(from sequence: UInt64, limit: Int) throws(JournalError) -> [JournalRecord] {
+    func records(from sequence: UInt64, limit: Int) throws(SQLiteError) -> [JournalRecord] {
         selectFrom.bind(1, Int64(sequence))
         selectFrom.bind(2, Int64(limit))
         return try rows(selectFrom)
     }
 
     /// Every record of one key, in order.
-    func records(key: String) throws(JournalError) -> [JournalRecord] {
+    func records(key: String) throws(SQLiteError) -> [JournalRecord] {
         selectKey.bind(1, key)
         return try rows(selectKey)
     }
 
-    func order(key: String) throws(JournalError) -> OrderRow? {
+    func order(key: String) throws(SQLiteError) -> OrderRow? {
         selectOrder.bind(1, key)
         defer { selectOrder.reset() }
         return try selectOrder.step() ? Self.orderRow(selectOrder) : nil
     }
 
     /// Orders matching `query`, oldest first.
-    func orders(_ query: OrderQuery) throws(JournalError) -> [OrderRow] {
+    func orders(_ query: OrderQuery) throws(SQLiteError) -> [OrderRow] {
         var conditions = ["account = ?"]
         var values: [any SQLiteValue] = [query.account]
         if !query.statuses.isEmpty {
@@ -303,7 +304,7 @@ final class JournalStore {
     }
 
     /// Every order with one of `statuses` (for work a restart must resume, such as settlement).
-    func orders(statuses: [Int32]) throws(JournalError) -> [OrderRow] {
+    func orders(statuses: [Int32]) throws(SQLiteError) -> [OrderRow] {
         let statement = try database.prepare("""
             SELECT key, account, symbol, status, created_at, batch_id, payload FROM orders
             WHERE status IN (\(statuses.map(String.init).joined(separator: ",")))
@@ -314,7 +315,7 @@ final class JournalStore {
     }
 
     /// Every snapshot, and every input after it (or without one), by key in position order.
-    func replayable() throws(JournalError) -> (snapshots: [SnapshotRow], inputs: [InputRow]) {
+    func replayable() throws(SQLiteError) -> (snapshots: [SnapshotRow], inputs: [InputRow]) {
         let snapshots = try database.prepare("SELECT key, position, payload FROM snapshots")
         var snapshotRows: [SnapshotRow] = []
         while try snapshots.step() {
@@ -329,7 +330,7 @@ final class JournalStore {
     }
 
     /// Messages not yet confirmed by their destinations, in sequence order per destination.
-    func pendingOutbox() throws(JournalError) -> [OutboxRecord] {
+    func pendingOutbox() throws(SQLiteError) -> [OutboxRecord] {
         let statement = try database.prepare("SELECT destination, sequence, payload FROM outbox ORDER BY destination, sequence")
         var records: [OutboxRecord] = []
         while try statement.step() {
@@ -344,7 +345,7 @@ final class JournalStore {
             createdAt: statement.int64(4), batchID: statement.text(5), payload: statement.blob(6))
     }
 
-    private func rows(_ statement: SQLiteStatement) throws(JournalError) -> [JournalRecord] {
+    private func rows(_ statement: SQLiteStatement) throws(SQLiteError) -> [JournalRecord] {
         defer { statement.reset() }
         var records: [JournalRecord] = []
         while try statement.step() {

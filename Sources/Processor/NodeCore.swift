@@ -1,6 +1,7 @@
 import EventLoop
 import Glibc
 import Journal
+import SQLite
 import Orders
 import Protos
 import RPC
@@ -426,7 +427,7 @@ final class NodeCore: @unchecked Sendable {
         }
     }
 
-    private func failStop(_ error: JournalError) -> Never {
+    private func failStop(_ error: SQLiteError) -> Never {
         log("the journal failed (\(error)); stopping the node so that a restart rebuilds it from what committed")
         exit(70)
     }

@@ -1,4 +1,5 @@
 import Journal
+import SQLite
 import Synchronization
 import Testing
 
@@ -77,7 +78,7 @@ import Glibc
         try await Self.withDirectory { directory in
             let journal = try Journal(path: directory + "/journal.db")
             await journal.close()
-            await #expect(throws: JournalError.self) { try await journal.append(Self.entry("ord-1", 0)) }
+            await #expect(throws: SQLiteError.self) { try await journal.append(Self.entry("ord-1", 0)) }
         }
     }
 

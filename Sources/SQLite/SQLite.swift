@@ -1,26 +1,32 @@
 internal import CSQLite
 
 /// A failed SQLite call: what was being done, SQLite's result code and message.
-public struct JournalError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct SQLiteError: Error, Sendable, Hashable, CustomStringConvertible {
     public let operation: String
     public let code: Int32
     public let message: String
 
     public var description: String { "\(operation): \(message) (SQLite \(code))" }
+
+    public init(operation: String, code: Int32, message: String) {
+        self.operation = operation
+        self.code = code
+        self.message = message
+    }
 }
 
-/// One SQLite connection. Not thread-safe: its owner (the journal's writer, or one reader) uses it alone.
-final class SQLiteDatabase {
+/// One SQLite connection. Not thread-safe: its owner (a writer thread, or one reader) uses it alone.
+public final class SQLiteDatabase {
     private let handle: OpaquePointer
 
-    init(path: String) throws(JournalError) {
+    public init(path: String) throws(SQLiteError) {
         var handle: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let code = sqlite3_open_v2(path, &handle, flags, nil)
         guard code == SQLITE_OK, let handle else {
             let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close(handle)
-            throw JournalError(operation: "open \(path)", code: code, message: message)
+            throw SQLiteError(operation: "open \(path)", code: code, message: message)
         }
         self.handle = handle
     }
@@ -30,25 +36,25 @@ final class SQLiteDatabase {
     }
 
     /// Runs SQL without results (pragmas, DDL, BEGIN/COMMIT).
-    func execute(_ sql: String) throws(JournalError) {
+    public func execute(_ sql: String) throws(SQLiteError) {
         let code = sqlite3_exec(handle, sql, nil, nil, nil)
         guard code == SQLITE_OK else { throw error(sql, code) }
     }
 
-    func prepare(_ sql: String) throws(JournalError) -> SQLiteStatement {
+    public func prepare(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
         var statement: OpaquePointer?
         let code = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
         guard code == SQLITE_OK, let statement else { throw error(sql, code) }
         return SQLiteStatement(statement: statement, database: self)
     }
 
-    func error(_ operation: String, _ code: Int32) -> JournalError {
-        JournalError(operation: operation, code: code, message: String(cString: sqlite3_errmsg(handle)))
+    public func error(_ operation: String, _ code: Int32) -> SQLiteError {
+        SQLiteError(operation: operation, code: code, message: String(cString: sqlite3_errmsg(handle)))
     }
 }
 
 /// A prepared statement, reset after each use.
-final class SQLiteStatement {
+public final class SQLiteStatement {
     private let statement: OpaquePointer
     private let database: SQLiteDatabase
 
@@ -61,15 +67,15 @@ final class SQLiteStatement {
         sqlite3_finalize(statement)
     }
 
-    func bind(_ index: Int32, _ value: Int64) {
+    public func bind(_ index: Int32, _ value: Int64) {
         sqlite3_bind_int64(statement, index, value)
     }
 
-    func bind(_ index: Int32, _ text: String) {
+    public func bind(_ index: Int32, _ text: String) {
         sqlite3_bind_text(statement, index, text, -1, tw_sqlite_transient())
     }
 
-    func bind(_ index: Int32, _ bytes: [UInt8]) {
+    public func bind(_ index: Int32, _ bytes: [UInt8]) {
         _ = bytes.withUnsafeBytes { raw in
             // A zero-length blob still needs a non-null pointer, or SQLite stores NULL.
             sqlite3_bind_blob(statement, index, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(raw.count), tw_sqlite_transient())
@@ -77,7 +83,7 @@ final class SQLiteStatement {
     }
 
     /// Steps once: true while a row is available, false when done.
-    func step() throws(JournalError) -> Bool {
+    public func step() throws(SQLiteError) -> Bool {
         switch sqlite3_step(statement) {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false
@@ -85,22 +91,68 @@ final class SQLiteStatement {
         }
     }
 
-    func reset() {
+    public func reset() {
         sqlite3_reset(statement)
         sqlite3_clear_bindings(statement)
     }
 
-    func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
+    public func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
 
-    func text(_ column: Int32) -> String {
+    public func text(_ column: Int32) -> String {
         guard let text = sqlite3_column_text(statement, column) else { return "" }
         let count = Int(sqlite3_column_bytes(statement, column))
         return String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self)
     }
 
-    func blob(_ column: Int32) -> [UInt8] {
+    public func blob(_ column: Int32) -> [UInt8] {
         let count = Int(sqlite3_column_bytes(statement, column))
         guard count > 0, let bytes = sqlite3_column_blob(statement, column) else { return [] }
         return [UInt8](UnsafeRawBufferPointer(start: bytes, count: count))
     }
+}
+
+extension SQLiteDatabase {
+    /// Opens (or creates) a database file for one writer: WAL, `synchronous` NORMAL or FULL, a busy timeout.
+    public static func open(path: String, synchronous: String = "NORMAL") throws(SQLiteError) -> SQLiteDatabase {
+        let database = try SQLiteDatabase(path: path)
+        try database.execute("PRAGMA journal_mode=WAL")
+        try database.execute("PRAGMA synchronous=\(synchronous)")
+        try database.execute("PRAGMA busy_timeout=5000")
+        return database
+    }
+
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    public func transaction<T>(_ body: () throws(SQLiteError) -> T) throws(SQLiteError) -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+}
+
+extension SQLiteStatement {
+    /// Binds `values` from parameter 1 on, steps to completion and resets.
+    public func run(_ values: SQLiteValue...) throws(SQLiteError) {
+        for (index, value) in values.enumerated() {
+            switch value {
+            case .int(let int): bind(Int32(index + 1), int)
+            case .text(let text): bind(Int32(index + 1), text)
+            case .blob(let blob): bind(Int32(index + 1), blob)
+            }
+        }
+        defer { reset() }
+        while try step() {}
+    }
+}
+
+/// A value to bind.
+public enum SQLiteValue {
+    case int(Int64)
+    case text(String)
+    case blob([UInt8])
 }
