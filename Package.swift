@@ -81,6 +81,13 @@ let package = Package(
             dependencies: ["Journal", "SQLite", "Matching", "Orders", "HashRing", "Transport", "ServiceStubs", "Protos", "JSON"],
             swiftSettings: releaseSettings),
 
+        // The market-data service: instruments, books, trades and OHLCV candles from the processors' events, the
+        // reference-price feed, and bounded per-subscriber streams.
+        .target(
+            name: "MarketData",
+            dependencies: ["Processor", "SQLite", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "ProtoJSON", "GRPCServices"],
+            swiftSettings: releaseSettings),
+
         // MARK: Load harness
         // `tradewire load`: closed- and open-loop load on any gRPC method, HdrHistogram latency, reports.
         .target(
@@ -94,7 +101,7 @@ let package = Package(
         .executableTarget(
             name: "tradewire",
             dependencies: [
-                "GRPCServices", "Transport", "LoadHarness", "ProtoJSON", "Processor",
+                "GRPCServices", "Transport", "LoadHarness", "ProtoJSON", "Processor", "MarketData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -20,7 +20,7 @@ public struct ClusterNode: Hashable, Sendable {
 /// ```json
 /// {"epoch": 1,
 ///  "nodes": [{"id": "p1", "address": "127.0.0.1:7101"}, {"id": "p2", "address": "127.0.0.1:7102"}],
-///  "risk": "127.0.0.1:7200", "risk_timeout_ms": 100, "settlement_ms": 1000,
+///  "risk": "127.0.0.1:7200", "marketdata": "127.0.0.1:7300", "risk_timeout_ms": 100, "settlement_ms": 1000,
 ///  "data_dir": "data", "synchronous": "full", "passivate_after_ms": 60000}
 /// ```
 public struct ClusterConfig: Sendable {
@@ -30,6 +30,8 @@ public struct ClusterConfig: Sendable {
     public var nodes: [ClusterNode]
     /// The risk service's host:port; nil rejects every new order as RISK_UNAVAILABLE (never accepts unchecked).
     public var riskAddress: String?
+    /// The market-data service's host:port (risk reads instruments and reference prices there).
+    public var marketDataAddress: String?
     public var riskTimeout: Duration = .milliseconds(100)
     /// How long a FILLED order waits before it becomes SETTLED.
     public var settlementDelay: Duration = .seconds(1)
@@ -69,6 +71,12 @@ public struct ClusterConfig: Sendable {
         }
         var config = ClusterConfig(epoch: UInt64(epoch), nodes: nodes)
         config.riskAddress = json["risk"]?.stringValue
+        config.marketDataAddress = json["marketdata"]?.stringValue
+        for (key, address) in [("risk", config.riskAddress), ("marketdata", config.marketDataAddress)] {
+            if let address, SocketAddressText.split(address) == nil {
+                throw ClusterConfigError("\(path): \"\(key)\" must be host:port, not \"\(address)\"")
+            }
+        }
         if let milliseconds = json["risk_timeout_ms"]?.int64Value { config.riskTimeout = .milliseconds(milliseconds) }
         if let milliseconds = json["settlement_ms"]?.int64Value { config.settlementDelay = .milliseconds(milliseconds) }
         if let milliseconds = json["passivate_after_ms"]?.int64Value { config.passivateAfter = .milliseconds(milliseconds) }
@@ -93,8 +101,8 @@ public struct ClusterConfigError: Error, CustomStringConvertible {
 }
 
 /// host:port text, split at the last colon ("[::1]:80" keeps its brackets off the host).
-enum SocketAddressText {
-    static func split(_ text: String) -> (host: String, port: Int)? {
+public enum SocketAddressText {
+    public static func split(_ text: String) -> (host: String, port: Int)? {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
             return nil
         }

@@ -142,6 +142,17 @@ extension ServerCall {
         endEarly(status)
     }
 
+    /// See `ServerContext.abort`. Context thread only.
+    func abort(_ status: RPCError) {
+        let blocked = endedEarly == nil && transport.isBlocked(streamID: streamID)
+        sendStatus(status)
+        if blocked {
+            machine.reset()
+            transport.resetStream(streamID: streamID, errorCode: 0xb)  // ENHANCE_YOUR_CALM
+        }
+        endEarly(status)
+    }
+
     /// Wakes a waiting reader and writer with `status` and cancels the handler.
     func endEarly(_ status: RPCError) {
         if endedEarly == nil { endedEarly = status }

@@ -38,6 +38,15 @@ public struct ServerContext: Sendable {
         nonmutating set { call.response.withLock { $0.trailingMetadata = newValue } }
     }
 
+    /// Ends the call now with `status`, also while a write waits for flow control (a subscriber that stopped
+    /// reading). The status goes out; if response data is still queued behind the client's window, the stream is
+    /// reset with ENHANCE_YOUR_CALM (which gRPC clients read as RESOURCE_EXHAUSTED) so that the queued data is
+    /// dropped rather than held. A waiting `write` fails with `status` and the handler is cancelled.
+    public func abort(_ status: RPCError) {
+        let call = call
+        call.executionContext.execute { call.abort(status) }
+    }
+
     /// How response messages are compressed (identity or gzip); defaults to the request's encoding when the
     /// client accepts it.
     public var responseCompression: CompressionAlgorithm {

@@ -98,6 +98,8 @@ public final class SQLiteStatement {
 
     public func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
 
+    public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
+
     public func text(_ column: Int32) -> String {
         guard let text = sqlite3_column_text(statement, column) else { return "" }
         let count = Int(sqlite3_column_bytes(statement, column))
@@ -143,6 +145,7 @@ extension SQLiteStatement {
             case .int(let int): bind(Int32(index + 1), int)
             case .text(let text): bind(Int32(index + 1), text)
             case .blob(let blob): bind(Int32(index + 1), blob)
+            case .null: break  // reset() cleared the bindings: an unbound parameter is NULL
             }
         }
         defer { reset() }
@@ -155,4 +158,5 @@ public enum SQLiteValue {
     case int(Int64)
     case text(String)
     case blob([UInt8])
+    case null
 }

@@ -159,6 +159,7 @@ extension ProtoCatalog {
             .init(path: "/tradewire.v1.MarketData/ListInstruments", input: Tradewire_V1_ListInstrumentsRequest.self, output: Tradewire_V1_ListInstrumentsResponse.self, clientStreaming: false, serverStreaming: false),
             .init(path: "/tradewire.v1.MarketData/GetInstrument", input: Tradewire_V1_GetInstrumentRequest.self, output: Tradewire_V1_Instrument.self, clientStreaming: false, serverStreaming: false),
             .init(path: "/tradewire.v1.MarketData/UpsertInstrument", input: Tradewire_V1_Instrument.self, output: Tradewire_V1_Instrument.self, clientStreaming: false, serverStreaming: false),
+            .init(path: "/tradewire.v1.MarketData/WatchInstruments", input: Tradewire_V1_ListInstrumentsRequest.self, output: Tradewire_V1_Instrument.self, clientStreaming: false, serverStreaming: true),
             .init(path: "/tradewire.v1.MarketData/GetQuote", input: Tradewire_V1_GetQuoteRequest.self, output: Tradewire_V1_Quote.self, clientStreaming: false, serverStreaming: false),
             .init(path: "/tradewire.v1.MarketData/GetOrderBook", input: Tradewire_V1_GetOrderBookRequest.self, output: Tradewire_V1_OrderBook.self, clientStreaming: false, serverStreaming: false),
             .init(path: "/tradewire.v1.MarketData/GetTrades", input: Tradewire_V1_GetTradesRequest.self, output: Tradewire_V1_GetTradesResponse.self, clientStreaming: false, serverStreaming: false),

@@ -372,17 +372,22 @@ public struct Tradewire_V1_GetCandlesResponse: ProtoMessage {
 public struct Tradewire_V1_StreamMarketDataRequest: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.StreamMarketDataRequest"
 
-    /// At least one symbol.
+    /// The symbols wanted; empty: every symbol, including ones that start trading later.
     public var symbols: [String] = []
+
+    /// StreamBook: levels per side in each snapshot, 1–100; 0 means 10.
+    public var depth: UInt32 = 0
 
     public var unknownFields = ProtoUnknownFields()
 
     public init() {}
 
     public init(
-        symbols: [String] = []
+        symbols: [String] = [],
+        depth: UInt32 = 0
     ) {
         self.symbols = symbols
+        self.depth = depth
     }
 }
 
@@ -1129,6 +1134,7 @@ extension Tradewire_V1_StreamMarketDataRequest {
     init(_c c: UnsafePointer<Tradewire__V1__StreamMarketDataRequest>) throws(ProtoDecodingError) {
         self.init()
         self.symbols = try _ProtoC.strings(c.pointee.symbols, count: c.pointee.n_symbols, field: "tradewire.v1.StreamMarketDataRequest.symbols")
+        self.depth = c.pointee.depth
         self.unknownFields = _ProtoC.unknownFields(c)
     }
 
@@ -1147,6 +1153,7 @@ extension Tradewire_V1_StreamMarketDataRequest {
         tradewire__v1__stream_market_data_request__init(c)
         var escaped = ProtoUnknownFields()
         (c.pointee.n_symbols, c.pointee.symbols) = arena.cStrings(self.symbols, number: 1, unknown: &escaped)
+        c.pointee.depth = self.depth
         arena.setUnknownFields(c, self.unknownFields, escaped)
         return c
     }

@@ -11,6 +11,7 @@ public enum Tradewire_V1_MarketData {
         public static let listInstruments = MethodDescriptor(service: "tradewire.v1.MarketData", method: "ListInstruments")
         public static let getInstrument = MethodDescriptor(service: "tradewire.v1.MarketData", method: "GetInstrument")
         public static let upsertInstrument = MethodDescriptor(service: "tradewire.v1.MarketData", method: "UpsertInstrument")
+        public static let watchInstruments = MethodDescriptor(service: "tradewire.v1.MarketData", method: "WatchInstruments")
         public static let getQuote = MethodDescriptor(service: "tradewire.v1.MarketData", method: "GetQuote")
         public static let getOrderBook = MethodDescriptor(service: "tradewire.v1.MarketData", method: "GetOrderBook")
         public static let getTrades = MethodDescriptor(service: "tradewire.v1.MarketData", method: "GetTrades")
@@ -27,6 +28,9 @@ public enum Tradewire_V1_MarketData {
         func getInstrument(request: Tradewire_V1_GetInstrumentRequest, context: ServerContext) async throws -> Tradewire_V1_Instrument
         /// Admin: creates or replaces an instrument.
         func upsertInstrument(request: Tradewire_V1_Instrument, context: ServerContext) async throws -> Tradewire_V1_Instrument
+        /// Every instrument (in the request's status filter) first, then each instrument whenever it changes (risk
+        /// follows halts and price bands this way).
+        func watchInstruments(request: Tradewire_V1_ListInstrumentsRequest, responses: RPCResponseWriter<Tradewire_V1_Instrument>, context: ServerContext) async throws
         func getQuote(request: Tradewire_V1_GetQuoteRequest, context: ServerContext) async throws -> Tradewire_V1_Quote
         func getOrderBook(request: Tradewire_V1_GetOrderBookRequest, context: ServerContext) async throws -> Tradewire_V1_OrderBook
         /// Recent trades, newest first.
@@ -58,6 +62,12 @@ public enum Tradewire_V1_MarketData {
         /// Admin: creates or replaces an instrument.
         public func upsertInstrument(_ request: Tradewire_V1_Instrument, metadata: Metadata = [:], options: CallOptions = CallOptions()) async throws(RPCError) -> Tradewire_V1_Instrument {
             try await transport.unary(Tradewire_V1_MarketData.Method.upsertInstrument, request, metadata: metadata, options: options)
+        }
+
+        /// Every instrument (in the request's status filter) first, then each instrument whenever it changes (risk
+        /// follows halts and price bands this way).
+        public func watchInstruments<Result: Sendable>(_ request: Tradewire_V1_ListInstrumentsRequest, metadata: Metadata = [:], options: CallOptions = CallOptions(), _ body: (RPCResponseStream<Tradewire_V1_Instrument>) async throws -> Result) async throws -> Result {
+            try await transport.serverStreaming(Tradewire_V1_MarketData.Method.watchInstruments, request, metadata: metadata, options: options, body)
         }
 
         public func getQuote(_ request: Tradewire_V1_GetQuoteRequest, metadata: Metadata = [:], options: CallOptions = CallOptions()) async throws(RPCError) -> Tradewire_V1_Quote {
@@ -100,6 +110,7 @@ extension Tradewire_V1_MarketData.ServiceProtocol {
             .unary(Tradewire_V1_MarketData.Method.listInstruments, Tradewire_V1_ListInstrumentsRequest.self, Tradewire_V1_ListInstrumentsResponse.self) { [self] in try await listInstruments(request: $0, context: $1) },
             .unary(Tradewire_V1_MarketData.Method.getInstrument, Tradewire_V1_GetInstrumentRequest.self, Tradewire_V1_Instrument.self) { [self] in try await getInstrument(request: $0, context: $1) },
             .unary(Tradewire_V1_MarketData.Method.upsertInstrument, Tradewire_V1_Instrument.self, Tradewire_V1_Instrument.self) { [self] in try await upsertInstrument(request: $0, context: $1) },
+            .serverStreaming(Tradewire_V1_MarketData.Method.watchInstruments, Tradewire_V1_ListInstrumentsRequest.self, Tradewire_V1_Instrument.self) { [self] in try await watchInstruments(request: $0, responses: $1, context: $2) },
             .unary(Tradewire_V1_MarketData.Method.getQuote, Tradewire_V1_GetQuoteRequest.self, Tradewire_V1_Quote.self) { [self] in try await getQuote(request: $0, context: $1) },
             .unary(Tradewire_V1_MarketData.Method.getOrderBook, Tradewire_V1_GetOrderBookRequest.self, Tradewire_V1_OrderBook.self) { [self] in try await getOrderBook(request: $0, context: $1) },
             .unary(Tradewire_V1_MarketData.Method.getTrades, Tradewire_V1_GetTradesRequest.self, Tradewire_V1_GetTradesResponse.self) { [self] in try await getTrades(request: $0, context: $1) },

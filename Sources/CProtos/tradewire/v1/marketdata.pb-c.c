@@ -1431,7 +1431,7 @@ const ProtobufCMessageDescriptor tradewire__v1__get_candles_response__descriptor
   (ProtobufCMessageInit) tradewire__v1__get_candles_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tradewire__v1__stream_market_data_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor tradewire__v1__stream_market_data_request__field_descriptors[2] =
 {
   {
     "symbols",
@@ -1445,14 +1445,27 @@ static const ProtobufCFieldDescriptor tradewire__v1__stream_market_data_request_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "depth",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__StreamMarketDataRequest, depth),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tradewire__v1__stream_market_data_request__field_indices_by_name[] = {
+  1,   /* field[1] = depth */
   0,   /* field[0] = symbols */
 };
 static const ProtobufCIntRange tradewire__v1__stream_market_data_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor tradewire__v1__stream_market_data_request__descriptor =
 {
@@ -1462,7 +1475,7 @@ const ProtobufCMessageDescriptor tradewire__v1__stream_market_data_request__desc
   "Tradewire__V1__StreamMarketDataRequest",
   "tradewire.v1",
   sizeof(Tradewire__V1__StreamMarketDataRequest),
-  1,
+  2,
   tradewire__v1__stream_market_data_request__field_descriptors,
   tradewire__v1__stream_market_data_request__field_indices_by_name,
   1,  tradewire__v1__stream_market_data_request__number_ranges,
@@ -1625,11 +1638,12 @@ const ProtobufCEnumDescriptor tradewire__v1__candle_interval__descriptor =
   tradewire__v1__candle_interval__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor tradewire__v1__market_data__method_descriptors[10] =
+static const ProtobufCMethodDescriptor tradewire__v1__market_data__method_descriptors[11] =
 {
   { "ListInstruments", &tradewire__v1__list_instruments_request__descriptor, &tradewire__v1__list_instruments_response__descriptor },
   { "GetInstrument", &tradewire__v1__get_instrument_request__descriptor, &tradewire__v1__instrument__descriptor },
   { "UpsertInstrument", &tradewire__v1__instrument__descriptor, &tradewire__v1__instrument__descriptor },
+  { "WatchInstruments", &tradewire__v1__list_instruments_request__descriptor, &tradewire__v1__instrument__descriptor },
   { "GetQuote", &tradewire__v1__get_quote_request__descriptor, &tradewire__v1__quote__descriptor },
   { "GetOrderBook", &tradewire__v1__get_order_book_request__descriptor, &tradewire__v1__order_book__descriptor },
   { "GetTrades", &tradewire__v1__get_trades_request__descriptor, &tradewire__v1__get_trades_response__descriptor },
@@ -1639,16 +1653,17 @@ static const ProtobufCMethodDescriptor tradewire__v1__market_data__method_descri
   { "StreamBook", &tradewire__v1__stream_market_data_request__descriptor, &tradewire__v1__book_update__descriptor },
 };
 const unsigned tradewire__v1__market_data__method_indices_by_name[] = {
-  6,        /* GetCandles */
+  7,        /* GetCandles */
   1,        /* GetInstrument */
-  4,        /* GetOrderBook */
-  3,        /* GetQuote */
-  5,        /* GetTrades */
+  5,        /* GetOrderBook */
+  4,        /* GetQuote */
+  6,        /* GetTrades */
   0,        /* ListInstruments */
-  9,        /* StreamBook */
-  7,        /* StreamQuotes */
-  8,        /* StreamTrades */
-  2         /* UpsertInstrument */
+  10,        /* StreamBook */
+  8,        /* StreamQuotes */
+  9,        /* StreamTrades */
+  2,        /* UpsertInstrument */
+  3         /* WatchInstruments */
 };
 const ProtobufCServiceDescriptor tradewire__v1__market_data__descriptor =
 {
@@ -1657,7 +1672,7 @@ const ProtobufCServiceDescriptor tradewire__v1__market_data__descriptor =
   "MarketData",
   "Tradewire__V1__MarketData",
   "tradewire.v1",
-  10,
+  11,
   tradewire__v1__market_data__method_descriptors,
   tradewire__v1__market_data__method_indices_by_name
 };
@@ -1685,13 +1700,21 @@ void tradewire__v1__market_data__upsert_instrument(ProtobufCService *service,
   assert(service->descriptor == &tradewire__v1__market_data__descriptor);
   service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void tradewire__v1__market_data__watch_instruments(ProtobufCService *service,
+                                                   const Tradewire__V1__ListInstrumentsRequest *input,
+                                                   Tradewire__V1__Instrument_Closure closure,
+                                                   void *closure_data)
+{
+  assert(service->descriptor == &tradewire__v1__market_data__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void tradewire__v1__market_data__get_quote(ProtobufCService *service,
                                            const Tradewire__V1__GetQuoteRequest *input,
                                            Tradewire__V1__Quote_Closure closure,
                                            void *closure_data)
 {
   assert(service->descriptor == &tradewire__v1__market_data__descriptor);
-  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tradewire__v1__market_data__get_order_book(ProtobufCService *service,
                                                 const Tradewire__V1__GetOrderBookRequest *input,
@@ -1699,7 +1722,7 @@ void tradewire__v1__market_data__get_order_book(ProtobufCService *service,
                                                 void *closure_data)
 {
   assert(service->descriptor == &tradewire__v1__market_data__descriptor);
-  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tradewire__v1__market_data__get_trades(ProtobufCService *service,
                                             const Tradewire__V1__GetTradesRequest *input,
@@ -1707,7 +1730,7 @@ void tradewire__v1__market_data__get_trades(ProtobufCService *service,
                                             void *closure_data)
 {
   assert(service->descriptor == &tradewire__v1__market_data__descriptor);
-  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tradewire__v1__market_data__get_candles(ProtobufCService *service,
                                              const Tradewire__V1__GetCandlesRequest *input,
@@ -1715,7 +1738,7 @@ void tradewire__v1__market_data__get_candles(ProtobufCService *service,
                                              void *closure_data)
 {
   assert(service->descriptor == &tradewire__v1__market_data__descriptor);
-  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tradewire__v1__market_data__stream_quotes(ProtobufCService *service,
                                                const Tradewire__V1__StreamMarketDataRequest *input,
@@ -1723,7 +1746,7 @@ void tradewire__v1__market_data__stream_quotes(ProtobufCService *service,
                                                void *closure_data)
 {
   assert(service->descriptor == &tradewire__v1__market_data__descriptor);
-  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tradewire__v1__market_data__stream_trades(ProtobufCService *service,
                                                const Tradewire__V1__StreamMarketDataRequest *input,
@@ -1731,7 +1754,7 @@ void tradewire__v1__market_data__stream_trades(ProtobufCService *service,
                                                void *closure_data)
 {
   assert(service->descriptor == &tradewire__v1__market_data__descriptor);
-  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tradewire__v1__market_data__stream_book(ProtobufCService *service,
                                              const Tradewire__V1__StreamMarketDataRequest *input,
@@ -1739,7 +1762,7 @@ void tradewire__v1__market_data__stream_book(ProtobufCService *service,
                                              void *closure_data)
 {
   assert(service->descriptor == &tradewire__v1__market_data__descriptor);
-  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tradewire__v1__market_data__init (Tradewire__V1__MarketData_Service *service,
                                        Tradewire__V1__MarketData_ServiceDestroy destroy)

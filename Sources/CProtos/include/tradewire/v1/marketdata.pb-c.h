@@ -252,14 +252,18 @@ struct  Tradewire__V1__StreamMarketDataRequest
 {
   ProtobufCMessage base;
   /*
-   * At least one symbol.
+   * The symbols wanted; empty: every symbol, including ones that start trading later.
    */
   size_t n_symbols;
   char **symbols;
+  /*
+   * StreamBook: levels per side in each snapshot, 1–100; 0 means 10.
+   */
+  uint32_t depth;
 };
 #define TRADEWIRE__V1__STREAM_MARKET_DATA_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__stream_market_data_request__descriptor) \
-    , 0,NULL }
+    , 0,NULL, 0 }
 
 
 /*
@@ -613,6 +617,10 @@ struct Tradewire__V1__MarketData_Service
                             const Tradewire__V1__Instrument *input,
                             Tradewire__V1__Instrument_Closure closure,
                             void *closure_data);
+  void (*watch_instruments)(Tradewire__V1__MarketData_Service *service,
+                            const Tradewire__V1__ListInstrumentsRequest *input,
+                            Tradewire__V1__Instrument_Closure closure,
+                            void *closure_data);
   void (*get_quote)(Tradewire__V1__MarketData_Service *service,
                     const Tradewire__V1__GetQuoteRequest *input,
                     Tradewire__V1__Quote_Closure closure,
@@ -652,6 +660,7 @@ void tradewire__v1__market_data__init (Tradewire__V1__MarketData_Service *servic
       function_prefix__ ## list_instruments,\
       function_prefix__ ## get_instrument,\
       function_prefix__ ## upsert_instrument,\
+      function_prefix__ ## watch_instruments,\
       function_prefix__ ## get_quote,\
       function_prefix__ ## get_order_book,\
       function_prefix__ ## get_trades,\
@@ -669,6 +678,10 @@ void tradewire__v1__market_data__get_instrument(ProtobufCService *service,
                                                 void *closure_data);
 void tradewire__v1__market_data__upsert_instrument(ProtobufCService *service,
                                                    const Tradewire__V1__Instrument *input,
+                                                   Tradewire__V1__Instrument_Closure closure,
+                                                   void *closure_data);
+void tradewire__v1__market_data__watch_instruments(ProtobufCService *service,
+                                                   const Tradewire__V1__ListInstrumentsRequest *input,
                                                    Tradewire__V1__Instrument_Closure closure,
                                                    void *closure_data);
 void tradewire__v1__market_data__get_quote(ProtobufCService *service,

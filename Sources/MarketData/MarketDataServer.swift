@@ -1,0 +1,62 @@
+public import EventLoop
+import GRPCServices
+public import Processor
+import Synchronization
+import Transport
+
+/// The market-data service: its store, its core thread, the processors' event streams it follows, and its gRPC
+/// server (MarketData and grpc.health.v1). `start()` loads the store, starts following and listens.
+public final class MarketDataServer: Sendable {
+    private let core: MarketDataCore
+    private let coreLoop: EventLoop
+    private let server: Server
+    private let follower: EventFollower
+    private let following: Mutex<Task<Void, Never>?> = Mutex(nil)
+
+    /// - Parameters:
+    ///   - storePath: default `<data_dir>/marketdata.sqlite`.
+    ///   - listen: default the cluster file's "marketdata" address.
+    public init(config: ClusterConfig, settings: MarketDataSettings, storePath: String? = nil, listen: SocketAddress? = nil) throws {
+        guard let address = listen ?? config.marketDataAddress.flatMap(SocketAddressText.split).flatMap({ SocketAddress(host: $0.host, port: $0.port) }) else {
+            throw MarketDataError("the cluster file has no numeric \"marketdata\" host:port to listen on")
+        }
+        coreLoop = try EventLoop(name: "marketdata")
+        let store = try MarketStore(path: storePath ?? "\(config.dataDirectory)/marketdata.sqlite")
+        core = try MarketDataCore(store: store, settings: settings, loop: coreLoop)
+        follower = EventFollower(config: config)
+        server = try Server(
+            services: [MarketDataService(core: core), HealthService()], configuration: ServerConfiguration(addresses: [address]))
+    }
+
+    /// Starts the feed, follows the processors, listens; returns the bound addresses.
+    @discardableResult
+    public func start() async throws -> [SocketAddress] {
+        let core = core
+        try await coreLoop.submit { core.start() }
+        let follower = follower
+        following.withLock {
+            $0 = Task {
+                await follower.run(cursor: { node in try await core.loop.submit { core.cursor(node) } },
+                                   deliver: { node, batch in try await core.loop.submit { core.apply(node: node, batch) } })
+            }
+        }
+        return try await server.start()
+    }
+
+    public func run() async throws {
+        try await server.run()
+    }
+
+    /// Stops following and serving (streams get `grace` to end), then closes the store.
+    public func shutdown(grace: Duration = .seconds(1)) async {
+        let task = following.withLock { $0 }
+        task?.cancel()
+        await task?.value
+        server.beginGracefulShutdown(grace: grace)
+        try? await server.run()
+        await server.shutdown()
+        let core = core
+        _ = try? await coreLoop.submit { core.stop() }
+        coreLoop.shutdown()
+    }
+}

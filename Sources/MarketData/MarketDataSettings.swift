@@ -1,0 +1,70 @@
+import JSON
+import Protos
+import ProtoJSON
+
+/// The market-data service's part of the cluster file:
+///
+/// ```json
+/// {"marketdata": "127.0.0.1:7300",
+///  "instruments": [{"symbol": "ACME", "quoteCurrency": "USD", "priceScale": 2, "quantityScale": 0,
+///                   "tickSize": {"units": "1", "scale": 2}, "lotSize": {"units": "1"}, "priceBandBps": 500,
+///                   "status": "INSTRUMENT_STATUS_TRADING"}],
+///  "feed": {"seed": 7, "interval_ms": 250, "step_bps": 10, "prices": {"ACME": 10000}},
+///  "reference_window_ms": 60000, "subscriber_queue": 1024}
+/// ```
+///
+/// Instruments are in the proto3 JSON form of `tradewire.v1.Instrument`; they seed the registry the first time
+/// the service starts (afterwards UpsertInstrument changes it, and the stored registry wins).
+public struct MarketDataSettings: Sendable {
+    public var instruments: [Tradewire_V1_Instrument] = []
+    var feed = ReferenceFeed.Settings()
+    /// A last trade younger than this is the reference price.
+    public var referenceWindow: Duration = .seconds(60)
+    /// Updates one stream subscriber may have unsent before it is ended with RESOURCE_EXHAUSTED.
+    public var subscriberQueue = 1024
+
+    public init() {}
+
+    public static func parse(_ text: String, path: String = "cluster file") throws -> MarketDataSettings {
+        let json: JSONValue
+        do { json = try JSONValue.parse(text) } catch { throw MarketDataError("\(path): \(error)") }
+        var settings = MarketDataSettings()
+        let codec = ProtoJSON(catalog: .protos)
+        for (index, entry) in (json["instruments"]?.arrayValue ?? []).enumerated() {
+            do {
+                let instrument = try Tradewire_V1_Instrument(serializedBytes: codec.encode(entry, as: Tradewire_V1_Instrument.self))
+                try InstrumentRules.validate(instrument)
+                settings.instruments.append(instrument)
+            } catch {
+                throw MarketDataError("\(path): instruments[\(index)]: \(error)")
+            }
+        }
+        if let feed = json["feed"] {
+            if let seed = feed["seed"]?.int64Value { settings.feed.seed = UInt64(bitPattern: seed) }
+            if let interval = feed["interval_ms"]?.int64Value {
+                guard interval > 0 else { throw MarketDataError("\(path): feed.interval_ms must be positive") }
+                settings.feed.interval = .milliseconds(interval)
+            }
+            if let step = feed["step_bps"]?.int64Value { settings.feed.stepBasisPoints = max(0, step) }
+            if case .bool(let enabled)? = feed["enabled"] { settings.feed.enabled = enabled }
+            for (symbol, price) in feed["prices"]?.objectValue?.members ?? [] {
+                guard let units = price.int64Value, units > 0 else {
+                    throw MarketDataError("\(path): feed.prices.\(symbol) must be a positive integer (units at the price scale)")
+                }
+                settings.feed.start[symbol] = units
+            }
+        }
+        if let window = json["reference_window_ms"]?.int64Value { settings.referenceWindow = .milliseconds(window) }
+        if let queue = json["subscriber_queue"]?.int64Value {
+            guard queue > 0 else { throw MarketDataError("\(path): subscriber_queue must be positive") }
+            settings.subscriberQueue = Int(queue)
+        }
+        return settings
+    }
+}
+
+public struct MarketDataError: Error, CustomStringConvertible {
+    public var description: String
+
+    init(_ description: String) { self.description = description }
+}
