@@ -88,6 +88,13 @@ let package = Package(
             dependencies: ["Processor", "SQLite", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "ProtoJSON", "GRPCServices"],
             swiftSettings: releaseSettings),
 
+        // The risk service: pre-trade checks with atomic per-account reservations, positions and cash from the
+        // processors' events (SQLite, resumed by cursor), instruments and reference prices from market data.
+        .target(
+            name: "Risk",
+            dependencies: ["Processor", "SQLite", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "ProtoJSON", "GRPCServices"],
+            swiftSettings: releaseSettings),
+
         // MARK: Load harness
         // `tradewire load`: closed- and open-loop load on any gRPC method, HdrHistogram latency, reports.
         .target(
@@ -101,7 +108,7 @@ let package = Package(
         .executableTarget(
             name: "tradewire",
             dependencies: [
-                "GRPCServices", "Transport", "LoadHarness", "ProtoJSON", "Processor", "MarketData",
+                "GRPCServices", "Transport", "LoadHarness", "ProtoJSON", "Processor", "MarketData", "Risk",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

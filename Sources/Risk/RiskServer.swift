@@ -1,0 +1,73 @@
+public import EventLoop
+import GRPCServices
+public import Processor
+import Protos
+import Synchronization
+import Transport
+
+/// The risk service: its store, its engine, the processors' event streams and the market-data streams it
+/// follows, and its gRPC server (Risk and grpc.health.v1).
+public final class RiskServer: Sendable {
+    private let core: RiskCore
+    private let server: Server
+    private let follower: EventFollower
+    private let marketData: Channel?
+    private let following: Mutex<Task<Void, Never>?> = Mutex(nil)
+
+    /// - Parameters:
+    ///   - storePath: default `<data_dir>/risk.sqlite`.
+    ///   - listen: default the cluster file's "risk" address.
+    public init(config: ClusterConfig, settings: RiskSettings, storePath: String? = nil, listen: SocketAddress? = nil) async throws {
+        guard let address = listen ?? config.riskAddress.flatMap(SocketAddressText.split).flatMap({ SocketAddress(host: $0.host, port: $0.port) }) else {
+            throw RiskError("the cluster file has no numeric \"risk\" host:port to listen on")
+        }
+        core = try RiskCore(store: RiskStore(path: storePath ?? "\(config.dataDirectory)/risk.sqlite"), unconfirmedTTL: settings.unconfirmedTTL)
+        let known = core.engine.withLock { Set($0.accounts.keys) }
+        for seed in settings.accounts where !known.contains(seed.account) {
+            _ = try await core.change { engine in
+                if let balance = seed.balance { _ = try engine.setBalance(seed.account, balance, adjust: false) }
+                return try engine.setLimits(seed.account, seed.limits ?? Tradewire_V1_AccountLimits())
+            }
+        }
+        follower = EventFollower(config: config)
+        marketData = try config.marketDataAddress.flatMap(SocketAddressText.split).map { try Channel(host: $0.host, port: $0.port) }
+        server = try Server(services: [RiskService(core: core), HealthService()], configuration: ServerConfiguration(addresses: [address]))
+    }
+
+    /// Follows the processors and market data, listens; returns the bound addresses.
+    @discardableResult
+    public func start() async throws -> [SocketAddress] {
+        core.start()
+        let core = core
+        let follower = follower
+        let market = marketData.map { MarketFollower(channel: $0, core: core) }
+        following.withLock {
+            $0 = Task {
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        await follower.run(cursor: { node in core.engine.withLock { $0.cursors[node] ?? 0 } },
+                                           deliver: { node, batch in await core.apply(node: node, batch) })
+                    }
+                    if let market { group.addTask { await market.run() } }
+                }
+            }
+        }
+        return try await server.start()
+    }
+
+    public func run() async throws {
+        try await server.run()
+    }
+
+    /// Stops serving (calls get `grace`) and following, then writes what is left.
+    public func shutdown(grace: Duration = .seconds(1)) async {
+        server.beginGracefulShutdown(grace: grace)
+        try? await server.run()
+        await server.shutdown()
+        let task = following.withLock { $0 }
+        task?.cancel()
+        await task?.value
+        await marketData?.shutdown()
+        await core.stop()
+    }
+}

@@ -1,0 +1,118 @@
+import Protos
+import SQLite
+
+/// The rows of one write, captured from the engine under its lock (so each write is a consistent cut).
+struct RiskRows: Sendable {
+    var accounts: [(name: String, limits: [UInt8], balance: Int64, currency: String)] = []
+    var positions: [(key: PositionKey, position: RiskPosition)] = []
+    /// nil: the reservation ended (delete its row).
+    var reservations: [(orderID: String, reservation: Reservation?)] = []
+    var cursors: [String: UInt64] = [:]
+}
+
+extension RiskEngine {
+    /// The changed rows as they are now; clears the change set.
+    mutating func takeRows() -> RiskRows {
+        var rows = RiskRows()
+        for name in changes.accounts {
+            guard let account = accounts[name] else { continue }
+            rows.accounts.append((name, account.limits.serializedBytes(), account.balance, account.currency))
+        }
+        for key in changes.positions {
+            if let position = accounts[key.account]?.positions[key.symbol] { rows.positions.append((key, position)) }
+        }
+        rows.reservations = changes.reservations.map { ($0, reservations[$0]) }
+        rows.cursors = changes.cursors
+        changes = RiskChanges()
+        return rows
+    }
+}
+
+/// The risk service's SQLite file: accounts, positions, working orders' reservations, and how far it has read
+/// each processor node's events. What working orders hold (reserved cash, open orders, open quantities) is not
+/// stored: loading re-derives it from the reservations. Used by the store thread only.
+final class RiskStore {
+    private let database: SQLiteDatabase
+    private let upsertAccount: SQLiteStatement
+    private let upsertPosition: SQLiteStatement
+    private let upsertReservation: SQLiteStatement
+    private let deleteReservation: SQLiteStatement
+    private let upsertCursor: SQLiteStatement
+
+    init(path: String, synchronous: String = "NORMAL") throws(SQLiteError) {
+        database = try SQLiteDatabase.open(path: path, synchronous: synchronous)
+        try database.execute("""
+            CREATE TABLE IF NOT EXISTS accounts (
+                account TEXT PRIMARY KEY, limits BLOB NOT NULL, balance INTEGER NOT NULL, currency TEXT NOT NULL) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS positions (
+                account TEXT NOT NULL, symbol TEXT NOT NULL, quantity INTEGER NOT NULL, cost INTEGER NOT NULL,
+                realized INTEGER NOT NULL, fills INTEGER NOT NULL, PRIMARY KEY (account, symbol)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS reservations (
+                order_id TEXT PRIMARY KEY, account TEXT NOT NULL, symbol TEXT NOT NULL, buy INTEGER NOT NULL,
+                price INTEGER NOT NULL, leaves INTEGER NOT NULL, cash INTEGER NOT NULL, confirmed INTEGER NOT NULL,
+                created_at INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS cursors (node TEXT PRIMARY KEY, sequence INTEGER NOT NULL) WITHOUT ROWID;
+            """)
+        upsertAccount = try database.prepare("INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?)")
+        upsertPosition = try database.prepare("INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?, ?, ?)")
+        upsertReservation = try database.prepare("INSERT OR REPLACE INTO reservations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        deleteReservation = try database.prepare("DELETE FROM reservations WHERE order_id = ?")
+        upsertCursor = try database.prepare("INSERT OR REPLACE INTO cursors (node, sequence) VALUES (?, ?)")
+    }
+
+    /// Writes one cut in one transaction.
+    func write(_ rows: RiskRows) throws(SQLiteError) {
+        try database.transaction { () throws(SQLiteError) in
+            for account in rows.accounts {
+                try upsertAccount.run(.text(account.name), .blob(account.limits), .int(account.balance), .text(account.currency))
+            }
+            for (key, position) in rows.positions {
+                try upsertPosition.run(.text(key.account), .text(key.symbol), .int(position.quantity), .int(position.cost),
+                                       .int(position.realized), .int(Int64(position.fills)))
+            }
+            for (orderID, reservation) in rows.reservations {
+                guard let reservation else {
+                    try deleteReservation.run(.text(orderID))
+                    continue
+                }
+                try upsertReservation.run(
+                    .text(orderID), .text(reservation.account), .text(reservation.symbol), .int(reservation.buy ? 1 : 0),
+                    .int(reservation.price), .int(reservation.leaves), .int(reservation.cash), .int(reservation.confirmed ? 1 : 0),
+                    .int(reservation.createdAt))
+            }
+            for (node, sequence) in rows.cursors { try upsertCursor.run(.text(node), .int(Int64(sequence))) }
+        }
+    }
+
+    /// The engine as stored (with each node's cursor).
+    func load() throws -> RiskEngine {
+        var engine = RiskEngine()
+        let accounts = try database.prepare("SELECT account, limits, balance, currency FROM accounts")
+        while try accounts.step() {
+            var account = RiskAccount()
+            account.limits = try Tradewire_V1_AccountLimits(serializedBytes: accounts.blob(1))
+            account.balance = accounts.int64(2)
+            account.currency = accounts.text(3)
+            engine.accounts[accounts.text(0)] = account
+        }
+        let positions = try database.prepare("SELECT account, symbol, quantity, cost, realized, fills FROM positions")
+        while try positions.step() {
+            let position = RiskPosition(quantity: positions.int64(2), cost: positions.int64(3), realized: positions.int64(4),
+                                        fills: UInt64(positions.int64(5)))
+            engine.accounts[positions.text(0)]?.positions[positions.text(1)] = position
+        }
+        let reservations = try database.prepare("SELECT order_id, account, symbol, buy, price, leaves, cash, confirmed, created_at FROM reservations")
+        while try reservations.step() {
+            engine.hold(reservations.text(0), Reservation(
+                account: reservations.text(1), symbol: reservations.text(2), buy: reservations.int64(3) == 1,
+                price: reservations.int64(4), leaves: reservations.int64(5), cash: reservations.int64(6),
+                confirmed: reservations.int64(7) == 1, createdAt: reservations.int64(8)))
+        }
+        let cursorRows = try database.prepare("SELECT node, sequence FROM cursors")
+        var cursors: [String: UInt64] = [:]
+        while try cursorRows.step() { cursors[cursorRows.text(0)] = UInt64(cursorRows.int64(1)) }
+        engine.cursors = cursors
+        engine.changes = RiskChanges()
+        return engine
+    }
+}
