@@ -122,9 +122,26 @@ let package = Package(
         .testTarget(name: "MatchingTests", dependencies: ["Matching"]),
         .testTarget(name: "OrdersTests", dependencies: ["Orders"]),
         .testTarget(name: "JournalTests", dependencies: ["Journal", "SQLite"]),
+        // Three processor processes plus scripted risk, or the real risk and market-data services.
+        .target(
+            name: "ClusterTestSupport",
+            dependencies: ["Processor", "Risk", "MarketData", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "TestSupport"],
+            path: "Tests/ClusterTestSupport"),
         .testTarget(
             name: "ProcessorTests",
-            dependencies: ["Processor", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "Journal", "HashRing", "TestSupport"]),
+            dependencies: [
+                "Processor", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "Journal", "SQLite", "HashRing", "TestSupport",
+                "ClusterTestSupport",
+            ]),
+        .testTarget(
+            name: "RiskTests",
+            dependencies: ["Risk", "Processor", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "TestSupport", "ClusterTestSupport"]),
+        .testTarget(
+            name: "MarketDataTests",
+            dependencies: [
+                "MarketData", "Processor", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "HTTP2", "HTTP2TestSupport",
+                "TestSupport", "ClusterTestSupport",
+            ]),
         .testTarget(name: "ProtoJSONTests", dependencies: ["ProtoJSON", "Protos", "TestProtos", "JSON", "TestSupport"]),
         .testTarget(
             name: "LoadHarnessTests",

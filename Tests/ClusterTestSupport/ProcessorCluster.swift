@@ -1,8 +1,10 @@
 import EventLoop
 import Foundation
+import MarketData
 import Processor
 import Protos
 import RPC
+import Risk
 import ServiceStubs
 import TestSupport
 import Transport
@@ -11,8 +13,10 @@ import Transport
 /// except quantities above 1,000 lots (MAX_ORDER_QUANTITY) and account "slow", whose checks take longer than
 /// the cluster's risk timeout. (The full risk service is its own component; this exercises the processor's side
 /// of the call: its deadline, the reasons it journals, that nothing passes unchecked.)
-struct ScriptedRisk: Tradewire_V1_Risk.ServiceProtocol {
-    func check(request: Tradewire_V1_RiskCheckRequest, context: ServerContext) async throws -> Tradewire_V1_RiskCheckResponse {
+public struct ScriptedRisk: Tradewire_V1_Risk.ServiceProtocol {
+    public init() {}
+
+    public func check(request: Tradewire_V1_RiskCheckRequest, context: ServerContext) async throws -> Tradewire_V1_RiskCheckResponse {
         if request.account == "slow" { try await Task.sleep(for: .seconds(3)) }
         var response = Tradewire_V1_RiskCheckResponse(checkID: request.checkID, approved: true)
         if (request.quantity?.units ?? 0) > 1_000 {
@@ -23,48 +27,65 @@ struct ScriptedRisk: Tradewire_V1_Risk.ServiceProtocol {
         return response
     }
 
-    func checkStream(requests: RPCRequestStream<Tradewire_V1_RiskCheckRequest>, responses: RPCResponseWriter<Tradewire_V1_RiskCheckResponse>,
+    public func checkStream(requests: RPCRequestStream<Tradewire_V1_RiskCheckRequest>, responses: RPCResponseWriter<Tradewire_V1_RiskCheckResponse>,
                      context: ServerContext) async throws
     {
         throw RPCError(code: .unimplemented, message: "not used by the processor")
     }
 
-    func setLimits(request: Tradewire_V1_SetLimitsRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
+    public func setLimits(request: Tradewire_V1_SetLimitsRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
         throw RPCError(code: .unimplemented, message: "not used by the processor")
     }
 
-    func setBalance(request: Tradewire_V1_SetBalanceRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
+    public func setBalance(request: Tradewire_V1_SetBalanceRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
         throw RPCError(code: .unimplemented, message: "not used by the processor")
     }
 
-    func getAccount(request: Tradewire_V1_GetAccountRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
+    public func getAccount(request: Tradewire_V1_GetAccountRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
         throw RPCError(code: .unimplemented, message: "not used by the processor")
     }
 
-    func getPositions(request: Tradewire_V1_GetPositionsRequest, context: ServerContext) async throws -> Tradewire_V1_GetPositionsResponse {
+    public func getPositions(request: Tradewire_V1_GetPositionsRequest, context: ServerContext) async throws -> Tradewire_V1_GetPositionsResponse {
         throw RPCError(code: .unimplemented, message: "not used by the processor")
     }
 }
 
-/// Three `tradewire serve processor` processes on 127.0.0.1 with their journals in a fresh folder, a risk server
-/// in the test process, and a client that routes by the ring.
-final class ProcessorCluster: @unchecked Sendable {
+/// Three `tradewire serve processor` processes on 127.0.0.1 with their journals in a fresh folder, and a client
+/// that routes by the ring. Risk is either the scripted server above (processor tests) or, with `services`, the
+/// real risk and market-data services in the test process (started before the nodes, so they follow them from
+/// their first event).
+public final class ProcessorCluster: @unchecked Sendable {
     // @unchecked Sendable: used by one test at a time.
-    let directory: String
-    let configPath: String
-    let config: ClusterConfig
-    let risk: Server
-    var processes: [String: Peers.Background] = [:]
-    let client: ClusterClient
+    public let directory: String
+    public let configPath: String
+    /// The cluster file's text (risk and market data read their settings from it).
+    public let text: String
+    public let config: ClusterConfig
+    /// The scripted risk server (nil with the real services).
+    public let risk: Server?
+    public private(set) var riskService: RiskServer?
+    public private(set) var marketData: MarketDataServer?
+    public var processes: [String: Peers.Background] = [:]
+    public let client: ClusterClient
 
-    init(nodes: Int = 3, settlementMilliseconds: Int = 1000, extra: String = "") async throws {
+    /// - Parameter extra: more members of the cluster file, each starting with a comma.
+    public init(nodes: Int = 3, settlementMilliseconds: Int = 1000, extra: String = "", services: Bool = false) async throws {
         directory = try Self.temporaryDirectory()
-        risk = try Server(services: [ScriptedRisk()], configuration: .loopback())
-        let riskPort = try await risk.start()[0].port
+        let riskPort: Int
+        var marketData = ""
+        if services {
+            risk = nil
+            riskPort = try Peers.freePort()
+            marketData = ", \"marketdata\": \"127.0.0.1:\(try Peers.freePort())\""
+        } else {
+            let server = try Server(services: [ScriptedRisk()], configuration: .loopback())
+            riskPort = try await server.start()[0].port
+            risk = server
+        }
         let ports = try (0..<nodes).map { _ in try Peers.freePort() }
         let list = ports.enumerated().map { "{\"id\": \"p\($0.offset + 1)\", \"address\": \"127.0.0.1:\($0.element)\"}" }
-        let text = """
-            {"epoch": 2, "nodes": [\(list.joined(separator: ", "))], "risk": "127.0.0.1:\(riskPort)",
+        text = """
+            {"epoch": 2, "nodes": [\(list.joined(separator: ", "))], "risk": "127.0.0.1:\(riskPort)"\(marketData),
              "risk_timeout_ms": 1000, "settlement_ms": \(settlementMilliseconds), "data_dir": "data", "synchronous": "normal"\(extra)}
             """
         configPath = directory + "/cluster.json"
@@ -72,12 +93,42 @@ final class ProcessorCluster: @unchecked Sendable {
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
         config = try ClusterConfig.parse(text, path: configPath)
         client = ClusterClient(config: config)
+        if services {
+            try await startMarketData()
+            try await startRisk()
+        }
         for node in config.nodes { try await start(node.id) }
     }
 
+    /// Starts (or restarts) the real market-data service on its store.
+    public func startMarketData() async throws {
+        let server = try MarketDataServer(config: config, settings: try MarketDataSettings.parse(text, path: configPath))
+        try await server.start()
+        marketData = server
+    }
+
+    public func stopMarketData() async {
+        await marketData?.shutdown()
+        marketData = nil
+    }
+
+    /// Starts (or restarts) the real risk service on its store.
+    public func startRisk() async throws {
+        let server = try await RiskServer(config: config, settings: try RiskSettings.parse(text, path: configPath))
+        try await server.start()
+        riskService = server
+    }
+
+    public func stopRisk() async {
+        await riskService?.shutdown()
+        riskService = nil
+    }
+
     /// Runs `body` with a fresh cluster and stops every process of it afterwards, whatever happened.
-    static func with(nodes: Int = 3, _ body: (ProcessorCluster) async throws -> Void) async throws {
-        let cluster = try await ProcessorCluster(nodes: nodes)
+    public static func with(nodes: Int = 3, extra: String = "", services: Bool = false,
+                            _ body: (ProcessorCluster) async throws -> Void) async throws
+    {
+        let cluster = try await ProcessorCluster(nodes: nodes, extra: extra, services: services)
         do {
             try await body(cluster)
         } catch {
@@ -87,30 +138,32 @@ final class ProcessorCluster: @unchecked Sendable {
         await cluster.stop()
     }
 
-    static func temporaryDirectory() throws -> String {
+    public static func temporaryDirectory() throws -> String {
         var template = Array("/tmp/tradewire-cluster-XXXXXX".utf8CString)
         guard let path = mkdtemp(&template) else { throw Peers.Missing(description: "mkdtemp failed") }
         return String(cString: path)
     }
 
     /// Starts (or restarts) one node and waits until it listens.
-    func start(_ node: String) async throws {
+    public func start(_ node: String) async throws {
         let process = try Peers.Background(try Peers.tradewire(), ["serve", "processor", "--config", configPath, "--node", node, "--snapshot-every", "50"])
         processes[node] = process
         _ = try await process.line(startingWith: "processor \(node) listening")
     }
 
-    func stop() async {
+    public func stop() async {
         for process in processes.values { process.stop() }
         await client.close()
-        await risk.shutdown()
+        await risk?.shutdown()
+        await stopRisk()
+        await stopMarketData()
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    func address(_ node: String) -> String { config.node(node)!.address }
+    public func address(_ node: String) -> String { config.node(node)!.address }
 
     /// A client of one node's Processor service.
-    func processor(_ node: String) throws -> (Tradewire_V1_Processor.Client, Channel) {
+    public func processor(_ node: String) throws -> (Tradewire_V1_Processor.Client, Channel) {
         let parts = address(node).split(separator: ":")
         let channel = try Channel(host: String(parts[0]), port: Int(parts[1])!)
         return (Tradewire_V1_Processor.Client(channel), channel)
@@ -120,7 +173,7 @@ final class ProcessorCluster: @unchecked Sendable {
 
     /// An order id that the ring places on a node other than `symbol`'s book (so fills cross nodes), or on the
     /// same one when `sameNode`.
-    func orderID(_ prefix: String, symbol: String, sameNode: Bool = false) -> String {
+    public func orderID(_ prefix: String, symbol: String, sameNode: Bool = false) -> String {
         let bookNode = client.owner(of: ClusterRing.bookKey(symbol)).id
         for index in 0... {
             let id = "\(prefix)-\(index)"
@@ -129,7 +182,7 @@ final class ProcessorCluster: @unchecked Sendable {
         fatalError("unreachable")
     }
 
-    static func place(_ id: String, account: String = "acct-1", clientOrderID: String? = nil, symbol: String, side: Tradewire_V1_Side,
+    public static func place(_ id: String, account: String = "acct-1", clientOrderID: String? = nil, symbol: String, side: Tradewire_V1_Side,
                       type: Tradewire_V1_OrderType = .limit, timeInForce: Tradewire_V1_TimeInForce = .gtc, price: Int64?,
                       quantity: Int64) -> Tradewire_V1_Command
     {
@@ -141,13 +194,13 @@ final class ProcessorCluster: @unchecked Sendable {
         return command
     }
 
-    static func cancel(_ id: String, account: String = "acct-1") -> Tradewire_V1_Command {
+    public static func cancel(_ id: String, account: String = "acct-1") -> Tradewire_V1_Command {
         var command = Tradewire_V1_Command()
         command.command = .cancel(Tradewire_V1_CancelCommand(orderID: Tradewire_V1_OrderId(value: id), account: account))
         return command
     }
 
-    static func replace(_ id: String, price: Int64? = nil, quantity: Int64? = nil) -> Tradewire_V1_Command {
+    public static func replace(_ id: String, price: Int64? = nil, quantity: Int64? = nil) -> Tradewire_V1_Command {
         var replace = Tradewire_V1_ReplaceCommand(orderID: Tradewire_V1_OrderId(value: id), account: "acct-1")
         if let price { replace.price = Tradewire_V1_Price(units: price, scale: 2) }
         if let quantity { replace.quantity = Tradewire_V1_Quantity(units: quantity, scale: 0) }
@@ -157,7 +210,7 @@ final class ProcessorCluster: @unchecked Sendable {
     }
 
     /// The order as its owner has it now.
-    func order(_ id: String) async throws -> Tradewire_V1_Order {
+    public func order(_ id: String) async throws -> Tradewire_V1_Order {
         let (client, channel) = try processor(self.client.owner(of: id).id)
         defer { channel.close() }
         return try await client.getOrder(Tradewire_V1_ProcessorGetOrderRequest(orderID: Tradewire_V1_OrderId(value: id)))
@@ -165,7 +218,7 @@ final class ProcessorCluster: @unchecked Sendable {
 
     /// Waits (up to 15 s) until the order has one of `statuses`; returns it.
     @discardableResult
-    func waitFor(_ id: String, _ statuses: Tradewire_V1_OrderStatus...) async throws -> Tradewire_V1_Order {
+    public func waitFor(_ id: String, _ statuses: Tradewire_V1_OrderStatus...) async throws -> Tradewire_V1_Order {
         let end = ContinuousClock.now + .seconds(15)
         var last: Tradewire_V1_Order?
         while ContinuousClock.now < end {
@@ -177,7 +230,7 @@ final class ProcessorCluster: @unchecked Sendable {
     }
 
     /// The statuses of an order's reports in its owner's journal, in order.
-    func history(_ id: String) async throws -> [Tradewire_V1_OrderStatus] {
+    public func history(_ id: String) async throws -> [Tradewire_V1_OrderStatus] {
         try await events(client.owner(of: id).id).compactMap { event in
             guard case .order(let order) = event.event, order.order?.orderID?.value == id else { return nil }
             return order.report?.orderStatus
@@ -185,7 +238,7 @@ final class ProcessorCluster: @unchecked Sendable {
     }
 
     /// Every event of `node` from `from` on, up to its head when called.
-    func events(_ node: String, from: UInt64 = 1) async throws -> [Tradewire_V1_Event] {
+    public func events(_ node: String, from: UInt64 = 1) async throws -> [Tradewire_V1_Event] {
         let (client, channel) = try processor(node)
         defer { channel.close() }
         return try await client.subscribeEvents(Tradewire_V1_SubscribeEventsRequest(fromSequence: from)) { batches in
@@ -200,11 +253,11 @@ final class ProcessorCluster: @unchecked Sendable {
 }
 
 extension Tradewire_V1_Ack {
-    var order: Tradewire_V1_Order? {
+    public var order: Tradewire_V1_Order? {
         if case .order(let order) = result { order } else { nil }
     }
 
-    var errorStatus: Google_Rpc_Status? {
+    public var errorStatus: Google_Rpc_Status? {
         if case .error(let status) = result { status } else { nil }
     }
 }
