@@ -24,8 +24,9 @@ public final class Server: Sendable {
     /// Binds every configured address and starts accepting. Returns the bound addresses.
     @discardableResult
     public func start() async throws -> [SocketAddress] {
-        let existing = core.state.withLock { $0.listeners.map(\.address) }
-        if !existing.isEmpty { return existing }
+        // Started already, or shutting down (a `run()` after `beginGracefulShutdown()` must not listen again).
+        let (existing, shuttingDown) = core.state.withLock { ($0.listeners.map(\.address), $0.shuttingDown || $0.stopped) }
+        if !existing.isEmpty || shuttingDown { return existing }
         let loop = core.group.loops[0]
         let core = self.core
         let addresses = configuration.addresses

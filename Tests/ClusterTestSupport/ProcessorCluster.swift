@@ -7,6 +7,7 @@ import RPC
 import Risk
 import ServiceStubs
 import TestSupport
+import Testing
 import Transport
 
 /// The risk service's Check as the processor tests need it, over a real gRPC server on 127.0.0.1: approves,
@@ -260,4 +261,21 @@ extension Tradewire_V1_Ack {
     public var errorStatus: Google_Rpc_Status? {
         if case .error(let status) = result { status } else { nil }
     }
+}
+
+/// Polls `condition` for up to 15 s; false if it never held (the last error it threw, if any, is recorded).
+public func waitUntil(_ condition: () async throws -> Bool) async throws -> Bool {
+    let end = ContinuousClock.now + .seconds(15)
+    var lastError: (any Error)?
+    while ContinuousClock.now < end {
+        do {
+            if try await condition() { return true }
+            lastError = nil
+        } catch {
+            lastError = error
+        }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    if let lastError { Issue.record("the condition last failed with: \(lastError)") }
+    return false
 }

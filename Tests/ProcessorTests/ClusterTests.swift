@@ -156,20 +156,3 @@ struct ClusterTests {
         }
     }
 }
-
-/// Polls `condition` for up to 15 s; false if it never held (the last error it threw, if any, is recorded).
-func waitUntil(_ condition: () async throws -> Bool) async throws -> Bool {
-    let end = ContinuousClock.now + .seconds(15)
-    var lastError: (any Error)?
-    while ContinuousClock.now < end {
-        do {
-            if try await condition() { return true }
-            lastError = nil
-        } catch {
-            lastError = error
-        }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    if let lastError { Issue.record("the condition last failed with: \(lastError)") }
-    return false
-}
