@@ -23,7 +23,7 @@ public final class MarketDataServer: Sendable {
         coreLoop = try EventLoop(name: "marketdata")
         let store = try MarketStore(path: storePath ?? "\(config.dataDirectory)/marketdata.sqlite")
         core = try MarketDataCore(store: store, settings: settings, loop: coreLoop)
-        follower = EventFollower(config: config)
+        follower = EventFollower(config: config, batchSize: settings.eventBatch)
         server = try Server(
             services: [MarketDataService(core: core), HealthService()], configuration: ServerConfiguration(addresses: [address]))
     }

@@ -10,7 +10,7 @@ import ProtoJSON
 ///                   "tickSize": {"units": "1", "scale": 2}, "lotSize": {"units": "1"}, "priceBandBps": 500,
 ///                   "status": "INSTRUMENT_STATUS_TRADING"}],
 ///  "feed": {"seed": 7, "interval_ms": 250, "step_bps": 10, "prices": {"ACME": 10000}},
-///  "reference_window_ms": 60000, "subscriber_queue": 1024}
+///  "reference_window_ms": 60000, "subscriber_queue": 1024, "event_batch": 256}
 /// ```
 ///
 /// Instruments are in the proto3 JSON form of `tradewire.v1.Instrument`; they seed the registry the first time
@@ -22,6 +22,9 @@ public struct MarketDataSettings: Sendable {
     public var referenceWindow: Duration = .seconds(60)
     /// Updates one stream subscriber may have unsent before it is ended with RESOURCE_EXHAUSTED.
     public var subscriberQueue = 1024
+    /// Most events asked of a processor node per batch. A batch's trades and book changes reach subscribers at
+    /// once, so this stays well below `subscriberQueue` (a catch-up burst must not drop a subscriber that reads).
+    public var eventBatch: UInt32 = 256
 
     public init() {}
 
@@ -58,6 +61,12 @@ public struct MarketDataSettings: Sendable {
         if let queue = json["subscriber_queue"]?.int64Value {
             guard queue > 0 else { throw MarketDataError("\(path): subscriber_queue must be positive") }
             settings.subscriberQueue = Int(queue)
+        }
+        if let batch = json["event_batch"]?.int64Value {
+            guard batch > 0, batch < settings.subscriberQueue else {
+                throw MarketDataError("\(path): event_batch must be positive and below subscriber_queue (\(settings.subscriberQueue))")
+            }
+            settings.eventBatch = UInt32(batch)
         }
         return settings
     }

@@ -20,7 +20,7 @@ public struct EventFollower: Sendable {
         self.batchSize = batchSize
     }
 
-    /// Follows every node until cancelled. A node that is down or fails is retried after 50 ms, doubling up to 1 s.
+    /// Follows every node until cancelled. A node that is down or fails is retried after 50 ms, doubling up to 500 ms.
     public func run(cursor: @escaping Cursor, deliver: @escaping Deliver) async {
         await withTaskGroup(of: Void.self) { group in
             for node in nodes {
@@ -46,7 +46,7 @@ public struct EventFollower: Sendable {
                 // Down, restarting, or the consumer failed to apply: resume from the stored cursor.
             }
             try? await Task.sleep(for: backoff)
-            backoff = min(backoff * 2, .seconds(1))
+            backoff = min(backoff * 2, .milliseconds(500))
         }
         await channel.shutdown()
     }
