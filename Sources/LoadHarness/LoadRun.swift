@@ -191,6 +191,8 @@ public struct LoadRun: Sendable {
                     continue
                 }
                 guard control.admit(intendedStart: intended), await slots.acquire() else { break }
+                // A slot freed by calls abandoned at the end of the run: the arrivals still owed are never sent.
+                if control.isAbandoning { break }
                 if Monotonic.now() - intended > lateThreshold && intended >= scheduleStart {
                     connection.recorder.countLateSend()
                 }

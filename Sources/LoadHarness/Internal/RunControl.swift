@@ -41,6 +41,8 @@ final class RunControl: Sendable {
     /// After the drain's grace period: operations still running are ended and counted as abandoned.
     func abandonInFlight() { abandoning.store(true, ordering: .relaxed) }
 
+    var isAbandoning: Bool { abandoning.load(ordering: .relaxed) }
+
     func nextRequestNumber() -> Int { requestNumbers.add(1, ordering: .relaxed).oldValue }
 
     /// Whether an operation intended to start at `intendedStart` may start: not once stopping, and not beyond
