@@ -184,3 +184,11 @@ public enum Socket {
         try SocketAddress.reading("getpeername") { getpeername(fd, $0, $1) }
     }
 }
+
+/// Standard error, written with one write(2) per line (no buffering to lose when the process exits next).
+public enum StandardError {
+    public static func write(_ line: String) {
+        let text = line.hasSuffix("\n") ? line : line + "\n"
+        _ = text.withCString { Glibc.write(2, $0, strlen($0)) }
+    }
+}

@@ -100,22 +100,14 @@ final class MarketDataCore: @unchecked Sendable {
 
     private func apply(_ trade: Tradewire_V1_Trade) throws(SQLiteError) {
         try store.save(trade)
-        var lookupError: SQLiteError?
-        let changed = state.apply(trade) { interval, openTime in
-            do throws(SQLiteError) {
-                return try store.candle(trade.symbol, interval, openTime: openTime)
-            } catch {
-                lookupError = error
-                return nil
-            }
+        let changed = try state.apply(trade) { interval, openTime throws(SQLiteError) in
+            try store.candle(trade.symbol, interval, openTime: openTime)
         }
-        if let lookupError { throw lookupError }
         for (interval, bar) in changed { try store.save(bar, symbol: trade.symbol, interval: interval) }
     }
 
     private func failStop(_ error: SQLiteError) -> Never {
-        let line = "marketdata: the store failed to write (\(error)); stopping so that a restart resumes from what committed\n"
-        _ = line.withCString { write(2, $0, strlen($0)) }
+        StandardError.write("marketdata: the store failed to write (\(error)); stopping so that a restart resumes from what committed")
         exit(70)
     }
 

@@ -17,7 +17,7 @@ public final class MarketDataServer: Sendable {
     ///   - storePath: default `<data_dir>/marketdata.sqlite`.
     ///   - listen: default the cluster file's "marketdata" address.
     public init(config: ClusterConfig, settings: MarketDataSettings, storePath: String? = nil, listen: SocketAddress? = nil) throws {
-        guard let address = listen ?? config.marketDataAddress.flatMap(SocketAddressText.split).flatMap({ SocketAddress(host: $0.host, port: $0.port) }) else {
+        guard let address = listen ?? config.marketDataAddress.flatMap(SocketAddressText.socketAddress) else {
             throw MarketDataError("the cluster file has no numeric \"marketdata\" host:port to listen on")
         }
         coreLoop = try EventLoop(name: "marketdata")

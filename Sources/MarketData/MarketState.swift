@@ -35,10 +35,10 @@ struct MarketState: Sendable {
 
     /// Applies a trade: last price and the candle of every length. `stored` finds a candle that is not the newest
     /// in memory (a trade older than it, or the first after a restart). Returns the candles changed.
-    mutating func apply(_ trade: Tradewire_V1_Trade,
-                        stored: (_ interval: Tradewire_V1_CandleInterval, _ openTime: Int64) -> CandleBar?)
-        -> [(Tradewire_V1_CandleInterval, CandleBar)]
-    {
+    mutating func apply<Failure: Error>(
+        _ trade: Tradewire_V1_Trade,
+        stored: (_ interval: Tradewire_V1_CandleInterval, _ openTime: Int64) throws(Failure) -> CandleBar?
+    ) throws(Failure) -> [(Tradewire_V1_CandleInterval, CandleBar)] {
         let price = trade.price?.units ?? 0
         let quantity = trade.quantity?.units ?? 0
         let time = trade.executedAtUnixNanos
@@ -51,14 +51,16 @@ struct MarketState: Sendable {
         var changed: [(Tradewire_V1_CandleInterval, CandleBar)] = []
         for (index, interval) in CandleLength.all.enumerated() {
             let openTime = CandleLength.openTime(of: time, length: CandleLength.nanoseconds(interval)!)
-            var bar = market.candles[index].flatMap { $0.openTime == openTime ? $0 : nil } ?? stored(interval, openTime)
-            if bar == nil {
-                bar = CandleBar(trade: price, quantity: quantity, openTime: openTime)
+            let newest = market.candles[index]
+            let bar: CandleBar
+            if var open = newest?.openTime == openTime ? newest : try stored(interval, openTime) {
+                open.add(price: price, quantity: quantity)
+                bar = open
             } else {
-                bar!.add(price: price, quantity: quantity)
+                bar = CandleBar(trade: price, quantity: quantity, openTime: openTime)
             }
-            if openTime >= market.candles[index]?.openTime ?? .min { market.candles[index] = bar }
-            changed.append((interval, bar!))
+            if openTime >= newest?.openTime ?? .min { market.candles[index] = bar }
+            changed.append((interval, bar))
         }
         markets[trade.symbol] = market
         return changed

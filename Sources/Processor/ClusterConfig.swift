@@ -1,6 +1,8 @@
+public import EventLoop
 public import HashRing
 public import Journal
 import JSON
+public import Transport
 
 /// One processor node of the cluster file.
 public struct ClusterNode: Hashable, Sendable {
@@ -109,6 +111,17 @@ public enum SocketAddressText {
         var host = String(text[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         return host.isEmpty ? nil : (host, port)
+    }
+
+    /// A numeric host:port to listen on.
+    public static func socketAddress(_ text: String) -> SocketAddress? {
+        split(text).flatMap { SocketAddress(host: $0.host, port: $0.port) }
+    }
+
+    /// A channel to host:port.
+    public static func channel(_ text: String) throws -> Channel {
+        guard let (host, port) = split(text) else { throw ClusterConfigError("\(text) is not host:port") }
+        return try Channel(host: host, port: port)
     }
 }
 

@@ -20,7 +20,7 @@ public struct EventFollower: Sendable {
         self.batchSize = batchSize
     }
 
-    /// Follows every node until cancelled. A node that is down or fails is retried after 50 ms, doubling up to 500 ms.
+    /// Follows every node until cancelled. A node that is down or fails is retried with a `Backoff`.
     public func run(cursor: @escaping Cursor, deliver: @escaping Deliver) async {
         await withTaskGroup(of: Void.self) { group in
             for node in nodes {
@@ -30,23 +30,22 @@ public struct EventFollower: Sendable {
     }
 
     private func follow(_ node: ClusterNode, cursor: Cursor, deliver: Deliver) async {
-        guard let (host, port) = SocketAddressText.split(node.address), let channel = try? Channel(host: host, port: port) else { return }
+        guard let channel = try? SocketAddressText.channel(node.address) else { return }
         let client = Tradewire_V1_Processor.Client(channel)
-        var backoff = Duration.milliseconds(50)
+        var backoff = Backoff()
         while !Task.isCancelled {
             do {
                 let from = try await cursor(node.id) + 1
                 try await client.subscribeEvents(Tradewire_V1_SubscribeEventsRequest(fromSequence: from, maxBatchSize: batchSize)) { batches in
                     for try await batch in batches where !batch.events.isEmpty {
                         try await deliver(node.id, batch)
-                        backoff = .milliseconds(50)
+                        backoff.reset()
                     }
                 }
             } catch {
                 // Down, restarting, or the consumer failed to apply: resume from the stored cursor.
             }
-            try? await Task.sleep(for: backoff)
-            backoff = min(backoff * 2, .milliseconds(500))
+            await backoff.wait()
         }
         await channel.shutdown()
     }

@@ -518,7 +518,6 @@ final class NodeCore: @unchecked Sendable {
     }
 
     func log(_ message: String) {
-        let line = "processor \(nodeID): \(message)\n"
-        _ = line.withCString { write(2, $0, strlen($0)) }
+        StandardError.write("processor \(nodeID): \(message)")
     }
 }

@@ -24,7 +24,7 @@ public final class ProcessorNode: Sendable {
         guard let me = config.node(nodeID) else {
             throw ClusterConfigError("node \(nodeID) is not in the cluster file (\(config.nodes.map(\.id).joined(separator: ", ")))")
         }
-        guard let address = listen ?? SocketAddressText.split(me.address).flatMap({ SocketAddress(host: $0.host, port: $0.port) }) else {
+        guard let address = listen ?? SocketAddressText.socketAddress(me.address) else {
             throw ClusterConfigError("node \(nodeID): cannot listen on \(me.address) (a numeric host:port is needed)")
         }
         self.nodeID = nodeID
@@ -33,13 +33,13 @@ public final class ProcessorNode: Sendable {
         var channels: [Channel] = []
         var streams: [String: CommandStream] = [:]
         for node in config.nodes where node.id != nodeID {
-            let channel = try Self.channel(node.address)
+            let channel = try SocketAddressText.channel(node.address)
             channels.append(channel)
             streams[node.id] = CommandStream(transport: channel)
         }
         var riskTransport: Channel?
         if let risk = config.riskAddress {
-            let channel = try Self.channel(risk)
+            let channel = try SocketAddressText.channel(risk)
             channels.append(channel)
             riskTransport = channel
         }
@@ -53,11 +53,6 @@ public final class ProcessorNode: Sendable {
         server = try Server(
             services: [ProcessorService(core: core, maxInFlight: maxInFlightPerStream)],
             configuration: ServerConfiguration(addresses: [address]))
-    }
-
-    private static func channel(_ address: String) throws -> Channel {
-        guard let (host, port) = SocketAddressText.split(address) else { throw ClusterConfigError("\(address) is not host:port") }
-        return try Channel(host: host, port: port)
     }
 
     /// Replays the journal (books, outbox, due settlements) and starts listening; returns the bound addresses.

@@ -1,10 +1,11 @@
+import Processor
 import Protos
 import RPC
 import ServiceStubs
 import Transport
 
 /// Keeps risk's instruments and reference prices current from the market-data service: WatchInstruments and
-/// StreamQuotes for every symbol, each resumed after a failure (50 ms, doubling to 1 s). Until market data has
+/// StreamQuotes for every symbol, each resumed after a failure (with a `Backoff`, reset by each update). Until market data has
 /// answered, orders in symbols risk does not know are rejected (UNKNOWN_SYMBOL): risk fails closed.
 struct MarketFollower: Sendable {
     let channel: Channel
@@ -15,18 +16,20 @@ struct MarketFollower: Sendable {
         let core = core
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                await Self.retrying {
+                await Self.retrying { backoff in
                     try await client.watchInstruments(Tradewire_V1_ListInstrumentsRequest()) { instruments in
                         for try await instrument in instruments {
+                            backoff.reset()
                             core.engine.withLock { $0.instruments[instrument.symbol] = instrument }
                         }
                     }
                 }
             }
             group.addTask {
-                await Self.retrying {
+                await Self.retrying { backoff in
                     try await client.streamQuotes(Tradewire_V1_StreamMarketDataRequest()) { quotes in
                         for try await quote in quotes {
+                            backoff.reset()
                             core.engine.withLock { engine in
                                 guard let price = quote.referencePrice, price.units > 0 else {
                                     engine.references[quote.symbol] = nil
@@ -43,12 +46,11 @@ struct MarketFollower: Sendable {
         }
     }
 
-    private static func retrying(_ body: @Sendable () async throws -> Void) async {
-        var backoff = Duration.milliseconds(50)
+    private static func retrying(_ body: @Sendable (inout Backoff) async throws -> Void) async {
+        var backoff = Backoff()
         while !Task.isCancelled {
-            do { try await body() } catch {}
-            try? await Task.sleep(for: backoff)
-            backoff = min(backoff * 2, .seconds(1))
+            do { try await body(&backoff) } catch {}
+            await backoff.wait()
         }
     }
 }

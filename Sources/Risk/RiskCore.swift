@@ -60,8 +60,7 @@ final class RiskCore: Sendable {
                 do {
                     try store.store.write(rows)
                 } catch {
-                    let line = "risk: the store failed to write (\(error)); stopping so that a restart resumes from what committed\n"
-                    _ = line.withCString { Glibc.write(2, $0, strlen($0)) }
+                    StandardError.write("risk: the store failed to write (\(error)); stopping so that a restart resumes from what committed")
                     exit(70)
                 }
                 committed?()

@@ -18,7 +18,7 @@ public final class RiskServer: Sendable {
     ///   - storePath: default `<data_dir>/risk.sqlite`.
     ///   - listen: default the cluster file's "risk" address.
     public init(config: ClusterConfig, settings: RiskSettings, storePath: String? = nil, listen: SocketAddress? = nil) async throws {
-        guard let address = listen ?? config.riskAddress.flatMap(SocketAddressText.split).flatMap({ SocketAddress(host: $0.host, port: $0.port) }) else {
+        guard let address = listen ?? config.riskAddress.flatMap(SocketAddressText.socketAddress) else {
             throw RiskError("the cluster file has no numeric \"risk\" host:port to listen on")
         }
         core = try RiskCore(store: RiskStore(path: storePath ?? "\(config.dataDirectory)/risk.sqlite"), unconfirmedTTL: settings.unconfirmedTTL)
@@ -30,7 +30,7 @@ public final class RiskServer: Sendable {
             }
         }
         follower = EventFollower(config: config)
-        marketData = try config.marketDataAddress.flatMap(SocketAddressText.split).map { try Channel(host: $0.host, port: $0.port) }
+        marketData = try config.marketDataAddress.map(SocketAddressText.channel)
         server = try Server(services: [RiskService(core: core), HealthService()], configuration: ServerConfiguration(addresses: [address]))
     }
 
