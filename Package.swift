@@ -117,7 +117,7 @@ let package = Package(
         .target(name: "CTestProtos", dependencies: ["CProtobufC"]),
         .target(name: "TestProtos", dependencies: ["ProtoCodec", "CTestProtos", "CProtobufC"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "ProtoCodecTests", dependencies: ["ProtoCodec", "Protos", "TestProtos", "TestSupport"]),
+        .testTarget(name: "ProtoCodecTests", dependencies: ["ProtoCodec", "Protos", "TestProtos", "TestSupport"], exclude: ["Python"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "MatchingTests", dependencies: ["Matching"]),
         .testTarget(name: "OrdersTests", dependencies: ["Orders"]),
@@ -154,7 +154,8 @@ let package = Package(
         .testTarget(name: "HashRingTests", dependencies: ["HashRing"]),
         .testTarget(
             name: "TransportTests",
-            dependencies: ["Transport", "GRPCServices", "ServiceStubs", "HTTP2", "EventLoop", "HTTP2TestSupport", "TestSupport"]),
+            dependencies: ["Transport", "GRPCServices", "ServiceStubs", "HTTP2", "EventLoop", "HTTP2TestSupport", "TestSupport"],
+            exclude: ["Python"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -45,11 +45,11 @@ def wait_listening(port, process, timeout=10.0):
 
 
 class Server:
-    """A server pinned to vCPU 0; clients run pinned to vCPU 1 (see ../shared/peers/README.md)."""
+    """A server pinned to vCPU 0 (or `cpu`); clients run pinned to vCPU 1 (see ../shared/peers/README.md)."""
 
-    def __init__(self, argv, port):
+    def __init__(self, argv, port, cpu=0):
         self.port = port
-        self.process = subprocess.Popen(["taskset", "-c", "0"] + argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(["taskset", "-c", str(cpu)] + argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_listening(port, self.process)
 
     def measure(self, client_argv, parse):

@@ -86,6 +86,14 @@ public struct RequestSource: Sendable {
     public static func generated(_ make: @escaping @Sendable (Int) throws -> [UInt8]) -> RequestSource {
         RequestSource(storage: .generated(make))
     }
+
+    /// The serialized request numbered `number`.
+    public func request(_ number: Int) throws -> [UInt8] {
+        switch storage {
+        case .fixed(let bytes): bytes
+        case .generated(let make): try make(number)
+        }
+    }
 }
 
 extension String {

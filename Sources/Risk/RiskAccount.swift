@@ -31,6 +31,18 @@ struct RiskAccount: Sendable {
     }
 
     func money(_ units: Int64) -> Tradewire_V1_Money { Tradewire_V1_Money(units: units, scale: Cash.scale, currency: currency) }
+
+    /// Adds what a working order holds (`sign` 1) or takes it away (-1): its cash, its slot among the open
+    /// orders, and its quantity on its side of the symbol's position.
+    mutating func hold(_ reservation: Reservation, sign: Int64) {
+        reserved += sign * reservation.cash
+        openOrders += Int(sign)
+        if reservation.buy {
+            positions[reservation.symbol, default: RiskPosition()].openBuy += sign * reservation.leaves
+        } else {
+            positions[reservation.symbol, default: RiskPosition()].openSell += sign * reservation.leaves
+        }
+    }
 }
 
 /// A position in one symbol, by average cost: buys and sells that add to it add their cost; those that reduce it
@@ -90,4 +102,8 @@ struct Reservation: Equatable, Sendable {
     /// The order's events have been seen: it exists on its node. Unconfirmed ones expire.
     var confirmed: Bool
     var createdAt: Int64
+    /// Its row in the store, numbered in the order reservations are made (0 until `RiskEngine.hold` numbers
+    /// it), so that the store appends new rows and deletes old ones at the two ends of its table rather than
+    /// all over it.
+    var row: Int64 = 0
 }

@@ -70,13 +70,13 @@ final class RiskCore: Sendable {
 
     /// Starts the periodic write of checks' reservations and the expiry of unconfirmed ones.
     func start() {
-        storeLoop.execute { [self] in tick(count: 0) }
+        storeLoop.execute { [self] in tick() }
     }
 
-    private func tick(count: Int) {
-        if count % 200 == 0 { engine.withLock { $0.expire(now: WallClock.now()) } }
+    private func tick() {
+        engine.withLock { $0.expire(now: WallClock.now()) }
         if !engine.withLock({ $0.changes.isEmpty }) { write() }
-        storeLoop.schedule(at: Monotonic.now() + Self.flushInterval.nanoseconds) { [self] in tick(count: count + 1) }
+        storeLoop.schedule(at: Monotonic.now() + Self.flushInterval.nanoseconds) { [self] in tick() }
     }
 
     /// Writes what is left and stops the store thread.

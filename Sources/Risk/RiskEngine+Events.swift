@@ -50,7 +50,7 @@ extension RiskEngine {
         let leaves = order.leavesQuantity?.units ?? 0
         let cash = buy ? Cash.notional(price: price, priceScale: priceScale, quantity: leaves, quantityScale: quantityScale, roundUp: true) ?? 0 : 0
         let updated = Reservation(account: order.account, symbol: order.symbol, buy: buy, price: price, leaves: leaves, cash: cash,
-                                  confirmed: true, createdAt: existing?.createdAt ?? now)
+                                  confirmed: true, createdAt: existing?.createdAt ?? now, row: existing?.row ?? 0)
         guard updated != existing else { return }
         release(orderID)
         hold(orderID, updated)

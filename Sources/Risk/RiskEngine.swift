@@ -6,6 +6,10 @@ import Protos
 struct RiskEngine: Sendable {
     var accounts: [String: RiskAccount] = [:]
     var reservations: [String: Reservation] = [:]
+    /// Unconfirmed reservations in the order they were made, for `expire`.
+    var unconfirmed = ExpiryQueue()
+    /// The store row the next new reservation gets.
+    var nextRow: Int64 = 1
     var instruments: [String: Tradewire_V1_Instrument] = [:]
     /// Reference prices (units at the instrument's price scale), from market data.
     var references: [String: Int64] = [:]
@@ -27,13 +31,12 @@ struct RiskEngine: Sendable {
         case .success(let approval):
             response.approved = true
             let orderID = request.orderID?.value ?? ""
-            if reservations[orderID] == nil {
+            if !approval.held {
                 hold(orderID, Reservation(
                     account: request.account, symbol: request.symbol, buy: request.side == .buy, price: approval.price,
                     leaves: request.quantity?.units ?? 0, cash: approval.cash, confirmed: false, createdAt: now))
             }
-            let account = accounts[request.account]!
-            response.reserved = account.money(reservations[orderID]?.cash ?? 0)
+            response.reserved = Tradewire_V1_Money(units: approval.cash, scale: Cash.scale, currency: approval.currency)
         }
         if let reference = references[request.symbol], let instrument = instruments[request.symbol] {
             response.referencePrice = Tradewire_V1_Price(units: reference, scale: instrument.priceScale)
@@ -50,6 +53,10 @@ struct RiskEngine: Sendable {
         /// The price the order is reserved at (its limit, or a MARKET order's protection price).
         var price: Int64
         var cash: Int64
+        /// The account's.
+        var currency: String
+        /// The order already holds this (it was checked before).
+        var held = false
     }
 
     /// The checks in a fixed order; the first that fails is the answer.
@@ -63,7 +70,7 @@ struct RiskEngine: Sendable {
         }
         if let held = reservations[orderID] {
             guard held.account == request.account else { return reject(.invalidOrder, "order \(orderID) was checked for another account") }
-            return .success(Approval(price: held.price, cash: held.cash))  // the same order asked again: the same answer
+            return .success(Approval(price: held.price, cash: held.cash, currency: account.currency, held: true))  // the same order asked again: the same answer
         }
         guard let instrument = instruments[request.symbol] else { return reject(.unknownSymbol, "no instrument \(request.symbol)") }
         guard instrument.status == .trading else {
@@ -113,7 +120,7 @@ struct RiskEngine: Sendable {
         if cash > account.available {
             return reject(.insufficientBalance, "the order needs \(Cash.text(cash, currency: account.currency)); \(Cash.text(account.available, currency: account.currency)) is available")
         }
-        return .success(Approval(price: price, cash: cash))
+        return .success(Approval(price: price, cash: cash, currency: account.currency))
     }
 
     /// A LIMIT order's price after the band check, or a MARKET order's protection price (reference ± band).
@@ -149,48 +156,80 @@ struct RiskEngine: Sendable {
 
     // MARK: - Reservations
 
+    /// Holds what `reservation` needs; a reservation without a row (a new one) gets the next.
     mutating func hold(_ orderID: String, _ reservation: Reservation) {
+        var reservation = reservation
+        if reservation.row == 0 {
+            reservation.row = nextRow
+            nextRow += 1
+        } else {
+            nextRow = max(nextRow, reservation.row + 1)
+        }
         reservations[orderID] = reservation
-        accounts[reservation.account]?.reserved += reservation.cash
-        accounts[reservation.account]?.openOrders += 1
-        adjustOpen(reservation, by: 1)
-        changes.reservations.insert(orderID)
+        accounts[reservation.account]?.hold(reservation, sign: 1)
+        changes.reservations.append((reservation.row, orderID, reservation))
         changes.accounts.insert(reservation.account)
+        if !reservation.confirmed { unconfirmed.append(orderID, createdAt: reservation.createdAt) }
     }
 
     mutating func release(_ orderID: String) {
         guard let reservation = reservations.removeValue(forKey: orderID) else { return }
-        accounts[reservation.account]?.reserved -= reservation.cash
-        accounts[reservation.account]?.openOrders -= 1
-        adjustOpen(reservation, by: -1)
-        changes.reservations.insert(orderID)
+        accounts[reservation.account]?.hold(reservation, sign: -1)
+        changes.reservations.append((reservation.row, orderID, nil))
         changes.accounts.insert(reservation.account)
-    }
-
-    private mutating func adjustOpen(_ reservation: Reservation, by sign: Int64) {
-        guard accounts[reservation.account] != nil else { return }
-        var position = accounts[reservation.account]!.positions[reservation.symbol] ?? RiskPosition()
-        if reservation.buy { position.openBuy += sign * reservation.leaves } else { position.openSell += sign * reservation.leaves }
-        accounts[reservation.account]!.positions[reservation.symbol] = position
     }
 
     /// Releases reservations whose orders never appeared in the processors' events within the TTL (the node
     /// rejected them as late, or crashed before journaling them).
+    /// Costs the expired entries only: the queue is in creation order (were the wall clock to step back, a
+    /// later entry ahead of earlier ones holds them back until it expires itself).
     mutating func expire(now: Int64) {
-        let stale = reservations.filter { !$0.value.confirmed && now - $0.value.createdAt > unconfirmedTTL }.keys
-        for orderID in stale { release(orderID) }
+        while let (orderID, createdAt) = unconfirmed.first, now - createdAt > unconfirmedTTL {
+            unconfirmed.removeFirst()
+            // Confirmed or released since, or released and held again: not this entry's to expire.
+            if let reservation = reservations[orderID], !reservation.confirmed, reservation.createdAt == createdAt { release(orderID) }
+        }
     }
 }
 
-/// The rows a store must write: accounts (with their positions), reservations (absent ones are deleted), and
-/// the processors' cursors.
+/// Order ids in the order their unconfirmed reservations were made. Entries stay until they come up in
+/// `expire`, even when their reservation was confirmed or released meanwhile: at most one per check of the
+/// last TTL.
+struct ExpiryQueue: Sendable {
+    private var entries: [(orderID: String, createdAt: Int64)] = []
+    private var head = 0
+
+    var first: (orderID: String, createdAt: Int64)? { head < entries.count ? entries[head] : nil }
+    var count: Int { entries.count - head }
+
+    mutating func append(_ orderID: String, createdAt: Int64) { entries.append((orderID, createdAt)) }
+
+    mutating func removeFirst() {
+        head += 1
+        if head >= 1024, head * 2 >= entries.count {  // drop the consumed front once it is most of the array
+            entries.removeFirst(head)
+            head = 0
+        }
+    }
+}
+
+/// The rows a store must write: accounts (with their positions), the processors' cursors, and what happened to
+/// reservations, in order (a hold is written, a release, nil, deletes the row).
 struct RiskChanges: Sendable {
     var accounts = Set<String>()
     var positions = Set<PositionKey>()
-    var reservations = Set<String>()
+    var reservations: [(row: Int64, orderID: String, reservation: Reservation?)] = []
     var cursors: [String: UInt64] = [:]
 
     var isEmpty: Bool { accounts.isEmpty && positions.isEmpty && reservations.isEmpty && cursors.isEmpty }
+
+    /// Empties the sets, keeping their storage: the next writes are about as large.
+    mutating func removeAll() {
+        accounts.removeAll(keepingCapacity: true)
+        positions.removeAll(keepingCapacity: true)
+        reservations.removeAll(keepingCapacity: true)
+        cursors.removeAll(keepingCapacity: true)
+    }
 }
 
 struct PositionKey: Hashable, Sendable {

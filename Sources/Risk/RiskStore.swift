@@ -5,8 +5,8 @@ import SQLite
 struct RiskRows: Sendable {
     var accounts: [(name: String, limits: [UInt8], balance: Int64, currency: String)] = []
     var positions: [(key: PositionKey, position: RiskPosition)] = []
-    /// nil: the reservation ended (delete its row).
-    var reservations: [(orderID: String, reservation: Reservation?)] = []
+    /// In the order they happened; nil: the reservation ended (delete its row).
+    var reservations: [(row: Int64, orderID: String, reservation: Reservation?)] = []
     var cursors: [String: UInt64] = [:]
 }
 
@@ -21,9 +21,10 @@ extension RiskEngine {
         for key in changes.positions {
             if let position = accounts[key.account]?.positions[key.symbol] { rows.positions.append((key, position)) }
         }
-        rows.reservations = changes.reservations.map { ($0, reservations[$0]) }
+        swap(&rows.reservations, &changes.reservations)
+        changes.reservations.reserveCapacity(rows.reservations.count)
         rows.cursors = changes.cursors
-        changes = RiskChanges()
+        changes.removeAll()
         return rows
     }
 }
@@ -38,9 +39,22 @@ final class RiskStore {
     private let upsertReservation: SQLiteStatement
     private let deleteReservation: SQLiteStatement
     private let upsertCursor: SQLiteStatement
+    static let layout: Int64 = 2
 
     init(path: String, synchronous: String = "NORMAL") throws(SQLiteError) {
         database = try SQLiteDatabase.open(path: path, synchronous: synchronous)
+        // Every working order has a row that is written when it is held and deleted when it ends: with SQLite's
+        // default 2 MiB page cache, a busy table's index pages are read back from the OS on every write.
+        try database.execute("PRAGMA cache_size=-65536")
+        // Layout 2 numbers reservations' rows (layout 1 keyed them by order id): a file of layout 1 is refused
+        // rather than misread.
+        let layout = try database.prepare("SELECT (SELECT user_version FROM pragma_user_version), "
+            + "(SELECT count(*) FROM sqlite_master WHERE name = 'reservations')")
+        _ = try layout.step()
+        if layout.int64(0) != Self.layout, layout.int64(1) != 0 {
+            throw SQLiteError(operation: "open \(path)", code: 0, message: "the risk store has layout \(layout.int64(0)), "
+                + "this build reads layout \(Self.layout): move it aside and start from a new one")
+        }
         try database.execute("""
             CREATE TABLE IF NOT EXISTS accounts (
                 account TEXT PRIMARY KEY, limits BLOB NOT NULL, balance INTEGER NOT NULL, currency TEXT NOT NULL) WITHOUT ROWID;
@@ -48,15 +62,16 @@ final class RiskStore {
                 account TEXT NOT NULL, symbol TEXT NOT NULL, quantity INTEGER NOT NULL, cost INTEGER NOT NULL,
                 realized INTEGER NOT NULL, fills INTEGER NOT NULL, PRIMARY KEY (account, symbol)) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS reservations (
-                order_id TEXT PRIMARY KEY, account TEXT NOT NULL, symbol TEXT NOT NULL, buy INTEGER NOT NULL,
-                price INTEGER NOT NULL, leaves INTEGER NOT NULL, cash INTEGER NOT NULL, confirmed INTEGER NOT NULL,
-                created_at INTEGER NOT NULL) WITHOUT ROWID;
+                row INTEGER PRIMARY KEY, order_id TEXT NOT NULL, account TEXT NOT NULL, symbol TEXT NOT NULL,
+                buy INTEGER NOT NULL, price INTEGER NOT NULL, leaves INTEGER NOT NULL, cash INTEGER NOT NULL,
+                confirmed INTEGER NOT NULL, created_at INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS cursors (node TEXT PRIMARY KEY, sequence INTEGER NOT NULL) WITHOUT ROWID;
+            PRAGMA user_version = \(Self.layout);
             """)
         upsertAccount = try database.prepare("INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?)")
         upsertPosition = try database.prepare("INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?, ?, ?)")
-        upsertReservation = try database.prepare("INSERT OR REPLACE INTO reservations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        deleteReservation = try database.prepare("DELETE FROM reservations WHERE order_id = ?")
+        upsertReservation = try database.prepare("INSERT OR REPLACE INTO reservations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        deleteReservation = try database.prepare("DELETE FROM reservations WHERE row = ?")
         upsertCursor = try database.prepare("INSERT OR REPLACE INTO cursors (node, sequence) VALUES (?, ?)")
     }
 
@@ -70,13 +85,13 @@ final class RiskStore {
                 try upsertPosition.run(.text(key.account), .text(key.symbol), .int(position.quantity), .int(position.cost),
                                        .int(position.realized), .int(Int64(position.fills)))
             }
-            for (orderID, reservation) in rows.reservations {
+            for (row, orderID, reservation) in rows.reservations {
                 guard let reservation else {
-                    try deleteReservation.run(.text(orderID))
+                    try deleteReservation.run(.int(row))
                     continue
                 }
                 try upsertReservation.run(
-                    .text(orderID), .text(reservation.account), .text(reservation.symbol), .int(reservation.buy ? 1 : 0),
+                    .int(row), .text(orderID), .text(reservation.account), .text(reservation.symbol), .int(reservation.buy ? 1 : 0),
                     .int(reservation.price), .int(reservation.leaves), .int(reservation.cash), .int(reservation.confirmed ? 1 : 0),
                     .int(reservation.createdAt))
             }
@@ -101,12 +116,13 @@ final class RiskStore {
                                         fills: UInt64(positions.int64(5)))
             engine.accounts[positions.text(0)]?.positions[positions.text(1)] = position
         }
-        let reservations = try database.prepare("SELECT order_id, account, symbol, buy, price, leaves, cash, confirmed, created_at FROM reservations")
+        let reservations = try database.prepare(
+            "SELECT row, order_id, account, symbol, buy, price, leaves, cash, confirmed, created_at FROM reservations ORDER BY row")
         while try reservations.step() {
-            engine.hold(reservations.text(0), Reservation(
-                account: reservations.text(1), symbol: reservations.text(2), buy: reservations.int64(3) == 1,
-                price: reservations.int64(4), leaves: reservations.int64(5), cash: reservations.int64(6),
-                confirmed: reservations.int64(7) == 1, createdAt: reservations.int64(8)))
+            engine.hold(reservations.text(1), Reservation(
+                account: reservations.text(2), symbol: reservations.text(3), buy: reservations.int64(4) == 1,
+                price: reservations.int64(5), leaves: reservations.int64(6), cash: reservations.int64(7),
+                confirmed: reservations.int64(8) == 1, createdAt: reservations.int64(9), row: reservations.int64(0)))
         }
         let cursorRows = try database.prepare("SELECT node, sequence FROM cursors")
         var cursors: [String: UInt64] = [:]

@@ -6,6 +6,7 @@ import ProtoCodec
 import ProtoJSON
 import Protos
 import RPC
+import Transport
 
 #if canImport(Glibc)
 import Glibc
@@ -62,7 +63,7 @@ struct Load: AsyncParsableCommand {
         @Option(help: "Write the per-second timeline as CSV here.") var csv: String?
         @Option(help: "Write an HTML report here.") var html: String?
         @Option(help: "Earlier results (JSON) to overlay in the HTML report (repeatable).") var compare: [String] = []
-        @Flag(help: "Print the first response as JSON before the run (methods the project's protos define).")
+        @Flag(help: "Before the run, make one call with the first request and print its first response as JSON (methods the project's protos define).")
         var showResponse = false
 
         func run() async throws {
@@ -85,6 +86,7 @@ struct Load: AsyncParsableCommand {
             plan.timeout = deadline == .zero ? nil : deadline
             plan.streamMessages = streamMessages
             plan.compression = gzip ? .gzip : .identity
+            if showResponse { try await Self.printFirstResponse(plan: plan, output: known?.output, catalog: catalog) }
 
             let earlier = try compare.map { path in try LoadResult(json: try JSONValue.parse(try Files.read(path))) }
             let interactive = isatty(STDERR_FILENO) != 0
@@ -99,6 +101,37 @@ struct Load: AsyncParsableCommand {
             if let json { try Files.write(result.json().text(pretty: true) + "\n", to: json) }
             if let csv { try Files.write(result.csv(), to: csv) }
             if let html { try Files.write(HTMLReport.render(earlier + [result]), to: html) }
+        }
+
+        /// One call with the run's first request (and metadata), before the run: its first response as JSON, or
+        /// the status it ended with.
+        static func printFirstResponse(plan: LoadPlan, output: (any ProtoMessage.Type)?, catalog: ProtoCatalog) async throws {
+            guard let output else { throw ValidationError("--show-response needs a method of the project's protos") }
+            let channel = try Channel(addresses: plan.addresses)
+            var metadata = Metadata()
+            for (name, value) in plan.metadata { metadata.add(name, value.render(counter: 0)) }
+            let text: String
+            do throws(RPCError) {
+                let call = try await channel.startCall(method: plan.method, metadata: metadata, options: CallOptions(timeout: .seconds(10)))
+                let request: [UInt8]
+                do { request = try plan.requests.request(0) } catch { throw RPCError(code: .invalidArgument, message: "request 0: \(error)") }
+                try await call.send(framed: MessageFramer.frame(serialized: request, compression: .identity))
+                if plan.kind != .bidirectionalStreaming { call.closeRequest() }
+                if let response = try await call.receive() {
+                    do {
+                        text = "first response: " + (try ProtoJSON(catalog: catalog).decode(response, as: output).text(pretty: true))
+                    } catch {
+                        text = "first response: \(response.count) bytes that do not decode as \(output.protoMessageName): \(error)"
+                    }
+                } else {
+                    text = "first response: none (the call ended with OK and no message)"
+                }
+                call.cancel()
+            } catch {
+                text = "first response: the call failed: \(error)"
+            }
+            await channel.shutdown()
+            print(text)
         }
 
         private func requestSource(_ known: ProtoCatalog.Method?, catalog: ProtoCatalog) throws -> RequestSource {

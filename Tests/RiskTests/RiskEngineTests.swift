@@ -144,6 +144,24 @@ struct RiskEngineTests {
         #expect(engine.accounts["a"]!.openOrders == 0 && engine.accounts["a"]!.reserved == 0)
     }
 
+    /// Only unconfirmed reservations older than the TTL go; what a node confirmed stays, a later check waits for
+    /// its own TTL, and the queue forgets what it has passed.
+    @Test func expiryTakesOnlyStaleUnconfirmedReservations() throws {
+        var engine = try Self.engine()
+        engine.unconfirmedTTL = 1_000
+        #expect(engine.check(Self.request("confirmed", quantity: 1), now: 0).approved)
+        #expect(engine.check(Self.request("lost", quantity: 2), now: 100).approved)
+        #expect(engine.check(Self.request("late", quantity: 3), now: 900).approved)
+        var accepted = Self.event("confirmed", status: .accepted, quantity: 1, leaves: 1)
+        accepted.sequence = 1
+        engine.apply(node: "p1", [accepted], now: 200)
+        engine.expire(now: 1_500)
+        #expect(Set(engine.reservations.keys) == ["confirmed", "late"])
+        #expect(engine.accounts["a"]!.openOrders == 2 && engine.accounts["a"]!.reserved == 400 * Self.dollar)
+        engine.expire(now: 1_901)
+        #expect(Set(engine.reservations.keys) == ["confirmed"] && engine.unconfirmed.count == 0)
+    }
+
     @Test func cashFormatsAndRounds() {
         #expect(Cash.text(123_450_000) == "1.2345")
         #expect(Cash.text(-100_000_000, currency: "USD") == "-1.00 USD")

@@ -1,0 +1,72 @@
+import ArgumentParser
+import Protos
+import RPC
+import ServiceStubs
+import Transport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Bench {
+    /// Risk checks against a running risk service (`tradewire serve risk`), from `streams` workers on one
+    /// connection: on CheckStream, each worker a bidi stream sending a check and waiting for its answer (as the
+    /// processor's risk client does); with --unary, Check calls. Every check is a new order (ids unique to this
+    /// run), so each approved one holds a reservation; an answer other than --expect counts as a failure.
+    /// tools/bench-risk runs it and reads the service's CPU.
+    struct RiskChecks: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "risk", abstract: "Risk checks per second on a risk service.")
+
+        @OptionGroup var target: Target
+        @Option(help: "Workers: bidi streams (or unary calls in flight) on the one connection.") var streams = 64
+        @Flag(help: "Unary Check calls instead of CheckStream.") var unary = false
+        @Option var account = "bench"
+        @Option var symbol = "ACME"
+        @Option(help: "Limit price, in units at the instrument's price scale.") var price: Int64 = 10010
+        @Option(help: "The instrument's price scale.") var priceScale: UInt32 = 2
+        @Option(help: "Quantity, in units at scale 0.") var quantity: Int64 = 10
+        @Option(help: "What every answer must be: approved or rejected.") var expect = "approved"
+
+        func validate() throws {
+            guard ["approved", "rejected"].contains(expect) else { throw ValidationError("--expect is approved or rejected") }
+        }
+
+        func run() async throws {
+            let approved = expect == "approved"
+            let prefix = "bench-\(getpid())"
+            let base = Tradewire_V1_RiskCheckRequest(
+                account: account, symbol: symbol, side: .buy, type: .limit,
+                price: Tradewire_V1_Price(units: price, scale: priceScale), quantity: Tradewire_V1_Quantity(units: quantity))
+            let unary = unary
+            let (rate, failures, total) = try await target.measure(workers: streams) { channel, worker, progress in
+                let client = Tradewire_V1_Risk.Client(channel)
+                var number = 0
+                func next() -> Tradewire_V1_RiskCheckRequest {
+                    number += 1
+                    var request = base
+                    request.checkID = UInt64(number)
+                    request.orderID = Tradewire_V1_OrderId(value: "\(prefix)-\(worker)-\(number)")
+                    return request
+                }
+                func tally(_ response: Tradewire_V1_RiskCheckResponse) {
+                    if response.approved == approved { progress.count() } else { progress.failures.add(1, ordering: .relaxed) }
+                }
+                if unary {
+                    while !progress.stop.load(ordering: .relaxed) { tally(try await client.check(next())) }
+                    return
+                }
+                try await client.checkStream { requests, responses in
+                    var iterator = responses.makeAsyncIterator()
+                    while !progress.stop.load(ordering: .relaxed) {
+                        try await requests.write(next())
+                        guard let response = try await iterator.next() else { return }
+                        tally(response)
+                    }
+                    requests.finish()
+                }
+            }
+            print("checks/s: \(rate) (\(unary ? "Check" : "CheckStream"), \(streams) \(unary ? "in flight" : "streams"), one connection, "
+                + "\(failures) answered otherwise (not \(expect)), \(total) in all with the warm-up)")
+        }
+    }
+}
