@@ -1,0 +1,63 @@
+import Protos
+@testable import Risk
+import SQLite
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The risk store's file: what a write leaves is what a load gives back, and a file it cannot read is refused.
+@Suite struct RiskStoreTests {
+    static func withFile(_ body: (String) throws -> Void) throws {
+        var template = Array("/tmp/tradewire-risk-XXXXXX".utf8CString)
+        let directory = try #require(mkdtemp(&template).map { String(cString: $0) })
+        defer {
+            for suffix in ["", "-wal", "-shm"] { unlink("\(directory)/risk.sqlite\(suffix)") }
+            rmdir(directory)
+        }
+        try body("\(directory)/risk.sqlite")
+    }
+
+    /// Holds, a release, an order confirmed (its row rewritten in place) and expiry: a reload holds the same and
+    /// numbers new reservations after the stored ones.
+    @Test func aReloadHoldsWhatWasWrittenAndNumbersOnFromIt() throws {
+        try Self.withFile { path in
+            var engine = try RiskEngineTests.engine()
+            for (id, quantity) in [("a", 1), ("b", 2), ("c", 3)] {
+                #expect(engine.check(RiskEngineTests.request(id, quantity: Int64(quantity)), now: 0).approved)
+            }
+            engine.release("b")
+            var accepted = RiskEngineTests.event("c", status: .accepted, quantity: 3, leaves: 3)
+            accepted.sequence = 1
+            engine.apply(node: "p1", [accepted], now: 10)
+            let store = try RiskStore(path: path)
+            try store.write(engine.takeRows())
+
+            var loaded = try RiskStore(path: path).load()
+            #expect(loaded.reservations == engine.reservations)
+            #expect(loaded.reservations["c"]?.row == engine.reservations["c"]?.row && loaded.reservations["c"]?.confirmed == true)
+            #expect(loaded.accounts["a"]?.reserved == 400 * RiskEngineTests.dollar && loaded.accounts["a"]?.openOrders == 2)
+            #expect(loaded.cursors == ["p1": 1])
+            // Instruments and reference prices are not stored: market data sends them again.
+            loaded.instruments = engine.instruments
+            loaded.references = engine.references
+            #expect(loaded.check(RiskEngineTests.request("d", quantity: 1), now: 20).approved)
+            let newest = try #require(engine.reservations.values.map(\.row).max())
+            #expect(try #require(loaded.reservations["d"]).row > newest)
+            loaded.unconfirmedTTL = 5
+            loaded.expire(now: 100)  // "a" (unconfirmed since 0) and "d" go; "c" is confirmed
+            #expect(Set(loaded.reservations.keys) == ["c"])
+        }
+    }
+
+    /// A file of the first layout (reservations keyed by order id) is refused with a message saying so.
+    @Test func aFileOfTheOldLayoutIsRefused() throws {
+        try Self.withFile { path in
+            let old = try SQLiteDatabase.open(path: path)
+            try old.execute("CREATE TABLE reservations (order_id TEXT PRIMARY KEY, account TEXT NOT NULL) WITHOUT ROWID")
+            let error = #expect(throws: SQLiteError.self) { try RiskStore(path: path) }
+            #expect(error?.message.contains("layout 0, this build reads layout 2") == true)
+        }
+    }
+}
