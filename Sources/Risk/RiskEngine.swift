@@ -181,6 +181,7 @@ struct RiskEngine: Sendable {
 
     /// Releases reservations whose orders never appeared in the processors' events within the TTL (the node
     /// rejected them as late, or crashed before journaling them).
+    ///
     /// Costs the expired entries only: the queue is in creation order (were the wall clock to step back, a
     /// later entry ahead of earlier ones holds them back until it expires itself).
     mutating func expire(now: Int64) {
@@ -214,7 +215,7 @@ struct ExpiryQueue: Sendable {
 }
 
 /// The rows a store must write: accounts (with their positions), the processors' cursors, and what happened to
-/// reservations, in order (a hold is written, a release, nil, deletes the row).
+/// reservations, in order (a reservation's row is written; nil deletes it).
 struct RiskChanges: Sendable {
     var accounts = Set<String>()
     var positions = Set<PositionKey>()
@@ -223,7 +224,7 @@ struct RiskChanges: Sendable {
 
     var isEmpty: Bool { accounts.isEmpty && positions.isEmpty && reservations.isEmpty && cursors.isEmpty }
 
-    /// Empties the sets, keeping their storage: the next writes are about as large.
+    /// Empties the change set, keeping its storage: the next writes are about as large.
     mutating func removeAll() {
         accounts.removeAll(keepingCapacity: true)
         positions.removeAll(keepingCapacity: true)
