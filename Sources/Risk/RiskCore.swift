@@ -74,8 +74,11 @@ final class RiskCore: Sendable {
     }
 
     private func tick() {
-        engine.withLock { $0.expire(now: WallClock.now()) }
-        if !engine.withLock({ $0.changes.isEmpty }) { write() }
+        let changed = engine.withLock { engine in
+            engine.expire(now: WallClock.now())
+            return !engine.changes.isEmpty
+        }
+        if changed { write() }
         storeLoop.schedule(at: Monotonic.now() + Self.flushInterval.nanoseconds) { [self] in tick() }
     }
 
