@@ -101,20 +101,24 @@ struct PassivationTests {
         var config = ClusterConfig(epoch: 1, nodes: [ClusterNode(id: "p1", address: "127.0.0.1:\(port)")])
         config.riskAddress = "127.0.0.1:\(riskPort)"
         config.dataDirectory = directory
-        config.passivateAfter = .seconds(2)
+        config.passivateAfter = .seconds(3)
         config.riskTimeout = .seconds(10)
         let node = try ProcessorNode(config: config, nodeID: "p1")
         try await node.start()
         let client = ClusterClient(config: config)
 
         // Two rejected (terminal at once), three resting.
+        let clock = ContinuousClock()
+        let placing = clock.now
         for index in 0..<5 {
             let ack = try await client.send(ProcessorCluster.place("pv-\(index)", symbol: "PV", side: .buy, price: 100,
                                                                    quantity: index < 2 ? 5_000 : 1))
             #expect(ack.order?.status == (index < 2 ? .rejected : .accepted))
         }
-        #expect(try await node.liveActors().orders == 3)
-        #expect(try await waitUntil { try await node.liveActors().orders == 0 }, "idle actors leave after 2 s")
+        let resting = try await node.liveActors().orders
+        // On a loaded machine the placing itself can outlast `passivate_after`; then the resting ones may be gone.
+        if clock.now - placing < .seconds(2) { #expect(resting == 3) } else { #expect(resting <= 3) }
+        #expect(try await waitUntil { try await node.liveActors().orders == 0 }, "idle actors leave after 3 s")
 
         // A cancel brings one back from its row, with its state.
         let cancel = try await client.send(ProcessorCluster.cancel("pv-3"))
