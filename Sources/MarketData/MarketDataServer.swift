@@ -25,7 +25,7 @@ public final class MarketDataServer: Sendable {
         core = try MarketDataCore(store: store, settings: settings, loop: coreLoop)
         follower = EventFollower(config: config, batchSize: settings.eventBatch)
         server = try Server(
-            services: [MarketDataService(core: core), HealthService()], configuration: ServerConfiguration(addresses: [address]))
+            services: [MarketDataService(core: core), HealthService()], configuration: config.internalServer(address))
     }
 
     /// Starts the feed, follows the processors, listens; returns the bound addresses.

@@ -11,6 +11,8 @@ public final class ClusterClient: Sendable {
     private let state: Mutex<State>
     private let refresh: @Sendable () -> ClusterConfig?
     private let maxInFlightPerNode: Int
+    /// Makes the channels (with the mesh credential).
+    private let config: ClusterConfig
 
     private struct State {
         var ring: ClusterRing
@@ -22,6 +24,7 @@ public final class ClusterClient: Sendable {
         state = Mutex(State(ring: ClusterRing(config)))
         self.refresh = refresh
         self.maxInFlightPerNode = maxInFlightPerNode
+        self.config = config
     }
 
     public var epoch: UInt64 { state.withLock { $0.ring.epoch } }
@@ -51,11 +54,8 @@ public final class ClusterClient: Sendable {
     /// The command stream to `node`, opened on first use.
     public func stream(to node: ClusterNode) throws(RPCError) -> CommandStream {
         if let stream = state.withLock({ $0.streams[node.id] }) { return stream }
-        guard let (host, port) = SocketAddressText.split(node.address) else {
-            throw RPCError(code: .invalidArgument, message: "node \(node.id) has no host:port address (\(node.address))")
-        }
         let channel: Channel
-        do { channel = try Channel(host: host, port: port) } catch {
+        do { channel = try config.channel(node.address) } catch {
             throw RPCError(code: .unavailable, message: "cannot reach node \(node.id) at \(node.address): \(error)")
         }
         let stream = CommandStream(transport: channel, maxInFlight: maxInFlightPerNode)

@@ -2,7 +2,7 @@ public import EventLoop
 public import HashRing
 public import Journal
 import JSON
-public import Transport
+import Transport
 
 /// One processor node of the cluster file.
 public struct ClusterNode: Hashable, Sendable {
@@ -23,7 +23,9 @@ public struct ClusterNode: Hashable, Sendable {
 /// {"epoch": 1,
 ///  "nodes": [{"id": "p1", "address": "127.0.0.1:7101"}, {"id": "p2", "address": "127.0.0.1:7102"}],
 ///  "risk": "127.0.0.1:7200", "marketdata": "127.0.0.1:7300", "risk_timeout_ms": 100, "settlement_ms": 1000,
-///  "data_dir": "data", "synchronous": "full", "passivate_after_ms": 60000}
+///  "data_dir": "data", "synchronous": "full", "passivate_after_ms": 60000,
+///  "mesh_credential": "a long random secret", "gateway": "127.0.0.1:7000", "keys_file": "keys.json",
+///  "orders_per_second": 10000}
 /// ```
 public struct ClusterConfig: Sendable {
     /// Bumped whenever the node list changes: commands routed with an older ring are answered NotOwner, and a
@@ -42,6 +44,14 @@ public struct ClusterConfig: Sendable {
     public var synchronous: JournalSynchronous = .full
     /// An actor idle this long leaves memory (its state stays in the journal).
     public var passivateAfter: Duration = .seconds(60)
+    /// The secret every call between Tradewire's services carries (see `meshAdmission`); nil admits every call.
+    public var meshCredential: String?
+    /// Where the gateway listens (host:port).
+    public var gatewayAddress: String?
+    /// The gateway's API keys (see the Gateway target's `APIKeys`), relative to the file's folder.
+    public var keysFile: String?
+    /// Orders per second the gateway admits per account unless its key says otherwise.
+    public var ordersPerSecond = 10_000
 
     public init(epoch: UInt64, nodes: [ClusterNode]) {
         self.epoch = epoch
@@ -74,7 +84,17 @@ public struct ClusterConfig: Sendable {
         var config = ClusterConfig(epoch: UInt64(epoch), nodes: nodes)
         config.riskAddress = json["risk"]?.stringValue
         config.marketDataAddress = json["marketdata"]?.stringValue
-        for (key, address) in [("risk", config.riskAddress), ("marketdata", config.marketDataAddress)] {
+        config.gatewayAddress = json["gateway"]?.stringValue
+        config.meshCredential = json["mesh_credential"]?.stringValue
+        if let credential = config.meshCredential, credential.utf8.count < 16 || credential.contains(where: { $0.isWhitespace }) {
+            throw ClusterConfigError("\(path): \"mesh_credential\" must be at least 16 characters without spaces")
+        }
+        config.keysFile = json["keys_file"]?.stringValue.map { Self.relative($0, to: path) }
+        if let rate = json["orders_per_second"]?.int64Value {
+            guard rate > 0 else { throw ClusterConfigError("\(path): \"orders_per_second\" must be positive") }
+            config.ordersPerSecond = Int(rate)
+        }
+        for (key, address) in [("risk", config.riskAddress), ("marketdata", config.marketDataAddress), ("gateway", config.gatewayAddress)] {
             if let address, SocketAddressText.split(address) == nil {
                 throw ClusterConfigError("\(path): \"\(key)\" must be host:port, not \"\(address)\"")
             }
@@ -89,10 +109,14 @@ public struct ClusterConfig: Sendable {
             }
             config.synchronous = synchronous
         }
-        if !config.dataDirectory.hasPrefix("/"), let slash = path.lastIndex(of: "/") {
-            config.dataDirectory = String(path[...slash]) + config.dataDirectory
-        }
+        config.dataDirectory = relative(config.dataDirectory, to: path)
         return config
+    }
+
+    /// `file` taken relative to the folder of the cluster file at `path`.
+    private static func relative(_ file: String, to path: String) -> String {
+        guard !file.hasPrefix("/"), let slash = path.lastIndex(of: "/") else { return file }
+        return String(path[...slash]) + file
     }
 }
 
@@ -116,12 +140,6 @@ public enum SocketAddressText {
     /// A numeric host:port to listen on.
     public static func socketAddress(_ text: String) -> SocketAddress? {
         split(text).flatMap { SocketAddress(host: $0.host, port: $0.port) }
-    }
-
-    /// A channel to host:port.
-    public static func channel(_ text: String) throws -> Channel {
-        guard let (host, port) = split(text) else { throw ClusterConfigError("\(text) is not host:port") }
-        return try Channel(host: host, port: port)
     }
 }
 

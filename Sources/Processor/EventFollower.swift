@@ -12,25 +12,25 @@ public struct EventFollower: Sendable {
     /// Applies a batch of one node's events; returns once they are applied (and stored, for durable consumers).
     public typealias Deliver = @Sendable (_ node: String, _ batch: Tradewire_V1_EventBatch) async throws -> Void
 
-    let nodes: [ClusterNode]
+    let config: ClusterConfig
     let batchSize: UInt32
 
     public init(config: ClusterConfig, batchSize: UInt32 = 512) {
-        nodes = config.nodes
+        self.config = config
         self.batchSize = batchSize
     }
 
     /// Follows every node until cancelled. A node that is down or fails is retried with a `Backoff`.
     public func run(cursor: @escaping Cursor, deliver: @escaping Deliver) async {
         await withTaskGroup(of: Void.self) { group in
-            for node in nodes {
+            for node in config.nodes {
                 group.addTask { await follow(node, cursor: cursor, deliver: deliver) }
             }
         }
     }
 
     private func follow(_ node: ClusterNode, cursor: Cursor, deliver: Deliver) async {
-        guard let channel = try? SocketAddressText.channel(node.address) else { return }
+        guard let channel = try? config.channel(node.address) else { return }
         let client = Tradewire_V1_Processor.Client(channel)
         var backoff = Backoff()
         while !Task.isCancelled {

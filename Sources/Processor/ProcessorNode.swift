@@ -33,13 +33,13 @@ public final class ProcessorNode: Sendable {
         var channels: [Channel] = []
         var streams: [String: CommandStream] = [:]
         for node in config.nodes where node.id != nodeID {
-            let channel = try SocketAddressText.channel(node.address)
+            let channel = try config.channel(node.address)
             channels.append(channel)
             streams[node.id] = CommandStream(transport: channel)
         }
         var riskTransport: Channel?
         if let risk = config.riskAddress {
-            let channel = try SocketAddressText.channel(risk)
+            let channel = try config.channel(risk)
             channels.append(channel)
             riskTransport = channel
         }
@@ -52,7 +52,7 @@ public final class ProcessorNode: Sendable {
             snapshotEvery: snapshotEvery)
         server = try Server(
             services: [ProcessorService(core: core, maxInFlight: maxInFlightPerStream)],
-            configuration: ServerConfiguration(addresses: [address]))
+            configuration: config.internalServer(address))
     }
 
     /// Replays the journal (books, outbox, due settlements) and starts listening; returns the bound addresses.

@@ -48,6 +48,11 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
         let journal = core.journal
         let batchSize = request.maxBatchSize == 0 ? 512 : Int(min(request.maxBatchSize, 4096))
         var next = max(1, request.fromSequence)
+        if request.fromHead {
+            let head = journal.lastSequence
+            try await responses.write(Tradewire_V1_EventBatch(headSequence: head))
+            next = head + 1
+        }
         while !Task.isCancelled {
             let records = try journal.records(from: next, limit: batchSize)
             guard let last = records.last else {
@@ -57,7 +62,13 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
             }
             var batch = Tradewire_V1_EventBatch(headSequence: journal.lastSequence)
             batch.events = try records.map { try Self.event($0, node: core.nodeID) }
-            try await responses.write(batch)
+            if !request.account.isEmpty {
+                batch.events.removeAll { event in
+                    guard case .order(let order) = event.event else { return true }
+                    return order.order?.account != request.account
+                }
+            }
+            if !batch.events.isEmpty { try await responses.write(batch) }
             next = last.sequence + 1
         }
     }

@@ -38,6 +38,13 @@ public struct Metadata: Hashable, Sendable, Sequence, ExpressibleByDictionaryLit
         entries.append(Entry(key: key.lowercased(), value: .binary(value)))
     }
 
+    /// These entries followed by `other`'s.
+    public func merging(_ other: Metadata) -> Metadata {
+        var merged = self
+        merged.entries += other.entries
+        return merged
+    }
+
     public mutating func removeAll(_ key: String) {
         let key = key.lowercased()
         entries.removeAll { $0.key == key }

@@ -19,10 +19,16 @@ public protocol RPCService: Sendable {
     var methods: [RPCMethod] { get }
 }
 
+/// Decides whether a call may reach its handler, from its method and request metadata: nil admits it; an error
+/// refuses it with that status before any handler runs (credentials, for instance).
+public typealias CallAdmission = @Sendable (MethodDescriptor, Metadata) -> RPCError?
+
 /// Finds the method for a request path.
 public struct RPCRouter: Sendable {
     private var methods: [String: RPCMethod] = [:]
     private var services: Set<String> = []
+    /// Asked about every call whose method exists.
+    public var admission: CallAdmission?
 
     public init(services: [any RPCService] = []) {
         for service in services { add(service) }

@@ -72,6 +72,7 @@ extension ServerCall {
         } catch {
             return .failure(.grpc(error))
         }
+        if let refusal = router.admission?(handler.descriptor, metadata) { return .failure(.grpc(refusal)) }
         let acceptsGzip = acceptEncoding.split(separator: ",").contains { $0.trimmingSpaces == "gzip" }
         return .success(Accepted(
             method: handler, metadata: metadata, deadline: deadline, encoding: compression, acceptsGzip: acceptsGzip))

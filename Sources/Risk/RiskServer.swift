@@ -30,8 +30,8 @@ public final class RiskServer: Sendable {
             }
         }
         follower = EventFollower(config: config)
-        marketData = try config.marketDataAddress.map(SocketAddressText.channel)
-        server = try Server(services: [RiskService(core: core), HealthService()], configuration: ServerConfiguration(addresses: [address]))
+        marketData = try config.marketDataAddress.map(config.channel)
+        server = try Server(services: [RiskService(core: core), HealthService()], configuration: config.internalServer(address))
     }
 
     /// Follows the processors and market data, listens; returns the bound addresses.
@@ -40,7 +40,22 @@ public final class RiskServer: Sendable {
         core.start()
         let core = core
         let follower = follower
-        let market = marketData.map { MarketFollower(channel: $0, core: core) }
+        let market = marketData.map { channel in
+            MarketFollower(
+                channel: channel,
+                instrument: { instrument in core.engine.withLock { $0.instruments[instrument.symbol] = instrument } },
+                quote: { quote in
+                    core.engine.withLock { engine in
+                        guard let price = quote.referencePrice, price.units > 0 else {
+                            engine.references[quote.symbol] = nil
+                            return
+                        }
+                        // A price at another scale than the instrument's is not comparable: no reference.
+                        let scale = engine.instruments[quote.symbol]?.priceScale ?? price.scale
+                        engine.references[quote.symbol] = price.scale == scale ? price.units : nil
+                    }
+                })
+        }
         following.withLock {
             $0 = Task {
                 await withTaskGroup(of: Void.self) { group in

@@ -55,6 +55,7 @@ public final class Channel: RPCClientTransport, Sendable {
         -> ClientCall
     {
         let deadline = Self.deadline(options)
+        let metadata = configuration.metadata.isEmpty ? metadata : configuration.metadata.merging(metadata)
         while true {
             if let deadline, Monotonic.now() >= deadline {
                 throw RPCError(code: .deadlineExceeded, message: "the deadline passed while waiting for a connection")

@@ -1,4 +1,5 @@
 public import HTTP2
+public import RPC
 
 /// How a ``Channel`` connects and spreads calls.
 public struct ChannelConfiguration: Sendable {
@@ -21,6 +22,8 @@ public struct ChannelConfiguration: Sendable {
     public var http2 = HTTP2Settings()
     /// Loops for the channel's connections when it creates its own group.
     public var loops = 1
+    /// Sent with every call on the channel, ahead of the call's own metadata (a credential, for instance).
+    public var metadata = Metadata()
 
     public init(loadBalancing: LoadBalancing = .pickFirst) {
         self.loadBalancing = loadBalancing

@@ -18,7 +18,9 @@ public final class Server: Sendable {
         self.configuration = configuration
         ownsGroup = group == nil
         let loops = try group ?? EventLoopGroup(loops: configuration.loops, name: "server")
-        core = ServerCore(configuration: configuration, router: RPCRouter(services: services), group: loops)
+        var router = RPCRouter(services: services)
+        router.admission = configuration.admission
+        core = ServerCore(configuration: configuration, router: router, group: loops)
     }
 
     /// Binds every configured address and starts accepting. Returns the bound addresses.

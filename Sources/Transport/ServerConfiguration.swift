@@ -20,6 +20,8 @@ public struct ServerConfiguration: Sendable {
     /// Bytes of output a connection gathers before it stops pulling frames from HTTP/2 (backpressure).
     public var connectionOutputLimit = 256 << 10
     public var listenBacklog: Int32 = 1024
+    /// Asked about every call before its handler starts (nil: every call is admitted).
+    public var admission: CallAdmission?
 
     public init(addresses: [SocketAddress]) {
         self.addresses = addresses

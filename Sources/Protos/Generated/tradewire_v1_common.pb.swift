@@ -266,7 +266,7 @@ public enum Tradewire_V1_InstrumentStatus: ProtoEnum {
 
 /// Identifies one order across the system. The gateway derives it from (account, client_order_id), so a retried
 /// submission names the same order and lands on the same order actor. Treat it as an opaque string of at most
-/// 64 ASCII characters.
+/// 64 ASCII characters (the gateway's are 16 hex digits naming the account, "-", and 32 hex digits).
 public struct Tradewire_V1_OrderId: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.OrderId"
 

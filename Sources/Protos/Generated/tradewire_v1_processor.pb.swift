@@ -408,16 +408,27 @@ public struct Tradewire_V1_SubscribeEventsRequest: ProtoMessage {
     /// Most events per batch (0: the node's default).
     public var maxBatchSize: UInt32 = 0
 
+    /// True: start after the newest committed event, ignoring from_sequence. The first batch is then sent at once,
+    /// empty, with head_sequence saying where the stream starts.
+    public var fromHead: Bool = false
+
+    /// Non-empty: only this account's order events (trades and book changes are left out).
+    public var account: String = ""
+
     public var unknownFields = ProtoUnknownFields()
 
     public init() {}
 
     public init(
         fromSequence: UInt64 = 0,
-        maxBatchSize: UInt32 = 0
+        maxBatchSize: UInt32 = 0,
+        fromHead: Bool = false,
+        account: String = ""
     ) {
         self.fromSequence = fromSequence
         self.maxBatchSize = maxBatchSize
+        self.fromHead = fromHead
+        self.account = account
     }
 }
 
@@ -1642,6 +1653,8 @@ extension Tradewire_V1_SubscribeEventsRequest {
         self.init()
         self.fromSequence = c.pointee.from_sequence
         self.maxBatchSize = c.pointee.max_batch_size
+        self.fromHead = c.pointee.from_head != 0
+        self.account = try _ProtoC.string(c.pointee.account, field: "tradewire.v1.SubscribeEventsRequest.account")
         self.unknownFields = _ProtoC.unknownFields(c)
     }
 
@@ -1658,9 +1671,12 @@ extension Tradewire_V1_SubscribeEventsRequest {
     func _c(_ arena: ProtoArena) -> UnsafeMutablePointer<Tradewire__V1__SubscribeEventsRequest> {
         let c = arena.allocate(Tradewire__V1__SubscribeEventsRequest.self)
         tradewire__v1__subscribe_events_request__init(c)
+        var escaped = ProtoUnknownFields()
         c.pointee.from_sequence = self.fromSequence
         c.pointee.max_batch_size = self.maxBatchSize
-        arena.setUnknownFields(c, self.unknownFields, ProtoUnknownFields())
+        c.pointee.from_head = self.fromHead ? 1 : 0
+        c.pointee.account = arena.cString(self.account, number: 4, unknown: &escaped)
+        arena.setUnknownFields(c, self.unknownFields, escaped)
         return c
     }
 

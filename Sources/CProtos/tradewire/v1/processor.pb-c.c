@@ -2339,7 +2339,7 @@ const ProtobufCMessageDescriptor tradewire__v1__not_owner__descriptor =
   (ProtobufCMessageInit) tradewire__v1__not_owner__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tradewire__v1__subscribe_events_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor tradewire__v1__subscribe_events_request__field_descriptors[4] =
 {
   {
     "from_sequence",
@@ -2365,15 +2365,41 @@ static const ProtobufCFieldDescriptor tradewire__v1__subscribe_events_request__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "from_head",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__SubscribeEventsRequest, from_head),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "account",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__SubscribeEventsRequest, account),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tradewire__v1__subscribe_events_request__field_indices_by_name[] = {
+  3,   /* field[3] = account */
+  2,   /* field[2] = from_head */
   0,   /* field[0] = from_sequence */
   1,   /* field[1] = max_batch_size */
 };
 static const ProtobufCIntRange tradewire__v1__subscribe_events_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor tradewire__v1__subscribe_events_request__descriptor =
 {
@@ -2383,7 +2409,7 @@ const ProtobufCMessageDescriptor tradewire__v1__subscribe_events_request__descri
   "Tradewire__V1__SubscribeEventsRequest",
   "tradewire.v1",
   sizeof(Tradewire__V1__SubscribeEventsRequest),
-  2,
+  4,
   tradewire__v1__subscribe_events_request__field_descriptors,
   tradewire__v1__subscribe_events_request__field_indices_by_name,
   1,  tradewire__v1__subscribe_events_request__number_ranges,

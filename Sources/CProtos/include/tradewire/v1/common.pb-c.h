@@ -151,7 +151,7 @@ typedef enum _Tradewire__V1__InstrumentStatus {
 /*
  * Identifies one order across the system. The gateway derives it from (account, client_order_id), so a retried
  * submission names the same order and lands on the same order actor. Treat it as an opaque string of at most
- * 64 ASCII characters.
+ * 64 ASCII characters (the gateway's are 16 hex digits naming the account, "-", and 32 hex digits).
  */
 struct  Tradewire__V1__OrderId
 {

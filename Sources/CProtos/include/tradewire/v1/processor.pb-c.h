@@ -377,10 +377,19 @@ struct  Tradewire__V1__SubscribeEventsRequest
    * Most events per batch (0: the node's default).
    */
   uint32_t max_batch_size;
+  /*
+   * True: start after the newest committed event, ignoring from_sequence. The first batch is then sent at once,
+   * empty, with head_sequence saying where the stream starts.
+   */
+  protobuf_c_boolean from_head;
+  /*
+   * Non-empty: only this account's order events (trades and book changes are left out).
+   */
+  char *account;
 };
 #define TRADEWIRE__V1__SUBSCRIBE_EVENTS_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__subscribe_events_request__descriptor) \
-    , 0, 0 }
+    , 0, 0, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Tradewire__V1__EventBatch

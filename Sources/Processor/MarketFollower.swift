@@ -1,0 +1,59 @@
+public import Protos
+import RPC
+import ServiceStubs
+public import Transport
+
+/// Keeps a consumer's instruments and reference prices current from the market-data service: WatchInstruments
+/// and StreamQuotes for every symbol, each resumed after a failure (with a `Backoff`, reset by each update).
+/// Risk and the gateway follow market data this way; until it has answered, they know no instrument and fail
+/// closed.
+public struct MarketFollower: Sendable {
+    let channel: Channel
+    let instrument: @Sendable (Tradewire_V1_Instrument) -> Void
+    let quote: @Sendable (Tradewire_V1_Quote) -> Void
+
+    public init(channel: Channel, instrument: @escaping @Sendable (Tradewire_V1_Instrument) -> Void,
+                quote: @escaping @Sendable (Tradewire_V1_Quote) -> Void)
+    {
+        self.channel = channel
+        self.instrument = instrument
+        self.quote = quote
+    }
+
+    /// Follows both streams until cancelled.
+    public func run() async {
+        let client = Tradewire_V1_MarketData.Client(channel)
+        let instrument = instrument
+        let quote = quote
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await Self.retrying { backoff in
+                    try await client.watchInstruments(Tradewire_V1_ListInstrumentsRequest()) { instruments in
+                        for try await update in instruments {
+                            backoff.reset()
+                            instrument(update)
+                        }
+                    }
+                }
+            }
+            group.addTask {
+                await Self.retrying { backoff in
+                    try await client.streamQuotes(Tradewire_V1_StreamMarketDataRequest()) { quotes in
+                        for try await update in quotes {
+                            backoff.reset()
+                            quote(update)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static func retrying(_ body: @Sendable (inout Backoff) async throws -> Void) async {
+        var backoff = Backoff()
+        while !Task.isCancelled {
+            do { try await body(&backoff) } catch {}
+            await backoff.wait()
+        }
+    }
+}
