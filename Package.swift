@@ -61,7 +61,7 @@ let package = Package(
         .target(name: "Transport", dependencies: ["EventLoop", "HTTP2", "RPC", "HashRing"], swiftSettings: releaseSettings),
 
         // Service protocols and clients for proto/ (tools/generate writes them).
-        .target(name: "ServiceStubs", dependencies: ["Protos", "RPC"], swiftSettings: releaseSettings),
+        .target(name: "ServiceStubs", dependencies: ["Protos", "RPC", "ProtoCodec"], swiftSettings: releaseSettings),
 
         // Services every server hosts: grpc.health.v1 and the interop grpc.testing.TestService (+ its client cases).
         .target(name: "GRPCServices", dependencies: ["ServiceStubs"], swiftSettings: releaseSettings),
@@ -95,6 +95,12 @@ let package = Package(
             dependencies: ["Processor", "SQLite", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "ProtoJSON", "GRPCServices"],
             swiftSettings: releaseSettings),
 
+        // The client-facing order API: API keys, validation, idempotent OrderIds, routing to the processor nodes.
+        .target(
+            name: "Gateway",
+            dependencies: ["Processor", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "GRPCServices"],
+            swiftSettings: releaseSettings),
+
         // MARK: Load harness
         // `tradewire load`: closed- and open-loop load on any gRPC method, HdrHistogram latency, reports.
         .target(
@@ -108,7 +114,7 @@ let package = Package(
         .executableTarget(
             name: "tradewire",
             dependencies: [
-                "GRPCServices", "Transport", "LoadHarness", "ProtoJSON", "Processor", "MarketData", "Risk",
+                "GRPCServices", "Transport", "LoadHarness", "ProtoJSON", "Processor", "MarketData", "Risk", "Gateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -107,7 +107,8 @@ public struct JournalCommit: Sendable, Hashable {
     public var committedAt: Int64
 }
 
-/// The filters of an order query; nil or empty matches everything.
+/// The filters of an order query (newest first: by creation time, then key, descending); nil or empty matches
+/// everything.
 public struct OrderQuery: Sendable {
     public var account: String
     public var statuses: [Int32] = []
@@ -290,12 +291,12 @@ final class JournalStore {
         if query.createdBefore != 0 { conditions.append("created_at < ?"); values.append(query.createdBefore) }
         if !query.batchID.isEmpty { conditions.append("batch_id = ?"); values.append(query.batchID) }
         if let after = query.after {
-            conditions.append("(created_at, key) > (?, ?)")
+            conditions.append("(created_at, key) < (?, ?)")
             values += [after.createdAt, after.key] as [any SQLiteValue]
         }
         let statement = try database.prepare("""
             SELECT key, account, symbol, status, created_at, batch_id, payload FROM orders
-            WHERE \(conditions.joined(separator: " AND ")) ORDER BY created_at, key LIMIT \(max(1, query.limit))
+            WHERE \(conditions.joined(separator: " AND ")) ORDER BY created_at DESC, key DESC LIMIT \(max(1, query.limit))
             """)
         for (index, value) in values.enumerated() { value.bind(to: statement, at: Int32(index + 1)) }
         var rows: [OrderRow] = []

@@ -1,3 +1,4 @@
+import Processor
 import EventLoop
 import Glibc
 import Protos

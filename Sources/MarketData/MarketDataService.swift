@@ -1,3 +1,4 @@
+import Processor
 import EventLoop
 import Protos
 import RPC

@@ -1,7 +1,8 @@
 public import Protos
 public import RPC
+import ServiceStubs
 import Synchronization
-import Transport
+public import Transport
 
 /// Sends commands to the processor cluster the way a gateway does: each to the node that owns its key on the
 /// ring (one long-lived command stream per node), stamped with the ring's epoch. A node that answers NotOwner
@@ -16,12 +17,13 @@ public final class ClusterClient: Sendable {
 
     private struct State {
         var ring: ClusterRing
+        var nodes: [ClusterNode]
         var streams: [String: CommandStream] = [:]
-        var channels: [Channel] = []
+        var channels: [String: Channel] = [:]
     }
 
     public init(config: ClusterConfig, maxInFlightPerNode: Int = 8192, refresh: @escaping @Sendable () -> ClusterConfig? = { nil }) {
-        state = Mutex(State(ring: ClusterRing(config)))
+        state = Mutex(State(ring: ClusterRing(config), nodes: config.nodes))
         self.refresh = refresh
         self.maxInFlightPerNode = maxInFlightPerNode
         self.config = config
@@ -32,8 +34,13 @@ public final class ClusterClient: Sendable {
     /// The node that owns `key` in this client's ring.
     public func owner(of key: String) -> ClusterNode { state.withLock { $0.ring.owner(of: key) } }
 
-    /// Sends `command` to the owner of its key and returns the owner's acknowledgement.
-    public func send(_ command: Tradewire_V1_Command) async throws(RPCError) -> Tradewire_V1_Ack {
+    /// Every node of this client's ring.
+    public var nodes: [ClusterNode] { state.withLock { $0.nodes } }
+
+    /// Sends `command` to the owner of its key and returns the owner's acknowledgement. With `shed`, a node that
+    /// already has `maxInFlightPerNode` commands unanswered refuses at once with RESOURCE_EXHAUSTED (and a retry
+    /// hint) instead of waiting for room.
+    public func send(_ command: Tradewire_V1_Command, shed: Bool = false) async throws(RPCError) -> Tradewire_V1_Ack {
         guard let key = NodeCore.routingKey(command) else {
             throw RPCError(code: .invalidArgument, message: "the command names no order id or symbol")
         }
@@ -41,29 +48,53 @@ public final class ClusterClient: Sendable {
         for _ in 0..<4 {
             var command = command
             command.ringEpoch = epoch
-            let ack = try await stream(to: target).send(command)
-            guard case .notOwner(let notOwner) = ack.result else { return ack }
-            if notOwner.ringEpoch > epoch, let newer = refresh(), newer.epoch >= notOwner.ringEpoch {
-                state.withLock { $0.ring = ClusterRing(newer) }
+            let stream = try stream(to: target)
+            if shed && stream.inFlight >= maxInFlightPerNode {
+                throw RPCError.withDetails(
+                    code: .resourceExhausted,
+                    message: "node \(target.id) has \(maxInFlightPerNode) commands in flight; retry shortly",
+                    Google_Rpc_RetryInfo(retryDelay: Google_Protobuf_Duration(seconds: 0, nanos: 10_000_000)))
             }
+            let ack = try await stream.send(command)
+            guard case .notOwner(let notOwner) = ack.result else { return ack }
+            refreshRing(atLeast: notOwner.ringEpoch)
             target = ClusterNode(id: notOwner.ownerNodeID, address: notOwner.ownerAddress)
         }
         throw RPCError(code: .unavailable, message: "the nodes disagree about who owns \(key); the cluster files differ")
     }
 
+    /// Takes the newer ring from `refresh` when a node has named an epoch newer than this client's.
+    public func refreshRing(atLeast epoch: UInt64) {
+        guard epoch > self.epoch, let newer = refresh(), newer.epoch >= epoch else { return }
+        state.withLock { state in
+            state.ring = ClusterRing(newer)
+            state.nodes = newer.nodes
+        }
+    }
+
     /// The command stream to `node`, opened on first use.
     public func stream(to node: ClusterNode) throws(RPCError) -> CommandStream {
         if let stream = state.withLock({ $0.streams[node.id] }) { return stream }
+        let stream = CommandStream(transport: try channel(to: node), maxInFlight: maxInFlightPerNode)
+        return state.withLock { state in
+            if let existing = state.streams[node.id] { return existing }
+            state.streams[node.id] = stream
+            return stream
+        }
+    }
+
+    /// The channel to `node` (with the mesh credential), opened on first use; its command stream and unary calls
+    /// share it.
+    public func channel(to node: ClusterNode) throws(RPCError) -> Channel {
+        if let channel = state.withLock({ $0.channels[node.id] }) { return channel }
         let channel: Channel
         do { channel = try config.channel(node.address) } catch {
             throw RPCError(code: .unavailable, message: "cannot reach node \(node.id) at \(node.address): \(error)")
         }
-        let stream = CommandStream(transport: channel, maxInFlight: maxInFlightPerNode)
-        let (winner, extra) = state.withLock { state -> (CommandStream, Channel?) in
-            if let existing = state.streams[node.id] { return (existing, channel) }
-            state.streams[node.id] = stream
-            state.channels.append(channel)
-            return (stream, nil)
+        let (winner, extra) = state.withLock { state -> (Channel, Channel?) in
+            if let existing = state.channels[node.id] { return (existing, channel) }
+            state.channels[node.id] = channel
+            return (channel, nil)
         }
         extra?.close()
         return winner
@@ -71,8 +102,8 @@ public final class ClusterClient: Sendable {
 
     public func close() async {
         let (streams, channels) = state.withLock { state in
-            defer { state.streams = [:]; state.channels = [] }
-            return (Array(state.streams.values), state.channels)
+            defer { state.streams = [:]; state.channels = [:] }
+            return (Array(state.streams.values), Array(state.channels.values))
         }
         streams.forEach { $0.close() }
         for channel in channels { await channel.shutdown() }

@@ -57,3 +57,12 @@ public struct MarketFollower: Sendable {
         }
     }
 }
+
+extension Tradewire_V1_Quote {
+    /// The reference price's units when it is at `priceScale` (the instrument's; nil when unknown); nil when there
+    /// is none or it is at another scale (not comparable).
+    public func referenceUnits(priceScale: UInt32?) -> Int64? {
+        guard let price = referencePrice, price.units > 0, price.scale == (priceScale ?? price.scale) else { return nil }
+        return price.units
+    }
+}

@@ -178,8 +178,8 @@ final class OrderActor: @unchecked Sendable {
 }
 
 /// Fixed-point numbers as decimal text.
-enum FixedPoint {
-    static func text(units: Int64, scale: UInt32) -> String {
+public enum FixedPoint {
+    public static func text(units: Int64, scale: UInt32) -> String {
         guard scale > 0 else { return String(units) }
         let negative = units < 0
         var digits = String(units.magnitude)
@@ -245,5 +245,30 @@ extension OrderStatus {
         case .cancelled: .cancelled
         default: .new
         }
+    }
+}
+
+extension Tradewire_V1_ExecutionReport {
+    /// A report of `order` as it is (no fill in it): what a gateway answers for a request that changed nothing
+    /// (ORDER_STATUS) or that it refused itself (REJECTED).
+    public init(_ order: Tradewire_V1_Order, execType: Tradewire_V1_ExecType) {
+        self.init()
+        orderID = order.orderID
+        clientOrderID = order.clientOrderID
+        account = order.account
+        symbol = order.symbol
+        side = order.side
+        self.execType = execType
+        orderStatus = order.status
+        fixExecType = FIX.execType(execType)
+        fixOrdStatus = FIX.ordStatus(OrderStatus(order.status))
+        cumulativeQuantity = order.filledQuantity
+        leavesQuantity = order.leavesQuantity
+        averagePrice = order.averagePrice
+        price = order.price
+        orderQuantity = order.quantity
+        rejectReason = order.rejectReason
+        text = order.rejectText
+        transactTimeUnixNanos = order.updatedAtUnixNanos
     }
 }

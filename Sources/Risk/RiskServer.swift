@@ -46,13 +46,7 @@ public final class RiskServer: Sendable {
                 instrument: { instrument in core.engine.withLock { $0.instruments[instrument.symbol] = instrument } },
                 quote: { quote in
                     core.engine.withLock { engine in
-                        guard let price = quote.referencePrice, price.units > 0 else {
-                            engine.references[quote.symbol] = nil
-                            return
-                        }
-                        // A price at another scale than the instrument's is not comparable: no reference.
-                        let scale = engine.instruments[quote.symbol]?.priceScale ?? price.scale
-                        engine.references[quote.symbol] = price.scale == scale ? price.units : nil
+                        engine.references[quote.symbol] = quote.referenceUnits(priceScale: engine.instruments[quote.symbol]?.priceScale)
                     }
                 })
         }

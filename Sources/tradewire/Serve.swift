@@ -1,5 +1,6 @@
 import ArgumentParser
 import EventLoop
+import Gateway
 import MarketData
 import Processor
 import Risk
@@ -10,7 +11,45 @@ import Glibc
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run one of Tradewire's services.", subcommands: [ProcessorCommand.self, RiskCommand.self, MarketDataCommand.self])
+        abstract: "Run one of Tradewire's services.", subcommands: [GatewayCommand.self, ProcessorCommand.self, RiskCommand.self, MarketDataCommand.self])
+
+    struct GatewayCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "gateway",
+            abstract: "Run an ingestion gateway of the cluster file: the client-facing order API (several can run side by side).")
+
+        @Option(help: "The cluster file (JSON: nodes, marketdata, gateway, keys_file, orders_per_second, mesh_credential, …).")
+        var config: String
+
+        @Option(help: "host:port to listen on (default: the cluster file's \"gateway\").")
+        var listen: String?
+
+        @Option(help: "The API keys file (default: the cluster file's \"keys_file\").")
+        var keys: String?
+
+        @Option(help: "Commands a processor node may have unanswered before the gateway sheds its orders.")
+        var maxInFlightPerNode = 8192
+
+        func run() async throws {
+            let cluster = try ClusterConfig.parse(try Files.read(config), path: config)
+            guard let keysPath = keys ?? cluster.keysFile else {
+                throw ValidationError("no API keys: pass --keys or set \"keys_file\" in the cluster file (tradewire keys add makes one)")
+            }
+            let listenAddress = try listen.map { text in
+                guard let address = SocketAddressText.socketAddress(text) else { throw ValidationError("--listen \(text) is not a numeric host:port") }
+                return address
+            }
+            let apiKeys = try APIKeys.load(path: keysPath)
+            let gateway = try GatewayServer(config: cluster, configPath: config, keys: apiKeys, listen: listenAddress,
+                                            maxInFlightPerNode: maxInFlightPerNode)
+            let bound = try await gateway.start()
+            print("gateway listening on \(bound.map(\.description).joined(separator: ", ")) (\(cluster.nodes.count) processor nodes, "
+                + "\(apiKeys.count) API keys" + (cluster.marketDataAddress.map { ", instruments from market data at \($0))" } ?? "; no market data: every order is refused)"))
+            fflush(nil)
+            await Signals.waitForTermination()
+            await gateway.shutdown()
+        }
+    }
 
     struct ProcessorCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

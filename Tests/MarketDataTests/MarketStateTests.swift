@@ -1,3 +1,4 @@
+import Processor
 @testable import MarketData
 import Protos
 import Testing

@@ -6,7 +6,7 @@ import Synchronization
 /// publisher one check per update and holds at most `capacity` updates, never slowing the others.
 ///
 /// Any thread may push and finish; one task consumes with `next()`.
-final class SubscriberQueue<Element: Sendable>: Sendable {
+public final class SubscriberQueue<Element: Sendable>: Sendable {
     private struct State {
         var items: [Element] = []
         var head = 0
@@ -15,11 +15,11 @@ final class SubscriberQueue<Element: Sendable>: Sendable {
         var overflowed = false
     }
 
-    let capacity: Int
+    public let capacity: Int
     private let state = Mutex(State())
     private let onOverflow: @Sendable () -> Void
 
-    init(capacity: Int, onOverflow: @escaping @Sendable () -> Void) {
+    public init(capacity: Int, onOverflow: @escaping @Sendable () -> Void) {
         self.capacity = capacity
         self.onOverflow = onOverflow
     }
@@ -29,7 +29,7 @@ final class SubscriberQueue<Element: Sendable>: Sendable {
         case resume(CheckedContinuation<Element?, Never>), queued, overflowed, dropped
     }
 
-    func push(_ element: Element) {
+    public func push(_ element: Element) {
         let outcome: PushOutcome = state.withLock { state in
             if state.finished { return .dropped }
             if let waiter = state.waiter {
@@ -54,7 +54,7 @@ final class SubscriberQueue<Element: Sendable>: Sendable {
     }
 
     /// The next update; nil once finished (overflowed, `finish()`, or the consuming task cancelled).
-    func next() async -> Element? {
+    public func next() async -> Element? {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Element?, Never>) in
                 let ready: Element?? = state.withLock { state in
@@ -79,47 +79,15 @@ final class SubscriberQueue<Element: Sendable>: Sendable {
     }
 
     /// Whether the queue ended because its subscriber fell `capacity` updates behind.
-    var overflowed: Bool { state.withLock { $0.overflowed } }
+    public var overflowed: Bool { state.withLock { $0.overflowed } }
 
     /// Ends the queue: a waiting `next()` returns nil, later pushes are dropped.
-    func finish() {
+    public func finish() {
         let waiter: CheckedContinuation<Element?, Never>? = state.withLock { state in
             state.finished = true
             defer { state.waiter = nil }
             return state.waiter
         }
         waiter?.resume(returning: nil)
-    }
-}
-
-/// Who gets what: subscribers by symbol, and those that want every symbol. Owned by the service's core thread.
-final class SubscriberHub<Element: Sendable> {
-    private var bySymbol: [String: [ObjectIdentifier: SubscriberQueue<Element>]] = [:]
-    private var everything: [ObjectIdentifier: SubscriberQueue<Element>] = [:]
-
-    var isEmpty: Bool { bySymbol.isEmpty && everything.isEmpty }
-
-    /// `symbols` empty: every symbol.
-    func add(_ queue: SubscriberQueue<Element>, symbols: [String]) {
-        let id = ObjectIdentifier(queue)
-        if symbols.isEmpty { everything[id] = queue }
-        for symbol in symbols { bySymbol[symbol, default: [:]][id] = queue }
-    }
-
-    func remove(_ queue: SubscriberQueue<Element>, symbols: [String]) {
-        let id = ObjectIdentifier(queue)
-        everything[id] = nil
-        for symbol in symbols {
-            bySymbol[symbol]?[id] = nil
-            if bySymbol[symbol]?.isEmpty == true { bySymbol[symbol] = nil }
-        }
-    }
-
-    /// Whether anyone wants `symbol`'s updates (to skip building them when nobody does).
-    func wants(_ symbol: String) -> Bool { !everything.isEmpty || bySymbol[symbol] != nil }
-
-    func publish(_ symbol: String, _ element: Element) {
-        for queue in everything.values { queue.push(element) }
-        for queue in bySymbol[symbol]?.values ?? [:].values { queue.push(element) }
     }
 }

@@ -1,0 +1,94 @@
+import Processor
+import Protos
+import ServiceStubs
+import Synchronization
+
+/// One account's execution reports from every processor node: a `SubscribeEvents` call per node, filtered to the
+/// account by the node, resumed after failures from the last sequence seen. Reports of one order all come from
+/// the node that owns it, in that node's sequence order, so they arrive in order per order.
+///
+/// A position is a vector of per-node sequences; as text ("p1:12,p2:40,p3:7") it is the `cursor` of the
+/// account's stream, and resuming from it misses and repeats nothing.
+struct ExecutionFeed: Sendable {
+    typealias Positions = [String: UInt64]
+
+    let cluster: ClusterClient
+    let account: String
+
+    /// Where each node starts: after the sequence in `positions`; nodes not in it from their first event, or, with
+    /// `live`, from their current head. `ready` says where each node starts, once known.
+    func run(from positions: Positions, live: Bool, ready: @escaping @Sendable (_ node: String, _ head: UInt64) -> Void,
+             deliver: @escaping @Sendable (String, UInt64, Tradewire_V1_ExecutionReport) -> Void) async
+    {
+        await withTaskGroup(of: Void.self) { group in
+            for node in cluster.nodes {
+                let start = positions[node.id]
+                group.addTask {
+                    await follow(node, after: start, fromHead: start == nil && live, ready: ready, deliver: deliver)
+                }
+            }
+        }
+    }
+
+    private func follow(_ node: ClusterNode, after start: UInt64?, fromHead: Bool, ready: @Sendable (String, UInt64) -> Void,
+                        deliver: @Sendable (String, UInt64, Tradewire_V1_ExecutionReport) -> Void) async
+    {
+        guard let channel = try? cluster.channel(to: node) else { return }
+        let client = Tradewire_V1_Processor.Client(channel)
+        var position = start ?? 0
+        var knowsPosition = !fromHead
+        if knowsPosition { ready(node.id, position) }
+        var backoff = Backoff()
+        while !Task.isCancelled {
+            var request = Tradewire_V1_SubscribeEventsRequest(fromSequence: position + 1, account: account)
+            request.fromHead = !knowsPosition
+            do {
+                try await client.subscribeEvents(request) { batches in
+                    for try await batch in batches {
+                        backoff.reset()
+                        if !knowsPosition {
+                            position = batch.headSequence
+                            knowsPosition = true
+                            ready(node.id, position)
+                        }
+                        for event in batch.events {
+                            position = event.sequence
+                            if case .order(let order) = event.event, let report = order.report { deliver(node.id, event.sequence, report) }
+                        }
+                    }
+                }
+            } catch {
+                // Down or restarting: resume after the last sequence seen.
+            }
+            await backoff.wait()
+        }
+    }
+
+    /// A stream's position as reports go out.
+    final class Cursor: Sendable {
+        private let positions: Mutex<Positions>
+
+        init(_ start: Positions) { positions = Mutex(start) }
+
+        /// Moves `node` to `sequence`; the cursor text after it.
+        func advance(_ node: String, to sequence: UInt64) -> String {
+            positions.withLock { positions in
+                positions[node] = sequence
+                return ExecutionFeed.cursor(positions)
+            }
+        }
+    }
+
+    static func cursor(_ positions: Positions) -> String {
+        positions.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ",")
+    }
+
+    static func positions(_ cursor: String) -> Positions? {
+        var positions: Positions = [:]
+        for part in cursor.split(separator: ",") {
+            guard let colon = part.lastIndex(of: ":"), let sequence = UInt64(part[part.index(after: colon)...]) else { return nil }
+            positions[String(part[..<colon])] = sequence
+        }
+        return positions
+    }
+}

@@ -1,0 +1,159 @@
+import EventLoop
+import Processor
+import Protos
+import ServiceStubs
+
+/// What every gateway call shares: the keys, the rate limiter, the instrument table and the cluster client. It
+/// holds nothing another gateway instance would need: orders live on the processor nodes.
+final class GatewayCore: Sendable {
+    let cluster: ClusterClient
+    let keys: APIKeys
+    let instruments: InstrumentTable
+    let limiter = RateLimiter()
+    let defaultRate: Int
+
+    init(cluster: ClusterClient, keys: APIKeys, instruments: InstrumentTable, defaultRate: Int) {
+        self.cluster = cluster
+        self.keys = keys
+        self.instruments = instruments
+        self.defaultRate = defaultRate
+    }
+
+    /// The caller's key entry; UNAUTHENTICATED without a valid key.
+    func caller(_ context: ServerContext) throws(RPCError) -> APIKeys.Entry { try keys.authenticate(context.requestMetadata) }
+
+    /// Takes `count` from the caller's rate; RESOURCE_EXHAUSTED with a retry hint when it is spent.
+    func admit(_ caller: APIKeys.Entry, count: Int = 1) throws(RPCError) {
+        let rate = caller.ordersPerSecond ?? defaultRate
+        guard let wait = limiter.take(count, account: caller.account, rate: rate) else { return }
+        let nanoseconds = Int64(clamping: wait.nanoseconds)
+        throw RPCError.withDetails(
+            code: .resourceExhausted,
+            message: "account \(caller.account) is over its limit of \(rate) orders/s; retry in \(max(1, nanoseconds / 1_000_000)) ms",
+            Google_Rpc_RetryInfo(retryDelay: Google_Protobuf_Duration(seconds: nanoseconds / 1_000_000_000, nanos: Int32(nanoseconds % 1_000_000_000))))
+    }
+
+    // MARK: - Orders to commands
+
+    /// The place command for `order`, or INVALID_ARGUMENT with its field violations. The OrderId comes from the
+    /// client order id, else the idempotency key, else it is new.
+    func place(_ order: Tradewire_V1_NewOrder, caller: APIKeys.Entry, field: String, batchID: String = "",
+               idempotencyKey: String?) throws(RPCError) -> Tradewire_V1_Command
+    {
+        var violations = OrderValidation.violations(order, field: field, table: instruments)
+        if let idempotencyKey, order.clientOrderID.isEmpty, idempotencyKey.utf8.count > 128 {
+            violations.append(OrderValidation.Violation(field: "idempotency-key", description_p: "must be at most 128 bytes"))
+        }
+        guard violations.isEmpty else { throw OrderValidation.error(violations) }
+        let id = if !order.clientOrderID.isEmpty {
+            caller.ids.forClientOrder(order.clientOrderID)
+        } else if let idempotencyKey, !idempotencyKey.isEmpty {
+            caller.ids.forIdempotencyKey(idempotencyKey)
+        } else {
+            caller.ids.random()
+        }
+        var command = Tradewire_V1_Command()
+        command.command = .place(Tradewire_V1_PlaceCommand(
+            orderID: Tradewire_V1_OrderId(value: id), account: caller.account, order: order, batchID: batchID,
+            idempotencyKey: order.clientOrderID.isEmpty ? idempotencyKey ?? "" : ""))
+        return command
+    }
+
+    /// The OrderId `reference` names for the caller: PERMISSION_DENIED for another account's OrderId (whether or
+    /// not it exists), INVALID_ARGUMENT when it names nothing.
+    func orderID(_ reference: Tradewire_V1_OrderRef?, caller: APIKeys.Entry) throws(RPCError) -> String {
+        if let id = reference?.orderID?.value, !id.isEmpty {
+            guard caller.ids.owns(id) else {
+                throw RPCError(code: .permissionDenied, message: "order \(id) is not an order of account \(caller.account)")
+            }
+            return id
+        }
+        if let clientOrderID = reference?.clientOrderID, !clientOrderID.isEmpty { return caller.ids.forClientOrder(clientOrderID) }
+        throw OrderValidation.error([OrderValidation.Violation(field: "order", description_p: "name the order by order_id or client_order_id")])
+    }
+
+    // MARK: - The cluster
+
+    /// Sends `command` to the node that owns it, with the call's deadline and request id; returns the order it
+    /// answered with, or throws the node's error. A node that is down fails at once with UNAVAILABLE (safe to
+    /// retry: places are idempotent); one that has too much in flight with RESOURCE_EXHAUSTED.
+    func send(_ command: Tradewire_V1_Command, _ context: ServerContext) async throws(RPCError) -> (Tradewire_V1_Order, duplicate: Bool) {
+        var command = command
+        command.requestID = Self.requestID(context)
+        if let remaining = context.remainingNanoseconds {
+            guard remaining > 0 else { throw RPCError(code: .deadlineExceeded, message: "the deadline passed before the order was sent") }
+            command.deadlineUnixNanos = WallClock.now() &+ Int64(clamping: remaining)
+        }
+        let ack: Tradewire_V1_Ack
+        do {
+            ack = try await cluster.send(command, shed: true)
+        } catch where error.code == .unavailable {
+            throw RPCError.withDetails(
+                code: .unavailable, message: "the order's processor node is unavailable (\(error.message)); retrying is safe",
+                Google_Rpc_RetryInfo(retryDelay: Google_Protobuf_Duration(seconds: 0, nanos: 100_000_000)))
+        }
+        switch ack.result {
+        case .order(let order): return (order, ack.duplicate)
+        case .error(let status): throw RPCError(status: status)
+        case .notOwner, .done, nil: throw RPCError(code: .internal, message: "the processor node answered the order command without an order")
+        }
+    }
+
+    /// The caller's `x-request-id`, or a new one; it travels into the nodes' logs and events.
+    static func requestID(_ context: ServerContext) -> String {
+        if let id = context.requestMetadata["x-request-id"], !id.isEmpty, id.utf8.count <= 64 { return id }
+        var generator = SystemRandomNumberGenerator()
+        return Hex.encode((0..<8).map { _ in UInt8.random(in: 0...255, using: &generator) })
+    }
+
+    /// The processor client of the node that owns `key`.
+    func processor(owning key: String) throws(RPCError) -> Tradewire_V1_Processor.Client {
+        Tradewire_V1_Processor.Client(try cluster.channel(to: cluster.owner(of: key)))
+    }
+
+    /// One order of the caller's, from its node.
+    func order(_ id: String, caller: APIKeys.Entry) async throws -> Tradewire_V1_Order {
+        let request = Tradewire_V1_ProcessorGetOrderRequest(orderID: Tradewire_V1_OrderId(value: id), account: caller.account)
+        do {
+            return try await processor(owning: id).getOrder(request)
+        } catch where error.code == .failedPrecondition {
+            // The node's ring is newer than ours: take the newer file and ask the owner it names.
+            cluster.refreshRing(atLeast: cluster.epoch + 1)
+            return try await processor(owning: id).getOrder(request)
+        }
+    }
+
+    /// Every order of the caller matching `query` (all pages, from every node).
+    func orders(_ query: Tradewire_V1_ProcessorListOrdersRequest) async throws -> [Tradewire_V1_Order] {
+        var all: [Tradewire_V1_Order] = []
+        var query = query
+        query.pageSize = 1000
+        while true {
+            let page = try await list(query)
+            all += page.orders
+            guard !page.nextPageToken.isEmpty else { return all }
+            query.pageToken = page.nextPageToken
+        }
+    }
+
+    /// One page of the caller's orders merged from every node: newest first (by creation time, then OrderId), as
+    /// each node pages them, so the same token continues on every node.
+    func list(_ query: Tradewire_V1_ProcessorListOrdersRequest) async throws -> Tradewire_V1_ProcessorListOrdersResponse {
+        let nodes = cluster.nodes
+        let clients = try nodes.map { node throws(RPCError) in Tradewire_V1_Processor.Client(try cluster.channel(to: node)) }
+        let pages = try await withThrowingTaskGroup(of: Tradewire_V1_ProcessorListOrdersResponse.self) { group in
+            for client in clients { group.addTask { try await client.listOrders(query) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let size = Int(query.pageSize == 0 ? 100 : min(query.pageSize, 1000))
+        let sorted = pages.flatMap(\.orders).sorted {
+            ($0.createdAtUnixNanos, $0.orderID?.value ?? "") > ($1.createdAtUnixNanos, $1.orderID?.value ?? "")
+        }
+        var response = Tradewire_V1_ProcessorListOrdersResponse(orders: Array(sorted.prefix(size)))
+        let more = sorted.count > size || pages.contains { !$0.nextPageToken.isEmpty }
+        if more, let last = response.orders.last {
+            response.nextPageToken = "\(last.createdAtUnixNanos)/\(last.orderID?.value ?? "")"
+        }
+        return response
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+public import EventLoop
+import GRPCServices
+public import Processor
+import Protos
+import Synchronization
+import Transport
+
+/// The ingestion gateway: API keys, the instrument table followed from market data, one command stream per
+/// processor node, and its gRPC server (Gateway and grpc.health.v1). It keeps no state another instance needs,
+/// so several can serve side by side.
+public final class GatewayServer: Sendable {
+    private let core: GatewayCore
+    private let server: Server
+    private let marketData: Channel?
+    private let following: Mutex<Task<Void, Never>?> = Mutex(nil)
+
+    /// - Parameters:
+    ///   - configPath: the cluster file, re-read when a node names a newer ring epoch.
+    ///   - listen: default the cluster file's "gateway" address.
+    ///   - maxInFlightPerNode: commands a node may have unanswered before orders for it are shed.
+    public init(config: ClusterConfig, configPath: String?, keys: APIKeys, listen: SocketAddress? = nil,
+                maxInFlightPerNode: Int = 8192) throws
+    {
+        guard let address = listen ?? config.gatewayAddress.flatMap(SocketAddressText.socketAddress) else {
+            throw GatewayError("the cluster file has no numeric \"gateway\" host:port to listen on")
+        }
+        let cluster = ClusterClient(config: config, maxInFlightPerNode: maxInFlightPerNode) {
+            guard let configPath, let text = try? String(contentsOfFile: configPath, encoding: .utf8) else { return nil }
+            return try? ClusterConfig.parse(text, path: configPath)
+        }
+        core = GatewayCore(cluster: cluster, keys: keys, instruments: InstrumentTable(), defaultRate: config.ordersPerSecond)
+        marketData = try config.marketDataAddress.map(config.channel)
+        server = try Server(services: [GatewayService(core: core), HealthService()], configuration: ServerConfiguration(addresses: [address]))
+    }
+
+    /// Follows market data and listens; returns the bound addresses.
+    @discardableResult
+    public func start() async throws -> [SocketAddress] {
+        if let marketData {
+            let instruments = core.instruments
+            let follower = MarketFollower(channel: marketData, instrument: instruments.update, quote: instruments.update)
+            following.withLock { $0 = Task { await follower.run() } }
+        }
+        return try await server.start()
+    }
+
+    /// Whether market data has sent the instruments yet (orders are refused until then).
+    public var knowsInstruments: Bool { !core.instruments.isEmpty }
+
+    public func run() async throws {
+        try await server.run()
+    }
+
+    /// Stops accepting, lets calls finish for up to `grace`, then closes the streams to the nodes.
+    public func shutdown(grace: Duration = .seconds(1)) async {
+        server.beginGracefulShutdown(grace: grace)
+        try? await server.run()
+        await server.shutdown()
+        let task = following.withLock { $0 }
+        task?.cancel()
+        await task?.value
+        await marketData?.shutdown()
+        await core.cluster.close()
+    }
+}

@@ -1,0 +1,166 @@
+import EventLoop
+import Processor
+import Protos
+import ServiceStubs
+import Synchronization
+
+/// `tradewire.v1.Gateway`: authenticates every call by its API key, validates orders against the instrument
+/// table, derives OrderIds, and sends commands to the owning processor nodes.
+struct GatewayService: Tradewire_V1_Gateway.ServiceProtocol {
+    let core: GatewayCore
+
+    static let maxBatch = 1000
+
+    func placeOrder(request: Tradewire_V1_PlaceOrderRequest, context: ServerContext) async throws -> Tradewire_V1_PlaceOrderResponse {
+        let caller = try core.caller(context)
+        try core.admit(caller)
+        let command = try core.place(request.order ?? Tradewire_V1_NewOrder(), caller: caller, field: "order",
+                                     idempotencyKey: context.requestMetadata["idempotency-key"])
+        let (order, duplicate) = try await core.send(command, context)
+        return Tradewire_V1_PlaceOrderResponse(order: order, duplicate: duplicate)
+    }
+
+    func placeOrders(request: Tradewire_V1_PlaceOrdersRequest, context: ServerContext) async throws -> Tradewire_V1_PlaceOrdersResponse {
+        let caller = try core.caller(context)
+        var violations: [OrderValidation.Violation] = []
+        let batchID = request.batchID.utf8
+        if !(1...64).contains(batchID.count) || !batchID.allSatisfy({ (0x21...0x7e).contains($0) }) {
+            violations.append(.init(field: "batch_id", description_p: "must be 1–64 printable ASCII characters without spaces"))
+        }
+        if request.orders.isEmpty || request.orders.count > Self.maxBatch {
+            violations.append(.init(field: "orders", description_p: "must hold 1–\(Self.maxBatch) orders, not \(request.orders.count)"))
+        }
+        guard violations.isEmpty else { throw OrderValidation.error(violations) }
+        try core.admit(caller, count: request.orders.count)
+        // Without a client order id, an order of a batch is named by the batch and its place in it, so retrying
+        // the batch is safe.
+        let results = await withTaskGroup(of: (Int, Tradewire_V1_PlaceOrderResult).self) { group in
+            for (index, order) in request.orders.enumerated() {
+                group.addTask {
+                    do {
+                        let command = try core.place(order, caller: caller, field: "orders[\(index)]", batchID: request.batchID,
+                                                     idempotencyKey: "batch \(request.batchID) #\(index)")
+                        let (placed, duplicate) = try await core.send(command, context)
+                        return (index, Tradewire_V1_PlaceOrderResult(order: placed, duplicate: duplicate))
+                    } catch {
+                        return (index, Tradewire_V1_PlaceOrderResult(error: RPCError(from: error).status))
+                    }
+                }
+            }
+            var results = [Tradewire_V1_PlaceOrderResult](repeating: Tradewire_V1_PlaceOrderResult(), count: request.orders.count)
+            for await (index, result) in group { results[index] = result }
+            return results
+        }
+        return Tradewire_V1_PlaceOrdersResponse(batchID: request.batchID, results: results)
+    }
+
+    func cancelOrder(request: Tradewire_V1_CancelOrderRequest, context: ServerContext) async throws -> Tradewire_V1_CancelOrderResponse {
+        let caller = try core.caller(context)
+        try core.admit(caller)
+        let id = try core.orderID(request.order, caller: caller)
+        var command = Tradewire_V1_Command()
+        command.command = .cancel(Tradewire_V1_CancelCommand(orderID: Tradewire_V1_OrderId(value: id), account: caller.account))
+        return Tradewire_V1_CancelOrderResponse(order: try await core.send(command, context).0)
+    }
+
+    func replaceOrder(request: Tradewire_V1_ReplaceOrderRequest, context: ServerContext) async throws -> Tradewire_V1_ReplaceOrderResponse {
+        let caller = try core.caller(context)
+        try core.admit(caller)
+        let command = try await replaceCommand(request, caller: caller)
+        return Tradewire_V1_ReplaceOrderResponse(order: try await core.send(command, context).0)
+    }
+
+    /// A replace is checked against the order's instrument like a new order: the order is read first for its
+    /// symbol, type and side.
+    func replaceCommand(_ request: Tradewire_V1_ReplaceOrderRequest, caller: APIKeys.Entry) async throws -> Tradewire_V1_Command {
+        let id = try core.orderID(request.order, caller: caller)
+        guard request.price != nil || request.quantity != nil else {
+            throw OrderValidation.error([.init(field: "price", description_p: "a replace changes the price, the quantity or both")])
+        }
+        let current = try await core.order(id, caller: caller)
+        var changed = Tradewire_V1_NewOrder(
+            symbol: current.symbol, side: current.side, type: current.type, timeInForce: current.timeInForce,
+            price: request.price ?? current.price, quantity: request.quantity ?? current.quantity)
+        if current.type == .market { changed.price = nil }
+        let violations = OrderValidation.violations(changed, field: "replace", table: core.instruments)
+            .filter { $0.field == "replace.price" || $0.field == "replace.quantity" }
+        guard violations.isEmpty else { throw OrderValidation.error(violations) }
+        var command = Tradewire_V1_Command()
+        command.command = .replace(Tradewire_V1_ReplaceCommand(
+            orderID: Tradewire_V1_OrderId(value: id), account: caller.account, price: request.price, quantity: request.quantity))
+        return command
+    }
+
+    func getOrder(request: Tradewire_V1_GetOrderRequest, context: ServerContext) async throws -> Tradewire_V1_Order {
+        let caller = try core.caller(context)
+        return try await core.order(try core.orderID(request.order, caller: caller), caller: caller)
+    }
+
+    func listOrders(request: Tradewire_V1_ListOrdersRequest, context: ServerContext) async throws -> Tradewire_V1_ListOrdersResponse {
+        let caller = try core.caller(context)
+        guard request.pageSize <= 1000 else { throw OrderValidation.error([.init(field: "page_size", description_p: "is at most 1000")]) }
+        if !request.pageToken.isEmpty {
+            guard let slash = request.pageToken.firstIndex(of: "/"), Int64(request.pageToken[..<slash]) != nil else {
+                throw OrderValidation.error([.init(field: "page_token", description_p: "is not one this API gave")])
+            }
+        }
+        var query = Tradewire_V1_ProcessorListOrdersRequest(account: caller.account)
+        query.statuses = request.statuses
+        query.symbol = request.symbol
+        query.createdAfterUnixNanos = request.createdAfterUnixNanos
+        query.createdBeforeUnixNanos = request.createdBeforeUnixNanos
+        query.pageSize = request.pageSize
+        query.pageToken = request.pageToken
+        let page = try await core.list(query)
+        return Tradewire_V1_ListOrdersResponse(orders: page.orders, nextPageToken: page.nextPageToken)
+    }
+
+    func streamExecutions(
+        request: Tradewire_V1_StreamExecutionsRequest, responses: RPCResponseWriter<Tradewire_V1_ExecutionReport>, context: ServerContext
+    ) async throws {
+        let caller = try core.caller(context)
+        guard let start = request.cursor.isEmpty ? [:] : ExecutionFeed.positions(request.cursor) else {
+            throw OrderValidation.error([.init(field: "cursor", description_p: "is not a cursor this API gave")])
+        }
+        let live = request.cursor.isEmpty && !request.fromBeginning
+        let queue = SubscriberQueue<Tradewire_V1_ExecutionReport>(capacity: 65_536) {}
+        let positions = ExecutionFeed.Cursor(start)
+        let feed = ExecutionFeed(cluster: core.cluster, account: caller.account)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await feed.run(from: start, live: live, ready: { node, head in _ = positions.advance(node, to: head) }) { node, sequence, report in
+                    var report = report
+                    report.cursor = positions.advance(node, to: sequence)
+                    report.correlationID = ""
+                    queue.push(report)
+                }
+                queue.finish()
+            }
+            while let report = await queue.next() { try await responses.write(report) }
+            group.cancelAll()
+            if queue.overflowed {
+                throw RPCError(code: .resourceExhausted, message: "the stream fell 65,536 reports behind; resume from the last cursor read")
+            }
+        }
+    }
+
+    func reconcile(request: Tradewire_V1_ReconcileRequest, context: ServerContext) async throws -> Tradewire_V1_ReconcileResponse {
+        let caller = try core.caller(context)
+        guard !request.batchID.isEmpty else { throw OrderValidation.error([.init(field: "batch_id", description_p: "is required")]) }
+        var query = Tradewire_V1_ProcessorListOrdersRequest(account: caller.account)
+        query.batchID = request.batchID
+        let orders = try await core.orders(query)
+        guard !orders.isEmpty else {
+            throw RPCError(code: .notFound, message: "account \(caller.account) has no orders in batch \(request.batchID)")
+        }
+        return try Reconciliation(orders: orders, instruments: core.instruments).response(batchID: request.batchID, expected: request.expectedPnl)
+    }
+
+    func orderEntry(
+        requests: RPCRequestStream<Tradewire_V1_OrderEntryRequest>, responses: RPCResponseWriter<Tradewire_V1_OrderEntryResponse>,
+        context: ServerContext
+    ) async throws {
+        let caller = try core.caller(context)
+        try await OrderEntrySession(core: core, caller: caller, context: context).run(requests: requests, responses: responses)
+    }
+}

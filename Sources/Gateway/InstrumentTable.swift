@@ -1,0 +1,33 @@
+import Processor
+public import Protos
+import Synchronization
+
+/// The instruments and reference prices the gateway validates orders against, kept current from market data
+/// (`MarketFollower`). Until market data has answered, no symbol is known and every order is refused.
+public final class InstrumentTable: Sendable {
+    private struct State {
+        var instruments: [String: Tradewire_V1_Instrument] = [:]
+        var references: [String: Int64] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public func update(_ instrument: Tradewire_V1_Instrument) {
+        state.withLock { $0.instruments[instrument.symbol] = instrument }
+    }
+
+    public func update(_ quote: Tradewire_V1_Quote) {
+        state.withLock { state in
+            state.references[quote.symbol] = quote.referenceUnits(priceScale: state.instruments[quote.symbol]?.priceScale)
+        }
+    }
+
+    /// The instrument and its reference price (in its price scale), if known.
+    public func lookup(_ symbol: String) -> (instrument: Tradewire_V1_Instrument, reference: Int64?)? {
+        state.withLock { state in state.instruments[symbol].map { ($0, state.references[symbol]) } }
+    }
+
+    public var isEmpty: Bool { state.withLock { $0.instruments.isEmpty } }
+}

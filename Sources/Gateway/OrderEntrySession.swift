@@ -1,0 +1,259 @@
+import Processor
+import Protos
+import ServiceStubs
+import Synchronization
+
+/// One OrderEntry stream: requests in, execution reports and cancel rejects out.
+///
+/// Reports come from the account's execution feed (every node's events for the account, from their heads when
+/// the session opened), so the session sees each report once and in order per order, fills of orders placed on
+/// other calls included. A request the gateway refuses (validation, rate, an unavailable node) is answered at once
+/// with a REJECTED report or a CancelReject; a duplicate submission with an ORDER_STATUS report (nothing changed,
+/// so no event). Reports carry the correlation_id of the session's latest request for their order.
+///
+/// Requests run concurrently, at most `maxInFlight` at a time (then the session stops reading, and HTTP/2 flow
+/// control holds the client back). Responses wait in a queue of `queueCapacity`; a client that stops reading
+/// that long is ended with RESOURCE_EXHAUSTED. The session ends when the client has half-closed and every
+/// request is answered.
+struct OrderEntrySession: Sendable {
+    let core: GatewayCore
+    let caller: APIKeys.Entry
+    let context: ServerContext
+
+    static let maxInFlight = 4096
+    static let queueCapacity = 65_536
+    /// How long the session waits for a node's head before taking requests anyway (a node that is down).
+    static let readyTimeout: Duration = .seconds(2)
+
+    private final class State: Sendable {
+        let correlations = Mutex<[String: String]>([:])
+        let queue = SubscriberQueue<Tradewire_V1_OrderEntryResponse>(capacity: OrderEntrySession.queueCapacity) {}
+        let inFlight = InFlight(limit: OrderEntrySession.maxInFlight)
+        let ready: Ready
+
+        init(nodes: Int) { ready = Ready(count: nodes) }
+    }
+
+    func run(requests: RPCRequestStream<Tradewire_V1_OrderEntryRequest>, responses: RPCResponseWriter<Tradewire_V1_OrderEntryResponse>)
+        async throws
+    {
+        let state = State(nodes: core.cluster.nodes.count)
+        let feed = ExecutionFeed(cluster: core.cluster, account: caller.account)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await feed.run(from: [:], live: true, ready: { _, _ in state.ready.arrive() }) { _, _, report in
+                    var report = report
+                    report.correlationID = state.correlations.withLock { $0[report.orderID?.value ?? ""] } ?? ""
+                    var response = Tradewire_V1_OrderEntryResponse()
+                    response.response = .executionReport(report)
+                    state.queue.push(response)
+                }
+            }
+            group.addTask {
+                await state.ready.wait(timeout: Self.readyTimeout)
+                for try await request in requests {
+                    await state.inFlight.enter()
+                    Task {
+                        await handle(request, state)
+                        state.inFlight.leave()
+                    }
+                }
+                await state.inFlight.drain()
+                state.queue.finish()
+            }
+            while let response = await state.queue.next() { try await responses.write(response) }
+            group.cancelAll()
+            if state.queue.overflowed {
+                throw RPCError(code: .resourceExhausted, message: "the session fell \(Self.queueCapacity) responses behind")
+            }
+        }
+    }
+
+    private func handle(_ request: Tradewire_V1_OrderEntryRequest, _ state: State) async {
+        let correlation = request.correlationID
+        switch request.request {
+        case .newOrder(let order):
+            var id = ""
+            do {
+                try core.admit(caller)
+                let command = try core.place(order, caller: caller, field: "new_order", idempotencyKey: nil)
+                if case .place(let place) = command.command { id = place.orderID?.value ?? "" }
+                state.correlations.withLock { $0[id] = correlation }
+                let (placed, duplicate) = try await core.send(command, context)
+                if duplicate { state.queue.push(.report(Self.statusReport(placed, correlation))) }
+            } catch {
+                state.queue.push(.report(Self.rejectReport(order, id: id, caller: caller, RPCError(from: error), correlation)))
+            }
+        case .cancel(let cancel):
+            await change(cancel.order, correlation, state) { id in
+                var command = Tradewire_V1_Command()
+                command.command = .cancel(Tradewire_V1_CancelCommand(orderID: Tradewire_V1_OrderId(value: id), account: caller.account))
+                return command
+            }
+        case .replace(let replace):
+            await change(replace.order, correlation, state) { id in
+                var replace = replace
+                replace.order = Tradewire_V1_OrderRef(orderID: Tradewire_V1_OrderId(value: id))
+                return try await GatewayService(core: core).replaceCommand(replace, caller: caller)
+            }
+        case nil:
+            var reject = Tradewire_V1_CancelReject(text: "the request carries no new_order, cancel or replace", correlationID: correlation)
+            reject.reason = .invalidOrder
+            state.queue.push(.cancelReject(reject))
+        }
+    }
+
+    /// A cancel or replace: refused ones get a CancelReject; one that changes nothing an ORDER_STATUS report.
+    private func change(_ reference: Tradewire_V1_OrderRef?, _ correlation: String, _ state: State,
+                        _ command: (String) async throws -> Tradewire_V1_Command) async
+    {
+        var id = reference?.orderID?.value ?? ""
+        do {
+            try core.admit(caller)
+            id = try core.orderID(reference, caller: caller)
+            state.correlations.withLock { $0[id] = correlation }
+            let (order, duplicate) = try await core.send(try await command(id), context)
+            if duplicate { state.queue.push(.report(Self.statusReport(order, correlation))) }
+        } catch {
+            let error = RPCError(from: error)
+            var reject = Tradewire_V1_CancelReject(
+                orderID: Tradewire_V1_OrderId(value: id), clientOrderID: reference?.clientOrderID ?? "", text: "\(error.code): \(error.message)",
+                correlationID: correlation)
+            reject.reason = error.code == .failedPrecondition ? .tooLate : error.code == .invalidArgument ? .invalidOrder : .unspecified
+            state.queue.push(.cancelReject(reject))
+        }
+    }
+
+    /// FIX ExecType I: the order as it is, for a request that changed nothing.
+    static func statusReport(_ order: Tradewire_V1_Order, _ correlation: String) -> Tradewire_V1_ExecutionReport {
+        var report = Tradewire_V1_ExecutionReport(order, execType: .orderStatus)
+        report.correlationID = correlation
+        return report
+    }
+
+    /// A new order the gateway refused before any node saw it.
+    static func rejectReport(_ order: Tradewire_V1_NewOrder, id: String, caller: APIKeys.Entry, _ error: RPCError,
+                             _ correlation: String) -> Tradewire_V1_ExecutionReport
+    {
+        var rejected = Tradewire_V1_Order(
+            orderID: Tradewire_V1_OrderId(value: id), account: caller.account, clientOrderID: order.clientOrderID, symbol: order.symbol,
+            side: order.side, type: order.type, timeInForce: order.timeInForce, price: order.price, quantity: order.quantity)
+        rejected.status = .rejected
+        rejected.rejectReason = error.code == .invalidArgument ? .invalidOrder : .unspecified
+        rejected.rejectText = "\(error.code): \(error.message)"
+        var report = Tradewire_V1_ExecutionReport(rejected, execType: .rejected)
+        report.correlationID = correlation
+        return report
+    }
+}
+
+extension Tradewire_V1_OrderEntryResponse {
+    static func report(_ report: Tradewire_V1_ExecutionReport) -> Self {
+        var response = Self()
+        response.response = .executionReport(report)
+        return response
+    }
+
+    static func cancelReject(_ reject: Tradewire_V1_CancelReject) -> Self {
+        var response = Self()
+        response.response = .cancelReject(reject)
+        return response
+    }
+}
+
+/// Counts requests in progress; `enter` waits while `limit` are.
+final class InFlight: Sendable {
+    private struct State {
+        var count = 0
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        var drained: CheckedContinuation<Void, Never>?
+    }
+
+    private let limit: Int
+    private let state = Mutex(State())
+
+    init(limit: Int) { self.limit = limit }
+
+    func enter() async {
+        await withCheckedContinuation { continuation in
+            let entered = state.withLock { state -> Bool in
+                guard state.count >= limit else {
+                    state.count += 1
+                    return true
+                }
+                state.waiters.append(continuation)
+                return false
+            }
+            if entered { continuation.resume() }
+        }
+    }
+
+    func leave() {
+        let wake = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if !state.waiters.isEmpty { return state.waiters.removeFirst() }  // Its slot passes on: count unchanged.
+            state.count -= 1
+            if state.count == 0, let drained = state.drained {
+                state.drained = nil
+                return drained
+            }
+            return nil
+        }
+        wake?.resume()
+    }
+
+    /// Returns once nothing is in progress.
+    func drain() async {
+        await withCheckedContinuation { continuation in
+            let done = state.withLock { state -> Bool in
+                guard state.count > 0 else { return true }
+                state.drained = continuation
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+}
+
+/// Waits until `count` arrivals, or a timeout.
+final class Ready: Sendable {
+    private struct State {
+        var remaining: Int
+        var expired = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let state: Mutex<State>
+
+    init(count: Int) { state = Mutex(State(remaining: count)) }
+
+    func arrive() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.remaining -= 1
+            guard state.remaining <= 0 else { return nil }
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
+    func wait(timeout: Duration) async {
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            let waiter = state.withLock { state in
+                state.expired = true
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume()
+        }
+        await withCheckedContinuation { continuation in
+            let done = state.withLock { state -> Bool in
+                guard state.remaining > 0 && !state.expired else { return true }
+                state.waiter = continuation
+                return false
+            }
+            if done { continuation.resume() }
+        }
+        timer.cancel()
+    }
+}

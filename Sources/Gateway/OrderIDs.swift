@@ -1,0 +1,32 @@
+/// OrderIds the gateway makes: 16 hex digits naming the account, "-", and 32 hex digits naming the order within
+/// it. The order part is derived from the client order id (or the idempotency key), so a retry names the same
+/// order and reaches the same actor, whose durable state then decides whether it is a duplicate; without either,
+/// it is random. The account part lets the gateway refuse another account's OrderId without looking it up, so
+/// the answer cannot reveal whether that order exists.
+public struct OrderIDs: Sendable {
+    /// This account's part of every OrderId.
+    public let prefix: String
+
+    public init(account: String) {
+        prefix = String(SHA256.hex(Array("tradewire/account\0\(account)".utf8)).prefix(16))
+    }
+
+    /// The OrderId for `clientOrderID`.
+    public func forClientOrder(_ clientOrderID: String) -> String { derived("client-order", clientOrderID) }
+
+    /// The OrderId for an `idempotency-key` value (a different space from client order ids).
+    public func forIdempotencyKey(_ key: String) -> String { derived("idempotency-key", key) }
+
+    /// A new OrderId that no retry can name.
+    public func random() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return prefix + "-" + Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
+    }
+
+    /// Whether `id` is an OrderId of this account.
+    public func owns(_ id: String) -> Bool { id.utf8.count == 49 && id.hasPrefix(prefix) && id.utf8[id.utf8.index(id.utf8.startIndex, offsetBy: 16)] == UInt8(ascii: "-") }
+
+    private func derived(_ space: String, _ value: String) -> String {
+        prefix + "-" + String(SHA256.hex(Array("tradewire/\(space)\0\(prefix)\0\(value)".utf8)).prefix(32))
+    }
+}
