@@ -148,6 +148,10 @@ let package = Package(
                 "MarketData", "Processor", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "HTTP2", "HTTP2TestSupport",
                 "TestSupport", "ClusterTestSupport",
             ]),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: ["Gateway", "Processor", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "TestSupport", "ClusterTestSupport"],
+            exclude: ["Python"]),
         .testTarget(name: "ProtoJSONTests", dependencies: ["ProtoJSON", "Protos", "TestProtos", "JSON", "TestSupport"]),
         .testTarget(
             name: "LoadHarnessTests",
