@@ -1,0 +1,147 @@
+import ClusterTestSupport
+import Gateway
+import Processor
+import Protos
+import RPC
+import ServiceStubs
+import Synchronization
+import Testing
+import TestSupport
+import Transport
+
+/// The OrderEntry stream and StreamExecutions, and exactly-once placement under concurrent retries and gateway
+/// restarts.
+@Suite(.serialized, .timeLimit(.minutes(4)))
+struct OrderEntryTests {
+    typealias Cluster = GatewayCluster
+
+    static func request(_ correlation: String, _ body: Tradewire_V1_OrderEntryRequest.OneOf_Request) -> Tradewire_V1_OrderEntryRequest {
+        var request = Tradewire_V1_OrderEntryRequest(correlationID: correlation)
+        request.request = body
+        return request
+    }
+
+    @Test func theSessionReportsEveryChangeInOrderPerOrder() async throws {
+        try await Cluster.with { cluster in
+            let alice = try cluster.client("alice")
+            let bob = try cluster.client("bob")
+            let responses = try await alice.orderEntry { writer, stream in
+                var collected: [Tradewire_V1_OrderEntryResponse] = []
+                var iterator = stream.makeAsyncIterator()
+                func read(until done: ([Tradewire_V1_OrderEntryResponse]) -> Bool) async throws {
+                    while !done(collected), let next = try await iterator.next() { collected.append(next) }
+                }
+                func reports(_ client: String) -> [Tradewire_V1_ExecutionReport] {
+                    collected.compactMap { if case .executionReport(let report) = $0.response, report.clientOrderID == client { report } else { nil } }
+                }
+                // A resting buy; Bob's sell fills 20 of it; a replace; a cancel of the rest.
+                try await writer.write(Self.request("c1", .newOrder(Cluster.order("e-1", side: .buy, price: 10_000, quantity: 50))))
+                try await read { _ in reports("e-1").contains { $0.execType == .new } }
+                _ = try await bob.placeOrder(Tradewire_V1_PlaceOrderRequest(order: Cluster.order("hit", side: .sell, price: 10_000, quantity: 20)))
+                try await read { _ in reports("e-1").contains { $0.execType == .trade } }
+                try await writer.write(Self.request("c2", .replace(Tradewire_V1_ReplaceOrderRequest(
+                    order: Tradewire_V1_OrderRef(clientOrderID: "e-1"), quantity: Tradewire_V1_Quantity(units: 40)))))
+                try await read { _ in reports("e-1").contains { $0.execType == .replaced } }
+                try await writer.write(Self.request("c3", .cancel(Tradewire_V1_CancelOrderRequest(order: Tradewire_V1_OrderRef(clientOrderID: "e-1")))))
+                try await read { _ in reports("e-1").contains { $0.execType == .canceled } }
+                // A duplicate: ORDER_STATUS; an invalid order: REJECTED at the gateway; a cancel of nothing: CancelReject.
+                try await writer.write(Self.request("c4", .newOrder(Cluster.order("e-1", side: .buy, price: 10_000, quantity: 50))))
+                try await writer.write(Self.request("c5", .newOrder(Cluster.order("e-2", side: .buy, price: 10_001, quantity: 50))))
+                try await writer.write(Self.request("c6", .cancel(Tradewire_V1_CancelOrderRequest(order: Tradewire_V1_OrderRef(clientOrderID: "none")))))
+                try await read { collected in
+                    reports("e-1").contains { $0.execType == .orderStatus } && reports("e-2").contains { $0.execType == .rejected }
+                        && collected.contains { if case .cancelReject = $0.response { true } else { false } }
+                }
+                writer.finish()
+                try await read { _ in false }  // The session ends once every request is answered.
+                return collected
+            }
+            let reports = responses.compactMap { if case .executionReport(let report) = $0.response { report } else { nil } }
+            let first = reports.filter { $0.clientOrderID == "e-1" }
+            #expect(first.map(\.execType) == [.pendingNew, .new, .trade, .replaced, .pendingCancel, .canceled, .orderStatus],
+                    "\(first.map(\.execType))")
+            #expect(first.map(\.fixExecType) == ["A", "0", "F", "5", "6", "4", "I"])
+            let trade = first[2]
+            #expect(trade.lastQuantity?.units == 20 && trade.lastPrice?.units == 10_000 && trade.cumulativeQuantity?.units == 20
+                    && trade.leavesQuantity?.units == 30 && trade.averagePrice == "100.00" && trade.fixOrdStatus == "1")
+            #expect(first[3].orderQuantity?.units == 40 && first[3].leavesQuantity?.units == 20)
+            #expect(first[5].orderStatus == .cancelled && first[5].leavesQuantity?.units == 0)
+            #expect(first.map(\.correlationID) == ["c1", "c1", "c1", "c2", "c3", "c3", "c4"], "\(first.map(\.correlationID))")
+            let rejected = reports.first { $0.clientOrderID == "e-2" }
+            #expect(rejected?.orderStatus == .rejected && rejected?.correlationID == "c5" && rejected?.text.contains("tick") == true)
+            let cancelReject = responses.compactMap { if case .cancelReject(let reject) = $0.response { reject } else { nil } }.first
+            #expect(cancelReject?.correlationID == "c6")
+            #expect(reports.allSatisfy { $0.account == "alice" }, "a session sees only its own account")
+
+            // StreamExecutions: the same reports from the account's beginning, and resumable from any cursor.
+            let all = try await Self.executions(alice, Tradewire_V1_StreamExecutionsRequest(fromBeginning: true), count: first.count - 1)
+            #expect(all.map(\.execID) == reports.filter { $0.clientOrderID == "e-1" && $0.execType != .orderStatus }.map(\.execID))
+            let resumed = try await Self.executions(alice, Tradewire_V1_StreamExecutionsRequest(cursor: all[2].cursor), count: all.count - 3)
+            #expect(resumed.map(\.execID) == all.dropFirst(3).map(\.execID))
+        }
+    }
+
+    static func executions(_ client: Tradewire_V1_Gateway.Client, _ request: Tradewire_V1_StreamExecutionsRequest, count: Int) async throws
+        -> [Tradewire_V1_ExecutionReport]
+    {
+        try await client.streamExecutions(request, options: CallOptions(timeout: .seconds(20))) { stream in
+            var reports: [Tradewire_V1_ExecutionReport] = []
+            for try await report in stream {
+                reports.append(report)
+                if reports.count == count { break }
+            }
+            return reports
+        }
+    }
+
+    @Test func oneOrderFromManyConnectionsAndThroughGatewayRestarts() async throws {
+        try await Cluster.with { cluster in
+            let order = Tradewire_V1_PlaceOrderRequest(order: Cluster.order("once", side: .buy, price: 9_900, quantity: 10))
+            let clients = try (0..<8).map { _ in try cluster.client("alice") }
+            let placed = try await withThrowingTaskGroup(of: Tradewire_V1_PlaceOrderResponse.self) { group in
+                for client in clients { for _ in 0..<4 { group.addTask { try await client.placeOrder(order) } } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(placed.count == 32 && placed.filter { !$0.duplicate }.count == 1)
+            #expect(Set(placed.map { $0.order!.orderID!.value }).count == 1)
+            // A gateway restart between retries: still that one order.
+            for _ in 0..<2 {
+                await cluster.stopGateway()
+                try await cluster.startGateway()
+                let retry = try await cluster.client("alice").placeOrder(order)
+                #expect(retry.duplicate && retry.order?.orderID == placed[0].order?.orderID)
+            }
+            let listed = try await cluster.client("alice").listOrders(Tradewire_V1_ListOrdersRequest())
+            #expect(listed.orders.filter { $0.clientOrderID == "once" }.count == 1)
+        }
+    }
+
+    @Test func aNodeThatIsDownFailsItsOrdersFastAndOthersGoOn() async throws {
+        try await Cluster.with { cluster in
+            let alice = try cluster.client("alice")
+            let ids = OrderIDs(account: "alice")
+            // Client order ids whose orders p2 owns, and one another node owns.
+            let onP2 = (0..<200).map { "d-\($0)" }.filter { cluster.cluster.client.owner(of: ids.forClientOrder($0)).id == "p2" }
+            let elsewhere = (0..<200).map { "d-\($0)" }.first { cluster.cluster.client.owner(of: ids.forClientOrder($0)).id != "p2" }!
+            cluster.cluster.processes["p2"]?.stop()
+            let clock = ContinuousClock()
+            let started = clock.now
+            let down = await GatewayTests.error {
+                _ = try await alice.placeOrder(Tradewire_V1_PlaceOrderRequest(order: Cluster.order(onP2[0], side: .buy, price: 9_900, quantity: 10)),
+                                               options: CallOptions(timeout: .seconds(30)))
+            }
+            #expect(down?.code == .unavailable && down?.detail(Google_Rpc_RetryInfo.self) != nil, "\(String(describing: down))")
+            #expect(clock.now - started < .seconds(20), "UNAVAILABLE comes well before the call's 30 s deadline")
+            let other = try await alice.placeOrder(Tradewire_V1_PlaceOrderRequest(order: Cluster.order(elsewhere, side: .buy, price: 9_900, quantity: 10)))
+            #expect(other.order?.status == .accepted)
+            // Back up: the retry of the refused order succeeds, once.
+            try await cluster.cluster.start("p2")
+            var placed: Tradewire_V1_PlaceOrderResponse?
+            _ = try await waitUntil {
+                placed = try await alice.placeOrder(Tradewire_V1_PlaceOrderRequest(order: Cluster.order(onP2[0], side: .buy, price: 9_900, quantity: 10)))
+                return true
+            }
+            #expect(placed?.order?.status == .accepted && placed?.duplicate == false)
+        }
+    }
+}
