@@ -145,3 +145,23 @@ struct OrderEntryTests {
         }
     }
 }
+
+/// A trading client written against grpcio (PyPI) from the .proto files alone.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct PythonGatewayClientTests {
+    @Test func aGrpcioClientPlacesOrdersAndStreamsTheirReports() async throws {
+        try await GatewayCluster.with { cluster in
+            let script = Peers.repositoryRoot + "/Tests/GatewayTests/Python/gateway_client.py"
+            let (status, output) = try await Peers.run(
+                try Peers.python(), [script, Peers.repositoryRoot + "/proto", String(cluster.port), cluster.keys["alice"]!])
+            #expect(status == 0 && output.contains("DONE"), "\(output)")
+            let reports = output.split(separator: "\n").filter { $0.hasPrefix("REPORT ") }
+            // Each order: PENDING_NEW, NEW, then its fill (7 at 50.00).
+            for order in ["py-buy", "py-sell"] {
+                let mine = reports.filter { $0.contains("\"order\": \"\(order)\"") }
+                #expect(mine.count == 3, "\(mine)")
+                #expect(mine.last?.contains("\"fix_exec_type\": \"F\"") == true && mine.last?.contains("\"avg\": \"50.00\"") == true, "\(mine)")
+            }
+        }
+    }
+}
