@@ -150,7 +150,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "Processor", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "TestSupport", "ClusterTestSupport"],
+            dependencies: ["Gateway", "Processor", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "JSON", "TestSupport", "ClusterTestSupport"],
             exclude: ["Python"]),
         .testTarget(name: "ProtoJSONTests", dependencies: ["ProtoJSON", "Protos", "TestProtos", "JSON", "TestSupport"]),
         .testTarget(

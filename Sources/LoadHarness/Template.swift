@@ -1,3 +1,4 @@
+public import RPC
 import EventLoop
 
 /// A text with placeholders filled in per request: `{{counter}}` (the request's number in the run, from 0),
@@ -75,6 +76,7 @@ public struct RequestSource: Sendable {
     enum Storage: Sendable {
         case fixed([UInt8])
         case generated(@Sendable (Int) throws -> [UInt8])
+        case mixed(@Sendable (Int) throws -> (MethodDescriptor, [UInt8]))
     }
 
     let storage: Storage
@@ -87,11 +89,18 @@ public struct RequestSource: Sendable {
         RequestSource(storage: .generated(make))
     }
 
+    /// Unary calls of several methods: for each request number, the method and its serialized request (a
+    /// scenario such as an order flow of places, cancels and replaces). The plan's method names the first.
+    public static func mixed(_ make: @escaping @Sendable (Int) throws -> (MethodDescriptor, [UInt8])) -> RequestSource {
+        RequestSource(storage: .mixed(make))
+    }
+
     /// The serialized request numbered `number`.
     public func request(_ number: Int) throws -> [UInt8] {
         switch storage {
         case .fixed(let bytes): bytes
         case .generated(let make): try make(number)
+        case .mixed(let make): try make(number).1
         }
     }
 }

@@ -30,7 +30,14 @@ struct Load: AsyncParsableCommand {
 
         @Option(help: "Server host.") var host = "127.0.0.1"
         @Option(help: "Server port.") var port: Int
-        @Option(help: "Method: /package.Service/Method (or package.Service.Method).") var call: String
+        @Option(help: "Method: /package.Service/Method (or package.Service.Method).") var call: String?
+        @Option(help: "A built-in traffic mix instead of --call: order-flow (places, cancels and replaces on the gateway; send the API key with -H).")
+        var scenario: String?
+        @Option(help: "order-flow: symbols and their mid prices, in units of the price scale.") var symbols = "ACME:10000"
+        @Option(help: "order-flow: the symbols' price scale.") var priceScale: UInt32 = 2
+        @Option(help: "order-flow: the symbols' tick size, in units.") var tick: Int64 = 1
+        @Option(help: "order-flow: orders are priced from this many ticks short of the mid to as many through it.") var spread: Int64 = 2
+        @Option(help: "order-flow: the symbols' lot size; orders are 1–3 lots.") var lot: Int64 = 1
         @Option(help: "Call kind: unary, client-streaming, server-streaming, bidi (default: from the known protos, else unary).")
         var kind: String?
         @Option(help: "The request as proto3 JSON (methods the project's protos define); may hold templates.")
@@ -68,10 +75,12 @@ struct Load: AsyncParsableCommand {
 
         func run() async throws {
             let catalog = ProtoCatalog.protos
+            let flow = try orderFlow()
+            guard let call = call ?? flow.map({ _ in OrderFlow.place.path }) else { throw ValidationError("give --call or --scenario") }
             let known = catalog.method(named: call)
             let method = try Self.methodDescriptor(known?.path ?? call)
             let kind = try kind.map(Self.parseKind) ?? known.map(Self.kind(of:)) ?? .unary
-            let requests = try requestSource(known, catalog: catalog)
+            let requests = try flow?.source ?? requestSource(known, catalog: catalog)
             var plan = LoadPlan(
                 addresses: try SocketAddress.resolve(host: host, port: port), method: method, kind: kind,
                 requests: requests, model: try model())
@@ -134,11 +143,23 @@ struct Load: AsyncParsableCommand {
             print(text)
         }
 
+        private func orderFlow() throws -> OrderFlow? {
+            guard let scenario else { return nil }
+            guard scenario == "order-flow" else { throw ValidationError("--scenario: \"\(scenario)\" is not a scenario (order-flow)") }
+            guard call == nil, data == nil, dataFile == nil, binaryFile == nil else {
+                throw ValidationError("--scenario makes its own calls: leave out --call, --data, --data-file and --binary-file")
+            }
+            guard tick > 0, lot > 0, spread >= 0 else { throw ValidationError("--tick and --lot must be positive, --spread not negative") }
+            var generator = SystemRandomNumberGenerator()
+            return OrderFlow(markets: try OrderFlow.markets(symbols), priceScale: priceScale, tick: tick, spread: spread, lot: lot,
+                             run: String(UInt32.random(in: 0...UInt32.max, using: &generator), radix: 36))
+        }
+
         private func requestSource(_ known: ProtoCatalog.Method?, catalog: ProtoCatalog) throws -> RequestSource {
             if let binaryFile { return .serialized(try Files.readBytes(binaryFile)) }
             let text = try data ?? dataFile.map(Files.read) ?? "{}"
             guard let known else {
-                throw ValidationError("\(call) is not a method of the project's protos: give the request with --binary-file")
+                throw ValidationError("\(call ?? "") is not a method of the project's protos: give the request with --binary-file")
             }
             let codec = ProtoJSON(catalog: catalog)
             let template = try Template(text)

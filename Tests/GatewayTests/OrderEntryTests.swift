@@ -1,5 +1,7 @@
 import ClusterTestSupport
 import Gateway
+import JSON
+import Foundation
 import Processor
 import Protos
 import RPC
@@ -162,6 +164,33 @@ struct PythonGatewayClientTests {
                 #expect(mine.count == 3, "\(mine)")
                 #expect(mine.last?.contains("\"fix_exec_type\": \"F\"") == true && mine.last?.contains("\"avg\": \"50.00\"") == true, "\(mine)")
             }
+        }
+    }
+}
+
+/// `tradewire load --scenario order-flow` against the gateway: places, cancels and replaces that cross and fill.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct OrderFlowLoadTests {
+    @Test func theOrderFlowScenarioPlacesCancelsReplacesAndFills() async throws {
+        try await GatewayCluster.with { cluster in
+            let output = cluster.cluster.directory + "/order-flow.json"
+            let (status, text) = try await Peers.run(try Peers.tradewire(), [
+                "load", "--scenario", "order-flow", "--port", String(cluster.port), "-H", "authorization: Bearer \(cluster.keys["bob"]!)",
+                "--symbols", "BOLT:5000", "--count", "400", "--concurrency", "8", "--warmup", "0s", "--json", output,
+            ])
+            #expect(status == 0, "\(text)")
+            let result = try JSONValue.parse(try String(contentsOfFile: output, encoding: .utf8))
+            let statuses = result["statusCodeDistribution"]?.objectValue
+            #expect((statuses?["OK"]?.int64Value ?? 0) >= 280, "every place and some cancels and replaces succeed: \(text)")
+            // Only what a real client meets: cancels and replaces of orders that already filled or were cancelled.
+            let unexpected = statuses?.members.filter { !["OK", "FailedPrecondition"].contains($0.key) } ?? []
+            #expect(unexpected.isEmpty, "\(text)")
+            let bob = try cluster.client("bob")
+            let orders = try await GatewayTests.orders(bob)
+            #expect(orders.count >= 240, "six of every ten requests place an order")
+            #expect(orders.contains { $0.status == .filled || $0.status == .settled }, "crossing prices fill")
+            #expect(orders.contains { $0.status == .cancelled })
+            #expect(orders.contains { $0.status == .accepted || $0.status == .partiallyFilled }, "some rest")
         }
     }
 }

@@ -12,6 +12,7 @@ struct Caller: Sendable {
     let compression: CompressionAlgorithm
     private let fixedRequest: [UInt8]?
     private let generate: (@Sendable (Int) throws -> [UInt8])?
+    private let mixed: (@Sendable (Int) throws -> (MethodDescriptor, [UInt8]))?
     private let fixedMetadata: Metadata?
     private let metadataTemplates: [(name: String, value: Template)]
 
@@ -27,9 +28,15 @@ struct Caller: Sendable {
         case .fixed(let bytes):
             fixedRequest = MessageFramer.frame(serialized: bytes, compression: plan.compression)
             generate = nil
+            mixed = nil
         case .generated(let make):
             fixedRequest = nil
             generate = make
+            mixed = nil
+        case .mixed(let make):
+            fixedRequest = nil
+            generate = { try make($0).1 }
+            mixed = make
         }
         metadataTemplates = plan.metadata
         if plan.metadata.allSatisfy(\.value.isConstant) {
@@ -60,10 +67,23 @@ struct Caller: Sendable {
         return metadata
     }
 
+    /// The method and framed request of a mixed source's request `number`.
+    private func mixedCall(_ number: Int) throws(RPCError) -> (MethodDescriptor, [UInt8]) {
+        do {
+            let (method, bytes) = try mixed!(number)
+            return (method, MessageFramer.frame(serialized: bytes, compression: compression))
+        } catch {
+            throw RPCError(code: .invalidArgument, message: "could not make request \(number): \(error)")
+        }
+    }
+
     /// One unary, client-streaming or server-streaming call, start to status.
     func call(on channel: Channel, number: Int) async -> (outcome: Outcome, sent: Int, received: Int) {
         let call: ClientCall
+        var method = method
+        var framed: [UInt8]?
         do throws(RPCError) {
+            if mixed != nil { (method, framed) = try mixedCall(number) }
             call = try await channel.startCall(method: method, metadata: metadata(number), options: options)
         } catch {
             return (error.code == .deadlineExceeded ? .timeout : .transportError(error), 0, 0)
@@ -76,7 +96,11 @@ struct Caller: Sendable {
         do throws(RPCError) {
             let requests = kind == .clientStreaming ? max(1, streamMessages) : 1
             for index in 0..<requests {
-                try await call.send(framed: request(requests == 1 ? number : number &* requests &+ index))
+                if let framed {
+                    try await call.send(framed: framed)
+                } else {
+                    try await call.send(framed: request(requests == 1 ? number : number &* requests &+ index))
+                }
                 sent += 1
             }
             call.closeRequest()

@@ -1,0 +1,71 @@
+import ArgumentParser
+import LoadHarness
+import Protos
+import RPC
+import ServiceStubs
+
+/// `tradewire load --scenario order-flow`: a trading client's traffic against the gateway, as unary calls. Of each
+/// ten requests, six place a LIMIT GTC order, two cancel and two replace one placed ten to twenty requests
+/// earlier (by its client order id). Buys and sells alternate across the symbols, priced from `spread` ticks short
+/// of each symbol's mid to `spread` ticks through it, so some rest and some cross and fill: cancels and replaces
+/// of orders that already filled are
+/// answered FAILED_PRECONDITION, as a real client would see, and counted by status.
+struct OrderFlow {
+    /// A symbol and its mid price, in units of its price scale.
+    struct Market {
+        var symbol: String
+        var mid: Int64
+    }
+
+    let markets: [Market]
+    let priceScale: UInt32
+    let tick: Int64
+    let spread: Int64
+    let lot: Int64
+    /// Prefixes client order ids so that runs do not collide (each run's orders are new).
+    let run: String
+
+    static let place = MethodDescriptor(service: "tradewire.v1.Gateway", method: "PlaceOrder")
+    static let cancel = MethodDescriptor(service: "tradewire.v1.Gateway", method: "CancelOrder")
+    static let replace = MethodDescriptor(service: "tradewire.v1.Gateway", method: "ReplaceOrder")
+
+    /// "ACME:10000,BOLT:5000".
+    static func markets(_ text: String) throws -> [Market] {
+        try text.split(separator: ",").map { item in
+            let parts = item.split(separator: ":")
+            guard parts.count == 2, let mid = Int64(parts[1]), mid > 0 else {
+                throw ValidationError("--symbols: \"\(item)\" is not SYMBOL:MID (the mid in units of the price scale)")
+            }
+            return Market(symbol: String(parts[0]), mid: mid)
+        }
+    }
+
+    var source: RequestSource {
+        .mixed { number in self.request(number) }
+    }
+
+    func request(_ number: Int) -> (MethodDescriptor, [UInt8]) {
+        let slot = number % 10
+        let target = number - 10 - slot + (slot % 6)  // A place of the block before.
+        guard slot >= 6, target >= 0 else { return (Self.place, place(number).serializedBytes()) }
+        let reference = Tradewire_V1_OrderRef(clientOrderID: clientOrderID(target))
+        if slot < 8 { return (Self.cancel, Tradewire_V1_CancelOrderRequest(order: reference).serializedBytes()) }
+        let original = place(target).order!
+        return (Self.replace, Tradewire_V1_ReplaceOrderRequest(
+            order: reference, quantity: Tradewire_V1_Quantity(units: original.quantity!.units + lot)).serializedBytes())
+    }
+
+    func place(_ number: Int) -> Tradewire_V1_PlaceOrderRequest {
+        let market = markets[number % markets.count]
+        let buy = (number / markets.count) % 2 == 0
+        // From `spread` ticks short of the mid (resting) to `spread` ticks through it (crossing).
+        let through = (Int64(number % Int(2 * spread + 1)) - spread) * tick
+        var order = Tradewire_V1_NewOrder(
+            clientOrderID: clientOrderID(number), symbol: market.symbol, side: buy ? .buy : .sell, type: .limit, timeInForce: .gtc,
+            quantity: Tradewire_V1_Quantity(units: lot * Int64(1 + number % 3)))
+        order.price = Tradewire_V1_Price(units: market.mid + (buy ? through : -through), scale: priceScale)
+        return Tradewire_V1_PlaceOrderRequest(order: order)
+    }
+
+    func clientOrderID(_ number: Int) -> String { "\(run)-\(number)" }
+}
