@@ -42,7 +42,7 @@ final class GatewayCluster: @unchecked Sendable {
         self.cluster = cluster
         var keys: [String: String] = [:]
         var entries: [(sha256: String, entry: APIKeys.Entry)] = []
-        for (account, rate) in [("alice", nil), ("bob", nil), ("slow", 5)] as [(String, Int?)] {
+        for (account, rate) in [("alice", nil), ("bob", nil), ("slow", 2)] as [(String, Int?)] {
             let (key, digest) = APIKeys.generate()
             keys[account] = key
             entries.append((digest, APIKeys.Entry(id: account, account: account, ordersPerSecond: rate)))
@@ -75,10 +75,11 @@ final class GatewayCluster: @unchecked Sendable {
         let client = try client("alice")
         let ready = try await waitUntil {
             do {
-                _ = try await client.placeOrder(Tradewire_V1_PlaceOrderRequest(order: Self.order("probe", side: .buy, price: 1_000_000, quantity: 10)))
+                // Never placed: 15 is not a multiple of ACME's lot.
+                _ = try await client.placeOrder(Tradewire_V1_PlaceOrderRequest(order: Self.order("probe", side: .buy, price: 1_000_000, quantity: 15)))
                 return false
             } catch {
-                // A price far off the reference is refused by the band only once the reference price is known.
+                // A price far off the reference is refused by the band too, once the reference price is known.
                 let error = RPCError(from: error)
                 return error.code == .invalidArgument && error.message.contains("reference price")
             }
