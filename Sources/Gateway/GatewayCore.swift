@@ -72,6 +72,27 @@ final class GatewayCore: Sendable {
         throw OrderValidation.error([OrderValidation.Violation(field: "order", description_p: "name the order by order_id or client_order_id")])
     }
 
+    /// A replace is checked against the order's instrument like a new order: the order is read first for its
+    /// symbol, type and side.
+    func replace(_ request: Tradewire_V1_ReplaceOrderRequest, caller: APIKeys.Entry) async throws -> Tradewire_V1_Command {
+        let id = try orderID(request.order, caller: caller)
+        guard request.price != nil || request.quantity != nil else {
+            throw OrderValidation.error([.init(field: "price", description_p: "a replace changes the price, the quantity or both")])
+        }
+        let current = try await order(id, caller: caller)
+        var changed = Tradewire_V1_NewOrder(
+            symbol: current.symbol, side: current.side, type: current.type, timeInForce: current.timeInForce,
+            price: request.price ?? current.price, quantity: request.quantity ?? current.quantity)
+        if current.type == .market { changed.price = nil }
+        let violations = OrderValidation.violations(changed, field: "replace", table: instruments)
+            .filter { $0.field == "replace.price" || $0.field == "replace.quantity" }
+        guard violations.isEmpty else { throw OrderValidation.error(violations) }
+        var command = Tradewire_V1_Command()
+        command.command = .replace(Tradewire_V1_ReplaceCommand(
+            orderID: Tradewire_V1_OrderId(value: id), account: caller.account, price: request.price, quantity: request.quantity))
+        return command
+    }
+
     // MARK: - The cluster
 
     /// Sends `command` to the node that owns it, with the call's deadline and request id; returns the order it

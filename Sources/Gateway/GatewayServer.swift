@@ -45,9 +45,6 @@ public final class GatewayServer: Sendable {
         return try await server.start()
     }
 
-    /// Whether market data has sent the instruments yet (orders are refused until then).
-    public var knowsInstruments: Bool { !core.instruments.isEmpty }
-
     public func run() async throws {
         try await server.run()
     }

@@ -66,29 +66,8 @@ struct GatewayService: Tradewire_V1_Gateway.ServiceProtocol {
     func replaceOrder(request: Tradewire_V1_ReplaceOrderRequest, context: ServerContext) async throws -> Tradewire_V1_ReplaceOrderResponse {
         let caller = try core.caller(context)
         try core.admit(caller)
-        let command = try await replaceCommand(request, caller: caller)
+        let command = try await core.replace(request, caller: caller)
         return Tradewire_V1_ReplaceOrderResponse(order: try await core.send(command, context).0)
-    }
-
-    /// A replace is checked against the order's instrument like a new order: the order is read first for its
-    /// symbol, type and side.
-    func replaceCommand(_ request: Tradewire_V1_ReplaceOrderRequest, caller: APIKeys.Entry) async throws -> Tradewire_V1_Command {
-        let id = try core.orderID(request.order, caller: caller)
-        guard request.price != nil || request.quantity != nil else {
-            throw OrderValidation.error([.init(field: "price", description_p: "a replace changes the price, the quantity or both")])
-        }
-        let current = try await core.order(id, caller: caller)
-        var changed = Tradewire_V1_NewOrder(
-            symbol: current.symbol, side: current.side, type: current.type, timeInForce: current.timeInForce,
-            price: request.price ?? current.price, quantity: request.quantity ?? current.quantity)
-        if current.type == .market { changed.price = nil }
-        let violations = OrderValidation.violations(changed, field: "replace", table: core.instruments)
-            .filter { $0.field == "replace.price" || $0.field == "replace.quantity" }
-        guard violations.isEmpty else { throw OrderValidation.error(violations) }
-        var command = Tradewire_V1_Command()
-        command.command = .replace(Tradewire_V1_ReplaceCommand(
-            orderID: Tradewire_V1_OrderId(value: id), account: caller.account, price: request.price, quantity: request.quantity))
-        return command
     }
 
     func getOrder(request: Tradewire_V1_GetOrderRequest, context: ServerContext) async throws -> Tradewire_V1_Order {

@@ -28,6 +28,4 @@ public final class InstrumentTable: Sendable {
     public func lookup(_ symbol: String) -> (instrument: Tradewire_V1_Instrument, reference: Int64?)? {
         state.withLock { state in state.instruments[symbol].map { ($0, state.references[symbol]) } }
     }
-
-    public var isEmpty: Bool { state.withLock { $0.instruments.isEmpty } }
 }

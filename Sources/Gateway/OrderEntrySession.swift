@@ -44,9 +44,7 @@ struct OrderEntrySession: Sendable {
                 await feed.run(from: [:], live: true, ready: { _, _ in state.ready.arrive() }) { _, _, report in
                     var report = report
                     report.correlationID = state.correlations.withLock { $0[report.orderID?.value ?? ""] } ?? ""
-                    var response = Tradewire_V1_OrderEntryResponse()
-                    response.response = .executionReport(report)
-                    state.queue.push(response)
+                    state.queue.push(.report(report))
                 }
             }
             group.addTask {
@@ -94,7 +92,7 @@ struct OrderEntrySession: Sendable {
             await change(replace.order, correlation, state) { id in
                 var replace = replace
                 replace.order = Tradewire_V1_OrderRef(orderID: Tradewire_V1_OrderId(value: id))
-                return try await GatewayService(core: core).replaceCommand(replace, caller: caller)
+                return try await core.replace(replace, caller: caller)
             }
         case nil:
             var reject = Tradewire_V1_CancelReject(text: "the request carries no new_order, cancel or replace", correlationID: correlation)

@@ -24,7 +24,7 @@ public struct OrderIDs: Sendable {
     }
 
     /// Whether `id` is an OrderId of this account.
-    public func owns(_ id: String) -> Bool { id.utf8.count == 49 && id.hasPrefix(prefix) && id.utf8[id.utf8.index(id.utf8.startIndex, offsetBy: 16)] == UInt8(ascii: "-") }
+    public func owns(_ id: String) -> Bool { id.utf8.count == 49 && id.hasPrefix(prefix + "-") }
 
     private func derived(_ space: String, _ value: String) -> String {
         prefix + "-" + String(SHA256.hex(Array("tradewire/\(space)\0\(prefix)\0\(value)".utf8)).prefix(32))

@@ -17,13 +17,12 @@ public final class ClusterClient: Sendable {
 
     private struct State {
         var ring: ClusterRing
-        var nodes: [ClusterNode]
         var streams: [String: CommandStream] = [:]
         var channels: [String: Channel] = [:]
     }
 
     public init(config: ClusterConfig, maxInFlightPerNode: Int = 8192, refresh: @escaping @Sendable () -> ClusterConfig? = { nil }) {
-        state = Mutex(State(ring: ClusterRing(config), nodes: config.nodes))
+        state = Mutex(State(ring: ClusterRing(config)))
         self.refresh = refresh
         self.maxInFlightPerNode = maxInFlightPerNode
         self.config = config
@@ -35,7 +34,7 @@ public final class ClusterClient: Sendable {
     public func owner(of key: String) -> ClusterNode { state.withLock { $0.ring.owner(of: key) } }
 
     /// Every node of this client's ring.
-    public var nodes: [ClusterNode] { state.withLock { $0.nodes } }
+    public var nodes: [ClusterNode] { state.withLock { $0.ring.ring.nodes } }
 
     /// Sends `command` to the owner of its key and returns the owner's acknowledgement. With `shed`, a node that
     /// already has `maxInFlightPerNode` commands unanswered refuses at once with RESOURCE_EXHAUSTED (and a retry
@@ -66,10 +65,7 @@ public final class ClusterClient: Sendable {
     /// Takes the newer ring from `refresh` when a node has named an epoch newer than this client's.
     public func refreshRing(atLeast epoch: UInt64) {
         guard epoch > self.epoch, let newer = refresh(), newer.epoch >= epoch else { return }
-        state.withLock { state in
-            state.ring = ClusterRing(newer)
-            state.nodes = newer.nodes
-        }
+        state.withLock { $0.ring = ClusterRing(newer) }
     }
 
     /// The command stream to `node`, opened on first use.
