@@ -20,6 +20,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", exact: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
     ],
     targets: [
         // MARK: C modules
@@ -66,6 +69,16 @@ let package = Package(
         // Services every server hosts: grpc.health.v1 and the interop grpc.testing.TestService (+ its client cases).
         .target(name: "GRPCServices", dependencies: ["ServiceStubs"], swiftSettings: releaseSettings),
 
+        // Operations: swift-log lines (JSON or text), swift-metrics into a Prometheus registry, the gRPC server's call
+        // and connection metrics, and `GET /metrics`, `/healthz`, `/readyz` on the gRPC port.
+        .target(
+            name: "Telemetry",
+            dependencies: [
+                "RPC", "Transport", "JSON", .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: releaseSettings),
+
         // MARK: Order processing
         // Limit order books: price-time matching in integers. No I/O, no protobuf.
         .target(name: "Matching", swiftSettings: releaseSettings),
@@ -74,31 +87,36 @@ let package = Package(
         // One SQLite connection and its prepared statements (the system libsqlite3).
         .target(name: "SQLite", dependencies: ["CSQLite"]),
         // A node's journal: events in SQLite (WAL), gap-free sequence numbers, group commit on a writer thread.
-        .target(name: "Journal", dependencies: ["SQLite", "EventLoop"], swiftSettings: releaseSettings),
+        .target(
+            name: "Journal", dependencies: ["SQLite", "EventLoop", .product(name: "CoreMetrics", package: "swift-metrics")],
+            swiftSettings: releaseSettings),
         // A processor node: order and book actors on one core thread, the journal, the command stream.
         .target(
             name: "Processor",
-            dependencies: ["Journal", "SQLite", "Matching", "Orders", "HashRing", "Transport", "ServiceStubs", "Protos", "JSON"],
+            dependencies: [
+                "Journal", "SQLite", "Matching", "Orders", "HashRing", "Transport", "ServiceStubs", "Protos", "JSON", "Telemetry",
+                "GRPCServices", .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
             swiftSettings: releaseSettings),
 
         // The market-data service: instruments, books, trades and OHLCV candles from the processors' events, the
         // reference-price feed, and bounded per-subscriber streams.
         .target(
             name: "MarketData",
-            dependencies: ["Processor", "SQLite", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "ProtoJSON", "GRPCServices"],
+            dependencies: ["Processor", "SQLite", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "ProtoJSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
             swiftSettings: releaseSettings),
 
         // The risk service: pre-trade checks with atomic per-account reservations, positions and cash from the
         // processors' events (SQLite, resumed by cursor), instruments and reference prices from market data.
         .target(
             name: "Risk",
-            dependencies: ["Processor", "SQLite", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "ProtoJSON", "GRPCServices"],
+            dependencies: ["Processor", "SQLite", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "ProtoJSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
             swiftSettings: releaseSettings),
 
         // The client-facing order API: API keys, validation, idempotent OrderIds, routing to the processor nodes.
         .target(
             name: "Gateway",
-            dependencies: ["Processor", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "GRPCServices"],
+            dependencies: ["Processor", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
             swiftSettings: releaseSettings),
 
         // MARK: Load harness
@@ -114,7 +132,8 @@ let package = Package(
         .executableTarget(
             name: "tradewire",
             dependencies: [
-                "GRPCServices", "Transport", "LoadHarness", "ProtoJSON", "Processor", "MarketData", "Risk", "Gateway",
+                "GRPCServices", "Transport", "LoadHarness", "ProtoJSON", "Processor", "MarketData", "Risk", "Gateway", "Telemetry",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

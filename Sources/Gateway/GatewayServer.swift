@@ -4,6 +4,7 @@ import GRPCServices
 public import Processor
 import Protos
 import Synchronization
+public import Telemetry
 import Transport
 
 /// The ingestion gateway: API keys, the instrument table followed from market data, one command stream per
@@ -12,6 +13,7 @@ import Transport
 public final class GatewayServer: Sendable {
     private let core: GatewayCore
     private let server: Server
+    private let health = HealthService()
     private let marketData: Channel?
     private let following: Mutex<Task<Void, Never>?> = Mutex(nil)
 
@@ -19,8 +21,9 @@ public final class GatewayServer: Sendable {
     ///   - configPath: the cluster file, re-read when a node names a newer ring epoch.
     ///   - listen: default the cluster file's "gateway" address.
     ///   - maxInFlightPerNode: commands a node may have unanswered before orders for it are shed.
+    ///   - telemetry: the process's metrics and HTTP endpoints; ready once market data's instruments arrived.
     public init(config: ClusterConfig, configPath: String?, keys: APIKeys, listen: SocketAddress? = nil,
-                maxInFlightPerNode: Int = 8192) throws
+                maxInFlightPerNode: Int = 8192, telemetry: Telemetry? = nil) throws
     {
         guard let address = listen ?? config.gatewayAddress.flatMap(SocketAddressText.socketAddress) else {
             throw GatewayError("the cluster file has no numeric \"gateway\" host:port to listen on")
@@ -31,7 +34,12 @@ public final class GatewayServer: Sendable {
         }
         core = GatewayCore(cluster: cluster, keys: keys, instruments: InstrumentTable(), defaultRate: config.ordersPerSecond)
         marketData = try config.marketDataAddress.map(config.channel)
-        server = try Server(services: [GatewayService(core: core), HealthService()], configuration: ServerConfiguration(addresses: [address]))
+        var serverConfiguration = ServerConfiguration(addresses: [address])
+        telemetry?.instrument(&serverConfiguration)
+        server = try Server(services: [GatewayService(core: core), health], configuration: serverConfiguration)
+        telemetry?.addReadinessCheck("instruments") { [core] in
+            core.instruments.isEmpty ? "no instruments from market data yet" : nil
+        }
     }
 
     /// Follows market data and listens; returns the bound addresses.
@@ -51,6 +59,7 @@ public final class GatewayServer: Sendable {
 
     /// Stops accepting, lets calls finish for up to `grace`, then closes the streams to the nodes.
     public func shutdown(grace: Duration = .seconds(1)) async {
+        health.markAllNotServing()
         server.beginGracefulShutdown(grace: grace)
         try? await server.run()
         await server.shutdown()

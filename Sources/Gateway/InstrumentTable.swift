@@ -24,6 +24,9 @@ public final class InstrumentTable: Sendable {
         }
     }
 
+    /// True until market data has named an instrument.
+    public var isEmpty: Bool { state.withLock { $0.instruments.isEmpty } }
+
     /// The instrument and its reference price (in its price scale), if known.
     public func lookup(_ symbol: String) -> (instrument: Tradewire_V1_Instrument, reference: Int64?)? {
         state.withLock { state in state.instruments[symbol].map { ($0, state.references[symbol]) } }

@@ -2,6 +2,7 @@ public import EventLoop
 import GRPCServices
 public import Processor
 import Synchronization
+public import Telemetry
 import Transport
 
 /// The market-data service: its store, its core thread, the processors' event streams it follows, and its gRPC
@@ -10,13 +11,17 @@ public final class MarketDataServer: Sendable {
     private let core: MarketDataCore
     private let coreLoop: EventLoop
     private let server: Server
+    private let health = HealthService()
     private let follower: EventFollower
     private let following: Mutex<Task<Void, Never>?> = Mutex(nil)
 
     /// - Parameters:
     ///   - storePath: default `<data_dir>/marketdata.sqlite`.
     ///   - listen: default the cluster file's "marketdata" address.
-    public init(config: ClusterConfig, settings: MarketDataSettings, storePath: String? = nil, listen: SocketAddress? = nil) throws {
+    ///   - telemetry: the process's metrics and HTTP endpoints (nil: none).
+    public init(config: ClusterConfig, settings: MarketDataSettings, storePath: String? = nil, listen: SocketAddress? = nil,
+                telemetry: Telemetry? = nil) throws
+    {
         guard let address = listen ?? config.marketDataAddress.flatMap(SocketAddressText.socketAddress) else {
             throw MarketDataError("the cluster file has no numeric \"marketdata\" host:port to listen on")
         }
@@ -25,7 +30,7 @@ public final class MarketDataServer: Sendable {
         core = try MarketDataCore(store: store, settings: settings, loop: coreLoop)
         follower = EventFollower(config: config, batchSize: settings.eventBatch)
         server = try Server(
-            services: [MarketDataService(core: core), HealthService()], configuration: config.internalServer(address))
+            services: [MarketDataService(core: core), health], configuration: config.internalServer(address, telemetry: telemetry))
     }
 
     /// Starts the feed, follows the processors, listens; returns the bound addresses.
@@ -49,6 +54,7 @@ public final class MarketDataServer: Sendable {
 
     /// Stops following and serving (streams get `grace` to end), then closes the store.
     public func shutdown(grace: Duration = .seconds(1)) async {
+        health.markAllNotServing()
         let task = following.withLock { $0 }
         task?.cancel()
         await task?.value

@@ -1,5 +1,6 @@
 public import RPC
 public import EventLoop
+public import Telemetry
 public import Transport
 
 /// The mesh credential: the shared secret from the cluster file that every call between Tradewire's own services
@@ -15,10 +16,12 @@ extension ClusterConfig {
         return try Channel(host: host, port: port, configuration: configuration)
     }
 
-    /// How an internal service listens on `address`: admitting only calls with the mesh credential.
-    public func internalServer(_ address: SocketAddress) -> ServerConfiguration {
+    /// How an internal service listens on `address`: admitting only calls with the mesh credential, with its
+    /// metrics and HTTP endpoints when `telemetry` is given.
+    public func internalServer(_ address: SocketAddress, telemetry: Telemetry?) -> ServerConfiguration {
         var configuration = ServerConfiguration(addresses: [address])
         configuration.admission = meshAdmission
+        telemetry?.instrument(&configuration)
         return configuration
     }
 

@@ -1,6 +1,8 @@
 public import EventLoop
 import Glibc
+import GRPCServices
 public import Journal
+public import Telemetry
 import Transport
 
 /// One processor node: its journal, its core thread (order and book actors), its gRPC server, and streams to
@@ -11,6 +13,7 @@ public final class ProcessorNode: Sendable {
     public let journal: Journal
     let core: NodeCore
     private let server: Server
+    private let health = HealthService()
     private let coreLoop: EventLoop
     private let peers: [CommandStream]
     private let channels: [Channel]
@@ -18,8 +21,9 @@ public final class ProcessorNode: Sendable {
     /// - Parameters:
     ///   - journalPath: default `<data_dir>/<node id>.sqlite`.
     ///   - listen: default the node's address in the cluster file.
+    ///   - telemetry: the process's metrics and HTTP endpoints (nil: none).
     public init(config: ClusterConfig, nodeID: String, journalPath: String? = nil, listen: SocketAddress? = nil,
-                snapshotEvery: Int = 1000, maxInFlightPerStream: Int = 16_384) throws
+                snapshotEvery: Int = 1000, maxInFlightPerStream: Int = 16_384, telemetry: Telemetry? = nil) throws
     {
         guard let me = config.node(nodeID) else {
             throw ClusterConfigError("node \(nodeID) is not in the cluster file (\(config.nodes.map(\.id).joined(separator: ", ")))")
@@ -51,8 +55,8 @@ public final class ProcessorNode: Sendable {
             risk: RiskChecker(transport: riskTransport, timeout: config.riskTimeout), peers: streams, loop: coreLoop,
             snapshotEvery: snapshotEvery)
         server = try Server(
-            services: [ProcessorService(core: core, maxInFlight: maxInFlightPerStream)],
-            configuration: config.internalServer(address))
+            services: [ProcessorService(core: core, maxInFlight: maxInFlightPerStream), health],
+            configuration: config.internalServer(address, telemetry: telemetry))
     }
 
     /// Replays the journal (books, outbox, due settlements) and starts listening; returns the bound addresses.
@@ -71,6 +75,7 @@ public final class ProcessorNode: Sendable {
     /// Stops accepting, lets calls finish for up to `grace` (the journal stays open meanwhile, so their commands
     /// are still acknowledged), then commits what is queued and closes.
     public func shutdown(grace: Duration = .seconds(2)) async {
+        health.markAllNotServing()
         server.beginGracefulShutdown(grace: grace)
         try? await server.run()
         let core = core

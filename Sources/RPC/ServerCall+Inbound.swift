@@ -63,6 +63,7 @@ extension ServerCall {
         deadlineTimer?.cancel()
         if !machine.isClosed {
             machine.reset()
+            observeEnd(.cancelled)
             endEarly(RPCError(code: .cancelled, message: "the client cancelled the call (RST_STREAM \(errorCode))"))
         }
         if !ended {
@@ -81,6 +82,7 @@ extension ServerCall {
     public func cancelForShutdown() {
         guard !machine.isClosed else { return }
         endEarly(RPCError(code: .unavailable, message: "the server is shutting down"))
+        observeEnd(.unavailable)
         machine.reset()
         transport.resetStream(streamID: streamID, errorCode: 0x8)  // CANCEL
         if !ended {

@@ -39,6 +39,7 @@ extension ServerCall {
             return  // The status already went out (or the stream was reset): a second one is dropped.
         }
         deadlineTimer?.cancel()
+        observeEnd(status.code)
         var trailers: [(name: String, value: String)] = [("grpc-status", String(status.code.rawValue))]
         if !status.message.isEmpty { trailers.append(("grpc-message", PercentEncoding.encode(status.message))) }
         if let details = status.detailsBinary {
@@ -57,5 +58,12 @@ extension ServerCall {
             transport.sendTrailers(streamID: streamID, trailers)
         }
         if machine.inbound != .ended { transport.resetAfterResponse(streamID: streamID, errorCode: resetCode) }
+    }
+
+    /// Tells the method's observer, once, how the call ended.
+    func observeEnd(_ code: RPCError.Code) {
+        guard let observer else { return }
+        self.observer = nil
+        observer.ended(code, nanoseconds: executionContext.now() &- startedAt)
     }
 }

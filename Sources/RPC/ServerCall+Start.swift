@@ -48,6 +48,11 @@ extension ServerCall {
         guard let handler = router.method(forPath: path) else {
             return .failure(.grpc(unimplemented(path: path)))
         }
+        if let methodObserver = handler.observer {
+            observer = methodObserver
+            startedAt = executionContext.now()
+            methodObserver.started()
+        }
         var compression = CompressionAlgorithm.identity
         if let encoding, encoding != "identity" {
             guard let known = CompressionAlgorithm(rawValue: encoding) else {

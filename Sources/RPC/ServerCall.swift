@@ -36,6 +36,9 @@ public final class ServerCall: CallEndpoint, @unchecked Sendable {
     var task: Task<Void, Never>?
     var deadlineTimer: (any RPCTimer)?
     var ended = false
+    /// The routed method's observer until it has been told the call ended, and when the call started.
+    var observer: (any CallObserver)?
+    var startedAt: UInt64 = 0
 
     public init(
         streamID: Int32, transport: ServerCallTransport, executionContext: any RPCExecutionContext,

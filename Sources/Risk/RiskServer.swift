@@ -3,6 +3,7 @@ import GRPCServices
 public import Processor
 import Protos
 import Synchronization
+public import Telemetry
 import Transport
 
 /// The risk service: its store, its engine, the processors' event streams and the market-data streams it
@@ -10,6 +11,7 @@ import Transport
 public final class RiskServer: Sendable {
     private let core: RiskCore
     private let server: Server
+    private let health = HealthService()
     private let follower: EventFollower
     private let marketData: Channel?
     private let following: Mutex<Task<Void, Never>?> = Mutex(nil)
@@ -17,7 +19,10 @@ public final class RiskServer: Sendable {
     /// - Parameters:
     ///   - storePath: default `<data_dir>/risk.sqlite`.
     ///   - listen: default the cluster file's "risk" address.
-    public init(config: ClusterConfig, settings: RiskSettings, storePath: String? = nil, listen: SocketAddress? = nil) async throws {
+    ///   - telemetry: the process's metrics and HTTP endpoints; ready once market data's instruments arrived.
+    public init(config: ClusterConfig, settings: RiskSettings, storePath: String? = nil, listen: SocketAddress? = nil,
+                telemetry: Telemetry? = nil) async throws
+    {
         guard let address = listen ?? config.riskAddress.flatMap(SocketAddressText.socketAddress) else {
             throw RiskError("the cluster file has no numeric \"risk\" host:port to listen on")
         }
@@ -31,7 +36,12 @@ public final class RiskServer: Sendable {
         }
         follower = EventFollower(config: config)
         marketData = try config.marketDataAddress.map(config.channel)
-        server = try Server(services: [RiskService(core: core), HealthService()], configuration: config.internalServer(address))
+        server = try Server(services: [RiskService(core: core), health], configuration: config.internalServer(address, telemetry: telemetry))
+        if config.marketDataAddress != nil {
+            telemetry?.addReadinessCheck("instruments") { [core] in
+                core.engine.withLock { $0.instruments.isEmpty } ? "no instruments from market data yet" : nil
+            }
+        }
     }
 
     /// Follows the processors and market data, listens; returns the bound addresses.
@@ -70,6 +80,7 @@ public final class RiskServer: Sendable {
 
     /// Stops serving (calls get `grace`) and following, then writes what is left.
     public func shutdown(grace: Duration = .seconds(1)) async {
+        health.markAllNotServing()
         server.beginGracefulShutdown(grace: grace)
         try? await server.run()
         await server.shutdown()

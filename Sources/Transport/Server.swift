@@ -20,6 +20,7 @@ public final class Server: Sendable {
         let loops = try group ?? EventLoopGroup(loops: configuration.loops, name: "server")
         var router = RPCRouter(services: services)
         router.admission = configuration.admission
+        if let observer = configuration.observer { router.observe(observer.callObserver(for:)) }
         core = ServerCore(configuration: configuration, router: router, group: loops)
     }
 

@@ -22,6 +22,11 @@ public struct ServerConfiguration: Sendable {
     public var listenBacklog: Int32 = 1024
     /// Asked about every call before its handler starts (nil: every call is admitted).
     public var admission: CallAdmission?
+    /// Told about connections and, per method, calls (metrics).
+    public var observer: (any ServerObserver)?
+    /// Answers plain HTTP/1.1 requests on the gRPC port (a connection whose first bytes are not the HTTP/2
+    /// preface): `/metrics`, `/healthz` and the like. Nil: such a connection gets HTTP/2's GOAWAY, as before.
+    public var plainHTTP: PlainHTTPHandler?
 
     public init(addresses: [SocketAddress]) {
         self.addresses = addresses
@@ -43,3 +48,35 @@ public struct KeepalivePolicy: Sendable, Hashable {
 
     public init() {}
 }
+
+/// What a server tells its metrics: connections opened and closed, and an observer per method it serves.
+public protocol ServerObserver: Sendable {
+    func callObserver(for method: MethodDescriptor) -> any CallObserver
+    func connectionOpened()
+    func connectionClosed()
+}
+
+/// One plain HTTP/1.1 request on the gRPC port: its method and path (query included). Bodies are not read.
+public struct PlainHTTPRequest: Sendable {
+    public let method: String
+    public let path: String
+}
+
+/// The answer to a ``PlainHTTPRequest``; the connection closes after it.
+public struct PlainHTTPResponse: Sendable {
+    public var status: Int
+    public var contentType: String
+    public var body: [UInt8]
+
+    public init(status: Int, contentType: String = "text/plain; charset=utf-8", body: [UInt8]) {
+        self.status = status
+        self.contentType = contentType
+        self.body = body
+    }
+
+    public init(status: Int, text: String) {
+        self.init(status: status, body: Array(text.utf8))
+    }
+}
+
+public typealias PlainHTTPHandler = @Sendable (PlainHTTPRequest) -> PlainHTTPResponse

@@ -18,8 +18,8 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
     var session: HTTP2Session!
     var calls = StreamTable<ServerCall>()
 
-    private var output: [UInt8] = []
-    private var outputOffset = 0
+    var output: [UInt8] = []
+    var outputOffset = 0
     private var flushRequested = false
     private var writeInterest = false
     var closeAfterFlush = false
@@ -38,6 +38,12 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
     var idleTimer: LoopTimer?
     var ageTimer: LoopTimer?
     var graceTimer: LoopTimer?
+
+    // Plain HTTP/1.1 on the gRPC port (only with `configuration.plainHTTP`).
+    /// The first bytes, until they tell HTTP/2's preface from anything else; nil once decided.
+    var sniffed: [UInt8]?
+    /// The plain HTTP/1.1 request read so far, once the first bytes were not HTTP/2's preface.
+    var plainRequest: [UInt8]?
     static let shutdownPingOpaque: UInt64 = 0x7472_6164_6577_6972  // "tradewir"
 
     init(fd: Int32, loop: EventLoop, server: ServerCore, peer: String) {
@@ -49,9 +55,11 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
         self.peer = peer
     }
 
-    /// Starts the session (queueing our SETTINGS) and registers for reads.
+    /// Starts the session (queueing our SETTINGS) and registers for reads. With `plainHTTP`, nothing is sent until
+    /// the client's first bytes show it speaks HTTP/2 (a gRPC client sends its preface without waiting for ours).
     func open() throws {
         session = try HTTP2Session(role: .server, settings: configuration.http2, delegate: self)
+        if configuration.plainHTTP != nil { sniffed = [] }
         try loop.register(fd, self, readable: true, writable: false)
         armIdleTimer()
         if let age = configuration.maxConnectionAge {
@@ -89,7 +97,12 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
                 return
             }
             do {
-                try session.receive(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+                if sniffed == nil && plainRequest == nil {
+                    try session.receive(bytes)
+                } else {
+                    try receiveBeforeHTTP2(bytes)
+                }
             } catch {
                 // A broken peer (bad preface, flood, protocol error): nghttp2 queued the GOAWAY; send it and close.
                 sendWhatIsQueuedAndClose()
@@ -116,10 +129,11 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
 
     func flushAtEndOfTurn() {
         flushRequested = false
-        guard !closed else { return }
+        guard !closed, sniffed == nil else { return }
         do {
             while true {
                 if outputOffset == output.count {
+                    if plainRequest != nil { break }  // Only the plain answer goes out, never the session's SETTINGS.
                     output.removeAll(keepingCapacity: true)
                     outputOffset = 0
                     try session.produceOutput(into: &output, limit: configuration.connectionOutputLimit)
@@ -139,7 +153,7 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
         // nghttp2 stops wanting reads as soon as any GOAWAY is sent with no stream open; a draining connection
         // must still wait for the PING answer and send the final GOAWAY, or a stream the client opened meanwhile
         // would be lost without a word.
-        let sessionDone = !session.wantsRead && !session.wantsWrite && (!draining || finalGoAwaySent)
+        let sessionDone = plainRequest == nil && !session.wantsRead && !session.wantsWrite && (!draining || finalGoAwaySent)
         if outputOffset == output.count && (closeAfterFlush || sessionDone) { close() }
     }
 

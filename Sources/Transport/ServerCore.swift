@@ -43,6 +43,7 @@ final class ServerCore: @unchecked Sendable {
         loop.execute { [self] in
             let connection = ServerConnection(fd: fd, loop: loop, server: self, peer: peer)
             state.withLock { $0.connections[ObjectIdentifier(connection)] = (connection, loop) }
+            configuration.observer?.connectionOpened()
             do {
                 try connection.open()
             } catch {
@@ -53,6 +54,7 @@ final class ServerCore: @unchecked Sendable {
 
     func connectionClosed(_ connection: ServerConnection) {
         state.withLock { $0.connections[ObjectIdentifier(connection)] = nil }
+        configuration.observer?.connectionClosed()
         resumeWaitersIfStopped()
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EventLoop
 import Gateway
+import Logging
 import MarketData
 import Processor
 import Risk
@@ -9,6 +10,9 @@ import Risk
 import Glibc
 #endif
 
+/// `tradewire serve …`: one service per process. Each prints one "… listening on …" line on standard output once
+/// it serves (what `tradewire local` and the tests wait for), logs on standard error, answers `GET /metrics`,
+/// `/healthz` and `/readyz` on its gRPC port, and shuts down gracefully on SIGTERM.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run one of Tradewire's services.", subcommands: [GatewayCommand.self, ProcessorCommand.self, RiskCommand.self, MarketDataCommand.self])
@@ -18,8 +22,7 @@ struct Serve: AsyncParsableCommand {
             commandName: "gateway",
             abstract: "Run an ingestion gateway of the cluster file: the client-facing order API (several can run side by side).")
 
-        @Option(help: "The cluster file (JSON: nodes, marketdata, gateway, keys_file, orders_per_second, mesh_credential, …).")
-        var config: String
+        @OptionGroup var options: ServiceOptions
 
         @Option(help: "host:port to listen on (default: the cluster file's \"gateway\").")
         var listen: String?
@@ -31,6 +34,7 @@ struct Serve: AsyncParsableCommand {
         var maxInFlightPerNode = 8192
 
         func run() async throws {
+            let config = try options.configPath()
             let cluster = try ClusterConfig.parse(try Files.read(config), path: config)
             guard let keysPath = keys ?? cluster.keysFile else {
                 throw ValidationError("no API keys: pass --keys or set \"keys_file\" in the cluster file (tradewire keys add makes one)")
@@ -39,15 +43,17 @@ struct Serve: AsyncParsableCommand {
                 guard let address = SocketAddressText.socketAddress(text) else { throw ValidationError("--listen \(text) is not a numeric host:port") }
                 return address
             }
+            let telemetry = try options.bootstrap(service: "gateway")
+            let logger = Logger(label: "tradewire.gateway")
             let apiKeys = try APIKeys.load(path: keysPath)
             let gateway = try GatewayServer(config: cluster, configPath: config, keys: apiKeys, listen: listenAddress,
-                                            maxInFlightPerNode: maxInFlightPerNode)
+                                            maxInFlightPerNode: maxInFlightPerNode, telemetry: telemetry)
             let bound = try await gateway.start()
+            logger.notice("listening", metadata: ["address": "\(bound[0])", "nodes": "\(cluster.nodes.count)", "api_keys": "\(apiKeys.count)"])
             print("gateway listening on \(bound.map(\.description).joined(separator: ", ")) (\(cluster.nodes.count) processor nodes, "
                 + "\(apiKeys.count) API keys" + (cluster.marketDataAddress.map { ", instruments from market data at \($0))" } ?? "; no market data: every order is refused)"))
             fflush(nil)
-            await Signals.waitForTermination()
-            await gateway.shutdown()
+            await options.serveUntilTerminated(telemetry, logger: logger) { await gateway.shutdown() }
         }
     }
 
@@ -56,11 +62,10 @@ struct Serve: AsyncParsableCommand {
             commandName: "processor",
             abstract: "Run one processor node of the cluster file: its order and book actors, journal and command stream.")
 
-        @Option(help: "The cluster file (JSON: epoch, nodes, risk, settlement_ms, data_dir, …).")
-        var config: String
+        @OptionGroup var options: ServiceOptions
 
-        @Option(help: "This node's id in the cluster file.")
-        var node: String
+        @Option(help: "This node's id in the cluster file. Environment: TRADEWIRE_NODE.")
+        var node: String?
 
         @Option(help: "The journal's SQLite file (default: <data_dir>/<node>.sqlite).")
         var journal: String?
@@ -72,16 +77,20 @@ struct Serve: AsyncParsableCommand {
         var graceMs = 1000
 
         func run() async throws {
+            guard let node = node ?? Environment.value("TRADEWIRE_NODE") else { throw ValidationError("no node: pass --node or set TRADEWIRE_NODE") }
+            let config = try options.configPath()
             let cluster = try ClusterConfig.parse(try Files.read(config), path: config)
-            let processor = try ProcessorNode(config: cluster, nodeID: node, journalPath: journal, snapshotEvery: snapshotEvery)
+            let telemetry = try options.bootstrap(service: "processor-\(node)")
+            let logger = Logger(label: "tradewire.processor")
+            let processor = try ProcessorNode(config: cluster, nodeID: node, journalPath: journal, snapshotEvery: snapshotEvery, telemetry: telemetry)
             let bound = try await processor.start()
             let ring = ClusterRing(cluster)
             let share = Int((ring.share(of: node) * 1000).rounded())
+            logger.notice("listening", metadata: ["address": "\(bound[0])", "node": "\(node)", "epoch": "\(cluster.epoch)", "journal": "\(processor.journal.path)"])
             print("processor \(node) listening on \(bound.map(\.description).joined(separator: ", ")) (ring epoch \(cluster.epoch): "
                 + "\(ring.ranges(of: node).count) hash ranges, \(share / 10).\(share % 10)% of the ring; journal \(processor.journal.path))")
             fflush(nil)
-            await Signals.waitForTermination()
-            await processor.shutdown(grace: .milliseconds(graceMs))
+            await options.serveUntilTerminated(telemetry, logger: logger) { await processor.shutdown(grace: .milliseconds(graceMs)) }
         }
     }
 
@@ -90,22 +99,24 @@ struct Serve: AsyncParsableCommand {
             commandName: "risk",
             abstract: "Run the risk service of the cluster file: pre-trade checks, positions and balances from the processors' events.")
 
-        @Option(help: "The cluster file (JSON: nodes, risk, marketdata, accounts, data_dir, …).")
-        var config: String
+        @OptionGroup var options: ServiceOptions
 
         @Option(help: "The risk store's SQLite file (default: <data_dir>/risk.sqlite).")
         var store: String?
 
         func run() async throws {
+            let config = try options.configPath()
             let text = try Files.read(config)
             let cluster = try ClusterConfig.parse(text, path: config)
-            let risk = try await RiskServer(config: cluster, settings: try RiskSettings.parse(text, path: config), storePath: store)
+            let telemetry = try options.bootstrap(service: "risk")
+            let logger = Logger(label: "tradewire.risk")
+            let risk = try await RiskServer(config: cluster, settings: try RiskSettings.parse(text, path: config), storePath: store, telemetry: telemetry)
             let bound = try await risk.start()
+            logger.notice("listening", metadata: ["address": "\(bound[0])", "nodes": "\(cluster.nodes.count)"])
             print("risk listening on \(bound.map(\.description).joined(separator: ", ")) (following \(cluster.nodes.count) processor nodes"
                 + (cluster.marketDataAddress.map { " and market data at \($0))" } ?? "; no market data configured: every symbol is unknown)"))
             fflush(nil)
-            await Signals.waitForTermination()
-            await risk.shutdown()
+            await options.serveUntilTerminated(telemetry, logger: logger) { await risk.shutdown() }
         }
     }
 
@@ -114,22 +125,24 @@ struct Serve: AsyncParsableCommand {
             commandName: "marketdata",
             abstract: "Run the market-data service of the cluster file: instruments, quotes, books, trades, candles and the reference feed.")
 
-        @Option(help: "The cluster file (JSON: nodes, marketdata, instruments, feed, data_dir, …).")
-        var config: String
+        @OptionGroup var options: ServiceOptions
 
         @Option(help: "The market-data store's SQLite file (default: <data_dir>/marketdata.sqlite).")
         var store: String?
 
         func run() async throws {
+            let config = try options.configPath()
             let text = try Files.read(config)
             let cluster = try ClusterConfig.parse(text, path: config)
             let settings = try MarketDataSettings.parse(text, path: config)
-            let marketData = try MarketDataServer(config: cluster, settings: settings, storePath: store)
+            let telemetry = try options.bootstrap(service: "marketdata")
+            let logger = Logger(label: "tradewire.marketdata")
+            let marketData = try MarketDataServer(config: cluster, settings: settings, storePath: store, telemetry: telemetry)
             let bound = try await marketData.start()
+            logger.notice("listening", metadata: ["address": "\(bound[0])", "nodes": "\(cluster.nodes.count)"])
             print("marketdata listening on \(bound.map(\.description).joined(separator: ", ")) (following \(cluster.nodes.count) processor nodes)")
             fflush(nil)
-            await Signals.waitForTermination()
-            await marketData.shutdown()
+            await options.serveUntilTerminated(telemetry, logger: logger) { await marketData.shutdown() }
         }
     }
 }

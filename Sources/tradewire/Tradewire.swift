@@ -6,5 +6,5 @@ struct Tradewire: AsyncParsableCommand {
         commandName: "tradewire",
         abstract: "Tradewire: a low-latency order platform on gRPC.",
         version: "0.1.0",
-        subcommands: [Serve.self, Keys.self, Load.self, Interop.self, Bench.self])
+        subcommands: [Local.self, Serve.self, OrderCommand.self, MarketDataClientCommand.self, Health.self, Keys.self, Load.self, Interop.self, Bench.self])
 }

@@ -1,0 +1,93 @@
+import CoreMetrics
+public import Logging
+public import Prometheus
+import RPC
+public import Transport
+import Synchronization
+
+/// A service's operational surface: its metrics registry (Prometheus text), the observer its gRPC server reports
+/// calls and connections to, its readiness checks, and the plain HTTP endpoints on the gRPC port: `GET /metrics`,
+/// `GET /healthz` (the process serves) and `GET /readyz` (every readiness check passes).
+///
+/// `bootstrap` makes one the process's: swift-log writes through ``LineLogHandler`` and swift-metrics records into
+/// its registry, so that every module's metrics (journal, actors, subscribers) appear on `/metrics`.
+public final class Telemetry: Sendable {
+    public let service: String
+    public let registry: PrometheusCollectorRegistry
+    public let factory: PrometheusMetricsFactory
+    private let checks = Mutex<[(name: String, check: @Sendable () -> String?)]>([])
+    private let stopping = Atomic<Bool>(false)
+
+    /// Latency buckets from 25 µs to 10 s: a call on this platform takes tens of microseconds.
+    public static let latencyBuckets: [Duration] = [
+        .microseconds(25), .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500),
+        .milliseconds(1), .microseconds(2500), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+        .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+        .microseconds(2_500_000), .seconds(5), .seconds(10),
+    ]
+    /// Buckets for counts (batch sizes, queue depths): powers of two to 16384.
+    public static let countBuckets: [Double] = (0...14).map { Double(1 << $0) }
+
+    public init(service: String, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.service = service
+        self.registry = registry
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = Self.latencyBuckets
+        factory.defaultValueHistogramBuckets = Self.countBuckets
+        self.factory = factory
+    }
+
+    /// Makes this the process's logging and metrics backend. Once per process, before any `Logger` is made.
+    public static func bootstrap(service: String, logLevel: Logger.Level, format: LogFormat) -> Telemetry {
+        let telemetry = Telemetry(service: service)
+        LoggingSystem.bootstrap { label in LineLogHandler(service: service, label: label, level: logLevel, format: format) }
+        MetricsSystem.bootstrap(telemetry.factory)
+        return telemetry
+    }
+
+    /// Adds a readiness check: nil when ready, else why not. `/readyz` and the gRPC health status follow them.
+    public func addReadinessCheck(_ name: String, _ check: @escaping @Sendable () -> String?) {
+        checks.withLock { $0.append((name, check)) }
+    }
+
+    /// From now on `/readyz` answers 503 (a graceful shutdown began: load balancers should stop sending).
+    public func beginStopping() {
+        stopping.store(true, ordering: .relaxed)
+    }
+
+    /// Why the service is not ready, one line per failing check; empty when ready.
+    public func unreadiness() -> [String] {
+        if stopping.load(ordering: .relaxed) { return ["shutting down"] }
+        let current = checks.withLock { $0 }
+        return current.compactMap { entry in entry.check().map { "\(entry.name): \($0)" } }
+    }
+
+    /// Observes `configuration`'s server and answers plain HTTP on its port.
+    public func instrument(_ configuration: inout ServerConfiguration) {
+        configuration.observer = ServerMetrics(factory: factory)
+        configuration.plainHTTP = { [self] request in respond(to: request) }
+    }
+
+    /// `GET /metrics`, `/healthz`, `/readyz`; anything else 404, other methods 405.
+    public func respond(to request: PlainHTTPRequest) -> PlainHTTPResponse {
+        guard request.method == "GET" || request.method == "HEAD" else {
+            return PlainHTTPResponse(status: 405, text: "only GET\n")
+        }
+        let path = request.path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.path
+        switch path {
+        case "/metrics":
+            var body: [UInt8] = []
+            registry.emit(into: &body)
+            return PlainHTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: body)
+        case "/healthz":
+            return PlainHTTPResponse(status: 200, text: "ok\n")
+        case "/readyz":
+            let reasons = unreadiness()
+            return reasons.isEmpty
+                ? PlainHTTPResponse(status: 200, text: "ready\n")
+                : PlainHTTPResponse(status: 503, text: reasons.joined(separator: "\n") + "\n")
+        default:
+            return PlainHTTPResponse(status: 404, text: "\(service) serves gRPC here, and GET /metrics, /healthz, /readyz\n")
+        }
+    }
+}

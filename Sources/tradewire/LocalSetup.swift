@@ -1,0 +1,122 @@
+import Foundation
+import Gateway
+import JSON
+import Telemetry
+
+/// The files `tradewire local` keeps in its data folder: `cluster.json` (every service's configuration: addresses,
+/// the mesh credential, instruments, the price feed, the demo account), `keys.json` (the gateway's API keys, as
+/// hashes), `client.json` (what the client commands need: the gateway's address and the demo API key, market data's
+/// address and the mesh credential; mode 0600), `logs/` and the SQLite files. Made once; later runs reuse them, so
+/// orders, positions and candles survive a restart.
+struct LocalSetup {
+    /// Demo instruments: symbol and starting reference price in cents.
+    static let instruments: [(symbol: String, cents: Int)] = [("ACME", 10_000), ("BOLT", 5_000), ("ZETA", 25_000)]
+    static let account = "demo"
+
+    let directory: String
+    var clusterPath: String { directory + "/cluster.json" }
+    var clientPath: String { directory + "/client.json" }
+    var keysPath: String { directory + "/keys.json" }
+    var logDirectory: String { directory + "/logs" }
+
+    var exists: Bool { FileManager.default.fileExists(atPath: clusterPath) && FileManager.default.fileExists(atPath: clientPath) }
+
+    /// Writes a fresh setup; ports from `basePort` upwards (0: free ports the kernel picks now).
+    func create(basePort: Int) throws {
+        try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
+        let ports = try (0..<6).map { basePort == 0 ? try FreePort.pick() : basePort + $0 }
+        let address = { (index: Int) in "127.0.0.1:\(ports[index])" }
+        var generator = SystemRandomNumberGenerator()
+        let mesh = Hex.encode((0..<24).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        let nodes = (1...3).map { "{\"id\": \"p\($0)\", \"address\": \"\(address(2 + $0))\"}" }
+        let instrumentList = Self.instruments.map { instrument in
+            """
+                {"symbol": "\(instrument.symbol)", "quoteCurrency": "USD", "priceScale": 2, "quantityScale": 0,
+                 "tickSize": {"units": "1", "scale": 2}, "lotSize": {"units": "1"}, "minQuantity": {"units": "1"},
+                 "maxQuantity": {"units": "100000"}, "priceBandBps": 1000, "status": "INSTRUMENT_STATUS_TRADING"}
+            """
+        }
+        let prices = Self.instruments.map { "\"\($0.symbol)\": \($0.cents)" }.joined(separator: ", ")
+        let cluster = """
+            {
+              "epoch": 1,
+              "gateway": "\(address(0))",
+              "marketdata": "\(address(1))",
+              "risk": "\(address(2))",
+              "nodes": [\(nodes.joined(separator: ", "))],
+              "data_dir": ".",
+              "keys_file": "keys.json",
+              "mesh_credential": "\(mesh)",
+              "orders_per_second": 1000000,
+              "settlement_ms": 1000,
+              "instruments": [
+            \(instrumentList.joined(separator: ",\n"))
+              ],
+              "feed": {"seed": 1, "interval_ms": 250, "step_bps": 5, "prices": {\(prices)}},
+              "accounts": [
+                {"account": "\(Self.account)", "balance": {"units": "100000000", "currency": "USD"}}
+              ]
+            }
+
+            """
+        try cluster.write(toFile: clusterPath, atomically: true, encoding: .utf8)
+        let (key, digest) = APIKeys.generate()
+        let keys: JSONValue = .object(["keys": .array([.object(["id": .string("demo-1"), "account": .string(Self.account), "sha256": .string(digest)])])])
+        try Self.writePrivate(keys.text(pretty: true) + "\n", to: keysPath)
+        let client: JSONValue = .object([
+            "gateway": .string(address(0)), "api_key": .string(key), "account": .string(Self.account),
+            "marketdata": .string(address(1)), "mesh_credential": .string(mesh),
+        ])
+        try Self.writePrivate(client.text(pretty: true) + "\n", to: clientPath)
+    }
+
+    /// Writes `text` readable by its owner only (keys and credentials).
+    static func writePrivate(_ text: String, to path: String) throws {
+        let temporary = path + ".tmp"
+        try text.write(toFile: temporary, atomically: false, encoding: .utf8)
+        chmod(temporary, 0o600)
+        guard rename(temporary, path) == 0 else { throw LocalError("cannot replace \(path)") }
+    }
+}
+
+/// What the client commands read from a data folder's `client.json`.
+struct ClientFile {
+    var gateway: String?
+    var apiKey: String?
+    var marketData: String?
+    var meshCredential: String?
+
+    static func load(directory: String) throws -> ClientFile? {
+        let path = directory + "/client.json"
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let json = try JSONValue.parse(try Files.read(path))
+        return ClientFile(gateway: json["gateway"]?.stringValue, apiKey: json["api_key"]?.stringValue,
+                          marketData: json["marketdata"]?.stringValue, meshCredential: json["mesh_credential"]?.stringValue)
+    }
+}
+
+struct LocalError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A port on 127.0.0.1 that was free a moment ago (bound to port 0, read back, closed).
+enum FreePort {
+    static func pick() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw LocalError("socket: errno \(errno)") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
+                bind(fd, socketAddress, length) == 0 && getsockname(fd, socketAddress, &length) == 0
+            }
+        }
+        guard bound else { throw LocalError("bind: errno \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
