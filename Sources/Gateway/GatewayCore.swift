@@ -1,4 +1,5 @@
 import EventLoop
+import Logging
 import Processor
 import Protos
 import ServiceStubs
@@ -11,6 +12,7 @@ final class GatewayCore: Sendable {
     let instruments: InstrumentTable
     let limiter = RateLimiter()
     let defaultRate: Int
+    let logger = Logger(label: "tradewire.gateway")
 
     init(cluster: ClusterClient, keys: APIKeys, instruments: InstrumentTable, defaultRate: Int) {
         self.cluster = cluster
@@ -109,13 +111,21 @@ final class GatewayCore: Sendable {
         do {
             ack = try await cluster.send(command, shed: true)
         } catch where error.code == .unavailable {
+            logger.warning("processor node unavailable", metadata: ["request_id": "\(command.requestID)", "error": "\(error.message)"])
             throw RPCError.withDetails(
                 code: .unavailable, message: "the order's processor node is unavailable (\(error.message)); retrying is safe",
                 Google_Rpc_RetryInfo(retryDelay: Google_Protobuf_Duration(seconds: 0, nanos: 100_000_000)))
         }
         switch ack.result {
-        case .order(let order): return (order, ack.duplicate)
-        case .error(let status): throw RPCError(status: status)
+        case .order(let order):
+            logger.debug("order command answered", metadata: [
+                "request_id": "\(command.requestID)", "order_id": "\(order.orderID?.value ?? "")", "status": "\(order.status)",
+                "duplicate": "\(ack.duplicate)",
+            ])
+            return (order, ack.duplicate)
+        case .error(let status):
+            logger.debug("order command refused", metadata: ["request_id": "\(command.requestID)", "code": "\(status.code)", "error": "\(status.message)"])
+            throw RPCError(status: status)
         case .notOwner, .done, nil: throw RPCError(code: .internal, message: "the processor node answered the order command without an order")
         }
     }

@@ -1,4 +1,5 @@
 public import SQLite
+import CoreMetrics
 import EventLoop
 import Synchronization
 
@@ -20,6 +21,10 @@ public final class Journal: Sendable {
     /// Touched on `writer`'s thread only.
     private let store: UnsafeTransfer<JournalStore>
     private let reader: Mutex<UnsafeTransfer<JournalStore>>
+    /// swift-metrics: events per committed transaction, and how long each commit took (the disk's share of a
+    /// command's latency).
+    private let batchSize = Recorder(label: "journal_commit_batch_size")
+    private let commitTime = Timer(label: "journal_commit_seconds")
 
     private struct State {
         var queue: [Request] = []
@@ -165,6 +170,11 @@ public final class Journal: Sendable {
         try read { store throws(SQLiteError) in try store.orders(query) }
     }
 
+    /// How many order rows are in each status.
+    public func orderCounts() throws(SQLiteError) -> [Int32: Int] {
+        try read { store throws(SQLiteError) in try store.orderCounts() }
+    }
+
     public func orders(statuses: [Int32]) throws(SQLiteError) -> [OrderRow] {
         try read { store throws(SQLiteError) in try store.orders(statuses: statuses) }
     }
@@ -203,6 +213,7 @@ public final class Journal: Sendable {
             guard !batch.isEmpty else { return }
             let writes = batch.map(\.write)
             let time = WallClock.now()
+            let started = Monotonic.now()
             var newHeads = heads
             let outboxSequences: [[UInt64]]
             do throws(SQLiteError) {
@@ -212,6 +223,8 @@ public final class Journal: Sendable {
                 continue
             }
             let events = writes.reduce(0) { $0 + $1.events.count }
+            commitTime.recordNanoseconds(Monotonic.now() &- started)
+            batchSize.record(events)
             let waiters = state.withLock { state in
                 state.lastSequence = first + UInt64(events) - 1
                 state.outboxHeads = newHeads

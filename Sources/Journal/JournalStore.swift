@@ -305,6 +305,13 @@ final class JournalStore {
     }
 
     /// Every order with one of `statuses` (for work a restart must resume, such as settlement).
+    func orderCounts() throws(SQLiteError) -> [Int32: Int] {
+        let statement = try database.prepare("SELECT status, count(*) FROM orders GROUP BY status")
+        var counts: [Int32: Int] = [:]
+        while try statement.step() { counts[Int32(statement.int64(0))] = Int(statement.int64(1)) }
+        return counts
+    }
+
     func orders(statuses: [Int32]) throws(SQLiteError) -> [OrderRow] {
         let statement = try database.prepare("""
             SELECT key, account, symbol, status, created_at, batch_id, payload FROM orders

@@ -1,6 +1,7 @@
 import EventLoop
 import Glibc
 import Journal
+import Logging
 import SQLite
 import Orders
 import Protos
@@ -24,9 +25,14 @@ final class NodeCore: @unchecked Sendable {
     let ring: ClusterRing
     let journal: Journal
     private let risk: RiskChecker
+    let logger = Logger(label: "tradewire.processor")
     let peers: [String: CommandStream]
-    private var orders: [String: OrderActor] = [:]
-    private var books: [String: BookActor] = [:]
+    private var orders: [String: OrderActor] = [:] {
+        didSet { NodeMetrics.shared.orderActors.set(orders.count) }
+    }
+    private var books: [String: BookActor] = [:] {
+        didSet { NodeMetrics.shared.bookActors.set(books.count) }
+    }
     var links: [String: OutboxLink] = [:]
     private var sweepTimer: LoopTimer?
     /// A book writes a snapshot after this many inputs (replay then starts there).
@@ -80,6 +86,7 @@ final class NodeCore: @unchecked Sendable {
             scheduleSettlement(row.key, filledAt: record.order?.updatedAtUnixNanos ?? 0)
         }
         for link in links.values { pump(link) }
+        NodeMetrics.shared.countOrders(try journal.orderCounts())
         scheduleSweep()
     }
 
@@ -150,10 +157,12 @@ final class NodeCore: @unchecked Sendable {
         }
         if let problem = Self.validate(place) { return reply(Self.error(command, .invalidArgument, problem)) }
         let actor = OrderActor(place: place, requestHash: hash, now: WallClock.now())
+        NodeMetrics.shared.entered(actor.state.status)
         orders[id] = actor
         actor.awaitingRisk = true
         actor.lastUsed = Monotonic.now()
-        risk.check(Self.riskRequest(actor)) { decision in
+        logger.debug("order received", metadata: ["request_id": "\(command.requestID)", "order_id": "\(id)", "account": "\(actor.account)"])
+        risk.check(Self.riskRequest(actor), requestID: command.requestID) { decision in
             self.loop.execute { self.decided(actor, decision, command, reply) }
         }
     }
@@ -170,12 +179,17 @@ final class NodeCore: @unchecked Sendable {
         do {
             switch decision {
             case .approved:
+                logger.debug("order accepted", metadata: ["request_id": "\(command.requestID)", "order_id": "\(actor.id)"])
                 actor.state = try actor.state.applying(.accepted)
                 write.events.append(change(actor, .new, command.requestID))
                 var book = Tradewire_V1_Command(ringEpoch: ring.epoch, requestID: command.requestID)
                 book.command = .bookOrder(Tradewire_V1_BookOrderCommand(order: actor.order, orderNodeID: nodeID))
                 outbox.append((ring.owner(of: ClusterRing.bookKey(actor.symbol)).id, book))
             case .rejected(let reason, let text):
+                let level: Logger.Level = reason == .riskUnavailable ? .warning : .debug
+                logger.log(level: level, "order rejected", metadata: [
+                    "request_id": "\(command.requestID)", "order_id": "\(actor.id)", "reason": "\(reason)", "text": "\(text)",
+                ])
                 actor.state = try actor.state.applying(.rejected(reason: text))
                 actor.rejectReason = reason
                 write.events.append(change(actor, .rejected, command.requestID))

@@ -22,7 +22,9 @@ final class OrderActor: @unchecked Sendable {
     private var rejectReasonValue: UInt8 = 0
     private let priceScaleValue: UInt8
     private let quantityScaleValue: UInt8
-    var state: OrderState
+    var state: OrderState {
+        didSet { if state.status != oldValue.status { NodeMetrics.shared.moved(from: oldValue.status, to: state.status) } }
+    }
     let createdAt: Int64
     var updatedAt: Int64
     /// Bumped by every journaled change.

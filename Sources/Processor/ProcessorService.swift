@@ -48,6 +48,9 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
         let journal = core.journal
         let batchSize = request.maxBatchSize == 0 ? 512 : Int(min(request.maxBatchSize, 4096))
         var next = max(1, request.fromSequence)
+        let metrics = NodeMetrics.shared
+        metrics.eventSubscribers.increment()
+        defer { metrics.eventSubscribers.decrement() }
         if request.fromHead {
             let head = journal.lastSequence
             try await responses.write(Tradewire_V1_EventBatch(headSequence: head))
@@ -68,6 +71,7 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
                     return order.order?.account != request.account
                 }
             }
+            metrics.subscriberLag.record(batch.headSequence - last.sequence)
             if !batch.events.isEmpty { try await responses.write(batch) }
             next = last.sequence + 1
         }

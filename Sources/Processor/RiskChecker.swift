@@ -21,14 +21,16 @@ final class RiskChecker: Sendable {
         self.timeout = timeout
     }
 
-    func check(_ request: Tradewire_V1_RiskCheckRequest, completion: @escaping @Sendable (Decision) -> Void) {
+    /// Asks risk about one order; `requestID` travels as `x-request-id` into risk's log lines.
+    func check(_ request: Tradewire_V1_RiskCheckRequest, requestID: String, completion: @escaping @Sendable (Decision) -> Void) {
         guard let client else {
             return completion(.rejected(.riskUnavailable, "no risk service is configured: the order cannot be checked"))
         }
         let timeout = timeout
         Task {
             do throws(RPCError) {
-                let response = try await client.check(request, options: CallOptions(timeout: timeout))
+                let metadata: Metadata = requestID.isEmpty ? [:] : ["x-request-id": .string(requestID)]
+                let response = try await client.check(request, metadata: metadata, options: CallOptions(timeout: timeout))
                 if response.approved {
                     completion(.approved)
                 } else {

@@ -1,4 +1,8 @@
+import CoreMetrics
 import Synchronization
+
+/// Stream subscribers ended because they fell `capacity` updates behind (swift-metrics).
+let subscriberOverflows = Counter(label: "subscriber_queue_overflows_total")
 
 /// One stream subscriber's updates, waiting for its call to send them. Bounded: the push that finds `capacity`
 /// updates still unsent marks the subscriber overflowed and calls `onOverflow` once (the service then ends the
@@ -48,7 +52,9 @@ public final class SubscriberQueue<Element: Sendable>: Sendable {
         }
         switch outcome {
         case .resume(let waiter): waiter.resume(returning: element)
-        case .overflowed: onOverflow()
+        case .overflowed:
+            subscriberOverflows.increment()
+            onOverflow()
         case .queued, .dropped: break
         }
     }

@@ -1,3 +1,4 @@
+import Logging
 import Protos
 import RPC
 import ServiceStubs
@@ -5,9 +6,15 @@ import ServiceStubs
 /// `tradewire.v1.Risk`: checks under the engine's lock, admin changes answered once stored.
 struct RiskService: Tradewire_V1_Risk.ServiceProtocol {
     let core: RiskCore
+    let logger = Logger(label: "tradewire.risk")
 
     func check(request: Tradewire_V1_RiskCheckRequest, context: ServerContext) async throws -> Tradewire_V1_RiskCheckResponse {
-        core.check(request)
+        let response = core.check(request)
+        logger.debug("checked", metadata: [
+            "request_id": "\(context.requestMetadata["x-request-id"] ?? "")", "order_id": "\(request.orderID?.value ?? "")",
+            "account": "\(request.account)", "approved": "\(response.approved)", "reason": "\(response.reason)",
+        ])
+        return response
     }
 
     func checkStream(requests: RPCRequestStream<Tradewire_V1_RiskCheckRequest>, responses: RPCResponseWriter<Tradewire_V1_RiskCheckResponse>,
