@@ -171,6 +171,8 @@ let package = Package(
             name: "GatewayTests",
             dependencies: ["Gateway", "Processor", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "JSON", "TestSupport", "ClusterTestSupport"],
             exclude: ["Python"]),
+        // `tradewire local` driven by the client commands: orders, candles, metrics, SIGTERM and a restart.
+        .testTarget(name: "LocalSystemTests", dependencies: ["JSON", "Telemetry", "TestSupport", "ClusterTestSupport"]),
         .testTarget(name: "ProtoJSONTests", dependencies: ["ProtoJSON", "Protos", "TestProtos", "JSON", "TestSupport"]),
         .testTarget(
             name: "LoadHarnessTests",
