@@ -185,7 +185,7 @@ let package = Package(
         .testTarget(name: "HashRingTests", dependencies: ["HashRing"]),
         .testTarget(
             name: "TransportTests",
-            dependencies: ["Transport", "GRPCServices", "ServiceStubs", "HTTP2", "EventLoop", "HTTP2TestSupport", "TestSupport"],
+            dependencies: ["Transport", "GRPCServices", "ServiceStubs", "HTTP2", "EventLoop", "HTTP2TestSupport", "TestSupport", "Telemetry"],
             exclude: ["Python"]),
     ],
     swiftLanguageModes: [.v6]
