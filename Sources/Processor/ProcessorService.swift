@@ -63,7 +63,8 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
                 await journal.waitForEvents(after: next - 1)
                 continue
             }
-            var batch = Tradewire_V1_EventBatch(headSequence: journal.lastSequence)
+            // The reader can see a commit before the writer has published its new head.
+            var batch = Tradewire_V1_EventBatch(headSequence: max(journal.lastSequence, last.sequence))
             batch.events = try records.map { try Self.event($0, node: core.nodeID) }
             if !request.account.isEmpty {
                 batch.events.removeAll { event in

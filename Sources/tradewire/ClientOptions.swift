@@ -19,6 +19,9 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "The API key for the gateway. Environment: TRADEWIRE_API_KEY.")
     var apiKey: String?
 
+    @Option(help: "Act for this account of client.json (`tradewire local` makes demo and demo-2; default: demo).")
+    var account: String?
+
     @Option(help: "Market data's host:port. Environment: TRADEWIRE_MARKETDATA.")
     var marketdata: String?
 
@@ -43,8 +46,8 @@ struct ClientOptions: ParsableArguments {
         guard let address = gateway ?? Environment.value("TRADEWIRE_GATEWAY") ?? saved?.gateway else {
             throw ValidationError("no gateway: pass --gateway, set TRADEWIRE_GATEWAY, or run where `tradewire local` keeps .tradewire (or pass --data)")
         }
-        guard let key = apiKey ?? Environment.value("TRADEWIRE_API_KEY") ?? saved?.apiKey else {
-            throw ValidationError("no API key: pass --api-key or set TRADEWIRE_API_KEY")
+        guard let key = apiKey ?? Environment.value("TRADEWIRE_API_KEY") ?? saved?.apiKey(for: account) else {
+            throw ValidationError("no API key: pass --api-key or set TRADEWIRE_API_KEY" + (account.map { " (client.json has no key for \($0))" } ?? ""))
         }
         return try channel(address, bearer: key)
     }

@@ -70,14 +70,14 @@ struct Local: AsyncParsableCommand {
         lines += [
             "",
             "  gRPC clients: the gateway at \(gateway) (tradewire.v1.Gateway, plaintext HTTP/2) with the header",
-            "    authorization: Bearer \(client.apiKey ?? "?")   (account \(LocalSetup.account); also in \(directory)/client.json)",
+            "    authorization: Bearer <key>   (keys of the accounts \(LocalSetup.accounts.joined(separator: " and ")) in \(directory)/client.json)",
             "  Instruments: " + LocalSetup.instruments.map { "\($0.symbol) (\(FixedPoint.text(units: Int64($0.cents), scale: 2)))" }.joined(separator: ", ")
                 + "; the reference feed moves them every 250 ms.",
             "  Logs: \(directory)/logs/<service>.log (JSON lines)",
             "",
             "A first order (the client commands read \(directory)/client.json; run them from this folder):",
-            "  tradewire order place --symbol ACME --side sell --quantity 10 --price 100.00",
-            "  tradewire order place --symbol ACME --side buy --quantity 10 --price 100.00     # crosses: both fill",
+            "  tradewire order place --account demo-2 --symbol ACME --side sell --quantity 10 --price 100.00",
+            "  tradewire order place --symbol ACME --side buy --quantity 10 --price 100.00     # demo buys: both fill",
             "  tradewire order list",
             "  tradewire marketdata candles --symbol ACME",
             "",

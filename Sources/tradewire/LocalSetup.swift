@@ -11,7 +11,9 @@ import Telemetry
 struct LocalSetup {
     /// Demo instruments: symbol and starting reference price in cents.
     static let instruments: [(symbol: String, cents: Int)] = [("ACME", 10_000), ("BOLT", 5_000), ("ZETA", 25_000)]
-    static let account = "demo"
+    /// Two accounts, so that a first order has somebody to trade with: the client commands use the first unless
+    /// told `--account`.
+    static let accounts = ["demo", "demo-2"]
 
     let directory: String
     var clusterPath: String { directory + "/cluster.json" }
@@ -54,17 +56,20 @@ struct LocalSetup {
               ],
               "feed": {"seed": 1, "interval_ms": 250, "step_bps": 5, "prices": {\(prices)}},
               "accounts": [
-                {"account": "\(Self.account)", "balance": {"units": "100000000", "currency": "USD"}}
+            \(Self.accounts.map { "    {\"account\": \"\($0)\", \"balance\": {\"units\": \"100000000\", \"currency\": \"USD\"}}" }.joined(separator: ",\n"))
               ]
             }
 
             """
         try cluster.write(toFile: clusterPath, atomically: true, encoding: .utf8)
-        let (key, digest) = APIKeys.generate()
-        let keys: JSONValue = .object(["keys": .array([.object(["id": .string("demo-1"), "account": .string(Self.account), "sha256": .string(digest)])])])
+        let generated = Self.accounts.map { account in (account, APIKeys.generate()) }
+        let keys: JSONValue = .object(["keys": .array(generated.map { account, key in
+            .object(["id": .string(account + "-key"), "account": .string(account), "sha256": .string(key.sha256)])
+        })])
         try Self.writePrivate(keys.text(pretty: true) + "\n", to: keysPath)
         let client: JSONValue = .object([
-            "gateway": .string(address(0)), "api_key": .string(key), "account": .string(Self.account),
+            "gateway": .string(address(0)), "account": .string(Self.accounts[0]),
+            "api_keys": .object(JSONObject(generated.map { account, key in (account, .string(key.key)) })),
             "marketdata": .string(address(1)), "mesh_credential": .string(mesh),
         ])
         try Self.writePrivate(client.text(pretty: true) + "\n", to: clientPath)
@@ -82,7 +87,10 @@ struct LocalSetup {
 /// What the client commands read from a data folder's `client.json`.
 struct ClientFile {
     var gateway: String?
-    var apiKey: String?
+    /// The account the commands act for unless told otherwise.
+    var account: String?
+    /// API keys by account.
+    var apiKeys: [String: String] = [:]
     var marketData: String?
     var meshCredential: String?
 
@@ -90,8 +98,15 @@ struct ClientFile {
         let path = directory + "/client.json"
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         let json = try JSONValue.parse(try Files.read(path))
-        return ClientFile(gateway: json["gateway"]?.stringValue, apiKey: json["api_key"]?.stringValue,
+        var keys: [String: String] = [:]
+        for (account, key) in json["api_keys"]?.objectValue?.members ?? [] { keys[account] = key.stringValue }
+        return ClientFile(gateway: json["gateway"]?.stringValue, account: json["account"]?.stringValue, apiKeys: keys,
                           marketData: json["marketdata"]?.stringValue, meshCredential: json["mesh_credential"]?.stringValue)
+    }
+
+    /// The key of `account` (default: the file's account).
+    func apiKey(for account: String?) -> String? {
+        (account ?? self.account).flatMap { apiKeys[$0] }
     }
 }
 
