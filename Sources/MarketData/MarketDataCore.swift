@@ -1,6 +1,7 @@
 import Processor
 import EventLoop
 import Glibc
+import Logging
 import Protos
 import RPC
 import SQLite
@@ -108,7 +109,7 @@ final class MarketDataCore: @unchecked Sendable {
     }
 
     private func failStop(_ error: SQLiteError) -> Never {
-        StandardError.write("marketdata: the store failed to write (\(error)); stopping so that a restart resumes from what committed")
+        Logger(label: "tradewire.marketdata").critical("the store failed to write; stopping so that a restart resumes from what committed", metadata: ["error": "\(error)"])
         exit(70)
     }
 

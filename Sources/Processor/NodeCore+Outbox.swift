@@ -40,7 +40,9 @@ extension NodeCore {
             case .error(let status):
                 // INVALID_ARGUMENT or NOT_FOUND will not change on a resend: drop the message rather than block
                 // the link behind it.
-                log("message #\(sequence) to \(link.destination) refused for good: \(status.message)")
+                logger.error("an outbox message was refused for good", metadata: [
+                    "sequence": "\(sequence)", "destination": "\(link.destination)", "error": "\(status.message)",
+                ])
             default: break
             }
         case .failure(let error): failure = "\(error)"
@@ -49,7 +51,9 @@ extension NodeCore {
             link.nextToSend = min(link.nextToSend, sequence)
             guard !link.retryScheduled else { return }
             link.retryScheduled = true
-            if link.failures == 0 { log("delivery to \(link.destination) failed (\(failure)); retrying") }
+            if link.failures == 0 {
+                logger.warning("delivery to a node failed; retrying", metadata: ["destination": "\(link.destination)", "error": "\(failure)"])
+            }
             link.failures += 1
             let delay = UInt64(min(1_000, 25 << min(link.failures, 6))) * 1_000_000
             loop.schedule(at: Monotonic.now() + delay) { [self] in

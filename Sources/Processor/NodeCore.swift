@@ -253,7 +253,9 @@ final class NodeCore: @unchecked Sendable {
     /// What the book did with an order: a fill, a removal, a replace, or a refusal.
     private func update(_ update: Tradewire_V1_OrderUpdateCommand, _ command: Tradewire_V1_Command, _ reply: @escaping Reply) {
         guard let actor = actor(update.orderID!.value) else {
-            log("an update for unknown order \(update.orderID!.value) from \(command.sourceNodeID) was dropped")
+            logger.warning("an update for an unknown order was dropped", metadata: [
+                "order_id": "\(update.orderID!.value)", "from": "\(command.sourceNodeID)", "request_id": "\(command.requestID)",
+            ])
             return reply(Self.done(command))
         }
         deliver(actor) {
@@ -297,7 +299,9 @@ final class NodeCore: @unchecked Sendable {
                     break
                 }
             } catch {
-                self.log("order \(actor.id): \(error) (update from \(command.sourceNodeID) #\(command.sourceSequence) ignored)")
+                self.logger.warning("an update that does not apply to the order was ignored", metadata: [
+                    "order_id": "\(actor.id)", "error": "\(error)", "from": "\(command.sourceNodeID)", "sequence": "\(command.sourceSequence)",
+                ])
                 write.events = []
             }
             write.orders.append(self.row(actor))
@@ -442,7 +446,7 @@ final class NodeCore: @unchecked Sendable {
     }
 
     private func failStop(_ error: SQLiteError) -> Never {
-        log("the journal failed (\(error)); stopping the node so that a restart rebuilds it from what committed")
+        logger.critical("the journal failed; stopping the node so that a restart rebuilds it from what committed", metadata: ["error": "\(error)"])
         exit(70)
     }
 
@@ -531,7 +535,4 @@ final class NodeCore: @unchecked Sendable {
         return ack
     }
 
-    func log(_ message: String) {
-        StandardError.write("processor \(nodeID): \(message)")
-    }
 }

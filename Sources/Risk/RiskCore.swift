@@ -1,5 +1,6 @@
 import EventLoop
 import Glibc
+import Logging
 import Protos
 import Synchronization
 
@@ -60,7 +61,7 @@ final class RiskCore: Sendable {
                 do {
                     try store.store.write(rows)
                 } catch {
-                    StandardError.write("risk: the store failed to write (\(error)); stopping so that a restart resumes from what committed")
+                    Logger(label: "tradewire.risk").critical("the store failed to write; stopping so that a restart resumes from what committed", metadata: ["error": "\(error)"])
                     exit(70)
                 }
                 committed?()

@@ -1,5 +1,6 @@
-public import Logging
+import EventLoop
 import JSON
+public import Logging
 import Synchronization
 
 #if canImport(Glibc)
@@ -63,24 +64,6 @@ public struct LineLogHandler: LogHandler {
         case .stringConvertible(let convertible): .string(convertible.description)
         case .array(let values): .array(values.map(json))
         case .dictionary(let entries): .object(JSONObject(entries.keys.sorted().map { ($0, json(entries[$0]!)) }))
-        }
-    }
-}
-
-/// One `write` per line, so that lines from several threads never interleave.
-enum StandardError {
-    static func write(_ line: String) {
-        var line = line
-        line.withUTF8 { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = Glibc.write(2, bytes.baseAddress! + offset, bytes.count - offset)
-                if written <= 0 {
-                    if written < 0 && errno == EINTR { continue }
-                    return
-                }
-                offset += written
-            }
         }
     }
 }

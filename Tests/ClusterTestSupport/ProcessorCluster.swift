@@ -147,7 +147,7 @@ public final class ProcessorCluster: @unchecked Sendable {
 
     /// Starts (or restarts) one node and waits until it listens.
     public func start(_ node: String) async throws {
-        let process = try Peers.Background(try Peers.tradewire(), ["serve", "processor", "--config", configPath, "--node", node, "--snapshot-every", "50"])
+        let process = try Peers.Background(try Peers.tradewire(), ["serve", "processor", "--config", configPath, "--node", node, "--snapshot-every", "50", "--log-level", "warning"])
         processes[node] = process
         _ = try await process.line(startingWith: "processor \(node) listening")
     }
