@@ -88,7 +88,7 @@ enum Output {
 }
 
 /// Decimal text ("100.25") as units and scale (10025, 2), for prices and quantities.
-enum Decimal {
+enum DecimalText {
     static func parse(_ text: String, name: String) throws -> (units: Int64, scale: UInt32) {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         let digitsOnly = parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }

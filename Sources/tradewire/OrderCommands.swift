@@ -39,8 +39,8 @@ struct OrderCommand: AsyncParsableCommand {
             var order = Tradewire_V1_NewOrder(
                 clientOrderID: clientOrderID ?? "cli-" + UUID().uuidString.lowercased(), symbol: symbol,
                 side: try Names.side(side), type: price == nil ? .market : .limit,
-                timeInForce: try Names.timeInForce(timeInForce ?? (price == nil ? "ioc" : "gtc")), quantity: try Decimal.quantity(quantity))
-            if let price { order.price = try Decimal.price(price) }
+                timeInForce: try Names.timeInForce(timeInForce ?? (price == nil ? "ioc" : "gtc")), quantity: try DecimalText.quantity(quantity))
+            if let price { order.price = try DecimalText.price(price) }
             try await gatewayCall(client) { gateway in
                 Output.print(try await gateway.placeOrder(Tradewire_V1_PlaceOrderRequest(order: order), options: client.callOptions))
             }
@@ -68,8 +68,8 @@ struct OrderCommand: AsyncParsableCommand {
         func run() async throws {
             guard price != nil || quantity != nil else { throw ValidationError("give --price, --quantity or both") }
             var request = Tradewire_V1_ReplaceOrderRequest(order: try order.ref())
-            if let price { request.price = try Decimal.price(price) }
-            if let quantity { request.quantity = try Decimal.quantity(quantity) }
+            if let price { request.price = try DecimalText.price(price) }
+            if let quantity { request.quantity = try DecimalText.quantity(quantity) }
             try await gatewayCall(client) { Output.print(try await $0.replaceOrder(request, options: client.callOptions)) }
         }
     }

@@ -2,6 +2,7 @@ import Foundation
 import Protos
 import RPC
 import ServiceStubs
+import Synchronization
 import Telemetry
 import Testing
 import Transport
@@ -100,7 +101,10 @@ import Transport
     }
 }
 
-final class ReadySwitch: @unchecked Sendable {
-    // @unchecked Sendable: a flag flipped by the test and read by the probe; a torn read cannot happen for a Bool.
-    var isOn = true
+final class ReadySwitch: Sendable {
+    private let state = Atomic<Bool>(true)
+    var isOn: Bool {
+        get { state.load(ordering: .relaxed) }
+        set { state.store(newValue, ordering: .relaxed) }
+    }
 }
