@@ -170,6 +170,43 @@ struct LocalSystemTests {
         #expect(try await local.terminate() == 0, "\(local.output)")
     }
 
+    @Test func sigkillOfEveryProcessLosesNothingAcknowledged() async throws {
+        let directory = try ProcessorCluster.temporaryDirectory()
+        var local = try await LocalRun(directory: directory)
+        defer { local.process.stop() }
+        var acknowledged: [String: String] = [:]
+        for number in 0..<12 {
+            let side = number % 2 == 0 ? "buy" : "sell"
+            let account = number % 2 == 0 ? "demo" : "demo-2"
+            // Pairs at 50.00 cross (some fill), the rest rest away from each other.
+            let price = number < 4 ? "50.00" : (side == "buy" ? "49.5\(number % 10)" : "50.5\(number % 10)")
+            let placed = try await Self.json(directory, ["order", "place", "--account", account, "--symbol", "BOLT", "--side", side,
+                                                         "--quantity", "3", "--price", price, "--client-order-id", "kill-\(number)"])
+            acknowledged["\(account) kill-\(number)"] = Self.status(placed["order"]!)
+        }
+        // A crash of everything at once: every service and `local` itself.
+        let tasks = "/proc/\(local.process.pid)/task"
+        let children = try FileManager.default.contentsOfDirectory(atPath: tasks).flatMap { task in
+            ((try? String(contentsOfFile: "\(tasks)/\(task)/children", encoding: .utf8)) ?? "").split(separator: " ").compactMap { pid_t($0) }
+        }
+        #expect(children.count == 6)
+        for child in children { kill(child, SIGKILL) }
+        local.process.kill9()
+        for child in children {
+            #expect(try await waitUntil { kill(child, 0) != 0 }, "process \(child) survived SIGKILL")
+        }
+
+        local = try await LocalRun(directory: directory)
+        let after = ["ORDER_STATUS_ACCEPTED", "ORDER_STATUS_PARTIALLY_FILLED", "ORDER_STATUS_FILLED", "ORDER_STATUS_SETTLED"]
+        for (key, status) in acknowledged {
+            let parts = key.split(separator: " ").map(String.init)
+            let order = try await Self.json(directory, ["order", "get", "--account", parts[0], "--client-order-id", parts[1]])
+            #expect(after.contains(Self.status(order)) && after.firstIndex(of: Self.status(order))! >= after.firstIndex(of: status)!,
+                    "\(key) was \(status) when acknowledged, is \(order) after the crash")
+        }
+        #expect(try await local.terminate() == 0, "\(local.output)")
+    }
+
     /// A sample's value in Prometheus text: the line `series value`.
     static func value(_ text: String, _ series: String) -> Double? {
         for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
