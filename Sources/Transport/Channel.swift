@@ -24,6 +24,7 @@ public final class Channel: RPCClientTransport, Sendable {
         var next = 0
         var pending: [Int: CheckedContinuation<Void, Never>] = [:]
         var closed = false
+        var loopsStopped = false
     }
 
     public init(addresses: [SocketAddress], configuration: ChannelConfiguration = ChannelConfiguration(),
@@ -93,11 +94,23 @@ public final class Channel: RPCClientTransport, Sendable {
     /// Closes the channel and, when it created its loops, stops them.
     public func shutdown() async {
         close()
-        if ownsGroup {
-            // Let the subchannels' close jobs run before the loops stop.
-            for loop in group.loops { _ = try? await loop.submit {} }
-            group.shutdown()
-        }
+        guard ownsGroup, waiters.withLock({ state in defer { state.loopsStopped = true }; return !state.loopsStopped }) else { return }
+        await Self.stop(group)
+    }
+
+    /// Released without ``shutdown()``: closes, and stops loops of its own from a task, since the last reference
+    /// may be dropped on one of those loops, which cannot join its own thread.
+    deinit {
+        close()
+        guard ownsGroup, !waiters.withLock({ $0.loopsStopped }) else { return }
+        let group = group
+        Task.detached { await Self.stop(group) }
+    }
+
+    /// Lets the subchannels' close jobs run, then stops the loops.
+    private static func stop(_ group: EventLoopGroup) async {
+        for loop in group.loops { _ = try? await loop.submit {} }
+        group.shutdown()
     }
 
     private var isClosed: Bool { waiters.withLock { $0.closed } }

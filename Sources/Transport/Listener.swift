@@ -10,7 +10,8 @@ final class Listener: Selectable, @unchecked Sendable {
     let fd: Int32
     let address: SocketAddress
     let loop: EventLoop
-    unowned let server: ServerCore
+    /// Strong, like a connection's: the server's state drops its listeners when it stops.
+    let server: ServerCore
 
     /// Binds and listens (synchronously, so that a bind failure is the caller's error).
     init(address: SocketAddress, backlog: Int32, loop: EventLoop, server: ServerCore) throws(SystemError) {

@@ -64,7 +64,7 @@ public final class Server: Sendable {
         } onCancel: {
             core.closeAll()
         }
-        if ownsGroup { core.group.shutdown() }
+        stopOwnLoops()
     }
 
     /// Stops accepting; connections send GOAWAY and close once their calls end, at the latest after `grace`.
@@ -76,6 +76,25 @@ public final class Server: Sendable {
     public func shutdown() async {
         core.closeAll()
         await core.waitUntilClosed()
-        if ownsGroup { core.group.shutdown() }
+        stopOwnLoops()
+    }
+
+    private func stopOwnLoops() {
+        guard ownsGroup else { return }
+        core.state.withLock { $0.stopped = true }
+        core.group.shutdown()
+    }
+
+    /// Released without ``shutdown()``: everything closes, and loops of its own stop once it has — from a task,
+    /// since the last reference may be dropped on one of those loops, which cannot join its own thread.
+    deinit {
+        let core = core
+        let loopsRunning = ownsGroup && !core.state.withLock { $0.stopped }
+        core.closeAll()
+        guard loopsRunning else { return }
+        Task.detached {
+            await core.waitUntilClosed()
+            core.group.shutdown()
+        }
     }
 }

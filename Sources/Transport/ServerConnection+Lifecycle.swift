@@ -25,7 +25,7 @@ extension ServerConnection {
     }
 
     func armIdleTimer() {
-        guard let idle = configuration.maxConnectionIdle, calls.isEmpty, !draining else { return }
+        guard let idle = configuration.maxConnectionIdle, calls.isEmpty, !draining, !closed else { return }
         idleTimer?.cancel()
         idleTimer = loop.schedule(at: Monotonic.now() + idle.nanoseconds) { [unowned self] in
             beginGracefulShutdown(grace: .seconds(1))

@@ -14,7 +14,9 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
     let configuration: ServerConfiguration
     let router: RPCRouter
     let peer: String
-    unowned let server: ServerCore
+    /// Strong: the server's state holds the connection until it closes, and the connection holds the server until
+    /// then, so a server released without a shutdown stays alive until its last connection is gone.
+    let server: ServerCore
     var session: HTTP2Session!
     var calls = StreamTable<ServerCall>()
 

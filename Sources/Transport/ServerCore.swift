@@ -19,6 +19,7 @@ final class ServerCore: @unchecked Sendable {
         var listeners: [Listener] = []
         var shuttingDown = false
         var waiters: [CheckedContinuation<Void, Never>] = []
+        /// The server's own loops were stopped.
         var stopped = false
     }
 

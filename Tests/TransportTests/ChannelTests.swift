@@ -1,6 +1,8 @@
 import EventLoop
 import GRPCServices
+import RPC
 import ServiceStubs
+import Synchronization
 import Testing
 import Transport
 
@@ -73,6 +75,36 @@ import Glibc
         _ = try await client.emptyCall(.init(), options: CallOptions(timeout: .seconds(10), waitForReady: true))
         await channel.shutdown()
         await server.shutdown()
+    }
+
+    /// A channel released without a shutdown closes its connections; the server closing afterwards finds nothing
+    /// of the channel to call back into.
+    @Test func aChannelReleasedWithoutShutdownClosesItsConnections() async throws {
+        let connections = OpenConnections()
+        var configuration = ServerConfiguration.loopback()
+        configuration.observer = connections
+        let server = try Server(services: [ControlService()], configuration: configuration)
+        let address = try await server.start()[0]
+        var channel: Channel? = try Channel(addresses: [address])
+        _ = try await Grpc_Testing_TestService.Client(channel!).emptyCall(.init())
+        #expect(connections.open.load(ordering: .relaxed) == 1)
+        channel = nil
+        for _ in 0..<500 where connections.open.load(ordering: .relaxed) > 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(connections.open.load(ordering: .relaxed) == 0)
+        await server.shutdown()
+    }
+
+    /// Counts a server's open connections.
+    final class OpenConnections: ServerObserver {
+        struct Calls: CallObserver {
+            func started() {}
+            func ended(_ code: RPCError.Code, nanoseconds: UInt64) {}
+        }
+
+        let open = Atomic<Int>(0)
+        func callObserver(for method: MethodDescriptor) -> any CallObserver { Calls() }
+        func connectionOpened() { open.add(1, ordering: .relaxed) }
+        func connectionClosed() { open.subtract(1, ordering: .relaxed) }
     }
 
     @Test func pickFirstSkipsAnAddressThatRefuses() async throws {

@@ -90,6 +90,21 @@ import Transport
         try await running.value
     }
 
+    /// A server released without a shutdown closes its listener and connections, and nothing it leaves running
+    /// on its loops touches it after it is gone (a client closing afterwards once crashed a test run).
+    @Test func aServerReleasedWithoutShutdownClosesEverything() async throws {
+        var server: Server? = try Server(services: [ControlService()], configuration: .loopback())
+        let address = try await server!.start()[0]
+        let channel = try Channel(addresses: [address])
+        _ = try await Grpc_Testing_TestService.Client(channel).emptyCall(Grpc_Testing_Empty())
+        let raw = try await RawClient(port: address.port)
+        try await raw.startSession()
+        server = nil
+        #expect(await raw.waitForClose(within: .seconds(5)))
+        await channel.shutdown()
+        await #expect(throws: (any Error).self) { try await RawClient(port: address.port) }
+    }
+
     static func stillServes(_ test: TestServer) async throws {
         _ = try await test.client.emptyCall(Grpc_Testing_Empty())
     }
