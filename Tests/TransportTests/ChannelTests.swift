@@ -3,6 +3,7 @@ import GRPCServices
 import RPC
 import ServiceStubs
 import Synchronization
+import TestSupport
 import Testing
 import Transport
 
@@ -11,12 +12,13 @@ import Glibc
 #endif
 
 @Suite struct ChannelTests {
-    /// A port nothing listens on (bound then closed by the kernel's choice).
-    static func freePort() throws -> Int {
-        let fd = try Socket.tcp(family: AF_INET)
-        defer { Socket.close(fd) }
-        try Socket.bind(fd, to: SocketAddress(host: "127.0.0.1", port: 0)!)
-        return try Socket.localAddress(fd).port
+    /// Runs `body` with an address that refuses connections: a port kept bound but not listening until `body`
+    /// returns, so that no other test's server can take it meanwhile (a freed port once was, and a call meant to
+    /// fail went through).
+    static func withRefusingAddress<Result>(_ body: (SocketAddress) async throws -> Result) async throws -> Result {
+        let (fd, port) = try Peers.boundSocket()
+        defer { close(fd) }
+        return try await body(SocketAddress(host: "127.0.0.1", port: port)!)
     }
 
     static func server(port: Int = 0, tag: String) async throws -> (Server, ControlService, SocketAddress) {
@@ -34,15 +36,17 @@ import Glibc
     }
 
     @Test func callsFailFastWhenNothingListens() async throws {
-        let channel = try Channel(addresses: [SocketAddress(host: "127.0.0.1", port: try Self.freePort())!])
-        let client = Grpc_Testing_TestService.Client(channel)
-        let error = await #expect(throws: RPCError.self) { _ = try await client.emptyCall(.init()) }
-        #expect(error?.code == .unavailable)
-        await channel.shutdown()
+        try await Self.withRefusingAddress { address in
+            let channel = try Channel(addresses: [address])
+            let client = Grpc_Testing_TestService.Client(channel)
+            let error = await #expect(throws: RPCError.self) { _ = try await client.emptyCall(.init()) }
+            #expect(error?.code == .unavailable)
+            await channel.shutdown()
+        }
     }
 
     @Test func waitForReadyWaitsForTheServerToStart() async throws {
-        let port = try Self.freePort()
+        let port = try Peers.freePort()
         let channel = try Channel(addresses: [SocketAddress(host: "127.0.0.1", port: port)!], configuration: Self.fastBackoff)
         let client = Grpc_Testing_TestService.Client(channel)
         let call = Task {
@@ -56,13 +60,15 @@ import Glibc
     }
 
     @Test func waitForReadyStillHonoursTheDeadline() async throws {
-        let channel = try Channel(addresses: [SocketAddress(host: "127.0.0.1", port: try Self.freePort())!])
-        let error = await #expect(throws: RPCError.self) {
-            _ = try await Grpc_Testing_TestService.Client(channel).emptyCall(
-                .init(), options: CallOptions(timeout: .milliseconds(150), waitForReady: true))
+        try await Self.withRefusingAddress { address in
+            let channel = try Channel(addresses: [address])
+            let error = await #expect(throws: RPCError.self) {
+                _ = try await Grpc_Testing_TestService.Client(channel).emptyCall(
+                    .init(), options: CallOptions(timeout: .milliseconds(150), waitForReady: true))
+            }
+            #expect(error?.code == .deadlineExceeded)
+            await channel.shutdown()
         }
-        #expect(error?.code == .deadlineExceeded)
-        await channel.shutdown()
     }
 
     @Test func theChannelReconnectsAfterTheServerRestarts() async throws {
@@ -109,14 +115,15 @@ import Glibc
 
     @Test func pickFirstSkipsAnAddressThatRefuses() async throws {
         let (server, control, address) = try await Self.server(tag: "second")
-        let dead = SocketAddress(host: "127.0.0.1", port: try Self.freePort())!
-        let channel = try Channel(addresses: [dead, address], configuration: Self.fastBackoff)
-        for _ in 0..<3 {
-            _ = try await Grpc_Testing_TestService.Client(channel).emptyCall(
-                .init(), options: CallOptions(timeout: .seconds(10), waitForReady: true))
+        try await Self.withRefusingAddress { dead in
+            let channel = try Channel(addresses: [dead, address], configuration: Self.fastBackoff)
+            for _ in 0..<3 {
+                _ = try await Grpc_Testing_TestService.Client(channel).emptyCall(
+                    .init(), options: CallOptions(timeout: .seconds(10), waitForReady: true))
+            }
+            #expect(control.observed.withLock { $0.calls } == 3)
+            await channel.shutdown()
         }
-        #expect(control.observed.withLock { $0.calls } == 3)
-        await channel.shutdown()
         await server.shutdown()
     }
 
