@@ -33,7 +33,7 @@ extension ClientConnection: HTTP2SessionDelegate, ClientCallTransport {
         calls[streamID]?.streamClosed(errorCode: errorCode.rawValue)
         calls[streamID] = nil
         if state == .draining && calls.isEmpty {
-            close()
+            requestFlush()  // which closes (see flushAtEndOfTurn)
         } else {
             startWaitingCallsLater()
         }
@@ -52,7 +52,7 @@ extension ClientConnection: HTTP2SessionDelegate, ClientCallTransport {
             fail(RPCError(code: .unavailable, message: "the server closed the connection: too_many_pings"))
             return
         }
-        close()
+        closeFromCallback()
     }
 
     func http2(_ session: HTTP2Session, streamIsWritable streamID: Int32) {

@@ -245,7 +245,8 @@ final class ClientConnection: Selectable, TurnFlushable, @unchecked Sendable {
         onStateChange?(self, .closed, failure)
     }
 
-    /// Closes gracefully: no new calls; closes once the current ones end.
+    /// Closes gracefully: no new calls; closes once the current ones end. Not from inside a session callback
+    /// (see ``closeFromCallback()``).
     func close() {
         guard state != .closed else { return }
         if calls.isEmpty {
@@ -260,6 +261,18 @@ final class ClientConnection: Selectable, TurnFlushable, @unchecked Sendable {
             state = .draining
             onStateChange?(self, .draining, nil)
         }
+    }
+
+    /// ``close()`` from inside a session callback, where writing would re-enter nghttp2 and the output buffer it
+    /// may be filling (a stream closing during `produceOutput`): the connection drains, and the flush closes it
+    /// once no call is left.
+    func closeFromCallback() {
+        guard state == .ready || state == .draining else { return }
+        if state == .ready {
+            state = .draining
+            onStateChange?(self, .draining, nil)
+        }
+        requestFlush()
     }
 
     private func closeSocket() {

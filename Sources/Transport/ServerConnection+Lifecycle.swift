@@ -18,9 +18,9 @@ extension ServerConnection {
         let interval =
             calls.isEmpty && !policy.permitWithoutCalls ? Duration.seconds(7200).nanoseconds : policy.minimumInterval.nanoseconds
         if lastPingAt != 0 && now - lastPingAt < interval { pingStrikes += 1 }
-        if pingStrikes > policy.maxStrikes {
+        if pingStrikes > policy.maxStrikes && !closeAfterFlush {
             session.goAway(errorCode: .enhanceYourCalm, debug: "too_many_pings")
-            sendWhatIsQueuedAndClose()
+            closeWhenFlushed()  // Not at once: this runs inside the session's read, which must not send.
         }
     }
 

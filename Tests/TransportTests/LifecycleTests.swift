@@ -90,6 +90,33 @@ import Transport
         try await running.value
     }
 
+    /// A client connection draining after the server's GOAWAY closes once its last call ends — here by the
+    /// client's own RST_STREAM, so the stream closes while the session writes, and closing must not write again
+    /// from inside that write (it once crashed with an exclusivity violation on the output buffer).
+    @Test func aDrainingClientConnectionClosesWhenItsLastCallIsCancelled() async throws {
+        try await TestServer.with { test in
+            let call = Task {
+                try await test.client.fullDuplexCall(metadata: ["x-control": "sleep"]) { _, responses in
+                    for try await _ in responses {}
+                }
+            }
+            #expect(await test.control.waitFor { $0.remainingAtStart.count == 1 })
+            test.server.beginGracefulShutdown(grace: .seconds(10))
+            // Once the client has read the GOAWAY, a new call needs a new connection, which the stopped listener
+            // refuses.
+            var refused = false
+            for _ in 0..<500 where !refused {
+                refused = (try? await test.client.emptyCall(Grpc_Testing_Empty())) == nil
+                if !refused { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(refused)
+            call.cancel()
+            #expect((try? await call.result.get()) == nil)
+            #expect(await test.control.waitFor { $0.cancelled == 1 })
+            await test.server.shutdown()
+        }
+    }
+
     /// A server released without a shutdown closes its listener and connections, and nothing it leaves running
     /// on its loops touches it after it is gone (a client closing afterwards once crashed a test run).
     @Test func aServerReleasedWithoutShutdownClosesEverything() async throws {
