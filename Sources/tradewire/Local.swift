@@ -89,8 +89,7 @@ struct Local: AsyncParsableCommand {
 
     /// This binary, to start the services with.
     static func executablePath() throws -> String {
-        let path = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        return path
+        try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
     }
 }
 

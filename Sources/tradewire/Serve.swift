@@ -34,8 +34,7 @@ struct Serve: AsyncParsableCommand {
         var maxInFlightPerNode = 8192
 
         func run() async throws {
-            let config = try options.configPath()
-            let cluster = try ClusterConfig.parse(try Files.read(config), path: config)
+            let (config, _, cluster) = try options.clusterFile()
             guard let keysPath = keys ?? cluster.keysFile else {
                 throw ValidationError("no API keys: pass --keys or set \"keys_file\" in the cluster file (tradewire keys add makes one)")
             }
@@ -49,10 +48,11 @@ struct Serve: AsyncParsableCommand {
             let gateway = try GatewayServer(config: cluster, configPath: config, keys: apiKeys, listen: listenAddress,
                                             maxInFlightPerNode: maxInFlightPerNode, telemetry: telemetry)
             let bound = try await gateway.start()
-            logger.notice("listening", metadata: ["address": "\(bound[0])", "nodes": "\(cluster.nodes.count)", "api_keys": "\(apiKeys.count)"])
-            print("gateway listening on \(bound.map(\.description).joined(separator: ", ")) (\(cluster.nodes.count) processor nodes, "
-                + "\(apiKeys.count) API keys" + (cluster.marketDataAddress.map { ", instruments from market data at \($0))" } ?? "; no market data: every order is refused)"))
-            fflush(nil)
+            options.announce(
+                logger,
+                "gateway listening on \(bound.map(\.description).joined(separator: ", ")) (\(cluster.nodes.count) processor nodes, "
+                    + "\(apiKeys.count) API keys" + (cluster.marketDataAddress.map { ", instruments from market data at \($0))" } ?? "; no market data: every order is refused)"),
+                metadata: ["address": "\(bound[0])", "nodes": "\(cluster.nodes.count)", "api_keys": "\(apiKeys.count)"])
             await options.serveUntilTerminated(telemetry, logger: logger) { await gateway.shutdown() }
         }
     }
@@ -78,18 +78,18 @@ struct Serve: AsyncParsableCommand {
 
         func run() async throws {
             guard let node = node ?? Environment.value("TRADEWIRE_NODE") else { throw ValidationError("no node: pass --node or set TRADEWIRE_NODE") }
-            let config = try options.configPath()
-            let cluster = try ClusterConfig.parse(try Files.read(config), path: config)
+            let cluster = try options.clusterFile().cluster
             let telemetry = try options.bootstrap(service: "processor-\(node)")
             let logger = Logger(label: "tradewire.processor")
             let processor = try ProcessorNode(config: cluster, nodeID: node, journalPath: journal, snapshotEvery: snapshotEvery, telemetry: telemetry)
             let bound = try await processor.start()
             let ring = ClusterRing(cluster)
             let share = Int((ring.share(of: node) * 1000).rounded())
-            logger.notice("listening", metadata: ["address": "\(bound[0])", "node": "\(node)", "epoch": "\(cluster.epoch)", "journal": "\(processor.journal.path)"])
-            print("processor \(node) listening on \(bound.map(\.description).joined(separator: ", ")) (ring epoch \(cluster.epoch): "
-                + "\(ring.ranges(of: node).count) hash ranges, \(share / 10).\(share % 10)% of the ring; journal \(processor.journal.path))")
-            fflush(nil)
+            options.announce(
+                logger,
+                "processor \(node) listening on \(bound.map(\.description).joined(separator: ", ")) (ring epoch \(cluster.epoch): "
+                    + "\(ring.ranges(of: node).count) hash ranges, \(share / 10).\(share % 10)% of the ring; journal \(processor.journal.path))",
+                metadata: ["address": "\(bound[0])", "node": "\(node)", "epoch": "\(cluster.epoch)", "journal": "\(processor.journal.path)"])
             await options.serveUntilTerminated(telemetry, logger: logger) { await processor.shutdown(grace: .milliseconds(graceMs)) }
         }
     }
@@ -105,17 +105,16 @@ struct Serve: AsyncParsableCommand {
         var store: String?
 
         func run() async throws {
-            let config = try options.configPath()
-            let text = try Files.read(config)
-            let cluster = try ClusterConfig.parse(text, path: config)
+            let (config, text, cluster) = try options.clusterFile()
             let telemetry = try options.bootstrap(service: "risk")
             let logger = Logger(label: "tradewire.risk")
             let risk = try await RiskServer(config: cluster, settings: try RiskSettings.parse(text, path: config), storePath: store, telemetry: telemetry)
             let bound = try await risk.start()
-            logger.notice("listening", metadata: ["address": "\(bound[0])", "nodes": "\(cluster.nodes.count)"])
-            print("risk listening on \(bound.map(\.description).joined(separator: ", ")) (following \(cluster.nodes.count) processor nodes"
-                + (cluster.marketDataAddress.map { " and market data at \($0))" } ?? "; no market data configured: every symbol is unknown)"))
-            fflush(nil)
+            options.announce(
+                logger,
+                "risk listening on \(bound.map(\.description).joined(separator: ", ")) (following \(cluster.nodes.count) processor nodes"
+                    + (cluster.marketDataAddress.map { " and market data at \($0))" } ?? "; no market data configured: every symbol is unknown)"),
+                metadata: ["address": "\(bound[0])", "nodes": "\(cluster.nodes.count)"])
             await options.serveUntilTerminated(telemetry, logger: logger) { await risk.shutdown() }
         }
     }
@@ -131,17 +130,15 @@ struct Serve: AsyncParsableCommand {
         var store: String?
 
         func run() async throws {
-            let config = try options.configPath()
-            let text = try Files.read(config)
-            let cluster = try ClusterConfig.parse(text, path: config)
+            let (config, text, cluster) = try options.clusterFile()
             let settings = try MarketDataSettings.parse(text, path: config)
             let telemetry = try options.bootstrap(service: "marketdata")
             let logger = Logger(label: "tradewire.marketdata")
             let marketData = try MarketDataServer(config: cluster, settings: settings, storePath: store, telemetry: telemetry)
             let bound = try await marketData.start()
-            logger.notice("listening", metadata: ["address": "\(bound[0])", "nodes": "\(cluster.nodes.count)"])
-            print("marketdata listening on \(bound.map(\.description).joined(separator: ", ")) (following \(cluster.nodes.count) processor nodes)")
-            fflush(nil)
+            options.announce(
+                logger, "marketdata listening on \(bound.map(\.description).joined(separator: ", ")) (following \(cluster.nodes.count) processor nodes)",
+                metadata: ["address": "\(bound[0])", "nodes": "\(cluster.nodes.count)"])
             await options.serveUntilTerminated(telemetry, logger: logger) { await marketData.shutdown() }
         }
     }

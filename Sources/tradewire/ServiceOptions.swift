@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import Processor
 import Telemetry
 
 #if canImport(Glibc)
@@ -21,11 +22,21 @@ struct ServiceOptions: ParsableArguments {
     @Option(help: "Seconds a graceful shutdown (SIGTERM) may take before the process exits anyway.")
     var shutdownTimeout: Double = 10
 
-    func configPath() throws -> String {
+    /// The cluster file: its path, its text (services read their own sections from it) and the cluster in it.
+    func clusterFile() throws -> (path: String, text: String, cluster: ClusterConfig) {
         guard let path = config ?? Environment.value("TRADEWIRE_CONFIG") else {
             throw ValidationError("no cluster file: pass --config or set TRADEWIRE_CONFIG")
         }
-        return path
+        let text = try Files.read(path)
+        return (path, text, try ClusterConfig.parse(text, path: path))
+    }
+
+    /// Logs that the service listens, and prints `line` on standard output: what `tradewire local` and the tests
+    /// wait for.
+    func announce(_ logger: Logger, _ line: String, metadata: Logger.Metadata) {
+        logger.notice("listening", metadata: metadata)
+        print(line)
+        fflush(nil)
     }
 
     /// Makes swift-log and swift-metrics write to this process's telemetry.
