@@ -141,7 +141,7 @@ let package = Package(
         // Messages for the codec's own tests (proto/tradewire/testing).
         .target(name: "CTestProtos", dependencies: ["CProtobufC"]),
         .target(name: "TestProtos", dependencies: ["ProtoCodec", "CTestProtos", "CProtobufC"]),
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["EventLoop"], path: "Tests/TestSupport"),
         .testTarget(name: "ProtoCodecTests", dependencies: ["ProtoCodec", "Protos", "TestProtos", "TestSupport"], exclude: ["Python"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "MatchingTests", dependencies: ["Matching"]),

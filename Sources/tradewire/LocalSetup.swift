@@ -1,3 +1,4 @@
+import EventLoop
 import Foundation
 import Gateway
 import JSON
@@ -23,10 +24,10 @@ struct LocalSetup {
 
     var exists: Bool { FileManager.default.fileExists(atPath: clusterPath) && FileManager.default.fileExists(atPath: clientPath) }
 
-    /// Writes a fresh setup; ports from `basePort` upwards (0: free ports the kernel picks now).
+    /// Writes a fresh setup; ports from `basePort` upwards (0: free ports, see `Socket.reservablePort`).
     func create(basePort: Int) throws {
         try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
-        let ports = try (0..<6).map { basePort == 0 ? try FreePort.pick() : basePort + $0 }
+        let ports = try (0..<6).map { basePort == 0 ? try Socket.reservablePort() : basePort + $0 }
         let address = { (index: Int) in "127.0.0.1:\(ports[index])" }
         var generator = SystemRandomNumberGenerator()
         let mesh = Hex.encode((0..<24).map { _ in UInt8.random(in: 0...255, using: &generator) })
@@ -113,25 +114,4 @@ struct ClientFile {
 struct LocalError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
-}
-
-/// A port on 127.0.0.1 that was free a moment ago (bound to port 0, read back, closed).
-enum FreePort {
-    static func pick() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw LocalError("socket: errno \(errno)") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
-                bind(fd, socketAddress, length) == 0 && getsockname(fd, socketAddress, &length) == 0
-            }
-        }
-        guard bound else { throw LocalError("bind: errno \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 }

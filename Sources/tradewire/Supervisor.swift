@@ -31,7 +31,7 @@ final class Supervisor: @unchecked Sendable {
 
     func launch(_ name: String, _ arguments: [String], address: String) throws {
         let log = "\(setup.logDirectory)/\(name).log"
-        if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
+        if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }  // checked next
         guard let output = FileHandle(forWritingAtPath: log) else { throw LocalError("cannot write \(log)") }
         output.seekToEndOfFile()
         let process = Process()

@@ -1,3 +1,4 @@
+import EventLoop
 import Foundation
 
 /// Finding and running the peer implementations tests compare against: Python (protobuf, grpcio) in the
@@ -167,11 +168,10 @@ public enum Peers {
         }
     }
 
-    /// A TCP port free right now on 127.0.0.1 (for peers that need a port number up front).
+    /// A TCP port on 127.0.0.1 for a peer that needs its number up front, which no other test's server can take
+    /// in the meantime (see `Socket.reservablePort`).
     public static func freePort() throws -> Int {
-        let (fd, port) = try boundSocket()
-        close(fd)
-        return port
+        try Socket.reservablePort()
     }
 
     /// A TCP socket bound to a free port on 127.0.0.1 and not listening: connecting to the port is refused for as
