@@ -164,15 +164,18 @@ struct RiskClusterTests {
             ledgers[trade.sellAccount]!.fill(price: price, quantity: -quantity)
         }
         for (account, ledger) in ledgers {
+            var seen = "nothing"
             let matched = try await waitUntil {
                 let positions = try await risk.getPositions(Tradewire_V1_GetPositionsRequest(account: account, symbols: ["ACME"])).positions
                 let balance = try await risk.getAccount(Tradewire_V1_GetAccountRequest(account: account)).balance?.units
                 guard let position = positions.first else { return false }
+                seen = "qty \(position.quantity?.units ?? 0) cost \(position.cost?.units ?? 0) realized \(position.realizedPnl?.units ?? 0) "
+                    + "balance \(balance ?? 0) fills \(position.fillCount)"
                 return position.quantity?.units == ledger.quantity && position.fillCount == ledger.fills
                     && position.cost?.units == ledger.cost * 1_000_000 && position.realizedPnl?.units == ledger.realized * 1_000_000
                     && balance == (1_000_000 * 100 + ledger.cash) * 1_000_000
             }
-            #expect(matched, "\(account): risk disagrees with the ledger \(ledger)")
+            #expect(matched, "\(account): risk disagrees with the ledger \(ledger) (\(trades.count) trades): risk has \(seen)")
         }
     }
 }
