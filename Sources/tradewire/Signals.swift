@@ -1,3 +1,4 @@
+import Logging
 import Transport
 
 #if canImport(Glibc)
@@ -9,12 +10,26 @@ import Glibc
 enum Signals {
     nonisolated(unsafe) static var received: sig_atomic_t = 0
 
-    /// From now on SIGTERM and SIGINT set `received` instead of ending the process; SIGPIPE is ignored.
+    /// From now on SIGTERM and SIGINT set `received` instead of ending the process; SIGPIPE is ignored. With
+    /// `TRADEWIRE_PARENT_PID` set, the parent is watched too.
     static func install() {
         signal(SIGTERM) { _ in Signals.received = 1 }
         signal(SIGINT) { _ in Signals.received = 1 }
         signal(SIGPIPE, SIG_IGN)
+        _ = parentWatch
     }
+
+    /// `TRADEWIRE_PARENT_PID`: once that process is gone (this one was handed to another parent), stop as on
+    /// SIGTERM — so that services outlive neither `tradewire local` nor a test run that crashed. Checked twice a
+    /// second; started once.
+    private static let parentWatch: Void = {
+        guard let text = Environment.value("TRADEWIRE_PARENT_PID"), let parent = pid_t(text), parent > 1 else { return }
+        Task.detached {
+            while getppid() == parent { try? await Task.sleep(for: .milliseconds(500)) }
+            Logger(label: "tradewire.process").warning("the parent process is gone: stopping", metadata: ["parent_pid": "\(parent)"])
+            kill(getpid(), SIGTERM)
+        }
+    }()
 
     /// Returns once SIGTERM or SIGINT arrives.
     static func waitForTermination() async {

@@ -43,6 +43,7 @@ final class Supervisor: @unchecked Sendable {
         process.standardOutput = output
         process.standardError = output
         process.standardInput = FileHandle.nullDevice
+        process.environment = ProcessInfo.processInfo.environment.merging(["TRADEWIRE_PARENT_PID": "\(getpid())"]) { $1 }
         try process.run()
         children.append(Child(name: name, address: address, process: process, log: log))
     }

@@ -27,6 +27,14 @@ struct LocalSystemTests {
             }
         }
 
+        /// The services' process ids (Foundation starts them from any of local's threads).
+        func children() throws -> [pid_t] {
+            let tasks = "/proc/\(process.pid)/task"
+            return try FileManager.default.contentsOfDirectory(atPath: tasks).flatMap { task in
+                ((try? String(contentsOfFile: "\(tasks)/\(task)/children", encoding: .utf8)) ?? "").split(separator: " ").compactMap { pid_t($0) }
+            }
+        }
+
         /// SIGTERM; returns its exit status and everything it printed.
         func terminate() async throws -> Int32? {
             kill(process.pid, SIGTERM)
@@ -185,10 +193,7 @@ struct LocalSystemTests {
             acknowledged["\(account) kill-\(number)"] = Self.status(placed["order"]!)
         }
         // A crash of everything at once: every service and `local` itself.
-        let tasks = "/proc/\(local.process.pid)/task"
-        let children = try FileManager.default.contentsOfDirectory(atPath: tasks).flatMap { task in
-            ((try? String(contentsOfFile: "\(tasks)/\(task)/children", encoding: .utf8)) ?? "").split(separator: " ").compactMap { pid_t($0) }
-        }
+        let children = try local.children()
         #expect(children.count == 6)
         for child in children { kill(child, SIGKILL) }
         local.process.kill9()
@@ -204,6 +209,28 @@ struct LocalSystemTests {
             #expect(after.contains(Self.status(order)) && after.firstIndex(of: Self.status(order))! >= after.firstIndex(of: status)!,
                     "\(key) was \(status) when acknowledged, is \(order) after the crash")
         }
+        #expect(try await local.terminate() == 0, "\(local.output)")
+    }
+
+    /// `local` killed alone: its services notice that their parent is gone and stop gracefully by themselves
+    /// instead of running on unsupervised (and holding the ports a new `local` needs).
+    @Test func servicesStopByThemselvesWhenLocalIsKilled() async throws {
+        let directory = try ProcessorCluster.temporaryDirectory()
+        var local = try await LocalRun(directory: directory)
+        defer { local.process.stop() }
+        let children = try local.children()
+        #expect(children.count == 6)
+        local.process.kill9()
+        for child in children {
+            #expect(try await waitUntil { kill(child, 0) != 0 }, "process \(child) outlived local")
+        }
+        let logs = try FileManager.default.contentsOfDirectory(atPath: directory + "/logs")
+        #expect(logs.count == 6)
+        for log in logs {
+            let text = try String(contentsOfFile: "\(directory)/logs/\(log)", encoding: .utf8)
+            #expect(text.contains("the parent process is gone") && text.contains(#""message":"stopped""#), "\(log): \(text.suffix(2000))")
+        }
+        local = try await LocalRun(directory: directory)
         #expect(try await local.terminate() == 0, "\(local.output)")
     }
 

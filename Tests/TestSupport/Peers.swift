@@ -88,8 +88,13 @@ public enum Peers {
             posix_spawn_file_actions_addclose(&actions, inputPipe[1])
             let argv = ([executable] + arguments).map { strdup($0) } + [nil]
             defer { argv.forEach { free($0) } }
+            // Our services stop by themselves once this process is gone, even if it crashed.
+            var environment = ProcessInfo.processInfo.environment
+            environment["TRADEWIRE_PARENT_PID"] = "\(getpid())"
+            let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+            defer { envp.forEach { free($0) } }
             var child: pid_t = 0
-            let result = posix_spawn(&child, executable, &actions, nil, argv, environ)
+            let result = posix_spawn(&child, executable, &actions, nil, argv, envp)
             close(output[1])
             close(inputPipe[0])
             guard result == 0 else {
