@@ -72,7 +72,8 @@ import Glibc
     }
 
     @Test func theChannelReconnectsAfterTheServerRestarts() async throws {
-        var (server, _, address) = try await Self.server(tag: "first")
+        // A port that no other test's server can take while this one is down.
+        var (server, _, address) = try await Self.server(port: try Socket.reservablePort(), tag: "first")
         let channel = try Channel(addresses: [address], configuration: Self.fastBackoff)
         let client = Grpc_Testing_TestService.Client(channel)
         _ = try await client.emptyCall(.init())

@@ -1,3 +1,4 @@
+import EventLoop
 import HTTP2
 import HTTP2TestSupport
 import ServiceStubs
@@ -120,7 +121,8 @@ import Transport
     /// A server released without a shutdown closes its listener and connections, and nothing it leaves running
     /// on its loops touches it after it is gone (a client closing afterwards once crashed a test run).
     @Test func aServerReleasedWithoutShutdownClosesEverything() async throws {
-        var server: Server? = try Server(services: [ControlService()], configuration: .loopback())
+        // A port no other test's server gets by binding port 0, so that refusing it below means the listener closed.
+        var server: Server? = try Server(services: [ControlService()], configuration: .loopback(port: try Socket.reservablePort()))
         let address = try await server!.start()[0]
         let channel = try Channel(addresses: [address])
         _ = try await Grpc_Testing_TestService.Client(channel).emptyCall(Grpc_Testing_Empty())
