@@ -29,7 +29,7 @@ extension Socket {
     }
 
     /// The first port of the kernel's ephemeral range (net.ipv4.ip_local_port_range; 32768 by default).
-    static func ephemeralRangeStart() -> Int {
+    private static func ephemeralRangeStart() -> Int {
         let fd = Glibc.open("/proc/sys/net/ipv4/ip_local_port_range", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return 32768 }
         defer { Glibc.close(fd) }
