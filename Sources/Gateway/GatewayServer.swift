@@ -60,9 +60,7 @@ public final class GatewayServer: Sendable {
     /// Stops accepting, lets calls finish for up to `grace`, then closes the streams to the nodes.
     public func shutdown(grace: Duration = .seconds(1)) async {
         health.markAllNotServing()
-        server.beginGracefulShutdown(grace: grace)
-        try? await server.run()
-        await server.shutdown()
+        await server.shutdownGracefully(grace: grace)
         let task = following.withLock { $0 }
         task?.cancel()
         await task?.value

@@ -58,9 +58,7 @@ public final class MarketDataServer: Sendable {
         let task = following.withLock { $0 }
         task?.cancel()
         await task?.value
-        server.beginGracefulShutdown(grace: grace)
-        try? await server.run()
-        await server.shutdown()
+        await server.shutdownGracefully(grace: grace)
         let core = core
         _ = try? await coreLoop.submit { core.stop() }
         coreLoop.shutdown()

@@ -76,12 +76,10 @@ public final class ProcessorNode: Sendable {
     /// are still acknowledged), then commits what is queued and closes.
     public func shutdown(grace: Duration = .seconds(2)) async {
         health.markAllNotServing()
-        server.beginGracefulShutdown(grace: grace)
-        try? await server.run()
+        await server.shutdownGracefully(grace: grace)
         let core = core
         _ = try? await coreLoop.submit { core.stop() }
         await journal.close()
-        await server.shutdown()
         peers.forEach { $0.close() }
         for channel in channels { await channel.shutdown() }
         coreLoop.shutdown()

@@ -81,9 +81,7 @@ public final class RiskServer: Sendable {
     /// Stops serving (calls get `grace`) and following, then writes what is left.
     public func shutdown(grace: Duration = .seconds(1)) async {
         health.markAllNotServing()
-        server.beginGracefulShutdown(grace: grace)
-        try? await server.run()
-        await server.shutdown()
+        await server.shutdownGracefully(grace: grace)
         let task = following.withLock { $0 }
         task?.cancel()
         await task?.value

@@ -72,6 +72,14 @@ public final class Server: Sendable {
         core.beginGracefulShutdown(grace: grace)
     }
 
+    /// ``beginGracefulShutdown(grace:)``, then waits until every connection has closed (its calls finished, or the
+    /// grace period ended them) and the server's own loops have stopped.
+    public func shutdownGracefully(grace: Duration = .seconds(10)) async {
+        core.beginGracefulShutdown(grace: grace)
+        await core.waitUntilClosed()
+        stopOwnLoops()
+    }
+
     /// Closes everything now and waits for it (for tests and hard stops without a `run()` task).
     public func shutdown() async {
         core.closeAll()

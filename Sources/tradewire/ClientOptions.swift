@@ -85,6 +85,16 @@ enum Output {
         }
         fflush(nil)
     }
+
+    /// A stream's messages, one JSON line each, until it ends or `count` have been printed.
+    static func printLines<Message: ProtoMessage>(_ messages: RPCResponseStream<Message>, count: Int?) async throws {
+        var seen = 0
+        for try await message in messages {
+            print(message, pretty: false)
+            seen += 1
+            if let count, seen >= count { return }
+        }
+    }
 }
 
 /// Decimal text ("100.25") as units and scale (10025, 2), for prices and quantities.

@@ -58,20 +58,11 @@ struct MarketDataClientCommand: AsyncParsableCommand {
             let request = Tradewire_V1_StreamMarketDataRequest(symbols: (symbols ?? "").split(separator: ",").map(String.init))
             try await marketDataCall(client) { marketData in
                 switch kind {
-                case "quotes": try await marketData.streamQuotes(request) { try await printAll($0) }
-                case "trades": try await marketData.streamTrades(request) { try await printAll($0) }
-                case "book": try await marketData.streamBook(request) { try await printAll($0) }
+                case "quotes": try await marketData.streamQuotes(request) { try await Output.printLines($0, count: count) }
+                case "trades": try await marketData.streamTrades(request) { try await Output.printLines($0, count: count) }
+                case "book": try await marketData.streamBook(request) { try await Output.printLines($0, count: count) }
                 default: throw ValidationError("--kind \(kind) is not quotes, trades or book")
                 }
-            }
-        }
-
-        private func printAll<Message>(_ messages: RPCResponseStream<Message>) async throws {
-            var seen = 0
-            for try await message in messages {
-                Output.print(message, pretty: false)
-                seen += 1
-                if let count, seen >= count { return }
             }
         }
     }

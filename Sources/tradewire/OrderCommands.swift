@@ -111,14 +111,7 @@ struct OrderCommand: AsyncParsableCommand {
         func run() async throws {
             let request = Tradewire_V1_StreamExecutionsRequest(cursor: cursor ?? "", fromBeginning: fromBeginning)
             try await gatewayCall(client) { gateway in
-                try await gateway.streamExecutions(request) { reports in
-                    var seen = 0
-                    for try await report in reports {
-                        Output.print(report, pretty: false)
-                        seen += 1
-                        if let count, seen >= count { break }
-                    }
-                }
+                try await gateway.streamExecutions(request) { try await Output.printLines($0, count: count) }
             }
         }
     }

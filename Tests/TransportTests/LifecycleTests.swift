@@ -25,6 +25,27 @@ import Transport
         }
     }
 
+    @Test func shutdownGracefullyReturnsOnceTheCallsInFlightHaveFinished() async throws {
+        try await TestServer.with { test in
+            let began = ContinuousClock.now
+            let call = Task {
+                try await test.client.streamingOutputCall(
+                    Grpc_Testing_StreamingOutputCallRequest(responseParameters: [.init(size: 10, intervalUs: 300_000)])
+                ) { responses in
+                    var count = 0
+                    for try await _ in responses { count += 1 }
+                    return count
+                }
+            }
+            #expect(await test.control.waitFor { $0.streamsStarted == 1 })
+            await test.server.shutdownGracefully(grace: .seconds(5))
+            // The call's one response comes 300 ms after it started: returning earlier would have cut it short.
+            #expect(ContinuousClock.now - began >= .milliseconds(300))
+            let responses = try await call.value
+            #expect(responses == 1)
+        }
+    }
+
     @Test func gracefulShutdownSendsGoAwayPingThenFinalGoAway() async throws {
         try await TestServer.with { test in
             let raw = try await RawClient(port: test.port)
