@@ -103,20 +103,20 @@ let package = Package(
         // reference-price feed, and bounded per-subscriber streams.
         .target(
             name: "MarketData",
-            dependencies: ["Processor", "SQLite", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "ProtoJSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Processor", "Orders", "SQLite", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "ProtoJSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
             swiftSettings: releaseSettings),
 
         // The risk service: pre-trade checks with atomic per-account reservations, positions and cash from the
         // processors' events (SQLite, resumed by cursor), instruments and reference prices from market data.
         .target(
             name: "Risk",
-            dependencies: ["Processor", "SQLite", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "ProtoJSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Processor", "Orders", "SQLite", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "ProtoJSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
             swiftSettings: releaseSettings),
 
         // The client-facing order API: API keys, validation, idempotent OrderIds, routing to the processor nodes.
         .target(
             name: "Gateway",
-            dependencies: ["Processor", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Processor", "Orders", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
             swiftSettings: releaseSettings),
 
         // MARK: Load harness
@@ -132,7 +132,7 @@ let package = Package(
         .executableTarget(
             name: "tradewire",
             dependencies: [
-                "GRPCServices", "Transport", "LoadHarness", "ProtoJSON", "Processor", "MarketData", "Risk", "Gateway", "Telemetry",
+                "GRPCServices", "Transport", "LoadHarness", "ProtoJSON", "Processor", "Orders", "MarketData", "Risk", "Gateway", "Telemetry",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),

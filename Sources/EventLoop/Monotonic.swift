@@ -17,10 +17,15 @@ public enum WallClock {
 }
 
 extension Duration {
-    /// The duration in whole nanoseconds (negative durations count as zero): what a Monotonic deadline adds.
+    /// The duration in whole nanoseconds, what a Monotonic deadline adds: negative durations count as zero, and
+    /// anything past Int64.max nanoseconds (292 years) as that, so that `Monotonic.now() + d.nanoseconds` cannot
+    /// overflow for any duration a caller or a file chose.
     public var nanoseconds: UInt64 {
         let (seconds, attoseconds) = components
-        return UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+        guard seconds >= 0 else { return 0 }
+        let ceiling = UInt64(Int64.max)
+        guard seconds < Int64(ceiling / 1_000_000_000) else { return ceiling }
+        return UInt64(seconds) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
     }
 
     /// The duration in seconds, as a Double.

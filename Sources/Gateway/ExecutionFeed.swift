@@ -40,7 +40,8 @@ struct ExecutionFeed: Sendable {
         if knowsPosition { ready(node.id, position) }
         var backoff = Backoff()
         while !Task.isCancelled {
-            var request = Tradewire_V1_SubscribeEventsRequest(fromSequence: position + 1, account: account)
+            // Sequences are SQLite integers: a position at the top of that range asks for nothing more.
+            var request = Tradewire_V1_SubscribeEventsRequest(fromSequence: min(position, UInt64(Int64.max) - 1) + 1, account: account)
             request.fromHead = !knowsPosition
             do {
                 try await client.subscribeEvents(request) { batches in
@@ -83,12 +84,35 @@ struct ExecutionFeed: Sendable {
         positions.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ",")
     }
 
-    static func positions(_ cursor: String) -> Positions? {
+    /// Cursors are at most this long (a few hundred nodes' entries).
+    static let maxCursorBytes = 16_384
+
+    /// The positions a cursor this API gave names, or why it is not one: exactly "node:sequence" entries joined by
+    /// ",", each node of the cluster at most once, sequences of decimal digits up to 2^63 − 2 (a journal's
+    /// sequences are SQLite integers). An unknown node, a duplicate or a stray separator is refused rather than
+    /// read as "from the beginning".
+    static func positions(_ cursor: String, nodes: [String]) -> Result<Positions, CursorError> {
+        guard cursor.utf8.count <= maxCursorBytes else { return .failure(CursorError("is longer than \(maxCursorBytes) bytes")) }
         var positions: Positions = [:]
-        for part in cursor.split(separator: ",") {
-            guard let colon = part.lastIndex(of: ":"), let sequence = UInt64(part[part.index(after: colon)...]) else { return nil }
-            positions[String(part[..<colon])] = sequence
+        for part in cursor.split(separator: ",", omittingEmptySubsequences: false) {
+            let pieces = part.split(separator: ":", omittingEmptySubsequences: false)
+            guard pieces.count == 2, !pieces[1].isEmpty, pieces[1].utf8.count <= 19,
+                  pieces[1].utf8.allSatisfy({ (0x30...0x39).contains($0) }), let sequence = UInt64(pieces[1]),
+                  sequence < UInt64(Int64.max)
+            else {
+                return .failure(CursorError("entry \(Echo.quote(part)) is not node:sequence"))
+            }
+            let node = String(pieces[0])
+            guard nodes.contains(node) else { return .failure(CursorError("names \(Echo.quote(node)), which is not a node of this cluster")) }
+            guard positions.updateValue(sequence, forKey: node) == nil else {
+                return .failure(CursorError("names node \(node) twice"))
+            }
         }
-        return positions
+        return .success(positions)
+    }
+
+    struct CursorError: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
     }
 }

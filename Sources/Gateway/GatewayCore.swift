@@ -43,10 +43,11 @@ final class GatewayCore: Sendable {
                idempotencyKey: String?) throws(RPCError) -> Tradewire_V1_Command
     {
         var violations = OrderValidation.violations(order, field: field, table: instruments)
-        if let idempotencyKey, order.clientOrderID.isEmpty, idempotencyKey.utf8.count > 128 {
+        if let idempotencyKey, idempotencyKey.utf8.count > 128 {
             violations.append(OrderValidation.Violation(field: "idempotency-key", description_p: "must be at most 128 bytes"))
         }
         guard violations.isEmpty else { throw OrderValidation.error(violations) }
+        if let problem = OrderValidation.referenceProblem(order, table: instruments) { throw Self.unavailableBeforeSending(problem) }
         let id = if !order.clientOrderID.isEmpty {
             caller.ids.forClientOrder(order.clientOrderID)
         } else if let idempotencyKey, !idempotencyKey.isEmpty {
@@ -65,12 +66,20 @@ final class GatewayCore: Sendable {
     /// not it exists), INVALID_ARGUMENT when it names nothing.
     func orderID(_ reference: Tradewire_V1_OrderRef?, caller: APIKeys.Entry) throws(RPCError) -> String {
         if let id = reference?.orderID?.value, !id.isEmpty {
+            guard OrderIDs.isOrderID(id) else {
+                throw OrderValidation.error([.init(field: "order.order_id", description_p: "\(Echo.quote(id)) is not an OrderId (16 hex digits, '-', 32 hex digits)")])
+            }
             guard caller.ids.owns(id) else {
                 throw RPCError(code: .permissionDenied, message: "order \(id) is not an order of account \(caller.account)")
             }
             return id
         }
-        if let clientOrderID = reference?.clientOrderID, !clientOrderID.isEmpty { return caller.ids.forClientOrder(clientOrderID) }
+        if let clientOrderID = reference?.clientOrderID, !clientOrderID.isEmpty {
+            guard OrderValidation.isPrintableToken(clientOrderID, maxBytes: 64) else {
+                throw OrderValidation.error([.init(field: "order.client_order_id", description_p: "must be at most 64 printable ASCII characters without spaces")])
+            }
+            return caller.ids.forClientOrder(clientOrderID)
+        }
         throw OrderValidation.error([OrderValidation.Violation(field: "order", description_p: "name the order by order_id or client_order_id")])
     }
 
@@ -89,6 +98,7 @@ final class GatewayCore: Sendable {
         let violations = OrderValidation.violations(changed, field: "replace", table: instruments)
             .filter { $0.field == "replace.price" || $0.field == "replace.quantity" }
         guard violations.isEmpty else { throw OrderValidation.error(violations) }
+        if let problem = OrderValidation.referenceProblem(changed, table: instruments) { throw Self.unavailableBeforeSending(problem) }
         var command = Tradewire_V1_Command()
         command.command = .replace(Tradewire_V1_ReplaceCommand(
             orderID: Tradewire_V1_OrderId(value: id), account: caller.account, price: request.price, quantity: request.quantity))
@@ -97,9 +107,32 @@ final class GatewayCore: Sendable {
 
     // MARK: - The cluster
 
+    /// UNAVAILABLE for an order the gateway could not check and did not send: retrying is always safe.
+    static func unavailableBeforeSending(_ problem: String) -> RPCError {
+        RPCError.withDetails(
+            code: .unavailable, message: "\(problem); the order was not sent, so retrying it is safe",
+            Google_Rpc_RetryInfo(retryDelay: Google_Protobuf_Duration(seconds: 1, nanos: 0)))
+    }
+
+    /// Whether resending `command` after an unknown outcome changes nothing that the first one did, and why (for the
+    /// status message); nil when a resend could act twice.
+    static func retryAdvice(_ command: Tradewire_V1_Command) -> String? {
+        switch command.command {
+        case .place(let place):
+            if !(place.order?.clientOrderID ?? "").isEmpty { return "retrying with the same client_order_id is safe" }
+            if place.idempotencyKey.hasPrefix("batch ") { return "retrying the batch with the same batch_id is safe" }
+            if !place.idempotencyKey.isEmpty { return "retrying with the same idempotency-key is safe" }
+            return nil
+        case .cancel: return "retrying is safe: cancelling a cancelled order changes nothing"
+        case .replace: return "retrying is safe: a replace sets absolute terms (a second one while the first is pending is refused)"
+        default: return nil
+        }
+    }
+
     /// Sends `command` to the node that owns it, with the call's deadline and request id; returns the order it
-    /// answered with, or throws the node's error. A node that is down fails at once with UNAVAILABLE (safe to
-    /// retry: places are idempotent); one that has too much in flight with RESOURCE_EXHAUSTED.
+    /// answered with, or throws the node's error. A node that is down fails at once with UNAVAILABLE, with
+    /// RetryInfo only when a resend is safe (`retryAdvice`); one that has too much in flight with
+    /// RESOURCE_EXHAUSTED.
     func send(_ command: Tradewire_V1_Command, _ context: ServerContext) async throws(RPCError) -> (Tradewire_V1_Order, duplicate: Bool) {
         var command = command
         command.requestID = Self.requestID(context)
@@ -112,8 +145,13 @@ final class GatewayCore: Sendable {
             ack = try await cluster.send(command, shed: true)
         } catch where error.code == .unavailable {
             logger.warning("processor node unavailable", metadata: ["request_id": "\(command.requestID)", "error": "\(error.message)"])
+            let unavailable = "the order's processor node is unavailable (\(error.message))"
+            guard let advice = Self.retryAdvice(command) else {
+                throw RPCError(code: .unavailable, message: "\(unavailable); the order may or may not have been placed, and it has "
+                    + "neither a client_order_id nor an idempotency-key, so a retry could place it twice: look for it with ListOrders")
+            }
             throw RPCError.withDetails(
-                code: .unavailable, message: "the order's processor node is unavailable (\(error.message)); retrying is safe",
+                code: .unavailable, message: "\(unavailable); \(advice)",
                 Google_Rpc_RetryInfo(retryDelay: Google_Protobuf_Duration(seconds: 0, nanos: 100_000_000)))
         }
         switch ack.result {
@@ -183,7 +221,7 @@ final class GatewayCore: Sendable {
         var response = Tradewire_V1_ProcessorListOrdersResponse(orders: Array(sorted.prefix(size)))
         let more = sorted.count > size || pages.contains { !$0.nextPageToken.isEmpty }
         if more, let last = response.orders.last {
-            response.nextPageToken = "\(last.createdAtUnixNanos)/\(last.orderID?.value ?? "")"
+            response.nextPageToken = PageToken.text(createdAt: last.createdAtUnixNanos, orderID: last.orderID?.value ?? "")
         }
         return response
     }

@@ -32,7 +32,7 @@ public final class GatewayServer: Sendable {
             guard let configPath, let text = try? String(contentsOfFile: configPath, encoding: .utf8) else { return nil }
             return try? ClusterConfig.parse(text, path: configPath)
         }
-        core = GatewayCore(cluster: cluster, keys: keys, instruments: InstrumentTable(), defaultRate: config.ordersPerSecond)
+        core = GatewayCore(cluster: cluster, keys: keys, instruments: InstrumentTable(referenceMaxAge: config.referenceMaxAge), defaultRate: config.ordersPerSecond)
         marketData = try config.marketDataAddress.map(config.channel)
         var serverConfiguration = ServerConfiguration(addresses: [address])
         telemetry?.instrument(&serverConfiguration)

@@ -1,4 +1,5 @@
 import EventLoop
+import Orders
 import Processor
 import Protos
 import ServiceStubs
@@ -77,14 +78,20 @@ struct GatewayService: Tradewire_V1_Gateway.ServiceProtocol {
 
     func listOrders(request: Tradewire_V1_ListOrdersRequest, context: ServerContext) async throws -> Tradewire_V1_ListOrdersResponse {
         let caller = try core.caller(context)
-        guard request.pageSize <= 1000 else { throw OrderValidation.error([.init(field: "page_size", description_p: "is at most 1000")]) }
-        if !request.pageToken.isEmpty {
-            guard let slash = request.pageToken.firstIndex(of: "/"), Int64(request.pageToken[..<slash]) != nil else {
-                throw OrderValidation.error([.init(field: "page_token", description_p: "is not one this API gave")])
-            }
+        var violations: [OrderValidation.Violation] = []
+        if request.pageSize > 1000 { violations.append(.init(field: "page_size", description_p: "is at most 1000")) }
+        if !request.pageToken.isEmpty, PageToken.parse(request.pageToken).map({ caller.ids.owns($0.key) }) != true {
+            violations.append(.init(field: "page_token", description_p: "is not one this API gave"))
         }
+        if !request.symbol.isEmpty, !OrderBounds.isSymbol(request.symbol) {
+            violations.append(.init(field: "symbol", description_p: "is 1–16 characters of A–Z, 0–9, '.', '_', '-'"))
+        }
+        if request.statuses.contains(where: { !(1...8).contains($0.rawValue) }) || request.statuses.count > 64 {
+            violations.append(.init(field: "statuses", description_p: "names OrderStatus values only (at most 64 entries)"))
+        }
+        guard violations.isEmpty else { throw OrderValidation.error(violations) }
         var query = Tradewire_V1_ProcessorListOrdersRequest(account: caller.account)
-        query.statuses = request.statuses
+        query.statuses = request.statuses.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
         query.symbol = request.symbol
         query.createdAfterUnixNanos = request.createdAfterUnixNanos
         query.createdBeforeUnixNanos = request.createdBeforeUnixNanos
@@ -98,9 +105,7 @@ struct GatewayService: Tradewire_V1_Gateway.ServiceProtocol {
         request: Tradewire_V1_StreamExecutionsRequest, responses: RPCResponseWriter<Tradewire_V1_ExecutionReport>, context: ServerContext
     ) async throws {
         let caller = try core.caller(context)
-        guard let start = request.cursor.isEmpty ? [:] : ExecutionFeed.positions(request.cursor) else {
-            throw OrderValidation.error([.init(field: "cursor", description_p: "is not a cursor this API gave")])
-        }
+        let start = try startingPositions(request)
         let live = request.cursor.isEmpty && !request.fromBeginning
         let queue = SubscriberQueue<Tradewire_V1_ExecutionReport>(capacity: 65_536) {}
         let positions = ExecutionFeed.Cursor(start)
@@ -120,6 +125,19 @@ struct GatewayService: Tradewire_V1_Gateway.ServiceProtocol {
             if queue.overflowed {
                 throw RPCError(code: .resourceExhausted, message: "the stream fell 65,536 reports behind; resume from the last cursor read")
             }
+        }
+    }
+
+    /// Where a StreamExecutions request starts: its cursor's positions (checked), or none.
+    private func startingPositions(_ request: Tradewire_V1_StreamExecutionsRequest) throws(RPCError) -> ExecutionFeed.Positions {
+        guard !request.cursor.isEmpty else { return [:] }
+        if request.fromBeginning {
+            throw OrderValidation.error([.init(field: "from_beginning", description_p: "goes with an empty cursor only")])
+        }
+        switch ExecutionFeed.positions(request.cursor, nodes: core.cluster.nodes.map(\.id)) {
+        case .success(let positions): return positions
+        case .failure(let error):
+            throw OrderValidation.error([.init(field: "cursor", description_p: "is not a cursor this API gave: it \(error)")])
         }
     }
 

@@ -1,18 +1,24 @@
+import EventLoop
 import Processor
 public import Protos
 import Synchronization
 
 /// The instruments and reference prices the gateway validates orders against, kept current from market data
-/// (`MarketFollower`). Until market data has answered, no symbol is known and every order is refused.
+/// (`MarketFollower`). Until market data has answered, no symbol is known and every order is refused; a reference
+/// older than `referenceMaxAge` is stale, and orders that need one are refused until a fresh one arrives.
 public final class InstrumentTable: Sendable {
     private struct State {
         var instruments: [String: Tradewire_V1_Instrument] = [:]
-        var references: [String: Int64] = [:]
+        var references: [String: ReferencePrice] = [:]
     }
 
     private let state = Mutex(State())
+    /// Nanoseconds.
+    let referenceMaxAge: Int64
 
-    public init() {}
+    public init(referenceMaxAge: Duration = .seconds(10)) {
+        self.referenceMaxAge = Int64(referenceMaxAge.nanoseconds)
+    }
 
     public func update(_ instrument: Tradewire_V1_Instrument) {
         state.withLock { $0.instruments[instrument.symbol] = instrument }
@@ -20,7 +26,7 @@ public final class InstrumentTable: Sendable {
 
     public func update(_ quote: Tradewire_V1_Quote) {
         state.withLock { state in
-            state.references[quote.symbol] = quote.referenceUnits(priceScale: state.instruments[quote.symbol]?.priceScale)
+            state.references[quote.symbol] = quote.reference(priceScale: state.instruments[quote.symbol]?.priceScale)
         }
     }
 
@@ -28,7 +34,7 @@ public final class InstrumentTable: Sendable {
     public var isEmpty: Bool { state.withLock { $0.instruments.isEmpty } }
 
     /// The instrument and its reference price (in its price scale), if known.
-    public func lookup(_ symbol: String) -> (instrument: Tradewire_V1_Instrument, reference: Int64?)? {
+    public func lookup(_ symbol: String) -> (instrument: Tradewire_V1_Instrument, reference: ReferencePrice?)? {
         state.withLock { state in state.instruments[symbol].map { ($0, state.references[symbol]) } }
     }
 }

@@ -23,6 +23,13 @@ public struct OrderIDs: Sendable {
         return prefix + "-" + Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 
+    /// Whether `id` has the form of an OrderId the gateway makes (of any account).
+    public static func isOrderID(_ id: String) -> Bool {
+        let bytes = Array(id.utf8)
+        func hex(_ byte: UInt8) -> Bool { (0x30...0x39).contains(byte) || (0x61...0x66).contains(byte) }
+        return bytes.count == 49 && bytes[16] == UInt8(ascii: "-") && bytes[..<16].allSatisfy(hex) && bytes[17...].allSatisfy(hex)
+    }
+
     /// Whether `id` is an OrderId of this account.
     public func owns(_ id: String) -> Bool { id.utf8.count == 49 && id.hasPrefix(prefix + "-") }
 

@@ -1,20 +1,23 @@
+import EventLoop
+import Orders
 import Processor
 public import Protos
 public import RPC
 
 /// What the gateway checks before an order reaches the cluster: the order's own fields and the instrument's
-/// rules (trading, tick, lot, min/max quantity, price band around the reference price, LIMIT needs a price,
-/// MARKET has none and is IOC or FOK). Every violation is listed, so a client fixes them all at once.
+/// rules (trading, tick, lot, min/max quantity, max price, price band around the reference price, LIMIT needs a
+/// price, MARKET has none and is IOC or FOK). Every violation is listed, so a client fixes them all at once:
+/// an unknown symbol does not hide what is wrong with the rest.
 public enum OrderValidation {
     public typealias Violation = Google_Rpc_BadRequest.FieldViolation
 
     /// The violations of `order` (empty: valid). `field` prefixes each field path ("order", "orders[3]").
-    public static func violations(_ order: Tradewire_V1_NewOrder, field: String, table: InstrumentTable) -> [Violation] {
+    public static func violations(_ order: Tradewire_V1_NewOrder, field: String, table: InstrumentTable,
+                                  now: Int64 = WallClock.now()) -> [Violation] {
         var found: [Violation] = []
         func add(_ name: String, _ text: String) { found.append(Violation(field: "\(field).\(name)", description_p: text)) }
 
-        let clientOrderID = order.clientOrderID.utf8
-        if clientOrderID.count > 64 || !clientOrderID.allSatisfy({ (0x21...0x7e).contains($0) }) {
+        if !isPrintableToken(order.clientOrderID, maxBytes: 64, allowEmpty: true) {
             add("client_order_id", "must be at most 64 printable ASCII characters without spaces")
         }
         if order.side != .buy && order.side != .sell { add("side", "must be SIDE_BUY or SIDE_SELL") }
@@ -27,45 +30,77 @@ public enum OrderValidation {
         if order.type == .market && order.price != nil { add("price", "a MARKET order has no price") }
         if order.type == .limit && order.price == nil { add("price", "a LIMIT order needs a price") }
 
-        guard let (instrument, reference) = table.lookup(order.symbol) else {
-            add("symbol", order.symbol.isEmpty ? "is required" : "\(order.symbol) is not a listed instrument")
-            return found
-        }
-        if instrument.status != .trading {
-            add("symbol", "\(order.symbol) is not trading (\(instrument.status == .halted ? "halted" : "closed"))")
+        let listed = table.lookup(order.symbol)
+        if let (instrument, _) = listed {
+            if instrument.status != .trading {
+                add("symbol", "\(order.symbol) is not trading (\(instrument.status == .halted ? "halted" : "closed"))")
+            }
+        } else {
+            add("symbol", order.symbol.isEmpty ? "is required" : "\(Echo.quote(order.symbol)) is not a listed instrument")
         }
         if order.type == .limit, let price = order.price {
-            violations(of: price, instrument, reference: reference, side: order.side).forEach { add("price", $0) }
+            if let instrument = listed?.instrument {
+                let problems = violations(of: price, instrument)
+                problems.forEach { add("price", $0) }
+                if problems.isEmpty, let band = bandViolation(order, table: table, now: now) { add("price", band) }
+            } else if price.units <= 0 {
+                add("price", "must be positive")
+            }
         }
-        guard let quantity = order.quantity else {
+        if let quantity = order.quantity {
+            if let instrument = listed?.instrument {
+                violations(of: quantity, instrument).forEach { add("quantity", $0) }
+            } else if quantity.units <= 0 {
+                add("quantity", "must be positive")
+            }
+        } else {
             add("quantity", "is required")
-            return found
         }
-        violations(of: quantity, instrument).forEach { add("quantity", $0) }
         return found
     }
 
-    private static func violations(of price: Tradewire_V1_Price, _ instrument: Tradewire_V1_Instrument, reference: Int64?,
-                                   side: Tradewire_V1_Side) -> [String]
-    {
+    /// Why a valid order cannot be checked now (nil: it can): its price band or a MARKET order's protection needs
+    /// the instrument's reference price, and none fresh enough is known. Not the client's fault: the gateway
+    /// answers UNAVAILABLE, and a retry is safe (nothing reached a node).
+    public static func referenceProblem(_ order: Tradewire_V1_NewOrder, table: InstrumentTable, now: Int64 = WallClock.now()) -> String? {
+        guard let (instrument, reference) = table.lookup(order.symbol) else { return nil }
+        let needsReference = order.type == .market || instrument.priceBandBps > 0
+        guard needsReference else { return nil }
+        guard let reference else {
+            return "no reference price for \(order.symbol) yet: its \(order.type == .market ? "MARKET protection" : "price band") cannot be checked"
+        }
+        guard reference.isFresh(now: now, maxAge: table.referenceMaxAge) else {
+            return "the reference price for \(order.symbol) is older than \(table.referenceMaxAge / 1_000_000) ms (market data is not keeping it current): orders that need it are refused until it is"
+        }
+        return nil
+    }
+
+    private static func violations(of price: Tradewire_V1_Price, _ instrument: Tradewire_V1_Instrument) -> [String] {
         guard price.scale == instrument.priceScale else {
             return ["scale \(price.scale) is not \(instrument.symbol)'s price scale \(instrument.priceScale)"]
         }
         guard price.units > 0 else { return ["must be positive"] }
         func text(_ units: Int64) -> String { FixedPoint.text(units: units, scale: price.scale) }
+        let maximum = instrument.maxima.price
+        guard price.units <= maximum else { return ["\(text(price.units)) is above the maximum price \(text(maximum))"] }
         var found: [String] = []
         if let tick = instrument.tickSize?.units, tick > 0, price.units % tick != 0 {
             found.append("\(text(price.units)) is not a multiple of the tick size \(text(tick))")
         }
-        if let reference, instrument.priceBandBps > 0 {
-            // |price − reference| ≤ reference × band / 10,000, in 128 bits so no price overflows.
-            let distance = Int128(price.units) - Int128(reference)
-            if distance.magnitude * 10_000 > UInt128(reference) * UInt128(instrument.priceBandBps) {
-                let band = Double(instrument.priceBandBps) / 100
-                found.append("\(text(price.units)) is more than \(band)% from the reference price \(text(reference))")
-            }
-        }
         return found
+    }
+
+    /// The band check against a fresh reference (without one, `referenceProblem` refuses the order).
+    private static func bandViolation(_ order: Tradewire_V1_NewOrder, table: InstrumentTable, now: Int64) -> String? {
+        guard order.type == .limit, let price = order.price, let (instrument, reference) = table.lookup(order.symbol),
+              let reference, reference.isFresh(now: now, maxAge: table.referenceMaxAge), instrument.priceBandBps > 0,
+              price.scale == instrument.priceScale
+        else { return nil }
+        // |price − reference| ≤ reference × band / 10,000, in 128 bits so no price overflows.
+        let distance = Int128(price.units) - Int128(reference.units)
+        guard distance.magnitude * 10_000 > UInt128(reference.units) * UInt128(instrument.priceBandBps) else { return nil }
+        let band = Double(instrument.priceBandBps) / 100
+        return "\(FixedPoint.text(units: price.units, scale: price.scale)) is more than \(band)% from the reference price \(FixedPoint.text(units: reference.units, scale: price.scale))"
     }
 
     private static func violations(of quantity: Tradewire_V1_Quantity, _ instrument: Tradewire_V1_Instrument) -> [String] {
@@ -81,10 +116,17 @@ public enum OrderValidation {
         if let minimum = instrument.minQuantity?.units, quantity.units < minimum {
             found.append("\(text(quantity.units)) is below the minimum \(text(minimum))")
         }
-        if let maximum = instrument.maxQuantity?.units, maximum > 0, quantity.units > maximum {
+        let maximum = instrument.maxima.quantity
+        if quantity.units > maximum {
             found.append("\(text(quantity.units)) is above the maximum \(text(maximum))")
         }
         return found
+    }
+
+    /// Whether `text` is printable ASCII without spaces, at most `maxBytes` long.
+    public static func isPrintableToken(_ text: String, maxBytes: Int, allowEmpty: Bool = false) -> Bool {
+        let bytes = text.utf8
+        return (allowEmpty || !bytes.isEmpty) && bytes.count <= maxBytes && bytes.allSatisfy { (0x21...0x7e).contains($0) }
     }
 
     /// INVALID_ARGUMENT with `violations` as google.rpc.BadRequest details.

@@ -102,3 +102,28 @@ public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral {
         return left.members.allSatisfy { member in right[member.key] == member.value }
     }
 }
+
+extension JSONValue {
+    /// The integer member `key` of an object, checked where it enters: nil when absent; an error naming the key
+    /// when it is not an integer within `range` (so a file's value is never silently ignored or used unbounded).
+    public func integer(_ key: String, in range: ClosedRange<Int64>) throws(JSONFieldError) -> Int64? {
+        guard let value = self[key] else { return nil }
+        guard let number = value.int64Value, range.contains(number) else {
+            throw JSONFieldError(key: key, expected: "an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
+    }
+}
+
+/// A member of a JSON object that is not what its reader accepts.
+public struct JSONFieldError: Error, Sendable, CustomStringConvertible {
+    public var key: String
+    public var expected: String
+
+    public init(key: String, expected: String) {
+        self.key = key
+        self.expected = expected
+    }
+
+    public var description: String { "\"\(key)\" must be \(expected)" }
+}

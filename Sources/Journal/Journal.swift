@@ -11,6 +11,11 @@ import Synchronization
 /// Sequence numbers are given at commit, in commit order, so the committed journal never has a gap; writes commit
 /// in the order they were appended. Reads go through a separate SQLite connection (WAL lets it read beside the
 /// writer).
+///
+/// The first failed commit latches the journal: it fails that batch, every write queued behind it and every later
+/// append with the same error, and commits nothing more — later writes were computed on top of the lost one, so
+/// committing them would leave a hole (an acknowledged change after one that never happened). Its owner stops;
+/// a restart rebuilds from what committed.
 public final class Journal: Sendable {
     public typealias Completion = @Sendable (Result<JournalCommit, SQLiteError>) -> Void
 
@@ -29,6 +34,8 @@ public final class Journal: Sendable {
     private struct State {
         var queue: [Request] = []
         var flushScheduled = false
+        /// The first commit failure: from then on nothing commits.
+        var failure: SQLiteError?
         var lastSequence: UInt64
         var outboxHeads: [String: UInt64]
         var closed = false
@@ -83,6 +90,9 @@ public final class Journal: Sendable {
 
     public var isClosed: Bool { state.withLock { $0.closed } }
 
+    /// The commit failure that latched the journal, if one did.
+    public var failure: SQLiteError? { state.withLock { $0.failure } }
+
     /// The highest committed sequence number.
     public var lastSequence: UInt64 { state.withLock { $0.lastSequence } }
 
@@ -96,16 +106,17 @@ public final class Journal: Sendable {
     /// Queues `write`; `completion` runs on the writer thread once it committed (or failed). Writes commit in the
     /// order of these calls.
     public func append(_ write: JournalWrite, completion: @escaping Completion) {
-        let schedule = state.withLock { state -> Bool? in
-            guard !state.closed else { return nil }
+        let schedule = state.withLock { state -> Result<Bool, SQLiteError> in
+            if let failure = state.failure { return .failure(failure) }
+            guard !state.closed else { return .failure(SQLiteError(operation: "append", code: 0, message: "the journal is closed")) }
             state.queue.append(Request(write: write, completion: completion))
             defer { state.flushScheduled = true }
-            return !state.flushScheduled
+            return .success(!state.flushScheduled)
         }
         switch schedule {
-        case nil: completion(.failure(SQLiteError(operation: "append", code: 0, message: "the journal is closed")))
-        case true?: writer.execute { self.flush() }
-        case false?: break
+        case .failure(let error): completion(.failure(error))
+        case .success(true): writer.execute { self.flush() }
+        case .success(false): break
         }
     }
 
@@ -199,6 +210,10 @@ public final class Journal: Sendable {
     private func flush() {
         while true {
             let (batch, first, heads) = state.withLock { state -> ([Request], UInt64, [String: UInt64]) in
+                guard state.failure == nil else {
+                    state.flushScheduled = false
+                    return ([], 0, [:])
+                }
                 var taken = 0
                 var weight = 0
                 while taken < state.queue.count && (weight == 0 || weight + state.queue[taken].write.weight <= maxBatch) {
@@ -219,8 +234,14 @@ public final class Journal: Sendable {
             do throws(SQLiteError) {
                 outboxSequences = try store.value.commit(writes, first: first, heads: &newHeads, at: time)
             } catch {
-                for request in batch { request.completion(.failure(error)) }
-                continue
+                let queued = state.withLock { state in
+                    state.failure = error
+                    state.flushScheduled = false
+                    defer { state.queue = [] }
+                    return state.queue
+                }
+                for request in batch + queued { request.completion(.failure(error)) }
+                return
             }
             let events = writes.reduce(0) { $0 + $1.events.count }
             commitTime.recordNanoseconds(Monotonic.now() &- started)

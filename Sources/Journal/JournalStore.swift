@@ -196,14 +196,14 @@ final class JournalStore {
     func lastSequence() throws(SQLiteError) -> UInt64 {
         defer { selectLast.reset() }
         _ = try selectLast.step()
-        return UInt64(selectLast.int64(0))
+        return try selectLast.uint64(0)
     }
 
     /// Each destination's last outbox sequence given.
     func outboxHeads() throws(SQLiteError) -> [String: UInt64] {
         let statement = try database.prepare("SELECT destination, last FROM outbox_heads")
         var heads: [String: UInt64] = [:]
-        while try statement.step() { heads[statement.text(0)] = UInt64(statement.int64(1)) }
+        while try statement.step() { heads[statement.text(0)] = try statement.uint64(1) }
         return heads
     }
 
@@ -259,9 +259,10 @@ final class JournalStore {
         _ = try statement.step()
     }
 
-    /// Up to `limit` records from `sequence` on.
+    /// Up to `limit` records from `sequence` on (none past Int64.max: SQLite's integers end there).
     func records(from sequence: UInt64, limit: Int) throws(SQLiteError) -> [JournalRecord] {
-        selectFrom.bind(1, Int64(sequence))
+        guard let sequence = Int64(exactly: sequence) else { return [] }
+        selectFrom.bind(1, sequence)
         selectFrom.bind(2, Int64(limit))
         return try rows(selectFrom)
     }
@@ -327,12 +328,12 @@ final class JournalStore {
         let snapshots = try database.prepare("SELECT key, position, payload FROM snapshots")
         var snapshotRows: [SnapshotRow] = []
         while try snapshots.step() {
-            snapshotRows.append(SnapshotRow(key: snapshots.text(0), position: UInt64(snapshots.int64(1)), payload: snapshots.blob(2)))
+            snapshotRows.append(SnapshotRow(key: snapshots.text(0), position: try snapshots.uint64(1), payload: snapshots.blob(2)))
         }
         let inputs = try database.prepare("SELECT key, position, payload FROM inputs ORDER BY key, position")
         var inputRows: [InputRow] = []
         while try inputs.step() {
-            inputRows.append(InputRow(key: inputs.text(0), position: UInt64(inputs.int64(1)), payload: inputs.blob(2)))
+            inputRows.append(InputRow(key: inputs.text(0), position: try inputs.uint64(1), payload: inputs.blob(2)))
         }
         return (snapshotRows, inputRows)
     }
@@ -342,7 +343,7 @@ final class JournalStore {
         let statement = try database.prepare("SELECT destination, sequence, payload FROM outbox ORDER BY destination, sequence")
         var records: [OutboxRecord] = []
         while try statement.step() {
-            records.append(OutboxRecord(destination: statement.text(0), sequence: UInt64(statement.int64(1)), payload: statement.blob(2)))
+            records.append(OutboxRecord(destination: statement.text(0), sequence: try statement.uint64(1), payload: statement.blob(2)))
         }
         return records
     }
@@ -358,7 +359,7 @@ final class JournalStore {
         var records: [JournalRecord] = []
         while try statement.step() {
             records.append(JournalRecord(
-                sequence: UInt64(statement.int64(0)), committedAt: statement.int64(3),
+                sequence: try statement.uint64(0), committedAt: statement.int64(3),
                 entry: JournalEntry(key: statement.text(1), kind: Int32(statement.int64(2)), payload: statement.blob(4))))
         }
         return records

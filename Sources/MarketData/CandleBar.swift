@@ -2,6 +2,10 @@ import Protos
 
 /// One OHLCV bar over one interval, in the symbol's fixed-point units: prices at its price scale, volume at its
 /// quantity scale, notional (price × quantity) at the sum of both.
+///
+/// Volume and notional are sums over every trade of the interval: a day of trades at the instruments' maxima
+/// could pass what 64 bits hold, so they saturate at Int64.max (documented in the README's Limits) rather than
+/// trap or refuse a trade that has happened.
 struct CandleBar: Equatable, Sendable {
     var openTime: Int64
     var open: Int64
@@ -20,7 +24,7 @@ struct CandleBar: Equatable, Sendable {
         low = price
         close = price
         volume = quantity
-        notional = price * quantity
+        notional = Self.product(price, quantity)
         trades = 1
     }
 
@@ -29,10 +33,14 @@ struct CandleBar: Equatable, Sendable {
         high = max(high, price)
         low = min(low, price)
         close = price
-        volume += quantity
-        notional += price * quantity
-        trades += 1
+        volume = Self.saturating(volume, quantity)
+        notional = Self.saturating(notional, Self.product(price, quantity))
+        trades = trades == .max ? trades : trades + 1
     }
+
+    static func product(_ price: Int64, _ quantity: Int64) -> Int64 { Int64(clamping: Int128(price) * Int128(quantity)) }
+
+    static func saturating(_ a: Int64, _ b: Int64) -> Int64 { Int64(clamping: Int128(a) + Int128(b)) }
 }
 
 /// The candle lengths the service keeps, aligned to the Unix epoch (so to UTC midnight for days).
@@ -53,7 +61,9 @@ enum CandleLength {
     /// The start of the interval containing `time` (floor, also before 1970).
     static func openTime(of time: Int64, length: Int64) -> Int64 {
         let remainder = time % length
-        return time - (remainder < 0 ? remainder + length : remainder)
+        // A time within one interval of Int64.min has no interval start that fits: it goes to the first one.
+        let (start, overflow) = time.subtractingReportingOverflow(remainder < 0 ? remainder + length : remainder)
+        return overflow ? time - remainder : start
     }
 }
 

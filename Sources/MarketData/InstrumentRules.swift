@@ -1,13 +1,12 @@
+import Orders
+import Processor
 import Protos
 import RPC
 
 /// What makes an instrument valid, and symbols well-formed.
 enum InstrumentRules {
     /// 1–16 characters of [A-Z0-9._-].
-    static func isSymbol(_ text: String) -> Bool {
-        (1...16).contains(text.utf8.count)
-            && text.utf8.allSatisfy { (0x41...0x5a).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2e || $0 == 0x5f || $0 == 0x2d }
-    }
+    static func isSymbol(_ text: String) -> Bool { OrderBounds.isSymbol(text) }
 
     /// Throws INVALID_ARGUMENT naming the first field that is wrong.
     static func validate(_ instrument: Tradewire_V1_Instrument) throws(RPCError) {
@@ -15,12 +14,21 @@ enum InstrumentRules {
         guard isSymbol(instrument.symbol) else {
             throw RPCError(code: .invalidArgument, message: "symbol \"\(instrument.symbol)\" must be 1–16 characters of A–Z, 0–9, '.', '_' or '-'")
         }
-        guard instrument.priceScale <= 9, instrument.quantityScale <= 9 else { throw invalid("price_scale and quantity_scale are at most 9") }
-        guard let tick = instrument.tickSize, tick.units > 0, tick.scale == instrument.priceScale else {
-            throw invalid("tick_size must be positive, at the price scale \(instrument.priceScale)")
+        if let problem = OrderBounds.problem(
+            priceScale: instrument.priceScale, quantityScale: instrument.quantityScale, maxPrice: instrument.maxPrice?.units ?? 0,
+            maxQuantity: instrument.maxQuantity?.units ?? 0)
+        {
+            throw invalid(problem)
         }
-        guard let lot = instrument.lotSize, lot.units > 0, lot.scale == instrument.quantityScale else {
-            throw invalid("lot_size must be positive, at the quantity scale \(instrument.quantityScale)")
+        if let maxPrice = instrument.maxPrice, maxPrice.units > 0, maxPrice.scale != instrument.priceScale {
+            throw invalid("max_price must be at the price scale \(instrument.priceScale)")
+        }
+        let maxima = instrument.maxima
+        guard let tick = instrument.tickSize, tick.units > 0, tick.scale == instrument.priceScale, tick.units <= maxima.price else {
+            throw invalid("tick_size must be positive, at most max_price, at the price scale \(instrument.priceScale)")
+        }
+        guard let lot = instrument.lotSize, lot.units > 0, lot.scale == instrument.quantityScale, lot.units <= maxima.quantity else {
+            throw invalid("lot_size must be positive, at most max_quantity, at the quantity scale \(instrument.quantityScale)")
         }
         for (name, quantity) in [("min_quantity", instrument.minQuantity), ("max_quantity", instrument.maxQuantity)] {
             if let quantity, quantity.units < 0 || (quantity.units > 0 && quantity.scale != instrument.quantityScale) {

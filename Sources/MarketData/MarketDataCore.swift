@@ -21,8 +21,11 @@ final class MarketDataCore: @unchecked Sendable {
     private var feed: ReferenceFeed
     private var cursors: [String: UInt64]
     private var feedTimer: LoopTimer?
-    /// The last quote each symbol's subscribers got (updated_at cleared), so unchanged quotes are not resent.
-    private var lastQuotes: [String: Tradewire_V1_Quote] = [:]
+    /// The last quote each symbol's subscribers got (times cleared) and when, so that an unchanged quote is resent
+    /// only as a heartbeat (`quoteHeartbeat`): consumers tell a live reference from a stale one by its time.
+    private var lastQuotes: [String: (quote: Tradewire_V1_Quote, at: Int64)] = [:]
+    /// Nanoseconds between resends of an unchanged quote.
+    static let quoteHeartbeat: Int64 = 1_000_000_000
     let quotes = SubscriberHub<Tradewire_V1_Quote>()
     let trades = SubscriberHub<Tradewire_V1_Trade>()
     let books = SubscriberHub<Tradewire_V1_BookUpdate>()
@@ -130,11 +133,12 @@ final class MarketDataCore: @unchecked Sendable {
     }
 
     private func publishQuote(_ symbol: String, now: Int64) {
-        guard quotes.wants(symbol), var quote = state.quote(symbol, now: now) else { return }
-        quote.updatedAtUnixNanos = 0
-        guard lastQuotes[symbol] != quote else { return }
-        lastQuotes[symbol] = quote
-        quote.updatedAtUnixNanos = now
+        guard quotes.wants(symbol), let quote = state.quote(symbol, now: now) else { return }
+        var unstamped = quote
+        unstamped.updatedAtUnixNanos = 0
+        unstamped.referenceAtUnixNanos = 0
+        if let last = lastQuotes[symbol], last.quote == unstamped, now &- last.at < Self.quoteHeartbeat { return }
+        lastQuotes[symbol] = (unstamped, now)
         quotes.publish(symbol, quote)
     }
 

@@ -1,4 +1,6 @@
 import JSON
+import Orders
+import Processor
 import Protos
 import ProtoJSON
 
@@ -42,33 +44,38 @@ public struct MarketDataSettings: Sendable {
                 throw MarketDataError("\(path): instruments[\(index)]: \(error)")
             }
         }
+        do {
+            try parseNumbers(json, into: &settings, path: path)
+        } catch let error as MarketDataError {
+            throw error
+        } catch {
+            throw MarketDataError("\(path): \(error)")
+        }
+        return settings
+    }
+
+    private static func parseNumbers(_ json: JSONValue, into settings: inout MarketDataSettings, path: String) throws {
         if let feed = json["feed"] {
             if let seed = feed["seed"]?.int64Value { settings.feed.seed = UInt64(bitPattern: seed) }
-            if let interval = feed["interval_ms"]?.int64Value {
-                guard interval > 0 else { throw MarketDataError("\(path): feed.interval_ms must be positive") }
-                settings.feed.interval = .milliseconds(interval)
-            }
-            if let step = feed["step_bps"]?.int64Value { settings.feed.stepBasisPoints = max(0, step) }
+            if let interval = try feed.integer("interval_ms", in: 1...3_600_000) { settings.feed.interval = .milliseconds(interval) }
+            if let step = try feed.integer("step_bps", in: 0...10_000) { settings.feed.stepBasisPoints = step }
             if case .bool(let enabled)? = feed["enabled"] { settings.feed.enabled = enabled }
             for (symbol, price) in feed["prices"]?.objectValue?.members ?? [] {
-                guard let units = price.int64Value, units > 0 else {
-                    throw MarketDataError("\(path): feed.prices.\(symbol) must be a positive integer (units at the price scale)")
+                let maximum = settings.instruments.first { $0.symbol == symbol }.map(\.maxima.price) ?? OrderBounds.defaultMaxUnits
+                guard let units = price.int64Value, (1...maximum).contains(units) else {
+                    throw MarketDataError("\(path): feed.prices.\(symbol) must be an integer from 1 to \(maximum) (units at the price scale, at most the instrument's max_price)")
                 }
                 settings.feed.start[symbol] = units
             }
         }
-        if let window = json["reference_window_ms"]?.int64Value { settings.referenceWindow = .milliseconds(window) }
-        if let queue = json["subscriber_queue"]?.int64Value {
-            guard queue > 0 else { throw MarketDataError("\(path): subscriber_queue must be positive") }
-            settings.subscriberQueue = Int(queue)
-        }
-        if let batch = json["event_batch"]?.int64Value {
-            guard batch > 0, batch < settings.subscriberQueue else {
-                throw MarketDataError("\(path): event_batch must be positive and below subscriber_queue (\(settings.subscriberQueue))")
+        if let window = try json.integer("reference_window_ms", in: 1...86_400_000) { settings.referenceWindow = .milliseconds(window) }
+        if let queue = try json.integer("subscriber_queue", in: 1...1_048_576) { settings.subscriberQueue = Int(queue) }
+        if let batch = try json.integer("event_batch", in: 1...4096) {
+            guard batch < settings.subscriberQueue else {
+                throw MarketDataError("\(path): event_batch must be below subscriber_queue (\(settings.subscriberQueue))")
             }
             settings.eventBatch = UInt32(batch)
         }
-        return settings
     }
 }
 

@@ -95,13 +95,16 @@ struct MarketState: Sendable {
             quote.lastQuantity = scales.quantity(market.lastQuantity)
             quote.lastTradeUnixNanos = market.lastTradeTime
         }
-        if let last = market.lastPrice, now - market.lastTradeTime <= referenceWindow {
+        let (age, overflow) = now.subtractingReportingOverflow(market.lastTradeTime)
+        if let last = market.lastPrice, !overflow, age <= referenceWindow {
             quote.referencePrice = scales.price(last)
             quote.referenceSource = .lastTrade
         } else if let feed = market.feedPrice {
             quote.referencePrice = scales.price(feed)
             quote.referenceSource = .feed
         }
+        // Market data vouches for the reference as of now (consumers refuse one older than their maximum age).
+        if quote.referencePrice != nil { quote.referenceAtUnixNanos = now }
         return quote
     }
 

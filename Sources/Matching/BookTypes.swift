@@ -78,6 +78,8 @@ public enum BookError: Error, Sendable, Hashable, CustomStringConvertible {
     case invalidPrice(Int64)
     /// A MARKET order may not be good-till-cancel: it never rests.
     case marketOrderMustNotRest
+    /// The level at this price holds so much that one more order's lots would not fit its 64-bit total.
+    case levelFull(Int64)
 
     public var description: String {
         switch self {
@@ -86,6 +88,7 @@ public enum BookError: Error, Sendable, Hashable, CustomStringConvertible {
         case .invalidQuantity(let quantity): "quantity \(quantity) is not positive"
         case .invalidPrice(let price): "price \(price) is not positive"
         case .marketOrderMustNotRest: "a MARKET order is IOC or FOK: it never rests on the book"
+        case .levelFull(let price): "the level at price \(price) cannot hold more lots (its total would overflow 64 bits)"
         }
     }
 }

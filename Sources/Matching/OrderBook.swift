@@ -44,6 +44,9 @@ public struct OrderBook: Sendable {
         if let price = order.price, price <= 0 { throw .invalidPrice(price) }
         if order.price == nil && order.timeInForce == .goodTillCancel { throw .marketOrderMustNotRest }
         guard slotOf[order.id] == nil else { throw .duplicateID(order.id) }
+        if order.timeInForce == .goodTillCancel, let price = order.price, !hasRoom(side: order.side, price: price, for: order.quantity) {
+            throw .levelFull(price)
+        }
         var result = BookResult()
         if order.timeInForce == .fillOrKill && available(against: order.side, limit: order.price, upTo: order.quantity) < order.quantity {
             result.cancelled = order.quantity
@@ -138,6 +141,7 @@ public struct OrderBook: Sendable {
         guard order.quantity > 0 else { throw .invalidQuantity(order.quantity) }
         guard let price = order.price, price > 0 else { throw .invalidPrice(order.price ?? 0) }
         guard slotOf[order.id] == nil else { throw .duplicateID(order.id) }
+        guard hasRoom(side: order.side, price: price, for: order.quantity) else { throw .levelFull(price) }
         rest(id: order.id, side: order.side, price: price, quantity: order.quantity)
     }
 
@@ -149,14 +153,21 @@ public struct OrderBook: Sendable {
         return side == .buy ? price <= limit : price >= limit
     }
 
-    /// Lots the other side offers a taker on `side` within `limit`, counted up to `needed`.
+    /// Lots the other side offers a taker on `side` within `limit`, counted up to `needed` (the count stops there,
+    /// so it cannot overflow).
     private func available(against side: BookSide, limit: Int64?, upTo needed: Int64) -> Int64 {
         var total: Int64 = 0
         for level in levels[side.opposite.index].reversed() {
             guard Self.crosses(side, limit: limit, level.price), total < needed else { break }
-            total += level.quantity
+            total = min(needed, total + min(level.quantity, needed - total))
         }
         return total
+    }
+
+    /// Whether `quantity` more lots fit in the level at `price` (a level's total is an Int64).
+    private func hasRoom(side: BookSide, price: Int64, for quantity: Int64) -> Bool {
+        guard let index = levelIndex(side: side, price: price) else { return true }
+        return !levels[side.index][index].quantity.addingReportingOverflow(quantity).overflow
     }
 
     /// Takes liquidity from the best levels of the other side while they cross; returns the lots left.

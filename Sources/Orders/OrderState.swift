@@ -34,8 +34,12 @@ public enum OrderEvent: Sendable, Hashable {
     case cancelled
     /// The book no longer had the order when the cancel arrived (it filled first): back to working.
     case cancelRefused
-    /// The book changed the order's price and total quantity.
+    /// Risk approved a replace to this total quantity and price; the book has not applied it yet. One at a time.
+    case replaceRequested(quantity: Int64, price: Int64)
+    /// The book changed the order's price and total quantity (the pending replace, if any, is done).
     case replaced(quantity: Int64, price: Int64?)
+    /// The book no longer had the order when the replace arrived (or refused its terms): the pending replace is dropped.
+    case replaceRefused
     /// The settlement step passed for a filled order.
     case settled
 }
@@ -60,6 +64,19 @@ public struct OrderState: Sendable, Hashable {
     /// The sum of fill quantity × price, for the average price.
     public private(set) var filledNotional: Int64 = 0
     public private(set) var rejectReason: String?
+    /// A replace that risk approved and the book has not answered: at most one at a time.
+    public private(set) var pendingReplace: PendingReplace?
+
+    /// The new terms of a replace in flight to the book.
+    public struct PendingReplace: Sendable, Hashable {
+        public var quantity: Int64
+        public var price: Int64
+
+        public init(quantity: Int64, price: Int64) {
+            self.quantity = quantity
+            self.price = price
+        }
+    }
 
     public init(quantity: Int64, price: Int64?) {
         status = .new
@@ -68,13 +85,16 @@ public struct OrderState: Sendable, Hashable {
     }
 
     /// An order's state as it was stored (an actor coming back from its journal).
-    public init(status: OrderStatus, quantity: Int64, price: Int64?, filled: Int64, filledNotional: Int64, rejectReason: String?) {
+    public init(status: OrderStatus, quantity: Int64, price: Int64?, filled: Int64, filledNotional: Int64, rejectReason: String?,
+                pendingReplace: PendingReplace? = nil)
+    {
         self.status = status
         self.quantity = quantity
         self.price = price
         self.filled = filled
         self.filledNotional = filledNotional
         self.rejectReason = rejectReason
+        self.pendingReplace = pendingReplace
     }
 
     public var leaves: Int64 { status.isTerminal || status == .filled ? 0 : quantity - filled }
@@ -97,7 +117,7 @@ public struct OrderState: Sendable, Hashable {
         case (.accepted, .filled(let lots, let at)), (.partiallyFilled, .filled(let lots, let at)),
             (.pendingCancel, .filled(let lots, let at)):
             guard lots > 0 else { throw refuse("a fill must be of at least one lot") }
-            guard filled + lots <= quantity else { throw refuse("\(filled + lots) lots would be more than the \(quantity) ordered") }
+            guard lots <= quantity - filled else { throw refuse("\(lots) more lots would be more than the \(quantity) ordered (\(filled) filled)") }
             let (notional, overflow) = lots.multipliedReportingOverflow(by: at)
             guard !overflow, !next.filledNotional.addingReportingOverflow(notional).overflow else {
                 throw refuse("the filled notional overflows 64 bits")
@@ -106,6 +126,7 @@ public struct OrderState: Sendable, Hashable {
             next.filledNotional += notional
             if next.filled == quantity {
                 next.status = .filled
+                next.pendingReplace = nil  // off the book: the book refuses the replace
             } else if status != .pendingCancel {
                 next.status = .partiallyFilled
             }
@@ -113,12 +134,23 @@ public struct OrderState: Sendable, Hashable {
             next.status = .pendingCancel
         case (.accepted, .cancelled), (.partiallyFilled, .cancelled), (.pendingCancel, .cancelled):
             next.status = .cancelled
+            next.pendingReplace = nil
         case (.pendingCancel, .cancelRefused):
             next.status = filled > 0 ? .partiallyFilled : .accepted
-        case (.accepted, .replaced(let total, let newPrice)), (.partiallyFilled, .replaced(let total, let newPrice)):
+        case (.accepted, .replaceRequested(let total, let newPrice)), (.partiallyFilled, .replaceRequested(let total, let newPrice)):
+            guard pendingReplace == nil else { throw refuse("a replace is already pending") }
+            guard total > filled else { throw refuse("the new quantity \(total) is not above the \(filled) already filled") }
+            guard newPrice > 0 else { throw refuse("the new price must be positive") }
+            next.pendingReplace = PendingReplace(quantity: total, price: newPrice)
+        case (.accepted, .replaced(let total, let newPrice)), (.partiallyFilled, .replaced(let total, let newPrice)),
+            (.pendingCancel, .replaced(let total, let newPrice)):
+            // A cancel asked after the replace reaches the book after it: the terms change, the cancel stays in flight.
             guard total > filled else { throw refuse("the new quantity \(total) is not above the \(filled) already filled") }
             next.quantity = total
             next.price = newPrice
+            next.pendingReplace = nil
+        case (.accepted, .replaceRefused), (.partiallyFilled, .replaceRefused), (.pendingCancel, .replaceRefused), (.filled, .replaceRefused):
+            next.pendingReplace = nil
         case (.filled, .settled):
             next.status = .settled
         case (.filled, _):

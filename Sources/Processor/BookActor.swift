@@ -155,18 +155,22 @@ final class BookActor: @unchecked Sendable {
         let bookID = Self.bookID(orderID)
         guard resting[bookID]?.orderID != orderID else { return }
         if nextBookID == 1 {
-            priceScale = order.price?.scale ?? 0
+            priceScale = order.price?.scale ?? order.protectionPrice?.scale ?? 0
             quantityScale = order.quantity?.scale ?? 0
         }
         let side: BookSide = order.side == .sell ? .sell : .buy
         let total = order.quantity?.units ?? 0
-        let leaves = total - (order.filledQuantity?.units ?? 0)
+        // An order whose numbers do not add up (filled above total) gets no quantity, and the book refuses it.
+        let (difference, overflow) = total.subtractingReportingOverflow(order.filledQuantity?.units ?? 0)
+        let leaves = overflow ? 0 : difference
         let timeInForce: BookTimeInForce = switch order.timeInForce {
         case .ioc: .immediateOrCancel
         case .fok: .fillOrKill
         default: .goodTillCancel
         }
-        let price = order.type == .market ? nil : order.price?.units
+        // A MARKET order trades as an IOC/FOK limit at its protection price: never beyond it (inputs journaled
+        // before protection prices existed have none, and replay as they ran).
+        let price = order.type == .market ? order.protectionPrice?.units : order.price?.units
         nextBookID += 1
         let taker = Resting(orderID: orderID, total: total, accountIndex: accountIndex(order.account),
                             nodeIndex: nodeIndex(input.orderNodeID), side: side)
@@ -193,7 +197,7 @@ final class BookActor: @unchecked Sendable {
         let orderID = input.orderID?.value ?? ""
         let bookID = Self.bookID(orderID)
         guard let info = resting[bookID], info.orderID == orderID, let current = book.order(id: bookID) else {
-            refuse(orderID, node: input.orderNodeID, outputs: &outputs)
+            refuse(orderID, node: input.orderNodeID, replace: false, outputs: &outputs)
             return
         }
         _ = try? book.cancel(id: bookID)
@@ -209,7 +213,7 @@ final class BookActor: @unchecked Sendable {
         let orderID = input.orderID?.value ?? ""
         let bookID = Self.bookID(orderID)
         guard var info = resting[bookID], info.orderID == orderID, let current = book.order(id: bookID) else {
-            refuse(orderID, node: input.orderNodeID, outputs: &outputs)
+            refuse(orderID, node: input.orderNodeID, replace: true, outputs: &outputs)
             return
         }
         let filled = info.total - current.remaining
@@ -217,7 +221,7 @@ final class BookActor: @unchecked Sendable {
         let price = input.price?.units ?? current.price
         guard total > filled, price > 0 else {
             update(info, .refused(Tradewire_V1_BookRefused(
-                reason: .invalidOrder, text: "the new quantity \(total) is not above the \(filled) already filled")),
+                reason: .invalidOrder, text: "the new quantity \(total) is not above the \(filled) already filled", replace: true)),
                    outputs: &outputs)
             return
         }
@@ -226,7 +230,7 @@ final class BookActor: @unchecked Sendable {
         do throws(BookError) {
             result = try book.replace(id: bookID, price: price, quantity: total - filled)
         } catch {
-            update(info, .refused(Tradewire_V1_BookRefused(reason: .invalidOrder, text: "\(error)")), outputs: &outputs)
+            update(info, .refused(Tradewire_V1_BookRefused(reason: .invalidOrder, text: "\(error)", replace: true)), outputs: &outputs)
             return
         }
         info.total = total
@@ -268,8 +272,8 @@ final class BookActor: @unchecked Sendable {
         }
     }
 
-    private func refuse(_ orderID: String, node: String, outputs: inout BookOutputs) {
-        let refused = Tradewire_V1_BookRefused(reason: .tooLate, text: "order \(orderID) is no longer on the book")
+    private func refuse(_ orderID: String, node: String, replace: Bool, outputs: inout BookOutputs) {
+        let refused = Tradewire_V1_BookRefused(reason: .tooLate, text: "order \(orderID) is no longer on the book", replace: replace)
         var command = Tradewire_V1_Command()
         command.command = .orderUpdate(Tradewire_V1_OrderUpdateCommand(orderID: Tradewire_V1_OrderId(value: orderID), update: .refused(refused)))
         outputs.updates.append((node, command))

@@ -52,6 +52,9 @@ public struct ClusterConfig: Sendable {
     public var keysFile: String?
     /// Orders per second the gateway admits per account unless its key says otherwise.
     public var ordersPerSecond = 10_000
+    /// A reference price older than this is stale (`ReferencePrice`): the gateway and risk refuse orders that need
+    /// one (a price band, a MARKET order's protection) until market data sends a fresh one.
+    public var referenceMaxAge: Duration = .seconds(10)
 
     public init(epoch: UInt64, nodes: [ClusterNode]) {
         self.epoch = epoch
@@ -62,21 +65,32 @@ public struct ClusterConfig: Sendable {
 
     /// Parses the text of the cluster file at `path` (named in errors; a relative data_dir is taken relative to
     /// its folder).
+    /// Parses the text of the cluster file at `path` (named in errors; a relative data_dir is taken relative to
+    /// its folder). Every number is checked against the bound the README's Limits table gives.
     public static func parse(_ text: String, path: String = "cluster file") throws -> ClusterConfig {
-        let json: JSONValue
-        do { json = try JSONValue.parse(text) } catch { throw ClusterConfigError("\(path): \(error)") }
-        guard let epoch = json["epoch"]?.int64Value, epoch > 0 else {
+        do {
+            return try parse(JSONValue.parse(text), path: path)
+        } catch let error as ClusterConfigError {
+            throw error
+        } catch {
+            throw ClusterConfigError("\(path): \(error)")
+        }
+    }
+
+    private static func parse(_ json: JSONValue, path: String) throws -> ClusterConfig {
+        guard let epoch = try json.integer("epoch", in: 1...Int64.max) else {
             throw ClusterConfigError("\(path): \"epoch\" must be a positive integer")
         }
-        guard let list = json["nodes"]?.arrayValue, !list.isEmpty else {
-            throw ClusterConfigError("\(path): \"nodes\" must list at least one node")
+        guard let list = json["nodes"]?.arrayValue, (1...Self.maxNodes).contains(list.count) else {
+            throw ClusterConfigError("\(path): \"nodes\" must list 1 to \(Self.maxNodes) nodes")
         }
         var nodes: [ClusterNode] = []
         for (index, entry) in list.enumerated() {
-            guard let id = entry["id"]?.stringValue, !id.isEmpty, let address = entry["address"]?.stringValue,
+            guard let id = entry["id"]?.stringValue, Self.isNodeID(id), let address = entry["address"]?.stringValue,
                   SocketAddressText.split(address) != nil
             else {
-                throw ClusterConfigError("\(path): nodes[\(index)] needs an \"id\" and an \"address\" of the form host:port")
+                throw ClusterConfigError(
+                    "\(path): nodes[\(index)] needs an \"id\" (1–32 characters of a–z, A–Z, 0–9, '-', '_') and an \"address\" of the form host:port")
             }
             guard !nodes.contains(where: { $0.id == id }) else { throw ClusterConfigError("\(path): node id \(id) appears twice") }
             nodes.append(ClusterNode(id: id, address: address))
@@ -86,22 +100,26 @@ public struct ClusterConfig: Sendable {
         config.marketDataAddress = json["marketdata"]?.stringValue
         config.gatewayAddress = json["gateway"]?.stringValue
         config.meshCredential = json["mesh_credential"]?.stringValue
-        if let credential = config.meshCredential, credential.utf8.count < 16 || credential.contains(where: { $0.isWhitespace }) {
-            throw ClusterConfigError("\(path): \"mesh_credential\" must be at least 16 characters without spaces")
+        if let credential = config.meshCredential, credential.utf8.count < 16 || credential.utf8.count > 256
+            || !credential.utf8.allSatisfy({ (0x21...0x7e).contains($0) })
+        {
+            throw ClusterConfigError("\(path): \"mesh_credential\" must be 16–256 printable ASCII characters without spaces")
         }
         config.keysFile = json["keys_file"]?.stringValue.map { Self.relative($0, to: path) }
-        if let rate = json["orders_per_second"]?.int64Value {
-            guard rate > 0 else { throw ClusterConfigError("\(path): \"orders_per_second\" must be positive") }
-            config.ordersPerSecond = Int(rate)
-        }
+        if let rate = try json.integer("orders_per_second", in: 1...10_000_000) { config.ordersPerSecond = Int(rate) }
         for (key, address) in [("risk", config.riskAddress), ("marketdata", config.marketDataAddress), ("gateway", config.gatewayAddress)] {
             if let address, SocketAddressText.split(address) == nil {
                 throw ClusterConfigError("\(path): \"\(key)\" must be host:port, not \"\(address)\"")
             }
         }
-        if let milliseconds = json["risk_timeout_ms"]?.int64Value { config.riskTimeout = .milliseconds(milliseconds) }
-        if let milliseconds = json["settlement_ms"]?.int64Value { config.settlementDelay = .milliseconds(milliseconds) }
-        if let milliseconds = json["passivate_after_ms"]?.int64Value { config.passivateAfter = .milliseconds(milliseconds) }
+        if let milliseconds = try json.integer("risk_timeout_ms", in: 1...60_000) { config.riskTimeout = .milliseconds(milliseconds) }
+        if let milliseconds = try json.integer("settlement_ms", in: 0...86_400_000) { config.settlementDelay = .milliseconds(milliseconds) }
+        if let milliseconds = try json.integer("passivate_after_ms", in: 1...86_400_000) {
+            config.passivateAfter = .milliseconds(milliseconds)
+        }
+        if let milliseconds = try json.integer("reference_max_age_ms", in: 1...86_400_000) {
+            config.referenceMaxAge = .milliseconds(milliseconds)
+        }
         if let directory = json["data_dir"]?.stringValue { config.dataDirectory = directory }
         if let mode = json["synchronous"]?.stringValue {
             guard let synchronous = JournalSynchronous(rawValue: mode.uppercased()) else {
@@ -111,6 +129,15 @@ public struct ClusterConfig: Sendable {
         }
         config.dataDirectory = relative(config.dataDirectory, to: path)
         return config
+    }
+
+    /// Nodes a cluster file may list.
+    public static let maxNodes = 256
+
+    /// A node id: 1–32 characters of a–z, A–Z, 0–9, '-' and '_' (it appears in cursors, file names and ids).
+    public static func isNodeID(_ text: some StringProtocol) -> Bool {
+        (1...32).contains(text.utf8.count)
+            && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x5a).contains($0) || (0x61...0x7a).contains($0) || $0 == 0x2d || $0 == 0x5f }
     }
 
     /// `file` taken relative to the folder of the cluster file at `path`.

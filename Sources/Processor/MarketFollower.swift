@@ -58,11 +58,31 @@ public struct MarketFollower: Sendable {
     }
 }
 
+/// A reference price as a consumer (risk, the gateway) holds it: units at the instrument's price scale, and when
+/// market data established it. Past the consumer's maximum age it is stale, and orders that need it are refused.
+public struct ReferencePrice: Sendable, Hashable {
+    public var units: Int64
+    /// Wall-clock nanoseconds since 1970.
+    public var at: Int64
+
+    public init(units: Int64, at: Int64) {
+        self.units = units
+        self.at = at
+    }
+
+    /// Whether it is at most `maxAge` nanoseconds old at `now` (a time from the future counts as fresh).
+    public func isFresh(now: Int64, maxAge: Int64) -> Bool {
+        let (age, overflow) = now.subtractingReportingOverflow(at)
+        return !overflow && age <= maxAge
+    }
+}
+
 extension Tradewire_V1_Quote {
-    /// The reference price's units when it is at `priceScale` (the instrument's; nil when unknown); nil when there
-    /// is none or it is at another scale (not comparable).
-    public func referenceUnits(priceScale: UInt32?) -> Int64? {
+    /// The reference price when it is at `priceScale` (the instrument's; nil when unknown) and positive; nil when
+    /// there is none or it is at another scale (not comparable). Its time is `reference_at_unix_nanos`, else the
+    /// quote's own time.
+    public func reference(priceScale: UInt32?) -> ReferencePrice? {
         guard let price = referencePrice, price.units > 0, price.scale == (priceScale ?? price.scale) else { return nil }
-        return price.units
+        return ReferencePrice(units: price.units, at: referenceAtUnixNanos != 0 ? referenceAtUnixNanos : updatedAtUnixNanos)
     }
 }

@@ -6,6 +6,7 @@ import SQLite
 import Orders
 import Protos
 import RPC
+import ServiceStubs
 
 /// One processor node's logic: its order actors and book actors, the ownership check, the journal writes and the
 /// outbox to other nodes. Everything here runs on one thread (`loop`), which serialises every actor's messages
@@ -103,7 +104,8 @@ final class NodeCore: @unchecked Sendable {
             return reply(Self.error(command, .deadlineExceeded, "the command's deadline passed before the node processed it"))
         }
         guard let key = Self.routingKey(command) else {
-            return reply(Self.error(command, .invalidArgument, "the command names no order id or symbol"))
+            return reply(Self.error(command, .invalidArgument,
+                "the command names no valid order id (1–64 printable ASCII characters) or symbol (1–16 of A–Z, 0–9, '.', '_', '-')"))
         }
         if command.ringEpoch > ring.epoch {
             return reply(Self.error(command, .failedPrecondition,
@@ -138,7 +140,9 @@ final class NodeCore: @unchecked Sendable {
         case nil: nil
         }
         guard let key, !key.isEmpty, key != ClusterRing.bookKey("") else { return nil }
-        return key
+        // Order ids and symbols are bounded where they enter: nothing longer reaches a map or a row.
+        if key.hasPrefix("book:") { return OrderBounds.isSymbol(key.dropFirst(5)) ? key : nil }
+        return OrderBounds.isIdentifier(key) ? key : nil
     }
 
     // MARK: - Order actors
@@ -176,6 +180,18 @@ final class NodeCore: @unchecked Sendable {
         actor.version = 1
         write.events.append(orderEvent(actor, .pendingNew, command.requestID))
         var outbox: [(String, Tradewire_V1_Command)] = []
+        var decision = decision
+        if case .approved(let response) = decision, actor.type == .market {
+            // The book trades a MARKET order only up to its protection price: without one, it cannot go to the book.
+            if let protection = response.protectionPrice, protection.units > 0, protection.scale <= OrderBounds.maxInstrumentScale,
+               OrderBounds.problem(price: protection.units, priceScale: protection.scale, quantity: actor.state.quantity,
+                                   quantityScale: actor.quantityScale) == nil
+            {
+                actor.protect(at: protection)
+            } else {
+                decision = .rejected(.riskUnavailable, "risk approved the MARKET order without a usable protection price")
+            }
+        }
         do {
             switch decision {
             case .approved:
@@ -203,7 +219,8 @@ final class NodeCore: @unchecked Sendable {
     }
 
     private func cancel(_ cancel: Tradewire_V1_CancelCommand, _ command: Tradewire_V1_Command, _ reply: @escaping Reply) {
-        guard let actor = actor(cancel.orderID!.value), cancel.account.isEmpty || cancel.account == actor.account else {
+        guard !cancel.account.isEmpty else { return reply(Self.error(command, .invalidArgument, "a cancel names the order's account")) }
+        guard let actor = actor(cancel.orderID!.value), cancel.account == actor.account else {
             return reply(Self.error(command, .notFound, "order \(cancel.orderID!.value) does not exist"))
         }
         deliver(actor) {
@@ -225,28 +242,88 @@ final class NodeCore: @unchecked Sendable {
         }
     }
 
+    /// A replace is checked by risk exactly like a new order (the new terms, with the order's current reservation
+    /// moved to them); only then does it go to the book. Risk's refusal leaves the order as it was and answers
+    /// FAILED_PRECONDITION with risk's reason (`google.rpc.ErrorInfo`). One replace at a time: while one is pending
+    /// (the book has not answered), another is refused.
     private func replace(_ replace: Tradewire_V1_ReplaceCommand, _ command: Tradewire_V1_Command, _ reply: @escaping Reply) {
-        guard let actor = actor(replace.orderID!.value), replace.account.isEmpty || replace.account == actor.account else {
+        guard !replace.account.isEmpty else { return reply(Self.error(command, .invalidArgument, "a replace names the order's account")) }
+        guard let actor = actor(replace.orderID!.value), replace.account == actor.account else {
             return reply(Self.error(command, .notFound, "order \(replace.orderID!.value) does not exist"))
         }
         deliver(actor) {
             guard actor.state.status == .accepted || actor.state.status == .partiallyFilled else {
                 return reply(Self.error(command, .failedPrecondition,
-                    "order \(actor.id) is \(Tradewire_V1_OrderStatus(actor.state.status)): it can no longer be replaced"))
+                    "order \(actor.id) is \(Tradewire_V1_OrderStatus(actor.state.status)): it can no longer be replaced",
+                    reason: "TOO_LATE"))
             }
+            guard actor.state.pendingReplace == nil else {
+                return reply(Self.error(command, .failedPrecondition,
+                    "order \(actor.id) has a replace pending: wait for its REPLACED report", reason: "ALREADY_PENDING"))
+            }
+            guard actor.type == .limit else {
+                return reply(Self.error(command, .failedPrecondition, "only a LIMIT order can be replaced", reason: "INVALID_ORDER"))
+            }
+            if let problem = Self.replaceProblem(replace, actor) { return reply(Self.error(command, .invalidArgument, problem)) }
             let quantity = replace.quantity?.units ?? actor.state.quantity
             let price = replace.price?.units ?? actor.state.price ?? 0
-            guard quantity > actor.state.filled, price > 0 else {
-                return reply(Self.error(command, .invalidArgument,
-                    "a replace needs a price above 0 and a quantity above the \(actor.state.filled) already filled"))
+            var request = Self.riskRequest(actor)
+            request.replace = true
+            request.price = Tradewire_V1_Price(units: price, scale: actor.priceScale)
+            request.quantity = Tradewire_V1_Quantity(units: quantity, scale: actor.quantityScale)
+            request.filledQuantity = Tradewire_V1_Quantity(units: actor.state.filled, scale: actor.quantityScale)
+            request.orderVersion = actor.version
+            actor.awaitingRisk = true
+            self.risk.check(request, requestID: command.requestID) { decision in
+                self.loop.execute { self.replaceDecided(actor, quantity: quantity, price: price, decision, command, reply) }
             }
-            var book = Tradewire_V1_Command(ringEpoch: self.ring.epoch, requestID: command.requestID)
+        }
+    }
+
+    /// Why a replace's new terms cannot be right for `actor` (before risk is asked); nil when they can.
+    private static func replaceProblem(_ replace: Tradewire_V1_ReplaceCommand, _ actor: OrderActor) -> String? {
+        if let price = replace.price, price.scale != actor.priceScale {
+            return "the new price has scale \(price.scale), the order's is \(actor.priceScale)"
+        }
+        if let quantity = replace.quantity, quantity.scale != actor.quantityScale {
+            return "the new quantity has scale \(quantity.scale), the order's is \(actor.quantityScale)"
+        }
+        let quantity = replace.quantity?.units ?? actor.state.quantity
+        let price = replace.price?.units ?? actor.state.price ?? 0
+        if let problem = OrderBounds.problem(price: price, priceScale: actor.priceScale, quantity: quantity, quantityScale: actor.quantityScale) {
+            return problem
+        }
+        guard quantity > actor.state.filled else { return "the new quantity must be above the \(actor.state.filled) already filled" }
+        return nil
+    }
+
+    /// Risk answered a replace: approved, the order records the pending replace (a PENDING_REPLACE report) and the
+    /// book gets it; refused, nothing changes and the caller hears why.
+    private func replaceDecided(_ actor: OrderActor, quantity: Int64, price: Int64, _ decision: RiskChecker.Decision,
+                                _ command: Tradewire_V1_Command, _ reply: @escaping Reply)
+    {
+        actor.awaitingRisk = false
+        defer { drainMailbox(actor) }
+        switch decision {
+        case .approved:
+            do {
+                actor.state = try actor.state.applying(.replaceRequested(quantity: quantity, price: price))
+            } catch {
+                return reply(Self.error(command, .failedPrecondition, "\(error)", reason: "TOO_LATE"))
+            }
+            var write = JournalWrite()
+            write.events.append(change(actor, .pendingReplace, command.requestID))
+            write.orders.append(row(actor))
+            var book = Tradewire_V1_Command(ringEpoch: ring.epoch, requestID: command.requestID)
             book.command = .bookReplace(Tradewire_V1_BookReplaceCommand(
                 symbol: actor.symbol, orderID: Tradewire_V1_OrderId(value: actor.id),
                 price: Tradewire_V1_Price(units: price, scale: actor.priceScale),
-                quantity: Tradewire_V1_Quantity(units: quantity, scale: actor.quantityScale), orderNodeID: self.nodeID))
-            // The order changes when its book confirms (a REPLACED report); the request is durable now.
-            self.commit(actor, JournalWrite(), [(self.bookNode(actor.symbol), book)]) { reply(Self.ack(command, actor.order)) }
+                quantity: Tradewire_V1_Quantity(units: quantity, scale: actor.quantityScale), orderNodeID: nodeID))
+            commit(actor, write, [(bookNode(actor.symbol), book)]) { reply(Self.ack(command, actor.order)) }
+        case .rejected(let reason, let text):
+            logger.debug("replace refused by risk", metadata: ["request_id": "\(command.requestID)", "order_id": "\(actor.id)", "reason": "\(reason)"])
+            let code: RPCError.Code = reason == .riskUnavailable ? .unavailable : .failedPrecondition
+            reply(Self.error(command, code, "risk refused the replace (the order keeps its terms): \(text)", reason: reason.name))
         }
     }
 
@@ -291,7 +368,11 @@ final class NodeCore: @unchecked Sendable {
                         report.text = replaced.keptPriority ? "kept its time priority" : "lost its time priority"
                     })
                 case .refused(let refused):
-                    if actor.state.status == .pendingCancel { actor.state = try actor.state.applying(.cancelRefused) }
+                    if refused.replace {
+                        if actor.state.pendingReplace != nil { actor.state = try actor.state.applying(.replaceRefused) }
+                    } else if actor.state.status == .pendingCancel {
+                        actor.state = try actor.state.applying(.cancelRefused)
+                    }
                     write.events.append(self.change(actor, .orderStatus, command.requestID) { report in
                         report.text = refused.text
                     })
@@ -313,8 +394,9 @@ final class NodeCore: @unchecked Sendable {
     // MARK: - Settlement
 
     private func scheduleSettlement(_ id: String, filledAt: Int64) {
-        let due = filledAt + Int64(config.settlementDelay.nanoseconds)
-        let wait = UInt64(max(0, due - WallClock.now()))
+        // In 128 bits: `filledAt` comes back from a journal row, and the delay from the cluster file (≤ 1 day).
+        let due = Int128(filledAt) + Int128(config.settlementDelay.nanoseconds)
+        let wait = UInt64(clamping: max(0, min(due - Int128(WallClock.now()), Int128(config.settlementDelay.nanoseconds))))
         loop.schedule(at: Monotonic.now() + wait) { [self] in settle(id) }
     }
 
@@ -487,22 +569,27 @@ final class NodeCore: @unchecked Sendable {
 
     // MARK: - Helpers
 
+    /// Why a place command cannot be an order, whatever its instrument (the gateway checked the instrument's rules;
+    /// a node checks what keeps its own state and arithmetic sound); nil when it can.
     static func validate(_ place: Tradewire_V1_PlaceCommand) -> String? {
         guard let order = place.order else { return "place needs an order" }
-        if place.account.isEmpty { return "place needs an account" }
-        if order.symbol.isEmpty { return "the order needs a symbol" }
+        guard OrderBounds.isIdentifier(place.account) else { return "place needs an account of 1–64 printable ASCII characters" }
+        guard OrderBounds.isSymbol(order.symbol) else { return "the order needs a symbol of 1–16 characters of A–Z, 0–9, '.', '_', '-'" }
+        if !order.clientOrderID.isEmpty, !OrderBounds.isIdentifier(order.clientOrderID) { return "client_order_id is at most 64 printable ASCII characters" }
+        if !place.batchID.isEmpty, !OrderBounds.isIdentifier(place.batchID) { return "batch_id is at most 64 printable ASCII characters" }
+        if place.idempotencyKey.utf8.count > 256 { return "the idempotency key is at most 256 bytes" }
         guard order.side == .buy || order.side == .sell else { return "side must be BUY or SELL" }
-        guard (order.quantity?.units ?? 0) > 0 else { return "quantity must be positive" }
-        guard (order.price?.scale ?? 0) <= 18, (order.quantity?.scale ?? 0) <= 18 else { return "a scale is at most 18 (digits of an int64)" }
         switch (order.type, order.timeInForce) {
         case (.limit, .gtc), (.limit, .ioc), (.limit, .fok):
-            guard (order.price?.units ?? 0) > 0 else { return "a LIMIT order needs a positive price" }
+            guard order.price != nil else { return "a LIMIT order needs a price" }
         case (.market, .ioc), (.market, .fok):
             guard (order.price?.units ?? 0) == 0 else { return "a MARKET order has no price" }
         case (.market, _): return "a MARKET order is IOC or FOK"
         default: return "type must be LIMIT or MARKET and time in force GTC, IOC or FOK"
         }
-        return nil
+        return OrderBounds.problem(
+            price: order.type == .limit ? order.price?.units ?? 0 : nil, priceScale: order.price?.scale ?? 0,
+            quantity: order.quantity?.units ?? 0, quantityScale: order.quantity?.scale ?? 0)
     }
 
     private static func riskRequest(_ actor: OrderActor) -> Tradewire_V1_RiskCheckRequest {
@@ -529,9 +616,15 @@ final class NodeCore: @unchecked Sendable {
         return ack
     }
 
-    static func error(_ command: Tradewire_V1_Command, _ code: RPCError.Code, _ message: String) -> Tradewire_V1_Ack {
+    /// An error acknowledgement; with `reason`, a google.rpc.ErrorInfo in domain "tradewire.v1" says why in a form
+    /// machines read (a RejectReason's name, "ALREADY_PENDING", "TOO_LATE").
+    static func error(_ command: Tradewire_V1_Command, _ code: RPCError.Code, _ message: String, reason: String? = nil) -> Tradewire_V1_Ack {
         var ack = Tradewire_V1_Ack(commandID: command.commandID)
-        ack.result = .error(Google_Rpc_Status(code: Int32(code.rawValue), message: message))
+        if let reason {
+            ack.result = .error(RPCError.withDetails(code: code, message: message, Google_Rpc_ErrorInfo(reason: reason, domain: "tradewire.v1")).status)
+        } else {
+            ack.result = .error(Google_Rpc_Status(code: Int32(code.rawValue), message: message))
+        }
         return ack
     }
 

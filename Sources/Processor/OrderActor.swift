@@ -20,7 +20,16 @@ final class OrderActor: @unchecked Sendable {
     private let typeValue: UInt8
     private let timeInForceValue: UInt8
     private var rejectReasonValue: UInt8 = 0
-    private let priceScaleValue: UInt8
+    /// A MARKET order's protection price from risk (units at the price scale); nil for LIMIT orders.
+    private(set) var protectionPrice: Int64?
+
+    /// Sets a MARKET order's protection price; its scale (the instrument's, which the order itself does not carry)
+    /// becomes the order's price scale. The scale is at most `OrderBounds.maxInstrumentScale`.
+    func protect(at price: Tradewire_V1_Price) {
+        protectionPrice = price.units
+        priceScaleValue = UInt8(truncatingIfNeeded: price.scale)
+    }
+    private var priceScaleValue: UInt8
     private let quantityScaleValue: UInt8
     var state: OrderState {
         didSet { if state.status != oldValue.status { NodeMetrics.shared.moved(from: oldValue.status, to: state.status) } }
@@ -95,9 +104,13 @@ final class OrderActor: @unchecked Sendable {
             state: OrderState(
                 status: OrderStatus(order.status), quantity: order.quantity?.units ?? 0, price: order.price?.units,
                 filled: order.filledQuantity?.units ?? 0, filledNotional: order.filledNotional?.units ?? 0,
-                rejectReason: order.rejectText.isEmpty ? nil : order.rejectText),
+                rejectReason: order.rejectText.isEmpty ? nil : order.rejectText,
+                pendingReplace: order.pendingQuantity.flatMap { quantity in
+                    order.pendingPrice.map { OrderState.PendingReplace(quantity: quantity.units, price: $0.units) }
+                }),
             createdAt: order.createdAtUnixNanos, updatedAt: order.updatedAtUnixNanos, requestHash: record.requestHash)
         rejectReason = order.rejectReason
+        if let protection = order.protectionPrice { protect(at: protection) }
         version = order.version
         inboundSource = record.inboundSource
         inboundSequence = record.inboundSequence
@@ -135,6 +148,11 @@ final class OrderActor: @unchecked Sendable {
         order.updatedAtUnixNanos = updatedAt
         order.version = version
         order.batchID = batchID
+        if let pending = state.pendingReplace {
+            order.pendingPrice = Tradewire_V1_Price(units: pending.price, scale: priceScale)
+            order.pendingQuantity = quantity(pending.quantity)
+        }
+        if let protectionPrice { order.protectionPrice = Tradewire_V1_Price(units: protectionPrice, scale: priceScale) }
         return order
     }
 
@@ -148,10 +166,9 @@ final class OrderActor: @unchecked Sendable {
     /// FIX AvgPx as a decimal string with the price's scale ("101.25"); empty before the first fill.
     var averagePrice: String {
         guard state.filled > 0 else { return "" }
-        // notional / filled has scale priceScale; round half up at that scale.
-        let (whole, remainder) = state.filledNotional.quotientAndRemainder(dividingBy: state.filled)
-        let units = whole + (remainder * 2 >= state.filled ? 1 : 0)
-        return FixedPoint.text(units: units, scale: priceScale)
+        // notional (at priceScale + quantityScale) ÷ filled (at quantityScale) has scale priceScale.
+        let average = try? FixedPoint(units: state.filledNotional, scale: priceScale).divided(by: state.filled, rounding: .halfAwayFromZero)
+        return average?.description ?? ""
     }
 
     /// An execution report of this order as it is now.
@@ -165,7 +182,8 @@ final class OrderActor: @unchecked Sendable {
         report.execType = execType
         report.orderStatus = Tradewire_V1_OrderStatus(state.status)
         report.fixExecType = FIX.execType(execType)
-        report.fixOrdStatus = FIX.ordStatus(state.status)
+        report.fixOrdStatus = state.pendingReplace != nil && !state.status.isTerminal && state.status != .filled
+            ? "E" : FIX.ordStatus(state.status)
         report.cumulativeQuantity = quantity(state.filled)
         report.leavesQuantity = quantity(state.leaves)
         report.averagePrice = averagePrice
@@ -179,18 +197,6 @@ final class OrderActor: @unchecked Sendable {
     }
 }
 
-/// Fixed-point numbers as decimal text.
-public enum FixedPoint {
-    public static func text(units: Int64, scale: UInt32) -> String {
-        guard scale > 0 else { return String(units) }
-        let negative = units < 0
-        var digits = String(units.magnitude)
-        if digits.count <= Int(scale) { digits = String(repeating: "0", count: Int(scale) - digits.count + 1) + digits }
-        let split = digits.index(digits.endIndex, offsetBy: -Int(scale))
-        return (negative ? "-" : "") + digits[..<split] + "." + digits[split...]
-    }
-}
-
 /// FIX 4.4 codes for execution reports.
 enum FIX {
     static func execType(_ type: Tradewire_V1_ExecType) -> String {
@@ -200,6 +206,7 @@ enum FIX {
         case .canceled: "4"
         case .replaced: "5"
         case .pendingCancel: "6"
+        case .pendingReplace: "E"
         case .rejected: "8"
         case .pendingNew: "A"
         case .orderStatus, .settled: "I"
@@ -272,5 +279,24 @@ extension Tradewire_V1_ExecutionReport {
         rejectReason = order.rejectReason
         text = order.rejectText
         transactTimeUnixNanos = order.updatedAtUnixNanos
+    }
+}
+
+extension Tradewire_V1_RejectReason {
+    /// The value's name in proto/ ("REJECT_REASON_MAX_POSITION"): what google.rpc.ErrorInfo.reason carries.
+    public var name: String {
+        if case .unrecognized(let value) = self { return "REJECT_REASON_\(value)" }
+        var name = "REJECT_REASON_"
+        for character in String(describing: self) {
+            if character.isUppercase { name.append("_") }
+            name += character.uppercased()
+        }
+        return name
+    }
+
+    /// The value named `name`, if it is one.
+    public init?(name: String) {
+        guard let value = Self.allCases.first(where: { $0.name == name }) else { return nil }
+        self = value
     }
 }

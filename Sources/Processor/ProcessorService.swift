@@ -1,4 +1,5 @@
 import Journal
+import Orders
 import Protos
 import RPC
 import ServiceStubs
@@ -46,6 +47,12 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
         context: ServerContext
     ) async throws {
         let journal = core.journal
+        guard request.fromSequence <= UInt64(Int64.max) else {
+            throw RPCError(code: .invalidArgument, message: "from_sequence is at most 2^63 − 1 (a journal's sequences are SQLite integers)")
+        }
+        if !request.account.isEmpty, !OrderBounds.isIdentifier(request.account) {
+            throw RPCError(code: .invalidArgument, message: "account is 1–64 printable ASCII characters")
+        }
         let batchSize = request.maxBatchSize == 0 ? 512 : Int(min(request.maxBatchSize, 4096))
         var next = max(1, request.fromSequence)
         let metrics = NodeMetrics.shared
@@ -78,6 +85,19 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
         }
     }
 
+    /// The distinct statuses a filter names: known values only (at most the eight there are), so that a query never
+    /// grows with the request.
+    static func statuses(_ statuses: [Tradewire_V1_OrderStatus]) throws(RPCError) -> [Int32] {
+        var values: [Int32] = []
+        for status in statuses {
+            guard case let value = status.rawValue, (1...8).contains(value) else {
+                throw RPCError(code: .invalidArgument, message: "statuses: \(status.rawValue) is not an OrderStatus")
+            }
+            if !values.contains(value) { values.append(value) }
+        }
+        return values
+    }
+
     /// A journal record as subscribers see it: the stored event with its sequence, commit time and exec id.
     static func event(_ record: JournalRecord, node: String) throws -> Tradewire_V1_Event {
         var event = try Tradewire_V1_Event(serializedBytes: record.entry.payload)
@@ -94,15 +114,16 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
 
     func getOrder(request: Tradewire_V1_ProcessorGetOrderRequest, context: ServerContext) async throws -> Tradewire_V1_Order {
         let id = request.orderID?.value ?? ""
-        guard !id.isEmpty else { throw RPCError(code: .invalidArgument, message: "order_id is required") }
+        guard OrderBounds.isIdentifier(id) else { throw RPCError(code: .invalidArgument, message: "order_id is 1–64 printable ASCII characters") }
+        guard OrderBounds.isIdentifier(request.account) else {
+            throw RPCError(code: .invalidArgument, message: "account is required (1–64 printable ASCII characters): reads are scoped to one account")
+        }
         let owner = core.ring.owner(of: id)
         guard owner.id == core.nodeID else {
             throw RPCError(code: .failedPrecondition, message: "order \(id) is owned by node \(owner.id) (\(owner.address)), ring epoch \(core.ring.epoch)")
         }
         let core = core
-        guard let order = try await core.loop.submit({ core.order(id) }),
-              request.account.isEmpty || request.account == order.account
-        else {
+        guard let order = try await core.loop.submit({ core.order(id) }), request.account == order.account else {
             throw RPCError(code: .notFound, message: "order \(id) does not exist")
         }
         return order
@@ -111,24 +132,32 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
     func listOrders(request: Tradewire_V1_ProcessorListOrdersRequest, context: ServerContext) async throws
         -> Tradewire_V1_ProcessorListOrdersResponse
     {
-        guard !request.account.isEmpty else { throw RPCError(code: .invalidArgument, message: "account is required") }
+        guard OrderBounds.isIdentifier(request.account) else {
+            throw RPCError(code: .invalidArgument, message: "account is required (1–64 printable ASCII characters)")
+        }
         var query = OrderQuery(account: request.account)
-        query.statuses = request.statuses.map(\.rawValue)
+        query.statuses = try Self.statuses(request.statuses)
+        guard request.symbol.isEmpty || OrderBounds.isSymbol(request.symbol) else {
+            throw RPCError(code: .invalidArgument, message: "symbol is 1–16 characters of A–Z, 0–9, '.', '_', '-'")
+        }
         query.symbol = request.symbol
+        guard request.batchID.isEmpty || OrderBounds.isIdentifier(request.batchID) else {
+            throw RPCError(code: .invalidArgument, message: "batch_id is 1–64 printable ASCII characters")
+        }
         query.createdAfter = request.createdAfterUnixNanos
         query.createdBefore = request.createdBeforeUnixNanos
         query.batchID = request.batchID
         query.limit = request.pageSize == 0 ? 100 : Int(min(request.pageSize, 1000))
         if !request.pageToken.isEmpty {
-            guard let slash = request.pageToken.firstIndex(of: "/"), let createdAt = Int64(request.pageToken[..<slash]) else {
-                throw RPCError(code: .invalidArgument, message: "page_token \"\(request.pageToken)\" is not one this node gave")
+            guard let after = PageToken.parse(request.pageToken) else {
+                throw RPCError(code: .invalidArgument, message: "page_token \(Echo.quote(request.pageToken)) is not one this API gave")
             }
-            query.after = (createdAt, String(request.pageToken[request.pageToken.index(after: slash)...]))
+            query.after = after
         }
         let rows = try core.journal.orders(query)
         var response = Tradewire_V1_ProcessorListOrdersResponse()
         response.orders = try rows.map { try Tradewire_V1_OrderRecord(serializedBytes: $0.payload).order ?? Tradewire_V1_Order() }
-        if rows.count == query.limit, let last = rows.last { response.nextPageToken = "\(last.createdAt)/\(last.key)" }
+        if rows.count == query.limit, let last = rows.last { response.nextPageToken = PageToken.text(createdAt: last.createdAt, orderID: last.key) }
         return response
     }
 }
@@ -226,5 +255,21 @@ final class AckSink: Sendable {
         }
         writer?.resume()
         room?.resume()
+    }
+}
+
+/// The page token of ListOrders: "<created_at>/<order id>", the last order of the previous page (newest first).
+/// The gateway and the nodes share it, and both check it strictly where it enters.
+public enum PageToken {
+    public static func text(createdAt: Int64, orderID: String) -> String { "\(createdAt)/\(orderID)" }
+
+    /// The position a token names, or nil when it is not one this API gave.
+    public static func parse(_ token: String) -> (createdAt: Int64, key: String)? {
+        guard token.utf8.count <= 96 else { return nil }
+        let parts = token.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[0].utf8.allSatisfy({ (0x30...0x39).contains($0) || $0 == 0x2d }),
+              let createdAt = Int64(parts[0]), OrderBounds.isIdentifier(parts[1])
+        else { return nil }
+        return (createdAt, String(parts[1]))
     }
 }

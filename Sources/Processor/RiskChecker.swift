@@ -3,12 +3,13 @@ import Protos
 import RPC
 import ServiceStubs
 
-/// The order actor's call to the risk service: one Check RPC per new order, with the cluster's risk timeout as
-/// its deadline. Whatever goes wrong becomes a rejection that says what happened; an order is never accepted
-/// without risk's yes.
+/// The order actor's call to the risk service: one Check RPC per new order or replace, with the cluster's risk
+/// timeout as its deadline. Whatever goes wrong becomes a rejection that says what happened; an order (or a
+/// replace) is never accepted without risk's yes.
 final class RiskChecker: Sendable {
     enum Decision: Sendable {
-        case approved
+        /// Risk's answer (its protection price, for a MARKET order).
+        case approved(Tradewire_V1_RiskCheckResponse)
         case rejected(Tradewire_V1_RejectReason, String)
     }
 
@@ -32,7 +33,7 @@ final class RiskChecker: Sendable {
                 let metadata: Metadata = requestID.isEmpty ? [:] : ["x-request-id": .string(requestID)]
                 let response = try await client.check(request, metadata: metadata, options: CallOptions(timeout: timeout))
                 if response.approved {
-                    completion(.approved)
+                    completion(.approved(response))
                 } else {
                     let reason = response.reason == .unspecified ? .invalidOrder : response.reason
                     completion(.rejected(reason, response.text.isEmpty ? "risk rejected the order" : response.text))

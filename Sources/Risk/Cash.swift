@@ -1,33 +1,25 @@
-/// Fixed-point arithmetic for risk: every amount of money is held at `Cash.scale` (10⁻⁸) in an Int64, and
-/// products (price × quantity) are formed in Int128 before they are brought to that scale.
+import Orders
+
+/// Money in risk: every amount is held at `Cash.scale` (10⁻⁸) in an Int64, so balances and notionals go up to
+/// about 9.2 × 10^10 currency units. The arithmetic goes through `FixedPoint`, so a product or a rescaling that
+/// does not fit comes back as nil (and the caller refuses the order — MAX_ORDER_NOTIONAL — or the value)
+/// instead of trapping.
 enum Cash {
     static let scale: UInt32 = 8
 
-    static func power(_ exponent: UInt32) -> Int128 { (0..<exponent).reduce(1) { value, _ in value * 10 } }
-
-    /// `units` at `from` brought to `to`: exact when `to` ≥ `from`; otherwise rounded up (`roundUp`, for what
-    /// is reserved) or half away from zero (for what is settled).
-    static func rescale(_ units: Int128, from: UInt32, to: UInt32, roundUp: Bool = false) -> Int128 {
-        if to >= from { return units * power(to - from) }
-        let divisor = power(from - to)
-        let (quotient, remainder) = units.quotientAndRemainder(dividingBy: divisor)
-        if remainder == 0 { return quotient }
-        if roundUp { return units > 0 ? quotient + 1 : quotient }
-        return remainder.magnitude * 2 >= divisor.magnitude ? quotient + (units > 0 ? 1 : -1) : quotient
-    }
-
-    /// price × quantity at the cash scale; nil when it does not fit an Int64.
+    /// price × quantity at the cash scale, rounded up (`roundUp`, for what is reserved) or half away from zero
+    /// (what is settled); nil when a scale is out of range or the result does not fit an Int64.
     static func notional(price: Int64, priceScale: UInt32, quantity: Int64, quantityScale: UInt32, roundUp: Bool = false) -> Int64? {
-        let value = rescale(Int128(price) * Int128(quantity), from: priceScale + quantityScale, to: scale, roundUp: roundUp)
-        return Int64(exactly: value)
+        guard let price = try? FixedPoint(units: price, scale: priceScale),
+              let quantity = try? FixedPoint(units: quantity, scale: quantityScale)
+        else { return nil }
+        return try? price.multiplied(by: quantity, scale: scale, rounding: roundUp ? .up : .halfAwayFromZero).units
     }
 
-    /// A Money amount at the cash scale; nil when it has more digits than the cash scale keeps or overflows.
+    /// A Money amount at the cash scale; nil when it has more decimals than the cash scale keeps, its scale is out
+    /// of range, or it overflows.
     static func units(_ units: Int64, scale from: UInt32) -> Int64? {
-        guard from <= 18 else { return nil }
-        let value = rescale(Int128(units), from: from, to: scale)
-        guard rescale(value, from: scale, to: from) == Int128(units) else { return nil }
-        return Int64(exactly: value)
+        try? FixedPoint(units: units, scale: from).rescaled(to: scale).units
     }
 
     /// Decimal text with at least two decimals: 123450000 → "1.2345", 100000000 → "1.00".
@@ -40,10 +32,12 @@ enum Cash {
         return currency.isEmpty ? number : number + " " + currency
     }
 
-    /// A quantity or price limit given at `scale` compared at the instrument's `target` scale (rounded down, so a
-    /// limit is never loosened).
+    /// A quantity limit given at `scale` compared at the instrument's `target` scale, rounded down so that a limit
+    /// is never loosened. Both scales are at most `FixedPoint.maxScale` (checked where limits and instruments
+    /// enter), so the 128-bit result is exact.
     static func limit(_ units: Int64, scale: UInt32, at target: UInt32) -> Int128 {
-        if target >= scale { return Int128(units) * power(target - scale) }
-        return Int128(units) / power(scale - target)
+        let (scale, target) = (min(scale, FixedPoint.maxScale), min(target, FixedPoint.maxScale))
+        if target >= scale { return Int128(units) * Int128((try? FixedPoint.power(target - scale)) ?? 1) }
+        return Int128(units) / Int128((try? FixedPoint.power(scale - target)) ?? 1)
     }
 }

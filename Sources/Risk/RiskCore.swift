@@ -26,9 +26,10 @@ final class RiskCore: Sendable {
         init(_ store: RiskStore) { self.store = store }
     }
 
-    init(store: RiskStore, unconfirmedTTL: Duration) throws {
+    init(store: RiskStore, settings: RiskSettings, referenceMaxAge: Duration) throws {
         var engine = try store.load()
-        engine.unconfirmedTTL = Int64(unconfirmedTTL.nanoseconds)
+        engine.unconfirmedTTL = Int64(settings.unconfirmedTTL.nanoseconds)
+        engine.referenceMaxAge = Int64(referenceMaxAge.nanoseconds)
         self.engine = Mutex(engine)
         self.store = StoreBox(store)
         storeLoop = try EventLoop(name: "risk-store")

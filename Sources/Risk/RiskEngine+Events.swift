@@ -1,3 +1,4 @@
+import Orders
 import Protos
 import RPC
 
@@ -25,7 +26,8 @@ extension RiskEngine {
         if report.execType == .trade, let price = report.lastPrice, let quantity = report.lastQuantity, accounts[order.account] != nil,
            let notional = Cash.notional(price: price.units, priceScale: price.scale, quantity: quantity.units, quantityScale: quantity.scale)
         {
-            accounts[order.account]!.balance += buy ? -notional : notional
+            // Checks keep balances far inside 64 bits; a fill (which has happened) clamps rather than traps.
+            accounts[order.account]!.balance = RiskAccount.add(accounts[order.account]!.balance, buy ? -1 : 1, notional)
             accounts[order.account]!.positions[order.symbol, default: RiskPosition()].fill(buy: buy, quantity: quantity.units, notional: notional)
             changes.accounts.insert(order.account)
             changes.positions.insert(PositionKey(account: order.account, symbol: order.symbol))
@@ -40,17 +42,32 @@ extension RiskEngine {
         }
     }
 
-    /// Holds what a working order needs now: its leaves at its price (a MARKET order keeps its protection price).
+    /// Holds what a working order needs now: its leaves at its price (a MARKET order its protection price), and
+    /// while a replace is pending the larger of these and the new terms. The pending terms come from the order
+    /// once its events carry them; an event older than the replace's check keeps the ones risk approved.
     private mutating func follow(_ orderID: String, _ order: Tradewire_V1_Order, buy: Bool, now: Int64) {
         guard accounts[order.account] != nil else { return }
         let priceScale = instruments[order.symbol]?.priceScale ?? order.price?.scale ?? 0
         let quantityScale = instruments[order.symbol]?.quantityScale ?? order.quantity?.scale ?? 0
         let existing = reservations[orderID]
-        let price = order.type == .market ? existing?.price ?? references[order.symbol] ?? 0 : order.price?.units ?? 0
+        let price = order.type == .market
+            ? order.protectionPrice?.units ?? existing?.price ?? references[order.symbol]?.units ?? 0 : order.price?.units ?? 0
         let leaves = order.leavesQuantity?.units ?? 0
-        let cash = buy ? Cash.notional(price: price, priceScale: priceScale, quantity: leaves, quantityScale: quantityScale, roundUp: true) ?? 0 : 0
-        let updated = Reservation(account: order.account, symbol: order.symbol, buy: buy, price: price, leaves: leaves, cash: cash,
-                                  confirmed: true, createdAt: existing?.createdAt ?? now, row: existing?.row ?? 0)
+        func cash(_ price: Int64, _ leaves: Int64) -> Int64 {
+            buy ? Cash.notional(price: price, priceScale: priceScale, quantity: leaves, quantityScale: quantityScale, roundUp: true) ?? 0 : 0
+        }
+        var pending: PendingTerms?
+        if let newPrice = order.pendingPrice?.units, let newQuantity = order.pendingQuantity?.units {
+            let filled = order.filledQuantity?.units ?? 0
+            let newLeaves = max(0, newQuantity - filled)
+            pending = PendingTerms(price: newPrice, leaves: newLeaves, cash: cash(newPrice, newLeaves), afterVersion: order.version,
+                                   confirmed: true, createdAt: existing?.pending?.createdAt ?? now)
+        } else if let approved = existing?.pending, order.version <= approved.afterVersion {
+            pending = approved
+        }
+        var updated = Reservation(account: order.account, symbol: order.symbol, buy: buy, price: price, leaves: leaves,
+                                  cash: cash(price, leaves), confirmed: true, createdAt: existing?.createdAt ?? now, row: existing?.row ?? 0)
+        updated.pending = pending
         guard updated != existing else { return }
         release(orderID)
         hold(orderID, updated)
@@ -61,13 +78,7 @@ extension RiskEngine {
     /// Replaces an account's limits (creating the account with no cash if it is new).
     mutating func setLimits(_ account: String, _ limits: Tradewire_V1_AccountLimits) throws(RPCError) -> Tradewire_V1_Account {
         try Self.validate(account: account)
-        let quantities = [limits.maxOrderQuantity, limits.maxPosition] + limits.symbolLimits.flatMap { [$0.maxOrderQuantity, $0.maxPosition] }
-        guard quantities.allSatisfy({ ($0?.units ?? 0) >= 0 }), (limits.maxOrderNotional?.units ?? 0) >= 0 else {
-            throw RPCError(code: .invalidArgument, message: "limits must not be negative (0 or absent: no limit)")
-        }
-        if let notional = limits.maxOrderNotional, notional.units > 0, Cash.units(notional.units, scale: notional.scale) == nil {
-            throw RPCError(code: .invalidArgument, message: "max_order_notional has more than \(Cash.scale) decimals or is too large")
-        }
+        if let problem = Self.problem(limits) { throw RPCError(code: .invalidArgument, message: problem) }
         accounts[account, default: RiskAccount()].limits = limits
         changes.accounts.insert(account)
         return accounts[account]!.message(account)
@@ -95,6 +106,23 @@ extension RiskEngine {
         accounts[account] = state
         changes.accounts.insert(account)
         return state.message(account)
+    }
+
+    /// Symbol overrides an account's limits may have.
+    static let maxSymbolLimits = 1024
+
+    /// Why `limits` cannot be taken (from SetLimits or the cluster file); nil when they can. Bounds every number
+    /// that later arithmetic uses: scales at most `FixedPoint.maxScale`, nothing negative.
+    static func problem(_ limits: Tradewire_V1_AccountLimits) -> String? {
+        guard limits.symbolLimits.count <= maxSymbolLimits else { return "at most \(maxSymbolLimits) symbol_limits" }
+        let quantities = [limits.maxOrderQuantity, limits.maxPosition] + limits.symbolLimits.flatMap { [$0.maxOrderQuantity, $0.maxPosition] }
+        guard quantities.allSatisfy({ ($0?.units ?? 0) >= 0 && ($0?.scale ?? 0) <= FixedPoint.maxScale }) else {
+            return "quantity limits must not be negative (0 or absent: no limit) and have a scale of at most \(FixedPoint.maxScale)"
+        }
+        if let notional = limits.maxOrderNotional, notional.units < 0 || (notional.units > 0 && Cash.units(notional.units, scale: notional.scale) == nil) {
+            return "max_order_notional must not be negative, have at most \(Cash.scale) decimals and fit in 64 bits"
+        }
+        return nil
     }
 
     private static func validate(account: String) throws(RPCError) {

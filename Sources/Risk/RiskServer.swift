@@ -26,7 +26,8 @@ public final class RiskServer: Sendable {
         guard let address = listen ?? config.riskAddress.flatMap(SocketAddressText.socketAddress) else {
             throw RiskError("the cluster file has no numeric \"risk\" host:port to listen on")
         }
-        core = try RiskCore(store: RiskStore(path: storePath ?? "\(config.dataDirectory)/risk.sqlite"), unconfirmedTTL: settings.unconfirmedTTL)
+        core = try RiskCore(store: RiskStore(path: storePath ?? "\(config.dataDirectory)/risk.sqlite"), settings: settings,
+                            referenceMaxAge: config.referenceMaxAge)
         let known = core.engine.withLock { Set($0.accounts.keys) }
         for seed in settings.accounts where !known.contains(seed.account) {
             _ = try await core.change { engine in
@@ -56,7 +57,7 @@ public final class RiskServer: Sendable {
                 instrument: { instrument in core.engine.withLock { $0.instruments[instrument.symbol] = instrument } },
                 quote: { quote in
                     core.engine.withLock { engine in
-                        engine.references[quote.symbol] = quote.referenceUnits(priceScale: engine.instruments[quote.symbol]?.priceScale)
+                        engine.references[quote.symbol] = quote.reference(priceScale: engine.instruments[quote.symbol]?.priceScale)
                     }
                 })
         }

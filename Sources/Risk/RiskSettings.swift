@@ -32,8 +32,20 @@ public struct RiskSettings: Sendable {
                 throw RiskError("\(path): accounts[\(index)]: \(error)")
             }
         }
-        if let milliseconds = json["unconfirmed_reservation_ms"]?.int64Value, milliseconds > 0 {
-            settings.unconfirmedTTL = .milliseconds(milliseconds)
+        for (index, account) in settings.accounts.enumerated() {
+            if let problem = RiskEngine.problem(account.limits ?? Tradewire_V1_AccountLimits()) {
+                throw RiskError("\(path): accounts[\(index)].limits: \(problem)")
+            }
+            if let balance = account.balance, Cash.units(balance.units, scale: balance.scale) == nil {
+                throw RiskError("\(path): accounts[\(index)].balance has more than \(Cash.scale) decimals or does not fit in 64 bits")
+            }
+        }
+        do {
+            if let milliseconds = try json.integer("unconfirmed_reservation_ms", in: 1...86_400_000) {
+                settings.unconfirmedTTL = .milliseconds(milliseconds)
+            }
+        } catch {
+            throw RiskError("\(path): \(error)")
         }
         return settings
     }

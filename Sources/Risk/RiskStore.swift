@@ -39,7 +39,7 @@ final class RiskStore {
     private let upsertReservation: SQLiteStatement
     private let deleteReservation: SQLiteStatement
     private let upsertCursor: SQLiteStatement
-    static let layout: Int64 = 2
+    static let layout: Int64 = 3
 
     init(path: String, synchronous: String = "NORMAL") throws(SQLiteError) {
         database = try SQLiteDatabase.open(path: path, synchronous: synchronous)
@@ -47,12 +47,17 @@ final class RiskStore {
         // default 2 MiB page cache, a busy table's index pages are read back from the OS on every write.
         try database.execute("PRAGMA cache_size=-65536")
         // Layout 2 numbers reservations' rows (layout 1 keyed them by order id): a file of layout 1 is refused
-        // rather than misread.
+        // rather than misread. Layout 3 adds a replace's pending terms to reservations (a layout 2 file gains the
+        // columns).
         let layout = try database.prepare("SELECT (SELECT user_version FROM pragma_user_version), "
             + "(SELECT count(*) FROM sqlite_master WHERE name = 'reservations')")
         _ = try layout.step()
-        if layout.int64(0) != Self.layout, layout.int64(1) != 0 {
-            throw SQLiteError(operation: "open \(path)", code: 0, message: "the risk store has layout \(layout.int64(0)), "
+        let (found, hasTable) = (layout.int64(0), layout.int64(1) != 0)
+        layout.reset()
+        if found == 2, hasTable {
+            try database.execute("ALTER TABLE reservations ADD COLUMN pending BLOB; PRAGMA user_version = 3;")
+        } else if found != Self.layout, hasTable {
+            throw SQLiteError(operation: "open \(path)", code: 0, message: "the risk store has layout \(found), "
                 + "this build reads layout \(Self.layout): move it aside and start from a new one")
         }
         try database.execute("""
@@ -64,13 +69,13 @@ final class RiskStore {
             CREATE TABLE IF NOT EXISTS reservations (
                 row INTEGER PRIMARY KEY, order_id TEXT NOT NULL, account TEXT NOT NULL, symbol TEXT NOT NULL,
                 buy INTEGER NOT NULL, price INTEGER NOT NULL, leaves INTEGER NOT NULL, cash INTEGER NOT NULL,
-                confirmed INTEGER NOT NULL, created_at INTEGER NOT NULL);
+                confirmed INTEGER NOT NULL, created_at INTEGER NOT NULL, pending BLOB);
             CREATE TABLE IF NOT EXISTS cursors (node TEXT PRIMARY KEY, sequence INTEGER NOT NULL) WITHOUT ROWID;
             PRAGMA user_version = \(Self.layout);
             """)
         upsertAccount = try database.prepare("INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?)")
         upsertPosition = try database.prepare("INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?, ?, ?)")
-        upsertReservation = try database.prepare("INSERT OR REPLACE INTO reservations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        upsertReservation = try database.prepare("INSERT OR REPLACE INTO reservations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         deleteReservation = try database.prepare("DELETE FROM reservations WHERE row = ?")
         upsertCursor = try database.prepare("INSERT OR REPLACE INTO cursors (node, sequence) VALUES (?, ?)")
     }
@@ -93,13 +98,15 @@ final class RiskStore {
                 try upsertReservation.run(
                     .int(row), .text(orderID), .text(reservation.account), .text(reservation.symbol), .int(reservation.buy ? 1 : 0),
                     .int(reservation.price), .int(reservation.leaves), .int(reservation.cash), .int(reservation.confirmed ? 1 : 0),
-                    .int(reservation.createdAt))
+                    .int(reservation.createdAt), reservation.pending.map { .blob($0.bytes) } ?? .null)
             }
             for (node, sequence) in rows.cursors { try upsertCursor.run(.text(node), .int(Int64(sequence))) }
         }
     }
 
-    /// The engine as stored (with each node's cursor).
+    /// The engine as stored (with each node's cursor). Rows are checked as they are read back: a value no write
+    /// of this store makes (a negative count or sequence, a pending replace that does not decode) is a startup
+    /// error naming the table, not a trap.
     func load() throws -> RiskEngine {
         var engine = RiskEngine()
         let accounts = try database.prepare("SELECT account, limits, balance, currency FROM accounts")
@@ -112,23 +119,57 @@ final class RiskStore {
         }
         let positions = try database.prepare("SELECT account, symbol, quantity, cost, realized, fills FROM positions")
         while try positions.step() {
-            let position = RiskPosition(quantity: positions.int64(2), cost: positions.int64(3), realized: positions.int64(4),
-                                        fills: UInt64(positions.int64(5)))
+            guard let fills = UInt64(exactly: positions.int64(5)) else { throw Self.damaged("positions", "a negative fill count") }
+            let position = RiskPosition(quantity: positions.int64(2), cost: positions.int64(3), realized: positions.int64(4), fills: fills)
             engine.accounts[positions.text(0)]?.positions[positions.text(1)] = position
         }
         let reservations = try database.prepare(
-            "SELECT row, order_id, account, symbol, buy, price, leaves, cash, confirmed, created_at FROM reservations ORDER BY row")
+            "SELECT row, order_id, account, symbol, buy, price, leaves, cash, confirmed, created_at, pending FROM reservations ORDER BY row")
         while try reservations.step() {
-            engine.hold(reservations.text(1), Reservation(
+            var reservation = Reservation(
                 account: reservations.text(2), symbol: reservations.text(3), buy: reservations.int64(4) == 1,
                 price: reservations.int64(5), leaves: reservations.int64(6), cash: reservations.int64(7),
-                confirmed: reservations.int64(8) == 1, createdAt: reservations.int64(9), row: reservations.int64(0)))
+                confirmed: reservations.int64(8) == 1, createdAt: reservations.int64(9), row: reservations.int64(0))
+            guard reservation.leaves >= 0, reservation.cash >= 0, reservation.row > 0 else {
+                throw Self.damaged("reservations", "a negative quantity, cash or row")
+            }
+            if !reservations.isNull(10) {
+                guard let pending = PendingTerms(bytes: reservations.blob(10)) else { throw Self.damaged("reservations", "a pending replace that does not decode") }
+                reservation.pending = pending
+            }
+            engine.hold(reservations.text(1), reservation)
         }
         let cursorRows = try database.prepare("SELECT node, sequence FROM cursors")
         var cursors: [String: UInt64] = [:]
-        while try cursorRows.step() { cursors[cursorRows.text(0)] = UInt64(cursorRows.int64(1)) }
+        while try cursorRows.step() {
+            guard let sequence = UInt64(exactly: cursorRows.int64(1)) else { throw Self.damaged("cursors", "a negative sequence") }
+            cursors[cursorRows.text(0)] = sequence
+        }
         engine.cursors = cursors
         engine.changes = RiskChanges()
         return engine
+    }
+
+    private static func damaged(_ table: String, _ what: String) -> SQLiteError {
+        SQLiteError(operation: "load the risk store", code: 0, message: "table \(table) has \(what): the file is damaged")
+    }
+}
+
+extension PendingTerms {
+    /// Six little-endian 64-bit words: price, leaves, cash, afterVersion, confirmed, createdAt.
+    var bytes: [UInt8] {
+        [price, leaves, cash, Int64(bitPattern: afterVersion), confirmed ? 1 : 0, createdAt].flatMap { word in
+            (0..<8).map { UInt8(truncatingIfNeeded: word >> ($0 * 8)) }
+        }
+    }
+
+    init?(bytes: [UInt8]) {
+        guard bytes.count == 48 else { return nil }
+        let words = (0..<6).map { index in
+            (0..<8).reduce(Int64(0)) { $0 | Int64(bytes[index * 8 + $1]) << ($1 * 8) }
+        }
+        guard words[1] >= 0, words[2] >= 0 else { return nil }
+        self.init(price: words[0], leaves: words[1], cash: words[2], afterVersion: UInt64(bitPattern: words[3]), confirmed: words[4] != 0,
+                  createdAt: words[5])
     }
 }

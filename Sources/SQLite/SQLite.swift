@@ -98,6 +98,17 @@ public final class SQLiteStatement {
 
     public func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
 
+    /// A column that holds a count or a sequence: a negative value (which no write of ours makes) is an error
+    /// saying the file is damaged, not a trap.
+    public func uint64(_ column: Int32) throws(SQLiteError) -> UInt64 {
+        let value = int64(column)
+        guard value >= 0 else {
+            throw SQLiteError(operation: "read \(String(cString: sqlite3_sql(statement)))", code: 0,
+                              message: "column \(column) holds \(value), which is never negative: the file is damaged")
+        }
+        return UInt64(value)
+    }
+
     public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
 
     public func text(_ column: Int32) -> String {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import JSON
+import Orders
 import Processor
 import Telemetry
 

@@ -211,10 +211,10 @@ public final class ProcessorCluster: @unchecked Sendable {
     }
 
     /// The order as its owner has it now.
-    public func order(_ id: String) async throws -> Tradewire_V1_Order {
+    public func order(_ id: String, account: String = "acct-1") async throws -> Tradewire_V1_Order {
         let (client, channel) = try processor(self.client.owner(of: id).id)
         defer { channel.close() }
-        return try await client.getOrder(Tradewire_V1_ProcessorGetOrderRequest(orderID: Tradewire_V1_OrderId(value: id)))
+        return try await client.getOrder(Tradewire_V1_ProcessorGetOrderRequest(orderID: Tradewire_V1_OrderId(value: id), account: account))
     }
 
     /// Waits (up to 15 s) until the order has one of `statuses`; returns it.

@@ -60,15 +60,17 @@ struct OrderEntryTests {
             }
             let reports = responses.compactMap { if case .executionReport(let report) = $0.response { report } else { nil } }
             let first = reports.filter { $0.clientOrderID == "e-1" }
-            #expect(first.map(\.execType) == [.pendingNew, .new, .trade, .replaced, .pendingCancel, .canceled, .orderStatus],
+            // The replace is checked by risk first: PENDING_REPLACE (FIX E), then the book's REPLACED.
+            #expect(first.map(\.execType) == [.pendingNew, .new, .trade, .pendingReplace, .replaced, .pendingCancel, .canceled, .orderStatus],
                     "\(first.map(\.execType))")
-            #expect(first.map(\.fixExecType) == ["A", "0", "F", "5", "6", "4", "I"])
+            #expect(first.map(\.fixExecType) == ["A", "0", "F", "E", "5", "6", "4", "I"])
+            #expect(first[3].fixOrdStatus == "E" && first[4].fixOrdStatus == "1")
             let trade = first[2]
             #expect(trade.lastQuantity?.units == 20 && trade.lastPrice?.units == 10_000 && trade.cumulativeQuantity?.units == 20
                     && trade.leavesQuantity?.units == 30 && trade.averagePrice == "100.00" && trade.fixOrdStatus == "1")
-            #expect(first[3].orderQuantity?.units == 40 && first[3].leavesQuantity?.units == 20)
-            #expect(first[5].orderStatus == .cancelled && first[5].leavesQuantity?.units == 0)
-            #expect(first.map(\.correlationID) == ["c1", "c1", "c1", "c2", "c3", "c3", "c4"], "\(first.map(\.correlationID))")
+            #expect(first[4].orderQuantity?.units == 40 && first[4].leavesQuantity?.units == 20)
+            #expect(first[6].orderStatus == .cancelled && first[6].leavesQuantity?.units == 0)
+            #expect(first.map(\.correlationID) == ["c1", "c1", "c1", "c2", "c2", "c3", "c3", "c4"], "\(first.map(\.correlationID))")
             let rejected = reports.first { $0.clientOrderID == "e-2" }
             #expect(rejected?.orderStatus == .rejected && rejected?.correlationID == "c5" && rejected?.text.contains("tick") == true)
             let cancelReject = responses.compactMap { if case .cancelReject(let reject) = $0.response { reject } else { nil } }.first

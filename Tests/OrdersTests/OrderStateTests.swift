@@ -21,7 +21,8 @@ import Testing
     }
 
     enum Sample: CaseIterable {
-        case accepted, rejected, fillOne, fillRest, cancelRequested, cancelled, cancelRefused, replaced, settled
+        case accepted, rejected, fillOne, fillRest, cancelRequested, cancelled, cancelRefused, replaced, settled, replaceRequested,
+            replaceRefused
 
         func event(for state: OrderState) -> OrderEvent {
             switch self {
@@ -34,6 +35,8 @@ import Testing
             case .cancelRefused: .cancelRefused
             case .replaced: .replaced(quantity: 20, price: 101)
             case .settled: .settled
+            case .replaceRequested: .replaceRequested(quantity: 20, price: 101)
+            case .replaceRefused: .replaceRefused
             }
         }
     }
@@ -43,14 +46,18 @@ import Testing
         .new: [.accepted: .accepted, .rejected: .rejected, .cancelRequested: .cancelled],
         .accepted: [
             .fillOne: .partiallyFilled, .fillRest: .filled, .cancelRequested: .pendingCancel, .cancelled: .cancelled,
-            .replaced: .accepted,
+            .replaced: .accepted, .replaceRequested: .accepted, .replaceRefused: .accepted,
         ],
         .partiallyFilled: [
             .fillOne: .partiallyFilled, .fillRest: .filled, .cancelRequested: .pendingCancel, .cancelled: .cancelled,
-            .replaced: .partiallyFilled,
+            .replaced: .partiallyFilled, .replaceRequested: .partiallyFilled, .replaceRefused: .partiallyFilled,
         ],
-        .filled: [.settled: .settled],
-        .pendingCancel: [.fillOne: .pendingCancel, .fillRest: .filled, .cancelled: .cancelled, .cancelRefused: .accepted],
+        .filled: [.settled: .settled, .replaceRefused: .filled],
+        // A replace asked before the cancel reaches the book before it: its terms still apply.
+        .pendingCancel: [
+            .fillOne: .pendingCancel, .fillRest: .filled, .cancelled: .cancelled, .cancelRefused: .accepted, .replaced: .pendingCancel,
+            .replaceRefused: .pendingCancel,
+        ],
         .settled: [:],
         .rejected: [:],
         .cancelled: [:],
@@ -89,6 +96,31 @@ import Testing
         #expect(state.status == .pendingCancel && state.filled == 3)
         state = try state.applying(.cancelRefused)
         #expect(state.status == .partiallyFilled)
+    }
+
+    /// A replace risk approved is pending until the book answers: one at a time, dropped by the book's refusal or
+    /// by the fill that completes the order, applied by the book's REPLACED.
+    @Test func aPendingReplaceIsOneAtATimeUntilTheBookAnswers() throws {
+        var state = try Self.order(in: .accepted).applying(.replaceRequested(quantity: 12, price: 99))
+        #expect(state.pendingReplace == OrderState.PendingReplace(quantity: 12, price: 99) && state.quantity == 10)
+        #expect(throws: OrderTransitionError.self) { try state.applying(.replaceRequested(quantity: 15, price: 99)) }
+        state = try state.applying(.filled(quantity: 4, price: 100))
+        #expect(state.pendingReplace != nil)
+        state = try state.applying(.replaced(quantity: 12, price: 99))
+        #expect(state.pendingReplace == nil && state.quantity == 12 && state.price == 99 && state.leaves == 8)
+        state = try state.applying(.replaceRequested(quantity: 5, price: 98))  // the next one may go
+        #expect(throws: OrderTransitionError.self) { try Self.order(in: .accepted).applying(.replaceRequested(quantity: 0, price: 99)) }
+        state = try state.applying(.replaceRefused)
+        #expect(state.pendingReplace == nil && state.quantity == 12)
+        state = try state.applying(.replaceRequested(quantity: 20, price: 98)).applying(.filled(quantity: 8, price: 99))
+        #expect(state.status == .filled && state.pendingReplace == nil)
+    }
+
+    /// A fill of Int64.max lots is refused, not added (the sum would trap).
+    @Test func hugeFillsAreRefusedNotTrapped() throws {
+        let state = try Self.order(in: .partiallyFilled)
+        #expect(throws: OrderTransitionError.self) { try state.applying(.filled(quantity: .max, price: 1)) }
+        #expect(throws: OrderTransitionError.self) { try state.applying(.filled(quantity: 2, price: .max)) }
     }
 
     @Test func aRejectionKeepsItsReasonAndIsFinal() throws {

@@ -37,7 +37,8 @@ struct ClusterTests {
             let ioc = try await cluster.waitFor(taker, .cancelled)
             #expect(ioc.filledQuantity?.units == 30 && ioc.leavesQuantity?.units == 0)
             try await cluster.waitFor(sell, .settled)
-            #expect(try await cluster.history(sell) == [.new, .accepted, .partiallyFilled, .partiallyFilled, .filled, .settled])
+            // The replace: PENDING_REPLACE once risk approved it, then REPLACED from the book.
+            #expect(try await cluster.history(sell) == [.new, .accepted, .partiallyFilled, .partiallyFilled, .partiallyFilled, .filled, .settled])
 
             // FOK without liquidity, and MARKET with none: cancelled, reason NO_LIQUIDITY.
             let fok = cluster.orderID("fok", symbol: symbol)

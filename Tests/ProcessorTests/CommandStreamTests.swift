@@ -126,9 +126,9 @@ struct PassivationTests {
         let channel = try Channel(host: "127.0.0.1", port: port)
         let processor = Tradewire_V1_Processor.Client(channel)
         #expect(try await waitUntil {
-            try await processor.getOrder(Tradewire_V1_ProcessorGetOrderRequest(orderID: Tradewire_V1_OrderId(value: "pv-3"))).status == .cancelled
+            try await processor.getOrder(Tradewire_V1_ProcessorGetOrderRequest(orderID: Tradewire_V1_OrderId(value: "pv-3"), account: "acct-1")).status == .cancelled
         })
-        let rejected = try await processor.getOrder(Tradewire_V1_ProcessorGetOrderRequest(orderID: Tradewire_V1_OrderId(value: "pv-0")))
+        let rejected = try await processor.getOrder(Tradewire_V1_ProcessorGetOrderRequest(orderID: Tradewire_V1_OrderId(value: "pv-0"), account: "acct-1"))
         #expect(rejected.status == .rejected && rejected.rejectReason == .maxOrderQuantity)
 
         channel.close()

@@ -1,3 +1,4 @@
+import Processor
 import Protos
 @testable import Risk
 import Testing
@@ -12,7 +13,7 @@ struct RiskEngineTests {
         engine.instruments["ACME"] = Tradewire_V1_Instrument(
             symbol: "ACME", quoteCurrency: "USD", priceScale: 2, quantityScale: 0, tickSize: Tradewire_V1_Price(units: 1, scale: 2),
             lotSize: Tradewire_V1_Quantity(units: 1), priceBandBps: 500, status: .trading)
-        engine.references["ACME"] = 10_000
+        engine.references["ACME"] = ReferencePrice(units: 10_000, at: 0)
         _ = try engine.setBalance("a", Tradewire_V1_Money(units: 10_000, scale: 0, currency: "USD"), adjust: false)
         _ = try engine.setLimits("a", limits)
         return engine

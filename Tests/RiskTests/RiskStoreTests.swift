@@ -57,7 +57,44 @@ import Glibc
             let old = try SQLiteDatabase.open(path: path)
             try old.execute("CREATE TABLE reservations (order_id TEXT PRIMARY KEY, account TEXT NOT NULL) WITHOUT ROWID")
             let error = #expect(throws: SQLiteError.self) { try RiskStore(path: path) }
-            #expect(error?.message.contains("layout 0, this build reads layout 2") == true)
+            #expect(error?.message.contains("layout 0, this build reads layout 3") == true)
+        }
+    }
+
+    /// A layout-2 file (before replaces held pending terms) gains the column and keeps its reservations; a
+    /// pending replace written then survives a reload.
+    @Test func aLayoutTwoFileIsMigratedAndPendingReplacesAreKept() throws {
+        try Self.withFile { path in
+            let old = try SQLiteDatabase.open(path: path)
+            try old.execute("""
+                CREATE TABLE reservations (
+                    row INTEGER PRIMARY KEY, order_id TEXT NOT NULL, account TEXT NOT NULL, symbol TEXT NOT NULL,
+                    buy INTEGER NOT NULL, price INTEGER NOT NULL, leaves INTEGER NOT NULL, cash INTEGER NOT NULL,
+                    confirmed INTEGER NOT NULL, created_at INTEGER NOT NULL);
+                INSERT INTO reservations VALUES (7, 'o1', 'a', 'ACME', 1, 10000, 5, 50000000000, 1, 3);
+                PRAGMA user_version = 2;
+                """)
+            var loaded = try RiskStore(path: path).load()
+            let kept = try #require(loaded.reservations["o1"])
+            #expect(kept.row == 7 && kept.leaves == 5 && kept.pending == nil)
+            var pending = kept
+            pending.pending = PendingTerms(price: 10_100, leaves: 8, cash: 80_800_000_000, afterVersion: 4, confirmed: false, createdAt: 9)
+            loaded.release("o1")
+            loaded.hold("o1", pending)
+            try RiskStore(path: path).write(loaded.takeRows())
+            let reloaded = try RiskStore(path: path).load()
+            #expect(reloaded.reservations["o1"]?.pending == pending.pending)
+        }
+    }
+
+    /// Values no write makes (a negative cursor) are a startup error naming the table, not a trap.
+    @Test func aDamagedFileIsRefusedWithAMessage() throws {
+        try Self.withFile { path in
+            _ = try RiskStore(path: path)
+            let database = try SQLiteDatabase.open(path: path)
+            try database.execute("INSERT INTO cursors VALUES ('p1', -5)")
+            let error = #expect(throws: SQLiteError.self) { try RiskStore(path: path).load() }
+            #expect(error?.message.contains("cursors") == true)
         }
     }
 }

@@ -362,10 +362,10 @@ public struct Tradewire_V1_Instrument: ProtoMessage {
     /// Currency of prices, e.g. "USD".
     public var quoteCurrency: String = ""
 
-    /// Decimal digits of prices: a price's scale must equal this.
+    /// Decimal digits of prices (0–9): a price's scale must equal this.
     public var priceScale: UInt32 = 0
 
-    /// Decimal digits of quantities: a quantity's scale must equal this.
+    /// Decimal digits of quantities (0–9): a quantity's scale must equal this.
     public var quantityScale: UInt32 = 0
 
     /// Prices must be whole multiples of the tick size.
@@ -374,11 +374,19 @@ public struct Tradewire_V1_Instrument: ProtoMessage {
     /// Quantities must be whole multiples of the lot size.
     public var lotSize: Tradewire_V1_Quantity? = nil
     public var minQuantity: Tradewire_V1_Quantity? = nil
+
+    /// The largest order quantity. With max_price it bounds every notional: max_price.units × max_quantity.units
+    /// is at most 10^18, so that price × quantity of any order (and of all its fills) fits in 64 bits. Unset (0):
+    /// 10^18 ÷ max_price.units, or 10^9 units when max_price is unset too.
     public var maxQuantity: Tradewire_V1_Quantity? = nil
 
     /// A LIMIT price may be at most this many basis points from the reference price (0: no band).
     public var priceBandBps: UInt32 = 0
     public var status: Tradewire_V1_InstrumentStatus = .unspecified
+
+    /// The highest price an order may have (and a MARKET order's protection price is capped at). Unset (0):
+    /// 10^18 ÷ max_quantity.units, or 10^9 units when max_quantity is unset too.
+    public var maxPrice: Tradewire_V1_Price? = nil
 
     public var unknownFields = ProtoUnknownFields()
 
@@ -396,7 +404,8 @@ public struct Tradewire_V1_Instrument: ProtoMessage {
         minQuantity: Tradewire_V1_Quantity? = nil,
         maxQuantity: Tradewire_V1_Quantity? = nil,
         priceBandBps: UInt32 = 0,
-        status: Tradewire_V1_InstrumentStatus = .unspecified
+        status: Tradewire_V1_InstrumentStatus = .unspecified,
+        maxPrice: Tradewire_V1_Price? = nil
     ) {
         self.symbol = symbol
         self.description_p = description_p
@@ -410,6 +419,7 @@ public struct Tradewire_V1_Instrument: ProtoMessage {
         self.maxQuantity = maxQuantity
         self.priceBandBps = priceBandBps
         self.status = status
+        self.maxPrice = maxPrice
     }
 }
 
@@ -712,6 +722,7 @@ extension Tradewire_V1_Instrument {
         if let value = c.pointee.max_quantity { self.maxQuantity = try Tradewire_V1_Quantity(_c: value) }
         self.priceBandBps = c.pointee.price_band_bps
         self.status = Tradewire_V1_InstrumentStatus(rawValue: Int32(truncatingIfNeeded: c.pointee.status.rawValue))
+        if let value = c.pointee.max_price { self.maxPrice = try Tradewire_V1_Price(_c: value) }
         self.unknownFields = _ProtoC.unknownFields(c)
     }
 
@@ -741,6 +752,7 @@ extension Tradewire_V1_Instrument {
         if let value = self.maxQuantity { c.pointee.max_quantity = value._c(arena) }
         c.pointee.price_band_bps = self.priceBandBps
         c.pointee.status = Tradewire__V1__InstrumentStatus(rawValue: .init(truncatingIfNeeded: self.status.rawValue))
+        if let value = self.maxPrice { c.pointee.max_price = value._c(arena) }
         arena.setUnknownFields(c, self.unknownFields, escaped)
         return c
     }

@@ -158,6 +158,11 @@ public struct Tradewire_V1_Quote: ProtoMessage {
     public var referenceSource: Tradewire_V1_ReferenceSource = .unspecified
     public var updatedAtUnixNanos: Int64 = 0
 
+    /// When market data last established the reference price (a trade or a step of its feed). Risk and the gateway
+    /// refuse orders that need a reference (a price band, a MARKET order) once it is older than their maximum age
+    /// (default 10 s): a stalled feed fails closed. Quotes are re-sent at least every second while the feed runs.
+    public var referenceAtUnixNanos: Int64 = 0
+
     public var unknownFields = ProtoUnknownFields()
 
     public init() {}
@@ -171,7 +176,8 @@ public struct Tradewire_V1_Quote: ProtoMessage {
         lastTradeUnixNanos: Int64 = 0,
         referencePrice: Tradewire_V1_Price? = nil,
         referenceSource: Tradewire_V1_ReferenceSource = .unspecified,
-        updatedAtUnixNanos: Int64 = 0
+        updatedAtUnixNanos: Int64 = 0,
+        referenceAtUnixNanos: Int64 = 0
     ) {
         self.symbol = symbol
         self.bestBid = bestBid
@@ -182,6 +188,7 @@ public struct Tradewire_V1_Quote: ProtoMessage {
         self.referencePrice = referencePrice
         self.referenceSource = referenceSource
         self.updatedAtUnixNanos = updatedAtUnixNanos
+        self.referenceAtUnixNanos = referenceAtUnixNanos
     }
 }
 
@@ -652,6 +659,7 @@ extension Tradewire_V1_Quote {
         if let value = c.pointee.reference_price { self.referencePrice = try Tradewire_V1_Price(_c: value) }
         self.referenceSource = Tradewire_V1_ReferenceSource(rawValue: Int32(truncatingIfNeeded: c.pointee.reference_source.rawValue))
         self.updatedAtUnixNanos = c.pointee.updated_at_unix_nanos
+        self.referenceAtUnixNanos = c.pointee.reference_at_unix_nanos
         self.unknownFields = _ProtoC.unknownFields(c)
     }
 
@@ -678,6 +686,7 @@ extension Tradewire_V1_Quote {
         if let value = self.referencePrice { c.pointee.reference_price = value._c(arena) }
         c.pointee.reference_source = Tradewire__V1__ReferenceSource(rawValue: .init(truncatingIfNeeded: self.referenceSource.rawValue))
         c.pointee.updated_at_unix_nanos = self.updatedAtUnixNanos
+        c.pointee.reference_at_unix_nanos = self.referenceAtUnixNanos
         arena.setUnknownFields(c, self.unknownFields, escaped)
         return c
     }

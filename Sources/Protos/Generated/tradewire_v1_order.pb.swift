@@ -26,12 +26,15 @@ public enum Tradewire_V1_ExecType: ProtoEnum {
     case orderStatus  // EXEC_TYPE_ORDER_STATUS = 8
     /// Tradewire-specific: a FILLED order settled. FIX has no ExecType for this; fix_exec_type is empty.
     case settled  // EXEC_TYPE_SETTLED = 9
+    /// FIX 'E': risk approved a replace and the book has it; the order's pending_price and pending_quantity say
+    /// what it becomes. A REPLACED report follows (or an ORDER_STATUS one if the book no longer had the order).
+    case pendingReplace  // EXEC_TYPE_PENDING_REPLACE = 10
     /// A value this schema does not know; kept so that it survives decoding and encoding.
     case unrecognized(Int32)
 
     public static let protoEnumName = "tradewire.v1.ExecType"
 
-    public static let allCases: [Tradewire_V1_ExecType] = [.unspecified, .new, .trade, .canceled, .replaced, .pendingCancel, .rejected, .pendingNew, .orderStatus, .settled]
+    public static let allCases: [Tradewire_V1_ExecType] = [.unspecified, .new, .trade, .canceled, .replaced, .pendingCancel, .rejected, .pendingNew, .orderStatus, .settled, .pendingReplace]
 
     public init(rawValue: Int32) {
         switch rawValue {
@@ -45,6 +48,7 @@ public enum Tradewire_V1_ExecType: ProtoEnum {
         case 7: self = .pendingNew
         case 8: self = .orderStatus
         case 9: self = .settled
+        case 10: self = .pendingReplace
         default: self = .unrecognized(rawValue)
         }
     }
@@ -61,6 +65,7 @@ public enum Tradewire_V1_ExecType: ProtoEnum {
         case .pendingNew: 7
         case .orderStatus: 8
         case .settled: 9
+        case .pendingReplace: 10
         case .unrecognized(let value): value
         }
     }
@@ -151,6 +156,16 @@ public struct Tradewire_V1_Order: ProtoMessage {
     /// The PlaceOrders batch this order came in, if any (for Reconcile).
     public var batchID: String = ""
 
+    /// A replace risk approved that the book has not applied yet (FIX PendingReplace): the new limit price and
+    /// total quantity. Risk holds the larger of the current and the new terms until the book answers; a second
+    /// replace meanwhile is refused (FIX OrdCxlRejReason 3).
+    public var pendingPrice: Tradewire_V1_Price? = nil
+    public var pendingQuantity: Tradewire_V1_Quantity? = nil
+
+    /// A MARKET order's protection price, set by risk from the reference price and the instrument's band (capped at
+    /// max_price): a buy never trades above it, a sell never below it; the remainder is cancelled (IOC/FOK).
+    public var protectionPrice: Tradewire_V1_Price? = nil
+
     public var unknownFields = ProtoUnknownFields()
 
     public init() {}
@@ -175,7 +190,10 @@ public struct Tradewire_V1_Order: ProtoMessage {
         createdAtUnixNanos: Int64 = 0,
         updatedAtUnixNanos: Int64 = 0,
         version: UInt64 = 0,
-        batchID: String = ""
+        batchID: String = "",
+        pendingPrice: Tradewire_V1_Price? = nil,
+        pendingQuantity: Tradewire_V1_Quantity? = nil,
+        protectionPrice: Tradewire_V1_Price? = nil
     ) {
         self.orderID = orderID
         self.account = account
@@ -197,6 +215,9 @@ public struct Tradewire_V1_Order: ProtoMessage {
         self.updatedAtUnixNanos = updatedAtUnixNanos
         self.version = version
         self.batchID = batchID
+        self.pendingPrice = pendingPrice
+        self.pendingQuantity = pendingQuantity
+        self.protectionPrice = protectionPrice
     }
 }
 
@@ -315,6 +336,11 @@ public struct Tradewire_V1_CancelReject: ProtoMessage {
     /// The correlation_id of the OrderEntry request this answers.
     public var correlationID: String = ""
 
+    /// FIX CxlRejReason (102): "0" too late (the order is done), "1" unknown order, "2" refused by a broker or
+    /// exchange option (risk refused a replace: `reason` says which limit), "3" a cancel or replace is already
+    /// pending, "99" other (an invalid request: `text` says what).
+    public var fixCxlRejReason: String = ""
+
     public var unknownFields = ProtoUnknownFields()
 
     public init() {}
@@ -325,7 +351,8 @@ public struct Tradewire_V1_CancelReject: ProtoMessage {
         orderStatus: Tradewire_V1_OrderStatus = .unspecified,
         reason: Tradewire_V1_RejectReason = .unspecified,
         text: String = "",
-        correlationID: String = ""
+        correlationID: String = "",
+        fixCxlRejReason: String = ""
     ) {
         self.orderID = orderID
         self.clientOrderID = clientOrderID
@@ -333,6 +360,7 @@ public struct Tradewire_V1_CancelReject: ProtoMessage {
         self.reason = reason
         self.text = text
         self.correlationID = correlationID
+        self.fixCxlRejReason = fixCxlRejReason
     }
 }
 
@@ -432,6 +460,9 @@ extension Tradewire_V1_Order {
         self.updatedAtUnixNanos = c.pointee.updated_at_unix_nanos
         self.version = c.pointee.version
         self.batchID = try _ProtoC.string(c.pointee.batch_id, field: "tradewire.v1.Order.batch_id")
+        if let value = c.pointee.pending_price { self.pendingPrice = try Tradewire_V1_Price(_c: value) }
+        if let value = c.pointee.pending_quantity { self.pendingQuantity = try Tradewire_V1_Quantity(_c: value) }
+        if let value = c.pointee.protection_price { self.protectionPrice = try Tradewire_V1_Price(_c: value) }
         self.unknownFields = _ProtoC.unknownFields(c)
     }
 
@@ -469,6 +500,9 @@ extension Tradewire_V1_Order {
         c.pointee.updated_at_unix_nanos = self.updatedAtUnixNanos
         c.pointee.version = self.version
         c.pointee.batch_id = arena.cString(self.batchID, number: 20, unknown: &escaped)
+        if let value = self.pendingPrice { c.pointee.pending_price = value._c(arena) }
+        if let value = self.pendingQuantity { c.pointee.pending_quantity = value._c(arena) }
+        if let value = self.protectionPrice { c.pointee.protection_price = value._c(arena) }
         arena.setUnknownFields(c, self.unknownFields, escaped)
         return c
     }
@@ -598,6 +632,7 @@ extension Tradewire_V1_CancelReject {
         self.reason = Tradewire_V1_RejectReason(rawValue: Int32(truncatingIfNeeded: c.pointee.reason.rawValue))
         self.text = try _ProtoC.string(c.pointee.text, field: "tradewire.v1.CancelReject.text")
         self.correlationID = try _ProtoC.string(c.pointee.correlation_id, field: "tradewire.v1.CancelReject.correlation_id")
+        self.fixCxlRejReason = try _ProtoC.string(c.pointee.fix_cxl_rej_reason, field: "tradewire.v1.CancelReject.fix_cxl_rej_reason")
         self.unknownFields = _ProtoC.unknownFields(c)
     }
 
@@ -621,6 +656,7 @@ extension Tradewire_V1_CancelReject {
         c.pointee.reason = Tradewire__V1__RejectReason(rawValue: .init(truncatingIfNeeded: self.reason.rawValue))
         c.pointee.text = arena.cString(self.text, number: 5, unknown: &escaped)
         c.pointee.correlation_id = arena.cString(self.correlationID, number: 6, unknown: &escaped)
+        c.pointee.fix_cxl_rej_reason = arena.cString(self.fixCxlRejReason, number: 7, unknown: &escaped)
         arena.setUnknownFields(c, self.unknownFields, escaped)
         return c
     }

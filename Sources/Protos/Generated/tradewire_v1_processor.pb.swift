@@ -312,16 +312,21 @@ public struct Tradewire_V1_BookRefused: ProtoMessage {
     public var reason: Tradewire_V1_RejectReason = .unspecified
     public var text: String = ""
 
+    /// The refused request was a replace (else a cancel).
+    public var replace: Bool = false
+
     public var unknownFields = ProtoUnknownFields()
 
     public init() {}
 
     public init(
         reason: Tradewire_V1_RejectReason = .unspecified,
-        text: String = ""
+        text: String = "",
+        replace: Bool = false
     ) {
         self.reason = reason
         self.text = text
+        self.replace = replace
     }
 }
 
@@ -1417,6 +1422,7 @@ extension Tradewire_V1_BookRefused {
         self.init()
         self.reason = Tradewire_V1_RejectReason(rawValue: Int32(truncatingIfNeeded: c.pointee.reason.rawValue))
         self.text = try _ProtoC.string(c.pointee.text, field: "tradewire.v1.BookRefused.text")
+        self.replace = c.pointee.replace != 0
         self.unknownFields = _ProtoC.unknownFields(c)
     }
 
@@ -1436,6 +1442,7 @@ extension Tradewire_V1_BookRefused {
         var escaped = ProtoUnknownFields()
         c.pointee.reason = Tradewire__V1__RejectReason(rawValue: .init(truncatingIfNeeded: self.reason.rawValue))
         c.pointee.text = arena.cString(self.text, number: 2, unknown: &escaped)
+        c.pointee.replace = self.replace ? 1 : 0
         arena.setUnknownFields(c, self.unknownFields, escaped)
         return c
     }

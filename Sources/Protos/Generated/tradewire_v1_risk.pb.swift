@@ -20,6 +20,16 @@ public struct Tradewire_V1_RiskCheckRequest: ProtoMessage {
     public var price: Tradewire_V1_Price? = nil
     public var quantity: Tradewire_V1_Quantity? = nil
 
+    /// A replace of a working order: price and quantity are its new limit and total quantity, checked as a new
+    /// order's would be with the order's current reservation counted as released. Approved, the reservation holds
+    /// the larger of the current and the new terms until the order's events show the book's answer.
+    public var replace: Bool = false
+
+    /// For a replace: what has filled (the new working quantity is quantity − filled_quantity), and the order's
+    /// version when the replace was asked (events of earlier versions leave the pending terms held).
+    public var filledQuantity: Tradewire_V1_Quantity? = nil
+    public var orderVersion: UInt64 = 0
+
     public var unknownFields = ProtoUnknownFields()
 
     public init() {}
@@ -32,7 +42,10 @@ public struct Tradewire_V1_RiskCheckRequest: ProtoMessage {
         side: Tradewire_V1_Side = .unspecified,
         type: Tradewire_V1_OrderType = .unspecified,
         price: Tradewire_V1_Price? = nil,
-        quantity: Tradewire_V1_Quantity? = nil
+        quantity: Tradewire_V1_Quantity? = nil,
+        replace: Bool = false,
+        filledQuantity: Tradewire_V1_Quantity? = nil,
+        orderVersion: UInt64 = 0
     ) {
         self.checkID = checkID
         self.orderID = orderID
@@ -42,6 +55,9 @@ public struct Tradewire_V1_RiskCheckRequest: ProtoMessage {
         self.type = type
         self.price = price
         self.quantity = quantity
+        self.replace = replace
+        self.filledQuantity = filledQuantity
+        self.orderVersion = orderVersion
     }
 }
 
@@ -63,6 +79,10 @@ public struct Tradewire_V1_RiskCheckResponse: ProtoMessage {
     /// Cash reserved for this order (buys), released on cancel and settled on fill.
     public var reserved: Tradewire_V1_Money? = nil
 
+    /// For an approved MARKET order: its protection price (reference ± band, on the tick grid, capped at the
+    /// instrument's max_price). The book never trades it beyond this price.
+    public var protectionPrice: Tradewire_V1_Price? = nil
+
     public var unknownFields = ProtoUnknownFields()
 
     public init() {}
@@ -73,7 +93,8 @@ public struct Tradewire_V1_RiskCheckResponse: ProtoMessage {
         reason: Tradewire_V1_RejectReason = .unspecified,
         text: String = "",
         referencePrice: Tradewire_V1_Price? = nil,
-        reserved: Tradewire_V1_Money? = nil
+        reserved: Tradewire_V1_Money? = nil,
+        protectionPrice: Tradewire_V1_Price? = nil
     ) {
         self.checkID = checkID
         self.approved = approved
@@ -81,6 +102,7 @@ public struct Tradewire_V1_RiskCheckResponse: ProtoMessage {
         self.text = text
         self.referencePrice = referencePrice
         self.reserved = reserved
+        self.protectionPrice = protectionPrice
     }
 }
 
@@ -336,6 +358,9 @@ extension Tradewire_V1_RiskCheckRequest {
         self.type = Tradewire_V1_OrderType(rawValue: Int32(truncatingIfNeeded: c.pointee.type.rawValue))
         if let value = c.pointee.price { self.price = try Tradewire_V1_Price(_c: value) }
         if let value = c.pointee.quantity { self.quantity = try Tradewire_V1_Quantity(_c: value) }
+        self.replace = c.pointee.replace != 0
+        if let value = c.pointee.filled_quantity { self.filledQuantity = try Tradewire_V1_Quantity(_c: value) }
+        self.orderVersion = c.pointee.order_version
         self.unknownFields = _ProtoC.unknownFields(c)
     }
 
@@ -361,6 +386,9 @@ extension Tradewire_V1_RiskCheckRequest {
         c.pointee.type = Tradewire__V1__OrderType(rawValue: .init(truncatingIfNeeded: self.type.rawValue))
         if let value = self.price { c.pointee.price = value._c(arena) }
         if let value = self.quantity { c.pointee.quantity = value._c(arena) }
+        c.pointee.replace = self.replace ? 1 : 0
+        if let value = self.filledQuantity { c.pointee.filled_quantity = value._c(arena) }
+        c.pointee.order_version = self.orderVersion
         arena.setUnknownFields(c, self.unknownFields, escaped)
         return c
     }
@@ -397,6 +425,7 @@ extension Tradewire_V1_RiskCheckResponse {
         self.text = try _ProtoC.string(c.pointee.text, field: "tradewire.v1.RiskCheckResponse.text")
         if let value = c.pointee.reference_price { self.referencePrice = try Tradewire_V1_Price(_c: value) }
         if let value = c.pointee.reserved { self.reserved = try Tradewire_V1_Money(_c: value) }
+        if let value = c.pointee.protection_price { self.protectionPrice = try Tradewire_V1_Price(_c: value) }
         self.unknownFields = _ProtoC.unknownFields(c)
     }
 
@@ -420,6 +449,7 @@ extension Tradewire_V1_RiskCheckResponse {
         c.pointee.text = arena.cString(self.text, number: 4, unknown: &escaped)
         if let value = self.referencePrice { c.pointee.reference_price = value._c(arena) }
         if let value = self.reserved { c.pointee.reserved = value._c(arena) }
+        if let value = self.protectionPrice { c.pointee.protection_price = value._c(arena) }
         arena.setUnknownFields(c, self.unknownFields, escaped)
         return c
     }

@@ -526,7 +526,7 @@ const ProtobufCMessageDescriptor tradewire__v1__money__descriptor =
   (ProtobufCMessageInit) tradewire__v1__money__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tradewire__v1__instrument__field_descriptors[12] =
+static const ProtobufCFieldDescriptor tradewire__v1__instrument__field_descriptors[13] =
 {
   {
     "symbol",
@@ -672,11 +672,24 @@ static const ProtobufCFieldDescriptor tradewire__v1__instrument__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "max_price",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__Instrument, max_price),
+    &tradewire__v1__price__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tradewire__v1__instrument__field_indices_by_name[] = {
   2,   /* field[2] = base_currency */
   1,   /* field[1] = description */
   7,   /* field[7] = lot_size */
+  12,   /* field[12] = max_price */
   9,   /* field[9] = max_quantity */
   8,   /* field[8] = min_quantity */
   10,   /* field[10] = price_band_bps */
@@ -690,7 +703,7 @@ static const unsigned tradewire__v1__instrument__field_indices_by_name[] = {
 static const ProtobufCIntRange tradewire__v1__instrument__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 12 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor tradewire__v1__instrument__descriptor =
 {
@@ -700,7 +713,7 @@ const ProtobufCMessageDescriptor tradewire__v1__instrument__descriptor =
   "Tradewire__V1__Instrument",
   "tradewire.v1",
   sizeof(Tradewire__V1__Instrument),
-  12,
+  13,
   tradewire__v1__instrument__field_descriptors,
   tradewire__v1__instrument__field_indices_by_name,
   1,  tradewire__v1__instrument__number_ranges,

@@ -789,7 +789,7 @@ const ProtobufCMessageDescriptor tradewire__v1__get_quote_request__descriptor =
   (ProtobufCMessageInit) tradewire__v1__get_quote_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tradewire__v1__quote__field_descriptors[9] =
+static const ProtobufCFieldDescriptor tradewire__v1__quote__field_descriptors[10] =
 {
   {
     "symbol",
@@ -899,6 +899,18 @@ static const ProtobufCFieldDescriptor tradewire__v1__quote__field_descriptors[9]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "reference_at_unix_nanos",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__Quote, reference_at_unix_nanos),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tradewire__v1__quote__field_indices_by_name[] = {
   2,   /* field[2] = best_ask */
@@ -906,6 +918,7 @@ static const unsigned tradewire__v1__quote__field_indices_by_name[] = {
   3,   /* field[3] = last_price */
   4,   /* field[4] = last_quantity */
   5,   /* field[5] = last_trade_unix_nanos */
+  9,   /* field[9] = reference_at_unix_nanos */
   6,   /* field[6] = reference_price */
   7,   /* field[7] = reference_source */
   0,   /* field[0] = symbol */
@@ -914,7 +927,7 @@ static const unsigned tradewire__v1__quote__field_indices_by_name[] = {
 static const ProtobufCIntRange tradewire__v1__quote__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor tradewire__v1__quote__descriptor =
 {
@@ -924,7 +937,7 @@ const ProtobufCMessageDescriptor tradewire__v1__quote__descriptor =
   "Tradewire__V1__Quote",
   "tradewire.v1",
   sizeof(Tradewire__V1__Quote),
-  9,
+  10,
   tradewire__v1__quote__field_descriptors,
   tradewire__v1__quote__field_indices_by_name,
   1,  tradewire__v1__quote__number_ranges,

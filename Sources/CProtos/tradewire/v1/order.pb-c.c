@@ -303,7 +303,7 @@ const ProtobufCMessageDescriptor tradewire__v1__new_order__descriptor =
   (ProtobufCMessageInit) tradewire__v1__new_order__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tradewire__v1__order__field_descriptors[20] =
+static const ProtobufCFieldDescriptor tradewire__v1__order__field_descriptors[23] =
 {
   {
     "order_id",
@@ -545,6 +545,42 @@ static const ProtobufCFieldDescriptor tradewire__v1__order__field_descriptors[20
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "pending_price",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__Order, pending_price),
+    &tradewire__v1__price__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pending_quantity",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__Order, pending_quantity),
+    &tradewire__v1__quantity__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "protection_price",
+    23,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__Order, protection_price),
+    &tradewire__v1__price__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tradewire__v1__order__field_indices_by_name[] = {
   1,   /* field[1] = account */
@@ -556,7 +592,10 @@ static const unsigned tradewire__v1__order__field_indices_by_name[] = {
   10,   /* field[10] = filled_quantity */
   11,   /* field[11] = leaves_quantity */
   0,   /* field[0] = order_id */
+  20,   /* field[20] = pending_price */
+  21,   /* field[21] = pending_quantity */
   7,   /* field[7] = price */
+  22,   /* field[22] = protection_price */
   8,   /* field[8] = quantity */
   14,   /* field[14] = reject_reason */
   15,   /* field[15] = reject_text */
@@ -571,7 +610,7 @@ static const unsigned tradewire__v1__order__field_indices_by_name[] = {
 static const ProtobufCIntRange tradewire__v1__order__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 20 }
+  { 0, 23 }
 };
 const ProtobufCMessageDescriptor tradewire__v1__order__descriptor =
 {
@@ -581,7 +620,7 @@ const ProtobufCMessageDescriptor tradewire__v1__order__descriptor =
   "Tradewire__V1__Order",
   "tradewire.v1",
   sizeof(Tradewire__V1__Order),
-  20,
+  23,
   tradewire__v1__order__field_descriptors,
   tradewire__v1__order__field_indices_by_name,
   1,  tradewire__v1__order__number_ranges,
@@ -912,7 +951,7 @@ const ProtobufCMessageDescriptor tradewire__v1__execution_report__descriptor =
   (ProtobufCMessageInit) tradewire__v1__execution_report__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tradewire__v1__cancel_reject__field_descriptors[6] =
+static const ProtobufCFieldDescriptor tradewire__v1__cancel_reject__field_descriptors[7] =
 {
   {
     "order_id",
@@ -986,10 +1025,23 @@ static const ProtobufCFieldDescriptor tradewire__v1__cancel_reject__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "fix_cxl_rej_reason",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__CancelReject, fix_cxl_rej_reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tradewire__v1__cancel_reject__field_indices_by_name[] = {
   1,   /* field[1] = client_order_id */
   5,   /* field[5] = correlation_id */
+  6,   /* field[6] = fix_cxl_rej_reason */
   0,   /* field[0] = order_id */
   2,   /* field[2] = order_status */
   3,   /* field[3] = reason */
@@ -998,7 +1050,7 @@ static const unsigned tradewire__v1__cancel_reject__field_indices_by_name[] = {
 static const ProtobufCIntRange tradewire__v1__cancel_reject__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor tradewire__v1__cancel_reject__descriptor =
 {
@@ -1008,14 +1060,14 @@ const ProtobufCMessageDescriptor tradewire__v1__cancel_reject__descriptor =
   "Tradewire__V1__CancelReject",
   "tradewire.v1",
   sizeof(Tradewire__V1__CancelReject),
-  6,
+  7,
   tradewire__v1__cancel_reject__field_descriptors,
   tradewire__v1__cancel_reject__field_indices_by_name,
   1,  tradewire__v1__cancel_reject__number_ranges,
   (ProtobufCMessageInit) tradewire__v1__cancel_reject__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue tradewire__v1__exec_type__enum_values_by_number[10] =
+static const ProtobufCEnumValue tradewire__v1__exec_type__enum_values_by_number[11] =
 {
   { "EXEC_TYPE_UNSPECIFIED", "TRADEWIRE__V1__EXEC_TYPE__EXEC_TYPE_UNSPECIFIED", 0 },
   { "EXEC_TYPE_NEW", "TRADEWIRE__V1__EXEC_TYPE__EXEC_TYPE_NEW", 1 },
@@ -1027,17 +1079,19 @@ static const ProtobufCEnumValue tradewire__v1__exec_type__enum_values_by_number[
   { "EXEC_TYPE_PENDING_NEW", "TRADEWIRE__V1__EXEC_TYPE__EXEC_TYPE_PENDING_NEW", 7 },
   { "EXEC_TYPE_ORDER_STATUS", "TRADEWIRE__V1__EXEC_TYPE__EXEC_TYPE_ORDER_STATUS", 8 },
   { "EXEC_TYPE_SETTLED", "TRADEWIRE__V1__EXEC_TYPE__EXEC_TYPE_SETTLED", 9 },
+  { "EXEC_TYPE_PENDING_REPLACE", "TRADEWIRE__V1__EXEC_TYPE__EXEC_TYPE_PENDING_REPLACE", 10 },
 };
 static const ProtobufCIntRange tradewire__v1__exec_type__value_ranges[] = {
-{0, 0},{0, 10}
+{0, 0},{0, 11}
 };
-static const ProtobufCEnumValueIndex tradewire__v1__exec_type__enum_values_by_name[10] =
+static const ProtobufCEnumValueIndex tradewire__v1__exec_type__enum_values_by_name[11] =
 {
   { "EXEC_TYPE_CANCELED", 3 },
   { "EXEC_TYPE_NEW", 1 },
   { "EXEC_TYPE_ORDER_STATUS", 8 },
   { "EXEC_TYPE_PENDING_CANCEL", 5 },
   { "EXEC_TYPE_PENDING_NEW", 7 },
+  { "EXEC_TYPE_PENDING_REPLACE", 10 },
   { "EXEC_TYPE_REJECTED", 6 },
   { "EXEC_TYPE_REPLACED", 4 },
   { "EXEC_TYPE_SETTLED", 9 },
@@ -1051,9 +1105,9 @@ const ProtobufCEnumDescriptor tradewire__v1__exec_type__descriptor =
   "ExecType",
   "Tradewire__V1__ExecType",
   "tradewire.v1",
-  10,
+  11,
   tradewire__v1__exec_type__enum_values_by_number,
-  10,
+  11,
   tradewire__v1__exec_type__enum_values_by_name,
   1,
   tradewire__v1__exec_type__value_ranges,

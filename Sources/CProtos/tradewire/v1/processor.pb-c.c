@@ -2083,7 +2083,7 @@ const ProtobufCMessageDescriptor tradewire__v1__book_replaced__descriptor =
   (ProtobufCMessageInit) tradewire__v1__book_replaced__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tradewire__v1__book_refused__field_descriptors[2] =
+static const ProtobufCFieldDescriptor tradewire__v1__book_refused__field_descriptors[3] =
 {
   {
     "reason",
@@ -2109,15 +2109,28 @@ static const ProtobufCFieldDescriptor tradewire__v1__book_refused__field_descrip
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "replace",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__BookRefused, replace),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tradewire__v1__book_refused__field_indices_by_name[] = {
   0,   /* field[0] = reason */
+  2,   /* field[2] = replace */
   1,   /* field[1] = text */
 };
 static const ProtobufCIntRange tradewire__v1__book_refused__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor tradewire__v1__book_refused__descriptor =
 {
@@ -2127,7 +2140,7 @@ const ProtobufCMessageDescriptor tradewire__v1__book_refused__descriptor =
   "Tradewire__V1__BookRefused",
   "tradewire.v1",
   sizeof(Tradewire__V1__BookRefused),
-  2,
+  3,
   tradewire__v1__book_refused__field_descriptors,
   tradewire__v1__book_refused__field_indices_by_name,
   1,  tradewire__v1__book_refused__number_ranges,

@@ -502,7 +502,7 @@ void   tradewire__v1__position__free_unpacked
   assert(message->base.descriptor == &tradewire__v1__position__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor tradewire__v1__risk_check_request__field_descriptors[8] =
+static const ProtobufCFieldDescriptor tradewire__v1__risk_check_request__field_descriptors[11] =
 {
   {
     "check_id",
@@ -600,13 +600,52 @@ static const ProtobufCFieldDescriptor tradewire__v1__risk_check_request__field_d
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "replace",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__RiskCheckRequest, replace),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "filled_quantity",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__RiskCheckRequest, filled_quantity),
+    &tradewire__v1__quantity__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "order_version",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__RiskCheckRequest, order_version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tradewire__v1__risk_check_request__field_indices_by_name[] = {
   2,   /* field[2] = account */
   0,   /* field[0] = check_id */
+  9,   /* field[9] = filled_quantity */
   1,   /* field[1] = order_id */
+  10,   /* field[10] = order_version */
   6,   /* field[6] = price */
   7,   /* field[7] = quantity */
+  8,   /* field[8] = replace */
   4,   /* field[4] = side */
   3,   /* field[3] = symbol */
   5,   /* field[5] = type */
@@ -614,7 +653,7 @@ static const unsigned tradewire__v1__risk_check_request__field_indices_by_name[]
 static const ProtobufCIntRange tradewire__v1__risk_check_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor tradewire__v1__risk_check_request__descriptor =
 {
@@ -624,14 +663,14 @@ const ProtobufCMessageDescriptor tradewire__v1__risk_check_request__descriptor =
   "Tradewire__V1__RiskCheckRequest",
   "tradewire.v1",
   sizeof(Tradewire__V1__RiskCheckRequest),
-  8,
+  11,
   tradewire__v1__risk_check_request__field_descriptors,
   tradewire__v1__risk_check_request__field_indices_by_name,
   1,  tradewire__v1__risk_check_request__number_ranges,
   (ProtobufCMessageInit) tradewire__v1__risk_check_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tradewire__v1__risk_check_response__field_descriptors[6] =
+static const ProtobufCFieldDescriptor tradewire__v1__risk_check_response__field_descriptors[7] =
 {
   {
     "check_id",
@@ -705,10 +744,23 @@ static const ProtobufCFieldDescriptor tradewire__v1__risk_check_response__field_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "protection_price",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__RiskCheckResponse, protection_price),
+    &tradewire__v1__price__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tradewire__v1__risk_check_response__field_indices_by_name[] = {
   1,   /* field[1] = approved */
   0,   /* field[0] = check_id */
+  6,   /* field[6] = protection_price */
   2,   /* field[2] = reason */
   4,   /* field[4] = reference_price */
   5,   /* field[5] = reserved */
@@ -717,7 +769,7 @@ static const unsigned tradewire__v1__risk_check_response__field_indices_by_name[
 static const ProtobufCIntRange tradewire__v1__risk_check_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor tradewire__v1__risk_check_response__descriptor =
 {
@@ -727,7 +779,7 @@ const ProtobufCMessageDescriptor tradewire__v1__risk_check_response__descriptor 
   "Tradewire__V1__RiskCheckResponse",
   "tradewire.v1",
   sizeof(Tradewire__V1__RiskCheckResponse),
-  6,
+  7,
   tradewire__v1__risk_check_response__field_descriptors,
   tradewire__v1__risk_check_response__field_indices_by_name,
   1,  tradewire__v1__risk_check_response__number_ranges,

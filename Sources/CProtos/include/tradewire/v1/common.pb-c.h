@@ -229,11 +229,11 @@ struct  Tradewire__V1__Instrument
    */
   char *quote_currency;
   /*
-   * Decimal digits of prices: a price's scale must equal this.
+   * Decimal digits of prices (0–9): a price's scale must equal this.
    */
   uint32_t price_scale;
   /*
-   * Decimal digits of quantities: a quantity's scale must equal this.
+   * Decimal digits of quantities (0–9): a quantity's scale must equal this.
    */
   uint32_t quantity_scale;
   /*
@@ -245,16 +245,26 @@ struct  Tradewire__V1__Instrument
    */
   Tradewire__V1__Quantity *lot_size;
   Tradewire__V1__Quantity *min_quantity;
+  /*
+   * The largest order quantity. With max_price it bounds every notional: max_price.units × max_quantity.units
+   * is at most 10^18, so that price × quantity of any order (and of all its fills) fits in 64 bits. Unset (0):
+   * 10^18 ÷ max_price.units, or 10^9 units when max_price is unset too.
+   */
   Tradewire__V1__Quantity *max_quantity;
   /*
    * A LIMIT price may be at most this many basis points from the reference price (0: no band).
    */
   uint32_t price_band_bps;
   Tradewire__V1__InstrumentStatus status;
+  /*
+   * The highest price an order may have (and a MARKET order's protection price is capped at). Unset (0):
+   * 10^18 ÷ max_quantity.units, or 10^9 units when max_quantity is unset too.
+   */
+  Tradewire__V1__Price *max_price;
 };
 #define TRADEWIRE__V1__INSTRUMENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__instrument__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, NULL, NULL, NULL, NULL, 0, TRADEWIRE__V1__INSTRUMENT_STATUS__INSTRUMENT_STATUS_UNSPECIFIED }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, NULL, NULL, NULL, NULL, 0, TRADEWIRE__V1__INSTRUMENT_STATUS__INSTRUMENT_STATUS_UNSPECIFIED, NULL }
 
 
 /*

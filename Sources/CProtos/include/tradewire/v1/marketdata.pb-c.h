@@ -120,10 +120,16 @@ struct  Tradewire__V1__Quote
   Tradewire__V1__Price *reference_price;
   Tradewire__V1__ReferenceSource reference_source;
   int64_t updated_at_unix_nanos;
+  /*
+   * When market data last established the reference price (a trade or a step of its feed). Risk and the gateway
+   * refuse orders that need a reference (a price band, a MARKET order) once it is older than their maximum age
+   * (default 10 s): a stalled feed fails closed. Quotes are re-sent at least every second while the feed runs.
+   */
+  int64_t reference_at_unix_nanos;
 };
 #define TRADEWIRE__V1__QUOTE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__quote__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, NULL, NULL, NULL, 0, NULL, TRADEWIRE__V1__REFERENCE_SOURCE__REFERENCE_SOURCE_UNSPECIFIED, 0 }
+    , (char *)protobuf_c_empty_string, NULL, NULL, NULL, NULL, 0, NULL, TRADEWIRE__V1__REFERENCE_SOURCE__REFERENCE_SOURCE_UNSPECIFIED, 0, 0 }
 
 
 struct  Tradewire__V1__GetOrderBookRequest

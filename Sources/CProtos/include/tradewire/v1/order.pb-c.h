@@ -64,7 +64,12 @@ typedef enum _Tradewire__V1__ExecType {
   /*
    * Tradewire-specific: a FILLED order settled. FIX has no ExecType for this; fix_exec_type is empty.
    */
-  TRADEWIRE__V1__EXEC_TYPE__EXEC_TYPE_SETTLED = 9
+  TRADEWIRE__V1__EXEC_TYPE__EXEC_TYPE_SETTLED = 9,
+  /*
+   * FIX 'E': risk approved a replace and the book has it; the order's pending_price and pending_quantity say
+   * what it becomes. A REPLACED report follows (or an ORDER_STATUS one if the book no longer had the order).
+   */
+  TRADEWIRE__V1__EXEC_TYPE__EXEC_TYPE_PENDING_REPLACE = 10
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(TRADEWIRE__V1__EXEC_TYPE)
 } Tradewire__V1__ExecType;
 
@@ -152,10 +157,22 @@ struct  Tradewire__V1__Order
    * The PlaceOrders batch this order came in, if any (for Reconcile).
    */
   char *batch_id;
+  /*
+   * A replace risk approved that the book has not applied yet (FIX PendingReplace): the new limit price and
+   * total quantity. Risk holds the larger of the current and the new terms until the book answers; a second
+   * replace meanwhile is refused (FIX OrdCxlRejReason 3).
+   */
+  Tradewire__V1__Price *pending_price;
+  Tradewire__V1__Quantity *pending_quantity;
+  /*
+   * A MARKET order's protection price, set by risk from the reference price and the instrument's band (capped at
+   * max_price): a buy never trades above it, a sell never below it; the remainder is cancelled (IOC/FOK).
+   */
+  Tradewire__V1__Price *protection_price;
 };
 #define TRADEWIRE__V1__ORDER__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__order__descriptor) \
-    , NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, TRADEWIRE__V1__SIDE__SIDE_UNSPECIFIED, TRADEWIRE__V1__ORDER_TYPE__ORDER_TYPE_UNSPECIFIED, TRADEWIRE__V1__TIME_IN_FORCE__TIME_IN_FORCE_UNSPECIFIED, NULL, NULL, TRADEWIRE__V1__ORDER_STATUS__ORDER_STATUS_UNSPECIFIED, NULL, NULL, NULL, (char *)protobuf_c_empty_string, TRADEWIRE__V1__REJECT_REASON__REJECT_REASON_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string }
+    , NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, TRADEWIRE__V1__SIDE__SIDE_UNSPECIFIED, TRADEWIRE__V1__ORDER_TYPE__ORDER_TYPE_UNSPECIFIED, TRADEWIRE__V1__TIME_IN_FORCE__TIME_IN_FORCE_UNSPECIFIED, NULL, NULL, TRADEWIRE__V1__ORDER_STATUS__ORDER_STATUS_UNSPECIFIED, NULL, NULL, NULL, (char *)protobuf_c_empty_string, TRADEWIRE__V1__REJECT_REASON__REJECT_REASON_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, NULL, NULL, NULL }
 
 
 /*
@@ -238,10 +255,16 @@ struct  Tradewire__V1__CancelReject
    * The correlation_id of the OrderEntry request this answers.
    */
   char *correlation_id;
+  /*
+   * FIX CxlRejReason (102): "0" too late (the order is done), "1" unknown order, "2" refused by a broker or
+   * exchange option (risk refused a replace: `reason` says which limit), "3" a cancel or replace is already
+   * pending, "99" other (an invalid request: `text` says what).
+   */
+  char *fix_cxl_rej_reason;
 };
 #define TRADEWIRE__V1__CANCEL_REJECT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__cancel_reject__descriptor) \
-    , NULL, (char *)protobuf_c_empty_string, TRADEWIRE__V1__ORDER_STATUS__ORDER_STATUS_UNSPECIFIED, TRADEWIRE__V1__REJECT_REASON__REJECT_REASON_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , NULL, (char *)protobuf_c_empty_string, TRADEWIRE__V1__ORDER_STATUS__ORDER_STATUS_UNSPECIFIED, TRADEWIRE__V1__REJECT_REASON__REJECT_REASON_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 /* Tradewire__V1__NewOrder methods */

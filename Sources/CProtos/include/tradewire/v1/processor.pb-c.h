@@ -292,10 +292,14 @@ struct  Tradewire__V1__BookRefused
   ProtobufCMessage base;
   Tradewire__V1__RejectReason reason;
   char *text;
+  /*
+   * The refused request was a replace (else a cancel).
+   */
+  protobuf_c_boolean replace;
 };
 #define TRADEWIRE__V1__BOOK_REFUSED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__book_refused__descriptor) \
-    , TRADEWIRE__V1__REJECT_REASON__REJECT_REASON_UNSPECIFIED, (char *)protobuf_c_empty_string }
+    , TRADEWIRE__V1__REJECT_REASON__REJECT_REASON_UNSPECIFIED, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Tradewire__V1__AckBatch

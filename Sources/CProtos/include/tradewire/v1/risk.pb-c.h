@@ -51,10 +51,22 @@ struct  Tradewire__V1__RiskCheckRequest
    */
   Tradewire__V1__Price *price;
   Tradewire__V1__Quantity *quantity;
+  /*
+   * A replace of a working order: price and quantity are its new limit and total quantity, checked as a new
+   * order's would be with the order's current reservation counted as released. Approved, the reservation holds
+   * the larger of the current and the new terms until the order's events show the book's answer.
+   */
+  protobuf_c_boolean replace;
+  /*
+   * For a replace: what has filled (the new working quantity is quantity − filled_quantity), and the order's
+   * version when the replace was asked (events of earlier versions leave the pending terms held).
+   */
+  Tradewire__V1__Quantity *filled_quantity;
+  uint64_t order_version;
 };
 #define TRADEWIRE__V1__RISK_CHECK_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__risk_check_request__descriptor) \
-    , 0, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, TRADEWIRE__V1__SIDE__SIDE_UNSPECIFIED, TRADEWIRE__V1__ORDER_TYPE__ORDER_TYPE_UNSPECIFIED, NULL, NULL }
+    , 0, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, TRADEWIRE__V1__SIDE__SIDE_UNSPECIFIED, TRADEWIRE__V1__ORDER_TYPE__ORDER_TYPE_UNSPECIFIED, NULL, NULL, 0, NULL, 0 }
 
 
 struct  Tradewire__V1__RiskCheckResponse
@@ -78,10 +90,15 @@ struct  Tradewire__V1__RiskCheckResponse
    * Cash reserved for this order (buys), released on cancel and settled on fill.
    */
   Tradewire__V1__Money *reserved;
+  /*
+   * For an approved MARKET order: its protection price (reference ± band, on the tick grid, capped at the
+   * instrument's max_price). The book never trades it beyond this price.
+   */
+  Tradewire__V1__Price *protection_price;
 };
 #define TRADEWIRE__V1__RISK_CHECK_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__risk_check_response__descriptor) \
-    , 0, 0, TRADEWIRE__V1__REJECT_REASON__REJECT_REASON_UNSPECIFIED, (char *)protobuf_c_empty_string, NULL, NULL }
+    , 0, 0, TRADEWIRE__V1__REJECT_REASON__REJECT_REASON_UNSPECIFIED, (char *)protobuf_c_empty_string, NULL, NULL, NULL }
 
 
 /*
