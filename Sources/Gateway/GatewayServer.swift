@@ -68,3 +68,9 @@ public final class GatewayServer: Sendable {
         await core.cluster.close()
     }
 }
+
+public struct GatewayError: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) { self.description = description }
+}

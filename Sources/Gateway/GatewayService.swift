@@ -143,12 +143,14 @@ struct GatewayService: Tradewire_V1_Gateway.ServiceProtocol {
 
     func reconcile(request: Tradewire_V1_ReconcileRequest, context: ServerContext) async throws -> Tradewire_V1_ReconcileResponse {
         let caller = try core.caller(context)
-        guard !request.batchID.isEmpty else { throw OrderValidation.error([.init(field: "batch_id", description_p: "is required")]) }
+        guard OrderValidation.isPrintableToken(request.batchID, maxBytes: 64) else {
+            throw OrderValidation.error([.init(field: "batch_id", description_p: "must be 1–64 printable ASCII characters without spaces")])
+        }
         var query = Tradewire_V1_ProcessorListOrdersRequest(account: caller.account)
         query.batchID = request.batchID
         let orders = try await core.orders(query)
         guard !orders.isEmpty else {
-            throw RPCError(code: .notFound, message: "account \(caller.account) has no orders in batch \(request.batchID)")
+            throw RPCError(code: .notFound, message: "account \(caller.account) has no orders in batch \(Echo.quote(request.batchID))")
         }
         return try Reconciliation(orders: orders, instruments: core.instruments).response(batchID: request.batchID, expected: request.expectedPnl)
     }

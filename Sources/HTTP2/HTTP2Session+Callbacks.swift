@@ -11,6 +11,7 @@ extension HTTP2Session {
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, onDataChunk)
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, onStreamClose)
         nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, onFrameSent)
+        nghttp2_session_callbacks_set_on_frame_not_send_callback(callbacks, onFrameNotSent)
     }
 
     /// The data provider every stream with a body uses: reads from the stream's OutboundStream.
@@ -100,6 +101,16 @@ private let onFrameSent: nghttp2_on_frame_send_callback = { nghttp2, frame, user
         }
         return 0
     }
+}
+
+/// A frame nghttp2 could not send. For HEADERS (response headers or trailers too large to encode, say), the
+/// stream is reset with INTERNAL_ERROR, so the peer hears that the response failed instead of waiting for it
+/// until its deadline.
+private let onFrameNotSent: nghttp2_on_frame_not_send_callback = { nghttp2, frame, _, _ in
+    let header = frame!.pointee.hd
+    guard header.type == UInt8(NGHTTP2_HEADERS.rawValue), header.stream_id > 0 else { return 0 }
+    _ = nghttp2_submit_rst_stream(nghttp2, UInt8(NGHTTP2_FLAG_NONE.rawValue), header.stream_id, HTTP2ErrorCode.internalError.rawValue)
+    return 0
 }
 
 private let onStreamClose: nghttp2_on_stream_close_callback = { _, streamID, errorCode, userData in

@@ -54,6 +54,9 @@ public final class HTTP2Session {
         nghttp2_option_set_max_outbound_ack(option, 1000)
         nghttp2_option_set_max_settings(option, 32)
         nghttp2_option_set_peer_max_concurrent_streams(option, 100)
+        // RFC 9110 §5.5: a field value's surrounding whitespace is not part of it. The receiver trims it
+        // (`Metadata`) rather than resetting the stream, as RFC 9113's strict check would.
+        nghttp2_option_set_no_rfc9113_leading_and_trailing_ws_validation(option, 1)
         var created: OpaquePointer?
         let unmanaged = Unmanaged.passUnretained(self).toOpaque()
         let result =

@@ -21,6 +21,7 @@ public final class Journal: Sendable {
 
     public let path: String
     public let maxBatch: Int
+    private let lock: ExclusiveLock
     private let writer: EventLoop
     private let state: Mutex<State>
     /// Touched on `writer`'s thread only.
@@ -60,8 +61,10 @@ public final class Journal: Sendable {
         public var largestBatch: Int
     }
 
-    /// Opens (or creates) the journal at `path`.
+    /// Opens (or creates) the journal at `path`, after taking its exclusive lock (a second process, or a second
+    /// `Journal` of the same file, is refused).
     public init(path: String, synchronous: JournalSynchronous = .full, maxBatch: Int = 4096) throws(SQLiteError) {
+        lock = try ExclusiveLock(for: path)
         self.path = path
         self.maxBatch = maxBatch
         let store = try JournalStore(path: path, synchronous: synchronous)
@@ -86,6 +89,7 @@ public final class Journal: Sendable {
         writer.execute { self.flush() }
         _ = try? await writer.submit {}
         writer.shutdown()
+        lock.release()
     }
 
     public var isClosed: Bool { state.withLock { $0.closed } }

@@ -10,9 +10,9 @@ enum InstrumentRules {
 
     /// Throws INVALID_ARGUMENT naming the first field that is wrong.
     static func validate(_ instrument: Tradewire_V1_Instrument) throws(RPCError) {
-        func invalid(_ text: String) -> RPCError { RPCError(code: .invalidArgument, message: "instrument \(instrument.symbol): \(text)") }
+        func invalid(_ text: String) -> RPCError { RPCError(code: .invalidArgument, message: "instrument \(Echo.quote(instrument.symbol)): \(text)") }
         guard isSymbol(instrument.symbol) else {
-            throw RPCError(code: .invalidArgument, message: "symbol \"\(instrument.symbol)\" must be 1–16 characters of A–Z, 0–9, '.', '_' or '-'")
+            throw RPCError(code: .invalidArgument, message: "symbol \(Echo.quote(instrument.symbol)) must be 1–16 characters of A–Z, 0–9, '.', '_' or '-'")
         }
         if let problem = OrderBounds.problem(
             priceScale: instrument.priceScale, quantityScale: instrument.quantityScale, maxPrice: instrument.maxPrice?.units ?? 0,

@@ -54,9 +54,11 @@ final class MarketDataCore: @unchecked Sendable {
         tickFeed()
     }
 
+    /// Stops the feed and releases the store's lock (nothing is written after this). Loop thread.
     func stop() {
         feedTimer?.cancel()
         feedTimer = nil
+        store.close()
     }
 
     func cursor(_ node: String) -> UInt64 { cursors[node] ?? 0 }

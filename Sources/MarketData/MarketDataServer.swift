@@ -29,8 +29,13 @@ public final class MarketDataServer: Sendable {
         let store = try MarketStore(path: storePath ?? "\(config.dataDirectory)/marketdata.sqlite")
         core = try MarketDataCore(store: store, settings: settings, loop: coreLoop)
         follower = EventFollower(config: config, batchSize: settings.eventBatch)
+        // Clients read market data with their API key; UpsertInstrument stays internal.
+        let keys = try config.keysFile.map { try APIKeys.load(path: $0) }
+        let reads = Set(["ListInstruments", "GetInstrument", "WatchInstruments", "GetQuote", "GetOrderBook", "GetTrades", "GetCandles",
+                         "StreamQuotes", "StreamTrades", "StreamBook"].map { "/tradewire.v1.MarketData/\($0)" })
         server = try Server(
-            services: [MarketDataService(core: core), health], configuration: config.internalServer(address, telemetry: telemetry))
+            services: [MarketDataService(core: core), health],
+            configuration: config.internalServer(address, telemetry: telemetry, clientKeys: keys, clientMethods: reads))
     }
 
     /// Starts the feed, follows the processors, listens; returns the bound addresses.

@@ -20,13 +20,13 @@ struct MarketDataService: Tradewire_V1_MarketData.ServiceProtocol {
 
     private static func symbol(_ text: String) throws(RPCError) -> String {
         guard InstrumentRules.isSymbol(text) else {
-            throw RPCError(code: .invalidArgument, message: "symbol \"\(text)\" must be 1–16 characters of A–Z, 0–9, '.', '_' or '-'")
+            throw RPCError(code: .invalidArgument, message: "symbol \(Echo.quote(text)) must be 1–16 characters of A–Z, 0–9, '.', '_' or '-'")
         }
         return text
     }
 
     private static func notFound(_ symbol: String) -> RPCError {
-        RPCError(code: .notFound, message: "no instrument or market named \(symbol)")
+        RPCError(code: .notFound, message: "no instrument or market named \(Echo.quote(symbol))")
     }
 
     // MARK: - Instruments

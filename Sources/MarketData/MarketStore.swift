@@ -6,6 +6,7 @@ import SQLite
 /// restart resumes exactly after what was stored. Used by the core thread only.
 final class MarketStore {
     private let database: SQLiteDatabase
+    private let lock: ExclusiveLock
     private let upsertInstrument: SQLiteStatement
     private let insertTrade: SQLiteStatement
     private let selectTrades: SQLiteStatement
@@ -17,7 +18,12 @@ final class MarketStore {
     private let upsertMarket: SQLiteStatement
     private let upsertCursor: SQLiteStatement
 
+    /// Releases the file's lock: nothing is written after this.
+    func close() { lock.release() }
+
+    /// Opens (or creates) the store at `path`, after taking its exclusive lock (a second process is refused).
     init(path: String, synchronous: String = "NORMAL") throws(SQLiteError) {
+        lock = try ExclusiveLock(for: path)
         database = try SQLiteDatabase.open(path: path, synchronous: synchronous)
         try database.execute("""
             CREATE TABLE IF NOT EXISTS instruments (symbol TEXT PRIMARY KEY, payload BLOB NOT NULL) WITHOUT ROWID;

@@ -6,7 +6,10 @@ public import Transport
 /// The mesh credential: the shared secret from the cluster file that every call between Tradewire's own services
 /// carries as `authorization: Bearer …`. Internal services (processor, risk, market data) admit only calls that
 /// carry it, so a client that reaches their ports directly gets UNAUTHENTICATED; health checks stay open for probes.
-/// Without a `mesh_credential` in the file, internal services admit every call (a setup on one machine).
+/// Market data's read calls also admit a client's API key (`clientKeys`): clients never need the mesh credential,
+/// which stays inside the cluster. Without a `mesh_credential` in the file, internal services admit every call —
+/// allowed only when they listen on loopback (a setup on one machine): binding any other address without one is a
+/// startup error.
 extension ClusterConfig {
     /// A channel to an internal service at host:port whose calls carry the mesh credential.
     public func channel(_ address: String) throws -> Channel {
@@ -16,30 +19,49 @@ extension ClusterConfig {
         return try Channel(host: host, port: port, configuration: configuration)
     }
 
-    /// How an internal service listens on `address`: admitting only calls with the mesh credential, with its
-    /// metrics and HTTP endpoints when `telemetry` is given.
-    public func internalServer(_ address: SocketAddress, telemetry: Telemetry?) -> ServerConfiguration {
+    /// How an internal service listens on `address`: admitting only calls with the mesh credential (and, for
+    /// `clientMethods`, a client's API key from `clientKeys`), with its metrics and HTTP endpoints when `telemetry`
+    /// is given. Throws when the file sets no mesh credential and `address` is not a loopback one.
+    public func internalServer(_ address: SocketAddress, telemetry: Telemetry?, clientKeys: APIKeys? = nil,
+                               clientMethods: Set<String> = []) throws -> ServerConfiguration
+    {
+        if meshCredential == nil, !Self.isLoopback(address) {
+            throw ClusterConfigError("listening on \(address) needs a \"mesh_credential\" in the cluster file: without one, any client that reaches the port could call internal services")
+        }
         var configuration = ServerConfiguration(addresses: [address])
-        configuration.admission = meshAdmission
+        configuration.admission = admission(clientKeys: clientKeys, clientMethods: clientMethods)
         telemetry?.instrument(&configuration)
         return configuration
     }
 
-    /// Refuses calls without the mesh credential; nil when the file sets none.
-    public var meshAdmission: CallAdmission? {
+    static func isLoopback(_ address: SocketAddress) -> Bool {
+        address.host.hasPrefix("127.") || address.host == "::1"
+    }
+
+    /// Refuses calls without the mesh credential (health checks stay open); with `clientKeys`, `clientMethods`
+    /// (full paths, "/tradewire.v1.MarketData/GetQuote") also admit a valid API key. Nil when the file sets no
+    /// mesh credential. A second `authorization` header is refused: which one counts must not depend on order.
+    public func admission(clientKeys: APIKeys? = nil, clientMethods: Set<String> = []) -> CallAdmission? {
         guard let meshCredential else { return nil }
-        let expected = Array("Bearer \(meshCredential)".utf8)
+        let expected = Array(meshCredential.utf8)
         return { method, metadata in
             if method.service == "grpc.health.v1.Health" { return nil }
-            guard let presented = metadata["authorization"] else {
-                return RPCError(code: .unauthenticated, message: "\(method.service) is internal: calls need the mesh credential")
+            let headers = metadata.values("authorization")
+            guard headers.count == 1, let token = APIKeys.bearerToken(headers[0]) else {
+                return RPCError(code: .unauthenticated, message: headers.count > 1
+                    ? "\(headers.count) authorization headers: send exactly one"
+                    : "\(method.service) needs a credential: \"authorization: Bearer <credential>\"")
             }
-            guard ConstantTime.equal(Array(presented.utf8), expected) else {
-                return RPCError(code: .unauthenticated, message: "\(method.service) is internal: the credential presented is not the mesh's")
-            }
-            return nil
+            if ConstantTime.equal(Array(token.utf8), expected) { return nil }
+            if let clientKeys, clientMethods.contains(method.path), clientKeys.entry(forKey: token) != nil { return nil }
+            return RPCError(code: .unauthenticated, message: clientMethods.contains(method.path)
+                ? "the credential presented is neither an API key nor the mesh's"
+                : "\(method.service)/\(method.method) is internal: the credential presented is not the mesh's")
         }
     }
+
+    /// Refuses calls without the mesh credential; nil when the file sets none.
+    public var meshAdmission: CallAdmission? { admission() }
 }
 
 /// Comparisons of secrets whose time does not depend on where they differ.

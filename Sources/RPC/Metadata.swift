@@ -96,15 +96,34 @@ public struct Metadata: Hashable, Sendable, Sequence, ExpressibleByDictionaryLit
     /// Throws for a `-bin` value that is not base64.
     init(headers: some Sequence<(name: String, value: String)>) throws(RPCError) {
         for (name, value) in headers where !Self.isReserved(name) {
+            let value = Self.trimmingWhitespace(value)
             if name.hasSuffix("-bin") {
                 guard let bytes = Base64.decode(value) else {
-                    throw RPCError(code: .internal, message: "metadata \(name): value is not base64")
+                    throw RPCError(code: .internal, message: "metadata \(Echo.quote(name)): value is not base64")
                 }
                 entries.append(Entry(key: name, value: .binary(bytes)))
             } else {
                 entries.append(Entry(key: name, value: .string(value)))
             }
         }
+    }
+
+    /// Every text value of `key`, in order (a header sent twice has two).
+    public func values(_ key: String) -> [String] {
+        let key = key.lowercased()
+        return entries.compactMap { entry in
+            guard entry.key == key, case .string(let value) = entry.value else { return nil }
+            return value
+        }
+    }
+
+    /// `value` without leading and trailing spaces and tabs (RFC 9110 §5.5).
+    static func trimmingWhitespace(_ value: String) -> String {
+        let bytes = value.utf8
+        guard let first = bytes.first, let last = bytes.last, first == 0x20 || first == 0x09 || last == 0x20 || last == 0x09 else {
+            return value
+        }
+        return String(Substring(value).trimmingCharacters(0x20, 0x09))
     }
 
     /// The entries as HTTP/2 header fields (`-bin` values base64-encoded, unpadded as gRPC prefers); reserved
@@ -117,5 +136,15 @@ public struct Metadata: Hashable, Sendable, Sequence, ExpressibleByDictionaryLit
             case .binary(let value): return (entry.key, Base64.encode(value, padded: false))
             }
         }
+    }
+}
+
+extension Substring {
+    /// Without leading and trailing bytes among `a` and `b` (ASCII).
+    func trimmingCharacters(_ a: UInt8, _ b: UInt8) -> Substring {
+        var text = self
+        while let first = text.utf8.first, first == a || first == b { text = text.dropFirst() }
+        while let last = text.utf8.last, last == a || last == b { text = text.dropLast() }
+        return text
     }
 }

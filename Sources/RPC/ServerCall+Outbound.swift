@@ -40,15 +40,8 @@ extension ServerCall {
         }
         deadlineTimer?.cancel()
         observeEnd(status.code)
-        var trailers: [(name: String, value: String)] = [("grpc-status", String(status.code.rawValue))]
-        if !status.message.isEmpty { trailers.append(("grpc-message", PercentEncoding.encode(status.message))) }
-        if let details = status.detailsBinary {
-            trailers.append(("grpc-status-details-bin", Base64.encode(details, padded: false)))
-        }
-        trailers += extraHeaders
-        if !status.metadata.isEmpty { trailers += status.metadata.headerFields }
         let (initialMetadata, trailingMetadata) = response.withLock { ($0.initialMetadata, $0.trailingMetadata) }
-        if !trailingMetadata.isEmpty { trailers += trailingMetadata.headerFields }
+        let trailers = Self.trailers(status, extra: extraHeaders + status.metadata.headerFields + trailingMetadata.headerFields)
         switch action {
         case .trailersOnly:
             var headers: [(name: String, value: String)] = [(":status", "200"), ("content-type", "application/grpc")]
@@ -58,6 +51,43 @@ extension ServerCall {
             transport.sendTrailers(streamID: streamID, trailers)
         }
         if machine.inbound != .ended { transport.resetAfterResponse(streamID: streamID, errorCode: resetCode) }
+    }
+
+    /// Peers bound the header lists they accept (gRPC's default is 8 KiB; past 16–64 KiB the status never arrives):
+    /// a status's trailers stay within this many bytes.
+    static let maxTrailerBytes = 8192
+    /// The longest grpc-message sent, in bytes before percent-encoding.
+    static let maxStatusMessageBytes = 1024
+
+    /// The trailers that carry `status`, within ``maxTrailerBytes``: a long message is cut (and says so), and
+    /// details or metadata that would not fit are left out (the message says which).
+    static func trailers(_ status: RPCError, extra: [(name: String, value: String)]) -> [(name: String, value: String)] {
+        var message = status.message
+        if message.utf8.count > maxStatusMessageBytes {
+            var cut = Substring(message)
+            while cut.utf8.count > maxStatusMessageBytes - 40 { cut = cut.dropLast() }
+            message = "\(cut)… (\(message.utf8.count) bytes, cut)"
+        }
+        let code = ("grpc-status", String(status.code.rawValue))
+        var optional: [(name: String, value: String)] = []
+        if let details = status.detailsBinary { optional.append(("grpc-status-details-bin", Base64.encode(details, padded: false))) }
+        optional += extra
+        var size = 64 + message.utf8.count * 3
+        var kept: [(name: String, value: String)] = []
+        var omitted = false
+        for field in optional {
+            let fieldSize = field.name.utf8.count + field.value.utf8.count + 32
+            if size + fieldSize > maxTrailerBytes {
+                omitted = true
+                continue
+            }
+            size += fieldSize
+            kept.append(field)
+        }
+        if omitted { message += message.isEmpty ? "(trailing details omitted: too large)" : " (trailing details omitted: too large)" }
+        var trailers = [code]
+        if !message.isEmpty { trailers.append(("grpc-message", PercentEncoding.encode(message))) }
+        return trailers + kept
     }
 
     /// Tells the method's observer, once, how the call ended.

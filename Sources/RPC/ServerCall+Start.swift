@@ -39,11 +39,11 @@ extension ServerCall {
             }
         }
         guard method == "POST" else {
-            return .failure(.http(status: 405, RPCError(code: .internal, message: "method \(method) is not POST")))
+            return .failure(.http(status: 405, RPCError(code: .internal, message: "method \(Echo.quote(method)) is not POST")))
         }
         guard contentType.hasPrefix("application/grpc") else {
             return .failure(
-                .http(status: 415, RPCError(code: .internal, message: "content-type \"\(contentType)\" is not application/grpc")))
+                .http(status: 415, RPCError(code: .internal, message: "content-type \(Echo.quote(contentType)) is not application/grpc")))
         }
         guard let handler = router.method(forPath: path) else {
             return .failure(.grpc(unimplemented(path: path)))
@@ -58,7 +58,7 @@ extension ServerCall {
             guard let known = CompressionAlgorithm(rawValue: encoding) else {
                 return .failure(
                     .grpc(
-                        RPCError(code: .unimplemented, message: "grpc-encoding \"\(encoding)\" is not supported"),
+                        RPCError(code: .unimplemented, message: "grpc-encoding \(Echo.quote(encoding)) is not supported"),
                         extraHeaders: [("grpc-accept-encoding", CompressionAlgorithm.acceptEncoding)]))
             }
             compression = known
@@ -66,7 +66,7 @@ extension ServerCall {
         var deadline: UInt64?
         if let timeout {
             guard let nanoseconds = GRPCTimeout.parse(timeout) else {
-                return .failure(.grpc(RPCError(code: .internal, message: "malformed grpc-timeout \"\(timeout)\"")))
+                return .failure(.grpc(RPCError(code: .internal, message: "malformed grpc-timeout \(Echo.quote(timeout))")))
             }
             let (sum, overflow) = executionContext.now().addingReportingOverflow(nanoseconds)
             deadline = overflow ? nil : sum
@@ -86,9 +86,9 @@ extension ServerCall {
     private func unimplemented(path: String) -> RPCError {
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
         if parts.count == 2, !router.hasService(String(parts[0])) {
-            return RPCError(code: .unimplemented, message: "unknown service \(parts[0])")
+            return RPCError(code: .unimplemented, message: "unknown service \(Echo.quote(parts[0]))")
         }
-        return RPCError(code: .unimplemented, message: "unknown method \(path)")
+        return RPCError(code: .unimplemented, message: "unknown method \(Echo.quote(path))")
     }
 
     func reject(_ rejection: Rejection) {

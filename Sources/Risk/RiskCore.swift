@@ -87,6 +87,8 @@ final class RiskCore: Sendable {
     /// Writes what is left and stops the store thread.
     func stop() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in write { continuation.resume() } }
+        let store = store
+        _ = try? await storeLoop.submit { store.store.close() }
         storeLoop.shutdown()
     }
 }

@@ -34,14 +34,14 @@ struct RiskService: Tradewire_V1_Risk.ServiceProtocol {
 
     func getAccount(request: Tradewire_V1_GetAccountRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
         guard let account = core.engine.withLock({ $0.accounts[request.account]?.message(request.account) }) else {
-            throw RPCError(code: .notFound, message: "no account \"\(request.account)\"")
+            throw RPCError(code: .notFound, message: "no account \(Echo.quote(request.account))")
         }
         return account
     }
 
     func getPositions(request: Tradewire_V1_GetPositionsRequest, context: ServerContext) async throws -> Tradewire_V1_GetPositionsResponse {
         guard let positions = core.engine.withLock({ $0.positions(request.account, symbols: request.symbols) }) else {
-            throw RPCError(code: .notFound, message: "no account \"\(request.account)\"")
+            throw RPCError(code: .notFound, message: "no account \(Echo.quote(request.account))")
         }
         return Tradewire_V1_GetPositionsResponse(positions: positions)
     }

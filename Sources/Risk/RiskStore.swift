@@ -34,6 +34,7 @@ extension RiskEngine {
 /// stored: loading re-derives it from the reservations. Used by the store thread only.
 final class RiskStore {
     private let database: SQLiteDatabase
+    private let lock: ExclusiveLock
     private let upsertAccount: SQLiteStatement
     private let upsertPosition: SQLiteStatement
     private let upsertReservation: SQLiteStatement
@@ -41,7 +42,9 @@ final class RiskStore {
     private let upsertCursor: SQLiteStatement
     static let layout: Int64 = 3
 
+    /// Opens (or creates) the store at `path`, after taking its exclusive lock (a second process is refused).
     init(path: String, synchronous: String = "NORMAL") throws(SQLiteError) {
+        lock = try ExclusiveLock(for: path)
         database = try SQLiteDatabase.open(path: path, synchronous: synchronous)
         // Every working order has a row that is written when it is held and deleted when it ends: with SQLite's
         // default 2 MiB page cache, a busy table's index pages are read back from the OS on every write.
@@ -79,6 +82,9 @@ final class RiskStore {
         deleteReservation = try database.prepare("DELETE FROM reservations WHERE row = ?")
         upsertCursor = try database.prepare("INSERT OR REPLACE INTO cursors (node, sequence) VALUES (?, ?)")
     }
+
+    /// Releases the file's lock: nothing is written after this.
+    func close() { lock.release() }
 
     /// Writes one cut in one transaction.
     func write(_ rows: RiskRows) throws(SQLiteError) {

@@ -25,7 +25,7 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "Market data's host:port. Environment: TRADEWIRE_MARKETDATA.")
     var marketdata: String?
 
-    @Option(help: "The mesh credential market data requires. Environment: TRADEWIRE_MESH_CREDENTIAL.")
+    @Option(help: "An operator's mesh credential for market data, instead of the API key (its admin calls need it). Environment: TRADEWIRE_MESH_CREDENTIAL.")
     var meshCredential: String?
 
     @Option(help: "Sent as x-request-id, and logged with it by every service the call reaches (default: a new one).")
@@ -46,19 +46,25 @@ struct ClientOptions: ParsableArguments {
         guard let address = gateway ?? Environment.value("TRADEWIRE_GATEWAY") ?? saved?.gateway else {
             throw ValidationError("no gateway: pass --gateway, set TRADEWIRE_GATEWAY, or run where `tradewire local` keeps .tradewire (or pass --data)")
         }
-        guard let key = apiKey ?? Environment.value("TRADEWIRE_API_KEY") ?? saved?.apiKey(for: account) else {
-            throw ValidationError("no API key: pass --api-key or set TRADEWIRE_API_KEY" + (account.map { " (client.json has no key for \($0))" } ?? ""))
-        }
-        return try channel(address, bearer: key)
+        return try channel(address, bearer: try apiKeyToUse(saved))
     }
 
-    /// A channel to market data whose calls carry the mesh credential (when there is one).
+    /// A channel to market data whose calls carry the API key (its read calls take one), or an operator's mesh
+    /// credential when given explicitly.
     func marketDataChannel() throws -> Channel {
         let saved = try file()
         guard let address = marketdata ?? Environment.value("TRADEWIRE_MARKETDATA") ?? saved?.marketData else {
             throw ValidationError("no market data: pass --marketdata, set TRADEWIRE_MARKETDATA, or pass --data")
         }
-        return try channel(address, bearer: meshCredential ?? Environment.value("TRADEWIRE_MESH_CREDENTIAL") ?? saved?.meshCredential)
+        if let mesh = meshCredential ?? Environment.value("TRADEWIRE_MESH_CREDENTIAL") { return try channel(address, bearer: mesh) }
+        return try channel(address, bearer: try apiKeyToUse(saved))
+    }
+
+    private func apiKeyToUse(_ saved: ClientFile?) throws -> String {
+        guard let key = apiKey ?? Environment.value("TRADEWIRE_API_KEY") ?? saved?.apiKey(for: account) else {
+            throw ValidationError("no API key: pass --api-key or set TRADEWIRE_API_KEY" + (account.map { " (client.json has no key for \($0))" } ?? ""))
+        }
+        return key
     }
 
     private func channel(_ address: String, bearer: String?) throws -> Channel {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Gateway
 import JSON
+import Processor
 
 struct Keys: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,10 +40,7 @@ struct Keys: ParsableCommand {
             }
             keys.append(.object(entry))
             let text = JSONValue.object(["keys": .array(keys)]).text(pretty: true) + "\n"
-            let temporary = file + ".tmp"
-            try text.write(toFile: temporary, atomically: false, encoding: .utf8)
-            chmod(temporary, 0o600)
-            guard rename(temporary, file) == 0 else { throw ValidationError("cannot replace \(file)") }
+            try PrivateFile.write(text, to: file)
             print(key)
         }
     }

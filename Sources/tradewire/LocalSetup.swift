@@ -2,12 +2,14 @@ import EventLoop
 import Foundation
 import Gateway
 import JSON
+import Processor
 import Telemetry
 
 /// The files `tradewire local` keeps in its data folder: `cluster.json` (every service's configuration: addresses,
 /// the mesh credential, instruments, the price feed, the demo account), `keys.json` (the gateway's API keys, as
-/// hashes), `client.json` (what the client commands need: the gateway's address and the demo API key, market data's
-/// address and the mesh credential; mode 0600), `logs/` and the SQLite files. Made once; later runs reuse them, so
+/// hashes), `client.json` (what the client commands need: the gateway's and market data's addresses and the demo
+/// accounts' API keys — never the mesh credential, which stays inside the cluster), `logs/` and the SQLite files.
+/// The three files are created with mode 0600. Made once; later runs reuse them, so
 /// orders, positions and candles survive a restart.
 struct LocalSetup {
     /// Demo instruments: symbol and starting reference price in cents.
@@ -62,27 +64,20 @@ struct LocalSetup {
             }
 
             """
-        try cluster.write(toFile: clusterPath, atomically: true, encoding: .utf8)
+        try PrivateFile.write(cluster, to: clusterPath)  // it holds the mesh credential
         let generated = Self.accounts.map { account in (account, APIKeys.generate()) }
         let keys: JSONValue = .object(["keys": .array(generated.map { account, key in
             .object(["id": .string(account + "-key"), "account": .string(account), "sha256": .string(key.sha256)])
         })])
-        try Self.writePrivate(keys.text(pretty: true) + "\n", to: keysPath)
+        try PrivateFile.write(keys.text(pretty: true) + "\n", to: keysPath)
         let client: JSONValue = .object([
             "gateway": .string(address(0)), "account": .string(Self.accounts[0]),
             "api_keys": .object(JSONObject(generated.map { account, key in (account, .string(key.key)) })),
-            "marketdata": .string(address(1)), "mesh_credential": .string(mesh),
+            "marketdata": .string(address(1)),
         ])
-        try Self.writePrivate(client.text(pretty: true) + "\n", to: clientPath)
+        try PrivateFile.write(client.text(pretty: true) + "\n", to: clientPath)
     }
 
-    /// Writes `text` readable by its owner only (keys and credentials).
-    static func writePrivate(_ text: String, to path: String) throws {
-        let temporary = path + ".tmp"
-        try text.write(toFile: temporary, atomically: false, encoding: .utf8)
-        chmod(temporary, 0o600)
-        guard rename(temporary, path) == 0 else { throw LocalError("cannot replace \(path)") }
-    }
 }
 
 /// What the client commands read from a data folder's `client.json`.
@@ -93,7 +88,6 @@ struct ClientFile {
     /// API keys by account.
     var apiKeys: [String: String] = [:]
     var marketData: String?
-    var meshCredential: String?
 
     static func load(directory: String) throws -> ClientFile? {
         let path = directory + "/client.json"
@@ -102,7 +96,7 @@ struct ClientFile {
         var keys: [String: String] = [:]
         for (account, key) in json["api_keys"]?.objectValue?.members ?? [] { keys[account] = key.stringValue }
         return ClientFile(gateway: json["gateway"]?.stringValue, account: json["account"]?.stringValue, apiKeys: keys,
-                          marketData: json["marketdata"]?.stringValue, meshCredential: json["mesh_credential"]?.stringValue)
+                          marketData: json["marketdata"]?.stringValue)
     }
 
     /// The key of `account` (default: the file's account).

@@ -31,8 +31,7 @@ import Glibc
             var accepted = RiskEngineTests.event("c", status: .accepted, quantity: 3, leaves: 3)
             accepted.sequence = 1
             engine.apply(node: "p1", [accepted], now: 10)
-            let store = try RiskStore(path: path)
-            try store.write(engine.takeRows())
+            try RiskStore(path: path).write(engine.takeRows())
 
             var loaded = try RiskStore(path: path).load()
             #expect(loaded.reservations == engine.reservations)

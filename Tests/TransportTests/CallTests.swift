@@ -69,7 +69,7 @@ import Transport
                     responseType: Grpc_Testing_Empty.self)
             }
             #expect(service?.code == .unimplemented)
-            #expect(service?.message.contains("unknown service no.such.Service") == true)
+            #expect(service?.message.contains("unknown service \"no.such.Service\"") == true)
         }
     }
 
