@@ -33,7 +33,7 @@ struct ExecutionFeed: Sendable {
     private func follow(_ node: ClusterNode, after start: UInt64?, fromHead: Bool, ready: @Sendable (String, UInt64) -> Void,
                         deliver: @Sendable (String, UInt64, Tradewire_V1_ExecutionReport) -> Void) async
     {
-        guard let channel = try? cluster.channel(to: node) else { return }
+        guard let channel = try? cluster.feedChannel(to: node) else { return }
         let client = Tradewire_V1_Processor.Client(channel)
         var position = start ?? 0
         var knowsPosition = !fromHead

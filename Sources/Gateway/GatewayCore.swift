@@ -12,9 +12,13 @@ final class GatewayCore: Sendable {
     let instruments: InstrumentTable
     let limiter = RateLimiter()
     let defaultRate: Int
+    let streams: StreamQuota
     let logger = Logger(label: "tradewire.gateway")
 
-    init(cluster: ClusterClient, keys: APIKeys, instruments: InstrumentTable, defaultRate: Int) {
+    init(cluster: ClusterClient, keys: APIKeys, instruments: InstrumentTable, defaultRate: Int,
+         streams: StreamQuota = StreamQuota(perAccount: 16, total: 512))
+    {
+        self.streams = streams
         self.cluster = cluster
         self.keys = keys
         self.instruments = instruments
@@ -57,7 +61,7 @@ final class GatewayCore: Sendable {
         }
         var command = Tradewire_V1_Command()
         command.command = .place(Tradewire_V1_PlaceCommand(
-            orderID: Tradewire_V1_OrderId(value: id), account: caller.account, order: order, batchID: batchID,
+            orderID: Tradewire_V1_OrderId(value: id), account: caller.account, order: OrderValidation.canonical(order), batchID: batchID,
             idempotencyKey: order.clientOrderID.isEmpty ? idempotencyKey ?? "" : ""))
         return command
     }
@@ -101,7 +105,8 @@ final class GatewayCore: Sendable {
         if let problem = OrderValidation.referenceProblem(changed, table: instruments) { throw Self.unavailableBeforeSending(problem) }
         var command = Tradewire_V1_Command()
         command.command = .replace(Tradewire_V1_ReplaceCommand(
-            orderID: Tradewire_V1_OrderId(value: id), account: caller.account, price: request.price, quantity: request.quantity))
+            orderID: Tradewire_V1_OrderId(value: id), account: caller.account, price: request.price.map(OrderValidation.canonical),
+            quantity: request.quantity.map(OrderValidation.canonical)))
         return command
     }
 

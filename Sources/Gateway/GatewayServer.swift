@@ -3,6 +3,7 @@ public import EventLoop
 import GRPCServices
 public import Processor
 import Protos
+import RPC
 import Synchronization
 public import Telemetry
 import Transport
@@ -32,15 +33,32 @@ public final class GatewayServer: Sendable {
             guard let configPath, let text = try? String(contentsOfFile: configPath, encoding: .utf8) else { return nil }
             return try? ClusterConfig.parse(text, path: configPath)
         }
-        core = GatewayCore(cluster: cluster, keys: keys, instruments: InstrumentTable(referenceMaxAge: config.referenceMaxAge), defaultRate: config.ordersPerSecond)
+        core = GatewayCore(cluster: cluster, keys: keys, instruments: InstrumentTable(referenceMaxAge: config.referenceMaxAge), defaultRate: config.ordersPerSecond,
+                           streams: StreamQuota(perAccount: config.maxStreamsPerAccount, total: config.maxStreams))
         marketData = try config.marketDataAddress.map(config.channel)
         var serverConfiguration = ServerConfiguration(addresses: [address])
+        // Authenticate before any work for the caller: a call without a valid key is refused at its headers,
+        // before a byte of its request is buffered, decompressed or decoded.
+        serverConfiguration.admission = { method, metadata in
+            guard method.service != "grpc.health.v1.Health" else { return nil }
+            do throws(RPCError) {
+                _ = try keys.authenticate(metadata)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        // Orders are small: a PlaceOrders of 1,000 orders is about 100 KB.
+        serverConfiguration.calls.maxReceiveMessageSize = Self.maxRequestMessage
         telemetry?.instrument(&serverConfiguration)
         server = try Server(services: [GatewayService(core: core), health], configuration: serverConfiguration)
         telemetry?.addReadinessCheck("instruments") { [core] in
             core.instruments.isEmpty ? "no instruments from market data yet" : nil
         }
     }
+
+    /// The largest request message the gateway accepts (RESOURCE_EXHAUSTED past it).
+    public static let maxRequestMessage = 1 << 20
 
     /// Follows market data and listens; returns the bound addresses.
     @discardableResult

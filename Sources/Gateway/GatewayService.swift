@@ -106,6 +106,8 @@ struct GatewayService: Tradewire_V1_Gateway.ServiceProtocol {
     ) async throws {
         let caller = try core.caller(context)
         let start = try startingPositions(request)
+        try core.streams.enter(caller.account)
+        defer { core.streams.leave(caller.account) }
         let live = request.cursor.isEmpty && !request.fromBeginning
         let queue = SubscriberQueue<Tradewire_V1_ExecutionReport>(capacity: 65_536) {}
         let positions = ExecutionFeed.Cursor(start)
@@ -160,6 +162,8 @@ struct GatewayService: Tradewire_V1_Gateway.ServiceProtocol {
         context: ServerContext
     ) async throws {
         let caller = try core.caller(context)
+        try core.streams.enter(caller.account)
+        defer { core.streams.leave(caller.account) }
         try await OrderEntrySession(core: core, caller: caller, context: context).run(requests: requests, responses: responses)
     }
 }

@@ -22,6 +22,11 @@ struct OrderEntrySession: Sendable {
 
     static let maxInFlight = 4096
     static let queueCapacity = 65_536
+    /// Orders whose reports a session labels with a correlation id: an entry goes when its order's report is
+    /// final; past this many working at once, new requests are refused with RESOURCE_EXHAUSTED.
+    static let maxCorrelations = 65_536
+    /// A correlation id is at most this many bytes of printable ASCII.
+    static let maxCorrelationBytes = 64
     /// How long the session waits for a node's head before taking requests anyway (a node that is down).
     static let readyTimeout: Duration = .seconds(2)
 
@@ -43,7 +48,11 @@ struct OrderEntrySession: Sendable {
             group.addTask {
                 await feed.run(from: [:], live: true, ready: { _, _ in state.ready.arrive() }) { _, _, report in
                     var report = report
-                    report.correlationID = state.correlations.withLock { $0[report.orderID?.value ?? ""] } ?? ""
+                    let final = report.orderStatus == .rejected || report.orderStatus == .cancelled || report.orderStatus == .settled
+                    report.correlationID = state.correlations.withLock { correlations in
+                        let id = report.orderID?.value ?? ""
+                        return final ? correlations.removeValue(forKey: id) : correlations[id]
+                    } ?? ""
                     state.queue.push(.report(report))
                 }
             }
@@ -67,7 +76,28 @@ struct OrderEntrySession: Sendable {
         }
     }
 
+    /// Records that `id`'s reports carry `correlation`; RESOURCE_EXHAUSTED when the session tracks too many orders.
+    private func correlate(_ id: String, _ correlation: String, _ state: State) throws(RPCError) {
+        let full = state.correlations.withLock { correlations -> Bool in
+            guard correlations[id] != nil || correlations.count < Self.maxCorrelations else { return true }
+            correlations[id] = correlation
+            return false
+        }
+        if full {
+            throw RPCError(code: .resourceExhausted, message: "the session follows \(Self.maxCorrelations) working orders, its limit: "
+                + "wait for some to end or open another session")
+        }
+    }
+
     private func handle(_ request: Tradewire_V1_OrderEntryRequest, _ state: State) async {
+        guard OrderValidation.isPrintableToken(request.correlationID, maxBytes: Self.maxCorrelationBytes, allowEmpty: true) else {
+            var reject = Tradewire_V1_CancelReject(
+                text: "INVALID_ARGUMENT: correlation_id must be at most \(Self.maxCorrelationBytes) printable ASCII characters")
+            reject.reason = .invalidOrder
+            reject.fixCxlRejReason = "99"
+            state.queue.push(.cancelReject(reject))
+            return
+        }
         let correlation = request.correlationID
         switch request.request {
         case .newOrder(let order):
@@ -76,7 +106,7 @@ struct OrderEntrySession: Sendable {
                 try core.admit(caller)
                 let command = try core.place(order, caller: caller, field: "new_order", idempotencyKey: nil)
                 if case .place(let place) = command.command { id = place.orderID?.value ?? "" }
-                state.correlations.withLock { $0[id] = correlation }
+                try correlate(id, correlation, state)
                 let (placed, duplicate) = try await core.send(command, context)
                 if duplicate { state.queue.push(.report(Self.statusReport(placed, correlation))) }
             } catch {
@@ -109,7 +139,7 @@ struct OrderEntrySession: Sendable {
         do {
             try core.admit(caller)
             id = try core.orderID(reference, caller: caller)
-            state.correlations.withLock { $0[id] = correlation }
+            try correlate(id, correlation, state)
             let (order, duplicate) = try await core.send(try await command(id), context)
             if duplicate { state.queue.push(.report(Self.statusReport(order, correlation))) }
         } catch {
@@ -117,8 +147,23 @@ struct OrderEntrySession: Sendable {
             var reject = Tradewire_V1_CancelReject(
                 orderID: Tradewire_V1_OrderId(value: id), clientOrderID: reference?.clientOrderID ?? "", text: "\(error.code): \(error.message)",
                 correlationID: correlation)
-            reject.reason = error.code == .failedPrecondition ? .tooLate : error.code == .invalidArgument ? .invalidOrder : .unspecified
+            (reject.reason, reject.fixCxlRejReason) = Self.cancelRejectReason(error)
             state.queue.push(.cancelReject(reject))
+        }
+    }
+
+    /// Why a cancel or replace was refused, as RejectReason and FIX CxlRejReason (102): risk's reason for a replace
+    /// it refused ("2": an exchange option), a replace already pending ("3"), an order that is done ("0") or
+    /// unknown ("1"), anything else ("99").
+    static func cancelRejectReason(_ error: RPCError) -> (Tradewire_V1_RejectReason, String) {
+        let info = error.detail(Google_Rpc_ErrorInfo.self).flatMap { $0.domain == "tradewire.v1" ? $0.reason : nil }
+        if let info, let reason = Tradewire_V1_RejectReason(name: info) { return (reason, "2") }
+        switch (info, error.code) {
+        case ("ALREADY_PENDING"?, _): return (.unspecified, "3")
+        case ("TOO_LATE"?, _), (_, .failedPrecondition): return (.tooLate, "0")
+        case (_, .notFound): return (.unspecified, "1")
+        case (_, .invalidArgument): return (.invalidOrder, "99")
+        default: return (.unspecified, "99")
         }
     }
 

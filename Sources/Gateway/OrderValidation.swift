@@ -123,6 +123,21 @@ public enum OrderValidation {
         return found
     }
 
+    /// The order as the cluster gets it: the fields this schema knows and nothing else. A client's unknown fields
+    /// (which the codec keeps) are not forwarded into a node's command stream, whose messages every client
+    /// shares.
+    public static func canonical(_ order: Tradewire_V1_NewOrder) -> Tradewire_V1_NewOrder {
+        Tradewire_V1_NewOrder(
+            clientOrderID: order.clientOrderID, symbol: order.symbol, side: order.side, type: order.type, timeInForce: order.timeInForce,
+            price: order.price.map(canonical), quantity: order.quantity.map(canonical))
+    }
+
+    public static func canonical(_ price: Tradewire_V1_Price) -> Tradewire_V1_Price { Tradewire_V1_Price(units: price.units, scale: price.scale) }
+
+    public static func canonical(_ quantity: Tradewire_V1_Quantity) -> Tradewire_V1_Quantity {
+        Tradewire_V1_Quantity(units: quantity.units, scale: quantity.scale)
+    }
+
     /// Whether `text` is printable ASCII without spaces, at most `maxBytes` long.
     public static func isPrintableToken(_ text: String, maxBytes: Int, allowEmpty: Bool = false) -> Bool {
         let bytes = text.utf8

@@ -78,6 +78,8 @@ private let onFrameReceived: nghttp2_on_frame_recv_callback = { _, frame, userDa
             session.delegate.http2(
                 session, didReceiveGoAway: goaway.last_stream_id, errorCode: HTTP2ErrorCode(goaway.error_code),
                 debugData: debug)
+        case NGHTTP2_SETTINGS.rawValue:
+            session.peerSettingsReceived = true
         default:
             break
         }

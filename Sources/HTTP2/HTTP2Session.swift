@@ -32,6 +32,8 @@ public final class HTTP2Session {
     var resetAfterEnd: [Int32: HTTP2ErrorCode] = [:]
     /// Streams that drained below half the high watermark during produceOutput; announced after it.
     var writable: [Int32] = []
+    /// The peer's first SETTINGS frame has arrived (for a server: the client's preface is complete).
+    public internal(set) var peerSettingsReceived = false
 
     /// - Parameter delegate: kept unowned: the delegate owns the session and outlives it.
     public init(role: Role, settings: HTTP2Settings = HTTP2Settings(), delegate: HTTP2SessionDelegate)

@@ -26,7 +26,12 @@ public final class Journal: Sendable {
     private let state: Mutex<State>
     /// Touched on `writer`'s thread only.
     private let store: UnsafeTransfer<JournalStore>
+    /// Reads for the node's own thread (recovery, an actor coming back from its row).
     private let reader: Mutex<UnsafeTransfer<JournalStore>>
+    /// Reads for subscribers and queries: their own connection on their own thread, so that a long scan never
+    /// runs on a connection's loop thread nor holds the lock the node's thread needs.
+    private let scanner: UnsafeTransfer<JournalStore>
+    private let scanLoop: EventLoop
     /// swift-metrics: events per committed transaction, and how long each commit took (the disk's share of a
     /// command's latency).
     private let batchSize = Recorder(label: "journal_commit_batch_size")
@@ -71,10 +76,12 @@ public final class Journal: Sendable {
         state = Mutex(State(lastSequence: try store.lastSequence(), outboxHeads: try store.outboxHeads()))
         self.store = UnsafeTransfer(store)
         reader = Mutex(UnsafeTransfer(try JournalStore(path: path, synchronous: synchronous)))
+        scanner = UnsafeTransfer(try JournalStore(path: path, synchronous: synchronous))
         do {
             writer = try EventLoop(name: "journal")
+            scanLoop = try EventLoop(name: "journal-scan")
         } catch {
-            throw SQLiteError(operation: "start the journal's writer thread", code: 0, message: "\(error)")
+            throw SQLiteError(operation: "start the journal's threads", code: 0, message: "\(error)")
         }
     }
 
@@ -89,6 +96,8 @@ public final class Journal: Sendable {
         writer.execute { self.flush() }
         _ = try? await writer.submit {}
         writer.shutdown()
+        _ = try? await scanLoop.submit {}
+        scanLoop.shutdown()
         lock.release()
     }
 
@@ -206,6 +215,23 @@ public final class Journal: Sendable {
 
     private func read<T>(_ body: (JournalStore) throws(SQLiteError) -> T) throws(SQLiteError) -> T {
         try reader.withLock { reader throws(SQLiteError) in try body(reader.value) }
+    }
+
+    // MARK: - Scans (the scan thread)
+
+    /// Up to `limit` committed records from `sequence` on, read on the scan thread.
+    public func scan(from sequence: UInt64, limit: Int = 1000) async throws -> [JournalRecord] {
+        try await onScanThread { store throws(SQLiteError) in try store.records(from: sequence, limit: limit) }
+    }
+
+    /// The orders matching `query`, read on the scan thread.
+    public func scan(_ query: OrderQuery) async throws -> [OrderRow] {
+        try await onScanThread { store throws(SQLiteError) in try store.orders(query) }
+    }
+
+    private func onScanThread<T: Sendable>(_ body: @escaping @Sendable (JournalStore) throws(SQLiteError) -> T) async throws -> T {
+        let scanner = scanner
+        return try await scanLoop.submit { () throws -> T in try body(scanner.value) }
     }
 
     // MARK: - Writer thread

@@ -19,6 +19,7 @@ public final class ClusterClient: Sendable {
         var ring: ClusterRing
         var streams: [String: CommandStream] = [:]
         var channels: [String: Channel] = [:]
+        var feedChannels: [String: Channel] = [:]
     }
 
     public init(config: ClusterConfig, maxInFlightPerNode: Int = 8192, refresh: @escaping @Sendable () -> ClusterConfig? = { nil }) {
@@ -96,10 +97,28 @@ public final class ClusterClient: Sendable {
         return winner
     }
 
+    /// A second channel to `node` for long-lived event subscriptions (execution feeds): they get their own
+    /// connection, so that however many a gateway holds (bounded by its stream quotas), they never take the
+    /// streams and the window that commands and reads depend on.
+    public func feedChannel(to node: ClusterNode) throws(RPCError) -> Channel {
+        if let channel = state.withLock({ $0.feedChannels[node.id] }) { return channel }
+        let channel: Channel
+        do { channel = try config.channel(node.address) } catch {
+            throw RPCError(code: .unavailable, message: "cannot reach node \(node.id) at \(node.address): \(error)")
+        }
+        let (winner, extra) = state.withLock { state -> (Channel, Channel?) in
+            if let existing = state.feedChannels[node.id] { return (existing, channel) }
+            state.feedChannels[node.id] = channel
+            return (channel, nil)
+        }
+        extra?.close()
+        return winner
+    }
+
     public func close() async {
         let (streams, channels) = state.withLock { state in
-            defer { state.streams = [:]; state.channels = [:] }
-            return (Array(state.streams.values), Array(state.channels.values))
+            defer { state.streams = [:]; state.channels = [:]; state.feedChannels = [:] }
+            return (Array(state.streams.values), Array(state.channels.values) + Array(state.feedChannels.values))
         }
         streams.forEach { $0.close() }
         for channel in channels { await channel.shutdown() }

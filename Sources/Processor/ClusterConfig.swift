@@ -55,6 +55,10 @@ public struct ClusterConfig: Sendable {
     /// A reference price older than this is stale (`ReferencePrice`): the gateway and risk refuse orders that need
     /// one (a price band, a MARKET order's protection) until market data sends a fresh one.
     public var referenceMaxAge: Duration = .seconds(10)
+    /// Long-lived streams (OrderEntry sessions and StreamExecutions) a gateway serves one account, and all
+    /// accounts together: each holds a subscription on every node's feed connection, whose streams are bounded.
+    public var maxStreamsPerAccount = 16
+    public var maxStreams = 512
 
     public init(epoch: UInt64, nodes: [ClusterNode]) {
         self.epoch = epoch
@@ -117,6 +121,8 @@ public struct ClusterConfig: Sendable {
         if let milliseconds = try json.integer("passivate_after_ms", in: 1...86_400_000) {
             config.passivateAfter = .milliseconds(milliseconds)
         }
+        if let count = try json.integer("max_streams", in: 1...1000) { config.maxStreams = Int(count) }
+        if let count = try json.integer("max_streams_per_account", in: 1...1000) { config.maxStreamsPerAccount = Int(count) }
         if let milliseconds = try json.integer("reference_max_age_ms", in: 1...86_400_000) {
             config.referenceMaxAge = .milliseconds(milliseconds)
         }

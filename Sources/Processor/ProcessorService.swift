@@ -64,7 +64,7 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
             next = head + 1
         }
         while !Task.isCancelled {
-            let records = try journal.records(from: next, limit: batchSize)
+            let records = try await journal.scan(from: next, limit: batchSize)
             guard let last = records.last else {
                 if journal.isClosed { throw RPCError(code: .unavailable, message: "the node is shutting down; resume from \(next)") }
                 await journal.waitForEvents(after: next - 1)
@@ -154,7 +154,7 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
             }
             query.after = after
         }
-        let rows = try core.journal.orders(query)
+        let rows = try await core.journal.scan(query)
         var response = Tradewire_V1_ProcessorListOrdersResponse()
         response.orders = try rows.map { try Tradewire_V1_OrderRecord(serializedBytes: $0.payload).order ?? Tradewire_V1_Order() }
         if rows.count == query.limit, let last = rows.last { response.nextPageToken = PageToken.text(createdAt: last.createdAt, orderID: last.key) }

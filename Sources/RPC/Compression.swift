@@ -33,15 +33,21 @@ enum Gzip {
         return out
     }
 
-    /// `bytes` decompressed; nil when they are not gzip data or decompress to more than `limit` bytes (a
-    /// decompression bomb is refused as soon as it passes the limit, not after).
-    static func decompress(_ bytes: [UInt8], limit: Int) -> [UInt8]? {
+    enum DecompressionFailure: Error {
+        /// The output passed the limit (a decompression bomb is refused as soon as it does, not after).
+        case tooLarge
+        /// Not gzip data.
+        case malformed
+    }
+
+    /// `bytes` decompressed, within `limit` bytes.
+    static func decompress(_ bytes: [UInt8], limit: Int) -> Result<[UInt8], DecompressionFailure> {
         var stream = z_stream()
-        guard tw_inflate_init_gzip(&stream) == Z_OK else { return nil }
+        guard tw_inflate_init_gzip(&stream) == Z_OK else { return .failure(.malformed) }
         defer { inflateEnd(&stream) }
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16_384)
-        return bytes.withUnsafeBufferPointer { input -> [UInt8]? in
+        return bytes.withUnsafeBufferPointer { input -> Result<[UInt8], DecompressionFailure> in
             stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
             stream.avail_in = uInt(input.count)
             while true {
@@ -51,10 +57,10 @@ enum Gzip {
                     let status = inflate(&stream, Z_NO_FLUSH)
                     return (status, output.count - Int(stream.avail_out))
                 }
+                guard out.count + produced <= limit else { return .failure(.tooLarge) }
                 out.append(contentsOf: chunk[0..<produced])
-                if out.count > limit { return nil }
-                if status == Z_STREAM_END { return stream.avail_in == 0 ? out : nil }
-                if status != Z_OK || (produced == 0 && stream.avail_in == 0) { return nil }
+                if status == Z_STREAM_END { return stream.avail_in == 0 ? .success(out) : .failure(.malformed) }
+                if status != Z_OK || (produced == 0 && stream.avail_in == 0) { return .failure(.malformed) }
             }
         }
     }

@@ -7,7 +7,9 @@ struct MessageDeframer {
         case tooLarge(announced: Int, limit: Int)
         /// The compressed flag is set but the call's encoding is identity (INTERNAL).
         case compressedWithoutEncoding
-        /// Decompression failed or decompressed past the limit.
+        /// The message decompresses to more than the limit (RESOURCE_EXHAUSTED).
+        case decompressedTooLarge(limit: Int)
+        /// Decompression failed (INTERNAL).
         case badCompression(String)
         /// A flag byte other than 0 or 1.
         case badFlag(UInt8)
@@ -58,10 +60,11 @@ struct MessageDeframer {
                 payload = []
                 expected = -1
                 if compressed {
-                    guard let plain = Gzip.decompress(message, limit: limit) else {
-                        throw .badCompression("message does not decompress as gzip within \(limit) bytes")
+                    switch Gzip.decompress(message, limit: limit) {
+                    case .success(let plain): deliver(plain)
+                    case .failure(.tooLarge): throw .decompressedTooLarge(limit: limit)
+                    case .failure(.malformed): throw .badCompression("message is not gzip data")
                     }
-                    deliver(plain)
                 } else {
                     deliver(message)
                 }
@@ -76,6 +79,8 @@ extension MessageDeframer.Failure {
         switch self {
         case .tooLarge(let announced, let limit):
             RPCError(code: .resourceExhausted, message: "\(side) message of \(announced) bytes exceeds the limit of \(limit)")
+        case .decompressedTooLarge(let limit):
+            RPCError(code: .resourceExhausted, message: "\(side) message decompresses to more than the limit of \(limit) bytes")
         case .compressedWithoutEncoding:
             RPCError(code: .internal, message: "compressed \(side) message without a grpc-encoding")
         case .badCompression(let text):

@@ -43,8 +43,28 @@ extension ServerCall {
             failRequest(error.status(of: "request"))
             return
         }
+        guard countHeldBytes() else {
+            let limit = memory.map { "\($0.limit)" } ?? "its limit"
+            failRequest(RPCError(code: .resourceExhausted,
+                message: "the server holds too much unread request data (this connection's limit is \(limit) bytes): the call was ended"))
+            return
+        }
         giveBackWindow()
         deliverToReader()
+    }
+
+    /// Brings the connection's request memory up to date with what this call holds (partial and unread messages);
+    /// false when more would not fit.
+    private func countHeldBytes() -> Bool {
+        guard let memory else { return true }
+        let now = ended ? 0 : (deframer?.bufferedBytes ?? 0) + received.bytes
+        if now > heldBytes {
+            guard memory.take(now - heldBytes) else { return false }
+        } else if now < heldBytes {
+            memory.give(heldBytes - now)
+        }
+        heldBytes = now
+        return true
     }
 
     /// The client half-closed.
@@ -71,6 +91,7 @@ extension ServerCall {
             giveBackWindow()  // Held-back bytes still count against the connection's window.
             transport.callEnded(streamID: streamID)
         }
+        _ = countHeldBytes()
     }
 
     /// The stream's outbound queue drained: a waiting writer may continue.
@@ -89,12 +110,14 @@ extension ServerCall {
             ended = true
             transport.callEnded(streamID: streamID)
         }
+        _ = countHeldBytes()
     }
 
     // MARK: - Messages for the handler
 
     func takeMessage() -> [UInt8]? {
         guard let message = received.takeFirst() else { return nil }
+        _ = countHeldBytes()
         giveBackWindow()
         return message
     }
@@ -140,6 +163,7 @@ extension ServerCall {
 
     /// The request stream is unusable: end the call with `status` and stop the handler.
     private func failRequest(_ status: RPCError) {
+        deframer = nil  // Whatever else arrives is dropped, not buffered.
         sendStatus(status, resetCode: 0x8)  // CANCEL: stop sending the rest
         endEarly(status)
     }

@@ -15,6 +15,10 @@ public final class ServerCall: CallEndpoint, @unchecked Sendable {
     let router: RPCRouter
     let limits: ServerCallLimits
     let peer: String
+    /// The connection's request memory (nil: unbounded, for tests of the call alone).
+    let memory: RequestMemory?
+    /// Bytes this call has counted in `memory`.
+    var heldBytes = 0
 
     var machine = ServerStreamStateMachine()
     var deframer: MessageDeframer?
@@ -42,8 +46,9 @@ public final class ServerCall: CallEndpoint, @unchecked Sendable {
 
     public init(
         streamID: Int32, transport: ServerCallTransport, executionContext: any RPCExecutionContext,
-        router: RPCRouter, limits: ServerCallLimits, peer: String
+        router: RPCRouter, limits: ServerCallLimits, peer: String, memory: RequestMemory? = nil
     ) {
+        self.memory = memory
         self.streamID = streamID
         self.transport = transport
         self.executionContext = executionContext

@@ -11,8 +11,19 @@ public struct ServerConfiguration: Sendable {
     public var http2 = HTTP2Settings()
     public var calls = ServerCallLimits()
     public var keepalive = KeepalivePolicy()
-    /// A connection with no calls for this long is closed gracefully (nil: never; gRPC's default).
-    public var maxConnectionIdle: Duration?
+    /// A connection with no calls for this long is closed gracefully (GOAWAY; a gRPC client reconnects when it
+    /// next calls). nil: never.
+    public var maxConnectionIdle: Duration? = .seconds(1800)
+    /// A connection that has not completed its first bytes — HTTP/2's preface and SETTINGS, or a plain HTTP/1.1
+    /// request head — within this long is closed.
+    public var handshakeTimeout: Duration = .seconds(10)
+    /// Connections open at once; one accepted past it is closed at once (the client sees UNAVAILABLE and retries
+    /// with backoff).
+    public var maxConnections = 4096
+    /// Request data (messages being reassembled, messages not yet read) one connection may hold in memory, and all
+    /// connections together (`RequestMemory`): a call that would pass either ends with RESOURCE_EXHAUSTED.
+    public var maxRequestBytesPerConnection = 16 << 20
+    public var maxRequestBytes = 256 << 20
     /// A connection older than this is closed gracefully (nil: never; gRPC's default)…
     public var maxConnectionAge: Duration?
     /// …after its calls had this long to finish.

@@ -18,7 +18,7 @@ extension ServerConnection: HTTP2SessionDelegate, ServerCallTransport {
         }
         let call = ServerCall(
             streamID: streamID, transport: self, executionContext: loop, router: router,
-            limits: configuration.calls, peer: peer)
+            limits: configuration.calls, peer: peer, memory: requestMemory)
         calls[streamID] = call
         idleTimer?.cancel()
         call.receiveHeaders(fields, endStream: endStream, oversized: oversized)

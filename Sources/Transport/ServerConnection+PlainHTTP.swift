@@ -12,7 +12,9 @@ extension ServerConnection {
     /// Bytes read before the connection is known to speak HTTP/2.
     func receiveBeforeHTTP2(_ bytes: UnsafeRawBufferPointer) throws {
         if plainRequest != nil {
-            plainRequest!.append(contentsOf: bytes)
+            // Bodies are not read: past the head's limit (or once answered), what else arrives is dropped.
+            guard !closeAfterFlush else { return }
+            plainRequest!.append(contentsOf: bytes.prefix(Self.plainRequestLimit + 4 - min(plainRequest!.count, Self.plainRequestLimit + 4)))
             answerPlainRequestIfComplete()
             return
         }

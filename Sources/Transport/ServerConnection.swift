@@ -40,6 +40,9 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
     var idleTimer: LoopTimer?
     var ageTimer: LoopTimer?
     var graceTimer: LoopTimer?
+    private var handshakeTimer: LoopTimer?
+    /// The request data this connection's calls hold (`ServerConfiguration.maxRequestBytesPerConnection`).
+    let requestMemory: RequestMemory
 
     // Plain HTTP/1.1 on the gRPC port (only with `configuration.plainHTTP`).
     /// The first bytes, until they tell HTTP/2's preface from anything else; nil once decided.
@@ -55,6 +58,7 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
         self.configuration = server.configuration
         self.router = server.router
         self.peer = peer
+        requestMemory = RequestMemory(limit: server.configuration.maxRequestBytesPerConnection, parent: server.requestMemory)
     }
 
     /// Starts the session (queueing our SETTINGS) and registers for reads. With `plainHTTP`, nothing is sent until
@@ -64,6 +68,12 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
         if configuration.plainHTTP != nil { sniffed = [] }
         try loop.register(fd, self, readable: true, writable: false)
         armIdleTimer()
+        handshakeTimer = loop.schedule(at: Monotonic.now() + configuration.handshakeTimeout.nanoseconds) { [unowned self] in
+            // Neither a complete HTTP/2 preface with SETTINGS nor a plain request head arrived in time.
+            if sniffed != nil || (plainRequest != nil && !closeAfterFlush) || (plainRequest == nil && !session.peerSettingsReceived) {
+                close()
+            }
+        }
         if let age = configuration.maxConnectionAge {
             ageTimer = loop.schedule(at: Monotonic.now() + age.nanoseconds) { [unowned self] in
                 beginGracefulShutdown(grace: configuration.maxConnectionAgeGrace)
@@ -181,6 +191,7 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
         guard !closed else { return }
         closed = true
         idleTimer?.cancel()
+        handshakeTimer?.cancel()
         ageTimer?.cancel()
         graceTimer?.cancel()
         for call in calls.values { call.streamClosed(errorCode: 0x8) }

@@ -14,8 +14,13 @@ final class ServerCore: @unchecked Sendable {
     let router: RPCRouter
     let group: EventLoopGroup
 
+    /// Request data held by all connections (each connection's `RequestMemory` counts into it).
+    let requestMemory: RequestMemory
+
     struct State {
         var connections: [ObjectIdentifier: (connection: ServerConnection, loop: EventLoop)] = [:]
+        /// Accepted sockets not closed yet (some not yet in `connections`): what `maxConnections` bounds.
+        var open = 0
         var listeners: [Listener] = []
         var shuttingDown = false
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -29,6 +34,7 @@ final class ServerCore: @unchecked Sendable {
         self.configuration = configuration
         self.router = router
         self.group = group
+        requestMemory = RequestMemory(limit: configuration.maxRequestBytes)
     }
 
     /// An accepted socket: set it up on the next loop.
@@ -36,8 +42,12 @@ final class ServerCore: @unchecked Sendable {
         try? Socket.setOption(fd, level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1)
         let loop = group.next()
         let peer = (try? Socket.peerAddress(fd))?.description ?? "unknown"
-        let shuttingDown = state.withLock { $0.shuttingDown }
-        guard !shuttingDown else {
+        let admitted = state.withLock { state -> Bool in
+            guard !state.shuttingDown, state.open < configuration.maxConnections else { return false }
+            state.open += 1
+            return true
+        }
+        guard admitted else {
             Socket.close(fd)
             return
         }
@@ -54,7 +64,10 @@ final class ServerCore: @unchecked Sendable {
     }
 
     func connectionClosed(_ connection: ServerConnection) {
-        state.withLock { $0.connections[ObjectIdentifier(connection)] = nil }
+        state.withLock { state in
+            state.connections[ObjectIdentifier(connection)] = nil
+            state.open -= 1
+        }
         configuration.observer?.connectionClosed()
         resumeWaitersIfStopped()
     }
