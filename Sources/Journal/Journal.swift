@@ -68,11 +68,15 @@ public final class Journal: Sendable {
 
     /// Opens (or creates) the journal at `path`, after taking its exclusive lock (a second process, or a second
     /// `Journal` of the same file, is refused).
-    public init(path: String, synchronous: JournalSynchronous = .full, maxBatch: Int = 4096) throws(SQLiteError) {
+    ///   - busyTimeout: how long a commit waits for another connection's write lock before it fails (SQLITE_BUSY).
+    public init(path: String, synchronous: JournalSynchronous = .full, maxBatch: Int = 4096, busyTimeout: Duration = .seconds(5))
+        throws(SQLiteError)
+    {
         lock = try ExclusiveLock(for: path)
         self.path = path
         self.maxBatch = maxBatch
-        let store = try JournalStore(path: path, synchronous: synchronous)
+        let milliseconds = Int(busyTimeout.nanoseconds / 1_000_000)
+        let store = try JournalStore(path: path, synchronous: synchronous, busyTimeoutMilliseconds: milliseconds)
         state = Mutex(State(lastSequence: try store.lastSequence(), outboxHeads: try store.outboxHeads()))
         self.store = UnsafeTransfer(store)
         reader = Mutex(UnsafeTransfer(try JournalStore(path: path, synchronous: synchronous)))

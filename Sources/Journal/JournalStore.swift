@@ -151,11 +151,11 @@ final class JournalStore {
     private let selectLast: SQLiteStatement
     private let selectOrder: SQLiteStatement
 
-    init(path: String, synchronous: JournalSynchronous) throws(SQLiteError) {
+    init(path: String, synchronous: JournalSynchronous, busyTimeoutMilliseconds: Int = 5000) throws(SQLiteError) {
         database = try SQLiteDatabase(path: path)
         try database.execute("PRAGMA journal_mode=WAL")
         try database.execute("PRAGMA synchronous=\(synchronous.rawValue)")
-        try database.execute("PRAGMA busy_timeout=5000")
+        try database.execute("PRAGMA busy_timeout=\(busyTimeoutMilliseconds)")
         try database.execute("""
             CREATE TABLE IF NOT EXISTS events (
                 sequence INTEGER PRIMARY KEY, key TEXT NOT NULL, kind INTEGER NOT NULL,

@@ -12,7 +12,7 @@ import Transport
 
 /// The risk service's Check as the processor tests need it, over a real gRPC server on 127.0.0.1: approves,
 /// except quantities above 1,000 lots (MAX_ORDER_QUANTITY) and account "slow", whose checks take longer than
-/// the cluster's risk timeout. (The full risk service is its own component; this exercises the processor's side
+/// the cluster's risk timeout. A MARKET order's protection price is 100.50 for a buy and 99.50 for a sell. (The full risk service is its own component; this exercises the processor's side
 /// of the call: its deadline, the reasons it journals, that nothing passes unchecked.)
 public struct ScriptedRisk: Tradewire_V1_Risk.ServiceProtocol {
     public init() {}
@@ -20,6 +20,7 @@ public struct ScriptedRisk: Tradewire_V1_Risk.ServiceProtocol {
     public func check(request: Tradewire_V1_RiskCheckRequest, context: ServerContext) async throws -> Tradewire_V1_RiskCheckResponse {
         if request.account == "slow" { try await Task.sleep(for: .seconds(3)) }
         var response = Tradewire_V1_RiskCheckResponse(checkID: request.checkID, approved: true)
+        if request.type == .market { response.protectionPrice = Tradewire_V1_Price(units: request.side == .buy ? 10_050 : 9_950, scale: 2) }
         if (request.quantity?.units ?? 0) > 1_000 {
             response.approved = false
             response.reason = .maxOrderQuantity
@@ -69,9 +70,17 @@ public final class ProcessorCluster: @unchecked Sendable {
     public var processes: [String: Peers.Background] = [:]
     public let client: ClusterClient
 
-    /// - Parameter extra: more members of the cluster file, each starting with a comma.
-    public init(nodes: Int = 3, settlementMilliseconds: Int = 1000, extra: String = "", services: Bool = false) async throws {
+    /// The size of the tmpfs the nodes' journals live on, when the test asked for a small disk.
+    public let dataSize: String?
+
+    /// - Parameters:
+    ///   - extra: more members of the cluster file, each starting with a comma.
+    ///   - dataSize: put the data folder on a tmpfs of this size ("1m"), so that a test can fill it (needs root).
+    public init(nodes: Int = 3, settlementMilliseconds: Int = 1000, extra: String = "", services: Bool = false,
+                dataSize: String? = nil) async throws
+    {
         directory = try Self.temporaryDirectory()
+        self.dataSize = dataSize
         let riskPort: Int
         var marketData = ""
         if services {
@@ -91,6 +100,11 @@ public final class ProcessorCluster: @unchecked Sendable {
             """
         configPath = directory + "/cluster.json"
         try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
+        if let dataSize {
+            guard Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(dataSize)", "tmpfs", directory + "/data"]) == 0 else {
+                throw Peers.Missing(description: "mounting a tmpfs for the data folder needs root (CI and tools/test run as root)")
+            }
+        }
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
         config = try ClusterConfig.parse(text, path: configPath)
         client = ClusterClient(config: config)
@@ -126,10 +140,10 @@ public final class ProcessorCluster: @unchecked Sendable {
     }
 
     /// Runs `body` with a fresh cluster and stops every process of it afterwards, whatever happened.
-    public static func with(nodes: Int = 3, extra: String = "", services: Bool = false,
+    public static func with(nodes: Int = 3, extra: String = "", services: Bool = false, dataSize: String? = nil,
                             _ body: (ProcessorCluster) async throws -> Void) async throws
     {
-        let cluster = try await ProcessorCluster(nodes: nodes, extra: extra, services: services)
+        let cluster = try await ProcessorCluster(nodes: nodes, extra: extra, services: services, dataSize: dataSize)
         do {
             try await body(cluster)
         } catch {
@@ -158,7 +172,28 @@ public final class ProcessorCluster: @unchecked Sendable {
         await risk?.shutdown()
         await stopRisk()
         await stopMarketData()
+        if dataSize != nil { _ = Self.run("/bin/umount", ["-l", directory + "/data"]) }
         try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Moves the data folder off its small tmpfs onto ordinary storage (same path), as an operator would after a
+    /// disk filled: copies every file out, unmounts, copies them back.
+    public func moveDataToHealthyStorage() throws {
+        let data = directory + "/data"
+        let saved = directory + "/saved"
+        try FileManager.default.copyItem(atPath: data, toPath: saved)
+        guard Self.run("/bin/umount", [data]) == 0 else { throw Peers.Missing(description: "umount \(data) failed") }
+        try FileManager.default.removeItem(atPath: data)
+        try FileManager.default.moveItem(atPath: saved, toPath: data)
+    }
+
+    static func run(_ executable: String, _ arguments: [String]) -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        do { try process.run() } catch { return -1 }
+        process.waitUntilExit()
+        return process.terminationStatus
     }
 
     public func address(_ node: String) -> String { config.node(node)!.address }

@@ -15,7 +15,7 @@ import EventLoop
 final class GatewayCluster: @unchecked Sendable {
     // @unchecked Sendable: used by one test at a time.
     static let extra = """
-        , "mesh_credential": "mesh-credential-for-tests-0123",
+        , "mesh_credential": "mesh-credential-for-tests-0123", "reference_max_age_ms": 3000,
           "instruments": [
             {"symbol": "ACME", "quoteCurrency": "USD", "priceScale": 2, "quantityScale": 0, "tickSize": {"units": "5", "scale": 2},
              "lotSize": {"units": "10"}, "minQuantity": {"units": "10"}, "maxQuantity": {"units": "10000"}, "priceBandBps": 1000,
@@ -38,24 +38,36 @@ final class GatewayCluster: @unchecked Sendable {
     private(set) var gateway: GatewayServer?
     private var channels: [Channel] = []
 
-    private init(cluster: ProcessorCluster) async throws {
+    private init(cluster: ProcessorCluster, keys: [String: String], apiKeys: APIKeys) async throws {
         self.cluster = cluster
-        var keys: [String: String] = [:]
-        var entries: [(sha256: String, entry: APIKeys.Entry)] = []
-        for (account, rate) in [("alice", nil), ("bob", nil), ("slow", 2)] as [(String, Int?)] {
-            let (key, digest) = APIKeys.generate()
-            keys[account] = key
-            entries.append((digest, APIKeys.Entry(id: account, account: account, ordersPerSecond: rate)))
-        }
         self.keys = keys
-        apiKeys = APIKeys(entries)
+        self.apiKeys = apiKeys
         port = try Peers.freePort()
         try await startGateway()
     }
 
+    /// The accounts' keys, and a keys file with their digests (market data reads it: clients read market data
+    /// with their API keys).
+    static func makeKeys() throws -> (keys: [String: String], apiKeys: APIKeys, file: String) {
+        var keys: [String: String] = [:]
+        var entries: [(sha256: String, entry: APIKeys.Entry)] = []
+        var lines: [String] = []
+        for (account, rate) in [("alice", nil), ("bob", nil), ("slow", 2)] as [(String, Int?)] {
+            let (key, digest) = APIKeys.generate()
+            keys[account] = key
+            entries.append((digest, APIKeys.Entry(id: account, account: account, ordersPerSecond: rate)))
+            lines.append("{\"id\": \"\(account)\", \"account\": \"\(account)\", \"sha256\": \"\(digest)\"}")
+        }
+        let file = try ProcessorCluster.temporaryDirectory() + "/keys.json"
+        try "{\"keys\": [\(lines.joined(separator: ", "))]}".write(toFile: file, atomically: true, encoding: .utf8)
+        return (keys, APIKeys(entries), file)
+    }
+
     static func with(_ body: (GatewayCluster) async throws -> Void) async throws {
-        try await ProcessorCluster.with(extra: extra, services: true) { cluster in
-            let gateway = try await GatewayCluster(cluster: cluster)
+        let (keys, apiKeys, file) = try makeKeys()
+        defer { try? FileManager.default.removeItem(atPath: (file as NSString).deletingLastPathComponent) }
+        try await ProcessorCluster.with(extra: extra + ", \"keys_file\": \"\(file)\"", services: true) { cluster in
+            let gateway = try await GatewayCluster(cluster: cluster, keys: keys, apiKeys: apiKeys)
             do {
                 try await body(gateway)
             } catch {

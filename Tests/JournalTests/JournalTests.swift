@@ -13,7 +13,7 @@ import Glibc
         var template = Array("/tmp/tradewire-journal-XXXXXX".utf8CString)
         let directory = try #require(mkdtemp(&template).map { String(cString: $0) })
         defer {
-            for name in ["journal.db", "journal.db-wal", "journal.db-shm"] { unlink(directory + "/" + name) }
+            for name in ["journal.db", "journal.db-wal", "journal.db-shm", "journal.db.lock"] { unlink(directory + "/" + name) }
             rmdir(directory)
         }
         try await body(directory)

@@ -71,6 +71,28 @@ struct ClusterTests {
         }
     }
 
+    /// A MARKET order trades only up to the protection price risk gave it (here 100.50 for a buy): what lies
+    /// beyond stays on the book, and the rest of the order is cancelled (IOC).
+    @Test func aMarketOrderNeverTradesPastItsProtectionPrice() async throws {
+        try await ProcessorCluster.with { cluster in
+            let symbol = "PROT"
+            let near = cluster.orderID("near", symbol: symbol)
+            let far = cluster.orderID("far", symbol: symbol)
+            #expect(try await cluster.client.send(ProcessorCluster.place(near, symbol: symbol, side: .sell, price: 10_000, quantity: 5)).order?.status == .accepted)
+            #expect(try await cluster.client.send(ProcessorCluster.place(far, symbol: symbol, side: .sell, price: 10_100, quantity: 5)).order?.status == .accepted)
+            let buy = cluster.orderID("mkt", symbol: symbol)
+            let placed = try await cluster.client.send(
+                ProcessorCluster.place(buy, symbol: symbol, side: .buy, type: .market, timeInForce: .ioc, price: nil, quantity: 10))
+            #expect(placed.order?.protectionPrice?.units == 10_050 && placed.order?.protectionPrice?.scale == 2)
+            let done = try await cluster.waitFor(buy, .cancelled)
+            #expect(done.filledQuantity?.units == 5 && done.averagePrice == "100.00" && done.rejectReason == .noLiquidity)
+            #expect(done.filledNotional?.scale == 2, "a MARKET order's notional is at the instrument's price scale")
+            try await cluster.waitFor(near, .filled, .settled)
+            let resting = try await cluster.order(far)
+            #expect(resting.status == .accepted && resting.leavesQuantity?.units == 5, "the ask beyond the protection price still rests")
+        }
+    }
+
     @Test func duplicatesAreIdempotentAndAConflictingPayloadIsAlreadyExists() async throws {
         try await ProcessorCluster.with { cluster in
             let command = ProcessorCluster.place("dup-1", symbol: "DUPS", side: .buy, price: 5_000, quantity: 10)

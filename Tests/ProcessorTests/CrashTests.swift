@@ -3,6 +3,7 @@ import Foundation
 import Processor
 import Protos
 import RPC
+import SQLite
 import Synchronization
 import Testing
 
@@ -119,6 +120,116 @@ struct CrashTests {
                 }
             }
             for id in acked.keys { #expect(news[id] == 1, "\(id) has \(news[id] ?? 0) NEW events") }
+        }
+    }
+}
+
+/// A disk that fills under load: each node stops at its first failed commit (exit 70) without committing anything
+/// on top of the lost write; moved to healthy storage, every node starts (no "journal has a hole") and every
+/// acknowledged order is there in a state at or after the acknowledged one.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct DiskFullTests {
+    @Test func nodesWhoseDiskFillsStopAndRestartOnHealthyStorageWithEverythingAcknowledged() async throws {
+        try await ProcessorCluster.with(dataSize: "16m") { cluster in
+            let symbols = ["DFA", "DFB", "DFC"]
+            let acknowledged = Locked<[String: Tradewire_V1_OrderStatus]>([:])
+            let failures = Locked(0)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in 0..<6 {
+                    group.addTask {
+                        var index = worker
+                        // Until the nodes have stopped: consecutive failures mean nobody is listening any more.
+                        while failures.withLock({ $0 }) < 300, index < 200_000 {
+                            let id = "full-\(index)"
+                            let command = ProcessorCluster.place(
+                                id, symbol: symbols[(index / 2) % symbols.count], side: index % 2 == 0 ? .buy : .sell,
+                                price: 1_000 + Int64(index % 5) - 2, quantity: Int64(1 + index % 7))
+                            if let ack = try? await cluster.client.send(command), let order = ack.order {
+                                acknowledged.withLock { $0[id] = order.status }
+                            } else {
+                                failures.withLock { $0 += 1 }
+                            }
+                            index += 6
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            // Every node ends, the full ones with fail-stop's status 70 (one whose peers died first may still run).
+            let stopped = try await waitUntil {
+                cluster.processes.values.filter { $0.exitStatus() == 70 }.count >= 1
+            }
+            #expect(stopped, "no node stopped with status 70: \(cluster.processes.mapValues { $0.exitStatus() })")
+            for process in cluster.processes.values { process.stop() }
+            let acked = acknowledged.withLock { $0 }
+            #expect(acked.count > 100, "the disk filled before much was acknowledged")
+
+            try cluster.moveDataToHealthyStorage()
+            for node in cluster.config.nodes { try await cluster.start(node.id) }  // throws if recovery refused
+            let later: [Tradewire_V1_OrderStatus: Set<Tradewire_V1_OrderStatus>] = [
+                .accepted: [.accepted, .partiallyFilled, .filled, .settled, .cancelled],
+                .rejected: [.rejected],
+            ]
+            for (id, status) in acked {
+                let order = try await cluster.order(id)
+                #expect(later[status]?.contains(order.status) == true, "\(id): acknowledged \(status), now \(order.status)")
+            }
+            for node in cluster.config.nodes {
+                let events = try await cluster.events(node.id)
+                #expect(events.map(\.sequence) == (0..<UInt64(events.count)).map { $0 + 1 }, "node \(node.id) has a gap")
+            }
+            // The restarted nodes take new orders.
+            #expect(try await cluster.client.send(ProcessorCluster.place("after", symbol: "DFA", side: .buy, price: 900, quantity: 1)).order?.status == .accepted)
+        }
+    }
+}
+
+extension DiskFullTests {
+    /// Another process holds SQLite's write lock on one node's journal for longer than the node's busy timeout,
+    /// under load: the node stops at its first failed commit (exit 70); restarted, it holds everything it
+    /// acknowledged, and its journal has no hole.
+    @Test func aNodeThatCannotCommitStopsAndRestartsWithEverythingAcknowledged() async throws {
+        try await ProcessorCluster.with { cluster in
+            let victim = "p2"
+            let acknowledged = Locked<[String: Tradewire_V1_OrderStatus]>([:])
+            let journalPath = cluster.directory + "/data/\(victim).sqlite"
+            let stopLoad = Locked(false)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in 0..<6 {
+                    group.addTask {
+                        var index = worker
+                        while !stopLoad.withLock({ $0 }) {
+                            let id = "busy-\(index)"
+                            let command = ProcessorCluster.place(
+                                id, symbol: ["BSA", "BSB"][(index / 2) % 2], side: index % 2 == 0 ? .buy : .sell,
+                                price: 1_000 + Int64(index % 3) - 1, quantity: Int64(1 + index % 4))
+                            if let ack = try? await cluster.client.send(command), let order = ack.order {
+                                acknowledged.withLock { $0[id] = order.status }
+                            }
+                            index += 6
+                        }
+                    }
+                }
+                group.addTask {
+                    while acknowledged.withLock({ $0.count }) < 200 { try await Task.sleep(for: .milliseconds(5)) }
+                    let blocker = try SQLiteDatabase.open(path: journalPath)
+                    try blocker.execute("BEGIN IMMEDIATE")
+                    let stopped = try await waitUntil { cluster.processes[victim]!.exitStatus() != nil }
+                    #expect(stopped && cluster.processes[victim]!.exitStatus() == 70)
+                    try blocker.execute("ROLLBACK")
+                    try await Task.sleep(for: .milliseconds(300))  // orders for the other nodes go on meanwhile
+                    stopLoad.withLock { $0 = true }
+                }
+                try await group.waitForAll()
+            }
+            try await cluster.start(victim)  // throws if recovery found a hole
+            for (id, status) in acknowledged.withLock({ $0 }) {
+                let order = try await cluster.order(id)
+                #expect(status == .rejected ? order.status == .rejected : order.status != .new && order.status != .rejected,
+                        "\(id): acknowledged \(status), now \(order.status)")
+            }
+            let events = try await cluster.events(victim)
+            #expect(events.map(\.sequence) == (0..<UInt64(events.count)).map { $0 + 1 })
         }
     }
 }

@@ -1,4 +1,5 @@
 import Processor
+import RPC
 import Protos
 @testable import Risk
 import Testing
@@ -169,5 +170,134 @@ struct RiskEngineTests {
         #expect(Cash.notional(price: 1, priceScale: 9, quantity: 1, quantityScale: 0, roundUp: true) == 1)
         #expect(Cash.notional(price: 1, priceScale: 9, quantity: 1, quantityScale: 0) == 0)
         #expect(Cash.units(1, scale: 9) == nil)
+    }
+}
+
+/// Replaces are checked by risk exactly like new orders: the new terms against every limit, with the order's own
+/// reservation counted as released; approved, the order holds the larger of its old and new terms until its
+/// events show the book's answer.
+struct RiskReplaceTests {
+    typealias Base = RiskEngineTests
+    static let dollar = RiskEngineTests.dollar
+
+    static func replace(_ id: String, price: Int64 = 10_000, quantity: Int64, filled: Int64 = 0, version: UInt64 = 2)
+        -> Tradewire_V1_RiskCheckRequest
+    {
+        var request = Base.request(id, price: price, quantity: quantity)
+        request.replace = true
+        request.filledQuantity = Tradewire_V1_Quantity(units: filled)
+        request.orderVersion = version
+        return request
+    }
+
+    static func reason(_ engine: inout RiskEngine, _ request: Tradewire_V1_RiskCheckRequest) -> Tradewire_V1_RejectReason? {
+        Base.reason(&engine, request)
+    }
+
+    @Test func aReplaceThatPassesALimitIsRefusedAndTheOrderKeepsItsHold() throws {
+        let limits = Tradewire_V1_AccountLimits(
+            maxOrderQuantity: Tradewire_V1_Quantity(units: 60), maxOrderNotional: Tradewire_V1_Money(units: 5_000, currency: "USD"),
+            maxPosition: Tradewire_V1_Quantity(units: 80))
+        var engine = try Base.engine(limits: limits)
+        #expect(Self.reason(&engine, Base.request("o", quantity: 10)) == nil)  // 1,000.00 held
+        #expect(Self.reason(&engine, Base.request("other", quantity: 40)) == nil)  // 4,000.00 held, position 50 working
+        #expect(Self.reason(&engine, Self.replace("o", quantity: 61)) == .maxOrderQuantity)
+        #expect(Self.reason(&engine, Self.replace("o", price: 10_100, quantity: 50)) == .maxOrderNotional)  // 5,050.00
+        #expect(Self.reason(&engine, Self.replace("o", quantity: 41)) == .maxPosition)  // 40 + 41 > 80
+        #expect(Self.reason(&engine, Self.replace("o", price: 10_500, quantity: 1, filled: 0)) == nil)
+        // Refusals left the order's hold as it was; the approved replace holds the larger of old and new.
+        #expect(engine.accounts["a"]!.reserved == 5_000 * Self.dollar)
+        #expect(engine.reservations["o"]!.pending?.price == 10_500 && engine.accounts["a"]!.openOrders == 2)
+    }
+
+    @Test func aReplaceNeedsTheCashOfItsNewTermsWithItsOwnHoldReleased() throws {
+        var engine = try Base.engine()  // 10,000.00
+        #expect(Self.reason(&engine, Base.request("o", quantity: 50)) == nil)  // 5,000.00 held
+        #expect(Self.reason(&engine, Base.request("x", quantity: 30)) == nil)  // 3,000.00 held, 2,000.00 available
+        #expect(Self.reason(&engine, Self.replace("o", quantity: 71)) == .insufficientBalance)  // needs 7,100 of 7,000
+        #expect(Self.reason(&engine, Self.replace("o", quantity: 70)) == nil)
+        #expect(engine.accounts["a"]!.reserved == 10_000 * Self.dollar && engine.accounts["a"]!.available == 0)
+        // Nothing is left for anything else while the replace is pending.
+        #expect(Self.reason(&engine, Base.request("y", quantity: 1)) == .insufficientBalance)
+    }
+
+    /// `event` with its order at `version` (and changed by `adjust`), numbered `sequence`.
+    static func at(_ event: Tradewire_V1_Event, sequence: UInt64, version: UInt64,
+                   _ adjust: (inout Tradewire_V1_Order) -> Void = { _ in }) -> Tradewire_V1_Event
+    {
+        guard case .order(var orderEvent) = event.event, var order = orderEvent.order else { return event }
+        order.version = version
+        adjust(&order)
+        orderEvent.order = order
+        var changed = event
+        changed.event = .order(orderEvent)
+        changed.sequence = sequence
+        return changed
+    }
+
+    @Test func theHoldFollowsTheBooksAnswerAndIgnoresEventsOlderThanTheReplace() throws {
+        var engine = try Base.engine()
+        #expect(Self.reason(&engine, Base.request("o", quantity: 10)) == nil)
+        engine.apply(node: "p1", [Self.at(Base.event("o", status: .accepted, quantity: 10, leaves: 10), sequence: 1, version: 2)], now: 0)
+        #expect(Self.reason(&engine, Self.replace("o", price: 10_200, quantity: 30, version: 2)) == nil)
+        #expect(engine.accounts["a"]!.reserved == 3_060 * Self.dollar)  // 30 at 102.00 while pending
+        // An event from before the replace (version 2) leaves the pending terms held.
+        let fill = Base.event("o", status: .partiallyFilled, quantity: 10, leaves: 8, fill: (10_000, 2))
+        engine.apply(node: "p1", [Self.at(fill, sequence: 2, version: 2)], now: 0)
+        #expect(engine.accounts["a"]!.reserved == 3_060 * Self.dollar)  // the pending 30 at 102.00 is the larger
+        // The node's PENDING_REPLACE (version 3) carries the terms; the book's REPLACED (version 4) ends them.
+        let pending = Self.at(Base.event("o", status: .partiallyFilled, quantity: 10, leaves: 8), sequence: 3, version: 3) { order in
+            order.filledQuantity = Tradewire_V1_Quantity(units: 2)
+            order.pendingPrice = Tradewire_V1_Price(units: 10_200, scale: 2)
+            order.pendingQuantity = Tradewire_V1_Quantity(units: 30)
+        }
+        engine.apply(node: "p1", [pending], now: 0)
+        #expect(engine.reservations["o"]?.pending?.confirmed == true && engine.accounts["a"]!.reserved == 2_856 * Self.dollar)
+        let replaced = Base.event("o", status: .partiallyFilled, price: 10_200, quantity: 30, leaves: 28)
+        engine.apply(node: "p1", [Self.at(replaced, sequence: 4, version: 4)], now: 0)
+        #expect(engine.reservations["o"]?.pending == nil && engine.accounts["a"]!.reserved == 2_856 * Self.dollar)
+    }
+
+    @Test func aReplaceTheNodeNeverJournaledExpires() throws {
+        var engine = try Base.engine()
+        engine.unconfirmedTTL = 1_000
+        #expect(Self.reason(&engine, Base.request("o", quantity: 10)) == nil)
+        var accepted = Base.event("o", status: .accepted, quantity: 10, leaves: 10)
+        accepted.sequence = 1
+        engine.apply(node: "p1", [accepted], now: 0)
+        #expect(engine.check(Self.replace("o", quantity: 40, version: 0), now: 100).approved)
+        #expect(engine.accounts["a"]!.reserved == 4_000 * Self.dollar)
+        engine.expire(now: 1_200)
+        #expect(engine.reservations["o"]?.pending == nil && engine.accounts["a"]!.reserved == 1_000 * Self.dollar)
+    }
+
+    @Test func limitsWithAbsurdScalesAreRefusedNotTrapped() throws {
+        var engine = try Base.engine()
+        let huge = Tradewire_V1_AccountLimits(maxOrderQuantity: Tradewire_V1_Quantity(units: 1, scale: 4_000_000_000))
+        #expect(throws: RPCError.self) { try engine.setLimits("a", huge) }
+        let deep = Tradewire_V1_AccountLimits(maxOrderNotional: Tradewire_V1_Money(units: 1, scale: 40, currency: "USD"))
+        #expect(throws: RPCError.self) { try engine.setLimits("a", deep) }
+        #expect(throws: RPCError.self) { try engine.setBalance("a", Tradewire_V1_Money(units: .max, scale: 0, currency: "USD"), adjust: false) }
+        // Orders at the extremes are refused with a reason.
+        for (price, quantity) in [(Int64.max, Int64(1)), (1, .max), (.max, .max), (-1, 1), (1, -1), (0, 0)] {
+            #expect(Self.reason(&engine, Base.request("x\(price)\(quantity)", price: price, quantity: quantity)) != nil)
+        }
+    }
+
+    @Test func staleReferencesFailClosed() throws {
+        var engine = try Base.engine()
+        engine.referenceMaxAge = 1_000
+        #expect(Self.reason(&engine, Base.request("fresh", quantity: 1)) == nil)
+        #expect(engine.check(Base.request("late", quantity: 1), now: 1_001).reason == .priceBand)
+        #expect(engine.check(Base.request("mkt", side: .sell, type: .market, price: nil, quantity: 1), now: 5_000).text.contains("older"))
+        engine.references["ACME"] = ReferencePrice(units: 10_000, at: 4_500)
+        #expect(engine.check(Base.request("again", quantity: 1), now: 5_000).approved)
+    }
+
+    @Test func aMarketOrdersProtectionIsCappedAtTheInstrumentsMaximum() throws {
+        var engine = try Base.engine()
+        engine.instruments["ACME"]!.maxPrice = Tradewire_V1_Price(units: 10_200, scale: 2)
+        let response = engine.check(Base.request("m", type: .market, price: nil, quantity: 1), now: 0)
+        #expect(response.approved && response.protectionPrice?.units == 10_200)  // 105.00 capped at 102.00
     }
 }

@@ -13,7 +13,7 @@ import Glibc
         var template = Array("/tmp/tradewire-risk-XXXXXX".utf8CString)
         let directory = try #require(mkdtemp(&template).map { String(cString: $0) })
         defer {
-            for suffix in ["", "-wal", "-shm"] { unlink("\(directory)/risk.sqlite\(suffix)") }
+            for suffix in ["", "-wal", "-shm", ".lock"] { unlink("\(directory)/risk.sqlite\(suffix)") }
             rmdir(directory)
         }
         try body("\(directory)/risk.sqlite")
