@@ -169,7 +169,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "Processor", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "JSON", "TestSupport", "ClusterTestSupport"],
+            dependencies: ["Gateway", "Processor", "ProtoCodec", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "JSON", "TestSupport", "ClusterTestSupport"],
             exclude: ["Python"]),
         // `tradewire local` driven by the client commands: orders, candles, metrics, SIGTERM and a restart.
         .testTarget(name: "LocalSystemTests", dependencies: ["JSON", "Telemetry", "TestSupport", "ClusterTestSupport"]),

@@ -70,7 +70,8 @@ public enum OrderValidation {
             return "no reference price for \(order.symbol) yet: its \(order.type == .market ? "MARKET protection" : "price band") cannot be checked"
         }
         guard reference.isFresh(now: now, maxAge: table.referenceMaxAge) else {
-            return "the reference price for \(order.symbol) is older than \(table.referenceMaxAge / 1_000_000) ms (market data is not keeping it current): orders that need it are refused until it is"
+            let age = (now &- reference.at) / 1_000_000
+            return "the reference price for \(order.symbol) is \(age) ms old, older than \(table.referenceMaxAge / 1_000_000) ms (market data is not keeping it current): orders that need it are refused until it is"
         }
         return nil
     }

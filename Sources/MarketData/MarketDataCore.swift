@@ -124,7 +124,9 @@ final class MarketDataCore: @unchecked Sendable {
         let now = WallClock.now()
         for instrument in state.instruments.values where instrument.status != .closed {
             let tick = instrument.tickSize?.units ?? 1
-            guard let price = feed.step(instrument.symbol, tick: tick, priceScale: instrument.priceScale) else { continue }
+            guard let price = feed.step(instrument.symbol, tick: tick, priceScale: instrument.priceScale, maxPrice: instrument.maxima.price) else {
+                continue
+            }
             var market = state.market(instrument.symbol, price: instrument.priceScale, quantity: instrument.quantityScale)
             market.feedPrice = price
             state.markets[instrument.symbol] = market

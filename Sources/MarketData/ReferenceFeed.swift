@@ -1,3 +1,5 @@
+import Orders
+
 /// The simulated external reference price: per symbol a seeded random walk on the symbol's tick grid, one step
 /// per `interval`. The same seed gives every symbol the same path on every run, so tests and demos repeat.
 struct ReferenceFeed: Sendable {
@@ -28,14 +30,16 @@ struct ReferenceFeed: Sendable {
         return walk(symbol, tick: tick, priceScale: priceScale).price
     }
 
-    /// Moves the symbol's price one step: up to ±stepBasisPoints, in whole ticks, never below one tick.
-    mutating func step(_ symbol: String, tick: Int64, priceScale: UInt32) -> Int64? {
+    /// Moves the symbol's price one step: up to ±stepBasisPoints, in whole ticks, never below one tick nor above
+    /// `maxPrice` (the instrument's; the walk's arithmetic stays within 64 bits).
+    mutating func step(_ symbol: String, tick: Int64, priceScale: UInt32, maxPrice: Int64 = OrderBounds.defaultMaxUnits) -> Int64? {
         guard settings.enabled else { return nil }
         var walk = walk(symbol, tick: tick, priceScale: priceScale)
         let tick = max(tick, 1)
-        let largest = max(walk.price * settings.stepBasisPoints / 10_000 / tick, 1)
+        let largest = max(Int64(Int128(walk.price) * Int128(settings.stepBasisPoints) / 10_000 / Int128(tick)), 1)
         let ticks = Int64(walk.random.next() % UInt64(2 * largest + 1)) - largest
-        walk.price = max(tick, walk.price + ticks * tick)
+        let moved = Int128(walk.price) + Int128(ticks) * Int128(tick)
+        walk.price = Int64(min(max(Int128(tick), moved), Int128(max(maxPrice / tick * tick, tick))))
         walks[symbol] = walk
         return walk.price
     }

@@ -172,7 +172,7 @@ struct RiskEngine: Sendable {
                 return .failure(Rejection(reason: .priceBand, text: "no reference price for \(request.symbol) to \(purpose)"))
             }
             guard reference.isFresh(now: now, maxAge: referenceMaxAge) else {
-                return .failure(Rejection(reason: .priceBand, text: "the reference price for \(request.symbol) is older than \(referenceMaxAge / 1_000_000) ms: market data is not keeping it current, so orders that need it are refused"))
+                return .failure(Rejection(reason: .priceBand, text: "the reference price for \(request.symbol) is \((now &- reference.at) / 1_000_000) ms old, older than \(referenceMaxAge / 1_000_000) ms: market data is not keeping it current, so orders that need it are refused"))
             }
             return .success(reference.units)
         }

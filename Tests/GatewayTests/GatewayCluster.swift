@@ -15,7 +15,7 @@ import EventLoop
 final class GatewayCluster: @unchecked Sendable {
     // @unchecked Sendable: used by one test at a time.
     static let extra = """
-        , "mesh_credential": "mesh-credential-for-tests-0123", "reference_max_age_ms": 3000,
+        , "mesh_credential": "mesh-credential-for-tests-0123",
           "instruments": [
             {"symbol": "ACME", "quoteCurrency": "USD", "priceScale": 2, "quantityScale": 0, "tickSize": {"units": "5", "scale": 2},
              "lotSize": {"units": "10"}, "minQuantity": {"units": "10"}, "maxQuantity": {"units": "10000"}, "priceBandBps": 1000,
@@ -63,10 +63,11 @@ final class GatewayCluster: @unchecked Sendable {
         return (keys, APIKeys(entries), file)
     }
 
-    static func with(_ body: (GatewayCluster) async throws -> Void) async throws {
+    /// - Parameter extraConfig: more members of the cluster file, each starting with a comma.
+    static func with(extraConfig: String = "", _ body: (GatewayCluster) async throws -> Void) async throws {
         let (keys, apiKeys, file) = try makeKeys()
         defer { try? FileManager.default.removeItem(atPath: (file as NSString).deletingLastPathComponent) }
-        try await ProcessorCluster.with(extra: extra + ", \"keys_file\": \"\(file)\"", services: true) { cluster in
+        try await ProcessorCluster.with(extra: extra + ", \"keys_file\": \"\(file)\"" + extraConfig, services: true) { cluster in
             let gateway = try await GatewayCluster(cluster: cluster, keys: keys, apiKeys: apiKeys)
             do {
                 try await body(gateway)

@@ -136,6 +136,19 @@ struct OrderEntryTests {
             }
             #expect(down?.code == .unavailable && down?.detail(Google_Rpc_RetryInfo.self) != nil, "\(String(describing: down))")
             #expect(clock.now - started < .seconds(20), "UNAVAILABLE comes well before the call's 30 s deadline")
+            #expect(down?.message.contains("client_order_id is safe") == true)
+            // Without a client order id or an idempotency key a retry could place a second order: no RetryInfo,
+            // and the message says why.
+            var refusedWithoutKey: [RPCError] = []
+            for _ in 0..<30 {
+                let random = Cluster.order("", side: .buy, price: 9_900, quantity: 10)
+                if let error = await GatewayTests.error({ _ = try await alice.placeOrder(Tradewire_V1_PlaceOrderRequest(order: random)) }) {
+                    refusedWithoutKey.append(error)
+                }
+            }
+            #expect(!refusedWithoutKey.isEmpty && refusedWithoutKey.allSatisfy {
+                $0.code == .unavailable && $0.detail(Google_Rpc_RetryInfo.self) == nil && $0.message.contains("could place it twice")
+            }, "\(refusedWithoutKey)")
             let other = try await alice.placeOrder(Tradewire_V1_PlaceOrderRequest(order: Cluster.order(elsewhere, side: .buy, price: 9_900, quantity: 10)))
             #expect(other.order?.status == .accepted)
             // Back up: the retry of the refused order succeeds, once.
