@@ -137,6 +137,20 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        // MARK: Fuzzing
+        // libFuzzer targets (tools/fuzz builds them with -sanitize=fuzzer,address -DFUZZING); a plain debug build makes
+        // each a runner over its committed corpus (Fuzz/corpus/<target>), which tools/test runs as a regression test.
+        // They use internals (`@testable import`), so they build in debug only.
+        .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"),
+        .executableTarget(name: "FuzzHTTP2", dependencies: ["FuzzSupport", "HTTP2"], path: "Fuzz/FuzzHTTP2"),
+        .executableTarget(name: "FuzzGRPC", dependencies: ["FuzzSupport", "RPC"], path: "Fuzz/FuzzGRPC"),
+        .executableTarget(name: "FuzzProto", dependencies: ["FuzzSupport", "ProtoCodec", "Protos"], path: "Fuzz/FuzzProto"),
+        .executableTarget(name: "FuzzJSON", dependencies: ["FuzzSupport", "JSON", "ProtoJSON", "ProtoCodec", "Protos"], path: "Fuzz/FuzzJSON"),
+        .executableTarget(name: "FuzzText", dependencies: ["FuzzSupport", "Gateway", "Orders", "Processor", "RPC"], path: "Fuzz/FuzzText"),
+        .executableTarget(
+            name: "FuzzOrders", dependencies: ["FuzzSupport", "Gateway", "Orders", "Processor", "Risk", "ProtoCodec", "Protos"],
+            path: "Fuzz/FuzzOrders"),
+
         // MARK: Tests
         // Messages for the codec's own tests (proto/tradewire/testing).
         .target(name: "CTestProtos", dependencies: ["CProtobufC"]),
