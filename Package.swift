@@ -186,7 +186,9 @@ let package = Package(
             dependencies: ["Gateway", "Processor", "ProtoCodec", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "JSON", "TestSupport", "ClusterTestSupport"],
             exclude: ["Python"]),
         // `tradewire local` driven by the client commands: orders, candles, metrics, SIGTERM and a restart.
-        .testTarget(name: "LocalSystemTests", dependencies: ["JSON", "Telemetry", "TestSupport", "ClusterTestSupport"]),
+        .testTarget(
+            name: "LocalSystemTests",
+            dependencies: ["JSON", "Telemetry", "TestSupport", "ClusterTestSupport", "Processor", "ProtoCodec", "Protos", "RPC", "ServiceStubs", "Transport"]),
         .testTarget(name: "ProtoJSONTests", dependencies: ["ProtoJSON", "Protos", "TestProtos", "JSON", "TestSupport"]),
         .testTarget(
             name: "LoadHarnessTests",

@@ -16,7 +16,7 @@ final class GatewayCore: Sendable {
     let logger = Logger(label: "tradewire.gateway")
 
     init(cluster: ClusterClient, keys: APIKeys, instruments: InstrumentTable, defaultRate: Int,
-         streams: StreamQuota = StreamQuota(perAccount: 16, total: 512))
+         streams: StreamQuota = StreamQuota(perAccount: 16, total: 256))
     {
         self.streams = streams
         self.cluster = cluster

@@ -11,6 +11,9 @@ struct GatewayService: Tradewire_V1_Gateway.ServiceProtocol {
     let core: GatewayCore
 
     static let maxBatch = 1000
+    /// Reports a StreamExecutions call may have unsent (about 300 bytes each) before it ends with
+    /// RESOURCE_EXHAUSTED; the client resumes from its last cursor.
+    static let executionQueue = 4096
 
     func placeOrder(request: Tradewire_V1_PlaceOrderRequest, context: ServerContext) async throws -> Tradewire_V1_PlaceOrderResponse {
         let caller = try core.caller(context)
@@ -109,7 +112,7 @@ struct GatewayService: Tradewire_V1_Gateway.ServiceProtocol {
         try core.streams.enter(caller.account)
         defer { core.streams.leave(caller.account) }
         let live = request.cursor.isEmpty && !request.fromBeginning
-        let queue = SubscriberQueue<Tradewire_V1_ExecutionReport>(capacity: 65_536) {}
+        let queue = SubscriberQueue<Tradewire_V1_ExecutionReport>(capacity: Self.executionQueue) {}
         let positions = ExecutionFeed.Cursor(start)
         let feed = ExecutionFeed(cluster: core.cluster, account: caller.account)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -125,7 +128,7 @@ struct GatewayService: Tradewire_V1_Gateway.ServiceProtocol {
             while let report = await queue.next() { try await responses.write(report) }
             group.cancelAll()
             if queue.overflowed {
-                throw RPCError(code: .resourceExhausted, message: "the stream fell 65,536 reports behind; resume from the last cursor read")
+                throw RPCError(code: .resourceExhausted, message: "the stream fell \(Self.executionQueue) reports behind; resume from the last cursor read")
             }
         }
     }

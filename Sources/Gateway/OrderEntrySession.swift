@@ -21,7 +21,7 @@ struct OrderEntrySession: Sendable {
     let context: ServerContext
 
     static let maxInFlight = 4096
-    static let queueCapacity = 65_536
+    static let queueCapacity = 16_384
     /// Orders whose reports a session labels with a correlation id: an entry goes when its order's report is
     /// final; past this many working at once, new requests are refused with RESOURCE_EXHAUSTED.
     static let maxCorrelations = 65_536

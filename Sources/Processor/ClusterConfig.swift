@@ -58,7 +58,7 @@ public struct ClusterConfig: Sendable {
     /// Long-lived streams (OrderEntry sessions and StreamExecutions) a gateway serves one account, and all
     /// accounts together: each holds a subscription on every node's feed connection, whose streams are bounded.
     public var maxStreamsPerAccount = 16
-    public var maxStreams = 512
+    public var maxStreams = 256
 
     public init(epoch: UInt64, nodes: [ClusterNode]) {
         self.epoch = epoch
