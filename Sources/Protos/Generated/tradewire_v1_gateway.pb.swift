@@ -113,7 +113,7 @@ public struct Tradewire_V1_PlaceOrderResult: ProtoMessage {
 public struct Tradewire_V1_OrderEntryRequest: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.OrderEntryRequest"
 
-    /// Client-chosen; echoed in every report and reject this request causes.
+    /// Client-chosen, at most 64 printable ASCII characters; echoed in every report and reject this request causes.
     public var correlationID: String = ""
     public var request: OneOf_Request? = nil
 
@@ -331,7 +331,8 @@ public struct Tradewire_V1_ListOrdersResponse: ProtoMessage {
 public struct Tradewire_V1_StreamExecutionsRequest: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.StreamExecutionsRequest"
 
-    /// A report's cursor: the stream resumes after it. Empty: only reports from now on.
+    /// A report's cursor: the stream resumes after it. Empty: only reports from now on. Anything else than a cursor
+    /// this API gave (an unknown node, a node named twice, a malformed entry) is INVALID_ARGUMENT.
     public var cursor: String = ""
 
     /// True with an empty cursor: start from this account's first report.

@@ -23,7 +23,9 @@ public enum Tradewire_V1_Gateway {
     public protocol ServiceProtocol: RPCService {
         /// Places one order. Answers once the owning processor node has made it durable: the response's order is
         /// NEW or already further along. Retrying with the same client_order_id (or idempotency-key) returns the
-        /// same order. Invalid orders fail with INVALID_ARGUMENT and google.rpc.BadRequest details.
+        /// same order. Invalid orders fail with INVALID_ARGUMENT and google.rpc.BadRequest details. An order that needs
+        /// the reference price (a price band, a MARKET order) while the gateway's is stale fails UNAVAILABLE (never
+        /// sent: retrying is safe).
         func placeOrder(request: Tradewire_V1_PlaceOrderRequest, context: ServerContext) async throws -> Tradewire_V1_PlaceOrderResponse
         /// Places a batch; each order succeeds or fails on its own. Retrying the batch is safe.
         func placeOrders(request: Tradewire_V1_PlaceOrdersRequest, context: ServerContext) async throws -> Tradewire_V1_PlaceOrdersResponse
@@ -32,13 +34,18 @@ public enum Tradewire_V1_Gateway {
         func orderEntry(requests: RPCRequestStream<Tradewire_V1_OrderEntryRequest>, responses: RPCResponseWriter<Tradewire_V1_OrderEntryResponse>, context: ServerContext) async throws
         /// Requests a cancel; the order is PENDING_CANCEL or CANCELLED in the response.
         func cancelOrder(request: Tradewire_V1_CancelOrderRequest, context: ServerContext) async throws -> Tradewire_V1_CancelOrderResponse
-        /// Changes price and/or quantity of a working order. Lowering the quantity keeps time priority; a new price
-        /// or a larger quantity loses it.
+        /// Changes price and/or quantity of a working LIMIT order. Risk checks the new terms exactly as a new order's
+        /// (the order's current hold counted as released): refused, the call fails FAILED_PRECONDITION with ErrorInfo
+        /// naming the RejectReason and the order keeps its terms. Approved, the response's order carries
+        /// pending_price/pending_quantity (FIX PendingReplace) until the book applies it (a REPLACED report). One replace
+        /// at a time: another while one is pending is FAILED_PRECONDITION, ErrorInfo reason ALREADY_PENDING. Lowering the
+        /// quantity keeps time priority; a new price or a larger quantity loses it.
         func replaceOrder(request: Tradewire_V1_ReplaceOrderRequest, context: ServerContext) async throws -> Tradewire_V1_ReplaceOrderResponse
         func getOrder(request: Tradewire_V1_GetOrderRequest, context: ServerContext) async throws -> Tradewire_V1_Order
         /// This account's orders, newest first, filtered and paged.
         func listOrders(request: Tradewire_V1_ListOrdersRequest, context: ServerContext) async throws -> Tradewire_V1_ListOrdersResponse
-        /// Every execution report of this account from `cursor` on, then live until the caller cancels.
+        /// Every execution report of this account from `cursor` on, then live until the caller cancels. A reader that
+        /// falls 4,096 reports behind is ended with RESOURCE_EXHAUSTED: resume from the last cursor read.
         func streamExecutions(request: Tradewire_V1_StreamExecutionsRequest, responses: RPCResponseWriter<Tradewire_V1_ExecutionReport>, context: ServerContext) async throws
         /// Totals for one PlaceOrders batch, with expected against actual P&L.
         func reconcile(request: Tradewire_V1_ReconcileRequest, context: ServerContext) async throws -> Tradewire_V1_ReconcileResponse
@@ -52,7 +59,9 @@ public enum Tradewire_V1_Gateway {
 
         /// Places one order. Answers once the owning processor node has made it durable: the response's order is
         /// NEW or already further along. Retrying with the same client_order_id (or idempotency-key) returns the
-        /// same order. Invalid orders fail with INVALID_ARGUMENT and google.rpc.BadRequest details.
+        /// same order. Invalid orders fail with INVALID_ARGUMENT and google.rpc.BadRequest details. An order that needs
+        /// the reference price (a price band, a MARKET order) while the gateway's is stale fails UNAVAILABLE (never
+        /// sent: retrying is safe).
         public func placeOrder(_ request: Tradewire_V1_PlaceOrderRequest, metadata: Metadata = [:], options: CallOptions = CallOptions()) async throws(RPCError) -> Tradewire_V1_PlaceOrderResponse {
             try await transport.unary(Tradewire_V1_Gateway.Method.placeOrder, request, metadata: metadata, options: options)
         }
@@ -73,8 +82,12 @@ public enum Tradewire_V1_Gateway {
             try await transport.unary(Tradewire_V1_Gateway.Method.cancelOrder, request, metadata: metadata, options: options)
         }
 
-        /// Changes price and/or quantity of a working order. Lowering the quantity keeps time priority; a new price
-        /// or a larger quantity loses it.
+        /// Changes price and/or quantity of a working LIMIT order. Risk checks the new terms exactly as a new order's
+        /// (the order's current hold counted as released): refused, the call fails FAILED_PRECONDITION with ErrorInfo
+        /// naming the RejectReason and the order keeps its terms. Approved, the response's order carries
+        /// pending_price/pending_quantity (FIX PendingReplace) until the book applies it (a REPLACED report). One replace
+        /// at a time: another while one is pending is FAILED_PRECONDITION, ErrorInfo reason ALREADY_PENDING. Lowering the
+        /// quantity keeps time priority; a new price or a larger quantity loses it.
         public func replaceOrder(_ request: Tradewire_V1_ReplaceOrderRequest, metadata: Metadata = [:], options: CallOptions = CallOptions()) async throws(RPCError) -> Tradewire_V1_ReplaceOrderResponse {
             try await transport.unary(Tradewire_V1_Gateway.Method.replaceOrder, request, metadata: metadata, options: options)
         }
@@ -88,7 +101,8 @@ public enum Tradewire_V1_Gateway {
             try await transport.unary(Tradewire_V1_Gateway.Method.listOrders, request, metadata: metadata, options: options)
         }
 
-        /// Every execution report of this account from `cursor` on, then live until the caller cancels.
+        /// Every execution report of this account from `cursor` on, then live until the caller cancels. A reader that
+        /// falls 4,096 reports behind is ended with RESOURCE_EXHAUSTED: resume from the last cursor read.
         public func streamExecutions<Result: Sendable>(_ request: Tradewire_V1_StreamExecutionsRequest, metadata: Metadata = [:], options: CallOptions = CallOptions(), _ body: (RPCResponseStream<Tradewire_V1_ExecutionReport>) async throws -> Result) async throws -> Result {
             try await transport.serverStreaming(Tradewire_V1_Gateway.Method.streamExecutions, request, metadata: metadata, options: options, body)
         }

@@ -131,7 +131,7 @@ struct  Tradewire__V1__OrderEntryRequest
 {
   ProtobufCMessage base;
   /*
-   * Client-chosen; echoed in every report and reject this request causes.
+   * Client-chosen, at most 64 printable ASCII characters; echoed in every report and reject this request causes.
    */
   char *correlation_id;
   Tradewire__V1__OrderEntryRequest__RequestCase request_case;
@@ -289,7 +289,8 @@ struct  Tradewire__V1__StreamExecutionsRequest
 {
   ProtobufCMessage base;
   /*
-   * A report's cursor: the stream resumes after it. Empty: only reports from now on.
+   * A report's cursor: the stream resumes after it. Empty: only reports from now on. Anything else than a cursor
+   * this API gave (an unknown node, a node named twice, a malformed entry) is INVALID_ARGUMENT.
    */
   char *cursor;
   /*
