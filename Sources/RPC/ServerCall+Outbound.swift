@@ -63,10 +63,13 @@ extension ServerCall {
     /// details or metadata that would not fit are left out (the message says which).
     static func trailers(_ status: RPCError, extra: [(name: String, value: String)]) -> [(name: String, value: String)] {
         var message = status.message
-        if message.utf8.count > maxStatusMessageBytes {
-            var cut = Substring(message)
-            while cut.utf8.count > maxStatusMessageBytes - 40 { cut = cut.dropLast() }
-            message = "\(cut)… (\(message.utf8.count) bytes, cut)"
+        let length = message.utf8.count
+        if length > maxStatusMessageBytes {
+            // The longest prefix of whole scalars within the budget, in one pass over the bytes kept.
+            let bytes = Array(message.utf8.prefix(maxStatusMessageBytes - 40 + 1))
+            var end = bytes.count - 1
+            while end > 0 && bytes[end] & 0xc0 == 0x80 { end -= 1 }  // not inside a multi-byte scalar
+            message = String(decoding: bytes[..<end], as: UTF8.self) + "… (\(length) bytes, cut)"
         }
         let code = ("grpc-status", String(status.code.rawValue))
         var optional: [(name: String, value: String)] = []

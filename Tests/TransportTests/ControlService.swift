@@ -8,7 +8,8 @@ import Transport
 ///
 /// Behaviours: "sleep" (wait until cancelled, record the cancellation and the deadline it saw), "flood" (write
 /// responses until the client stops reading; count them), "ignore-requests" (never read the request stream),
-/// anything else: behave as the interop service.
+/// "huge-headers" (100 KB of response metadata, more than HTTP/2 can send), "huge-status" (an error whose message
+/// and trailing metadata are 100 KB each), anything else: behave as the interop service.
 final class ControlService: Grpc_Testing_TestService.ServiceProtocol {
     struct Observations {
         var cancelled = 0
@@ -40,8 +41,13 @@ final class ControlService: Grpc_Testing_TestService.ServiceProtocol {
     init(tag: String = "") { self.tag = tag }
 
     func unaryCall(request: Grpc_Testing_SimpleRequest, context: ServerContext) async throws -> Grpc_Testing_SimpleResponse {
-        if context.requestMetadata["x-control"] == "sleep" {
-            try await sleepUntilCancelled(context)
+        switch context.requestMetadata["x-control"] {
+        case "sleep": try await sleepUntilCancelled(context)
+        case "huge-headers": context.initialMetadata.add("x-huge", String(repeating: "h", count: 100_000))
+        case "huge-status":
+            context.trailingMetadata.add("x-huge", String(repeating: "t", count: 100_000))
+            throw RPCError(code: .invalidArgument, message: String(repeating: "m", count: 100_000))
+        default: break
         }
         return try await interop.unaryCall(request: request, context: context)
     }

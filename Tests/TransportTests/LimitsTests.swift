@@ -19,6 +19,28 @@ import Transport
         }
     }
 
+    /// A response the transport cannot send as asked still ends the call at once: a status too big for trailers is
+    /// cut (its code kept, the message saying so), and headers nghttp2 cannot encode reset the stream (INTERNAL)
+    /// instead of leaving the client waiting for its deadline.
+    @Test func responsesTooBigForHeadersEndTheCallAtOnce() async throws {
+        try await TestServer.with { test in
+            let clock = ContinuousClock()
+            let started = clock.now
+            let options = CallOptions(timeout: .seconds(20))
+            let status = await #expect(throws: RPCError.self) {
+                _ = try await test.client.unaryCall(Grpc_Testing_SimpleRequest(), metadata: ["x-control": "huge-status"], options: options)
+            }
+            #expect(status?.code == .invalidArgument && (status?.message.utf8.count ?? .max) < 1100 && status?.message.contains("cut") == true,
+                    "\(String(describing: status?.message.prefix(100)))")
+            let headers = await #expect(throws: RPCError.self) {
+                _ = try await test.client.unaryCall(Grpc_Testing_SimpleRequest(), metadata: ["x-control": "huge-headers"], options: options)
+            }
+            #expect(headers?.code == .internal, "\(String(describing: headers))")
+            #expect(clock.now - started < .seconds(5), "both answered long before the deadline")
+            _ = try await test.client.emptyCall(Grpc_Testing_Empty())  // the connection is fine
+        }
+    }
+
     @Test func aWriterFasterThanItsReaderWaitsInsteadOfBuffering() async throws {
         try await TestServer.with { test in
             // The client reads one response, then stops reading while the handler keeps writing 16 KiB messages.
