@@ -3,6 +3,7 @@ import Synchronization
 
 #if canImport(Glibc)
 import Glibc
+import Locks
 #endif
 
 /// One thread with an epoll instance: each turn it waits for readiness of registered descriptors, runs timers
@@ -16,7 +17,7 @@ import Glibc
 /// the loop thread. `execute` and the executor's `enqueue` may be called from any thread; from another thread
 /// they go through a locked inbox and wake the loop with an eventfd.
 public final class EventLoop: TaskExecutor, @unchecked Sendable {
-    // @unchecked Sendable: every stored property except `inbox` (a Mutex) and the immutable descriptors is
+    // @unchecked Sendable: every stored property except `inbox` (a Lock) and the immutable descriptors is
     // touched only on the loop thread.
     public let name: String
     private let epoll: Int32
@@ -34,7 +35,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         var stopping = false
     }
 
-    private let inbox = Mutex(Inbox())
+    private let inbox = Lock(Inbox())
     /// Jobs for this thread, run in order from `nextJob`.
     private var localJobs: [Job] = []
     private var nextJob = 0
@@ -46,7 +47,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     /// read before returning to the loop. Loop thread only.
     public let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
     private var thread: pthread_t?
-    private let started = Mutex(false)
+    private let started = Lock(false)
 
     /// Creates the loop and starts its thread.
     public init(name: String) throws(SystemError) {

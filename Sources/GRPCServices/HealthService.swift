@@ -1,5 +1,6 @@
 public import ServiceStubs
 import Synchronization
+import Locks
 
 /// `grpc.health.v1.Health`: the serving status of the server ("") and of each service, and a stream of
 /// changes. Unknown services: Check answers NOT_FOUND; Watch reports SERVICE_UNKNOWN and keeps watching.
@@ -12,7 +13,7 @@ public final class HealthService: Grpc_Health_V1_Health.ServiceProtocol {
         var nextWatcher = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     public init(services: [String] = []) {
         state.withLock { state in

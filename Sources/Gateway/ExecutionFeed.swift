@@ -2,6 +2,7 @@ import Processor
 import Protos
 import ServiceStubs
 import Synchronization
+import Locks
 
 /// One account's execution reports from every processor node: a `SubscribeEvents` call per node, filtered to the
 /// account by the node, resumed after failures from the last sequence seen. Reports of one order all come from
@@ -67,9 +68,9 @@ struct ExecutionFeed: Sendable {
 
     /// A stream's position as reports go out.
     final class Cursor: Sendable {
-        private let positions: Mutex<Positions>
+        private let positions: Lock<Positions>
 
-        init(_ start: Positions) { positions = Mutex(start) }
+        init(_ start: Positions) { positions = Lock(start) }
 
         /// Moves `node` to `sequence`; the cursor text after it.
         func advance(_ node: String, to sequence: UInt64) -> String {

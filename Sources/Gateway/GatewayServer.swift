@@ -7,6 +7,7 @@ import RPC
 import Synchronization
 public import Telemetry
 import Transport
+import Locks
 
 /// The ingestion gateway: API keys, the instrument table followed from market data, one command stream per
 /// processor node, and its gRPC server (Gateway and grpc.health.v1). It keeps no state another instance needs,
@@ -16,7 +17,7 @@ public final class GatewayServer: Sendable {
     private let server: Server
     private let health = HealthService()
     private let marketData: Channel?
-    private let following: Mutex<Task<Void, Never>?> = Mutex(nil)
+    private let following: Lock<Task<Void, Never>?> = Lock(nil)
 
     /// - Parameters:
     ///   - configPath: the cluster file, re-read when a node names a newer ring epoch.

@@ -2,6 +2,7 @@ import EventLoop
 import Processor
 public import Protos
 import Synchronization
+import Locks
 
 /// The instruments and reference prices the gateway validates orders against, kept current from market data
 /// (`MarketFollower`). Until market data has answered, no symbol is known and every order is refused; a reference
@@ -12,7 +13,7 @@ public final class InstrumentTable: Sendable {
         var references: [String: ReferencePrice] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = Lock(State())
     /// Nanoseconds.
     let referenceMaxAge: Int64
 

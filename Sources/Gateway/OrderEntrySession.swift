@@ -2,6 +2,7 @@ import Processor
 import Protos
 import ServiceStubs
 import Synchronization
+import Locks
 
 /// One OrderEntry stream: requests in, execution reports and cancel rejects out.
 ///
@@ -31,7 +32,7 @@ struct OrderEntrySession: Sendable {
     static let readyTimeout: Duration = .seconds(2)
 
     private final class State: Sendable {
-        let correlations = Mutex<[String: String]>([:])
+        let correlations = Lock<[String: String]>([:])
         let queue = SubscriberQueue<Tradewire_V1_OrderEntryResponse>(capacity: OrderEntrySession.queueCapacity) {}
         let inFlight = InFlight(limit: OrderEntrySession.maxInFlight)
         let ready: Ready
@@ -213,7 +214,7 @@ final class InFlight: Sendable {
     }
 
     private let limit: Int
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     init(limit: Int) { self.limit = limit }
 
@@ -265,9 +266,9 @@ final class Ready: Sendable {
         var waiter: CheckedContinuation<Void, Never>?
     }
 
-    private let state: Mutex<State>
+    private let state: Lock<State>
 
-    init(count: Int) { state = Mutex(State(remaining: count)) }
+    init(count: Int) { state = Lock(State(remaining: count)) }
 
     func arrive() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in

@@ -1,5 +1,6 @@
 import EventLoop
 import Synchronization
+import Locks
 
 /// Per-account token buckets: an account may place `rate` orders per second, with bursts of up to one second's
 /// worth. Each gateway instance limits what passes through it, so N gateways side by side admit up to N times the
@@ -10,7 +11,7 @@ final class RateLimiter: Sendable {
         var refilledAt: UInt64
     }
 
-    private let buckets = Mutex<[String: Bucket]>([:])
+    private let buckets = Lock<[String: Bucket]>([:])
 
     /// Takes `count` tokens for `account`, or answers how long until they would be there (nothing is taken then).
     func take(_ count: Int, account: String, rate: Int, now: UInt64 = Monotonic.now()) -> Duration? {

@@ -1,5 +1,6 @@
 import RPC
 import Synchronization
+import Locks
 
 /// The long-lived streams a gateway serves — OrderEntry sessions and StreamExecutions — counted per account and in
 /// all. Each holds a subscription on every node's feed connection (whose concurrent streams the node bounds), so
@@ -8,7 +9,7 @@ import Synchronization
 final class StreamQuota: Sendable {
     let perAccount: Int
     let total: Int
-    private let counts = Mutex<(accounts: [String: Int], total: Int)>(([:], 0))
+    private let counts = Lock<(accounts: [String: Int], total: Int)>(([:], 0))
 
     init(perAccount: Int, total: Int) {
         self.perAccount = perAccount

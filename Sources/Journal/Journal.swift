@@ -2,6 +2,7 @@ public import SQLite
 import CoreMetrics
 import EventLoop
 import Synchronization
+import Locks
 
 /// A node's journal with group commit: any task may append; one writer thread commits whatever has queued up in
 /// one transaction (up to `maxBatch` rows) and only then answers each appender with its sequence numbers. While
@@ -23,11 +24,11 @@ public final class Journal: Sendable {
     public let maxBatch: Int
     private let lock: ExclusiveLock
     private let writer: EventLoop
-    private let state: Mutex<State>
+    private let state: Lock<State>
     /// Touched on `writer`'s thread only.
     private let store: UnsafeTransfer<JournalStore>
     /// Reads for the node's own thread (recovery, an actor coming back from its row).
-    private let reader: Mutex<UnsafeTransfer<JournalStore>>
+    private let reader: Lock<UnsafeTransfer<JournalStore>>
     /// Reads for subscribers and queries: their own connection on their own thread, so that a long scan never
     /// runs on a connection's loop thread nor holds the lock the node's thread needs.
     private let scanner: UnsafeTransfer<JournalStore>
@@ -77,9 +78,9 @@ public final class Journal: Sendable {
         self.maxBatch = maxBatch
         let milliseconds = Int(busyTimeout.nanoseconds / 1_000_000)
         let store = try JournalStore(path: path, synchronous: synchronous, busyTimeoutMilliseconds: milliseconds)
-        state = Mutex(State(lastSequence: try store.lastSequence(), outboxHeads: try store.outboxHeads()))
+        state = Lock(State(lastSequence: try store.lastSequence(), outboxHeads: try store.outboxHeads()))
         self.store = UnsafeTransfer(store)
-        reader = Mutex(UnsafeTransfer(try JournalStore(path: path, synchronous: synchronous)))
+        reader = Lock(UnsafeTransfer(try JournalStore(path: path, synchronous: synchronous)))
         scanner = UnsafeTransfer(try JournalStore(path: path, synchronous: synchronous))
         do {
             writer = try EventLoop(name: "journal")

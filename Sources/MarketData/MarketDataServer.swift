@@ -4,6 +4,7 @@ public import Processor
 import Synchronization
 public import Telemetry
 import Transport
+import Locks
 
 /// The market-data service: its store, its core thread, the processors' event streams it follows, and its gRPC
 /// server (MarketData and grpc.health.v1). `start()` loads the store, starts following and listens.
@@ -13,7 +14,7 @@ public final class MarketDataServer: Sendable {
     private let server: Server
     private let health = HealthService()
     private let follower: EventFollower
-    private let following: Mutex<Task<Void, Never>?> = Mutex(nil)
+    private let following: Lock<Task<Void, Never>?> = Lock(nil)
 
     /// - Parameters:
     ///   - storePath: default `<data_dir>/marketdata.sqlite`.

@@ -3,13 +3,14 @@ public import RPC
 import ServiceStubs
 import Synchronization
 public import Transport
+import Locks
 
 /// Sends commands to the processor cluster the way a gateway does: each to the node that owns its key on the
 /// ring (one long-lived command stream per node), stamped with the ring's epoch. A node that answers NotOwner
 /// names the owner: the client takes a newer ring from `refresh` when the answer's epoch is newer than its own,
 /// and resends to the owner (at most a few hops, so two disagreeing nodes cannot bounce a command forever).
 public final class ClusterClient: Sendable {
-    private let state: Mutex<State>
+    private let state: Lock<State>
     private let refresh: @Sendable () -> ClusterConfig?
     private let maxInFlightPerNode: Int
     /// Makes the channels (with the mesh credential).
@@ -23,7 +24,7 @@ public final class ClusterClient: Sendable {
     }
 
     public init(config: ClusterConfig, maxInFlightPerNode: Int = 8192, refresh: @escaping @Sendable () -> ClusterConfig? = { nil }) {
-        state = Mutex(State(ring: ClusterRing(config)))
+        state = Lock(State(ring: ClusterRing(config)))
         self.refresh = refresh
         self.maxInFlightPerNode = maxInFlightPerNode
         self.config = config

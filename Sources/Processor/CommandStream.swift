@@ -2,6 +2,7 @@ public import Protos
 public import RPC
 import ServiceStubs
 import Synchronization
+import Locks
 
 /// The client side of a node's long-lived `Commands` stream: callers hand in commands one at a time from any
 /// thread; a writer task sends whatever has queued as one batch, and a reader pairs acknowledgements with their
@@ -17,7 +18,7 @@ public final class CommandStream: Sendable {
     private let client: Tradewire_V1_Processor.Client
     private let metadata: Metadata
     public let maxInFlight: Int
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     private struct State {
         var nextID: UInt64 = 1

@@ -4,6 +4,7 @@ import Protos
 import RPC
 import ServiceStubs
 import Synchronization
+import Locks
 
 /// `tradewire.v1.Processor` on one node: the command stream, event subscriptions, and order reads.
 struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
@@ -167,7 +168,7 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
 /// reserves room for each batch of commands before handing it to the core.
 final class AckSink: Sendable {
     private let limit: Int
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     private struct State {
         var acks: [Tradewire_V1_Ack] = []

@@ -1,5 +1,6 @@
 import CoreMetrics
 import Synchronization
+import Locks
 
 /// Stream subscribers ended because they fell `capacity` updates behind (swift-metrics).
 let subscriberOverflows = Counter(label: "subscriber_queue_overflows_total")
@@ -20,7 +21,7 @@ public final class SubscriberQueue<Element: Sendable>: Sendable {
     }
 
     public let capacity: Int
-    private let state = Mutex(State())
+    private let state = Lock(State())
     private let onOverflow: @Sendable () -> Void
 
     public init(capacity: Int, onOverflow: @escaping @Sendable () -> Void) {

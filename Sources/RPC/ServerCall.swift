@@ -1,4 +1,5 @@
 import Synchronization
+import Locks
 
 /// One call on a server: created by the transport when request headers arrive, driven by the transport's
 /// events on the connection's thread, and handed to the method's handler, which reads request messages and
@@ -24,7 +25,7 @@ public final class ServerCall: CallEndpoint, @unchecked Sendable {
     var deframer: MessageDeframer?
     /// Set when the headers are accepted, before the handler starts; never changed after.
     var request = RequestHead(method: MethodDescriptor(service: "", method: ""), metadata: Metadata(), deadline: nil)
-    let response = Mutex(ResponseHead())
+    let response = Lock(ResponseHead())
     var method: RPCMethod?
     /// What the handler sees of its call.
     public var context: ServerContext { ServerContext(call: self) }

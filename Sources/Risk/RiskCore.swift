@@ -3,6 +3,7 @@ import Glibc
 import Logging
 import Protos
 import Synchronization
+import Locks
 
 /// The risk service's state behind one lock, and its store thread. A check takes the lock once (so two checks
 /// of one account never both pass a limit that only one fits) and costs no I/O: what it changed reaches the
@@ -14,7 +15,7 @@ import Synchronization
 /// order's ACCEPTED event, which the restarted service reads again from its stored cursor. A store that fails
 /// stops the service (fail-stop).
 final class RiskCore: Sendable {
-    let engine: Mutex<RiskEngine>
+    let engine: Lock<RiskEngine>
     private let storeLoop: EventLoop
     private let store: StoreBox
     static let flushInterval: Duration = .milliseconds(5)
@@ -30,7 +31,7 @@ final class RiskCore: Sendable {
         var engine = try store.load()
         engine.unconfirmedTTL = Int64(settings.unconfirmedTTL.nanoseconds)
         engine.referenceMaxAge = Int64(referenceMaxAge.nanoseconds)
-        self.engine = Mutex(engine)
+        self.engine = Lock(engine)
         self.store = StoreBox(store)
         storeLoop = try EventLoop(name: "risk-store")
     }

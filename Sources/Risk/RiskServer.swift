@@ -5,6 +5,7 @@ import Protos
 import Synchronization
 public import Telemetry
 import Transport
+import Locks
 
 /// The risk service: its store, its engine, the processors' event streams and the market-data streams it
 /// follows, and its gRPC server (Risk and grpc.health.v1).
@@ -14,7 +15,7 @@ public final class RiskServer: Sendable {
     private let health = HealthService()
     private let follower: EventFollower
     private let marketData: Channel?
-    private let following: Mutex<Task<Void, Never>?> = Mutex(nil)
+    private let following: Lock<Task<Void, Never>?> = Lock(nil)
 
     /// - Parameters:
     ///   - storePath: default `<data_dir>/risk.sqlite`.

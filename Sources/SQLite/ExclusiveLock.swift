@@ -1,5 +1,6 @@
 import Glibc
 import Synchronization
+import Locks
 
 /// An exclusive lock on a database file, held by one process for as long as this value lives: `flock` on a
 /// `<path>.lock` file beside it, taken before the database is opened (and before any recovery reads it), so that
@@ -9,7 +10,7 @@ import Synchronization
 public final class ExclusiveLock: Sendable {
     public let path: String
     /// The lock file's descriptor until `release()`.
-    private let fd: Mutex<Int32?>
+    private let fd: Lock<Int32?>
 
     public init(for databasePath: String) throws(SQLiteError) {
         path = databasePath + ".lock"
@@ -25,7 +26,7 @@ public final class ExclusiveLock: Sendable {
                 ? "another process has \(databasePath) open (it holds \(path)): one process per file"
                 : "cannot lock \(path) (errno \(error))")
         }
-        self.fd = Mutex(fd)
+        self.fd = Lock(fd)
     }
 
     /// Releases the lock (once its owner has closed the database): another process may open the file now.

@@ -3,6 +3,7 @@ import Prometheus
 import RPC
 import Synchronization
 import Transport
+import Locks
 
 /// A gRPC server's metrics, named as grpc-ecosystem's go-grpc-prometheus names them:
 /// `grpc_server_started_total`, `grpc_server_handled_total` (by code), `grpc_server_handling_seconds` (histogram),
@@ -32,7 +33,7 @@ final class MethodMetrics: CallObserver {
     private let startedCalls: CoreMetrics.Counter
     private let inFlight: CoreMetrics.Meter
     private let latency: CoreMetrics.Timer
-    private let handled = Mutex<[CoreMetrics.Counter?]>(Array(repeating: nil, count: 17))
+    private let handled = Lock<[CoreMetrics.Counter?]>(Array(repeating: nil, count: 17))
 
     init(method: MethodDescriptor, factory: PrometheusMetricsFactory) {
         dimensions = [("grpc_service", method.service), ("grpc_method", method.method)]

@@ -4,6 +4,7 @@ public import Prometheus
 import RPC
 public import Transport
 import Synchronization
+import Locks
 
 /// A service's operational surface: its metrics registry (Prometheus text), the observer its gRPC server reports
 /// calls and connections to, its readiness checks, and the plain HTTP endpoints on the gRPC port: `GET /metrics`,
@@ -15,7 +16,7 @@ public final class Telemetry: Sendable {
     public let service: String
     public let registry: PrometheusCollectorRegistry
     public let factory: PrometheusMetricsFactory
-    private let checks = Mutex<[(name: String, check: @Sendable () -> String?)]>([])
+    private let checks = Lock<[(name: String, check: @Sendable () -> String?)]>([])
     private let stopping = Atomic<Bool>(false)
 
     /// Latency buckets from 25 µs to 10 s: a call on this platform takes tens of microseconds.

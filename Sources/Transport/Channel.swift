@@ -2,6 +2,7 @@ public import EventLoop
 import HashRing
 public import RPC
 import Synchronization
+import Locks
 
 /// A client channel to one or more addresses of a service: connects on demand, reconnects with backoff, and
 /// spreads calls by its load-balancing policy. Generated clients take a channel.
@@ -14,7 +15,7 @@ public final class Channel: RPCClientTransport, Sendable {
     /// (`Task(executorPreference:)`) drives its calls without hopping threads.
     public let group: EventLoopGroup
     private let ownsGroup: Bool
-    private let waiters = Mutex(Waiters())
+    private let waiters = Lock(Waiters())
     private let roundRobin = Atomic<Int>(0)
 
     private struct Waiters {

@@ -4,11 +4,12 @@ import Synchronization
 
 #if canImport(Glibc)
 import Glibc
+import Locks
 #endif
 
 /// The shared part of a running server: configuration, routes, loops, and the set of open connections.
 final class ServerCore: @unchecked Sendable {
-    // @unchecked Sendable: configuration, router and group are immutable; `state` is a Mutex; each connection is
+    // @unchecked Sendable: configuration, router and group are immutable; `state` is a Lock; each connection is
     // touched only on its own loop.
     let configuration: ServerConfiguration
     let router: RPCRouter
@@ -28,7 +29,7 @@ final class ServerCore: @unchecked Sendable {
         var stopped = false
     }
 
-    let state = Mutex(State())
+    let state = Lock(State())
 
     init(configuration: ServerConfiguration, router: RPCRouter, group: EventLoopGroup) {
         self.configuration = configuration

@@ -1,11 +1,12 @@
 import EventLoop
 import RPC
 import Synchronization
+import Locks
 
 /// One backend address of a channel: its connection and connectivity, reconnecting with backoff after failures.
 /// Connectivity is read under a lock from any thread; the connection itself lives on `loop`.
 final class Subchannel: @unchecked Sendable {
-    // @unchecked Sendable: `shared` is a Mutex; `connection` and `idleTimer` are touched on `loop` only.
+    // @unchecked Sendable: `shared` is a Lock; `connection` and `idleTimer` are touched on `loop` only.
     enum Connectivity: Equatable {
         case idle, connecting, ready
         case transientFailure(RPCError)
@@ -23,7 +24,7 @@ final class Subchannel: @unchecked Sendable {
         var closed = false
     }
 
-    private let shared = Mutex(Shared())
+    private let shared = Lock(Shared())
     private var connection: ClientConnection?
     private var idleTimer: LoopTimer?
     private var retryTimer: LoopTimer?

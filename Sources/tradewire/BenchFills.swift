@@ -8,6 +8,7 @@ import RPC
 import ServiceStubs
 import Synchronization
 import Transport
+import Locks
 
 extension Bench {
     /// Place-to-fill through the whole system: pairs of crossing orders from one account on one symbol, a sell
@@ -101,7 +102,7 @@ extension Bench {
 /// When each awaited order's first TRADE report arrived (monotonic nanoseconds).
 final class FillArrivals: Sendable {
     final class Waiter: Sendable {
-        let time = Mutex<UInt64?>(nil)
+        let time = Lock<UInt64?>(nil)
 
         func arrival(within timeout: Duration) async -> UInt64? {
             let end = ContinuousClock.now + timeout
@@ -113,7 +114,7 @@ final class FillArrivals: Sendable {
         }
     }
 
-    private let waiters = Mutex<[String: Waiter]>([:])
+    private let waiters = Lock<[String: Waiter]>([:])
 
     func expect(_ clientOrderID: String) -> Waiter {
         let waiter = Waiter()

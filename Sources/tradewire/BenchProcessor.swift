@@ -11,6 +11,7 @@ import Transport
 
 #if canImport(Glibc)
 import Glibc
+import Locks
 #endif
 
 extension Bench {
@@ -282,7 +283,7 @@ extension Bench {
 
         /// What a run's commands record.
         final class Samples: Sendable {
-            private let state = Mutex<(latencies: [UInt64], failures: Int, finished: Int, waiter: (Int, CheckedContinuation<Void, Never>)?)>(([], 0, 0, nil))
+            private let state = Lock<(latencies: [UInt64], failures: Int, finished: Int, waiter: (Int, CheckedContinuation<Void, Never>)?)>(([], 0, 0, nil))
 
             func record(_ latency: UInt64?) {
                 state.withLock { state in

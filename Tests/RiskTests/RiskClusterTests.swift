@@ -152,31 +152,35 @@ struct RiskClusterTests {
     /// Every trade in the processors' journals, replayed by a plain average-cost ledger here, equals what risk
     /// reports (positions and cash).
     static func expectPositionsMatchTrades(_ cluster: ProcessorCluster, _ risk: Tradewire_V1_Risk.Client) async throws {
-        var trades: [Tradewire_V1_Trade] = []
-        for node in cluster.config.nodes {
-            trades += try await cluster.events(node.id).compactMap { if case .trade(let trade) = $0.event { trade } else { nil } }
-        }
-        #expect(!trades.isEmpty)
-        var ledgers: [String: Ledger] = ["acct-1": Ledger(), "acct-2": Ledger()]
-        for trade in trades {
-            let (price, quantity) = (trade.price!.units, trade.quantity!.units)
-            ledgers[trade.buyAccount]!.fill(price: price, quantity: quantity)
-            ledgers[trade.sellAccount]!.fill(price: price, quantity: -quantity)
-        }
-        for (account, ledger) in ledgers {
-            var seen = "nothing"
-            let matched = try await waitUntil {
+        // Fills complete after the orders' acknowledgements: the journals' trades are read again on every attempt,
+        // until they and risk agree (or the wait ends).
+        var report = "nothing"
+        let matched = try await waitUntil {
+            var trades: [Tradewire_V1_Trade] = []
+            for node in cluster.config.nodes {
+                trades += try await cluster.events(node.id).compactMap { if case .trade(let trade) = $0.event { trade } else { nil } }
+            }
+            guard !trades.isEmpty else { return false }
+            var ledgers: [String: Ledger] = ["acct-1": Ledger(), "acct-2": Ledger()]
+            for trade in trades {
+                let (price, quantity) = (trade.price!.units, trade.quantity!.units)
+                ledgers[trade.buyAccount]!.fill(price: price, quantity: quantity)
+                ledgers[trade.sellAccount]!.fill(price: price, quantity: -quantity)
+            }
+            for (account, ledger) in ledgers {
                 let positions = try await risk.getPositions(Tradewire_V1_GetPositionsRequest(account: account, symbols: ["ACME"])).positions
                 let balance = try await risk.getAccount(Tradewire_V1_GetAccountRequest(account: account)).balance?.units
                 guard let position = positions.first else { return false }
-                seen = "qty \(position.quantity?.units ?? 0) cost \(position.cost?.units ?? 0) realized \(position.realizedPnl?.units ?? 0) "
-                    + "balance \(balance ?? 0) fills \(position.fillCount)"
-                return position.quantity?.units == ledger.quantity && position.fillCount == ledger.fills
+                report = "\(account): the ledger \(ledger) (\(trades.count) trades); risk has qty \(position.quantity?.units ?? 0) cost "
+                    + "\(position.cost?.units ?? 0) realized \(position.realizedPnl?.units ?? 0) balance \(balance ?? 0) fills \(position.fillCount)"
+                guard position.quantity?.units == ledger.quantity && position.fillCount == ledger.fills
                     && position.cost?.units == ledger.cost * 1_000_000 && position.realizedPnl?.units == ledger.realized * 1_000_000
                     && balance == (1_000_000 * 100 + ledger.cash) * 1_000_000
+                else { return false }
             }
-            #expect(matched, "\(account): risk disagrees with the ledger \(ledger) (\(trades.count) trades): risk has \(seen)")
+            return true
         }
+        #expect(matched, "risk disagrees with the journals' trades: \(report)")
     }
 }
 

@@ -3,6 +3,7 @@ import Synchronization
 
 #if canImport(Glibc)
 import Glibc
+import Locks
 #endif
 
 /// The open loop's schedule of intended start times on one connection.
@@ -40,7 +41,7 @@ struct Arrivals {
 
 /// Open bidi streams not in a round trip, on one connection of an open loop.
 final class IdleStreams: Sendable {
-    private let streams = Mutex<[BidiStream]>([])
+    private let streams = Lock<[BidiStream]>([])
 
     func take() -> BidiStream? { streams.withLock { $0.popLast() } }
     func put(_ stream: BidiStream) { streams.withLock { $0.append(stream) } }
@@ -54,10 +55,10 @@ final class Slots: Sendable {
         var cancelled = false
     }
 
-    private let state: Mutex<State>
+    private let state: Lock<State>
 
     init(_ count: Int) {
-        state = Mutex(State(available: count))
+        state = Lock(State(available: count))
     }
 
     /// Takes a slot, waiting for one; false when cancelled while waiting.

@@ -1,6 +1,7 @@
 import Histogram
 import RPC
 import Synchronization
+import Locks
 
 /// How one operation ended.
 enum Outcome {
@@ -96,7 +97,7 @@ struct Tally: Sendable {
 
 /// One connection's recording, under a lock.
 final class Recorder: Sendable {
-    private let tally = Mutex(Tally())
+    private let tally = Lock(Tally())
 
     func record(_ outcome: Outcome, latency: UInt64, sent: Int, received: Int) {
         tally.withLock { $0.record(outcome, latency: latency, sent: sent, received: received) }
