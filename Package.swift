@@ -172,7 +172,7 @@ let package = Package(
             name: "ProcessorTests",
             dependencies: [
                 "Processor", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "Journal", "SQLite", "HashRing", "TestSupport",
-                "ClusterTestSupport",
+                "ClusterTestSupport", "Locks",
             ]),
         .testTarget(
             name: "RiskTests",

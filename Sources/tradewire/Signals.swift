@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import Transport
 
 #if canImport(Glibc)
@@ -8,13 +9,18 @@ import Glibc
 /// SIGTERM and SIGINT begin a graceful shutdown of a server; `run()` returns once it has stopped. Only the
 /// executable handles signals.
 enum Signals {
-    nonisolated(unsafe) static var received: sig_atomic_t = 0
+    /// Set by the handlers (a lock-free atomic store is async-signal-safe; a plain global read by another thread
+    /// was a data race, which ThreadSanitizer reported).
+    static let received = Atomic<Int32>(0)
+
+    static var wasReceived: Bool { received.load(ordering: .acquiring) != 0 }
 
     /// From now on SIGTERM and SIGINT set `received` instead of ending the process; SIGPIPE is ignored. With
     /// `TRADEWIRE_PARENT_PID` set, the parent is watched too.
     static func install() {
-        signal(SIGTERM) { _ in Signals.received = 1 }
-        signal(SIGINT) { _ in Signals.received = 1 }
+        _ = wasReceived  // initialise the global here: never first inside a handler
+        signal(SIGTERM) { _ in Signals.received.store(1, ordering: .releasing) }
+        signal(SIGINT) { _ in Signals.received.store(1, ordering: .releasing) }
         signal(SIGPIPE, SIG_IGN)
         _ = parentWatch
     }
@@ -34,13 +40,13 @@ enum Signals {
     /// Returns once SIGTERM or SIGINT arrives.
     static func waitForTermination() async {
         install()
-        while Signals.received == 0 { try? await Task.sleep(for: .milliseconds(50)) }
+        while !Signals.wasReceived { try? await Task.sleep(for: .milliseconds(50)) }
     }
 
     static func runUntilTerminated(_ server: Server, grace: Duration = .seconds(10)) async throws {
         install()
         let watcher = Task {
-            while Signals.received == 0 && !Task.isCancelled { try? await Task.sleep(for: .milliseconds(50)) }
+            while !Signals.wasReceived && !Task.isCancelled { try? await Task.sleep(for: .milliseconds(50)) }
             if !Task.isCancelled { server.beginGracefulShutdown(grace: grace) }
         }
         defer { watcher.cancel() }

@@ -56,7 +56,7 @@ final class Supervisor: @unchecked Sendable {
                 guard child.process.isRunning else {
                     throw LocalError("\(child.name) exited with status \(child.process.terminationStatus); its log:\n\(Self.tail(child.log))")
                 }
-                if Signals.received != 0 { throw LocalError("interrupted while starting") }
+                if Signals.wasReceived { throw LocalError("interrupted while starting") }
                 if let answer = HTTPProbe.get(child.address, path: "/readyz"), answer.status == 200 { break }
                 guard ContinuousClock.now < deadline else {
                     throw LocalError("\(child.name) was not ready within \(timeout); its log:\n\(Self.tail(child.log))")
@@ -69,7 +69,7 @@ final class Supervisor: @unchecked Sendable {
     /// Returns "signal" on SIGTERM/SIGINT, or which service exited by itself.
     func waitForSignalOrExit() async -> String {
         while true {
-            if Signals.received != 0 { return "signal" }
+            if Signals.wasReceived { return "signal" }
             if let gone = children.first(where: { !$0.process.isRunning }) {
                 return "\(gone.name) exited with status \(gone.process.terminationStatus) (see \(gone.log))"
             }

@@ -1,5 +1,6 @@
 import ClusterTestSupport
 import Foundation
+import Locks
 import Processor
 import Protos
 import RPC
@@ -236,10 +237,10 @@ extension DiskFullTests {
 
 /// A value shared by a test's tasks.
 final class Locked<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
+    private let mutex: Lock<Value>
 
     init(_ value: Value) {
-        mutex = Mutex(value)
+        mutex = Lock(value)
     }
 
     func withLock<T>(_ body: (inout Value) -> T) -> T { mutex.withLock { body(&$0) } }
