@@ -164,7 +164,9 @@ extension ServerCall {
     /// The request stream is unusable: end the call with `status` and stop the handler.
     private func failRequest(_ status: RPCError) {
         deframer = nil  // Whatever else arrives is dropped, not buffered.
-        sendStatus(status, resetCode: 0x8)  // CANCEL: stop sending the rest
+        // NO_ERROR (RFC 9113 §8.1): the response is complete, stop sending the rest. With CANCEL, grpcio reports
+        // the reset (CANCELLED) instead of the status it received just before it.
+        sendStatus(status, resetCode: 0)
         endEarly(status)
     }
 

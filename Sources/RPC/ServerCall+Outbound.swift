@@ -30,7 +30,8 @@ extension ServerCall {
     /// Ends the response with `status`: in trailers, or alone in the headers when nothing was sent (Trailers-Only).
     ///
     /// A client still sending is then told to stop with RST_STREAM(`resetCode`: NO_ERROR after a complete
-    /// response, as RFC 9113 §8.1 suggests; CANCEL after an error), sent once the status has gone out.
+    /// response — an error status is one — as RFC 9113 §8.1 suggests; CANCEL when the deadline cut the call
+    /// short), sent once the status has gone out.
     func sendStatus(_ status: RPCError, extraHeaders: [(name: String, value: String)] = [], resetCode: UInt32 = 0) {
         let action: ServerStreamStateMachine.SendStatusAction
         do throws(ServerStreamStateMachine.Violation) {

@@ -14,7 +14,7 @@ import Transport
         try await TestServer.with { test in
             let (status, output) = try await Peers.run(try Peers.python(), [Self.script, Self.protoDir, "client", String(test.port)])
             #expect(status == 0, "Python client: \(output)")
-            #expect(output.components(separatedBy: "PASS").count - 1 == 8, "\(output)")
+            #expect(output.components(separatedBy: "PASS").count - 1 == 10, "\(output)")
         }
     }
 

@@ -102,10 +102,31 @@ def run_client(port):
         response = stub.UnaryCall(request, timeout=10, compression=grpc.Compression.Gzip)
         assert len(response.payload.body) == 50000
 
+    def oversize():
+        # A 5 MiB request, and one that only gzip makes small: RESOURCE_EXHAUSTED in the status, not a reset.
+        for compression in (None, grpc.Compression.Gzip):
+            try:
+                stub.UnaryCall(m.SimpleRequest(payload=m.Payload(body=b"\x00" * (5 << 20))), timeout=10, compression=compression)
+            except grpc.RpcError as error:
+                assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, (compression, error.code(), error.details())
+                continue
+            raise AssertionError("no RESOURCE_EXHAUSTED")
+
+    def long_status():
+        # A status message far longer than trailers allow: the code arrives (not RESOURCE_EXHAUSTED, not a hang),
+        # with the message cut.
+        try:
+            stub.UnaryCall(m.SimpleRequest(response_status=m.EchoStatus(code=3, message="x" * 100000)), timeout=10)
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.code()
+            assert len(error.details()) < 2000 and "cut" in error.details(), error.details()[:100]
+            return
+        raise AssertionError("no error")
+
     for name, fn in [("unary_with_metadata", unary_with_metadata), ("server_streaming", server_streaming),
                      ("client_streaming", client_streaming), ("bidirectional", bidirectional),
                      ("deadline", deadline), ("error_status", error_status), ("unimplemented", unimplemented),
-                     ("gzip", gzip)]:
+                     ("gzip", gzip), ("oversize", oversize), ("long_status", long_status)]:
         check(name, fn)
     channel.close()
     return failures
