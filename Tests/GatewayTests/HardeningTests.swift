@@ -142,6 +142,18 @@ struct HardeningTests {
             let tooBig = await Self.error { _ = try await alice.placeOrder(oversized) }
             #expect(tooBig?.code == .resourceExhausted && tooBig?.message.contains("exceeds the limit") == true, "\(String(describing: tooBig))")
 
+            // A correlation id past 64 bytes is refused with a CancelReject saying why; the session goes on.
+            let rejects = try await alice.orderEntry(options: CallOptions(timeout: .seconds(10))) { writer, responses in
+                var long = Tradewire_V1_OrderEntryRequest(correlationID: String(repeating: "c", count: 65))
+                long.request = .newOrder(Cluster.order("corr", side: .buy, price: 9_900, quantity: 10))
+                try await writer.write(long)
+                writer.finish()
+                var rejects: [Tradewire_V1_CancelReject] = []
+                for try await response in responses { if case .cancelReject(let reject) = response.response { rejects.append(reject) } }
+                return rejects
+            }
+            #expect(rejects.count == 1 && rejects[0].text.contains("correlation_id") && rejects[0].fixCxlRejReason == "99", "\(rejects)")
+
             // Long-lived streams: 16 per account; the 17th is RESOURCE_EXHAUSTED; others go on.
             let opened = Count()
             let holders = Task {

@@ -119,6 +119,20 @@ import Glibc
         }
     }
 
+    /// A journal file is one process's: a second opener (another process, or another Journal here) is refused
+    /// before it reads anything, with a message naming the file; once the first closes, it opens.
+    @Test func aSecondOpenerOfTheSameFileIsRefused() async throws {
+        try await Self.withDirectory { directory in
+            let path = directory + "/journal.db"
+            let first = try Journal(path: path)
+            let error = #expect(throws: SQLiteError.self) { try Journal(path: path) }
+            #expect(error?.message.contains("another process has \(path) open") == true, "\(String(describing: error))")
+            await first.close()
+            let second = try Journal(path: path)
+            await second.close()
+        }
+    }
+
     /// Order rows are upserted with their events; a snapshot drops the inputs it covers.
     @Test func orderRowsAndSnapshotsAreWrittenWithTheirEvents() async throws {
         try await Self.withDirectory { directory in

@@ -84,6 +84,13 @@ struct LocalSystemTests {
         defer { local.process.stop() }
         let addresses = try Self.addresses(directory)
         #expect(addresses.count == 6)
+        // The files that hold secrets are the owner's only; the clients' file has API keys, never the mesh credential.
+        for name in ["cluster.json", "keys.json", "client.json"] {
+            var info = stat()
+            #expect(stat(directory + "/" + name, &info) == 0 && info.st_mode & 0o777 == 0o600, "\(name) has mode \(String(info.st_mode & 0o777, radix: 8))")
+        }
+        let clientFile = try String(contentsOfFile: directory + "/client.json", encoding: .utf8)
+        #expect(!clientFile.contains("mesh"), "client.json hands out the mesh credential")
 
         // A resting sell and a crossing buy, with the CLI.
         let sell = try await Self.json(directory, ["order", "place", "--account", "demo-2", "--symbol", "ACME", "--side", "sell", "--quantity", "10",

@@ -113,6 +113,27 @@ struct ClusterTests {
                 if case .order(let order) = $0.event { order.order?.orderID?.value == "dup-1" } else { false }
             }
             #expect(events.count == 2)
+
+            // Reads and changes are scoped to an account: none named is INVALID_ARGUMENT (it used to mean "any
+            // account"); another account's order does not exist for it; ids and symbols that cannot be valid are
+            // refused before any lookup.
+            let (client, channel) = try cluster.processor(owner)
+            defer { channel.close() }
+            let anyone = await #expect(throws: RPCError.self) {
+                _ = try await client.getOrder(Tradewire_V1_ProcessorGetOrderRequest(orderID: Tradewire_V1_OrderId(value: "dup-1")))
+            }
+            #expect(anyone?.code == .invalidArgument)
+            let other = await #expect(throws: RPCError.self) {
+                _ = try await client.getOrder(Tradewire_V1_ProcessorGetOrderRequest(orderID: Tradewire_V1_OrderId(value: "dup-1"), account: "acct-2"))
+            }
+            #expect(other?.code == .notFound)
+            #expect(try await cluster.client.send(ProcessorCluster.cancel("dup-1", account: "")).errorStatus?.code == 3)
+            #expect(try await cluster.client.send(ProcessorCluster.cancel("dup-1", account: "acct-2")).errorStatus?.code == 5)
+            #expect(try await cluster.client.send(ProcessorCluster.cancel(String(repeating: "x", count: 65))).errorStatus?.code == 3)
+            let badSymbol = ProcessorCluster.place("dup-2", symbol: "lower case", side: .buy, price: 5_000, quantity: 10)
+            #expect(try await cluster.client.send(badSymbol).errorStatus?.code == 3)
+            let huge = ProcessorCluster.place("dup-3", symbol: "DUPS", side: .buy, price: .max, quantity: .max)
+            #expect(try await cluster.client.send(huge).errorStatus?.code == 3)
         }
     }
 

@@ -1,4 +1,5 @@
 import ClusterTestSupport
+import EventLoop
 import Foundation
 import Processor
 import Protos
@@ -140,6 +141,25 @@ struct PassivationTests {
 
 @Suite struct RingOwnershipTests {
     /// Every key's owner is the node whose ranges contain its hash, and the shares add up to the whole ring.
+    /// Cluster files: every number within its documented range (a clear error naming the key otherwise), node ids of
+    /// the allowed characters, and no internal service on a non-loopback address without the mesh credential.
+    @Test func clusterFilesAreCheckedWhereTheyEnter() throws {
+        let base = #"{"epoch": 1, "nodes": [{"id": "p1", "address": "127.0.0.1:7101"}]"#
+        for (extra, key) in [(#", "settlement_ms": 99999999999999"#, "settlement_ms"), (#", "risk_timeout_ms": 0"#, "risk_timeout_ms"),
+                             (#", "passivate_after_ms": "soon""#, "passivate_after_ms"), (#", "orders_per_second": -1"#, "orders_per_second"),
+                             (#", "reference_max_age_ms": 1e30"#, "reference_max_age_ms")]
+        {
+            let error = #expect(throws: ClusterConfigError.self) { try ClusterConfig.parse(base + extra + "}") }
+            #expect(error?.description.contains(key) == true, "\(String(describing: error))")
+        }
+        #expect(throws: ClusterConfigError.self) { try ClusterConfig.parse(#"{"epoch": 1, "nodes": [{"id": "p 1", "address": "127.0.0.1:1"}]}"#) }
+        let open = try ClusterConfig.parse(base + "}")
+        #expect(throws: ClusterConfigError.self) { try open.internalServer(SocketAddress(host: "0.0.0.0", port: 0)!, telemetry: nil) }
+        _ = try open.internalServer(SocketAddress(host: "127.0.0.1", port: 0)!, telemetry: nil)
+        let meshed = try ClusterConfig.parse(base + #", "mesh_credential": "0123456789abcdef0123"}"#)
+        _ = try meshed.internalServer(SocketAddress(host: "0.0.0.0", port: 0)!, telemetry: nil)
+    }
+
     @Test func eachNodeKnowsTheRangesItOwns() throws {
         let config = ClusterConfig(epoch: 3, nodes: (1...3).map { ClusterNode(id: "p\($0)", address: "127.0.0.1:\(7100 + $0)") })
         let ring = ClusterRing(config)
