@@ -161,8 +161,8 @@ let package = Package(
         .testTarget(name: "ProtoCodecTests", dependencies: ["ProtoCodec", "Protos", "TestProtos", "TestSupport"], exclude: ["Python"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "MatchingTests", dependencies: ["Matching"]),
-        .testTarget(name: "OrdersTests", dependencies: ["Orders"]),
-        .testTarget(name: "JournalTests", dependencies: ["Journal", "SQLite"]),
+        .testTarget(name: "OrdersTests", dependencies: ["Orders", "TestSupport"]),
+        .testTarget(name: "JournalTests", dependencies: ["Journal", "SQLite", "TestSupport"]),
         // Three processor processes plus scripted risk, or the real risk and market-data services.
         .target(
             name: "ClusterTestSupport",

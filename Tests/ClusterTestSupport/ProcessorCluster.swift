@@ -101,7 +101,7 @@ public final class ProcessorCluster: @unchecked Sendable {
         configPath = directory + "/cluster.json"
         try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
         if let dataSize {
-            guard Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(dataSize)", "tmpfs", directory + "/data"]) == 0 else {
+            guard Peers.system("/bin/mount", ["-t", "tmpfs", "-o", "size=\(dataSize)", "tmpfs", directory + "/data"]) == 0 else {
                 throw Peers.Missing(description: "mounting a tmpfs for the data folder needs root (CI and tools/test run as root)")
             }
         }
@@ -172,7 +172,7 @@ public final class ProcessorCluster: @unchecked Sendable {
         await risk?.shutdown()
         await stopRisk()
         await stopMarketData()
-        if dataSize != nil { _ = Self.run("/bin/umount", ["-l", directory + "/data"]) }
+        if dataSize != nil { _ = Peers.system("/bin/umount", ["-l", directory + "/data"]) }
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -182,18 +182,9 @@ public final class ProcessorCluster: @unchecked Sendable {
         let data = directory + "/data"
         let saved = directory + "/saved"
         try FileManager.default.copyItem(atPath: data, toPath: saved)
-        guard Self.run("/bin/umount", [data]) == 0 else { throw Peers.Missing(description: "umount \(data) failed") }
+        guard Peers.system("/bin/umount", [data]) == 0 else { throw Peers.Missing(description: "umount \(data) failed") }
         try FileManager.default.removeItem(atPath: data)
         try FileManager.default.moveItem(atPath: saved, toPath: data)
-    }
-
-    static func run(_ executable: String, _ arguments: [String]) -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        do { try process.run() } catch { return -1 }
-        process.waitUntilExit()
-        return process.terminationStatus
     }
 
     public func address(_ node: String) -> String { config.node(node)!.address }

@@ -3,6 +3,7 @@ import Journal
 import SQLite
 import Synchronization
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -61,9 +62,9 @@ import Glibc
         try await JournalTests.withDirectory { directory in
             let small = directory + "/small"
             try FileManager.default.createDirectory(atPath: small, withIntermediateDirectories: true)
-            try #require(Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=512k", "tmpfs", small]) == 0,
+            try #require(Peers.system("/bin/mount", ["-t", "tmpfs", "-o", "size=512k", "tmpfs", small]) == 0,
                          "mounting a 512 KiB tmpfs needs root (CI and tools/test run as root)")
-            defer { _ = Self.run("/bin/umount", ["-l", small]) }
+            defer { _ = Peers.system("/bin/umount", ["-l", small]) }
             let journal = try Journal(path: small + "/journal.db", synchronous: .normal)
             var acknowledged: [Int] = []
             var failedAt: Int?
@@ -99,14 +100,5 @@ import Glibc
             await reopened.close()
             try? FileManager.default.removeItem(atPath: healthy)
         }
-    }
-
-    static func run(_ executable: String, _ arguments: [String]) -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        do { try process.run() } catch { return -1 }
-        process.waitUntilExit()
-        return process.terminationStatus
     }
 }

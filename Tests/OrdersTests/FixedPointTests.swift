@@ -1,5 +1,6 @@
 import Orders
 import Testing
+import TestSupport
 
 /// The one checked fixed-point type: every operation on any pair of 64-bit values and scales either gives the
 /// exact (or correctly rounded) result or an error — never a trap. Checked against 128-bit arithmetic on random
@@ -100,20 +101,5 @@ import Testing
         #expect(OrderBounds.problem(price: 1_000_000_000, priceScale: 2, quantity: 1_000_000_000, quantityScale: 0) == nil)
         #expect(OrderBounds.problem(price: nil, priceScale: 0, quantity: 0, quantityScale: 0) != nil)
         #expect(OrderBounds.problem(price: -1, priceScale: 0, quantity: 1, quantityScale: 0) != nil)
-    }
-}
-
-/// A seeded generator: property tests reproduce.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

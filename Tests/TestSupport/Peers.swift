@@ -37,6 +37,16 @@ public enum Peers {
     }
 
     /// Our own `tradewire` executable, built beside the tests: $TRADEWIRE_BIN, else .build/debug/tradewire.
+    /// Runs a system command (`mount`, `umount`) to completion; its exit status (-1 when it could not start).
+    public static func system(_ executable: String, _ arguments: [String]) -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        do { try process.run() } catch { return -1 }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
     public static func tradewire() throws -> String {
         let path = ProcessInfo.processInfo.environment["TRADEWIRE_BIN"] ?? repositoryRoot + "/.build/debug/tradewire"
         guard FileManager.default.isExecutableFile(atPath: path) else {
