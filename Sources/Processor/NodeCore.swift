@@ -262,7 +262,7 @@ final class NodeCore: @unchecked Sendable {
                     "order \(actor.id) has a replace pending: wait for its REPLACED report", reason: "ALREADY_PENDING"))
             }
             guard actor.type == .limit else {
-                return reply(Self.error(command, .failedPrecondition, "only a LIMIT order can be replaced", reason: "INVALID_ORDER"))
+                return reply(Self.error(command, .invalidArgument, "only a LIMIT order can be replaced"))
             }
             if let problem = Self.replaceProblem(replace, actor) { return reply(Self.error(command, .invalidArgument, problem)) }
             let quantity = replace.quantity?.units ?? actor.state.quantity
