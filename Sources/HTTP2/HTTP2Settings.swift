@@ -12,9 +12,13 @@ public struct HTTP2Settings: Sendable, Hashable {
     public var maxHeaderListSize: UInt32 = 16_384
     /// Largest HPACK dynamic table the peer may use when encoding for us.
     public var headerTableSize: UInt32 = 4096
-    /// Rapid-reset protection (CVE-2023-44487): RST_STREAM frames allowed per second, in bursts of `burst`.
-    public var resetRateBurst: UInt64 = 1000
-    public var resetRatePerSecond: UInt64 = 33
+    /// RST_STREAM frames a server accepts in a burst, then per second; past them nghttp2 ends the connection
+    /// (GOAWAY INTERNAL_ERROR). A backstop against rapid reset (CVE-2023-44487) only: the bound that matters is the
+    /// server's count of running handlers (`HandlerSlots`), since a reset stream's handler may still run. nghttp2's
+    /// own defaults (1000, then 33 a second) are far below what honest clients send when their deadlines pass
+    /// under load: a processor cancelling its late risk checks lost its whole connection.
+    public var resetRateBurst: UInt64 = 10_000
+    public var resetRatePerSecond: UInt64 = 1_000
     /// CONTINUATION-flood protection (CVE-2024-28182): CONTINUATION frames allowed per header block.
     public var maxContinuations: Int = 8
     /// Outgoing queued data per stream above which ``HTTP2SessionDelegate/http2(_:streamIsWritable:)`` is

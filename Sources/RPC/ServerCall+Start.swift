@@ -124,6 +124,7 @@ extension ServerCall {
             }
         }
         let run = accepted.method.run
+        handlers?.acquire()
         task = Task(executorPreference: executionContext.taskExecutor) { [self] in
             do {
                 try await run(self)

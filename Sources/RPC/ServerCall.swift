@@ -20,6 +20,8 @@ public final class ServerCall: CallEndpoint, @unchecked Sendable {
     let memory: RequestMemory?
     /// Bytes this call has counted in `memory`.
     var heldBytes = 0
+    /// The connection's running handlers (nil: uncounted, for tests of the call alone).
+    let handlers: HandlerSlots?
 
     var machine = ServerStreamStateMachine()
     var deframer: MessageDeframer?
@@ -47,9 +49,11 @@ public final class ServerCall: CallEndpoint, @unchecked Sendable {
 
     public init(
         streamID: Int32, transport: ServerCallTransport, executionContext: any RPCExecutionContext,
-        router: RPCRouter, limits: ServerCallLimits, peer: String, memory: RequestMemory? = nil
+        router: RPCRouter, limits: ServerCallLimits, peer: String, memory: RequestMemory? = nil,
+        handlers: HandlerSlots? = nil
     ) {
         self.memory = memory
+        self.handlers = handlers
         self.streamID = streamID
         self.transport = transport
         self.executionContext = executionContext
@@ -72,12 +76,18 @@ public final class ServerCall: CallEndpoint, @unchecked Sendable {
         try await sendMessage(message)
     }
 
-    /// Ends the call with `status` (OK or an error); later sends fail, a second status is ignored.
+    /// The handler returned: ends the call with `status` (OK or an error) — a second status is ignored — and frees
+    /// its slot.
     func finish(_ status: RPCError) {
         if executionContext.isCurrent {
-            sendStatus(status)  // No closure to allocate in the usual case.
+            handlerReturned(status)  // No closure to allocate in the usual case.
         } else {
-            executionContext.execute { self.sendStatus(status) }
+            executionContext.execute { self.handlerReturned(status) }
         }
+    }
+
+    private func handlerReturned(_ status: RPCError) {
+        sendStatus(status)
+        handlers?.release()
     }
 }

@@ -12,13 +12,14 @@ extension ServerConnection: HTTP2SessionDelegate, ServerCallTransport {
             call.receiveHeaders(fields, endStream: endStream, oversized: oversized)
             return
         }
-        if draining && finalGoAwaySent {
+        if (draining && finalGoAwaySent) || handlers.isFull {
+            // Nothing of the stream was processed: a gRPC client may send it again (on another connection).
             session.reset(streamID: streamID, errorCode: .refusedStream)
             return
         }
         let call = ServerCall(
             streamID: streamID, transport: self, executionContext: loop, router: router,
-            limits: configuration.calls, peer: peer, memory: requestMemory)
+            limits: configuration.calls, peer: peer, memory: requestMemory, handlers: handlers)
         calls[streamID] = call
         idleTimer?.cancel()
         call.receiveHeaders(fields, endStream: endStream, oversized: oversized)

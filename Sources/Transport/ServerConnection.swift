@@ -43,6 +43,9 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
     private var handshakeTimer: LoopTimer?
     /// The request data this connection's calls hold (`ServerConfiguration.maxRequestBytesPerConnection`).
     let requestMemory: RequestMemory
+    /// Handlers running, reset streams' included; while full, new streams are refused and reads pause.
+    let handlers: HandlerSlots
+    private var readsPaused = false
 
     // Plain HTTP/1.1 on the gRPC port (only with `configuration.plainHTTP`).
     /// The first bytes, until they tell HTTP/2's preface from anything else; nil once decided.
@@ -59,6 +62,7 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
         self.router = server.router
         self.peer = peer
         requestMemory = RequestMemory(limit: server.configuration.maxRequestBytesPerConnection, parent: server.requestMemory)
+        handlers = HandlerSlots(limit: Int(server.configuration.http2.maxConcurrentStreams))
     }
 
     /// Starts the session (queueing our SETTINGS) and registers for reads. With `plainHTTP`, nothing is sent until
@@ -67,6 +71,7 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
         session = try HTTP2Session(role: .server, settings: configuration.http2, delegate: self)
         if configuration.plainHTTP != nil { sniffed = [] }
         try loop.register(fd, self, readable: true, writable: false)
+        handlers.onFreed = { [weak self] in self?.resumeReading() }
         armIdleTimer()
         handshakeTimer = loop.schedule(at: Monotonic.now() + configuration.handshakeTimeout.nanoseconds) { [unowned self] in
             // Neither a complete HTTP/2 preface with SETTINGS nor a plain request head arrived in time.
@@ -120,9 +125,27 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
                 sendWhatIsQueuedAndClose()
                 return
             }
+            if handlers.isFull {
+                pauseReading()
+                break
+            }
             if count < buffer.count { break }
         }
         requestFlush()
+    }
+
+    /// Every handler slot is taken (streams reset while their handlers still run): the client waits, in the
+    /// kernel's buffers and then its own flow control, until a handler returns.
+    private func pauseReading() {
+        guard !readsPaused else { return }
+        readsPaused = true
+        try? loop.setInterest(fd, readable: false, writable: writeInterest)
+    }
+
+    private func resumeReading() {
+        guard readsPaused, !closed else { return }
+        readsPaused = false
+        try? loop.setInterest(fd, readable: true, writable: writeInterest)  // Level-triggered: waiting input reports.
     }
 
     private func peerClosed() {
@@ -172,7 +195,7 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
     private func setWriteInterest(_ wanted: Bool) {
         guard wanted != writeInterest, !closed else { return }
         writeInterest = wanted
-        try? loop.setInterest(fd, readable: true, writable: wanted)
+        try? loop.setInterest(fd, readable: !readsPaused, writable: wanted)
     }
 
     /// Flushes what nghttp2 queued (e.g. a GOAWAY) as far as the socket takes it right now, then closes.
@@ -196,7 +219,7 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
         graceTimer?.cancel()
         for call in calls.values { call.streamClosed(errorCode: 0x8) }
         calls.removeAll()
-        if writeInterest { try? loop.setInterest(fd, readable: true, writable: false) }
+        if writeInterest || readsPaused { try? loop.setInterest(fd, readable: true, writable: false) }
         Socket.shutdownWrite(fd)
         lingerTimer = loop.schedule(at: Monotonic.now() + 1_000_000_000) { [unowned self] in closeSocket() }
     }

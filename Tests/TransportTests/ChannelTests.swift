@@ -101,7 +101,7 @@ import Glibc
         await server.shutdown()
     }
 
-    /// Counts a server's open connections.
+    /// Counts a server's open connections, and those it ever opened.
     final class OpenConnections: ServerObserver {
         struct Calls: CallObserver {
             func started() {}
@@ -109,8 +109,12 @@ import Glibc
         }
 
         let open = Atomic<Int>(0)
+        let opened = Atomic<Int>(0)
         func callObserver(for method: MethodDescriptor) -> any CallObserver { Calls() }
-        func connectionOpened() { open.add(1, ordering: .relaxed) }
+        func connectionOpened() {
+            open.add(1, ordering: .relaxed)
+            opened.add(1, ordering: .relaxed)
+        }
         func connectionClosed() { open.subtract(1, ordering: .relaxed) }
     }
 

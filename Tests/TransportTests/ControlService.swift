@@ -6,7 +6,8 @@ import Transport
 /// A request-driven test service (as grpc-swift's ControlService): behaviour chosen per call by the
 /// `x-control` request metadata, with what handlers saw recorded for the test to check.
 ///
-/// Behaviours: "sleep" (wait until cancelled, record the cancellation and the deadline it saw), "flood" (write
+/// Behaviours: "sleep" (wait until cancelled, record the cancellation and the deadline it saw), "linger" (a
+/// bidirectional call that takes 200 ms even when cancelled; counts how many run at once), "flood" (write
 /// responses until the client stops reading; count them), "ignore-requests" (never read the request stream),
 /// "huge-headers" (100 KB of response metadata, more than HTTP/2 can send), "huge-status" (an error whose message
 /// and trailing metadata are 100 KB each), anything else: behave as the interop service.
@@ -21,6 +22,10 @@ final class ControlService: Grpc_Testing_TestService.ServiceProtocol {
         var streamsStarted = 0
         /// `x-key` metadata of the calls served (ring-hash tests).
         var keys: [String] = []
+        /// "linger" handlers running now, at most at once, and returned.
+        var lingering = 0
+        var mostLingering = 0
+        var lingered = 0
     }
 
     let observed = Mutex(Observations())
@@ -85,8 +90,10 @@ final class ControlService: Grpc_Testing_TestService.ServiceProtocol {
         requests: RPCRequestStream<Grpc_Testing_StreamingOutputCallRequest>,
         responses: RPCResponseWriter<Grpc_Testing_StreamingOutputCallResponse>, context: ServerContext
     ) async throws {
-        if context.requestMetadata["x-control"] == "sleep" {
-            try await sleepUntilCancelled(context)
+        switch context.requestMetadata["x-control"] {
+        case "sleep": try await sleepUntilCancelled(context)
+        case "linger": return await lingerPastCancellation()
+        default: break
         }
         try await interop.fullDuplexCall(requests: requests, responses: responses, context: context)
     }
@@ -109,6 +116,19 @@ final class ControlService: Grpc_Testing_TestService.ServiceProtocol {
         } catch {
             observed.withLock { $0.cancelled += 1 }
             throw error
+        }
+    }
+
+    /// A handler that takes 200 ms whether or not its call is cancelled (as one waiting on a slow disk would).
+    private func lingerPastCancellation() async {
+        observed.withLock {
+            $0.lingering += 1
+            $0.mostLingering = max($0.mostLingering, $0.lingering)
+        }
+        await Task.detached { try? await Task.sleep(for: .milliseconds(200)) }.value  // Detached: not cancelled.
+        observed.withLock {
+            $0.lingering -= 1
+            $0.lingered += 1
         }
     }
 

@@ -35,6 +35,42 @@ import Transport
         }
     }
 
+    /// Honest clients reset streams whenever they give up on a call — a deadline passed, the caller went away.
+    /// Past nghttp2's default rapid-reset limit (1,000, then 33 a second) a loaded server lost whole connections
+    /// this way, and every call on them: a processor cancelling its late risk checks did.
+    @Test func manyCancelledCallsDoNotCostTheConnection() async throws {
+        let connections = ChannelTests.OpenConnections()
+        try await TestServer.with(configure: { $0.observer = connections }) { test in
+            let survivor = Task {
+                try await test.client.fullDuplexCall(metadata: ["x-control": "sleep"]) { _, responses in
+                    for try await _ in responses {}
+                }
+            }
+            #expect(await test.control.waitFor { $0.remainingAtStart.count == 1 })
+            for round in 1...15 {
+                let calls = (0..<100).map { _ in
+                    Task {
+                        try await test.client.fullDuplexCall(metadata: ["x-control": "sleep"]) { _, responses in
+                            for try await _ in responses {}
+                        }
+                    }
+                }
+                #expect(await test.control.waitFor { $0.remainingAtStart.count == 1 + round * 100 })
+                for call in calls { call.cancel() }
+                for call in calls { _ = await call.result }
+            }
+            #expect(await test.control.waitFor { $0.cancelled == 1500 })
+            _ = try await test.client.emptyCall(.init())
+            // Every call went over the first connection: no GOAWAY sent the client to a second one, and the call
+            // that was never cancelled still runs.
+            #expect(connections.opened.load(ordering: .relaxed) == 1)
+            #expect(test.control.observed.withLock { $0.cancelled } == 1500)
+            survivor.cancel()
+            _ = await survivor.result
+            #expect(await test.control.waitFor { $0.cancelled == 1501 })
+        }
+    }
+
     @Test func aHandlerPassesItsDeadlineOnToTheCallsItMakes() async throws {
         try await TestServer.with { backend in
             let relay = try Server(services: [Relay(backend: backend.client)], configuration: .loopback())

@@ -100,25 +100,54 @@ import Transport
         }
     }
 
+    /// CVE-2023-44487: open a stream and reset it at once, `count` times, in one write. Each HEADERS is serialised
+    /// before its RST_STREAM is queued (nghttp2 would otherwise drop a request it has not sent yet).
+    func rapidReset(_ raw: RawClient, count: Int, path: String, extra: [(String, String)] = []) async throws {
+        var wire: [UInt8] = []
+        for _ in 0..<count {
+            guard let stream = try? raw.session!.submitRequest(
+                headers: RawClient.grpcHeaders(path: path, extra: extra), endStream: false)
+            else { break }
+            try raw.session!.produceOutput(into: &wire, limit: 1 << 26)
+            raw.session!.reset(streamID: stream, errorCode: .cancel)
+            try raw.session!.produceOutput(into: &wire, limit: 1 << 26)
+        }
+        await raw.write(wire)
+    }
+
     @Test func aRapidResetFloodIsStopped() async throws {
         try await TestServer.with { test in
             let raw = try await RawClient(port: test.port)
             try await raw.startSession()
-            // CVE-2023-44487: open a stream and reset it at once, thousands of times. Each HEADERS is serialised
-            // before its RST_STREAM is queued (nghttp2 would otherwise drop a request it has not sent yet).
-            var wire: [UInt8] = []
-            for _ in 0..<5000 {
-                guard let stream = try? raw.session!.submitRequest(
-                    headers: RawClient.grpcHeaders(path: "/grpc.testing.TestService/EmptyCall"), endStream: false)
-                else { break }
-                try raw.session!.produceOutput(into: &wire, limit: 1 << 26)
-                raw.session!.reset(streamID: stream, errorCode: .cancel)
-                try raw.session!.produceOutput(into: &wire, limit: 1 << 26)
-            }
-            await raw.write(wire)
-            // nghttp2's rate limit (1000 resets in a burst, then 33 a second) ends the connection with a GOAWAY.
+            try await rapidReset(raw, count: 12_000, path: "/grpc.testing.TestService/EmptyCall")
+            // The backstop: past 10,000 resets in a burst (then 1,000 a second), a GOAWAY ends the connection.
             #expect(await raw.waitForClose())
             #expect(!raw.recorder.goAways.isEmpty)
+            try await stillServes(test)
+        }
+    }
+
+    @Test func resetStreamsCannotStartMoreHandlersThanStreamsMayBeOpen() async throws {
+        try await TestServer.with(configure: { $0.http2.maxConcurrentStreams = 16 }) { test in
+            let raw = try await RawClient(port: test.port)
+            try await raw.startSession()
+            // Each handler outlives its reset stream by 200 ms; without a bound, all 300 would run at once. (Far
+            // more in one write, and the refusals alone would pass nghttp2's bound on queued RST_STREAMs: the
+            // connection would end, as in the flood test above.)
+            try await rapidReset(
+                raw, count: 300, path: "/grpc.testing.TestService/FullDuplexCall", extra: [("x-control", "linger")])
+            #expect(await test.control.waitFor { $0.lingered >= 16 && $0.lingering == 0 })
+            #expect(test.control.observed.withLock { $0.mostLingering } == 16)
+            // Streams past the bound were refused (nothing processed: the client may send them again), and the
+            // connection, held back while the slots were full, still serves.
+            let stream = try raw.session!.submitRequest(
+                headers: RawClient.grpcHeaders(path: "/grpc.testing.TestService/EmptyCall"), endStream: false)
+            raw.session!.enqueue(streamID: stream, RawClient.frame([]))
+            raw.session!.finish(streamID: stream, trailers: nil)
+            #expect(await raw.pump(until: { raw.recorder.closed.contains { $0.0 == stream } }))
+            let trailers = raw.recorder.headers.last { $0.streamID == stream }?.headers ?? []
+            #expect(trailers.contains { $0.name == "grpc-status" && $0.value == "0" })
+            #expect(raw.recorder.goAways.isEmpty)
             try await stillServes(test)
         }
     }
