@@ -129,7 +129,10 @@ struct ClusterTests {
             #expect(other?.code == .notFound)
             #expect(try await cluster.client.send(ProcessorCluster.cancel("dup-1", account: "")).errorStatus?.code == 3)
             #expect(try await cluster.client.send(ProcessorCluster.cancel("dup-1", account: "acct-2")).errorStatus?.code == 5)
-            #expect(try await cluster.client.send(ProcessorCluster.cancel(String(repeating: "x", count: 65))).errorStatus?.code == 3)
+            let tooLong = await #expect(throws: RPCError.self) {
+                _ = try await cluster.client.send(ProcessorCluster.cancel(String(repeating: "x", count: 65)))
+            }
+            #expect(tooLong?.code == .invalidArgument, "an id past 64 characters is refused before it is routed")
             let badSymbol = ProcessorCluster.place("dup-2", symbol: "lower case", side: .buy, price: 5_000, quantity: 10)
             #expect(try await cluster.client.send(badSymbol).errorStatus?.code == 3)
             let huge = ProcessorCluster.place("dup-3", symbol: "DUPS", side: .buy, price: .max, quantity: .max)
