@@ -43,7 +43,7 @@ public final class ClusterClient: Sendable {
     /// hint) instead of waiting for room.
     public func send(_ command: Tradewire_V1_Command, shed: Bool = false) async throws(RPCError) -> Tradewire_V1_Ack {
         guard let key = NodeCore.routingKey(command) else {
-            throw RPCError(code: .invalidArgument, message: "the command names no order id or symbol")
+            throw RPCError(code: .invalidArgument, message: NodeCore.noRoutingKey)
         }
         var target = owner(of: key)
         for _ in 0..<4 {

@@ -104,8 +104,7 @@ final class NodeCore: @unchecked Sendable {
             return reply(Self.error(command, .deadlineExceeded, "the command's deadline passed before the node processed it"))
         }
         guard let key = Self.routingKey(command) else {
-            return reply(Self.error(command, .invalidArgument,
-                "the command names no valid order id (1–64 printable ASCII characters) or symbol (1–16 of A–Z, 0–9, '.', '_', '-')"))
+            return reply(Self.error(command, .invalidArgument, Self.noRoutingKey))
         }
         if command.ringEpoch > ring.epoch {
             return reply(Self.error(command, .failedPrecondition,
@@ -126,6 +125,10 @@ final class NodeCore: @unchecked Sendable {
         case nil: reply(Self.error(command, .invalidArgument, "the command is empty"))
         }
     }
+
+    /// Why a command has no ``routingKey(_:)``.
+    static let noRoutingKey =
+        "the command names no valid order id (1–64 printable ASCII characters) or symbol (1–16 of A–Z, 0–9, '.', '_', '-')"
 
     /// The ring key that decides which node handles `command`.
     static func routingKey(_ command: Tradewire_V1_Command) -> String? {
