@@ -27,6 +27,8 @@ extension HTTP2Session {
 }
 
 private let endStreamFlag = UInt8(NGHTTP2_FLAG_END_STREAM.rawValue)
+private let dataType = UInt8(NGHTTP2_DATA.rawValue)
+private let headersType = UInt8(NGHTTP2_HEADERS.rawValue)
 
 private let onBeginHeaders: nghttp2_on_begin_headers_callback = { _, frame, userData in
     HTTP2Session.with(userData) { session -> Int32 in
@@ -96,8 +98,9 @@ private let onDataChunk: nghttp2_on_data_chunk_recv_callback = { _, _, streamID,
 
 private let onFrameSent: nghttp2_on_frame_send_callback = { nghttp2, frame, userData in
     let header = frame!.pointee.hd
-    guard header.flags & endStreamFlag != 0 else { return 0 }
     return HTTP2Session.with(userData) { session -> Int32 in
+        if header.type == dataType || header.type == headersType { session.streamFramesSent &+= 1 }
+        guard header.flags & endStreamFlag != 0 else { return 0 }
         if let code = session.resetAfterEnd.removeValue(forKey: header.stream_id) {
             _ = nghttp2_submit_rst_stream(nghttp2, UInt8(NGHTTP2_FLAG_NONE.rawValue), header.stream_id, code.rawValue)
         }

@@ -34,6 +34,9 @@ public final class HTTP2Session {
     var writable: [Int32] = []
     /// The peer's first SETTINGS frame has arrived (for a server: the client's preface is complete).
     public internal(set) var peerSettingsReceived = false
+    /// HEADERS and DATA frames handed out by ``produceOutput(into:limit:)`` so far (wrapping): what keepalive
+    /// enforcement compares, since gRPC servers forgive a ping that follows data written, not data queued.
+    public internal(set) var streamFramesSent: UInt64 = 0
 
     /// - Parameter delegate: kept unowned: the delegate owns the session and outlives it.
     public init(role: Role, settings: HTTP2Settings = HTTP2Settings(), delegate: HTTP2SessionDelegate)

@@ -51,7 +51,8 @@ public struct ServerConfiguration: Sendable {
 
 /// The keepalive pings a server tolerates (gRPC's enforcement policy): pings closer together than `minimumInterval`
 /// (or, without calls, than two hours) are strikes; more than `maxStrikes` ends the connection with GOAWAY
-/// ENHANCE_YOUR_CALM "too_many_pings". Sending headers or data clears the strikes, as in grpc-go.
+/// ENHANCE_YOUR_CALM "too_many_pings". A HEADERS or DATA frame written to the connection since the previous ping
+/// clears the strikes, as in grpc-go (which clears them as its writer puts those frames out) and C-core.
 public struct KeepalivePolicy: Sendable, Hashable {
     public var minimumInterval: Duration = .seconds(300)
     public var permitWithoutCalls = false

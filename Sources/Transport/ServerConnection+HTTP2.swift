@@ -64,13 +64,11 @@ extension ServerConnection: HTTP2SessionDelegate, ServerCallTransport {
     func sendHeaders(streamID: Int32, _ headers: [(name: String, value: String)], endStream: Bool) {
         try? session.submitResponse(
             streamID: streamID, headers: headers, endStream: endStream)
-        resetPingStrikes = true
         requestFlush()
     }
 
     func sendData(streamID: Int32, _ bytes: [UInt8]) {
         session.enqueue(streamID: streamID, bytes)
-        resetPingStrikes = true
         requestFlush()
     }
 

@@ -4,13 +4,18 @@ import RPC
 
 /// Keepalive enforcement, idle and age limits, graceful shutdown.
 extension ServerConnection {
-    /// gRPC's ping policy (grpc-go's handlePing): pings closer together than allowed are strikes; headers or
-    /// data sent in between clear them; past the limit, GOAWAY ENHANCE_YOUR_CALM "too_many_pings".
+    /// gRPC's ping policy (grpc-go's handlePing, C-core's max_ping_strikes): pings closer together than allowed
+    /// are strikes; a HEADERS or DATA frame written since the previous ping clears them — written, not queued: a
+    /// response draining slowly under flow control is data flowing, and grpc-go's client pings (BDP estimation)
+    /// as it receives it. Past the limit, GOAWAY ENHANCE_YOUR_CALM "too_many_pings".
     func enforceKeepalive() {
         let now = Monotonic.now()
-        defer { lastPingAt = now }
-        if resetPingStrikes {
-            resetPingStrikes = false
+        let sent = session.streamFramesSent
+        defer {
+            lastPingAt = now
+            framesSentAtLastPing = sent
+        }
+        if sent != framesSentAtLastPing {
             pingStrikes = 0
             return
         }

@@ -32,7 +32,8 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
     // Keepalive enforcement (see KeepalivePolicy).
     var lastPingAt: UInt64 = 0
     var pingStrikes = 0
-    var resetPingStrikes = false
+    /// The session's HEADERS and DATA frames sent when the last ping arrived.
+    var framesSentAtLastPing: UInt64 = 0
 
     // Graceful shutdown and connection lifetime.
     var draining = false

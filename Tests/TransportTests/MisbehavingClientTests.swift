@@ -168,6 +168,43 @@ import Transport
         }
     }
 
+    /// grpc-go's client pings (BDP estimation) each time data arrives while it reads a response; a server must not
+    /// count those as strikes when the data comes from a backlog draining under flow control (nothing newly
+    /// queued). The gateway threw grpc-go clients off this way under load.
+    @Test func pingsWhileAResponseDrainsAreNotStrikes() async throws {
+        try await TestServer.with { test in
+            let raw = try await RawClient(port: test.port)
+            var settings = HTTP2Settings()
+            settings.initialWindowSize = 16_384
+            try await raw.startSession(settings: settings)
+            // One 1 MiB response, queued at once; the client lets it through 16 KiB at a time, pinging each time.
+            let request = Grpc_Testing_StreamingOutputCallRequest(responseParameters: [.init(size: 1 << 20)])
+            let stream = try raw.session!.submitRequest(
+                headers: RawClient.grpcHeaders(path: "/grpc.testing.TestService/StreamingOutputCall"), endStream: false)
+            raw.session!.enqueue(streamID: stream, RawClient.frame(request.serializedBytes()))
+            raw.session!.finish(streamID: stream, trailers: nil)
+            await raw.pump(for: .milliseconds(100))
+            var received = 0
+            for opaque in 0..<12 {
+                let bytes = raw.recorder.data[stream]?.count ?? 0
+                raw.session!.consume(streamID: stream, bytes: bytes - received)
+                received = bytes
+                raw.session!.ping(opaque: UInt64(opaque))
+                await raw.pump(for: .milliseconds(20))
+            }
+            #expect(received > 12 * 16_384 / 2, "the response flowed")
+            #expect(raw.recorder.goAways.isEmpty)
+            #expect(!raw.peerClosed)
+            // Pings with nothing written in between are still strikes (the flood test above, with a call open).
+            for opaque in 100..<110 {
+                raw.session!.ping(opaque: UInt64(opaque))
+                await raw.pump(for: .milliseconds(5))
+            }
+            #expect(await raw.waitForClose())
+            #expect(raw.recorder.goAways.first.map { String(decoding: $0.2, as: UTF8.self) } == "too_many_pings")
+        }
+    }
+
     @Test func aClientThatNeverReadsCannotGrowTheServer() async throws {
         try await TestServer.with { test in
             let raw = try await RawClient(port: test.port)
