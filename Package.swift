@@ -181,7 +181,7 @@ let package = Package(
             name: "MarketDataTests",
             dependencies: [
                 "MarketData", "Processor", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "HTTP2", "HTTP2TestSupport",
-                "TestSupport", "ClusterTestSupport",
+                "TestSupport", "ClusterTestSupport", "Telemetry",
             ]),
         .testTarget(
             name: "GatewayTests",

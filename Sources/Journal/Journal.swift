@@ -158,6 +158,17 @@ public final class Journal: Sendable {
         try await append([entry]).lowerBound
     }
 
+    /// Returns once an event after `sequence` is committed, the journal closes, `limit` passes, or the task is
+    /// cancelled.
+    public func waitForEvents(after sequence: UInt64, atMost limit: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.waitForEvents(after: sequence) }
+            group.addTask { try? await Task.sleep(for: limit) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
     /// Returns once an event after `sequence` is committed, the journal closes, or the task is cancelled.
     public func waitForEvents(after sequence: UInt64) async {
         let id = state.withLock { state -> UInt64 in

@@ -31,11 +31,17 @@ final class MarketDataCore: @unchecked Sendable {
     let books = SubscriberHub<Tradewire_V1_BookUpdate>()
     let instrumentWatchers = SubscriberHub<Tradewire_V1_Instrument>()
     let subscriberQueue: Int
+    /// Wall-clock nanoseconds up to which every trade of a symbol is known (nil: not yet): how far market data can
+    /// vouch for a reference taken from the last trade.
+    private let tradesCurrentAsOf: @Sendable (_ symbol: String) -> Int64?
 
     /// Loads the store; the settings' instruments are added where the store has none of that symbol.
-    init(store: MarketStore, settings: MarketDataSettings, loop: EventLoop) throws {
+    init(store: MarketStore, settings: MarketDataSettings, loop: EventLoop,
+         tradesCurrentAsOf: @escaping @Sendable (_ symbol: String) -> Int64?) throws
+    {
         self.store = store
         self.loop = loop
+        self.tradesCurrentAsOf = tradesCurrentAsOf
         feed = ReferenceFeed(settings.feed)
         subscriberQueue = settings.subscriberQueue
         state.referenceWindow = Int64(settings.referenceWindow.nanoseconds)
@@ -137,7 +143,7 @@ final class MarketDataCore: @unchecked Sendable {
     }
 
     private func publishQuote(_ symbol: String, now: Int64) {
-        guard quotes.wants(symbol), let quote = state.quote(symbol, now: now) else { return }
+        guard quotes.wants(symbol), let quote = quote(symbol, now: now) else { return }
         var unstamped = quote
         unstamped.updatedAtUnixNanos = 0
         unstamped.referenceAtUnixNanos = 0
@@ -170,7 +176,9 @@ final class MarketDataCore: @unchecked Sendable {
 
     // MARK: - Queries
 
-    func quote(_ symbol: String) -> Tradewire_V1_Quote? { state.quote(symbol, now: WallClock.now()) }
+    func quote(_ symbol: String, now: Int64 = WallClock.now()) -> Tradewire_V1_Quote? {
+        state.quote(symbol, now: now, tradesCurrentAsOf: tradesCurrentAsOf(symbol))
+    }
 
     func orderBook(_ symbol: String, depth: Int) -> Tradewire_V1_OrderBook? { state.orderBook(symbol, depth: depth) }
 
@@ -194,7 +202,7 @@ final class MarketDataCore: @unchecked Sendable {
         quotes.add(queue, symbols: symbols)
         let now = WallClock.now()
         for symbol in symbols.isEmpty ? Array(state.markets.keys) : symbols {
-            if let quote = state.quote(symbol, now: now) { queue.push(quote) }
+            if let quote = quote(symbol, now: now) { queue.push(quote) }
         }
     }
 

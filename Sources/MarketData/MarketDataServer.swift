@@ -28,8 +28,14 @@ public final class MarketDataServer: Sendable {
         }
         coreLoop = try EventLoop(name: "marketdata")
         let store = try MarketStore(path: storePath ?? "\(config.dataDirectory)/marketdata.sqlite")
-        core = try MarketDataCore(store: store, settings: settings, loop: coreLoop)
-        follower = EventFollower(config: config, batchSize: settings.eventBatch)
+        let follower = EventFollower(config: config, batchSize: settings.eventBatch)
+        let ring = ClusterRing(config)
+        // A symbol's trades come from the node that holds its book: they are known as far as that node is followed.
+        core = try MarketDataCore(store: store, settings: settings, loop: coreLoop) { symbol in
+            follower.currentAsOf(ring.owner(of: ClusterRing.bookKey(symbol)).id)
+        }
+        self.follower = follower
+        telemetry?.addStatus("following") { follower.status().map(\.description) }
         // Clients read market data with their API key; UpsertInstrument stays internal.
         let keys = try config.keysFile.map { try APIKeys.load(path: $0) }
         let reads = Set(["ListInstruments", "GetInstrument", "WatchInstruments", "GetQuote", "GetOrderBook", "GetTrades", "GetCandles",

@@ -81,8 +81,11 @@ struct MarketState: Sendable {
         return update
     }
 
-    /// The quote of a known symbol (instrument or traded) at `now`; nil for an unknown one.
-    func quote(_ symbol: String, now: Int64) -> Tradewire_V1_Quote? {
+    /// The quote of a known symbol (instrument or traded) at `now`; nil for an unknown one. A reference from the
+    /// feed is vouched for as of `now`; one from the last trade only as of `tradesCurrentAsOf` (when every trade of
+    /// the symbol up to then is known; nil: the trade's own time), so that consumers see it go stale when market
+    /// data falls behind the node holding the book.
+    func quote(_ symbol: String, now: Int64, tradesCurrentAsOf: Int64?) -> Tradewire_V1_Quote? {
         guard let market = markets[symbol] else {
             return instruments[symbol] == nil ? nil : Tradewire_V1_Quote(symbol: symbol, updatedAtUnixNanos: now)
         }
@@ -96,15 +99,16 @@ struct MarketState: Sendable {
             quote.lastTradeUnixNanos = market.lastTradeTime
         }
         let (age, overflow) = now.subtractingReportingOverflow(market.lastTradeTime)
+        // Consumers refuse a reference older than their maximum age.
         if let last = market.lastPrice, !overflow, age <= referenceWindow {
             quote.referencePrice = scales.price(last)
             quote.referenceSource = .lastTrade
+            quote.referenceAtUnixNanos = min(now, tradesCurrentAsOf ?? market.lastTradeTime)
         } else if let feed = market.feedPrice {
             quote.referencePrice = scales.price(feed)
             quote.referenceSource = .feed
+            quote.referenceAtUnixNanos = now
         }
-        // Market data vouches for the reference as of now (consumers refuse one older than their maximum age).
-        if quote.referencePrice != nil { quote.referenceAtUnixNanos = now }
         return quote
     }
 

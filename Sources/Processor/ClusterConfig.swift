@@ -59,6 +59,11 @@ public struct ClusterConfig: Sendable {
     /// accounts together: each holds a subscription on every node's feed connection, whose streams are bounded.
     public var maxStreamsPerAccount = 16
     public var maxStreams = 256
+    /// What risk and market data ask of each node's event stream (`EventFollower`): an empty batch after this long
+    /// without events, and a stream that has brought nothing (not even that) for `eventStall` is abandoned for a
+    /// new connection.
+    public var eventHeartbeat: Duration = .seconds(1)
+    public var eventStall: Duration = .seconds(5)
 
     public init(epoch: UInt64, nodes: [ClusterNode]) {
         self.epoch = epoch
@@ -125,6 +130,13 @@ public struct ClusterConfig: Sendable {
         if let count = try json.integer("max_streams_per_account", in: 1...1000) { config.maxStreamsPerAccount = Int(count) }
         if let milliseconds = try json.integer("reference_max_age_ms", in: 1...86_400_000) {
             config.referenceMaxAge = .milliseconds(milliseconds)
+        }
+        if let milliseconds = try json.integer("event_heartbeat_ms", in: 100...60_000) {
+            config.eventHeartbeat = .milliseconds(milliseconds)
+        }
+        if let milliseconds = try json.integer("event_stall_ms", in: 300...600_000) { config.eventStall = .milliseconds(milliseconds) }
+        guard config.eventStall >= config.eventHeartbeat * 3 else {
+            throw ClusterConfigError("\(path): \"event_stall_ms\" must be at least three heartbeats (\"event_heartbeat_ms\")")
         }
         if let directory = json["data_dir"]?.stringValue { config.dataDirectory = directory }
         if let mode = json["synchronous"]?.stringValue {

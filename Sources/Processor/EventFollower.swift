@@ -1,4 +1,9 @@
+import CoreMetrics
+import EventLoop
+import Locks
+import Logging
 public import Protos
+import RPC
 import ServiceStubs
 import Transport
 
@@ -6,6 +11,12 @@ import Transport
 /// node, resumed after failures from the consumer's own cursor. Delivery is at least once, in order per node;
 /// the consumer skips what it has applied (by sequence) and stores its cursor with its state, so nothing is
 /// counted twice or lost across restarts of either side.
+///
+/// Each stream asks for heartbeats (`ClusterConfig.eventHeartbeat`), so a quiet node still speaks: a stream that
+/// brings nothing at all for `ClusterConfig.eventStall` while the follower waits on it — a hung peer, a connection
+/// that died without a word — is abandoned, and the node is followed again over a new connection. How far behind
+/// each node the consumer is (events, and the time its knowledge is current as of) is in ``status()``, the
+/// `follower_lag_events` / `follower_lag_seconds` gauges and `follower_stalls` counter (label `node`).
 public struct EventFollower: Sendable {
     /// Where to resume a node: the last sequence the consumer applied (0: none).
     public typealias Cursor = @Sendable (_ node: String) async throws -> UInt64
@@ -14,13 +25,15 @@ public struct EventFollower: Sendable {
 
     let config: ClusterConfig
     let batchSize: UInt32
+    private let progress: FollowerProgress
 
     public init(config: ClusterConfig, batchSize: UInt32 = 512) {
         self.config = config
         self.batchSize = batchSize
+        progress = FollowerProgress(nodes: config.nodes.map(\.id))
     }
 
-    /// Follows every node until cancelled. A node that is down or fails is retried with a `Backoff`.
+    /// Follows every node until cancelled. A node that is down, fails or stalls is retried with a `Backoff`.
     public func run(cursor: @escaping Cursor, deliver: @escaping Deliver) async {
         await withTaskGroup(of: Void.self) { group in
             for node in config.nodes {
@@ -29,24 +42,199 @@ public struct EventFollower: Sendable {
         }
     }
 
-    private func follow(_ node: ClusterNode, cursor: Cursor, deliver: Deliver) async {
-        guard let channel = try? config.channel(node.address) else { return }
-        let client = Tradewire_V1_Processor.Client(channel)
+    /// How far the consumer is behind each node, in node order.
+    public func status() -> [NodeLag] {
+        let now = WallClock.now()
+        return config.nodes.map { progress.lag($0.id, now: now) }
+    }
+
+    /// Wall-clock nanoseconds up to which the consumer has applied everything `node` committed (nil: not known yet).
+    public func currentAsOf(_ node: String) -> Int64? { progress.currentAsOf(node) }
+
+    private func follow(_ node: ClusterNode, cursor: @escaping Cursor, deliver: @escaping Deliver) async {
+        let logger = Logger(label: "tradewire.follower")
         var backoff = Backoff()
         while !Task.isCancelled {
+            // A new channel each time: after a stall the old connection cannot be trusted.
+            guard let channel = try? config.channel(node.address) else { return }
+            let before = progress.applied(node.id)
             do {
-                let from = try await cursor(node.id) + 1
-                try await client.subscribeEvents(Tradewire_V1_SubscribeEventsRequest(fromSequence: from, maxBatchSize: batchSize)) { batches in
-                    for try await batch in batches where !batch.events.isEmpty {
-                        try await deliver(node.id, batch)
-                        backoff.reset()
-                    }
-                }
+                try await subscribe(node, Tradewire_V1_Processor.Client(channel), cursor: cursor, deliver: deliver)
+            } catch let stall as Stalled {
+                progress.stalled(node.id)
+                logger.warning("the event stream stalled; following the node again over a new connection",
+                               metadata: ["node": "\(node.id)", "silent_ms": "\(stall.silence / 1_000_000)"])
             } catch {
-                // Down, restarting, or the consumer failed to apply: resume from the stored cursor.
+                progress.failed(node.id, error)  // Down, restarting, or the consumer failed to apply.
             }
+            channel.close()
+            if progress.applied(node.id) > before { backoff.reset() }
             await backoff.wait()
         }
-        await channel.shutdown()
+    }
+
+    /// One subscription, from the consumer's cursor, until it fails, ends or stalls (`Stalled`).
+    private func subscribe(
+        _ node: ClusterNode, _ client: Tradewire_V1_Processor.Client, cursor: @escaping Cursor, deliver: @escaping Deliver
+    ) async throws
+    {
+        let from = try await cursor(node.id) + 1
+        let request = Tradewire_V1_SubscribeEventsRequest(
+            fromSequence: from, maxBatchSize: batchSize, heartbeatMs: UInt32(config.eventHeartbeat.nanoseconds / 1_000_000))
+        let id = node.id
+        let watch = StallWatch(limit: UInt64(config.eventStall.nanoseconds))
+        let progress = progress
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                watch.waiting()
+                try await client.subscribeEvents(request) { batches in
+                    for try await batch in batches {
+                        watch.heard()
+                        if !batch.events.isEmpty { try await deliver(id, batch) }
+                        progress.applied(id, batch)
+                        watch.waiting()
+                    }
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .nanoseconds(Int64(watch.limit / 4)))
+                    progress.publish(id)
+                    if let silence = watch.silence() { throw Stalled(silence: silence) }
+                }
+            }
+            try await group.next()  // The subscription ended (the node closed it) or one of the two threw.
+            group.cancelAll()
+        }
+    }
+
+    struct Stalled: Error {
+        /// Nanoseconds the stream had been silent.
+        let silence: UInt64
+    }
+}
+
+/// How far a consumer is behind one node.
+public struct NodeLag: Sendable, Hashable, CustomStringConvertible {
+    public var node: String
+    /// The last sequence applied, and the newest the node has said it committed.
+    public var applied: UInt64
+    public var head: UInt64
+    /// Nanoseconds since the consumer's knowledge of the node was last current (nil: never).
+    public var behind: Int64?
+    /// Stalled streams abandoned so far.
+    public var stalls: Int
+    /// Why the last subscription failed, while the node is not being followed (nil: following).
+    public var problem: String?
+
+    public var description: String {
+        let lag = head > applied ? "\(head - applied) events behind" : "caught up"
+        let age = behind.map { "current as of \(Self.seconds($0)) s ago" } ?? "never current"
+        let stalled = stalls > 0 ? ", \(stalls) stalled stream\(stalls == 1 ? "" : "s") replaced" : ""
+        let failing = problem.map { ", not following: \($0)" } ?? ""
+        return "node \(node): applied \(applied) of \(head) (\(lag)), \(age)\(stalled)\(failing)"
+    }
+
+    static func seconds(_ nanoseconds: Int64) -> String {
+        let tenths = max(nanoseconds, 0) / 100_000_000
+        return "\(tenths / 10).\(tenths % 10)"
+    }
+}
+
+/// When a subscription began waiting for the stream (nil: it is delivering). Written by the subscription's task,
+/// read by its watchdog.
+private final class StallWatch: Sendable {
+    let limit: UInt64
+    private let since = Lock<UInt64?>(nil)
+
+    init(limit: UInt64) { self.limit = limit }
+
+    func waiting() { since.withLock { $0 = Monotonic.now() } }
+    func heard() { since.withLock { $0 = nil } }
+
+    /// How long the stream has been silent, once that passes the limit.
+    func silence() -> UInt64? {
+        guard let start = since.withLock({ $0 }) else { return nil }
+        let silent = Monotonic.now() &- start
+        return silent > limit ? silent : nil
+    }
+}
+
+/// Per node: what the consumer applied, what the node said it has, since when the consumer's knowledge is
+/// current; published as gauges.
+private final class FollowerProgress: Sendable {
+    struct Node {
+        var applied: UInt64 = 0
+        var head: UInt64 = 0
+        var currentAsOf: Int64?
+        var stalls = 0
+        var problem: String?
+        let lagEvents: Gauge
+        let lagSeconds: Gauge
+        let stallCount: Counter
+    }
+
+    private let nodes: Lock<[String: Node]>
+
+    init(nodes ids: [String]) {
+        nodes = Lock(Dictionary(uniqueKeysWithValues: ids.map { id in
+            (id, Node(lagEvents: Gauge(label: "follower_lag_events", dimensions: [("node", id)]),
+                      lagSeconds: Gauge(label: "follower_lag_seconds", dimensions: [("node", id)]),
+                      stallCount: Counter(label: "follower_stalls", dimensions: [("node", id)])))
+        }))
+    }
+
+    func applied(_ id: String) -> UInt64 { nodes.withLock { $0[id]?.applied ?? 0 } }
+
+    func currentAsOf(_ id: String) -> Int64? { nodes.withLock { $0[id]?.currentAsOf } }
+
+    /// `batch` is applied: everything up to its last event, and — when that reaches the head it names — everything
+    /// the node had committed when it sent the batch.
+    func applied(_ id: String, _ batch: Tradewire_V1_EventBatch) {
+        nodes.withLock { nodes in
+            guard var node = nodes[id] else { return }
+            node.problem = nil
+            if let last = batch.events.last {
+                node.applied = max(node.applied, last.sequence)
+                node.currentAsOf = max(node.currentAsOf ?? .min, last.committedAtUnixNanos)
+            }
+            node.head = max(node.head, batch.headSequence)
+            if node.applied >= batch.headSequence && batch.sentAtUnixNanos > 0 {
+                node.currentAsOf = max(node.currentAsOf ?? .min, batch.sentAtUnixNanos)
+            }
+            nodes[id] = node
+        }
+        publish(id)
+    }
+
+    func stalled(_ id: String) {
+        nodes.withLock { nodes in
+            nodes[id]?.stalls += 1
+            nodes[id]?.problem = "the stream stalled"
+            nodes[id]?.stallCount.increment()
+        }
+    }
+
+    func failed(_ id: String, _ error: any Error) {
+        nodes.withLock { $0[id]?.problem = "\(RPCError(from: error))" }
+    }
+
+    func lag(_ id: String, now: Int64) -> NodeLag {
+        nodes.withLock { nodes in
+            let node = nodes[id]
+            return NodeLag(
+                node: id, applied: node?.applied ?? 0, head: node?.head ?? 0,
+                behind: node?.currentAsOf.map { now &- $0 }, stalls: node?.stalls ?? 0, problem: node?.problem)
+        }
+    }
+
+    /// Sets the node's gauges from its progress now.
+    func publish(_ id: String) {
+        let now = WallClock.now()
+        nodes.withLock { nodes in
+            guard let node = nodes[id] else { return }
+            node.lagEvents.record(Int64(clamping: node.head &- min(node.applied, node.head)))
+            if let asOf = node.currentAsOf { node.lagSeconds.record(Double(now &- asOf) / 1e9) }
+        }
     }
 }

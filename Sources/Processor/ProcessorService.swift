@@ -1,3 +1,4 @@
+import EventLoop
 import Journal
 import Orders
 import Protos
@@ -55,24 +56,38 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
             throw RPCError(code: .invalidArgument, message: "account is 1–64 printable ASCII characters")
         }
         let batchSize = request.maxBatchSize == 0 ? 512 : Int(min(request.maxBatchSize, 4096))
+        guard request.heartbeatMs == 0 || (100...60_000).contains(request.heartbeatMs) else {
+            throw RPCError(code: .invalidArgument, message: "heartbeat_ms is 0 (none) or 100–60,000")
+        }
+        let heartbeat: Duration? = request.heartbeatMs == 0 ? nil : .milliseconds(request.heartbeatMs)
+        var lastSent = ContinuousClock.now
         var next = max(1, request.fromSequence)
         let metrics = NodeMetrics.shared
         metrics.eventSubscribers.increment()
         defer { metrics.eventSubscribers.decrement() }
         if request.fromHead {
             let head = journal.lastSequence
-            try await responses.write(Tradewire_V1_EventBatch(headSequence: head))
+            try await responses.write(Tradewire_V1_EventBatch(headSequence: head, sentAtUnixNanos: WallClock.now()))
             next = head + 1
         }
         while !Task.isCancelled {
             let records = try await journal.scan(from: next, limit: batchSize)
             guard let last = records.last else {
                 if journal.isClosed { throw RPCError(code: .unavailable, message: "the node is shutting down; resume from \(next)") }
-                await journal.waitForEvents(after: next - 1)
+                guard let heartbeat else {
+                    await journal.waitForEvents(after: next - 1)
+                    continue
+                }
+                if ContinuousClock.now - lastSent >= heartbeat {
+                    try await responses.write(Tradewire_V1_EventBatch(headSequence: journal.lastSequence, sentAtUnixNanos: WallClock.now()))
+                    lastSent = .now
+                }
+                await journal.waitForEvents(after: next - 1, atMost: heartbeat - (ContinuousClock.now - lastSent))
                 continue
             }
             // The reader can see a commit before the writer has published its new head.
-            var batch = Tradewire_V1_EventBatch(headSequence: max(journal.lastSequence, last.sequence))
+            var batch = Tradewire_V1_EventBatch(
+                headSequence: max(journal.lastSequence, last.sequence), sentAtUnixNanos: WallClock.now())
             batch.events = try records.map { try Self.event($0, node: core.nodeID) }
             if !request.account.isEmpty {
                 batch.events.removeAll { event in
@@ -81,7 +96,10 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
                 }
             }
             metrics.subscriberLag.record(batch.headSequence - last.sequence)
-            if !batch.events.isEmpty { try await responses.write(batch) }
+            if !batch.events.isEmpty {
+                try await responses.write(batch)
+                lastSent = .now
+            }
             next = last.sequence + 1
         }
     }

@@ -36,7 +36,9 @@ public final class RiskServer: Sendable {
                 return try engine.setLimits(seed.account, seed.limits ?? Tradewire_V1_AccountLimits())
             }
         }
-        follower = EventFollower(config: config)
+        let follower = EventFollower(config: config)
+        self.follower = follower
+        telemetry?.addStatus("following") { follower.status().map(\.description) }
         marketData = try config.marketDataAddress.map(config.channel)
         server = try Server(services: [RiskService(core: core), health], configuration: config.internalServer(address, telemetry: telemetry))
         if config.marketDataAddress != nil {

@@ -8,7 +8,7 @@ import Locks
 
 /// A service's operational surface: its metrics registry (Prometheus text), the observer its gRPC server reports
 /// calls and connections to, its readiness checks, and the plain HTTP endpoints on the gRPC port: `GET /metrics`,
-/// `GET /healthz` (the process serves) and `GET /readyz` (every readiness check passes).
+/// `GET /healthz` (the process serves) and `GET /readyz` (every readiness check passes; then status lines).
 ///
 /// `bootstrap` makes one the process's: swift-log writes through ``LineLogHandler`` and swift-metrics records into
 /// its registry, so that every module's metrics (journal, actors, subscribers) appear on `/metrics`.
@@ -17,6 +17,7 @@ public final class Telemetry: Sendable {
     public let registry: PrometheusCollectorRegistry
     public let factory: PrometheusMetricsFactory
     private let checks = Lock<[(name: String, check: @Sendable () -> String?)]>([])
+    private let statuses = Lock<[(name: String, lines: @Sendable () -> [String])]>([])
     private let stopping = Atomic<Bool>(false)
 
     /// Latency buckets from 25 µs to 10 s: a call on this platform takes tens of microseconds.
@@ -49,6 +50,17 @@ public final class Telemetry: Sendable {
     /// Adds a readiness check: nil when ready, else why not. `/readyz` and the gRPC health status follow them.
     public func addReadinessCheck(_ name: String, _ check: @escaping @Sendable () -> String?) {
         checks.withLock { $0.append((name, check)) }
+    }
+
+    /// Adds lines that `/readyz` shows after its verdict, ready or not (how far a follower is behind, say):
+    /// `tradewire health` prints them.
+    public func addStatus(_ name: String, _ lines: @escaping @Sendable () -> [String]) {
+        statuses.withLock { $0.append((name, lines)) }
+    }
+
+    /// The status lines, each prefixed with its name.
+    public func statusLines() -> [String] {
+        statuses.withLock { $0 }.flatMap { entry in entry.lines().map { "\(entry.name): \($0)" } }
     }
 
     /// From now on `/readyz` answers 503 (a graceful shutdown began: load balancers should stop sending).
@@ -84,9 +96,8 @@ public final class Telemetry: Sendable {
             return PlainHTTPResponse(status: 200, text: "ok\n")
         case "/readyz":
             let reasons = unreadiness()
-            return reasons.isEmpty
-                ? PlainHTTPResponse(status: 200, text: "ready\n")
-                : PlainHTTPResponse(status: 503, text: reasons.joined(separator: "\n") + "\n")
+            let lines = (reasons.isEmpty ? ["ready"] : reasons) + statusLines()
+            return PlainHTTPResponse(status: reasons.isEmpty ? 200 : 503, text: lines.joined(separator: "\n") + "\n")
         default:
             return PlainHTTPResponse(status: 404, text: "\(service) serves gRPC here, and GET /metrics, /healthz, /readyz\n")
         }

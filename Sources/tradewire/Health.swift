@@ -8,8 +8,9 @@ import ServiceStubs
 import Telemetry
 import Transport
 
-/// `tradewire health`: each service's grpc.health.v1 status and `/readyz`, from the addresses given or every
-/// service of a cluster file (by default `tradewire local`'s). Exits 1 unless all serve and are ready.
+/// `tradewire health`: each service's grpc.health.v1 status and `/readyz` (with the status lines it adds: risk's
+/// and market data's lag behind each node), from the addresses given or every service of a cluster file (by
+/// default `tradewire local`'s). Exits 1 unless all serve and are ready.
 struct Health: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Check every service's gRPC health and readiness.")
 
@@ -28,9 +29,13 @@ struct Health: AsyncParsableCommand {
         for (name, target) in targets {
             let grpc = await Self.grpcStatus(target)
             let ready = HTTPProbe.get(target, path: "/readyz")
-            let readiness = ready.map { $0.status == 200 ? "ready" : "not ready (\($0.body.trimmingCharacters(in: .whitespacesAndNewlines)))" } ?? "unreachable"
+            let readiness = ready.map { $0.status == 200 ? "ready" : "not ready" } ?? "unreachable"
             healthy = healthy && grpc == "SERVING" && ready?.status == 200
             print("\(name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(target.padding(toLength: 21, withPad: " ", startingAt: 0)) grpc \(grpc), \(readiness)")
+            // Why not ready, and what the service reports of itself (how far its followers are behind each node).
+            for line in (ready?.body ?? "").split(separator: "\n") where line != "ready" {
+                print(String(repeating: " ", count: 15) + line)
+            }
         }
         if !healthy { throw ExitCode.failure }
     }

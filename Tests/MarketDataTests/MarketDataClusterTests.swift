@@ -1,12 +1,15 @@
 import ClusterTestSupport
 import HTTP2
 import HTTP2TestSupport
+import MarketData
 import Processor
 import Protos
 import RPC
 import ServiceStubs
 import Synchronization
+import Telemetry
 import Testing
+import TestSupport
 import Transport
 
 /// The real market-data service (in this process, on 127.0.0.1) following three processor processes, with the
@@ -137,6 +140,51 @@ struct MarketDataClusterTests {
             await #expect(throws: RPCError.self) { try await market.getQuote(Tradewire_V1_GetQuoteRequest(symbol: "NOPE")) }
             await #expect(throws: RPCError.self) { try await market.getCandles(Tradewire_V1_GetCandlesRequest(symbol: "ACME")) }
             await #expect(throws: RPCError.self) { try await market.getOrderBook(Tradewire_V1_GetOrderBookRequest(symbol: "ACME", depth: 101)) }
+        }
+    }
+
+    /// The stream market data follows the node holding ACME's book on goes silent without closing (the connection
+    /// runs through a proxy that freezes it). Heartbeats stop; after `event_stall_ms` market data abandons the
+    /// stream, follows the node again over a new connection and catches up — by itself, with the lag and the
+    /// replaced stream in its `/readyz` status lines.
+    @Test func aStalledEventStreamIsReplacedAndMarketDataCatchesUpByItself() async throws {
+        let extra = Self.extra + #", "event_heartbeat_ms": 200, "event_stall_ms": 1000"#
+        try await ProcessorCluster.with(extra: extra, services: true) { cluster in
+            let owner = ClusterRing(cluster.config).owner(of: ClusterRing.bookKey("ACME"))
+            let proxy = try TCPProxy(target: SocketAddressText.split(owner.address)!.port)
+            defer { proxy.stop() }
+            await cluster.stopMarketData()
+            var config = cluster.config
+            config.nodes = config.nodes.map { $0.id == owner.id ? ClusterNode(id: $0.id, address: "127.0.0.1:\(proxy.port)") : $0 }
+            let telemetry = Telemetry(service: "marketdata")
+            let server = try MarketDataServer(
+                config: config, settings: try MarketDataSettings.parse(cluster.text, path: cluster.configPath), telemetry: telemetry)
+            try await server.start()
+            let (host, port) = SocketAddressText.split(config.marketDataAddress!)!
+            let channel = try Channel(host: host, port: port)
+            let market = Tradewire_V1_MarketData.Client(channel)
+            func trade(_ index: Int) async throws {
+                for (prefix, account, side) in [("s", "acct-2", Tradewire_V1_Side.sell), ("b", "acct-1", .buy)] {
+                    let id = cluster.orderID("stall-\(prefix)-\(index)", symbol: "ACME")
+                    _ = try await cluster.client.send(
+                        ProcessorCluster.place(id, account: account, symbol: "ACME", side: side, price: 10_000, quantity: 1))
+                }
+            }
+            func trades() async throws -> Int {
+                try await market.getTrades(Tradewire_V1_GetTradesRequest(symbol: "ACME", limit: 10)).trades.count
+            }
+
+            try await trade(1)
+            #expect(try await waitUntil { try await trades() == 1 })
+            proxy.freeze()
+            try await trade(2)
+            // Nothing comes through the frozen stream; the follower notices within a second and reconnects.
+            #expect(try await waitUntil { try await trades() == 2 }, "market data did not catch up: \(telemetry.statusLines())")
+            let lines = telemetry.statusLines()
+            #expect(lines.contains { $0.contains("node \(owner.id):") && $0.contains("caught up") && $0.contains("1 stalled stream replaced") },
+                    "\(lines)")
+            channel.close()
+            await server.shutdown()
         }
     }
 

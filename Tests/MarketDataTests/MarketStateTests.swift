@@ -26,6 +26,22 @@ struct MarketStateTests {
         return stored
     }
 
+    /// A reference from the last trade is vouched for only as far as market data knows the symbol's trades: when it
+    /// falls behind the node holding the book, consumers see the reference age and refuse it past their maximum.
+    @Test func aLastTradeReferenceIsVouchedForOnlyAsFarAsTheTradesAreKnown() {
+        var state = MarketState()
+        state.referenceWindow = 60 * Self.second
+        let traded = Self.midnight + Self.second
+        _ = state.apply(Self.trade(10_000, 1, at: traded), stored: { _, _ in nil })
+        let now = traded + 20 * Self.second
+        let behind = state.quote("ACME", now: now, tradesCurrentAsOf: traded + 2 * Self.second)
+        #expect(behind?.referenceSource == .lastTrade)
+        #expect(behind?.referenceAtUnixNanos == traded + 2 * Self.second)
+        #expect(state.quote("ACME", now: now, tradesCurrentAsOf: now - 1)?.referenceAtUnixNanos == now - 1)
+        #expect(state.quote("ACME", now: now, tradesCurrentAsOf: now + Self.second)?.referenceAtUnixNanos == now)
+        #expect(state.quote("ACME", now: now, tradesCurrentAsOf: nil)?.referenceAtUnixNanos == traded)
+    }
+
     @Test func candlesFromAKnownTradeSequenceMatchHandComputedOHLCV() {
         let t = Self.midnight + 3_600 * Self.second  // 01:00:00
         let trades = [

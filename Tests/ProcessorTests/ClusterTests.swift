@@ -1,4 +1,5 @@
 import ClusterTestSupport
+import EventLoop
 import Foundation
 import Processor
 import Protos
@@ -200,6 +201,42 @@ struct ClusterTests {
             #expect(resumed.map(\.sequence) == Array((UInt64(before.count) + 1)...(UInt64(before.count + resumed.count))))
             let again = try await cluster.events(node)
             #expect(Array(again.prefix(before.count)) == before)
+        }
+    }
+
+    /// A subscriber that asks for heartbeats hears from a quiet node: empty batches naming the head and when they
+    /// were sent, so that it tells a quiet node from a stalled stream. Out-of-range intervals are refused.
+    @Test func aQuietNodeSendsHeartbeatsToSubscribersThatAskForThem() async throws {
+        try await ProcessorCluster.with { cluster in
+            _ = try await cluster.client.send(ProcessorCluster.place("hb-1", symbol: "HBT", side: .buy, price: 100, quantity: 1))
+            let node = cluster.client.owner(of: "hb-1").id
+            let (client, channel) = try cluster.processor(node)
+            defer { channel.close() }
+            let started = WallClock.now()
+            let batches = try await client.subscribeEvents(
+                Tradewire_V1_SubscribeEventsRequest(fromSequence: 1, heartbeatMs: 100)
+            ) { stream in
+                var received: [Tradewire_V1_EventBatch] = []
+                for try await batch in stream {
+                    received.append(batch)
+                    if received.filter(\.events.isEmpty).count == 3 { break }
+                }
+                return received
+            }
+            let head = batches.first!.events.last!.sequence
+            #expect(batches.first!.headSequence == head)
+            let heartbeats = batches.dropFirst()
+            #expect(heartbeats.count == 3 && heartbeats.allSatisfy { $0.events.isEmpty && $0.headSequence == head })
+            let times = heartbeats.map(\.sentAtUnixNanos)
+            #expect(times == times.sorted() && times.first! > started)
+            for interval: UInt32 in [1, 99, 60_001] {
+                let refused = await #expect(throws: RPCError.self) {
+                    try await client.subscribeEvents(Tradewire_V1_SubscribeEventsRequest(fromSequence: 1, heartbeatMs: interval)) { stream in
+                        for try await _ in stream {}
+                    }
+                }
+                #expect(refused?.code == .invalidArgument)
+            }
         }
     }
 }

@@ -147,7 +147,9 @@ struct PassivationTests {
         let base = #"{"epoch": 1, "nodes": [{"id": "p1", "address": "127.0.0.1:7101"}]"#
         for (extra, key) in [(#", "settlement_ms": 99999999999999"#, "settlement_ms"), (#", "risk_timeout_ms": 0"#, "risk_timeout_ms"),
                              (#", "passivate_after_ms": "soon""#, "passivate_after_ms"), (#", "orders_per_second": -1"#, "orders_per_second"),
-                             (#", "reference_max_age_ms": 1e30"#, "reference_max_age_ms")]
+                             (#", "reference_max_age_ms": 1e30"#, "reference_max_age_ms"),
+                             (#", "event_heartbeat_ms": 50"#, "event_heartbeat_ms"),
+                             (#", "event_heartbeat_ms": 2000, "event_stall_ms": 5000"#, "event_stall_ms")]
         {
             let error = #expect(throws: ClusterConfigError.self) { try ClusterConfig.parse(base + extra + "}") }
             #expect(error?.description.contains(key) == true, "\(String(describing: error))")

@@ -192,7 +192,7 @@ import Transport
                 raw.session!.ping(opaque: UInt64(opaque))
                 await raw.pump(for: .milliseconds(20))
             }
-            #expect(received > 12 * 16_384 / 2, "the response flowed")
+            #expect(received >= 4 * 16_384, "the response flowed")
             #expect(raw.recorder.goAways.isEmpty)
             #expect(!raw.peerClosed)
             // Pings with nothing written in between are still strikes (the flood test above, with a call open).

@@ -420,6 +420,11 @@ public struct Tradewire_V1_SubscribeEventsRequest: ProtoMessage {
     /// Non-empty: only this account's order events (trades and book changes are left out).
     public var account: String = ""
 
+    /// Non-zero: after this many milliseconds without a batch, the node sends an empty one (head_sequence and
+    /// sent_at_unix_nanos only), so that a subscriber tells a quiet node from a stalled stream. 100–60,000; other
+    /// values are INVALID_ARGUMENT.
+    public var heartbeatMs: UInt32 = 0
+
     public var unknownFields = ProtoUnknownFields()
 
     public init() {}
@@ -428,12 +433,14 @@ public struct Tradewire_V1_SubscribeEventsRequest: ProtoMessage {
         fromSequence: UInt64 = 0,
         maxBatchSize: UInt32 = 0,
         fromHead: Bool = false,
-        account: String = ""
+        account: String = "",
+        heartbeatMs: UInt32 = 0
     ) {
         self.fromSequence = fromSequence
         self.maxBatchSize = maxBatchSize
         self.fromHead = fromHead
         self.account = account
+        self.heartbeatMs = heartbeatMs
     }
 }
 
@@ -445,16 +452,22 @@ public struct Tradewire_V1_EventBatch: ProtoMessage {
     /// The node's newest committed sequence when this batch was sent (a subscriber's lag is head − last seen).
     public var headSequence: UInt64 = 0
 
+    /// When the node sent this batch (wall clock, nanoseconds since 1970): a subscriber that has applied everything
+    /// up to head_sequence knows the node's state as of this time.
+    public var sentAtUnixNanos: Int64 = 0
+
     public var unknownFields = ProtoUnknownFields()
 
     public init() {}
 
     public init(
         events: [Tradewire_V1_Event] = [],
-        headSequence: UInt64 = 0
+        headSequence: UInt64 = 0,
+        sentAtUnixNanos: Int64 = 0
     ) {
         self.events = events
         self.headSequence = headSequence
+        self.sentAtUnixNanos = sentAtUnixNanos
     }
 }
 
@@ -1662,6 +1675,7 @@ extension Tradewire_V1_SubscribeEventsRequest {
         self.maxBatchSize = c.pointee.max_batch_size
         self.fromHead = c.pointee.from_head != 0
         self.account = try _ProtoC.string(c.pointee.account, field: "tradewire.v1.SubscribeEventsRequest.account")
+        self.heartbeatMs = c.pointee.heartbeat_ms
         self.unknownFields = _ProtoC.unknownFields(c)
     }
 
@@ -1683,6 +1697,7 @@ extension Tradewire_V1_SubscribeEventsRequest {
         c.pointee.max_batch_size = self.maxBatchSize
         c.pointee.from_head = self.fromHead ? 1 : 0
         c.pointee.account = arena.cString(self.account, number: 4, unknown: &escaped)
+        c.pointee.heartbeat_ms = self.heartbeatMs
         arena.setUnknownFields(c, self.unknownFields, escaped)
         return c
     }
@@ -1720,6 +1735,7 @@ extension Tradewire_V1_EventBatch {
             }
         }
         self.headSequence = c.pointee.head_sequence
+        self.sentAtUnixNanos = c.pointee.sent_at_unix_nanos
         self.unknownFields = _ProtoC.unknownFields(c)
     }
 
@@ -1745,6 +1761,7 @@ extension Tradewire_V1_EventBatch {
             c.pointee.events = array
         }
         c.pointee.head_sequence = self.headSequence
+        c.pointee.sent_at_unix_nanos = self.sentAtUnixNanos
         arena.setUnknownFields(c, self.unknownFields, ProtoUnknownFields())
         return c
     }

@@ -2352,7 +2352,7 @@ const ProtobufCMessageDescriptor tradewire__v1__not_owner__descriptor =
   (ProtobufCMessageInit) tradewire__v1__not_owner__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tradewire__v1__subscribe_events_request__field_descriptors[4] =
+static const ProtobufCFieldDescriptor tradewire__v1__subscribe_events_request__field_descriptors[5] =
 {
   {
     "from_sequence",
@@ -2402,17 +2402,30 @@ static const ProtobufCFieldDescriptor tradewire__v1__subscribe_events_request__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "heartbeat_ms",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__SubscribeEventsRequest, heartbeat_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tradewire__v1__subscribe_events_request__field_indices_by_name[] = {
   3,   /* field[3] = account */
   2,   /* field[2] = from_head */
   0,   /* field[0] = from_sequence */
+  4,   /* field[4] = heartbeat_ms */
   1,   /* field[1] = max_batch_size */
 };
 static const ProtobufCIntRange tradewire__v1__subscribe_events_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor tradewire__v1__subscribe_events_request__descriptor =
 {
@@ -2422,14 +2435,14 @@ const ProtobufCMessageDescriptor tradewire__v1__subscribe_events_request__descri
   "Tradewire__V1__SubscribeEventsRequest",
   "tradewire.v1",
   sizeof(Tradewire__V1__SubscribeEventsRequest),
-  4,
+  5,
   tradewire__v1__subscribe_events_request__field_descriptors,
   tradewire__v1__subscribe_events_request__field_indices_by_name,
   1,  tradewire__v1__subscribe_events_request__number_ranges,
   (ProtobufCMessageInit) tradewire__v1__subscribe_events_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tradewire__v1__event_batch__field_descriptors[2] =
+static const ProtobufCFieldDescriptor tradewire__v1__event_batch__field_descriptors[3] =
 {
   {
     "events",
@@ -2455,15 +2468,28 @@ static const ProtobufCFieldDescriptor tradewire__v1__event_batch__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "sent_at_unix_nanos",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__EventBatch, sent_at_unix_nanos),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tradewire__v1__event_batch__field_indices_by_name[] = {
   0,   /* field[0] = events */
   1,   /* field[1] = head_sequence */
+  2,   /* field[2] = sent_at_unix_nanos */
 };
 static const ProtobufCIntRange tradewire__v1__event_batch__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor tradewire__v1__event_batch__descriptor =
 {
@@ -2473,7 +2499,7 @@ const ProtobufCMessageDescriptor tradewire__v1__event_batch__descriptor =
   "Tradewire__V1__EventBatch",
   "tradewire.v1",
   sizeof(Tradewire__V1__EventBatch),
-  2,
+  3,
   tradewire__v1__event_batch__field_descriptors,
   tradewire__v1__event_batch__field_indices_by_name,
   1,  tradewire__v1__event_batch__number_ranges,

@@ -390,10 +390,16 @@ struct  Tradewire__V1__SubscribeEventsRequest
    * Non-empty: only this account's order events (trades and book changes are left out).
    */
   char *account;
+  /*
+   * Non-zero: after this many milliseconds without a batch, the node sends an empty one (head_sequence and
+   * sent_at_unix_nanos only), so that a subscriber tells a quiet node from a stalled stream. 100–60,000; other
+   * values are INVALID_ARGUMENT.
+   */
+  uint32_t heartbeat_ms;
 };
 #define TRADEWIRE__V1__SUBSCRIBE_EVENTS_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__subscribe_events_request__descriptor) \
-    , 0, 0, 0, (char *)protobuf_c_empty_string }
+    , 0, 0, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Tradewire__V1__EventBatch
@@ -405,10 +411,15 @@ struct  Tradewire__V1__EventBatch
    * The node's newest committed sequence when this batch was sent (a subscriber's lag is head − last seen).
    */
   uint64_t head_sequence;
+  /*
+   * When the node sent this batch (wall clock, nanoseconds since 1970): a subscriber that has applied everything
+   * up to head_sequence knows the node's state as of this time.
+   */
+  int64_t sent_at_unix_nanos;
 };
 #define TRADEWIRE__V1__EVENT_BATCH__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__event_batch__descriptor) \
-    , 0,NULL, 0 }
+    , 0,NULL, 0, 0 }
 
 
 typedef enum {
