@@ -305,3 +305,17 @@ public func waitUntil(_ condition: () async throws -> Bool) async throws -> Bool
     if let lastError { Issue.record("the condition last failed with: \(lastError)") }
     return false
 }
+
+extension Tradewire_V1_Gateway.Client {
+    /// Every order of the client's account, all pages.
+    public func allOrders() async throws -> [Tradewire_V1_Order] {
+        var orders: [Tradewire_V1_Order] = []
+        var token = ""
+        repeat {
+            let page = try await listOrders(Tradewire_V1_ListOrdersRequest(pageSize: 1000, pageToken: token))
+            orders += page.orders
+            token = page.nextPageToken
+        } while !token.isEmpty
+        return orders
+    }
+}

@@ -15,18 +15,6 @@ import Transport
 struct GatewayTests {
     typealias Cluster = GatewayCluster
 
-    /// Every order of the client's account, all pages.
-    static func orders(_ client: Tradewire_V1_Gateway.Client) async throws -> [Tradewire_V1_Order] {
-        var orders: [Tradewire_V1_Order] = []
-        var token = ""
-        repeat {
-            let page = try await client.listOrders(Tradewire_V1_ListOrdersRequest(pageSize: 1000, pageToken: token))
-            orders += page.orders
-            token = page.nextPageToken
-        } while !token.isEmpty
-        return orders
-    }
-
     static func error(_ body: () async throws -> Void) async -> RPCError? {
         do { try await body() } catch { return RPCError(from: error) }
         return nil

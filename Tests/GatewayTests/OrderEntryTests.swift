@@ -201,7 +201,7 @@ struct OrderFlowLoadTests {
             let unexpected = statuses?.members.filter { !["OK", "FailedPrecondition"].contains($0.key) } ?? []
             #expect(unexpected.isEmpty, "\(text)")
             let bob = try cluster.client("bob")
-            let orders = try await GatewayTests.orders(bob)
+            let orders = try await bob.allOrders()
             #expect(orders.count >= 240, "six of every ten requests place an order")
             #expect(orders.contains { $0.status == .filled || $0.status == .settled }, "crossing prices fill")
             #expect(orders.contains { $0.status == .cancelled })

@@ -24,13 +24,10 @@ struct AdversarialClientTests {
     static let rounds = 3
 
     @Test func randomExtremeRequestsBreakNothingAndMemoryStaysFlat() async throws {
-        let directory = try ProcessorCluster.temporaryDirectory()
-        let local = try await LocalSystemTests.LocalRun(directory: directory)
-        defer {
-            local.process.stop()
-            try? FileManager.default.removeItem(atPath: directory)
-        }
-        let client = try JSONValue.parse(String(contentsOfFile: directory + "/client.json", encoding: .utf8))
+        let local = try await LocalSystemTests.LocalRun.fresh()
+        defer { local.discard() }
+        let directory = local.directory
+        let client = try local.clientFile()
         let cluster = try ClusterConfig.parse(String(contentsOfFile: directory + "/cluster.json", encoding: .utf8))
         let (host, port) = SocketAddressText.split(client["gateway"]!.stringValue!)!
         var channels: [Channel] = []
@@ -73,7 +70,7 @@ struct AdversarialClientTests {
         channels.append(riskChannel)
         let risk = Tradewire_V1_Risk.Client(riskChannel)
         for account in ["demo", "demo-2"] {
-            let orders = try await Self.allOrders(clients[account]!)
+            let orders = try await clients[account]!.allOrders()
             for order in orders { #expect(Self.isConsistent(order), "\(order)") }
             var fills: [String: Int64] = [:]
             for order in orders where (order.filledQuantity?.units ?? 0) > 0 {
@@ -157,17 +154,6 @@ struct AdversarialClientTests {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
         let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
         return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
-    }
-
-    static func allOrders(_ client: Tradewire_V1_Gateway.Client) async throws -> [Tradewire_V1_Order] {
-        var orders: [Tradewire_V1_Order] = []
-        var token = ""
-        repeat {
-            let page = try await client.listOrders(Tradewire_V1_ListOrdersRequest(pageSize: 1000, pageToken: token))
-            orders += page.orders
-            token = page.nextPageToken
-        } while !token.isEmpty
-        return orders
     }
 
     /// An order's quantities agree with its status.

@@ -23,13 +23,9 @@ import TestSupport
     }
 
     @Test func orderEntrySessionsThroughTheGatewayUnderFlowControlKeepTheirConnections() async throws {
-        let directory = try ProcessorCluster.temporaryDirectory()
-        let local = try await LocalSystemTests.LocalRun(directory: directory)
-        defer {
-            local.process.stop()
-            try? FileManager.default.removeItem(atPath: directory)
-        }
-        let client = try JSONValue.parse(String(contentsOfFile: directory + "/client.json", encoding: .utf8))
+        let local = try await LocalSystemTests.LocalRun.fresh()
+        defer { local.discard() }
+        let client = try local.clientFile()
         let keys = ["demo", "demo-2"].map { client["api_keys"]![$0]!.stringValue! }.joined(separator: ",")
         let (status, output) = try await Peers.run(
             try Peers.grpcGo("go-client"),

@@ -13,9 +13,26 @@ struct LocalSystemTests {
     final class LocalRun: @unchecked Sendable {
         // @unchecked Sendable: used by one test at a time.
         let process: Peers.Background
+        let directory: String
         private(set) var output = ""
 
+        /// A run on a new temporary data folder; `discard()` stops it and removes the folder.
+        static func fresh() async throws -> LocalRun {
+            try await LocalRun(directory: try ProcessorCluster.temporaryDirectory())
+        }
+
+        func discard() {
+            process.stop()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+
+        /// The client.json `local` wrote: the gateway's and market data's addresses and the demo accounts' keys.
+        func clientFile() throws -> JSONValue {
+            try JSONValue.parse(String(contentsOfFile: directory + "/client.json", encoding: .utf8))
+        }
+
         init(directory: String) async throws {
+            self.directory = directory
             process = try Peers.Background(
                 try Peers.tradewire(), ["local", "--data", directory, "--base-port", "0", "--shutdown-timeout", "5", "--log-level", "debug"])
             let end = ContinuousClock.now + .seconds(180)

@@ -60,14 +60,7 @@ struct CrashTests {
             #expect(victimAcks > 0, "some of the victim's orders were acknowledged before the crash")
 
             // Every acknowledged order exists, in a state at or after the one acknowledged.
-            let later: [Tradewire_V1_OrderStatus: Set<Tradewire_V1_OrderStatus>] = [
-                .accepted: [.accepted, .partiallyFilled, .filled, .settled, .cancelled],
-                .rejected: [.rejected],
-            ]
-            for (id, status) in acked {
-                let order = try await cluster.order(id)
-                #expect(later[status]?.contains(order.status) == true, "\(id): acknowledged \(status), now \(order.status)")
-            }
+            try await cluster.expectNothingLost(acked)
 
             // Fills reached both orders exactly once: once the outboxes have drained, each order's filled
             // quantity is the sum of its trades in the books' journals.
@@ -167,14 +160,7 @@ struct DiskFullTests {
 
             try cluster.moveDataToHealthyStorage()
             for node in cluster.config.nodes { try await cluster.start(node.id) }  // throws if recovery refused
-            let later: [Tradewire_V1_OrderStatus: Set<Tradewire_V1_OrderStatus>] = [
-                .accepted: [.accepted, .partiallyFilled, .filled, .settled, .cancelled],
-                .rejected: [.rejected],
-            ]
-            for (id, status) in acked {
-                let order = try await cluster.order(id)
-                #expect(later[status]?.contains(order.status) == true, "\(id): acknowledged \(status), now \(order.status)")
-            }
+            try await cluster.expectNothingLost(acked)
             for node in cluster.config.nodes {
                 let events = try await cluster.events(node.id)
                 #expect(events.map(\.sequence) == (0..<UInt64(events.count)).map { $0 + 1 }, "node \(node.id) has a gap")
@@ -244,4 +230,18 @@ final class Locked<Value: Sendable>: Sendable {
     }
 
     func withLock<T>(_ body: (inout Value) -> T) -> T { mutex.withLock { body(&$0) } }
+}
+
+extension ProcessorCluster {
+    /// Every acknowledged order exists, in a state at or after the one it was acknowledged in.
+    func expectNothingLost(_ acknowledged: [String: Tradewire_V1_OrderStatus]) async throws {
+        let later: [Tradewire_V1_OrderStatus: Set<Tradewire_V1_OrderStatus>] = [
+            .accepted: [.accepted, .partiallyFilled, .filled, .settled, .cancelled],
+            .rejected: [.rejected],
+        ]
+        for (id, status) in acknowledged {
+            let order = try await order(id)
+            #expect(later[status]?.contains(order.status) == true, "\(id): acknowledged \(status), now \(order.status)")
+        }
+    }
 }
