@@ -78,7 +78,9 @@ public struct EventFollower: Sendable {
         _ node: ClusterNode, _ client: Tradewire_V1_Processor.Client, cursor: @escaping Cursor, deliver: @escaping Deliver
     ) async throws
     {
-        let from = try await cursor(node.id) + 1
+        let stored = try await cursor(node.id)
+        progress.resume(node.id, after: stored)
+        let from = stored + 1
         let request = Tradewire_V1_SubscribeEventsRequest(
             fromSequence: from, maxBatchSize: batchSize, heartbeatMs: UInt32(config.eventHeartbeat.nanoseconds / 1_000_000))
         let id = node.id
@@ -91,7 +93,7 @@ public struct EventFollower: Sendable {
                     for try await batch in batches {
                         watch.heard()
                         if !batch.events.isEmpty { try await deliver(id, batch) }
-                        progress.applied(id, batch)
+                        progress.record(id, applied: batch)
                         watch.waiting()
                     }
                 }
@@ -188,9 +190,16 @@ private final class FollowerProgress: Sendable {
 
     func currentAsOf(_ id: String) -> Int64? { nodes.withLock { $0[id]?.currentAsOf } }
 
+    /// The consumer has everything up to `sequence` (its stored cursor, after a restart).
+    func resume(_ id: String, after sequence: UInt64) {
+        nodes.withLock { nodes in
+            if let applied = nodes[id]?.applied, applied < sequence { nodes[id]?.applied = sequence }
+        }
+    }
+
     /// `batch` is applied: everything up to its last event, and — when that reaches the head it names — everything
     /// the node had committed when it sent the batch.
-    func applied(_ id: String, _ batch: Tradewire_V1_EventBatch) {
+    func record(_ id: String, applied batch: Tradewire_V1_EventBatch) {
         nodes.withLock { nodes in
             guard var node = nodes[id] else { return }
             node.problem = nil

@@ -153,6 +153,15 @@ struct MarketDataClusterTests {
             let owner = ClusterRing(cluster.config).owner(of: ClusterRing.bookKey("ACME"))
             let proxy = try TCPProxy(target: SocketAddressText.split(owner.address)!.port)
             defer { proxy.stop() }
+            func trade(_ index: Int) async throws {
+                for (prefix, account, side) in [("s", "acct-2", Tradewire_V1_Side.sell), ("b", "acct-1", .buy)] {
+                    let id = cluster.orderID("stall-\(prefix)-\(index)", symbol: "ACME")
+                    _ = try await cluster.client.send(
+                        ProcessorCluster.place(id, account: account, symbol: "ACME", side: side, price: 10_000, quantity: 1))
+                }
+            }
+            try await trade(1)  // followed by the first market-data server, which stores its cursors
+            try await Task.sleep(for: .milliseconds(500))
             await cluster.stopMarketData()
             var config = cluster.config
             config.nodes = config.nodes.map { $0.id == owner.id ? ClusterNode(id: $0.id, address: "127.0.0.1:\(proxy.port)") : $0 }
@@ -163,19 +172,16 @@ struct MarketDataClusterTests {
             let (host, port) = SocketAddressText.split(config.marketDataAddress!)!
             let channel = try Channel(host: host, port: port)
             let market = Tradewire_V1_MarketData.Client(channel)
-            func trade(_ index: Int) async throws {
-                for (prefix, account, side) in [("s", "acct-2", Tradewire_V1_Side.sell), ("b", "acct-1", .buy)] {
-                    let id = cluster.orderID("stall-\(prefix)-\(index)", symbol: "ACME")
-                    _ = try await cluster.client.send(
-                        ProcessorCluster.place(id, account: account, symbol: "ACME", side: side, price: 10_000, quantity: 1))
-                }
-            }
             func trades() async throws -> Int {
                 try await market.getTrades(Tradewire_V1_GetTradesRequest(symbol: "ACME", limit: 10)).trades.count
             }
 
-            try await trade(1)
-            #expect(try await waitUntil { try await trades() == 1 })
+            // Resumed from its stored cursors, with nothing new: heartbeats alone make it current with every node.
+            #expect(try await waitUntil {
+                let lines = telemetry.statusLines()
+                return lines.count == 3 && lines.allSatisfy { $0.contains("caught up") && $0.contains("current as of") }
+            }, "\(telemetry.statusLines())")
+            #expect(try await trades() == 1)
             proxy.freeze()
             try await trade(2)
             // Nothing comes through the frozen stream; the follower notices within a second and reconnects.
