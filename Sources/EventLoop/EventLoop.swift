@@ -92,10 +92,8 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         }
     }
 
-    /// Runs `body` on the loop thread and returns its result to an async caller.
-    ///
-    /// `@concurrent`: the caller is off the loop anyway. Inheriting the caller's isolation here (the package's
-    /// default) crashed the debug build in swift_retain when called from a module without that default.
+    /// Runs `body` on the loop thread and returns its result to an async caller. A nonisolated async function: it
+    /// runs on the global executor, not the caller's (the package does not adopt NonisolatedNonsendingByDefault).
     public func submit<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             execute { continuation.resume(with: Result { try body() }) }
@@ -234,9 +232,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         selectable.ready(readable: readable, writable: writable)
     }
 
-    /// Milliseconds until the next timer (rounded up, so a timer never fires early), 0 with jobs waiting,
-    /// -1 with nothing to wait for.
-    /// Nanoseconds until the next timer is due (0: work is waiting; -1: no timer).
+    /// Nanoseconds until the next timer is due (0: work is waiting or a timer is due; -1: no timer).
     private func nextTimeout() -> Int64 {
         if nextJob < localJobs.count { return 0 }
         guard let deadline = timers.nextDeadline() else { return -1 }

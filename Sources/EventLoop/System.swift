@@ -89,24 +89,6 @@ enum EventFD {
     }
 }
 
-enum TimerFD {
-    static func create() throws(SystemError) -> Int32 {
-        Int32(try retryingInterrupts("timerfd_create") { Int(tw_timerfd_create()) })
-    }
-
-    /// Arms the timer for an absolute CLOCK_MONOTONIC time (0 disarms).
-    static func arm(_ fd: Int32, at deadline: UInt64) throws(SystemError) {
-        _ = try retryingInterrupts("timerfd_settime") { Int(tw_timerfd_arm_at(fd, deadline)) }
-    }
-
-    static func drain(_ fd: Int32) throws(SystemError) {
-        var expirations: UInt64 = 0
-        _ = try nonBlocking("read(timerfd)") {
-            withUnsafeMutableBytes(of: &expirations) { read(fd, $0.baseAddress, 8) }
-        }
-    }
-}
-
 /// TCP sockets, always non-blocking and close-on-exec.
 public enum Socket {
     public static func tcp(family: Int32) throws(SystemError) -> Int32 {

@@ -279,7 +279,7 @@ final class JournalStore {
         return try selectOrder.step() ? Self.orderRow(selectOrder) : nil
     }
 
-    /// Orders matching `query`, oldest first.
+    /// Orders matching `query`, newest first (by creation time, then key), from `query.after` on.
     func orders(_ query: OrderQuery) throws(SQLiteError) -> [OrderRow] {
         var conditions = ["account = ?"]
         var values: [any SQLiteValue] = [query.account]

@@ -1,4 +1,4 @@
-// What Swift's Glibc module does not expose: epoll, eventfd, timerfd and accept4.
+// What Swift's Glibc module does not expose: epoll, eventfd and accept4.
 // Thin wrappers only; errno is left for the Swift side to read.
 #ifndef C_SYSTEM_SHIMS_H
 #define C_SYSTEM_SHIMS_H
@@ -11,7 +11,6 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,18 +37,6 @@ static inline int tw_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64
 int tw_epoll_wait(int epfd, uint32_t *events, uint64_t *data, int max, int64_t timeout_ns);
 
 static inline int tw_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
-
-static inline int tw_timerfd_create(void) {
-    return timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-}
-
-/// Arms a one-shot timer at an absolute CLOCK_MONOTONIC time in nanoseconds (0 disarms).
-static inline int tw_timerfd_arm_at(int fd, uint64_t deadline_ns) {
-    struct itimerspec spec = { 0 };
-    spec.it_value.tv_sec = (time_t)(deadline_ns / 1000000000ull);
-    spec.it_value.tv_nsec = (long)(deadline_ns % 1000000000ull);
-    return timerfd_settime(fd, TFD_TIMER_ABSTIME, &spec, NULL);
-}
 
 static inline uint64_t tw_monotonic_ns(void) {
     struct timespec ts;
