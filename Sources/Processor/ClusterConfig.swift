@@ -73,8 +73,6 @@ public struct ClusterConfig: Sendable {
     public func node(_ id: String) -> ClusterNode? { nodes.first { $0.id == id } }
 
     /// Parses the text of the cluster file at `path` (named in errors; a relative data_dir is taken relative to
-    /// its folder).
-    /// Parses the text of the cluster file at `path` (named in errors; a relative data_dir is taken relative to
     /// its folder). Every number is checked against the bound the README's Limits table gives.
     public static func parse(_ text: String, path: String = "cluster file") throws -> ClusterConfig {
         do {
