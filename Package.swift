@@ -92,12 +92,21 @@ let package = Package(
         .target(
             name: "Journal", dependencies: ["Locks", "SQLite", "EventLoop", .product(name: "CoreMetrics", package: "swift-metrics")],
             swiftSettings: releaseSettings),
+        // What the services share about the cluster: the cluster file, the ring and its keys, the client that routes
+        // commands to nodes, event and market-data followers, API keys and the mesh credential, order ids.
+        .target(
+            name: "Cluster",
+            dependencies: [
+                "Locks", "Journal", "Orders", "HashRing", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "Telemetry",
+                .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
+            swiftSettings: releaseSettings),
         // A processor node: order and book actors on one core thread, the journal, the command stream.
         .target(
             name: "Processor",
             dependencies: [
-                "Locks", "Journal", "SQLite", "Matching", "Orders", "HashRing", "Transport", "ServiceStubs", "Protos", "JSON", "Telemetry",
-                "GRPCServices", .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
+                "Locks", "Cluster", "Journal", "SQLite", "Matching", "Orders", "HashRing", "Transport", "ServiceStubs", "Protos", "JSON",
+                "Telemetry", "GRPCServices", .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: releaseSettings),
 
@@ -105,20 +114,20 @@ let package = Package(
         // reference-price feed, and bounded per-subscriber streams.
         .target(
             name: "MarketData",
-            dependencies: ["Locks", "Processor", "Orders", "SQLite", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "ProtoJSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Locks", "Cluster", "Orders", "SQLite", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "ProtoJSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
             swiftSettings: releaseSettings),
 
         // The risk service: pre-trade checks with atomic per-account reservations, positions and cash from the
         // processors' events (SQLite, resumed by cursor), instruments and reference prices from market data.
         .target(
             name: "Risk",
-            dependencies: ["Locks", "Processor", "Orders", "SQLite", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "ProtoJSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Locks", "Cluster", "Orders", "SQLite", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "ProtoJSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
             swiftSettings: releaseSettings),
 
         // The client-facing order API: API keys, validation, idempotent OrderIds, routing to the processor nodes.
         .target(
             name: "Gateway",
-            dependencies: ["Locks", "Processor", "Orders", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Locks", "Cluster", "Orders", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
             swiftSettings: releaseSettings),
 
         // MARK: Load harness
@@ -134,7 +143,7 @@ let package = Package(
         .executableTarget(
             name: "tradewire",
             dependencies: [
-                "Locks", "GRPCServices", "Transport", "LoadHarness", "ProtoJSON", "Processor", "Orders", "MarketData", "Risk", "Gateway", "Telemetry",
+                "Locks", "GRPCServices", "Transport", "LoadHarness", "ProtoJSON", "Cluster", "Processor", "Orders", "MarketData", "Risk", "Gateway", "Telemetry",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
@@ -148,9 +157,9 @@ let package = Package(
         .executableTarget(name: "FuzzGRPC", dependencies: ["FuzzSupport", "RPC"], path: "Fuzz/FuzzGRPC"),
         .executableTarget(name: "FuzzProto", dependencies: ["FuzzSupport", "ProtoCodec", "Protos"], path: "Fuzz/FuzzProto"),
         .executableTarget(name: "FuzzJSON", dependencies: ["FuzzSupport", "JSON", "ProtoJSON", "ProtoCodec", "Protos"], path: "Fuzz/FuzzJSON"),
-        .executableTarget(name: "FuzzText", dependencies: ["FuzzSupport", "Gateway", "Orders", "Processor", "RPC"], path: "Fuzz/FuzzText"),
+        .executableTarget(name: "FuzzText", dependencies: ["FuzzSupport", "Cluster", "Gateway", "Orders", "RPC"], path: "Fuzz/FuzzText"),
         .executableTarget(
-            name: "FuzzOrders", dependencies: ["FuzzSupport", "Gateway", "Orders", "Processor", "Risk", "ProtoCodec", "Protos"],
+            name: "FuzzOrders", dependencies: ["FuzzSupport", "Cluster", "Gateway", "Orders", "Processor", "Risk", "ProtoCodec", "Protos"],
             path: "Fuzz/FuzzOrders"),
 
         // MARK: Tests
@@ -166,31 +175,31 @@ let package = Package(
         // Three processor processes plus scripted risk, or the real risk and market-data services.
         .target(
             name: "ClusterTestSupport",
-            dependencies: ["Processor", "Risk", "MarketData", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "TestSupport"],
+            dependencies: ["Cluster", "Risk", "MarketData", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "TestSupport"],
             path: "Tests/ClusterTestSupport"),
         .testTarget(
             name: "ProcessorTests",
             dependencies: [
-                "Processor", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "Journal", "SQLite", "HashRing", "TestSupport",
+                "Cluster", "Processor", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "Journal", "SQLite", "HashRing", "TestSupport",
                 "ClusterTestSupport", "Locks",
             ]),
         .testTarget(
             name: "RiskTests",
-            dependencies: ["Risk", "Processor", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "TestSupport", "ClusterTestSupport"]),
+            dependencies: ["Risk", "Cluster", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "TestSupport", "ClusterTestSupport"]),
         .testTarget(
             name: "MarketDataTests",
             dependencies: [
-                "MarketData", "Processor", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "HTTP2", "HTTP2TestSupport",
+                "MarketData", "Cluster", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "HTTP2", "HTTP2TestSupport",
                 "TestSupport", "ClusterTestSupport", "Telemetry",
             ]),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "Processor", "ProtoCodec", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "JSON", "TestSupport", "ClusterTestSupport"],
+            dependencies: ["Gateway", "Cluster", "Processor", "ProtoCodec", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "JSON", "TestSupport", "ClusterTestSupport"],
             exclude: ["Python"]),
         // `tradewire local` driven by the client commands: orders, candles, metrics, SIGTERM and a restart.
         .testTarget(
             name: "LocalSystemTests",
-            dependencies: ["JSON", "Telemetry", "TestSupport", "ClusterTestSupport", "Processor", "ProtoCodec", "Protos", "RPC", "ServiceStubs", "Transport"]),
+            dependencies: ["JSON", "Telemetry", "TestSupport", "ClusterTestSupport", "Cluster", "ProtoCodec", "Protos", "RPC", "ServiceStubs", "Transport"]),
         .testTarget(name: "ProtoJSONTests", dependencies: ["ProtoJSON", "Protos", "TestProtos", "JSON", "TestSupport"]),
         .testTarget(
             name: "LoadHarnessTests",

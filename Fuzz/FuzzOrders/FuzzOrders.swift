@@ -1,6 +1,7 @@
 import FuzzSupport
 @testable import Gateway
 import Orders
+import Cluster
 @testable import Processor
 import ProtoCodec
 import Protos
@@ -59,7 +60,7 @@ enum FuzzOrders {
         guard case .place(let place) = command.command else { preconditionFailure("not a place") }
         precondition(place.order?.unknownFields.isEmpty == true, "the gateway forwarded unknown fields")
         precondition(NodeCore.validate(place) == nil, "the node refuses what the gateway accepted: \(NodeCore.validate(place)!)")
-        _ = NodeCore.routingKey(command)
+        _ = RingKey(routing: command)
         let actor = OrderActor(place: place, requestHash: OrderActor.requestHash(place), now: 1)
         _ = actor.order.serializedBytes()
         _ = actor.report(.new, node: "p1", requestID: "r")
@@ -71,7 +72,7 @@ enum FuzzOrders {
         var now: Int64 = 0
         while !input.isAtEnd {
             guard let command = decode(Tradewire_V1_Command.self, &input) else { continue }
-            _ = NodeCore.routingKey(command)
+            _ = RingKey(routing: command)
             if case .place(let place) = command.command { _ = NodeCore.validate(place) }
             now &+= 1
             let outputs = book.apply(command, now: now)

@@ -1,7 +1,7 @@
 import FuzzSupport
 @testable import Gateway
 import Orders
-import Processor
+import Cluster
 import RPC
 
 /// The small text formats that arrive from clients: execution cursors ("p1:12,p2:40"), ListOrders page tokens,

@@ -1,6 +1,6 @@
 import EventLoop
 import Logging
-import Processor
+import Cluster
 import Protos
 import ServiceStubs
 
@@ -180,9 +180,9 @@ final class GatewayCore: Sendable {
         return Hex.encode((0..<8).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 
-    /// The processor client of the node that owns `key`.
-    func processor(owning key: String) throws(RPCError) -> Tradewire_V1_Processor.Client {
-        Tradewire_V1_Processor.Client(try cluster.channel(to: cluster.owner(of: key)))
+    /// The processor client of the node that owns order `id`.
+    func processor(owning id: String) throws(RPCError) -> Tradewire_V1_Processor.Client {
+        Tradewire_V1_Processor.Client(try cluster.channel(to: cluster.owner(of: .order(id))))
     }
 
     /// One order of the caller's, from its node.

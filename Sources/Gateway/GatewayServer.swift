@@ -1,7 +1,7 @@
 import Foundation
 public import EventLoop
 import GRPCServices
-public import Processor
+public import Cluster
 import Protos
 import RPC
 import Synchronization

@@ -1,6 +1,6 @@
 import EventLoop
 import Orders
-import Processor
+import Cluster
 import Protos
 import ServiceStubs
 import Synchronization

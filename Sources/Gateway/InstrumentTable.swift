@@ -1,5 +1,5 @@
 import EventLoop
-import Processor
+import Cluster
 public import Protos
 import Synchronization
 import Locks

@@ -1,4 +1,4 @@
-import Processor
+import Cluster
 import Protos
 import ServiceStubs
 import Synchronization

@@ -1,6 +1,6 @@
 import EventLoop
 import Orders
-import Processor
+import Cluster
 public import Protos
 public import RPC
 

@@ -1,5 +1,5 @@
 import Orders
-import Processor
+import Cluster
 import Protos
 import ServiceStubs
 

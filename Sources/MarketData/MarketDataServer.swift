@@ -1,6 +1,6 @@
 public import EventLoop
 import GRPCServices
-public import Processor
+public import Cluster
 import Synchronization
 public import Telemetry
 import Transport
@@ -32,7 +32,7 @@ public final class MarketDataServer: Sendable {
         let ring = ClusterRing(config)
         // A symbol's trades come from the node that holds its book: they are known as far as that node is followed.
         core = try MarketDataCore(store: store, settings: settings, loop: coreLoop) { symbol in
-            follower.currentAsOf(ring.owner(of: ClusterRing.bookKey(symbol)).id)
+            follower.currentAsOf(ring.owner(of: .book(symbol)).id)
         }
         self.follower = follower
         telemetry?.addStatus("following") { follower.status().map(\.description) }

@@ -1,4 +1,4 @@
-import Processor
+import Cluster
 import EventLoop
 import Protos
 import RPC

@@ -1,6 +1,6 @@
 import JSON
 import Orders
-import Processor
+import Cluster
 import Protos
 import ProtoJSON
 

@@ -1,4 +1,4 @@
-import Processor
+import Cluster
 
 /// Who gets what: subscribers by symbol, and those that want every symbol. Owned by the service's core thread.
 final class SubscriberHub<Element: Sendable> {

@@ -1,3 +1,4 @@
+import Cluster
 import HashRing
 import Matching
 import Protos

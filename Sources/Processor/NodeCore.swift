@@ -1,3 +1,4 @@
+import Cluster
 import EventLoop
 import Glibc
 import Journal
@@ -103,8 +104,8 @@ final class NodeCore: @unchecked Sendable {
         if command.deadlineUnixNanos != 0 && command.deadlineUnixNanos < WallClock.now() {
             return reply(Self.error(command, .deadlineExceeded, "the command's deadline passed before the node processed it"))
         }
-        guard let key = Self.routingKey(command) else {
-            return reply(Self.error(command, .invalidArgument, Self.noRoutingKey))
+        guard let key = RingKey(routing: command) else {
+            return reply(Self.error(command, .invalidArgument, RingKey.unroutable))
         }
         if command.ringEpoch > ring.epoch {
             return reply(Self.error(command, .failedPrecondition,
@@ -121,31 +122,11 @@ final class NodeCore: @unchecked Sendable {
         case .cancel(let cancel): self.cancel(cancel, command, reply)
         case .replace(let replace): self.replace(replace, command, reply)
         case .orderUpdate(let update): self.update(update, command, reply)
-        case .bookOrder, .bookCancel, .bookReplace: bookInput(command, symbol: String(key.dropFirst(5)), reply)
+        case .bookOrder, .bookCancel, .bookReplace:
+            guard case .book(let symbol) = key else { return }  // RingKey(routing:) gives book commands book keys
+            bookInput(command, symbol: symbol, reply)
         case nil: reply(Self.error(command, .invalidArgument, "the command is empty"))
         }
-    }
-
-    /// Why a command has no ``routingKey(_:)``.
-    static let noRoutingKey =
-        "the command names no valid order id (1–64 printable ASCII characters) or symbol (1–16 of A–Z, 0–9, '.', '_', '-')"
-
-    /// The ring key that decides which node handles `command`.
-    static func routingKey(_ command: Tradewire_V1_Command) -> String? {
-        let key: String? = switch command.command {
-        case .place(let place): place.orderID?.value
-        case .cancel(let cancel): cancel.orderID?.value
-        case .replace(let replace): replace.orderID?.value
-        case .orderUpdate(let update): update.orderID?.value
-        case .bookOrder(let order): order.order.map { ClusterRing.bookKey($0.symbol) }
-        case .bookCancel(let cancel): ClusterRing.bookKey(cancel.symbol)
-        case .bookReplace(let replace): ClusterRing.bookKey(replace.symbol)
-        case nil: nil
-        }
-        guard let key, !key.isEmpty, key != ClusterRing.bookKey("") else { return nil }
-        // Order ids and symbols are bounded where they enter: nothing longer reaches a map or a row.
-        if key.hasPrefix("book:") { return OrderBounds.isSymbol(key.dropFirst(5)) ? key : nil }
-        return OrderBounds.isIdentifier(key) ? key : nil
     }
 
     // MARK: - Order actors
@@ -203,7 +184,7 @@ final class NodeCore: @unchecked Sendable {
                 write.events.append(change(actor, .new, command.requestID))
                 var book = Tradewire_V1_Command(ringEpoch: ring.epoch, requestID: command.requestID)
                 book.command = .bookOrder(Tradewire_V1_BookOrderCommand(order: actor.order, orderNodeID: nodeID))
-                outbox.append((ring.owner(of: ClusterRing.bookKey(actor.symbol)).id, book))
+                outbox.append((ring.owner(of: .book(actor.symbol)).id, book))
             case .rejected(let reason, let text):
                 let level: Logger.Level = reason == .riskUnavailable ? .warning : .debug
                 logger.log(level: level, "order rejected", metadata: [
@@ -446,7 +427,7 @@ final class NodeCore: @unchecked Sendable {
         commit(nil, write, outbox) { reply(Self.done(command)) }
     }
 
-    private func bookNode(_ symbol: String) -> String { ring.owner(of: ClusterRing.bookKey(symbol)).id }
+    private func bookNode(_ symbol: String) -> String { ring.owner(of: .book(symbol)).id }
 
     // MARK: - Reads
 

@@ -1,3 +1,4 @@
+import Cluster
 import CoreMetrics
 import Orders
 import Protos

@@ -1,3 +1,4 @@
+import Cluster
 public import EventLoop
 import Glibc
 import GRPCServices

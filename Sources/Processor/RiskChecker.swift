@@ -1,3 +1,4 @@
+import Cluster
 import EventLoop
 import Protos
 import RPC

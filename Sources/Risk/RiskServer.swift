@@ -1,6 +1,6 @@
 public import EventLoop
 import GRPCServices
-public import Processor
+public import Cluster
 import Protos
 import Synchronization
 public import Telemetry

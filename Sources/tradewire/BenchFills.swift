@@ -2,7 +2,7 @@ import ArgumentParser
 import EventLoop
 import Foundation
 import JSON
-import Processor
+import Cluster
 import Protos
 import RPC
 import ServiceStubs

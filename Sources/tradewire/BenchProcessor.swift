@@ -2,6 +2,7 @@ import ArgumentParser
 import EventLoop
 import Journal
 import LoadHarness
+import Cluster
 import Processor
 import Protos
 import RPC
@@ -209,7 +210,7 @@ extension Bench {
         func send(_ command: Tradewire_V1_Command, intended: UInt64, _ done: @escaping @Sendable (UInt64?) -> Void) {
             var command = command
             command.ringEpoch = client.epoch
-            guard case .place(let place) = command.command, let stream = try? client.stream(to: client.owner(of: place.orderID!.value)) else {
+            guard case .place(let place) = command.command, let stream = try? client.stream(to: client.owner(of: .order(place.orderID!.value))) else {
                 return done(nil)
             }
             stream.send(command) { result in

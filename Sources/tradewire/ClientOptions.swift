@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Processor
+import Cluster
 import ProtoCodec
 import ProtoJSON
 import Protos

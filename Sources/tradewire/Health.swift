@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import JSON
-import Processor
+import Cluster
 import Protos
 import RPC
 import ServiceStubs

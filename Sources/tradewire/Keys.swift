@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import Gateway
 import JSON
-import Processor
+import Cluster
 
 struct Keys: ParsableCommand {
     static let configuration = CommandConfiguration(

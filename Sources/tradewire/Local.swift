@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import JSON
 import Orders
-import Processor
+import Cluster
 import Telemetry
 
 /// `tradewire local`: the whole system on 127.0.0.1, each service its own process of this binary — market data,

@@ -2,7 +2,7 @@ import EventLoop
 import Foundation
 import Gateway
 import JSON
-import Processor
+import Cluster
 import Telemetry
 
 /// The files `tradewire local` keeps in its data folder: `cluster.json` (every service's configuration: addresses,

@@ -3,6 +3,7 @@ import EventLoop
 import Gateway
 import Logging
 import MarketData
+import Cluster
 import Processor
 import Risk
 

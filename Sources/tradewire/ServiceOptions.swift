@@ -1,6 +1,6 @@
 import ArgumentParser
 import Logging
-import Processor
+import Cluster
 import Telemetry
 
 #if canImport(Glibc)

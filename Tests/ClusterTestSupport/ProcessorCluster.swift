@@ -1,7 +1,7 @@
 import EventLoop
 import Foundation
 import MarketData
-import Processor
+import Cluster
 import Protos
 import RPC
 import Risk
@@ -201,10 +201,10 @@ public final class ProcessorCluster: @unchecked Sendable {
     /// An order id that the ring places on a node other than `symbol`'s book (so fills cross nodes), or on the
     /// same one when `sameNode`.
     public func orderID(_ prefix: String, symbol: String, sameNode: Bool = false) -> String {
-        let bookNode = client.owner(of: ClusterRing.bookKey(symbol)).id
+        let bookNode = client.owner(of: .book(symbol)).id
         for index in 0... {
             let id = "\(prefix)-\(index)"
-            if (client.owner(of: id).id == bookNode) == sameNode { return id }
+            if (client.owner(of: .order(id)).id == bookNode) == sameNode { return id }
         }
         fatalError("unreachable")
     }
@@ -238,7 +238,7 @@ public final class ProcessorCluster: @unchecked Sendable {
 
     /// The order as its owner has it now.
     public func order(_ id: String, account: String = "acct-1") async throws -> Tradewire_V1_Order {
-        let (client, channel) = try processor(self.client.owner(of: id).id)
+        let (client, channel) = try processor(self.client.owner(of: .order(id)).id)
         defer { channel.close() }
         return try await client.getOrder(Tradewire_V1_ProcessorGetOrderRequest(orderID: Tradewire_V1_OrderId(value: id), account: account))
     }
@@ -258,7 +258,7 @@ public final class ProcessorCluster: @unchecked Sendable {
 
     /// The statuses of an order's reports in its owner's journal, in order.
     public func history(_ id: String) async throws -> [Tradewire_V1_OrderStatus] {
-        try await events(client.owner(of: id).id).compactMap { event in
+        try await events(client.owner(of: .order(id)).id).compactMap { event in
             guard case .order(let order) = event.event, order.order?.orderID?.value == id else { return nil }
             return order.report?.orderStatus
         }

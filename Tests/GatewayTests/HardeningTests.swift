@@ -1,7 +1,7 @@
 import ClusterTestSupport
 import Foundation
 import Gateway
-import Processor
+import Cluster
 import ProtoCodec
 import Protos
 import RPC

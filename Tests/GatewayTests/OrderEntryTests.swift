@@ -2,6 +2,7 @@ import ClusterTestSupport
 import Gateway
 import JSON
 import Foundation
+import Cluster
 import Processor
 import Protos
 import RPC
@@ -125,8 +126,8 @@ struct OrderEntryTests {
             let alice = try cluster.client("alice")
             let ids = OrderIDs(account: "alice")
             // Client order ids whose orders p2 owns, and one another node owns.
-            let onP2 = (0..<200).map { "d-\($0)" }.filter { cluster.cluster.client.owner(of: ids.forClientOrder($0)).id == "p2" }
-            let elsewhere = (0..<200).map { "d-\($0)" }.first { cluster.cluster.client.owner(of: ids.forClientOrder($0)).id != "p2" }!
+            let onP2 = (0..<200).map { "d-\($0)" }.filter { cluster.cluster.client.owner(of: .order(ids.forClientOrder($0))).id == "p2" }
+            let elsewhere = (0..<200).map { "d-\($0)" }.first { cluster.cluster.client.owner(of: .order(ids.forClientOrder($0))).id != "p2" }!
             cluster.cluster.processes["p2"]?.stop()
             let clock = ContinuousClock()
             let started = clock.now

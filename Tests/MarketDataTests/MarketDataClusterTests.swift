@@ -2,7 +2,7 @@ import ClusterTestSupport
 import HTTP2
 import HTTP2TestSupport
 import MarketData
-import Processor
+import Cluster
 import Protos
 import RPC
 import ServiceStubs
@@ -150,7 +150,7 @@ struct MarketDataClusterTests {
     @Test func aStalledEventStreamIsReplacedAndMarketDataCatchesUpByItself() async throws {
         let extra = Self.extra + #", "event_heartbeat_ms": 200, "event_stall_ms": 1000"#
         try await ProcessorCluster.with(extra: extra, services: true) { cluster in
-            let owner = ClusterRing(cluster.config).owner(of: ClusterRing.bookKey("ACME"))
+            let owner = ClusterRing(cluster.config).owner(of: .book("ACME"))
             let proxy = try TCPProxy(target: SocketAddressText.split(owner.address)!.port)
             defer { proxy.stop() }
             func trade(_ index: Int) async throws {

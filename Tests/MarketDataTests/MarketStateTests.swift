@@ -1,4 +1,4 @@
-import Processor
+import Cluster
 @testable import MarketData
 import Protos
 import Testing

@@ -1,7 +1,7 @@
 import ClusterTestSupport
 import EventLoop
 import Foundation
-import Processor
+import Cluster
 import Protos
 import RPC
 import Testing
@@ -109,7 +109,7 @@ struct ClusterTests {
             let conflict = try await cluster.client.send(conflicting)
             #expect(conflict.errorStatus?.code == 6, "\(conflict)")
             // One NEW and one ACCEPTED event for the order on its node, nothing more.
-            let owner = cluster.client.owner(of: "dup-1").id
+            let owner = cluster.client.owner(of: .order("dup-1")).id
             let events = try await cluster.events(owner).filter {
                 if case .order(let order) = $0.event { order.order?.orderID?.value == "dup-1" } else { false }
             }
@@ -152,7 +152,7 @@ struct ClusterTests {
             var misrouted = 0
             for index in 0..<30 {
                 let id = "stale-\(index)"
-                if ClusterRing(stale).owner(of: id).id != cluster.client.owner(of: id).id { misrouted += 1 }
+                if ClusterRing(stale).owner(of: .order(id)).id != cluster.client.owner(of: .order(id)).id { misrouted += 1 }
                 let ack = try await staleClient.send(ProcessorCluster.place(id, symbol: "STALE", side: .buy, price: 100, quantity: 1))
                 #expect(ack.order?.status == .accepted, "\(ack)")
             }
@@ -170,12 +170,12 @@ struct ClusterTests {
             }
             for index in 0..<30 {
                 let id = "stale-\(index)"
-                #expect(owners[id] == [cluster.client.owner(of: id).id], "\(id): \(owners[id] ?? [])")
+                #expect(owners[id] == [cluster.client.owner(of: .order(id)).id], "\(id): \(owners[id] ?? [])")
             }
             // A command routed with a newer epoch than the node's is refused, not processed.
             var future = ProcessorCluster.place("future-1", symbol: "STALE", side: .buy, price: 100, quantity: 1)
             future.ringEpoch = 9
-            let node = cluster.client.owner(of: "future-1")
+            let node = cluster.client.owner(of: .order("future-1"))
             let refused = try await cluster.client.stream(to: node).send(future)
             #expect(refused.errorStatus?.code == 9, "\(refused)")
         }
@@ -209,7 +209,7 @@ struct ClusterTests {
     @Test func aQuietNodeSendsHeartbeatsToSubscribersThatAskForThem() async throws {
         try await ProcessorCluster.with { cluster in
             _ = try await cluster.client.send(ProcessorCluster.place("hb-1", symbol: "HBT", side: .buy, price: 100, quantity: 1))
-            let node = cluster.client.owner(of: "hb-1").id
+            let node = cluster.client.owner(of: .order("hb-1")).id
             let (client, channel) = try cluster.processor(node)
             defer { channel.close() }
             let started = WallClock.now()

@@ -1,6 +1,7 @@
 import ClusterTestSupport
 import EventLoop
 import Foundation
+import Cluster
 import Processor
 import Protos
 import RPC
@@ -176,7 +177,7 @@ struct PassivationTests {
                     range.after < range.through ? (hash > range.after && hash <= range.through) : (hash > range.after || hash <= range.through)
                 }
             }
-            #expect(owners.map(\.id) == [ring.owner(of: key).id], "\(key)")
+            #expect(owners.map(\.id) == [ring.owner(of: .order(key)).id], "\(key)")
         }
     }
 }

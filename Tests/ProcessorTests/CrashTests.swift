@@ -1,7 +1,7 @@
 import ClusterTestSupport
 import Foundation
 import Locks
-import Processor
+import Cluster
 import Protos
 import RPC
 import SQLite
@@ -52,7 +52,7 @@ struct CrashTests {
                 try await group.waitForAll()
             }
             #expect(killed.withLock { $0 })
-            let victimAcks = acknowledged.withLock { $0 }.keys.filter { cluster.client.owner(of: $0).id == victim }.count
+            let victimAcks = acknowledged.withLock { $0 }.keys.filter { cluster.client.owner(of: .order($0)).id == victim }.count
             try await cluster.start(victim)
 
             let acked = acknowledged.withLock { $0 }
@@ -90,7 +90,7 @@ struct CrashTests {
                     let order = try await cluster.order(id)
                     let sum = list.reduce(0) { $0 + Int64($1.split(separator: " ").last!)! }
                     if order.filledQuantity?.units != sum {
-                        Issue.record("\(id) on \(cluster.client.owner(of: id).id): filled \(order.filledQuantity?.units ?? -1) status \(order.status), trades \(list)")
+                        Issue.record("\(id) on \(cluster.client.owner(of: .order(id)).id): filled \(order.filledQuantity?.units ?? -1) status \(order.status), trades \(list)")
                     }
                 }
             }

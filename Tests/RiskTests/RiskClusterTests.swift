@@ -1,5 +1,5 @@
 import ClusterTestSupport
-import Processor
+import Cluster
 import Protos
 import RPC
 import ServiceStubs

@@ -1,4 +1,4 @@
-import Processor
+import Cluster
 import RPC
 import Protos
 @testable import Risk

@@ -166,7 +166,7 @@ public struct ClusterConfig: Sendable {
 public struct ClusterConfigError: Error, CustomStringConvertible {
     public var description: String
 
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }
 
 /// host:port text, split at the last colon ("[::1]:80" keeps its brackets off the host).
@@ -196,7 +196,7 @@ public struct ClusterRing: Sendable {
         ring = HashRing(nodes: config.nodes, key: \.id)
     }
 
-    public func owner(of key: String) -> ClusterNode { ring.node(forKey: key) }
+    public func owner(of key: RingKey) -> ClusterNode { ring.node(forKey: key.text) }
 
     /// The hash ranges `node` owns: each is (exclusive lower bound, inclusive upper bound] on the 64-bit circle,
     /// the last one wrapping past 2^64 − 1 to the ring's first point.
@@ -213,7 +213,4 @@ public struct ClusterRing: Sendable {
     public func share(of nodeID: String) -> Double {
         ranges(of: nodeID).reduce(0.0) { $0 + Double($1.through &- $1.after) } / 18_446_744_073_709_551_616.0
     }
-
-    /// The ring key of a book: symbols and order ids share one ring, so the symbol is prefixed.
-    public static func bookKey(_ symbol: String) -> String { "book:" + symbol }
 }

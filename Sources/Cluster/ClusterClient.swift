@@ -33,7 +33,7 @@ public final class ClusterClient: Sendable {
     public var epoch: UInt64 { state.withLock { $0.ring.epoch } }
 
     /// The node that owns `key` in this client's ring.
-    public func owner(of key: String) -> ClusterNode { state.withLock { $0.ring.owner(of: key) } }
+    public func owner(of key: RingKey) -> ClusterNode { state.withLock { $0.ring.owner(of: key) } }
 
     /// Every node of this client's ring.
     public var nodes: [ClusterNode] { state.withLock { $0.ring.ring.nodes } }
@@ -42,8 +42,8 @@ public final class ClusterClient: Sendable {
     /// already has `maxInFlightPerNode` commands unanswered refuses at once with RESOURCE_EXHAUSTED (and a retry
     /// hint) instead of waiting for room.
     public func send(_ command: Tradewire_V1_Command, shed: Bool = false) async throws(RPCError) -> Tradewire_V1_Ack {
-        guard let key = NodeCore.routingKey(command) else {
-            throw RPCError(code: .invalidArgument, message: NodeCore.noRoutingKey)
+        guard let key = RingKey(routing: command) else {
+            throw RPCError(code: .invalidArgument, message: RingKey.unroutable)
         }
         var target = owner(of: key)
         for _ in 0..<4 {
