@@ -53,7 +53,7 @@ public struct EventFollower: Sendable {
 
     private func follow(_ node: ClusterNode, cursor: @escaping Cursor, deliver: @escaping Deliver) async {
         let logger = Logger(label: "tradewire.follower")
-        var backoff = Backoff()
+        var backoff = Backoff.mesh
         while !Task.isCancelled {
             // A new channel each time: after a stall the old connection cannot be trusted.
             guard let channel = try? config.channel(node.address) else { return }

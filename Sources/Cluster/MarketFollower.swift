@@ -4,7 +4,9 @@ import ServiceStubs
 public import Transport
 
 /// Keeps a consumer's instruments and reference prices current from the market-data service: WatchInstruments
-/// and StreamQuotes for every symbol, each resumed after a failure (with a `Backoff`, reset by each update).
+/// and StreamQuotes for every symbol, each resumed after a failure (with ``Backoff/mesh``, reset by each update).
+/// The calls wait for the channel to be ready, so while market data is down the channel's reconnects alone set
+/// the pace.
 /// Risk and the gateway follow market data this way; until it has answered, they know no instrument and fail
 /// closed.
 public struct MarketFollower: Sendable {
@@ -28,7 +30,7 @@ public struct MarketFollower: Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await Self.retrying { backoff in
-                    try await client.watchInstruments(Tradewire_V1_ListInstrumentsRequest()) { instruments in
+                    try await client.watchInstruments(Tradewire_V1_ListInstrumentsRequest(), options: Self.waitForReady) { instruments in
                         for try await update in instruments {
                             backoff.reset()
                             instrument(update)
@@ -38,7 +40,7 @@ public struct MarketFollower: Sendable {
             }
             group.addTask {
                 await Self.retrying { backoff in
-                    try await client.streamQuotes(Tradewire_V1_StreamMarketDataRequest()) { quotes in
+                    try await client.streamQuotes(Tradewire_V1_StreamMarketDataRequest(), options: Self.waitForReady) { quotes in
                         for try await update in quotes {
                             backoff.reset()
                             quote(update)
@@ -49,8 +51,10 @@ public struct MarketFollower: Sendable {
         }
     }
 
+    private static let waitForReady = CallOptions(waitForReady: true)
+
     private static func retrying(_ body: @Sendable (inout Backoff) async throws -> Void) async {
-        var backoff = Backoff()
+        var backoff = Backoff.mesh
         while !Task.isCancelled {
             do { try await body(&backoff) } catch {}
             await backoff.wait()

@@ -11,10 +11,12 @@ public import Transport
 /// allowed only when they listen on loopback (a setup on one machine): binding any other address without one is a
 /// startup error.
 extension ClusterConfig {
-    /// A channel to an internal service at host:port whose calls carry the mesh credential.
+    /// A channel to an internal service at host:port whose calls carry the mesh credential and which reconnects
+    /// with ``Backoff/mesh``.
     public func channel(_ address: String) throws -> Channel {
         guard let (host, port) = SocketAddressText.split(address) else { throw ClusterConfigError("\(address) is not host:port") }
         var configuration = ChannelConfiguration()
+        configuration.backoff = .mesh
         if let meshCredential { configuration.metadata = ["authorization": .string("Bearer \(meshCredential)")] }
         return try Channel(host: host, port: port, configuration: configuration)
     }

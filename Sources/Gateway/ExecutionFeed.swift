@@ -1,4 +1,6 @@
 import Cluster
+import RPC
+import Transport
 import Protos
 import ServiceStubs
 import Synchronization
@@ -39,13 +41,13 @@ struct ExecutionFeed: Sendable {
         var position = start ?? 0
         var knowsPosition = !fromHead
         if knowsPosition { ready(node.id, position) }
-        var backoff = Backoff()
+        var backoff = Backoff.mesh
         while !Task.isCancelled {
             // Sequences are SQLite integers: a position at the top of that range asks for nothing more.
             var request = Tradewire_V1_SubscribeEventsRequest(fromSequence: min(position, UInt64(Int64.max) - 1) + 1, account: account)
             request.fromHead = !knowsPosition
             do {
-                try await client.subscribeEvents(request) { batches in
+                try await client.subscribeEvents(request, options: CallOptions(waitForReady: true)) { batches in
                     for try await batch in batches {
                         backoff.reset()
                         if !knowsPosition {
@@ -60,7 +62,8 @@ struct ExecutionFeed: Sendable {
                     }
                 }
             } catch {
-                // Down or restarting: resume after the last sequence seen.
+                // The node went down or is restarting: resume after the last sequence seen, once the channel has
+                // reconnected (the call waits for it).
             }
             await backoff.wait()
         }

@@ -1,4 +1,5 @@
 import Cluster
+import Transport
 import EventLoop
 import Journal
 import Protos
@@ -52,18 +53,16 @@ extension NodeCore {
             link.nextToSend = min(link.nextToSend, sequence)
             guard !link.retryScheduled else { return }
             link.retryScheduled = true
-            if link.failures == 0 {
+            if link.backoff.failures == 0 {
                 logger.warning("delivery to a node failed; retrying", metadata: ["destination": "\(link.destination)", "error": "\(failure)"])
             }
-            link.failures += 1
-            let delay = UInt64(min(1_000, 25 << min(link.failures, 6))) * 1_000_000
-            loop.schedule(at: Monotonic.now() + delay) { [self] in
+            loop.schedule(at: Monotonic.now() + link.backoff.next().nanoseconds) { [self] in
                 link.retryScheduled = false
                 pump(link)
             }
             return
         }
-        link.failures = 0
+        link.backoff.reset()
         link.confirm(sequence)
         persistConfirmed(link)
         pump(link)
@@ -111,7 +110,8 @@ final class OutboxLink: @unchecked Sendable {
     private var confirmedAhead = Set<UInt64>()
     var inFlight = 0
     var retryScheduled = false
-    var failures = 0
+    /// Resends after a failure wait this (the channels to other nodes reconnect with the same policy).
+    var backoff = Backoff.mesh
     var persisted: UInt64 = 0
     var persisting = false
 

@@ -20,11 +20,11 @@ final class Subchannel: @unchecked Sendable {
 
     private struct Shared {
         var connectivity = Connectivity.idle
-        var attempt = 0
+        var backoff: Backoff
         var closed = false
     }
 
-    private let shared = Lock(Shared())
+    private let shared: Lock<Shared>
     private var connection: ClientConnection?
     private var idleTimer: LoopTimer?
     private var retryTimer: LoopTimer?
@@ -36,6 +36,7 @@ final class Subchannel: @unchecked Sendable {
         self.loop = loop
         self.configuration = configuration
         self.onChange = onChange
+        shared = Lock(Shared(backoff: configuration.backoff))
     }
 
     var connectivity: Connectivity { shared.withLock { $0.connectivity } }
@@ -67,7 +68,7 @@ final class Subchannel: @unchecked Sendable {
         case .ready:
             shared.withLock {
                 $0.connectivity = .ready
-                $0.attempt = 0
+                $0.backoff.reset()
             }
             armIdleTimer()
         case .draining:
@@ -87,13 +88,11 @@ final class Subchannel: @unchecked Sendable {
     }
 
     private func scheduleRetry(after error: RPCError) {
-        let (attempt, closed) = shared.withLock { state -> (Int, Bool) in
+        let (delay, closed) = shared.withLock { state -> (Duration, Bool) in
             state.connectivity = .transientFailure(error)
-            defer { state.attempt += 1 }
-            return (state.attempt, state.closed)
+            return (state.backoff.next(), state.closed)
         }
         guard !closed else { return }
-        let delay = configuration.backoff.delay(attempt: attempt, random: Double.random(in: -1...1))
         retryTimer = loop.schedule(at: Monotonic.now() + delay.nanoseconds) { [unowned self] in
             let retry = shared.withLock { state -> Bool in
                 guard case .transientFailure = state.connectivity, !state.closed else { return false }

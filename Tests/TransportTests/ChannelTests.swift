@@ -167,13 +167,26 @@ import Glibc
     }
 
     @Test func backoffGrowsBy1Point6WithJitterUpTo120Seconds() {
-        let backoff = ConnectionBackoff()
+        let backoff = Backoff.grpc
         #expect(backoff.delay(attempt: 0, random: 0) == .seconds(1))
         #expect(backoff.delay(attempt: 1, random: 0) == .milliseconds(1600))
         #expect(backoff.delay(attempt: 2, random: 0) == .milliseconds(2560))
         #expect(backoff.delay(attempt: 0, random: 1) == .milliseconds(1200))
         #expect(backoff.delay(attempt: 0, random: -1) == .milliseconds(800))
         #expect(backoff.delay(attempt: 50, random: 0) == .seconds(120))
+    }
+
+    @Test func aBackoffCountsItsFailuresAndAMaximumBelowASecondHolds() {
+        var backoff = Backoff.mesh
+        #expect(backoff.next(random: 0) == .milliseconds(50))
+        #expect(backoff.next(random: 0) == .milliseconds(80))
+        #expect(backoff.failures == 2)
+        for _ in 0..<20 { _ = backoff.next(random: 0) }
+        // Sub-second maxima were once read as whole seconds (0): every retry went out at once.
+        #expect(backoff.next(random: 0) == .milliseconds(500))
+        #expect(backoff.next(random: 1) == .milliseconds(600))
+        backoff.reset()
+        #expect(backoff.next(random: 0) == .milliseconds(50))
     }
 
     static func servedBy(_ client: Grpc_Testing_TestService.Client) async throws -> String {
