@@ -7,6 +7,10 @@ import Locks
 /// a second process given the same file — a service started twice, two nodes with one journal path — fails at
 /// once with a message instead of interleaving writes. The kernel releases the lock when the process dies, so a
 /// crash never leaves it stale.
+///
+/// A lock held elsewhere is retried for up to ``patience`` before that error: a process that starts children (a
+/// supervisor, a test run) lends every child a copy of each descriptor from its fork until its exec, and a lock
+/// released in that window stays held by the copy for a moment.
 public final class ExclusiveLock: Sendable {
     public let path: String
     /// The lock file's descriptor until `release()`.
@@ -18,9 +22,15 @@ public final class ExclusiveLock: Sendable {
         guard fd >= 0 else {
             throw SQLiteError(operation: "lock \(databasePath)", code: 0, message: "cannot open \(path) (errno \(errno))")
         }
+        var waited: Duration = .zero
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            if errno == EINTR { continue }
             let error = errno
+            if error == EINTR { continue }
+            if error == EWOULDBLOCK, waited < Self.patience {
+                usleep(10_000)
+                waited += .milliseconds(10)
+                continue
+            }
             close(fd)
             throw SQLiteError(operation: "lock \(databasePath)", code: 0, message: error == EWOULDBLOCK
                 ? "another process has \(databasePath) open (it holds \(path)): one process per file"
@@ -28,6 +38,9 @@ public final class ExclusiveLock: Sendable {
         }
         self.fd = Lock(fd)
     }
+
+    /// How long a lock held elsewhere is waited for before the open fails.
+    public static let patience: Duration = .seconds(2)
 
     /// Releases the lock (once its owner has closed the database): another process may open the file now.
     public func release() {
