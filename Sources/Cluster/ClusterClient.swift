@@ -84,32 +84,27 @@ public final class ClusterClient: Sendable {
     /// The channel to `node` (with the mesh credential), opened on first use; its command stream and unary calls
     /// share it.
     public func channel(to node: ClusterNode) throws(RPCError) -> Channel {
-        if let channel = state.withLock({ $0.channels[node.id] }) { return channel }
-        let channel: Channel
-        do { channel = try config.channel(node.address) } catch {
-            throw RPCError(code: .unavailable, message: "cannot reach node \(node.id) at \(node.address): \(error)")
-        }
-        let (winner, extra) = state.withLock { state -> (Channel, Channel?) in
-            if let existing = state.channels[node.id] { return (existing, channel) }
-            state.channels[node.id] = channel
-            return (channel, nil)
-        }
-        extra?.close()
-        return winner
+        try channel(to: node, in: \.channels)
     }
 
     /// A second channel to `node` for long-lived event subscriptions (execution feeds): they get their own
     /// connection, so that however many a gateway holds (bounded by its stream quotas), they never take the
     /// streams and the window that commands and reads depend on.
     public func feedChannel(to node: ClusterNode) throws(RPCError) -> Channel {
-        if let channel = state.withLock({ $0.feedChannels[node.id] }) { return channel }
+        try channel(to: node, in: \.feedChannels)
+    }
+
+    private func channel(to node: ClusterNode, in table: WritableKeyPath<State, [String: Channel]> & Sendable) throws(RPCError)
+        -> Channel
+    {
+        if let channel = state.withLock({ $0[keyPath: table][node.id] }) { return channel }
         let channel: Channel
         do { channel = try config.channel(node.address) } catch {
             throw RPCError(code: .unavailable, message: "cannot reach node \(node.id) at \(node.address): \(error)")
         }
         let (winner, extra) = state.withLock { state -> (Channel, Channel?) in
-            if let existing = state.feedChannels[node.id] { return (existing, channel) }
-            state.feedChannels[node.id] = channel
+            if let existing = state[keyPath: table][node.id] { return (existing, channel) }
+            state[keyPath: table][node.id] = channel
             return (channel, nil)
         }
         extra?.close()
