@@ -50,11 +50,14 @@ import Glibc
         let channel = try Channel(addresses: [SocketAddress(host: "127.0.0.1", port: port)!], configuration: Self.fastBackoff)
         let client = Grpc_Testing_TestService.Client(channel)
         let call = Task {
-            try await client.emptyCall(.init(), options: CallOptions(timeout: .seconds(10), waitForReady: true))
+            _ = try await client.emptyCall(.init(), options: CallOptions(timeout: .seconds(10), waitForReady: true))
+            return ContinuousClock.now
         }
         try await Task.sleep(for: .milliseconds(200))
+        let started = ContinuousClock.now
         let (server, _, _) = try await Self.server(port: port, tag: "late")
-        _ = try await call.value
+        let answered = try await call.value
+        #expect(answered >= started, "the call was answered before any server listened")
         await channel.shutdown()
         await server.shutdown()
     }

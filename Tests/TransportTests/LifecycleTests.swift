@@ -1,6 +1,7 @@
 import EventLoop
 import HTTP2
 import HTTP2TestSupport
+import RPC
 import ServiceStubs
 import Testing
 import Transport
@@ -110,8 +111,17 @@ import Transport
         let server = try Server(services: [ControlService()], configuration: .loopback())
         let running = Task { try await server.run() }
         while server.listeningAddresses.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+        let address = server.listeningAddresses[0]
+        let before = try Channel(addresses: [address])
+        _ = try await Grpc_Testing_TestService.Client(before).emptyCall(.init())  // it serves
         running.cancel()
         try await running.value
+        // The listener is gone: a new connection is refused.
+        let after = try Channel(addresses: [address])
+        let error = await #expect(throws: RPCError.self) { _ = try await Grpc_Testing_TestService.Client(after).emptyCall(.init()) }
+        #expect(error?.code == .unavailable)
+        await before.shutdown()
+        await after.shutdown()
     }
 
     /// A client connection draining after the server's GOAWAY closes once its last call ends — here by the
