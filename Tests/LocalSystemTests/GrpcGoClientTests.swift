@@ -8,7 +8,7 @@ import TestSupport
 /// BDP estimation pings while responses drain under flow control. Our servers must never take those pings for
 /// abuse: the client fails on any GOAWAY ENHANCE_YOUR_CALM, any RPC error and any second connection. 30 s of
 /// streaming against each server; abusive pings are still refused (`MisbehavingClientTests`).
-@Suite(.serialized) struct GrpcGoClientTests {
+@Suite(.serialized, .timeLimit(.minutes(4))) struct GrpcGoClientTests {
     static let seconds = "30"
 
     @Test func streamingFromTheInteropServerUnderFlowControlKeepsTheConnection() async throws {

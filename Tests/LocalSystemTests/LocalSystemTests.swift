@@ -7,7 +7,7 @@ import TestSupport
 
 /// `tradewire local` as a newcomer uses it: the whole system as six processes under a data folder, driven only
 /// with the `tradewire` client commands and plain HTTP.
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct LocalSystemTests {
     /// One run of `tradewire local` on free ports under `directory`.
     final class LocalRun: @unchecked Sendable {

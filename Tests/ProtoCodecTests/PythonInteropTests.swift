@@ -7,7 +7,7 @@ import TestProtos
 /// Interoperability with a protobuf implementation we did not write: Python's `protobuf` package (PyPI).
 /// Python encodes each case and we decode it; we encode each case and Python decodes it; and where protobuf's
 /// encoding is deterministic the two encoders must produce the same bytes.
-@Suite struct PythonInteropTests {
+@Suite(.timeLimit(.minutes(2))) struct PythonInteropTests {
     // The same messages as `cases()` in Python/codec_interop.py (one by one: a single literal is too much for
     // the type checker).
     static let order: Tradewire_V1_Order = Tradewire_V1_Order(

@@ -100,7 +100,7 @@ typealias Leaf = Tradewire_Testing_V1_Leaf
 
 /// The mapping against Python's protobuf `json_format`: what Python writes we read to the same message, and what
 /// we write Python parses to the same message.
-@Suite struct PythonJSONInteropTests {
+@Suite(.timeLimit(.minutes(2))) struct PythonJSONInteropTests {
     static let allKinds = AllKinds.everyKind
 
     /// The Python cases (Tests/ProtoCodecTests/Python/codec_interop.py) this suite checks, by their message type.

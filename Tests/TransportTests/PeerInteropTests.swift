@@ -6,7 +6,7 @@ import Transport
 
 /// Conformance against gRPC stacks we did not write: Python's grpcio both ways, and grpc-go's official interop
 /// client and server (built from Debian's packages by ../shared/peers/build-grpc-go.sh).
-@Suite struct PeerInteropTests {
+@Suite(.timeLimit(.minutes(3))) struct PeerInteropTests {
     static let script = Peers.repositoryRoot + "/Tests/TransportTests/Python/grpc_interop.py"
     static let protoDir = Peers.repositoryRoot + "/proto"
 
