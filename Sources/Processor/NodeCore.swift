@@ -181,7 +181,7 @@ final class NodeCore: @unchecked Sendable {
             case .approved:
                 logger.debug("order accepted", metadata: ["request_id": "\(command.requestID)", "order_id": "\(actor.id)"])
                 actor.state = try actor.state.applying(.accepted)
-                write.events.append(change(actor, .new, command.requestID))
+                write.events.append(nextVersion(actor, .new, command.requestID))
                 var book = Tradewire_V1_Command(ringEpoch: ring.epoch, requestID: command.requestID)
                 book.command = .bookOrder(Tradewire_V1_BookOrderCommand(order: actor.order, orderNodeID: nodeID))
                 outbox.append((ring.owner(of: .book(actor.symbol)).id, book))
@@ -192,7 +192,7 @@ final class NodeCore: @unchecked Sendable {
                 ])
                 actor.state = try actor.state.applying(.rejected(reason: text))
                 actor.rejectReason = reason
-                write.events.append(change(actor, .rejected, command.requestID))
+                write.events.append(nextVersion(actor, .rejected, command.requestID))
             }
         } catch {
             preconditionFailure("a NEW order takes a risk decision: \(error)")
@@ -212,7 +212,7 @@ final class NodeCore: @unchecked Sendable {
             case .accepted, .partiallyFilled:
                 var write = JournalWrite()
                 actor.state = try! actor.state.applying(.cancelRequested)
-                write.events.append(self.change(actor, .pendingCancel, command.requestID))
+                write.events.append(self.nextVersion(actor, .pendingCancel, command.requestID))
                 write.orders.append(self.row(actor))
                 var book = Tradewire_V1_Command(ringEpoch: self.ring.epoch, requestID: command.requestID)
                 book.command = .bookCancel(Tradewire_V1_BookCancelCommand(
@@ -296,7 +296,7 @@ final class NodeCore: @unchecked Sendable {
                 return reply(Self.error(command, .failedPrecondition, "\(error)", reason: "TOO_LATE"))
             }
             var write = JournalWrite()
-            write.events.append(change(actor, .pendingReplace, command.requestID))
+            write.events.append(nextVersion(actor, .pendingReplace, command.requestID))
             write.orders.append(row(actor))
             var book = Tradewire_V1_Command(ringEpoch: ring.epoch, requestID: command.requestID)
             book.command = .bookReplace(Tradewire_V1_BookReplaceCommand(
@@ -334,7 +334,7 @@ final class NodeCore: @unchecked Sendable {
                     let quantity = trade.quantity?.units ?? 0
                     let price = trade.price?.units ?? 0
                     actor.state = try actor.state.applying(.filled(quantity: quantity, price: price))
-                    write.events.append(self.change(actor, .trade, command.requestID) { report in
+                    write.events.append(self.nextVersion(actor, .trade, command.requestID) { report in
                         report.lastQuantity = trade.quantity
                         report.lastPrice = trade.price
                         report.tradeID = trade.tradeID
@@ -342,13 +342,13 @@ final class NodeCore: @unchecked Sendable {
                 case .removed(let removed):
                     actor.state = try actor.state.applying(.cancelled)
                     if removed.reason != .unspecified { actor.rejectReason = removed.reason }
-                    write.events.append(self.change(actor, .canceled, command.requestID) { report in
+                    write.events.append(self.nextVersion(actor, .canceled, command.requestID) { report in
                         if removed.reason == .noLiquidity { report.text = "the book had no more liquidity for the rest" }
                     })
                 case .replaced(let replaced):
                     actor.state = try actor.state.applying(.replaced(
                         quantity: replaced.quantity?.units ?? actor.state.quantity, price: replaced.price?.units))
-                    write.events.append(self.change(actor, .replaced, command.requestID) { report in
+                    write.events.append(self.nextVersion(actor, .replaced, command.requestID) { report in
                         report.text = replaced.keptPriority ? "kept its time priority" : "lost its time priority"
                     })
                 case .refused(let refused):
@@ -357,7 +357,7 @@ final class NodeCore: @unchecked Sendable {
                     } else if actor.state.status == .pendingCancel {
                         actor.state = try actor.state.applying(.cancelRefused)
                     }
-                    write.events.append(self.change(actor, .orderStatus, command.requestID) { report in
+                    write.events.append(self.nextVersion(actor, .orderStatus, command.requestID) { report in
                         report.text = refused.text
                     })
                 case nil:
@@ -390,7 +390,7 @@ final class NodeCore: @unchecked Sendable {
             guard actor.state.status == .filled else { return }
             actor.state = try! actor.state.applying(.settled)
             var write = JournalWrite()
-            write.events.append(self.change(actor, .settled, ""))
+            write.events.append(self.nextVersion(actor, .settled, ""))
             write.orders.append(self.row(actor))
             self.commit(actor, write, []) {}
         }
@@ -533,8 +533,8 @@ final class NodeCore: @unchecked Sendable {
         return JournalEntry(key: key, kind: kind.rawValue, payload: event.serializedBytes())
     }
 
-    /// The event of an order's change (its version bumped, its time updated).
-    private func change(_ actor: OrderActor, _ execType: Tradewire_V1_ExecType, _ requestID: String,
+    /// Moves the order to its next version (version bumped, time updated) and returns that version's event.
+    private func nextVersion(_ actor: OrderActor, _ execType: Tradewire_V1_ExecType, _ requestID: String,
                         _ adjust: (inout Tradewire_V1_ExecutionReport) -> Void = { _ in }) -> JournalEntry
     {
         actor.version += 1
