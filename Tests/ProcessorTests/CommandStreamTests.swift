@@ -169,16 +169,20 @@ struct PassivationTests {
         #expect(ring.ring.points.count >= 1024)
         let total = config.nodes.reduce(0.0) { $0 + ring.share(of: $1.id) }
         #expect(abs(total - 1) < 1e-9)
+        // Each node's ranges once, and one check at the end: this is pure CPU on a cooperative thread.
+        let ranges = config.nodes.map { ($0.id, ring.ranges(of: $0.id)) }
+        var wrong: [String] = []
         for index in 0..<2000 {
             let key = "order-\(index)"
             let hash = HashRing<ClusterNode>.hash(key)
-            let owners = config.nodes.filter { node in
-                ring.ranges(of: node.id).contains { range in
+            let owners = ranges.filter { _, ranges in
+                ranges.contains { range in
                     range.after < range.through ? (hash > range.after && hash <= range.through) : (hash > range.after || hash <= range.through)
                 }
             }
-            #expect(owners.map(\.id) == [ring.owner(of: .order(key)).id], "\(key)")
+            if owners.map(\.0) != [ring.owner(of: .order(key)).id] { wrong.append(key) }
         }
+        #expect(wrong.isEmpty, "\(wrong.prefix(5))")
     }
 }
 
