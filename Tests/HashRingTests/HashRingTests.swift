@@ -21,6 +21,7 @@ import Testing
         let four = HashRing(nodes: ["n1", "n2", "n3", "n4"], key: { $0 })
         var counts: [String: Int] = [:]
         var moved = 0
+        var movedElsewhere = 0  // keys only move to the new node (counted, checked once: an #expect per key is slow)
         let keys = (0..<30_000).map { "order-\($0)" }
         for key in keys {
             let owner = three.node(forKey: key)
@@ -28,9 +29,10 @@ import Testing
             let newOwner = four.node(forKey: key)
             if newOwner != owner {
                 moved += 1
-                #expect(newOwner == "n4")  // keys only move to the new node
+                if newOwner != "n4" { movedElsewhere += 1 }
             }
         }
+        #expect(movedElsewhere == 0)
         for count in counts.values { #expect(count > 8_000 && count < 12_000) }
         #expect(moved > 5_000 && moved < 10_000)  // about a quarter moves
     }
