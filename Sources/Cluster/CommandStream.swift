@@ -16,6 +16,8 @@ public final class CommandStream: Sendable {
     public typealias Completion = @Sendable (Result<Tradewire_V1_Ack, RPCError>) -> Void
 
     private let client: Tradewire_V1_Processor.Client
+    /// The stream's writer and reader run on the connection's loop (``RPCClientTransport/preferredExecutor``).
+    private let executor: (any TaskExecutor)?
     private let metadata: Metadata
     public let maxInFlight: Int
     private let state = Lock(State())
@@ -32,6 +34,7 @@ public final class CommandStream: Sendable {
 
     public init(transport: any RPCClientTransport, metadata: Metadata = [:], maxInFlight: Int = 8192) {
         client = Tradewire_V1_Processor.Client(transport)
+        executor = transport.preferredExecutor
         self.metadata = metadata
         self.maxInFlight = maxInFlight
     }
@@ -57,7 +60,7 @@ public final class CommandStream: Sendable {
             return
         }
         queued.writer?.resume()
-        if queued.start { Task { await self.run() } }
+        if queued.start { Task(executorPreference: executor) { await self.run() } }
     }
 
     /// Sends `command` once fewer than `maxInFlight` are outstanding, and returns its acknowledgement.

@@ -59,7 +59,10 @@ public struct EventFollower: Sendable {
             guard let channel = try? config.channel(node.address) else { return }
             let before = progress.applied(node.id)
             do {
-                try await subscribe(node, Tradewire_V1_Processor.Client(channel), cursor: cursor, deliver: deliver)
+                // On the connection's loop: batches keep coming while the process's shared threads are busy.
+                try await withTaskExecutorPreference(channel.preferredExecutor) {
+                    try await subscribe(node, Tradewire_V1_Processor.Client(channel), cursor: cursor, deliver: deliver)
+                }
             } catch let stall as Stalled {
                 progress.stalled(node.id)
                 logger.warning("the event stream stalled; following the node again over a new connection",

@@ -22,13 +22,14 @@ public struct MarketFollower: Sendable {
         self.quote = quote
     }
 
-    /// Follows both streams until cancelled.
+    /// Follows both streams until cancelled, on the channel's loop: updates keep coming while the process's shared
+    /// threads are busy.
     public func run() async {
         let client = Tradewire_V1_MarketData.Client(channel)
         let instrument = instrument
         let quote = quote
         await withTaskGroup(of: Void.self) { group in
-            group.addTask {
+            group.addTask(executorPreference: channel.preferredExecutor) {
                 await Self.retrying { backoff in
                     try await client.watchInstruments(Tradewire_V1_ListInstrumentsRequest(), options: Self.waitForReady) { instruments in
                         for try await update in instruments {
@@ -38,7 +39,7 @@ public struct MarketFollower: Sendable {
                     }
                 }
             }
-            group.addTask {
+            group.addTask(executorPreference: channel.preferredExecutor) {
                 await Self.retrying { backoff in
                     try await client.streamQuotes(Tradewire_V1_StreamMarketDataRequest(), options: Self.waitForReady) { quotes in
                         for try await update in quotes {

@@ -25,18 +25,19 @@ struct ExecutionFeed: Sendable {
     {
         await withTaskGroup(of: Void.self) { group in
             for node in cluster.nodes {
+                guard let channel = try? cluster.feedChannel(to: node) else { continue }
                 let start = positions[node.id]
-                group.addTask {
-                    await follow(node, after: start, fromHead: start == nil && live, ready: ready, deliver: deliver)
+                // On the connection's loop: reports keep coming while the process's shared threads are busy.
+                group.addTask(executorPreference: channel.preferredExecutor) {
+                    await follow(node, over: channel, after: start, fromHead: start == nil && live, ready: ready, deliver: deliver)
                 }
             }
         }
     }
 
-    private func follow(_ node: ClusterNode, after start: UInt64?, fromHead: Bool, ready: @Sendable (String, UInt64) -> Void,
-                        deliver: @Sendable (String, UInt64, Tradewire_V1_ExecutionReport) -> Void) async
+    private func follow(_ node: ClusterNode, over channel: Channel, after start: UInt64?, fromHead: Bool,
+                        ready: @Sendable (String, UInt64) -> Void, deliver: @Sendable (String, UInt64, Tradewire_V1_ExecutionReport) -> Void) async
     {
-        guard let channel = try? cluster.feedChannel(to: node) else { return }
         let client = Tradewire_V1_Processor.Client(channel)
         var position = start ?? 0
         var knowsPosition = !fromHead

@@ -15,11 +15,13 @@ final class RiskChecker: Sendable {
     }
 
     private let client: Tradewire_V1_Risk.Client?
+    private let executor: (any TaskExecutor)?
     private let timeout: Duration
 
     /// `transport` nil: no risk service is configured, and every order is rejected as RISK_UNAVAILABLE.
     init(transport: (any RPCClientTransport)?, timeout: Duration) {
         client = transport.map { Tradewire_V1_Risk.Client($0) }
+        executor = transport?.preferredExecutor
         self.timeout = timeout
     }
 
@@ -29,7 +31,7 @@ final class RiskChecker: Sendable {
             return completion(.rejected(.riskUnavailable, "no risk service is configured: the order cannot be checked"))
         }
         let timeout = timeout
-        Task {
+        Task(executorPreference: executor) {
             do throws(RPCError) {
                 let metadata: Metadata = requestID.isEmpty ? [:] : ["x-request-id": .string(requestID)]
                 let response = try await client.check(request, metadata: metadata, options: CallOptions(timeout: timeout))

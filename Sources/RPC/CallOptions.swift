@@ -29,4 +29,13 @@ public struct CallOptions: Sendable, Hashable {
 public protocol RPCClientTransport: Sendable {
     /// Starts a call: sends the request headers (with `metadata`) on a connection the channel picked.
     func startCall(method: MethodDescriptor, metadata: Metadata, options: CallOptions) async throws(RPCError) -> ClientCall
+
+    /// Where a long-lived caller (a stream follower) should run so that its calls' reads and writes stay on the
+    /// connection's thread (nil: anywhere). A caller that runs elsewhere waits for a free thread of the shared pool
+    /// at every message, and falls behind whenever that pool is busy.
+    var preferredExecutor: (any TaskExecutor)? { get }
+}
+
+extension RPCClientTransport {
+    public var preferredExecutor: (any TaskExecutor)? { nil }
 }

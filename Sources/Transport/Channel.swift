@@ -81,6 +81,10 @@ public final class Channel: RPCClientTransport, Sendable {
         }
     }
 
+    /// The loop of the channel's first address: a task that prefers it drives that connection's calls without
+    /// hopping threads.
+    public var preferredExecutor: (any TaskExecutor)? { subchannels[0].loop }
+
     /// Closes every connection; calls in flight fail with UNAVAILABLE.
     public func close() {
         let pending = waiters.withLock { state -> [CheckedContinuation<Void, Never>] in

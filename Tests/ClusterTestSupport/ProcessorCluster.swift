@@ -177,12 +177,13 @@ public final class ProcessorCluster: @unchecked Sendable {
     }
 
     /// Moves the data folder off its small tmpfs onto ordinary storage (same path), as an operator would after a
-    /// disk filled: copies every file out, unmounts, copies them back.
+    /// disk filled: copies every file out, unmounts, copies them back. The unmount is lazy: a process that another
+    /// test spawned while the copy had a file open may hold that descriptor until it exits.
     public func moveDataToHealthyStorage() throws {
         let data = directory + "/data"
         let saved = directory + "/saved"
         try FileManager.default.copyItem(atPath: data, toPath: saved)
-        guard Peers.system("/bin/umount", [data]) == 0 else { throw Peers.Missing(description: "umount \(data) failed") }
+        guard Peers.system("/bin/umount", ["-l", data]) == 0 else { throw Peers.Missing(description: "umount \(data) failed") }
         try FileManager.default.removeItem(atPath: data)
         try FileManager.default.moveItem(atPath: saved, toPath: data)
     }

@@ -18,7 +18,7 @@ final class ControlService: Grpc_Testing_TestService.ServiceProtocol {
         var written = 0
         var finished = 0
         var calls = 0
-        /// StreamingOutputCall handlers started.
+        /// StreamingOutputCall and FullDuplexCall handlers started.
         var streamsStarted = 0
         /// `x-key` metadata of the calls served (ring-hash tests).
         var keys: [String] = []
@@ -90,6 +90,7 @@ final class ControlService: Grpc_Testing_TestService.ServiceProtocol {
         requests: RPCRequestStream<Grpc_Testing_StreamingOutputCallRequest>,
         responses: RPCResponseWriter<Grpc_Testing_StreamingOutputCallResponse>, context: ServerContext
     ) async throws {
+        observed.withLock { $0.streamsStarted += 1 }
         switch context.requestMetadata["x-control"] {
         case "sleep": try await sleepUntilCancelled(context)
         case "linger": return await lingerPastCancellation()
@@ -187,12 +188,13 @@ struct TestServer {
     }
 }
 
-/// The value of `sample` once it has stopped changing for 300 ms (checked every 50 ms, for up to 15 s): how tests
-/// see that flow control has stopped a writer without guessing how long that takes on a loaded machine.
+/// The value of `sample` once it has stopped changing for 300 ms (checked every 50 ms, for up to 30 s): how tests
+/// see that flow control has stopped a writer without guessing how long that takes on a loaded machine (where a
+/// starved writer can trickle on for seconds before the windows are full).
 func settled(_ sample: () -> Int) async -> Int? {
     var last = sample()
     var stableSince = ContinuousClock.now
-    let end = ContinuousClock.now + .seconds(15)
+    let end = ContinuousClock.now + .seconds(30)
     while ContinuousClock.now < end {
         try? await Task.sleep(for: .milliseconds(50))
         let value = sample()

@@ -52,22 +52,23 @@ import Transport
         try await TestServer.with { test in
             let raw = try await RawClient(port: test.port)
             try await raw.startSession()
-            // A call in flight (a response after 1.5 s, long enough for a loaded machine) keeps the client's
-            // session reading: nghttp2 ignores frames on a session that got a GOAWAY and has no stream open.
-            let request = Grpc_Testing_StreamingOutputCallRequest(responseParameters: [.init(size: 1, intervalUs: 1_500_000)])
+            // A call in flight that the client ends only once both GOAWAYs are in: it keeps the client's session
+            // reading (nghttp2 ignores frames on a session that got a GOAWAY and has no stream open), however
+            // slowly a loaded machine gets through the PING round trip.
             let stream = try raw.session!.submitRequest(
-                headers: RawClient.grpcHeaders(path: "/grpc.testing.TestService/StreamingOutputCall"), endStream: false)
-            raw.session!.enqueue(streamID: stream, RawClient.frame(request.serializedBytes()))
-            raw.session!.finish(streamID: stream, trailers: nil)
+                headers: RawClient.grpcHeaders(path: "/grpc.testing.TestService/FullDuplexCall"), endStream: false)
             await raw.pump()
             #expect(await test.control.waitFor { $0.streamsStarted == 1 })  // the server has the call
             // The grace is far longer than the call needs: it must finish by itself, even on a starved machine.
             test.server.beginGracefulShutdown(grace: .seconds(30))
-            #expect(await raw.waitForClose())
+            #expect(await raw.pump(until: { raw.recorder.goAways.count >= 2 }, timeout: .seconds(20)))
             // First GOAWAY announces the shutdown (last stream 2^31-1); after the PING round trip the final one
-            // names the last stream processed. The call in flight still completes.
+            // names the last stream processed.
             #expect(raw.recorder.goAways.map(\.0) == [Int32.max, stream])
             #expect(raw.recorder.pings.contains { !$0.1 })
+            // The call in flight still completes, and then the server closes the connection.
+            raw.session!.finish(streamID: stream, trailers: nil)
+            #expect(await raw.waitForClose(within: .seconds(20)))
             let trailers = raw.recorder.headers.last { $0.streamID == stream }
             #expect(trailers?.headers.first { $0.name == "grpc-status" }?.value == "0")
         }

@@ -54,7 +54,8 @@ import Transport
             }
             // Writes stop once flow-control windows and bounded buffers are full: about 5 MiB of 16 KiB messages
             // (stream and connection windows, one output buffer, one stream watermark), never growing.
-            let stalled = try #require(await settled { test.control.observed.withLock { $0.written } })
+            let written = { test.control.observed.withLock { $0.written } }
+            let stalled = try #require(await settled(written), "still changing after 30 s, at \(written())")
             #expect(stalled > 0 && stalled < 400)
             task.cancel()
             _ = await task.result
@@ -75,7 +76,7 @@ import Transport
                 }
             }
             // Windows (1 MiB stream, 4 MiB connection) and the unread-message bound (1 MiB) stop it well below 1000.
-            let stalled = try #require(await settled { sent.withLock { $0 } })
+            let stalled = try #require(await settled { sent.withLock { $0 } }, "still changing after 30 s, at \(sent.withLock { $0 })")
             #expect(stalled > 0 && stalled < 1000)
             task.cancel()
             _ = await task.result
