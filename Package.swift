@@ -92,6 +92,12 @@ let package = Package(
         .target(
             name: "Journal", dependencies: ["Locks", "SQLite", "EventLoop", .product(name: "CoreMetrics", package: "swift-metrics")],
             swiftSettings: releaseSettings),
+        // How every service runs: one ServiceHost owns the server, health and readiness, the process's loops, the
+        // service's follows as child tasks, graceful shutdown and fatal stops.
+        .target(
+            name: "Hosting",
+            dependencies: ["Locks", "EventLoop", "RPC", "Transport", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: releaseSettings),
         // What the services share about the cluster: the cluster file, the ring and its keys, the client that routes
         // commands to nodes, event and market-data followers, API keys and the mesh credential, order ids.
         .target(
@@ -105,7 +111,7 @@ let package = Package(
         .target(
             name: "Processor",
             dependencies: [
-                "Locks", "Cluster", "Journal", "SQLite", "Matching", "Orders", "HashRing", "Transport", "ServiceStubs", "Protos", "JSON",
+                "Locks", "Cluster", "Hosting", "Journal", "SQLite", "Matching", "Orders", "HashRing", "Transport", "ServiceStubs", "Protos", "JSON",
                 "Telemetry", "GRPCServices", .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: releaseSettings),
@@ -114,20 +120,20 @@ let package = Package(
         // reference-price feed, and bounded per-subscriber streams.
         .target(
             name: "MarketData",
-            dependencies: ["Locks", "Cluster", "Orders", "SQLite", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "ProtoJSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Locks", "Cluster", "Hosting", "Orders", "SQLite", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "ProtoJSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
             swiftSettings: releaseSettings),
 
         // The risk service: pre-trade checks with atomic per-account reservations, positions and cash from the
         // processors' events (SQLite, resumed by cursor), instruments and reference prices from market data.
         .target(
             name: "Risk",
-            dependencies: ["Locks", "Cluster", "Orders", "SQLite", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "ProtoJSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Locks", "Cluster", "Hosting", "Orders", "SQLite", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "ProtoJSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
             swiftSettings: releaseSettings),
 
         // The client-facing order API: API keys, validation, idempotent OrderIds, routing to the processor nodes.
         .target(
             name: "Gateway",
-            dependencies: ["Locks", "Cluster", "Orders", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Locks", "Cluster", "Hosting", "Orders", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
             swiftSettings: releaseSettings),
 
         // MARK: Load harness
@@ -143,7 +149,7 @@ let package = Package(
         .executableTarget(
             name: "tradewire",
             dependencies: [
-                "Locks", "GRPCServices", "Transport", "LoadHarness", "ProtoJSON", "Cluster", "Processor", "Orders", "MarketData", "Risk", "Gateway", "Telemetry",
+                "Locks", "GRPCServices", "Transport", "LoadHarness", "ProtoJSON", "Cluster", "Hosting", "Processor", "Orders", "MarketData", "Risk", "Gateway", "Telemetry",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
@@ -180,7 +186,7 @@ let package = Package(
         .testTarget(
             name: "ProcessorTests",
             dependencies: [
-                "Cluster", "Processor", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "Journal", "SQLite", "HashRing", "TestSupport",
+                "Cluster", "Hosting", "Processor", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "Journal", "SQLite", "HashRing", "TestSupport",
                 "ClusterTestSupport", "Locks",
             ]),
         .testTarget(
@@ -210,6 +216,9 @@ let package = Package(
         .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "HTTP2TestSupport"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC"]),
         .testTarget(name: "HashRingTests", dependencies: ["HashRing"]),
+        .testTarget(
+            name: "HostingTests",
+            dependencies: ["Hosting", "GRPCServices", "ServiceStubs", "Transport", "RPC", "EventLoop", "Locks"]),
         .testTarget(
             name: "TransportTests",
             dependencies: ["Transport", "GRPCServices", "ServiceStubs", "HTTP2", "EventLoop", "HTTP2TestSupport", "TestSupport", "Telemetry"],

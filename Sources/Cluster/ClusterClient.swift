@@ -1,3 +1,4 @@
+public import EventLoop
 public import Protos
 public import RPC
 import ServiceStubs
@@ -15,6 +16,7 @@ public final class ClusterClient: Sendable {
     private let maxInFlightPerNode: Int
     /// Makes the channels (with the mesh credential).
     private let config: ClusterConfig
+    private let group: EventLoopGroup?
 
     private struct State {
         var ring: ClusterRing
@@ -23,7 +25,11 @@ public final class ClusterClient: Sendable {
         var feedChannels: [String: Channel] = [:]
     }
 
-    public init(config: ClusterConfig, maxInFlightPerNode: Int = 8192, refresh: @escaping @Sendable () -> ClusterConfig? = { nil }) {
+    /// - Parameter group: loops for the channels to the nodes (by default each opens its own).
+    public init(config: ClusterConfig, maxInFlightPerNode: Int = 8192, group: EventLoopGroup? = nil,
+                refresh: @escaping @Sendable () -> ClusterConfig? = { nil })
+    {
+        self.group = group
         state = Lock(State(ring: ClusterRing(config)))
         self.refresh = refresh
         self.maxInFlightPerNode = maxInFlightPerNode
@@ -99,7 +105,7 @@ public final class ClusterClient: Sendable {
     {
         if let channel = state.withLock({ $0[keyPath: table][node.id] }) { return channel }
         let channel: Channel
-        do { channel = try config.channel(node.address) } catch {
+        do { channel = try config.channel(node.address, group: group) } catch {
             throw RPCError(code: .unavailable, message: "cannot reach node \(node.id) at \(node.address): \(error)")
         }
         let (winner, extra) = state.withLock { state -> (Channel, Channel?) in

@@ -1,5 +1,5 @@
 import CoreMetrics
-import EventLoop
+public import EventLoop
 import Locks
 import Logging
 public import Protos
@@ -25,11 +25,14 @@ public struct EventFollower: Sendable {
 
     let config: ClusterConfig
     let batchSize: UInt32
+    let group: EventLoopGroup?
     private let progress: FollowerProgress
 
-    public init(config: ClusterConfig, batchSize: UInt32 = 512) {
+    /// - Parameter group: loops for the channels to the nodes (by default each opens its own).
+    public init(config: ClusterConfig, batchSize: UInt32 = 512, group: EventLoopGroup? = nil) {
         self.config = config
         self.batchSize = batchSize
+        self.group = group
         progress = FollowerProgress(nodes: config.nodes.map(\.id))
     }
 
@@ -56,7 +59,7 @@ public struct EventFollower: Sendable {
         var backoff = Backoff.mesh
         while !Task.isCancelled {
             // A new channel each time: after a stall the old connection cannot be trusted.
-            guard let channel = try? config.channel(node.address) else { return }
+            guard let channel = try? config.channel(node.address, group: group) else { return }
             let before = progress.applied(node.id)
             do {
                 // On the connection's loop: batches keep coming while the process's shared threads are busy.

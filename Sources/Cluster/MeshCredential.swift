@@ -1,6 +1,5 @@
 public import RPC
 public import EventLoop
-public import Telemetry
 public import Transport
 
 /// The mesh credential: the shared secret from the cluster file that every call between Tradewire's own services
@@ -12,27 +11,26 @@ public import Transport
 /// startup error.
 extension ClusterConfig {
     /// A channel to an internal service at host:port whose calls carry the mesh credential and which reconnects
-    /// with ``Backoff/mesh``.
-    public func channel(_ address: String) throws -> Channel {
+    /// with ``Backoff/mesh``; on `group`'s loops (by default a loop of its own).
+    public func channel(_ address: String, group: EventLoopGroup? = nil) throws -> Channel {
         guard let (host, port) = SocketAddressText.split(address) else { throw ClusterConfigError("\(address) is not host:port") }
         var configuration = ChannelConfiguration()
         configuration.backoff = .mesh
         if let meshCredential { configuration.metadata = ["authorization": .string("Bearer \(meshCredential)")] }
-        return try Channel(host: host, port: port, configuration: configuration)
+        return try Channel(host: host, port: port, configuration: configuration, group: group)
     }
 
     /// How an internal service listens on `address`: admitting only calls with the mesh credential (and, for
-    /// `clientMethods`, a client's API key from `clientKeys`), with its metrics and HTTP endpoints when `telemetry`
-    /// is given. Throws when the file sets no mesh credential and `address` is not a loopback one.
-    public func internalServer(_ address: SocketAddress, telemetry: Telemetry?, clientKeys: APIKeys? = nil,
-                               clientMethods: Set<String> = []) throws -> ServerConfiguration
+    /// `clientMethods`, a client's API key from `clientKeys`). Throws when the file sets no mesh credential and
+    /// `address` is not a loopback one.
+    public func internalServer(_ address: SocketAddress, clientKeys: APIKeys? = nil, clientMethods: Set<String> = []) throws
+        -> ServerConfiguration
     {
         if meshCredential == nil, !Self.isLoopback(address) {
             throw ClusterConfigError("listening on \(address) needs a \"mesh_credential\" in the cluster file: without one, any client that reaches the port could call internal services")
         }
         var configuration = ServerConfiguration(addresses: [address])
         configuration.admission = admission(clientKeys: clientKeys, clientMethods: clientMethods)
-        telemetry?.instrument(&configuration)
         return configuration
     }
 

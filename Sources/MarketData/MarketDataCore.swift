@@ -1,7 +1,5 @@
 import Cluster
 import EventLoop
-import Glibc
-import Logging
 import Protos
 import RPC
 import SQLite
@@ -11,8 +9,8 @@ import SQLite
 /// updates (never missing or repeating one), and the store sees one writer.
 ///
 /// Each event batch is applied and stored in one transaction with the node's cursor, then published. A store that
-/// fails to write stops the service (fail-stop): its memory would be ahead of its file, and a restart resumes
-/// from what committed.
+/// fails to write stops the service (fail-stop): the failure is reported as fatal and no later batch is applied —
+/// memory would be ahead of the file, and a restart resumes from what committed.
 final class MarketDataCore: @unchecked Sendable {
     // @unchecked Sendable: every stored property is touched on `loop` only; the entry points hop there.
     let loop: EventLoop
@@ -34,13 +32,18 @@ final class MarketDataCore: @unchecked Sendable {
     /// Wall-clock nanoseconds up to which every trade of a symbol is known (nil: not yet): how far market data can
     /// vouch for a reference taken from the last trade.
     private let tradesCurrentAsOf: @Sendable (_ symbol: String) -> Int64?
+    private let fatal: @Sendable (String, any Error) -> Void
+    /// A batch failed to store: nothing more is applied.
+    private var failed = false
 
     /// Loads the store; the settings' instruments are added where the store has none of that symbol.
-    init(store: MarketStore, settings: MarketDataSettings, loop: EventLoop,
+    /// - Parameter fatal: told once if a batch fails to store.
+    init(store: MarketStore, settings: MarketDataSettings, loop: EventLoop, fatal: @escaping @Sendable (String, any Error) -> Void,
          tradesCurrentAsOf: @escaping @Sendable (_ symbol: String) -> Int64?) throws
     {
         self.store = store
         self.loop = loop
+        self.fatal = fatal
         self.tradesCurrentAsOf = tradesCurrentAsOf
         feed = ReferenceFeed(settings.feed)
         subscriberQueue = settings.subscriberQueue
@@ -72,7 +75,9 @@ final class MarketDataCore: @unchecked Sendable {
     // MARK: - Events
 
     /// Applies one node's batch (events at or below the node's cursor are skipped), stores it, then publishes.
-    func apply(node: String, _ batch: Tradewire_V1_EventBatch) {
+    /// UNAVAILABLE once the store has failed.
+    func apply(node: String, _ batch: Tradewire_V1_EventBatch) throws(RPCError) {
+        guard !failed else { throw Self.storeFailed }
         let after = cursor(node)
         guard let last = batch.events.last?.sequence, last > after else { return }
         var newTrades: [Tradewire_V1_Trade] = []
@@ -101,7 +106,9 @@ final class MarketDataCore: @unchecked Sendable {
                 try store.save(cursor: last, node: node)
             }
         } catch {
-            failStop(error)
+            failed = true
+            fatal("the market-data store failed to write; stopping so that a restart resumes from what committed", error)
+            throw Self.storeFailed
         }
         cursors[node] = last
         for trade in newTrades { trades.publish(trade.symbol, trade) }
@@ -119,10 +126,7 @@ final class MarketDataCore: @unchecked Sendable {
         for (interval, bar) in changed { try store.save(bar, symbol: trade.symbol, interval: interval) }
     }
 
-    private func failStop(_ error: SQLiteError) -> Never {
-        Logger(label: "tradewire.marketdata").critical("the store failed to write; stopping so that a restart resumes from what committed", metadata: ["error": "\(error)"])
-        exit(70)
-    }
+    static let storeFailed = RPCError(code: .unavailable, message: "the market-data store failed to write; the service is stopping")
 
     // MARK: - Reference feed
 

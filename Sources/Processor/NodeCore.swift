@@ -15,8 +15,8 @@ import ServiceStubs
 /// an actor goes on with its next message while its write commits, and writes commit in the order they were
 /// made, so an acknowledgement sent after a write's commit covers every earlier change).
 ///
-/// A journal that fails to write stops the node (fail-stop): its in-memory state would be ahead of the journal,
-/// and a restart rebuilds it from what committed.
+/// A journal that fails to write stops the node (fail-stop, reported to the host): its in-memory state would be
+/// ahead of the journal, and a restart rebuilds it from what committed.
 final class NodeCore: @unchecked Sendable {
     // @unchecked Sendable: every stored property is touched on `loop` only; the entry points hop there.
     typealias Reply = @Sendable (Tradewire_V1_Ack) -> Void
@@ -39,10 +39,14 @@ final class NodeCore: @unchecked Sendable {
     private var sweepTimer: LoopTimer?
     /// A book writes a snapshot after this many inputs (replay then starts there).
     let snapshotEvery: Int
+    private let fatal: @Sendable (String, any Error) -> Void
+    private var journalFailed = false
 
+    /// - Parameter fatal: told once if the journal fails.
     init(nodeID: String, config: ClusterConfig, journal: Journal, risk: RiskChecker, peers: [String: CommandStream],
-         loop: EventLoop, snapshotEvery: Int = 1000)
+         loop: EventLoop, snapshotEvery: Int = 1000, fatal: @escaping @Sendable (String, any Error) -> Void)
     {
+        self.fatal = fatal
         self.nodeID = nodeID
         self.config = config
         ring = ClusterRing(config)
@@ -504,16 +508,19 @@ final class NodeCore: @unchecked Sendable {
                     then()
                     if let actor { self.passivateIfDone(actor) }
                 case .failure(let error):
-                    guard self.journal.isClosed else { self.failStop(error) }
+                    if !self.journal.isClosed { self.failStop(error) }
                     actor?.uncommitted -= 1
                 }
             }
         }
     }
 
-    private func failStop(_ error: SQLiteError) -> Never {
-        logger.critical("the journal failed; stopping the node so that a restart rebuilds it from what committed", metadata: ["error": "\(error)"])
-        exit(70)
+    /// The journal refuses every append after its first failure (its latch), so nothing later is acknowledged;
+    /// the host is told once and stops the node at once.
+    private func failStop(_ error: SQLiteError) {
+        guard !journalFailed else { return }
+        journalFailed = true
+        fatal("the journal failed; stopping the node so that a restart rebuilds it from what committed", error)
     }
 
     private func row(_ actor: OrderActor) -> OrderRow {

@@ -1,30 +1,30 @@
 import Cluster
 public import EventLoop
-import Glibc
-import GRPCServices
+public import Hosting
 public import Journal
-public import Telemetry
-import Transport
+public import RPC
+public import Transport
 
-/// One processor node: its journal, its core thread (order and book actors), its gRPC server, and streams to
-/// the other nodes and to risk. `start()` replays what must be in memory and then listens.
-public final class ProcessorNode: Sendable {
+/// One processor node: its journal, its core thread (order and book actors), its gRPC service, and streams to the
+/// other nodes and to risk, run by a ``ServiceHost``. Preparing replays what must be in memory; the host then
+/// listens.
+public final class ProcessorNode: HostedService {
     public let nodeID: String
     public let config: ClusterConfig
     public let journal: Journal
+    public let host: ServiceHost
+    public let rpcServices: [any RPCService]
+    public let serverConfiguration: ServerConfiguration
     let core: NodeCore
-    private let server: Server
-    private let health = HealthService()
-    private let coreLoop: EventLoop
     private let peers: [CommandStream]
     private let channels: [Channel]
 
     /// - Parameters:
     ///   - journalPath: default `<data_dir>/<node id>.sqlite`.
     ///   - listen: default the node's address in the cluster file.
-    ///   - telemetry: the process's metrics and HTTP endpoints (nil: none).
+    ///   - host: what runs it (by default a host of its own, whose graceful shutdown gives calls 2 s).
     public init(config: ClusterConfig, nodeID: String, journalPath: String? = nil, listen: SocketAddress? = nil,
-                snapshotEvery: Int = 1000, maxInFlightPerStream: Int = 16_384, telemetry: Telemetry? = nil) throws
+                snapshotEvery: Int = 1000, maxInFlightPerStream: Int = 16_384, host: ServiceHost? = nil) throws
     {
         guard let me = config.node(nodeID) else {
             throw ClusterConfigError("node \(nodeID) is not in the cluster file (\(config.nodes.map(\.id).joined(separator: ", ")))")
@@ -32,63 +32,53 @@ public final class ProcessorNode: Sendable {
         guard let address = listen ?? SocketAddressText.socketAddress(me.address) else {
             throw ClusterConfigError("node \(nodeID): cannot listen on \(me.address) (a numeric host:port is needed)")
         }
+        let host = try host ?? ServiceHost(name: "processor-\(nodeID)", grace: .seconds(2))
+        self.host = host
         self.nodeID = nodeID
         self.config = config
         journal = try Journal(path: journalPath ?? "\(config.dataDirectory)/\(nodeID).sqlite", synchronous: config.synchronous)
         var channels: [Channel] = []
         var streams: [String: CommandStream] = [:]
         for node in config.nodes where node.id != nodeID {
-            let channel = try config.channel(node.address)
+            let channel = try config.channel(node.address, group: host.group)
             channels.append(channel)
             streams[node.id] = CommandStream(transport: channel)
         }
         var riskTransport: Channel?
         if let risk = config.riskAddress {
-            let channel = try config.channel(risk)
+            let channel = try config.channel(risk, group: host.group)
             channels.append(channel)
             riskTransport = channel
         }
         self.channels = channels
         peers = Array(streams.values)
-        coreLoop = try EventLoop(name: "core-\(nodeID)")
         core = NodeCore(
             nodeID: nodeID, config: config, journal: journal,
-            risk: RiskChecker(transport: riskTransport, timeout: config.riskTimeout), peers: streams, loop: coreLoop,
-            snapshotEvery: snapshotEvery)
-        server = try Server(
-            services: [ProcessorService(core: core, maxInFlight: maxInFlightPerStream), health],
-            configuration: config.internalServer(address, telemetry: telemetry))
+            risk: RiskChecker(transport: riskTransport, timeout: config.riskTimeout), peers: streams,
+            loop: try host.dedicatedLoop(name: "core-\(nodeID)"), snapshotEvery: snapshotEvery, fatal: host.reportFatal)
+        rpcServices = [ProcessorService(core: core, maxInFlight: maxInFlightPerStream)]
+        serverConfiguration = try config.internalServer(address)
     }
 
-    /// Replays the journal (books, outbox, due settlements) and starts listening; returns the bound addresses.
-    @discardableResult
-    public func start() async throws -> [SocketAddress] {
+    /// Replays the journal: books, the outbox, settlements still due.
+    public func prepare() async throws {
         let core = core
-        try await coreLoop.submit { try core.recover() }
-        return try await server.start()
+        try await core.loop.submit { try core.recover() }
     }
 
-    /// Serves until a graceful shutdown (see `shutdown()`) or cancellation.
-    public func run() async throws {
-        try await server.run()
-    }
-
-    /// Stops accepting, lets calls finish for up to `grace` (the journal stays open meanwhile, so their commands
-    /// are still acknowledged), then commits what is queued and closes.
-    public func shutdown(grace: Duration = .seconds(2)) async {
-        health.markAllNotServing()
-        await server.shutdownGracefully(grace: grace)
+    /// Commits what is queued and closes the journal (calls in flight were acknowledged while the server drained),
+    /// then the streams to the other nodes and risk.
+    public func close() async {
         let core = core
-        _ = try? await coreLoop.submit { core.stop() }
+        _ = try? await core.loop.submit { core.stop() }
         await journal.close()
         peers.forEach { $0.close() }
         for channel in channels { await channel.shutdown() }
-        coreLoop.shutdown()
     }
 
     /// Order actors and books in memory (for measurements).
     public func liveActors() async throws -> (orders: Int, books: Int) {
         let core = core
-        return try await coreLoop.submit { (core.liveOrders, core.liveBooks) }
+        return try await core.loop.submit { (core.liveOrders, core.liveBooks) }
     }
 }

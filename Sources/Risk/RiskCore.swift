@@ -1,7 +1,6 @@
 import EventLoop
-import Glibc
-import Logging
 import Protos
+import RPC
 import Synchronization
 import Locks
 
@@ -13,27 +12,37 @@ import Locks
 ///
 /// A check's reservation is durable within `flushInterval`; one lost to a crash before that comes back from the
 /// order's ACCEPTED event, which the restarted service reads again from its stored cursor. A store that fails
-/// stops the service (fail-stop).
+/// stops the service (fail-stop): the first failed write is reported as fatal, no later write is tried, and every
+/// change waiting for one fails with UNAVAILABLE.
 final class RiskCore: Sendable {
     let engine: Lock<RiskEngine>
     private let storeLoop: EventLoop
     private let store: StoreBox
+    private let fatal: @Sendable (String, any Error) -> Void
     static let flushInterval: Duration = .milliseconds(5)
 
     /// The store, touched on the store thread only.
     private final class StoreBox: @unchecked Sendable {
-        // @unchecked Sendable: `store` is used on `storeLoop` only.
+        // @unchecked Sendable: `store` and `failed` are used on `storeLoop` only.
         let store: RiskStore
+        /// A write failed: nothing more is written.
+        var failed = false
         init(_ store: RiskStore) { self.store = store }
     }
 
-    init(store: RiskStore, settings: RiskSettings, referenceMaxAge: Duration) throws {
+    /// - Parameters:
+    ///   - storeLoop: the thread the store is written on (the core's own).
+    ///   - fatal: told once if a write fails.
+    init(store: RiskStore, settings: RiskSettings, referenceMaxAge: Duration, storeLoop: EventLoop,
+         fatal: @escaping @Sendable (String, any Error) -> Void) throws
+    {
         var engine = try store.load()
         engine.unconfirmedTTL = Int64(settings.unconfirmedTTL.nanoseconds)
         engine.referenceMaxAge = Int64(referenceMaxAge.nanoseconds)
         self.engine = Lock(engine)
         self.store = StoreBox(store)
-        storeLoop = try EventLoop(name: "risk-store")
+        self.storeLoop = storeLoop
+        self.fatal = fatal
     }
 
     func check(_ request: Tradewire_V1_RiskCheckRequest) -> Tradewire_V1_RiskCheckResponse {
@@ -41,32 +50,42 @@ final class RiskCore: Sendable {
     }
 
     /// Applies a batch of one node's events and returns once it is stored.
-    func apply(node: String, _ batch: Tradewire_V1_EventBatch) async {
-        await change { $0.apply(node: node, batch.events, now: WallClock.now()) }
+    func apply(node: String, _ batch: Tradewire_V1_EventBatch) async throws {
+        try await change { $0.apply(node: node, batch.events, now: WallClock.now()) }
     }
 
-    /// Runs `body` on the engine and returns once what it changed is stored.
-    func change<T: Sendable>(_ body: @Sendable (inout RiskEngine) throws -> T) async rethrows -> T {
-        let result = try engine.withLock { try body(&$0) }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            write { continuation.resume() }
+    /// Runs `body` on the engine and returns once what it changed is stored; UNAVAILABLE if the store failed.
+    func change<T: Sendable, E: Error>(_ body: @Sendable (inout RiskEngine) throws(E) -> T) async throws -> T {
+        let result = try engine.withLock { engine throws(E) in try body(&engine) }
+        let stored = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            write { continuation.resume(returning: $0) }
         }
+        guard stored else { throw Self.storeFailed }
         return result
     }
 
-    /// Cuts the changed rows and queues their write; `committed` runs after it.
-    private func write(then committed: (@Sendable () -> Void)? = nil) {
+    static let storeFailed = RPCError(code: .unavailable, message: "the risk store failed to write; the service is stopping")
+
+    /// Cuts the changed rows and queues their write; `committed` is told whether it was stored.
+    private func write(then committed: (@Sendable (Bool) -> Void)? = nil) {
         let store = store
+        let fatal = fatal
         engine.withLock { engine in
             let rows = engine.takeRows()
             storeLoop.execute {
+                guard !store.failed else {
+                    committed?(false)
+                    return
+                }
                 do {
                     try store.store.write(rows)
                 } catch {
-                    Logger(label: "tradewire.risk").critical("the store failed to write; stopping so that a restart resumes from what committed", metadata: ["error": "\(error)"])
-                    exit(70)
+                    store.failed = true
+                    fatal("the risk store failed to write; stopping so that a restart resumes from what committed", error)
+                    committed?(false)
+                    return
                 }
-                committed?()
+                committed?(true)
             }
         }
     }
@@ -85,11 +104,10 @@ final class RiskCore: Sendable {
         storeLoop.schedule(at: Monotonic.now() + Self.flushInterval.nanoseconds) { [self] in tick() }
     }
 
-    /// Writes what is left and stops the store thread.
+    /// Writes what is left and closes the store (its thread is the host's to stop).
     func stop() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in write { continuation.resume() } }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in write { _ in continuation.resume() } }
         let store = store
         _ = try? await storeLoop.submit { store.store.close() }
-        storeLoop.shutdown()
     }
 }

@@ -1,34 +1,38 @@
 public import EventLoop
-import GRPCServices
 public import Cluster
+public import Hosting
 import Protos
-import Synchronization
-public import Telemetry
-import Transport
-import Locks
+public import RPC
+public import Transport
 
 /// The risk service: its store, its engine, the processors' event streams and the market-data streams it
-/// follows, and its gRPC server (Risk and grpc.health.v1).
-public final class RiskServer: Sendable {
+/// follows, and its gRPC service, run by a ``ServiceHost``.
+public final class RiskServer: HostedService {
+    public let host: ServiceHost
+    public let rpcServices: [any RPCService]
+    public let serverConfiguration: ServerConfiguration
+    public let readinessChecks: [ReadinessCheck]
+    public let statusLines: [StatusLines]
     private let core: RiskCore
-    private let server: Server
-    private let health = HealthService()
     private let follower: EventFollower
     private let marketData: Channel?
-    private let following: Lock<Task<Void, Never>?> = Lock(nil)
 
     /// - Parameters:
     ///   - storePath: default `<data_dir>/risk.sqlite`.
     ///   - listen: default the cluster file's "risk" address.
-    ///   - telemetry: the process's metrics and HTTP endpoints; ready once market data's instruments arrived.
+    ///   - host: what runs it (by default a host of its own); ready once market data's instruments arrived.
     public init(config: ClusterConfig, settings: RiskSettings, storePath: String? = nil, listen: SocketAddress? = nil,
-                telemetry: Telemetry? = nil) async throws
+                host: ServiceHost? = nil) async throws
     {
         guard let address = listen ?? config.riskAddress.flatMap(SocketAddressText.socketAddress) else {
             throw RiskError("the cluster file has no numeric \"risk\" host:port to listen on")
         }
-        core = try RiskCore(store: RiskStore(path: storePath ?? "\(config.dataDirectory)/risk.sqlite"), settings: settings,
-                            referenceMaxAge: config.referenceMaxAge)
+        let host = try host ?? ServiceHost(name: "risk")
+        self.host = host
+        let core = try RiskCore(store: RiskStore(path: storePath ?? "\(config.dataDirectory)/risk.sqlite"), settings: settings,
+                                referenceMaxAge: config.referenceMaxAge, storeLoop: host.dedicatedLoop(name: "risk-store"),
+                                fatal: host.reportFatal)
+        self.core = core
         let known = core.engine.withLock { Set($0.accounts.keys) }
         for seed in settings.accounts where !known.contains(seed.account) {
             _ = try await core.change { engine in
@@ -36,22 +40,23 @@ public final class RiskServer: Sendable {
                 return try engine.setLimits(seed.account, seed.limits ?? Tradewire_V1_AccountLimits())
             }
         }
-        let follower = EventFollower(config: config)
+        let follower = EventFollower(config: config, group: host.group)
         self.follower = follower
-        telemetry?.addStatus("following") { follower.status().map(\.description) }
-        marketData = try config.marketDataAddress.map(config.channel)
-        server = try Server(services: [RiskService(core: core), health], configuration: config.internalServer(address, telemetry: telemetry))
-        if config.marketDataAddress != nil {
-            telemetry?.addReadinessCheck("instruments") { [core] in
-                core.engine.withLock { $0.instruments.isEmpty } ? "no instruments from market data yet" : nil
-            }
-        }
+        statusLines = [StatusLines("following") { follower.status().map(\.description) }]
+        marketData = try config.marketDataAddress.map { try config.channel($0, group: host.group) }
+        rpcServices = [RiskService(core: core)]
+        serverConfiguration = try config.internalServer(address)
+        readinessChecks = config.marketDataAddress == nil ? [] : [
+            ReadinessCheck("instruments") { core.engine.withLock { $0.instruments.isEmpty } ? "no instruments from market data yet" : nil },
+        ]
     }
 
-    /// Follows the processors and market data, listens; returns the bound addresses.
-    @discardableResult
-    public func start() async throws -> [SocketAddress] {
+    public func prepare() async throws {
         core.start()
+    }
+
+    /// Follows the processors' events and market data's instruments and quotes.
+    public func follow() async {
         let core = core
         let follower = follower
         let market = marketData.map { channel in
@@ -64,31 +69,17 @@ public final class RiskServer: Sendable {
                     }
                 })
         }
-        following.withLock {
-            $0 = Task {
-                await withTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        await follower.run(cursor: { node in core.engine.withLock { $0.cursors[node] ?? 0 } },
-                                           deliver: { node, batch in await core.apply(node: node, batch) })
-                    }
-                    if let market { group.addTask { await market.run() } }
-                }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await follower.run(cursor: { node in core.engine.withLock { $0.cursors[node] ?? 0 } },
+                                   deliver: { node, batch in try await core.apply(node: node, batch) })
             }
+            if let market { group.addTask { await market.run() } }
         }
-        return try await server.start()
     }
 
-    public func run() async throws {
-        try await server.run()
-    }
-
-    /// Stops serving (calls get `grace`) and following, then writes what is left.
-    public func shutdown(grace: Duration = .seconds(1)) async {
-        health.markAllNotServing()
-        await server.shutdownGracefully(grace: grace)
-        let task = following.withLock { $0 }
-        task?.cancel()
-        await task?.value
+    /// Writes what is left and closes the store and the channel to market data.
+    public func close() async {
         await marketData?.shutdown()
         await core.stop()
     }

@@ -3,6 +3,7 @@ import EventLoop
 import Journal
 import LoadHarness
 import Cluster
+import Hosting
 import Processor
 import Protos
 import RPC
@@ -56,7 +57,10 @@ extension Bench {
             guard let mode = JournalSynchronous(rawValue: synchronous.uppercased()) else { throw ValidationError("--synchronous is full or normal") }
             config.synchronous = mode
             if liveOrders > 0 { config.passivateAfter = .seconds(3600) }
-            var processors = try config.nodes.map { try ProcessorNode(config: config, nodeID: $0.id) }
+            let node = { (id: String) throws -> ProcessorNode in
+                try ProcessorNode(config: config, nodeID: id, host: ServiceHost(name: "processor-\(id)", grace: .milliseconds(100)))
+            }
+            var processors = try config.nodes.map { try node($0.id) }
             for processor in processors { try await processor.start() }
             let client = ClusterClient(config: config, maxInFlightPerNode: inFlight)
             let driver = Driver(client: client, symbols: symbols)
@@ -64,9 +68,9 @@ extension Bench {
             if liveOrders > 0 {
                 try await measureMemory(driver: driver, processors: processors)
                 // A restart rebuilds the books (snapshot + later inputs) and the outbox; order actors come back lazily.
-                await processors[0].shutdown(grace: .milliseconds(100))
+                await processors[0].shutdown()
                 let start = Monotonic.now()
-                processors[0] = try ProcessorNode(config: config, nodeID: config.nodes[0].id)
+                processors[0] = try node(config.nodes[0].id)
                 try await processors[0].start()
                 let books = try await processors[0].liveActors().books
                 print("restart of \(config.nodes[0].id): serving again after \(LoadResult.format(nanoseconds: Monotonic.now() - start)) "
@@ -75,7 +79,7 @@ extension Bench {
                 try await measureThroughput(driver: driver, processors: processors, mode: mode)
             }
             await client.close()
-            for processor in processors { await processor.shutdown(grace: .milliseconds(100)) }
+            for processor in processors { await processor.shutdown() }
             await risk.shutdown()
             for node in config.nodes {
                 for suffix in ["", "-wal", "-shm"] { unlink("\(directory)/\(node.id).sqlite\(suffix)") }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import EventLoop
 import Gateway
 import Logging
 import MarketData
@@ -43,18 +42,15 @@ struct Serve: AsyncParsableCommand {
                 guard let address = SocketAddressText.socketAddress(text) else { throw ValidationError("--listen \(text) is not a numeric host:port") }
                 return address
             }
-            let telemetry = try options.bootstrap(service: "gateway")
-            let logger = Logger(label: "tradewire.gateway")
+            let host = try options.host("gateway")
             let apiKeys = try APIKeys.load(path: keysPath)
             let gateway = try GatewayServer(config: cluster, configPath: config, keys: apiKeys, listen: listenAddress,
-                                            maxInFlightPerNode: maxInFlightPerNode, telemetry: telemetry)
-            let bound = try await gateway.start()
-            options.announce(
-                logger,
-                "gateway listening on \(bound.map(\.description).joined(separator: ", ")) (\(cluster.nodes.count) processor nodes, "
+                                            maxInFlightPerNode: maxInFlightPerNode, host: host)
+            try await options.serve(gateway, on: host, logger: Logger(label: "tradewire.gateway")) { bound in
+                ("gateway listening on \(bound.map(\.description).joined(separator: ", ")) (\(cluster.nodes.count) processor nodes, "
                     + "\(apiKeys.count) API keys" + (cluster.marketDataAddress.map { ", instruments from market data at \($0))" } ?? "; no market data: every order is refused)"),
-                metadata: ["address": "\(bound[0])", "nodes": "\(cluster.nodes.count)", "api_keys": "\(apiKeys.count)"])
-            await options.serveUntilTerminated(telemetry, logger: logger) { await gateway.shutdown() }
+                 ["address": "\(bound[0])", "nodes": "\(cluster.nodes.count)", "api_keys": "\(apiKeys.count)"])
+            }
         }
     }
 
@@ -80,18 +76,16 @@ struct Serve: AsyncParsableCommand {
         func run() async throws {
             guard let node = node ?? Environment.value("TRADEWIRE_NODE") else { throw ValidationError("no node: pass --node or set TRADEWIRE_NODE") }
             let cluster = try options.clusterFile().cluster
-            let telemetry = try options.bootstrap(service: "processor-\(node)")
-            let logger = Logger(label: "tradewire.processor")
-            let processor = try ProcessorNode(config: cluster, nodeID: node, journalPath: journal, snapshotEvery: snapshotEvery, telemetry: telemetry)
-            let bound = try await processor.start()
+            let host = try options.host("processor-\(node)", grace: .milliseconds(graceMs))
+            let processor = try ProcessorNode(config: cluster, nodeID: node, journalPath: journal, snapshotEvery: snapshotEvery, host: host)
             let ring = ClusterRing(cluster)
             let share = Int((ring.share(of: node) * 1000).rounded())
-            options.announce(
-                logger,
-                "processor \(node) listening on \(bound.map(\.description).joined(separator: ", ")) (ring epoch \(cluster.epoch): "
-                    + "\(ring.ranges(of: node).count) hash ranges, \(share / 10).\(share % 10)% of the ring; journal \(processor.journal.path))",
-                metadata: ["address": "\(bound[0])", "node": "\(node)", "epoch": "\(cluster.epoch)", "journal": "\(processor.journal.path)"])
-            await options.serveUntilTerminated(telemetry, logger: logger) { await processor.shutdown(grace: .milliseconds(graceMs)) }
+            let journalPath = processor.journal.path
+            try await options.serve(processor, on: host, logger: Logger(label: "tradewire.processor")) { bound in
+                ("processor \(node) listening on \(bound.map(\.description).joined(separator: ", ")) (ring epoch \(cluster.epoch): "
+                    + "\(ring.ranges(of: node).count) hash ranges, \(share / 10).\(share % 10)% of the ring; journal \(journalPath))",
+                 ["address": "\(bound[0])", "node": "\(node)", "epoch": "\(cluster.epoch)", "journal": "\(journalPath)"])
+            }
         }
     }
 
@@ -107,16 +101,13 @@ struct Serve: AsyncParsableCommand {
 
         func run() async throws {
             let (config, text, cluster) = try options.clusterFile()
-            let telemetry = try options.bootstrap(service: "risk")
-            let logger = Logger(label: "tradewire.risk")
-            let risk = try await RiskServer(config: cluster, settings: try RiskSettings.parse(text, path: config), storePath: store, telemetry: telemetry)
-            let bound = try await risk.start()
-            options.announce(
-                logger,
-                "risk listening on \(bound.map(\.description).joined(separator: ", ")) (following \(cluster.nodes.count) processor nodes"
+            let host = try options.host("risk")
+            let risk = try await RiskServer(config: cluster, settings: try RiskSettings.parse(text, path: config), storePath: store, host: host)
+            try await options.serve(risk, on: host, logger: Logger(label: "tradewire.risk")) { bound in
+                ("risk listening on \(bound.map(\.description).joined(separator: ", ")) (following \(cluster.nodes.count) processor nodes"
                     + (cluster.marketDataAddress.map { " and market data at \($0))" } ?? "; no market data configured: every symbol is unknown)"),
-                metadata: ["address": "\(bound[0])", "nodes": "\(cluster.nodes.count)"])
-            await options.serveUntilTerminated(telemetry, logger: logger) { await risk.shutdown() }
+                 ["address": "\(bound[0])", "nodes": "\(cluster.nodes.count)"])
+            }
         }
     }
 
@@ -133,14 +124,12 @@ struct Serve: AsyncParsableCommand {
         func run() async throws {
             let (config, text, cluster) = try options.clusterFile()
             let settings = try MarketDataSettings.parse(text, path: config)
-            let telemetry = try options.bootstrap(service: "marketdata")
-            let logger = Logger(label: "tradewire.marketdata")
-            let marketData = try MarketDataServer(config: cluster, settings: settings, storePath: store, telemetry: telemetry)
-            let bound = try await marketData.start()
-            options.announce(
-                logger, "marketdata listening on \(bound.map(\.description).joined(separator: ", ")) (following \(cluster.nodes.count) processor nodes)",
-                metadata: ["address": "\(bound[0])", "nodes": "\(cluster.nodes.count)"])
-            await options.serveUntilTerminated(telemetry, logger: logger) { await marketData.shutdown() }
+            let host = try options.host("marketdata")
+            let marketData = try MarketDataServer(config: cluster, settings: settings, storePath: store, host: host)
+            try await options.serve(marketData, on: host, logger: Logger(label: "tradewire.marketdata")) { bound in
+                ("marketdata listening on \(bound.map(\.description).joined(separator: ", ")) (following \(cluster.nodes.count) processor nodes)",
+                 ["address": "\(bound[0])", "nodes": "\(cluster.nodes.count)"])
+            }
         }
     }
 }

@@ -1,7 +1,10 @@
 import ArgumentParser
-import Logging
 import Cluster
+import Hosting
+import Logging
 import Telemetry
+import Transport
+import EventLoop
 
 #if canImport(Glibc)
 import Glibc
@@ -31,16 +34,47 @@ struct ServiceOptions: ParsableArguments {
         return (path, text, try ClusterConfig.parse(text, path: path))
     }
 
-    /// Logs that the service listens, and prints `line` on standard output: what `tradewire local` and the tests
-    /// wait for.
-    func announce(_ logger: Logger, _ line: String, metadata: Logger.Metadata) {
-        logger.notice("listening", metadata: metadata)
-        print(line)
-        fflush(nil)
+    /// Sets up logging and metrics for `name` and makes the process's host for its service.
+    func host(_ name: String, grace: Duration = .seconds(1)) throws -> ServiceHost {
+        try ServiceHost(name: name, telemetry: bootstrap(service: name), grace: grace)
+    }
+
+    /// Runs `service` on `host` until SIGTERM or SIGINT, then stops it gracefully; once it listens, logs so and
+    /// prints the line `announce` makes of the bound addresses on standard output (what `tradewire local` and the
+    /// tests wait for). A graceful stop that takes longer than `--shutdown-timeout` exits with status 1 (what was
+    /// acknowledged is durable either way); a fatal condition the service reported exits with status 70.
+    func serve(_ service: some HostedService, on host: ServiceHost, logger: Logger,
+               announce: @escaping @Sendable ([SocketAddress]) -> (line: String, metadata: Logger.Metadata)) async throws
+    {
+        let bound = shutdownTimeout
+        let signals = Task {
+            await Signals.waitForTermination()
+            guard !Task.isCancelled else { return }
+            logger.notice("shutting down", metadata: ["timeout_s": "\(bound)"])
+            host.beginGracefulShutdown()
+            try? await Task.sleep(for: .seconds(bound))
+            guard !Task.isCancelled else { return }
+            logger.critical("shutdown did not finish in time: exiting now", metadata: ["timeout_s": "\(bound)"])
+            Glibc.exit(1)
+        }
+        defer { signals.cancel() }
+        let started = ContinuousClock.now
+        do {
+            try await host.run(service) { addresses in
+                let (line, metadata) = announce(addresses)
+                logger.notice("listening", metadata: metadata)
+                print(line)
+                fflush(nil)
+            }
+        } catch let failure as ServiceFailure {
+            logger.critical("stopped", metadata: ["reason": "\(failure)"])
+            Glibc.exit(70)
+        }
+        logger.notice("stopped", metadata: ["took": "\(ContinuousClock.now - started)"])
     }
 
     /// Makes swift-log and swift-metrics write to this process's telemetry.
-    func bootstrap(service: String) throws -> Telemetry {
+    private func bootstrap(service: String) throws -> Telemetry {
         let levelText = logLevel ?? Environment.value("TRADEWIRE_LOG_LEVEL") ?? "info"
         guard let level = Logger.Level(rawValue: levelText) else {
             throw ValidationError("log level \(levelText) is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -51,24 +85,6 @@ struct ServiceOptions: ParsableArguments {
             format = chosen
         }
         return Telemetry.bootstrap(service: service, logLevel: level, format: format)
-    }
-
-    /// Waits for SIGTERM or SIGINT, then runs `shutdown`; if it has not finished within `--shutdown-timeout`, the
-    /// process exits with status 1 (what was acknowledged is in the journal either way).
-    func serveUntilTerminated(_ telemetry: Telemetry, logger: Logger, shutdown: @escaping @Sendable () async -> Void) async {
-        await Signals.waitForTermination()
-        logger.notice("shutting down", metadata: ["timeout_s": "\(shutdownTimeout)"])
-        telemetry.beginStopping()
-        let started = ContinuousClock.now
-        let bound = shutdownTimeout
-        let watchdog = Task.detached {
-            try await Task.sleep(for: .seconds(bound))
-            logger.critical("shutdown did not finish in time: exiting now", metadata: ["timeout_s": "\(bound)"])
-            Glibc.exit(1)
-        }
-        await shutdown()
-        watchdog.cancel()
-        logger.notice("stopped", metadata: ["took": "\(ContinuousClock.now - started)"])
     }
 }
 

@@ -165,9 +165,8 @@ struct MarketDataClusterTests {
             await cluster.stopMarketData()
             var config = cluster.config
             config.nodes = config.nodes.map { $0.id == owner.id ? ClusterNode(id: $0.id, address: "127.0.0.1:\(proxy.port)") : $0 }
-            let telemetry = Telemetry(service: "marketdata")
-            let server = try MarketDataServer(
-                config: config, settings: try MarketDataSettings.parse(cluster.text, path: cluster.configPath), telemetry: telemetry)
+            let server = try MarketDataServer(config: config, settings: try MarketDataSettings.parse(cluster.text, path: cluster.configPath))
+            let telemetry = server.host.telemetry
             try await server.start()
             let (host, port) = SocketAddressText.split(config.marketDataAddress!)!
             let channel = try Channel(host: host, port: port)

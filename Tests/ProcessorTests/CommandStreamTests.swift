@@ -2,6 +2,7 @@ import ClusterTestSupport
 import EventLoop
 import Foundation
 import Cluster
+import Hosting
 import Processor
 import Protos
 import RPC
@@ -61,7 +62,7 @@ struct CommandStreamTests {
         config.riskAddress = "127.0.0.1:\(riskPort)"
         config.riskTimeout = .seconds(30)
         config.dataDirectory = directory
-        let node = try ProcessorNode(config: config, nodeID: "p1", maxInFlightPerStream: 8)
+        let node = try ProcessorNode(config: config, nodeID: "p1", maxInFlightPerStream: 8, host: ServiceHost(name: "p1", grace: .milliseconds(100)))
         try await node.start()
         let client = ClusterClient(config: config)
 
@@ -85,7 +86,7 @@ struct CommandStreamTests {
         #expect(risk.waiting.load(ordering: .relaxed) == 100)
 
         await client.close()
-        await node.shutdown(grace: .milliseconds(100))
+        await node.shutdown()
         await riskServer.shutdown()
     }
 }
@@ -105,7 +106,7 @@ struct PassivationTests {
         config.dataDirectory = directory
         config.passivateAfter = .seconds(3)
         config.riskTimeout = .seconds(10)
-        let node = try ProcessorNode(config: config, nodeID: "p1")
+        let node = try ProcessorNode(config: config, nodeID: "p1", host: ServiceHost(name: "p1", grace: .milliseconds(100)))
         try await node.start()
         let client = ClusterClient(config: config)
 
@@ -135,7 +136,7 @@ struct PassivationTests {
 
         channel.close()
         await client.close()
-        await node.shutdown(grace: .milliseconds(100))
+        await node.shutdown()
         await riskServer.shutdown()
     }
 }
@@ -157,10 +158,10 @@ struct PassivationTests {
         }
         #expect(throws: ClusterConfigError.self) { try ClusterConfig.parse(#"{"epoch": 1, "nodes": [{"id": "p 1", "address": "127.0.0.1:1"}]}"#) }
         let open = try ClusterConfig.parse(base + "}")
-        #expect(throws: ClusterConfigError.self) { try open.internalServer(SocketAddress(host: "0.0.0.0", port: 0)!, telemetry: nil) }
-        _ = try open.internalServer(SocketAddress(host: "127.0.0.1", port: 0)!, telemetry: nil)
+        #expect(throws: ClusterConfigError.self) { try open.internalServer(SocketAddress(host: "0.0.0.0", port: 0)!) }
+        _ = try open.internalServer(SocketAddress(host: "127.0.0.1", port: 0)!)
         let meshed = try ClusterConfig.parse(base + #", "mesh_credential": "0123456789abcdef0123"}"#)
-        _ = try meshed.internalServer(SocketAddress(host: "0.0.0.0", port: 0)!, telemetry: nil)
+        _ = try meshed.internalServer(SocketAddress(host: "0.0.0.0", port: 0)!)
     }
 
     @Test func eachNodeKnowsTheRangesItOwns() throws {
@@ -198,13 +199,13 @@ struct RiskUnreachableTests {
         config.riskAddress = "127.0.0.1:\(closedPort)"
         config.riskTimeout = .seconds(10)
         config.dataDirectory = directory
-        let node = try ProcessorNode(config: config, nodeID: "p1")
+        let node = try ProcessorNode(config: config, nodeID: "p1", host: ServiceHost(name: "p1", grace: .milliseconds(100)))
         try await node.start()
         let client = ClusterClient(config: config)
         let ack = try await client.send(ProcessorCluster.place("ru-1", symbol: "RU", side: .buy, price: 100, quantity: 1))
         #expect(ack.order?.status == .rejected && ack.order?.rejectReason == .riskUnavailable)
         #expect(ack.order?.rejectText.contains("risk service is unavailable") == true, "\(ack)")
         await client.close()
-        await node.shutdown(grace: .milliseconds(100))
+        await node.shutdown()
     }
 }
