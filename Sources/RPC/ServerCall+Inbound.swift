@@ -13,7 +13,10 @@ extension ServerCall {
             requestEnded()
             return
         }
-        switch validate(headers, oversized: oversized) {
+        let fields = RequestFields(headers)
+        let routed = route(fields, oversized: oversized)
+        if case .success(let method) = routed { beginObserving(method) }
+        switch routed.flatMap({ validate(headers, fields, for: $0) }) {
         case .failure(let rejection):
             reject(rejection)
         case .success(let accepted):

@@ -16,43 +16,62 @@ extension ServerCall {
         case grpc(RPCError, extraHeaders: [(name: String, value: String)] = [])
     }
 
-    /// The checks of gRPC's PROTOCOL-HTTP2.md, in the order a server makes them.
-    func validate(_ headers: [(name: String, value: String)], oversized: Bool) -> Result<Accepted, Rejection> {
-        if oversized {
-            return .failure(.grpc(RPCError(code: .resourceExhausted, message: "request header list exceeds the limit")))
-        }
+    /// The request headers the checks read.
+    struct RequestFields {
         var path = ""
         var method = ""
         var contentType = ""
         var timeout: String?
         var encoding: String?
         var acceptEncoding = ""
-        for header in headers {
-            switch header.name {
-            case ":path": path = header.value
-            case ":method": method = header.value
-            case "content-type": contentType = header.value
-            case "grpc-timeout": timeout = header.value
-            case "grpc-encoding": encoding = header.value
-            case "grpc-accept-encoding": acceptEncoding = header.value
-            default: break
+
+        init(_ headers: [(name: String, value: String)]) {
+            for header in headers {
+                switch header.name {
+                case ":path": path = header.value
+                case ":method": method = header.value
+                case "content-type": contentType = header.value
+                case "grpc-timeout": timeout = header.value
+                case "grpc-encoding": encoding = header.value
+                case "grpc-accept-encoding": acceptEncoding = header.value
+                default: break
+                }
             }
         }
-        guard method == "POST" else {
-            return .failure(.http(status: 405, RPCError(code: .internal, message: "method \(Echo.quote(method)) is not POST")))
+    }
+
+    /// The checks of gRPC's PROTOCOL-HTTP2.md up to finding the method, in the order a server makes them.
+    func route(_ fields: RequestFields, oversized: Bool) -> Result<RPCMethod, Rejection> {
+        if oversized {
+            return .failure(.grpc(RPCError(code: .resourceExhausted, message: "request header list exceeds the limit")))
         }
-        guard contentType.hasPrefix("application/grpc") else {
+        guard fields.method == "POST" else {
+            return .failure(.http(status: 405, RPCError(code: .internal, message: "method \(Echo.quote(fields.method)) is not POST")))
+        }
+        guard fields.contentType.hasPrefix("application/grpc") else {
             return .failure(
-                .http(status: 415, RPCError(code: .internal, message: "content-type \(Echo.quote(contentType)) is not application/grpc")))
+                .http(status: 415, RPCError(code: .internal, message: "content-type \(Echo.quote(fields.contentType)) is not application/grpc")))
         }
-        guard let handler = router.method(forPath: path) else {
-            return .failure(.grpc(unimplemented(path: path)))
+        guard let handler = router.method(forPath: fields.path) else {
+            return .failure(.grpc(unimplemented(path: fields.path)))
         }
-        if let methodObserver = handler.observer {
-            observer = methodObserver
-            startedAt = executionContext.now()
-            methodObserver.started()
-        }
+        return .success(handler)
+    }
+
+    /// Tells the method's observer the call started (it hears how it ended from `observeEnd`).
+    func beginObserving(_ method: RPCMethod) {
+        guard let methodObserver = method.observer else { return }
+        observer = methodObserver
+        startedAt = executionContext.now()
+        methodObserver.started()
+    }
+
+    /// The rest of the checks, for a request routed to `handler`: encoding, deadline, metadata, admission.
+    func validate(_ headers: [(name: String, value: String)], _ fields: RequestFields, for handler: RPCMethod)
+        -> Result<Accepted, Rejection>
+    {
+        let encoding = fields.encoding
+        let timeout = fields.timeout
         var compression = CompressionAlgorithm.identity
         if let encoding, encoding != "identity" {
             guard let known = CompressionAlgorithm(rawValue: encoding) else {
@@ -78,7 +97,7 @@ extension ServerCall {
             return .failure(.grpc(error))
         }
         if let refusal = router.admission?(handler.descriptor, metadata) { return .failure(.grpc(refusal)) }
-        let acceptsGzip = acceptEncoding.split(separator: ",").contains { $0.trimmingSpaces == "gzip" }
+        let acceptsGzip = fields.acceptEncoding.split(separator: ",").contains { $0.trimmingSpaces == "gzip" }
         return .success(Accepted(
             method: handler, metadata: metadata, deadline: deadline, encoding: compression, acceptsGzip: acceptsGzip))
     }
