@@ -12,7 +12,7 @@ extension ServerConnection: HTTP2SessionDelegate, ServerCallTransport {
             call.receiveHeaders(fields, endStream: endStream, oversized: oversized)
             return
         }
-        if (draining && finalGoAwaySent) || handlers.isFull {
+        if !machine.acceptsStreams || handlers.isFull {
             // Nothing of the stream was processed: a gRPC client may send it again (on another connection).
             session.reset(streamID: streamID, errorCode: .refusedStream)
             return

@@ -4,33 +4,17 @@ import RPC
 
 /// Keepalive enforcement, idle and age limits, graceful shutdown.
 extension ServerConnection {
-    /// gRPC's ping policy (grpc-go's handlePing, C-core's max_ping_strikes): pings closer together than allowed
-    /// are strikes; a HEADERS or DATA frame written since the previous ping clears them — written, not queued: a
-    /// response draining slowly under flow control is data flowing, and grpc-go's client pings (BDP estimation)
-    /// as it receives it. Past the limit, GOAWAY ENHANCE_YOUR_CALM "too_many_pings".
+    /// A PING arrived: past the keepalive policy's strikes (`ServerConnectionStateMachine.pingReceived`), GOAWAY
+    /// ENHANCE_YOUR_CALM "too_many_pings" and close.
     func enforceKeepalive() {
-        let now = Monotonic.now()
-        let sent = session.streamFramesSent
-        defer {
-            lastPingAt = now
-            framesSentAtLastPing = sent
-        }
-        if sent != framesSentAtLastPing {
-            pingStrikes = 0
-            return
-        }
-        let policy = configuration.keepalive
-        let interval =
-            calls.isEmpty && !policy.permitWithoutCalls ? Duration.seconds(7200).nanoseconds : policy.minimumInterval.nanoseconds
-        if lastPingAt != 0 && now - lastPingAt < interval { pingStrikes += 1 }
-        if pingStrikes > policy.maxStrikes && !closeAfterFlush {
-            session.goAway(errorCode: .enhanceYourCalm, debug: "too_many_pings")
-            closeWhenFlushed()  // Not at once: this runs inside the session's read, which must not send.
-        }
+        let verdict = machine.pingReceived(now: Monotonic.now(), framesSent: session.streamFramesSent, hasCalls: !calls.isEmpty)
+        guard verdict == .tooManyPings else { return }
+        session.goAway(errorCode: .enhanceYourCalm, debug: "too_many_pings")
+        requestFlush()  // Not at once: this runs inside the session's read, which must not send.
     }
 
     func armIdleTimer() {
-        guard let idle = configuration.maxConnectionIdle, calls.isEmpty, !draining, !closed else { return }
+        guard let idle = configuration.maxConnectionIdle, machine.mayIdle(hasCalls: !calls.isEmpty), !closed else { return }
         idleTimer?.cancel()
         idleTimer = loop.schedule(at: Monotonic.now() + idle.nanoseconds) { [unowned self] in
             beginGracefulShutdown(grace: .seconds(1))
@@ -39,12 +23,10 @@ extension ServerConnection {
 
     /// A call ended: close a draining connection that has no calls left, or start the idle clock.
     func callsChanged() {
-        if calls.isEmpty {
-            if draining && finalGoAwaySent {
-                closeWhenFlushed()  // The final GOAWAY already went out.
-            } else {
-                armIdleTimer()
-            }
+        switch machine.callsChanged(hasCalls: !calls.isEmpty) {
+        case .close: requestFlush()  // The final GOAWAY already went out.
+        case .startIdleClock: armIdleTimer()
+        case .nothing: break
         }
     }
 
@@ -52,8 +34,7 @@ extension ServerConnection {
     /// has seen the first GOAWAY, a final GOAWAY with the last stream processed. Calls in flight finish; after
     /// `grace` those left are cancelled and the connection closes.
     func beginGracefulShutdown(grace: Duration) {
-        guard !draining, !closed else { return }
-        draining = true
+        guard !closed, machine.beginDraining() else { return }
         idleTimer?.cancel()
         session.submitShutdownNotice()
         session.ping(opaque: Self.shutdownPingOpaque)
@@ -65,17 +46,16 @@ extension ServerConnection {
         }
     }
 
+    /// The shutdown PING was answered: the final GOAWAY (once); with no calls left, close once it is out.
     func sendFinalGoAway() {
-        guard draining, !finalGoAwaySent else { return }
-        finalGoAwaySent = true
+        guard machine.shutdownPingAnswered(hasCalls: !calls.isEmpty) else { return }
         session.goAway(errorCode: .noError, lastStreamID: session.lastProcessedStreamID)
         requestFlush()
-        if calls.isEmpty { closeWhenFlushed() }
     }
 
     /// Closes once the output buffer has been written (the next flush, or the one after a full socket).
     func closeWhenFlushed() {
-        closeAfterFlush = true
+        machine.closeWhenFlushed()
         requestFlush()
     }
 }

@@ -13,7 +13,7 @@ extension ServerConnection {
     func receiveBeforeHTTP2(_ bytes: UnsafeRawBufferPointer) throws {
         if plainRequest != nil {
             // Bodies are not read: past the head's limit (or once answered), what else arrives is dropped.
-            guard !closeAfterFlush else { return }
+            guard !machine.closeAfterFlush else { return }
             plainRequest!.append(contentsOf: bytes.prefix(Self.plainRequestLimit + 4 - min(plainRequest!.count, Self.plainRequestLimit + 4)))
             answerPlainRequestIfComplete()
             return
@@ -34,7 +34,7 @@ extension ServerConnection {
     }
 
     private func answerPlainRequestIfComplete() {
-        guard let request = plainRequest, !closeAfterFlush, let handler = configuration.plainHTTP else { return }
+        guard let request = plainRequest, !machine.closeAfterFlush, let handler = configuration.plainHTTP else { return }
         guard let headEnd = request.firstRange(of: [13, 10, 13, 10]) else {
             if request.count > Self.plainRequestLimit { respondPlain(PlainHTTPResponse(status: 431, text: "request header too large\n"), head: false) }
             return
@@ -59,7 +59,7 @@ extension ServerConnection {
             + "content-length: \(response.body.count)\r\nconnection: close\r\n\r\n"
         output.append(contentsOf: header.utf8)
         if !head { output.append(contentsOf: response.body) }
-        closeAfterFlush = true
+        machine.closeWhenFlushed()
         requestFlush()
     }
 }

@@ -24,20 +24,13 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
     var outputOffset = 0
     private var flushRequested = false
     private var writeInterest = false
-    var closeAfterFlush = false
+    /// Keepalive strikes, the drain, and whether to close once the output is written.
+    var machine: ServerConnectionStateMachine
     private(set) var closed = false
     private var socketClosed = false
     private var lingerTimer: LoopTimer?
 
-    // Keepalive enforcement (see KeepalivePolicy).
-    var lastPingAt: UInt64 = 0
-    var pingStrikes = 0
-    /// The session's HEADERS and DATA frames sent when the last ping arrived.
-    var framesSentAtLastPing: UInt64 = 0
-
-    // Graceful shutdown and connection lifetime.
-    var draining = false
-    var finalGoAwaySent = false
+    // Connection lifetime.
     var idleTimer: LoopTimer?
     var ageTimer: LoopTimer?
     var graceTimer: LoopTimer?
@@ -64,6 +57,7 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
         self.peer = peer
         requestMemory = RequestMemory(limit: server.configuration.maxRequestBytesPerConnection, parent: server.requestMemory)
         handlers = HandlerSlots(limit: Int(server.configuration.http2.maxConcurrentStreams))
+        machine = ServerConnectionStateMachine(keepalive: server.configuration.keepalive)
     }
 
     /// Starts the session (queueing our SETTINGS) and registers for reads. With `plainHTTP`, nothing is sent until
@@ -76,7 +70,7 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
         armIdleTimer()
         handshakeTimer = loop.schedule(at: Monotonic.now() + configuration.handshakeTimeout.nanoseconds) { [unowned self] in
             // Neither a complete HTTP/2 preface with SETTINGS nor a plain request head arrived in time.
-            if sniffed != nil || (plainRequest != nil && !closeAfterFlush) || (plainRequest == nil && !session.peerSettingsReceived) {
+            if sniffed != nil || (plainRequest != nil && !machine.closeAfterFlush) || (plainRequest == nil && !session.peerSettingsReceived) {
                 close()
             }
         }
@@ -186,11 +180,8 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
             return
         }
         setWriteInterest(outputOffset < output.count)
-        // nghttp2 stops wanting reads as soon as any GOAWAY is sent with no stream open; a draining connection
-        // must still wait for the PING answer and send the final GOAWAY, or a stream the client opened meanwhile
-        // would be lost without a word.
-        let sessionDone = plainRequest == nil && !session.wantsRead && !session.wantsWrite && (!draining || finalGoAwaySent)
-        if outputOffset == output.count && (closeAfterFlush || sessionDone) { close() }
+        let wantsIO = plainRequest != nil || session.wantsRead || session.wantsWrite
+        if outputOffset == output.count && machine.isDone(sessionWantsIO: wantsIO) { close() }
     }
 
     private func setWriteInterest(_ wanted: Bool) {
