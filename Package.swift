@@ -216,6 +216,7 @@ let package = Package(
         .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "HTTP2TestSupport"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC"]),
         .testTarget(name: "HashRingTests", dependencies: ["HashRing"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Transport", "RPC", "Protos", "ServiceStubs", "EventLoop", "Locks"]),
         .testTarget(
             name: "HostingTests",
             dependencies: ["Hosting", "GRPCServices", "ServiceStubs", "Transport", "RPC", "EventLoop", "Locks"]),

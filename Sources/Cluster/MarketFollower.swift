@@ -1,7 +1,7 @@
 public import Protos
-import RPC
+public import RPC
 import ServiceStubs
-public import Transport
+import Transport
 
 /// Keeps a consumer's instruments and reference prices current from the market-data service: WatchInstruments
 /// and StreamQuotes for every symbol, each resumed after a failure (with ``Backoff/mesh``, reset by each update).
@@ -10,11 +10,11 @@ public import Transport
 /// Risk and the gateway follow market data this way; until it has answered, they know no instrument and fail
 /// closed.
 public struct MarketFollower: Sendable {
-    let channel: Channel
+    let channel: any RPCClientTransport
     let instrument: @Sendable (Tradewire_V1_Instrument) -> Void
     let quote: @Sendable (Tradewire_V1_Quote) -> Void
 
-    public init(channel: Channel, instrument: @escaping @Sendable (Tradewire_V1_Instrument) -> Void,
+    public init(channel: any RPCClientTransport, instrument: @escaping @Sendable (Tradewire_V1_Instrument) -> Void,
                 quote: @escaping @Sendable (Tradewire_V1_Quote) -> Void)
     {
         self.channel = channel
