@@ -2,9 +2,12 @@
 // Tradewire: gRPC order platform. Linux only. Layers point down; see README.md for the target table.
 import PackageDescription
 
-/// Release builds of the runtime drop the dynamic exclusivity checks on class properties (4–5% of a unary
-/// call's CPU on the server). Debug builds, which run the tests, keep them, so an overlapping access is still
-/// caught there.
+/// Release builds of the runtime drop the dynamic exclusivity checks on class properties. Measured 2026-12-05 (a
+/// release build with and one without the flag, `tradewire interop server` on one loop pinned to a core, 300,000
+/// unary calls of 64 B from `h2load -c 4 -m 100`, `perf record -F 1999` on the server): with the checks, 7.1% of
+/// the server's samples are in the exclusivity runtime (AccessSet::insert, swift_beginAccess/endAccess and their
+/// TLS lookup) and `__tls_get_addr` takes 2.5 points more; without them, none. Debug builds, which run the tests,
+/// keep the checks, so an overlapping access is still caught there.
 let releaseSettings: [SwiftSetting] = [
     .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
