@@ -32,8 +32,7 @@ final class ClientConnection: Selectable, TurnFlushable, @unchecked Sendable {
     /// Told of every state change (the subchannel), on the loop.
     var onStateChange: ((ClientConnection, State, RPCError?) -> Void)?
 
-    private var output: [UInt8] = []
-    private var outputOffset = 0
+    private var output = SocketOutput()
     private var flushRequested = false
     private var writeInterest = false
     private var connectTimer: LoopTimer?
@@ -196,30 +195,18 @@ final class ClientConnection: Selectable, TurnFlushable, @unchecked Sendable {
         flushRequested = false
         guard state == .ready || state == .draining else { return }
         guard writeOutput() else { return }
-        if state == .draining && calls.isEmpty && outputOffset == output.count { close() }
+        if state == .draining && calls.isEmpty && output.isWritten { close() }
     }
 
     /// Writes what the session has to send, as far as the socket takes it; false if the connection failed.
     private func writeOutput() -> Bool {
         do {
-            while true {
-                if outputOffset == output.count {
-                    output.removeAll(keepingCapacity: true)
-                    outputOffset = 0
-                    try session.produceOutput(into: &output, limit: Self.outputLimit)
-                    if output.isEmpty { break }
-                }
-                let sent = try output.withUnsafeBytes { bytes in
-                    try Socket.send(fd, UnsafeRawBufferPointer(rebasing: bytes[outputOffset...]))
-                }
-                guard case .processed(let count) = sent else { break }
-                outputOffset += count
-            }
+            try output.flush(to: fd) { try session.produceOutput(into: &$0, limit: Self.outputLimit) }
         } catch {
             fail(RPCError(code: .unavailable, message: "writing to \(address): \(error)"))
             return false
         }
-        setInterest(writable: outputOffset < output.count)
+        setInterest(writable: !output.isWritten)
         return true
     }
 

@@ -52,13 +52,13 @@ extension ServerConnection {
 
     /// Queues `response` with `Connection: close` and closes once it is sent.
     private func respondPlain(_ response: PlainHTTPResponse, head: Bool) {
-        output.removeAll(keepingCapacity: true)
-        outputOffset = 0
         let reason = HTTPReason.phrase(response.status)
         let header = "HTTP/1.1 \(response.status) \(reason)\r\ncontent-type: \(response.contentType)\r\n"
             + "content-length: \(response.body.count)\r\nconnection: close\r\n\r\n"
-        output.append(contentsOf: header.utf8)
-        if !head { output.append(contentsOf: response.body) }
+        output.reset { buffer in
+            buffer.append(contentsOf: header.utf8)
+            if !head { buffer.append(contentsOf: response.body) }
+        }
         machine.closeWhenFlushed()
         requestFlush()
     }

@@ -20,8 +20,7 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
     var session: HTTP2Session!
     var calls = StreamTable<ServerCall>()
 
-    var output: [UInt8] = []
-    var outputOffset = 0
+    var output = SocketOutput()
     private var flushRequested = false
     private var writeInterest = false
     /// Keepalive strikes, the drain, and whether to close once the output is written.
@@ -161,27 +160,18 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
         flushRequested = false
         guard !closed, sniffed == nil else { return }
         do {
-            while true {
-                if outputOffset == output.count {
-                    if plainRequest != nil { break }  // Only the plain answer goes out, never the session's SETTINGS.
-                    output.removeAll(keepingCapacity: true)
-                    outputOffset = 0
-                    try session.produceOutput(into: &output, limit: configuration.connectionOutputLimit)
-                    if output.isEmpty { break }
-                }
-                let sent = try output.withUnsafeBytes { bytes in
-                    try Socket.send(fd, UnsafeRawBufferPointer(rebasing: bytes[outputOffset...]))
-                }
-                guard case .processed(let count) = sent else { break }  // The kernel's buffer is full.
-                outputOffset += count
+            try output.flush(to: fd) { buffer in
+                // Only the plain answer goes out, never the session's SETTINGS.
+                guard plainRequest == nil else { return }
+                try session.produceOutput(into: &buffer, limit: configuration.connectionOutputLimit)
             }
         } catch {
             close()
             return
         }
-        setWriteInterest(outputOffset < output.count)
+        setWriteInterest(!output.isWritten)
         let wantsIO = plainRequest != nil || session.wantsRead || session.wantsWrite
-        if outputOffset == output.count && machine.isDone(sessionWantsIO: wantsIO) { close() }
+        if output.isWritten && machine.isDone(sessionWantsIO: wantsIO) { close() }
     }
 
     private func setWriteInterest(_ wanted: Bool) {
@@ -192,10 +182,8 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
 
     /// Flushes what nghttp2 queued (e.g. a GOAWAY) as far as the socket takes it right now, then closes.
     func sendWhatIsQueuedAndClose() {
-        _ = try? session.produceOutput(into: &output, limit: configuration.connectionOutputLimit)
-        if outputOffset < output.count {
-            _ = try? output.withUnsafeBytes { try Socket.send(fd, UnsafeRawBufferPointer(rebasing: $0[outputOffset...])) }
-        }
+        try? output.append { try session.produceOutput(into: &$0, limit: configuration.connectionOutputLimit) }
+        output.writeOnce(to: fd)
         close()
     }
 
