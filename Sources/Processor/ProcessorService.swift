@@ -27,10 +27,13 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
             }
             do {
                 for try await batch in requests {
-                    // A batch larger than the bound goes in a part at a time.
-                    for start in stride(from: 0, to: batch.commands.count, by: maxInFlight) {
-                        let commands = Array(batch.commands[start..<min(start + maxInFlight, batch.commands.count)])
-                        await sink.reserve(commands.count)
+                    // A batch goes in as far as there is room, the rest as acknowledgements make more: the stream
+                    // keeps its bound in flight however the sender happened to cut its batches.
+                    var start = 0
+                    while start < batch.commands.count {
+                        let granted = await sink.reserve(upTo: batch.commands.count - start)
+                        let commands = Array(batch.commands[start..<start + granted])
+                        start += granted
                         core.loop.execute {
                             for command in commands { core.handle(command) { sink.push($0) } }
                         }
@@ -195,25 +198,35 @@ final class AckSink: Sendable {
         var inputEnded = false
         var cancelled = false
         var writer: UnsafeContinuation<Void, Never>?
-        var room: (count: Int, continuation: UnsafeContinuation<Void, Never>)?
+        /// The reader waiting for room, and how many commands it has.
+        var room: (wanted: Int, continuation: UnsafeContinuation<Int, Never>)?
+
+        /// Counts up to `wanted` more in flight, as many as fit under `limit`; nil when none does.
+        mutating func grant(_ wanted: Int, limit: Int) -> Int? {
+            let granted = min(wanted, limit - inFlight)
+            guard granted > 0 else { return nil }
+            inFlight += granted
+            return granted
+        }
     }
 
     init(limit: Int) {
         self.limit = limit
     }
 
-    /// Waits until `count` (at most the limit) more commands fit.
-    func reserve(_ count: Int) async {
+    /// Takes room for up to `wanted` (> 0) more commands, waiting while the stream has its limit in flight;
+    /// returns how many it took (at least one; all of them once the stream is cancelled, which stops nothing).
+    func reserve(upTo wanted: Int) async -> Int {
         await withUnsafeContinuation { continuation in
-            let fits = state.withLock { state -> Bool in
-                guard state.inFlight > 0 && state.inFlight + count > limit && !state.cancelled else {
-                    state.inFlight += count
-                    return true
+            let granted = state.withLock { state -> Int? in
+                if state.cancelled { return wanted }
+                guard let granted = state.grant(wanted, limit: limit) else {
+                    state.room = (wanted, continuation)
+                    return nil
                 }
-                state.room = (count, continuation)
-                return false
+                return granted
             }
-            if fits { continuation.resume() }
+            if let granted { continuation.resume(returning: granted) }
         }
     }
 
@@ -221,17 +234,16 @@ final class AckSink: Sendable {
         let (writer, room) = state.withLock { state in
             state.acks.append(ack)
             state.inFlight -= 1
-            var room: UnsafeContinuation<Void, Never>?
-            if let waiting = state.room, state.inFlight == 0 || state.inFlight + waiting.count <= limit {
-                state.inFlight += waiting.count
-                room = waiting.continuation
+            var room: (UnsafeContinuation<Int, Never>, Int)?
+            if let waiting = state.room, let granted = state.grant(waiting.wanted, limit: limit) {
+                room = (waiting.continuation, granted)
                 state.room = nil
             }
             defer { state.writer = nil }
             return (state.writer, room)
         }
         writer?.resume()
-        room?.resume()
+        if let (continuation, granted) = room { continuation.resume(returning: granted) }
     }
 
     /// The acknowledgements gathered so far; waits while there are none; nil once the input ended and every
@@ -271,9 +283,10 @@ final class AckSink: Sendable {
         let (writer, room) = state.withLock { state in
             state.cancelled = true
             defer { state.writer = nil; state.room = nil }
-            return (state.writer, state.room?.continuation)
+            return (state.writer, state.room)
         }
         writer?.resume()
-        room?.resume()
+        if let room { room.continuation.resume(returning: room.wanted) }
     }
 }
+

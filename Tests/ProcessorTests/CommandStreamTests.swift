@@ -64,28 +64,40 @@ struct CommandStreamTests {
         config.dataDirectory = directory
         let node = try ProcessorNode(config: config, nodeID: "p1", maxInFlightPerStream: 8, host: ServiceHost(name: "p1", grace: .milliseconds(100)))
         try await node.start()
-        let client = ClusterClient(config: config)
 
-        let acknowledged = Atomic<Int>(0)
-        let stream = try client.stream(to: config.nodes[0])
-        for index in 0..<100 {
+        // The node's Commands stream spoken directly, so that the test cuts the batches: one command alone, then
+        // 99 in one batch. However a sender cuts them, the node fills its limit (7 of the 99 go in at once) and
+        // takes no more until some are acknowledged.
+        let parts = config.nodes[0].address.split(separator: ":")
+        let channel = try Channel(host: String(parts[0]), port: Int(parts[1])!)
+        defer { channel.close() }
+        func command(_ index: Int) -> Tradewire_V1_Command {
             var command = ProcessorCluster.place("bp-\(index)", symbol: "BP", side: .buy, price: 100, quantity: 1)
             command.ringEpoch = 1
-            stream.send(command) { result in
-                if case .success(let ack) = result, ack.order?.status == .accepted { acknowledged.add(1, ordering: .relaxed) }
-            }
+            command.commandID = UInt64(index + 1)
+            return command
         }
-        // While risk holds every check, the node has taken exactly its limit of commands from the stream.
-        #expect(try await waitUntil { risk.waiting.load(ordering: .relaxed) == 8 })
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(risk.waiting.load(ordering: .relaxed) == 8)
-        #expect(try await node.liveActors().orders == 8)
-        #expect(acknowledged.load(ordering: .relaxed) == 0)
-        risk.open.store(true, ordering: .relaxed)
-        #expect(try await waitUntil { acknowledged.load(ordering: .relaxed) == 100 })
+        let accepted = try await Tradewire_V1_Processor.Client(channel).commands { requests, responses in
+            try await requests.write(Tradewire_V1_CommandBatch(commands: [command(0)]))
+            #expect(try await waitUntil { risk.waiting.load(ordering: .relaxed) == 1 })
+            try await requests.write(Tradewire_V1_CommandBatch(commands: (1..<100).map(command)))
+            // While risk holds every check, the node has taken exactly its limit of commands from the stream.
+            #expect(try await waitUntil { risk.waiting.load(ordering: .relaxed) == 8 })
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(risk.waiting.load(ordering: .relaxed) == 8)
+            #expect(try await node.liveActors().orders == 8)
+            risk.open.store(true, ordering: .relaxed)
+            var accepted = Set<UInt64>()
+            for try await batch in responses {
+                for ack in batch.acks where ack.order?.status == .accepted { accepted.insert(ack.commandID) }
+                if accepted.count == 100 { break }
+            }
+            requests.finish()
+            return accepted.count
+        }
+        #expect(accepted == 100)
         #expect(risk.waiting.load(ordering: .relaxed) == 100)
 
-        await client.close()
         await node.shutdown()
         await riskServer.shutdown()
     }
