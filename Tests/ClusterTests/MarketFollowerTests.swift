@@ -32,31 +32,33 @@ struct MarketFollowerTests {
         func watchInstruments(request: Tradewire_V1_ListInstrumentsRequest, responses: RPCResponseWriter<Tradewire_V1_Instrument>,
                               context: ServerContext) async throws
         {
-            let index = subscriptions.withLock { state in defer { state.instruments += 1 }; return state.instruments }
-            let script = instrumentScripts[min(index, instrumentScripts.count - 1)]
-            for symbol in script.updates {
+            try await play(instrumentScripts, counter: \.instruments, responses) { symbol, _ in
                 var instrument = Tradewire_V1_Instrument()
                 instrument.symbol = symbol
-                try await responses.write(instrument)
+                return instrument
             }
-            try await Self.end(script)
         }
 
         func streamQuotes(request: Tradewire_V1_StreamMarketDataRequest, responses: RPCResponseWriter<Tradewire_V1_Quote>,
                           context: ServerContext) async throws
         {
-            let index = subscriptions.withLock { state in defer { state.quotes += 1 }; return state.quotes }
-            let script = quoteScripts[min(index, quoteScripts.count - 1)]
-            for symbol in script.updates {
+            try await play(quoteScripts, counter: \.quotes, responses) { symbol, subscription in
                 var quote = Tradewire_V1_Quote()
                 quote.symbol = symbol
-                quote.updatedAtUnixNanos = Int64(index + 1)
-                try await responses.write(quote)
+                quote.updatedAtUnixNanos = Int64(subscription + 1)
+                return quote
             }
-            try await Self.end(script)
         }
 
-        private static func end(_ script: Script) async throws {
+        /// Plays the next script of a stream: its updates (`make` gets the symbol and the subscription's number),
+        /// then its failure, or waits until cancelled.
+        private func play<Message: ProtoMessage>(
+            _ scripts: [Script], counter: WritableKeyPath<(instruments: Int, quotes: Int), Int>, _ responses: RPCResponseWriter<Message>,
+            make: (String, Int) -> Message
+        ) async throws {
+            let index = subscriptions.withLock { state in defer { state[keyPath: counter] += 1 }; return state[keyPath: counter] }
+            let script = scripts[min(index, scripts.count - 1)]
+            for symbol in script.updates { try await responses.write(make(symbol, index)) }
             if let failure = script.failure { throw failure }
             while !Task.isCancelled { try await Task.sleep(for: .seconds(1)) }
         }
