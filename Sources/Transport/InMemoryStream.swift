@@ -69,26 +69,31 @@ final class InMemoryStream: @unchecked Sendable {
 
     // MARK: - What the ends send
 
+    /// The queue of what goes to the server, or to the client.
+    private static func queue(toServer: Bool) -> ReferenceWritableKeyPath<InMemoryStream, Direction> {
+        toServer ? \.toServer : \.toClient
+    }
+
     func send(_ item: Item, toServer: Bool) {
         guard !closed else { return }
-        if case .data(let bytes) = item {
-            if toServer { self.toServer.queuedBytes += bytes.count } else { toClient.queuedBytes += bytes.count }
-        }
-        if toServer { self.toServer.items.append(item) } else { toClient.items.append(item) }
+        let queue = Self.queue(toServer: toServer)
+        if case .data(let bytes) = item { self[keyPath: queue].queuedBytes += bytes.count }
+        self[keyPath: queue].items.append(item)
         schedulePump()
     }
 
     /// The receiver took `bytes` of what it was given: the sender's window reopens.
     func consumed(_ bytes: Int, byServer: Bool) {
-        if byServer { toServer.unconsumed -= bytes } else { toClient.unconsumed -= bytes }
+        self[keyPath: Self.queue(toServer: byServer)].unconsumed -= bytes
         schedulePump()
     }
 
     /// Whether the sender must wait (its queue is past the watermark); if so it hears `streamWritable` later.
     func isBlocked(sentByServer: Bool) -> Bool {
-        let blocked = (sentByServer ? toClient.queuedBytes : toServer.queuedBytes) > transport.flow.highWatermark
-        if blocked { if sentByServer { toClient.senderWaits = true } else { toServer.senderWaits = true } }
-        return blocked
+        let queue = Self.queue(toServer: !sentByServer)
+        guard self[keyPath: queue].queuedBytes > transport.flow.highWatermark else { return false }
+        self[keyPath: queue].senderWaits = true
+        return true
     }
 
     /// RST_STREAM now: nothing queued is delivered. In a later turn, so the caller is not re-entered.
@@ -113,30 +118,32 @@ final class InMemoryStream: @unchecked Sendable {
         if toServer.ended && toClient.ended { close(0) }
     }
 
-    /// Delivers the next item one way, if the window lets it; whether something was delivered.
+    /// Delivers the next item one way, if the window lets it; whether something was delivered. The queue is
+    /// updated before the receiver hears of the item (which may send, or close the stream).
     private func deliverNext(toServer: Bool) -> Bool {
-        var direction = toServer ? self.toServer : toClient
-        guard let item = direction.items.first else { return false }
+        let queue = Self.queue(toServer: toServer)
+        guard let item = self[keyPath: queue].items.first else { return false }
         switch item {
         case .data(let bytes):
-            let room = transport.flow.window - direction.unconsumed
+            let room = transport.flow.window - self[keyPath: queue].unconsumed
             guard room > 0 else { return false }
             let count = min(room, bytes.count)
-            if count == bytes.count { direction.items.removeFirst() } else { direction.items[0] = .data(Array(bytes[count...])) }
-            direction.queuedBytes -= count
-            direction.unconsumed += count
-            store(direction, toServer: toServer)
+            if count == bytes.count {
+                self[keyPath: queue].items.removeFirst()
+            } else {
+                self[keyPath: queue].items[0] = .data(Array(bytes[count...]))
+            }
+            self[keyPath: queue].queuedBytes -= count
+            self[keyPath: queue].unconsumed += count
             let chunk = count == bytes.count ? bytes : Array(bytes[..<count])
             chunk.withUnsafeBytes { toServer ? server.receiveData($0) : client.receiveData($0) }
         case .headers(let headers, let endStream):
-            direction.items.removeFirst()
-            direction.ended = endStream
-            store(direction, toServer: toServer)
+            self[keyPath: queue].items.removeFirst()
+            self[keyPath: queue].ended = endStream
             if toServer { server.receiveHeaders(headers, endStream: endStream, oversized: false) } else { client.receiveHeaders(headers, endStream: endStream) }
         case .end:
-            direction.items.removeFirst()
-            direction.ended = true
-            store(direction, toServer: toServer)
+            self[keyPath: queue].items.removeFirst()
+            self[keyPath: queue].ended = true
             if toServer { server.receiveEnd() } else { client.receiveEnd() }
         case .reset(let code):
             close(code)
@@ -144,21 +151,12 @@ final class InMemoryStream: @unchecked Sendable {
         return true
     }
 
-    private func store(_ direction: Direction, toServer: Bool) {
-        if toServer { self.toServer = direction } else { toClient = direction }
-    }
-
+    /// A sender told to wait hears `streamWritable` once its queue has drained below half the watermark.
     private func wakeWaitingSender(ofServer: Bool) {
-        let waits = ofServer ? toClient.senderWaits : toServer.senderWaits
-        let queued = ofServer ? toClient.queuedBytes : toServer.queuedBytes
-        guard waits, queued <= transport.flow.highWatermark / 2 else { return }
-        if ofServer {
-            toClient.senderWaits = false
-            server.streamWritable()
-        } else {
-            toServer.senderWaits = false
-            client.streamWritable()
-        }
+        let queue = Self.queue(toServer: !ofServer)
+        guard self[keyPath: queue].senderWaits, self[keyPath: queue].queuedBytes <= transport.flow.highWatermark / 2 else { return }
+        self[keyPath: queue].senderWaits = false
+        if ofServer { server.streamWritable() } else { client.streamWritable() }
     }
 
     /// Both calls hear the stream close (`code` 0: after both ends, else a reset); the transport forgets it.
