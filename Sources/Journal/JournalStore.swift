@@ -96,6 +96,26 @@ public struct JournalWrite: Sendable {
 
     /// Rows this write adds, for sizing a group commit.
     var weight: Int { max(1, events.count + orders.count + inputs.count + snapshots.count + outbox.count) }
+
+    /// Adds `other` after this write's rows: one transaction then commits both, in this order.
+    public mutating func append(_ other: JournalWrite) {
+        events += other.events
+        orders += other.orders
+        inputs += other.inputs
+        snapshots += other.snapshots
+        outbox += other.outbox
+        for (destination, upTo) in other.delivered { delivered[destination] = max(delivered[destination] ?? 0, upTo) }
+    }
+
+    /// Keeps only the last row of each order (each row is an order's whole current state, so the last one written
+    /// is what the transaction leaves anyway), in the order of their last writes.
+    public mutating func keepLastOrderRows() {
+        guard orders.count > 1 else { return }
+        var last: [String: Int] = [:]
+        for (index, row) in orders.enumerated() { last[row.key] = index }
+        guard last.count < orders.count else { return }
+        orders = orders.enumerated().filter { last[$0.element.key] == $0.offset }.map(\.element)
+    }
 }
 
 /// What a committed write got: its events' sequence numbers and its outbox messages' per-destination numbers (in

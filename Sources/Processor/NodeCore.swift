@@ -17,7 +17,7 @@ import ServiceStubs
 ///
 /// A journal that fails to write stops the node (fail-stop, reported to the host): its in-memory state would be
 /// ahead of the journal, and a restart rebuilds it from what committed.
-final class NodeCore: @unchecked Sendable {
+final class NodeCore: TurnFlushable, @unchecked Sendable {
     // @unchecked Sendable: every stored property is touched on `loop` only; the entry points hop there.
     typealias Reply = @Sendable (Tradewire_V1_Ack) -> Void
 
@@ -41,6 +41,13 @@ final class NodeCore: @unchecked Sendable {
     let snapshotEvery: Int
     private let fatal: @Sendable (String, any Error) -> Void
     private var journalFailed = false
+    /// What the current turn produced: sent at its end as one risk batch and one journal write.
+    private var turn = Turn()
+    /// Turns whose write is with the journal, oldest first (the journal completes writes in the order given).
+    private var committing: [Turn] = []
+    /// Turns whose risk batch is with risk, by a number of their own.
+    private var deciding: [UInt64: [(RiskChecker.Decision) -> Void]] = [:]
+    private var nextRiskBatch: UInt64 = 0
 
     /// - Parameter fatal: told once if the journal fails.
     init(nodeID: String, config: ClusterConfig, journal: Journal, risk: RiskChecker, peers: [String: CommandStream],
@@ -154,8 +161,8 @@ final class NodeCore: @unchecked Sendable {
         actor.awaitingRisk = true
         actor.lastUsed = Monotonic.now()
         logger.debug("order received", metadata: ["request_id": "\(command.requestID)", "order_id": "\(id)", "account": "\(actor.account)"])
-        risk.check(Self.riskRequest(actor), requestID: command.requestID) { decision in
-            self.loop.execute { self.decided(actor, decision, command, reply) }
+        askRisk(Self.riskRequest(actor), requestID: command.requestID) { decision in
+            self.decided(actor, decision, command, reply)
         }
     }
 
@@ -262,8 +269,8 @@ final class NodeCore: @unchecked Sendable {
             request.filledQuantity = Tradewire_V1_Quantity(units: actor.state.filled, scale: actor.quantityScale)
             request.orderVersion = actor.version
             actor.awaitingRisk = true
-            self.risk.check(request, requestID: command.requestID) { decision in
-                self.loop.execute { self.replaceDecided(actor, quantity: quantity, price: price, decision, command, reply) }
+            self.askRisk(request, requestID: command.requestID) { decision in
+                self.replaceDecided(actor, quantity: quantity, price: price, decision, command, reply)
             }
         }
     }
@@ -483,35 +490,98 @@ final class NodeCore: @unchecked Sendable {
 
     func stop() {
         sweepTimer?.cancel()
+        if turn.flushAsked { flushAtEndOfTurn() }
+        risk.close()
     }
 
-    // MARK: - Journal
+    // MARK: - The turn's risk checks and journal write
 
-    /// Queues `write` with `outbox` messages; `then` runs once it committed. Every write of an actor counts in
-    /// its `uncommitted` until then.
-    func commit(_ actor: OrderActor?, _ write: JournalWrite, _ outbox: [(String, Tradewire_V1_Command)],
-                        _ then: @escaping @Sendable () -> Void)
+    /// What one turn of the core thread produced, sent at the turn's end: the risk checks as one batch, the
+    /// journal writes as one write (so one transaction and one completion), its outbox messages and what runs
+    /// once it committed.
+    private struct Turn {
+        var checks: [Tradewire_V1_RiskCheckRequest] = []
+        var decided: [(RiskChecker.Decision) -> Void] = []
+        var write = JournalWrite()
+        var outbox: [(String, Tradewire_V1_Command)] = []
+        var committed: [@Sendable () -> Void] = []
+        /// Actors whose `uncommitted` counts this turn's write (an actor may be listed more than once).
+        var actors: [OrderActor] = []
+        var flushAsked = false
+    }
+
+    /// Asks risk about `request` with this turn's other checks; `decided` runs on the core thread.
+    private func askRisk(_ request: Tradewire_V1_RiskCheckRequest, requestID: String,
+                         _ decided: @escaping (RiskChecker.Decision) -> Void)
     {
-        var write = write
-        for (destination, command) in outbox { write.outbox.append((destination, command.serializedBytes())) }
-        actor?.uncommitted += 1
-        journal.append(write) { result in
-            self.loop.execute {
-                switch result {
-                case .success(let commit):
-                    for ((destination, command), sequence) in zip(outbox, commit.outboxSequences) {
-                        let link = self.link(destination)
-                        link.waiting[sequence] = command
-                        self.pump(link)
-                    }
-                    actor?.uncommitted -= 1
-                    then()
-                    if let actor { self.passivateIfDone(actor) }
-                case .failure(let error):
-                    if !self.journal.isClosed { self.failStop(error) }
-                    actor?.uncommitted -= 1
+        var request = request
+        request.requestID = requestID
+        turn.checks.append(request)
+        turn.decided.append(decided)
+        askForFlush()
+    }
+
+    /// Queues `write` with `outbox` messages into this turn's write; `then` runs once it committed. Every write
+    /// of an actor counts in its `uncommitted` until then.
+    func commit(_ actor: OrderActor?, _ write: JournalWrite, _ outbox: [(String, Tradewire_V1_Command)],
+                _ then: @escaping @Sendable () -> Void)
+    {
+        turn.write.append(write)
+        turn.outbox += outbox
+        turn.committed.append(then)
+        if let actor {
+            actor.uncommitted += 1
+            turn.actors.append(actor)
+        }
+        askForFlush()
+    }
+
+    private func askForFlush() {
+        guard !turn.flushAsked else { return }
+        turn.flushAsked = true
+        loop.flushAtEndOfTurn(self)
+    }
+
+    /// The end of a turn: one risk batch, one journal write.
+    func flushAtEndOfTurn() {
+        let turn = self.turn
+        self.turn = Turn()
+        if !turn.checks.isEmpty {
+            nextRiskBatch += 1
+            let number = nextRiskBatch
+            deciding[number] = turn.decided
+            risk.check(turn.checks) { decisions in
+                self.loop.execute {
+                    guard let decided = self.deciding.removeValue(forKey: number) else { return }
+                    for (decision, body) in zip(decisions, decided) { body(decision) }
                 }
             }
+        }
+        guard !turn.committed.isEmpty else { return }
+        var write = turn.write
+        write.outbox = turn.outbox.map { ($0.0, $0.1.serializedBytes()) }
+        write.keepLastOrderRows()
+        committing.append(turn)
+        journal.append(write) { result in
+            self.loop.execute { self.committed(result) }
+        }
+    }
+
+    private func committed(_ result: Result<JournalCommit, SQLiteError>) {
+        let turn = committing.removeFirst()
+        switch result {
+        case .success(let commit):
+            for ((destination, command), sequence) in zip(turn.outbox, commit.outboxSequences) {
+                let link = self.link(destination)
+                link.waiting[sequence] = command
+                pump(link)
+            }
+            for actor in turn.actors { actor.uncommitted -= 1 }
+            for then in turn.committed { then() }
+            for actor in turn.actors { passivateIfDone(actor) }
+        case .failure(let error):
+            if !journal.isClosed { failStop(error) }
+            for actor in turn.actors { actor.uncommitted -= 1 }
         }
     }
 

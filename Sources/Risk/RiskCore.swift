@@ -49,6 +49,12 @@ final class RiskCore: Sendable {
         engine.withLock { $0.check(request, now: WallClock.now()) }
     }
 
+    /// Checks `requests` in order under one acquisition of the lock.
+    func check(_ requests: [Tradewire_V1_RiskCheckRequest]) -> [Tradewire_V1_RiskCheckResponse] {
+        let now = WallClock.now()
+        return engine.withLock { engine in requests.map { engine.check($0, now: now) } }
+    }
+
     /// Applies a batch of one node's events and returns once it is stored.
     func apply(node: String, _ batch: Tradewire_V1_EventBatch) async throws {
         try await change { $0.apply(node: node, batch.events, now: WallClock.now()) }

@@ -10,18 +10,35 @@ struct RiskService: Tradewire_V1_Risk.ServiceProtocol {
 
     func check(request: Tradewire_V1_RiskCheckRequest, context: ServerContext) async throws -> Tradewire_V1_RiskCheckResponse {
         let response = core.check(request)
-        logger.debug("checked", metadata: [
-            "request_id": "\(context.requestMetadata["x-request-id"] ?? "")", "order_id": "\(request.orderID?.value ?? "")",
-            "account": "\(request.account)", "approved": "\(response.approved)", "reason": "\(response.reason)",
-        ])
+        log(request, response, requestID: context.requestMetadata["x-request-id"] ?? request.requestID)
         return response
     }
 
-    func checkStream(requests: RPCRequestStream<Tradewire_V1_RiskCheckRequest>, responses: RPCResponseWriter<Tradewire_V1_RiskCheckResponse>,
+    private func log(_ request: Tradewire_V1_RiskCheckRequest, _ response: Tradewire_V1_RiskCheckResponse, requestID: String) {
+        logger.debug("checked", metadata: [
+            "request_id": "\(requestID)", "order_id": "\(request.orderID?.value ?? "")",
+            "account": "\(request.account)", "approved": "\(response.approved)", "reason": "\(response.reason)",
+        ])
+    }
+
+    /// Each batch is checked under one lock and answered as one batch.
+    func checkStream(requests: RPCRequestStream<Tradewire_V1_RiskCheckBatch>, responses: RPCResponseWriter<Tradewire_V1_RiskCheckResults>,
                      context: ServerContext) async throws
     {
-        for try await request in requests { try await responses.write(core.check(request)) }
+        for try await batch in requests {
+            guard batch.checks.count <= Self.maxBatch else {
+                throw RPCError(code: .invalidArgument, message: "a check batch holds at most \(Self.maxBatch) checks, not \(batch.checks.count)")
+            }
+            let results = core.check(batch.checks)
+            if logger.logLevel <= .debug {
+                for (request, response) in zip(batch.checks, results) { log(request, response, requestID: request.requestID) }
+            }
+            try await responses.write(Tradewire_V1_RiskCheckResults(results: results))
+        }
     }
+
+    /// The most checks one CheckStream batch may hold.
+    static let maxBatch = 4096
 
     func setLimits(request: Tradewire_V1_SetLimitsRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
         try await core.change { engine throws(RPCError) in try engine.setLimits(request.account, request.limits ?? Tradewire_V1_AccountLimits()) }

@@ -333,10 +333,13 @@ struct ApproveAllRisk: Tradewire_V1_Risk.ServiceProtocol {
         Tradewire_V1_RiskCheckResponse(checkID: request.checkID, approved: true)
     }
 
-    func checkStream(requests: RPCRequestStream<Tradewire_V1_RiskCheckRequest>, responses: RPCResponseWriter<Tradewire_V1_RiskCheckResponse>,
+    func checkStream(requests: RPCRequestStream<Tradewire_V1_RiskCheckBatch>, responses: RPCResponseWriter<Tradewire_V1_RiskCheckResults>,
                      context: ServerContext) async throws
     {
-        for try await request in requests { try await responses.write(Tradewire_V1_RiskCheckResponse(checkID: request.checkID, approved: true)) }
+        for try await batch in requests {
+            try await responses.write(Tradewire_V1_RiskCheckResults(
+                results: batch.checks.map { Tradewire_V1_RiskCheckResponse(checkID: $0.checkID, approved: true) }))
+        }
     }
 
     func setLimits(request: Tradewire_V1_SetLimitsRequest, context: ServerContext) async throws -> Tradewire_V1_Account {

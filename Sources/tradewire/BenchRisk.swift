@@ -10,8 +10,8 @@ import Glibc
 
 extension Bench {
     /// Risk checks against a running risk service (`tradewire serve risk`), from `streams` workers on one
-    /// connection: on CheckStream, each worker a bidi stream sending a check and waiting for its answer (as the
-    /// processor's risk client does); with --unary, Check calls. Every check is a new order (ids unique to this
+    /// connection: on CheckStream, each worker a bidi stream sending a batch of --batch checks and waiting for its
+    /// answer (a processor node sends what one turn produced); with --unary, Check calls. Every check is a new order (ids unique to this
     /// run), so each approved one holds a reservation; an answer other than --expect counts as a failure.
     /// tools/bench-risk runs it and reads the service's CPU.
     struct RiskChecks: AsyncParsableCommand {
@@ -20,6 +20,7 @@ extension Bench {
         @OptionGroup var target: Target
         @Option(help: "Workers: bidi streams (or unary calls in flight) on the one connection.") var streams = 64
         @Flag(help: "Unary Check calls instead of CheckStream.") var unary = false
+        @Option(help: "Checks per CheckStream batch (1–4,096).") var batch = 1
         @Option var account = "bench"
         @Option var symbol = "ACME"
         @Option(help: "Limit price, in units at the instrument's price scale.") var price: Int64 = 10010
@@ -29,6 +30,7 @@ extension Bench {
 
         func validate() throws {
             guard ["approved", "rejected"].contains(expect) else { throw ValidationError("--expect is approved or rejected") }
+            guard (1...4096).contains(batch) else { throw ValidationError("--batch is 1–4,096") }
         }
 
         func run() async throws {
@@ -38,6 +40,7 @@ extension Bench {
                 account: account, symbol: symbol, side: .buy, type: .limit,
                 price: Tradewire_V1_Price(units: price, scale: priceScale), quantity: Tradewire_V1_Quantity(units: quantity))
             let unary = unary
+            let size = batch
             let (rate, failures, total) = try await target.measure(workers: streams) { channel, worker, progress in
                 let client = Tradewire_V1_Risk.Client(channel)
                 var number = 0
@@ -58,14 +61,14 @@ extension Bench {
                 try await client.checkStream { requests, responses in
                     var iterator = responses.makeAsyncIterator()
                     while !progress.stop.load(ordering: .relaxed) {
-                        try await requests.write(next())
-                        guard let response = try await iterator.next() else { return }
-                        tally(response)
+                        try await requests.write(Tradewire_V1_RiskCheckBatch(checks: (0..<size).map { _ in next() }))
+                        guard let results = try await iterator.next() else { return }
+                        results.results.forEach(tally)
                     }
                     requests.finish()
                 }
             }
-            print("checks/s: \(rate) (\(unary ? "Check" : "CheckStream"), \(streams) \(unary ? "in flight" : "streams"), one connection, "
+            print("checks/s: \(rate) (\(unary ? "Check" : "CheckStream, batches of \(size)"), \(streams) \(unary ? "in flight" : "streams"), one connection, "
                 + "\(failures) answered otherwise (not \(expect)), \(total) in all with the warm-up)")
         }
     }

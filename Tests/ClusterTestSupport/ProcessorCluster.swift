@@ -29,10 +29,32 @@ public struct ScriptedRisk: Tradewire_V1_Risk.ServiceProtocol {
         return response
     }
 
-    public func checkStream(requests: RPCRequestStream<Tradewire_V1_RiskCheckRequest>, responses: RPCResponseWriter<Tradewire_V1_RiskCheckResponse>,
-                     context: ServerContext) async throws
+    public func checkStream(requests: RPCRequestStream<Tradewire_V1_RiskCheckBatch>, responses: RPCResponseWriter<Tradewire_V1_RiskCheckResults>,
+                            context: ServerContext) async throws
     {
-        throw RPCError(code: .unimplemented, message: "not used by the processor")
+        try await Self.answer(requests, responses) { request in try await check(request: request, context: context) }
+    }
+
+    /// Answers a CheckStream with `check` run on every request at once, each answer sent as soon as it is ready
+    /// (so a slow check holds back none of the others).
+    public static func answer(
+        _ requests: RPCRequestStream<Tradewire_V1_RiskCheckBatch>, _ responses: RPCResponseWriter<Tradewire_V1_RiskCheckResults>,
+        check: @escaping @Sendable (Tradewire_V1_RiskCheckRequest) async throws -> Tradewire_V1_RiskCheckResponse
+    ) async throws {
+        let (answers, answered) = AsyncStream.makeStream(of: Tradewire_V1_RiskCheckResponse.self)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await answer in answers { try await responses.write(Tradewire_V1_RiskCheckResults(results: [answer])) }
+            }
+            try await withThrowingTaskGroup(of: Void.self) { checks in
+                for try await batch in requests {
+                    for request in batch.checks { checks.addTask { answered.yield(try await check(request)) } }
+                }
+                try await checks.waitForAll()
+            }
+            answered.finish()
+            try await group.waitForAll()
+        }
     }
 
     public func setLimits(request: Tradewire_V1_SetLimitsRequest, context: ServerContext) async throws -> Tradewire_V1_Account {

@@ -29,10 +29,10 @@ struct CommandStreamTests {
             return Tradewire_V1_RiskCheckResponse(checkID: request.checkID, approved: true)
         }
 
-        func checkStream(requests: RPCRequestStream<Tradewire_V1_RiskCheckRequest>, responses: RPCResponseWriter<Tradewire_V1_RiskCheckResponse>,
+        func checkStream(requests: RPCRequestStream<Tradewire_V1_RiskCheckBatch>, responses: RPCResponseWriter<Tradewire_V1_RiskCheckResults>,
                          context: ServerContext) async throws
         {
-            try await ScriptedRisk().checkStream(requests: requests, responses: responses, context: context)
+            try await ScriptedRisk.answer(requests, responses) { request in try await self.check(request: request, context: context) }
         }
 
         func setLimits(request: Tradewire_V1_SetLimitsRequest, context: ServerContext) async throws -> Tradewire_V1_Account {

@@ -30,6 +30,9 @@ public struct Tradewire_V1_RiskCheckRequest: ProtoMessage {
     public var filledQuantity: Tradewire_V1_Quantity? = nil
     public var orderVersion: UInt64 = 0
 
+    /// The command's request id (x-request-id), for risk's log lines.
+    public var requestID: String = ""
+
     public var unknownFields = ProtoUnknownFields()
 
     public init() {}
@@ -45,7 +48,8 @@ public struct Tradewire_V1_RiskCheckRequest: ProtoMessage {
         quantity: Tradewire_V1_Quantity? = nil,
         replace: Bool = false,
         filledQuantity: Tradewire_V1_Quantity? = nil,
-        orderVersion: UInt64 = 0
+        orderVersion: UInt64 = 0,
+        requestID: String = ""
     ) {
         self.checkID = checkID
         self.orderID = orderID
@@ -58,6 +62,39 @@ public struct Tradewire_V1_RiskCheckRequest: ProtoMessage {
         self.replace = replace
         self.filledQuantity = filledQuantity
         self.orderVersion = orderVersion
+        self.requestID = requestID
+    }
+}
+
+public struct Tradewire_V1_RiskCheckBatch: ProtoMessage {
+    public static let protoMessageName = "tradewire.v1.RiskCheckBatch"
+
+    public var checks: [Tradewire_V1_RiskCheckRequest] = []
+
+    public var unknownFields = ProtoUnknownFields()
+
+    public init() {}
+
+    public init(
+        checks: [Tradewire_V1_RiskCheckRequest] = []
+    ) {
+        self.checks = checks
+    }
+}
+
+public struct Tradewire_V1_RiskCheckResults: ProtoMessage {
+    public static let protoMessageName = "tradewire.v1.RiskCheckResults"
+
+    public var results: [Tradewire_V1_RiskCheckResponse] = []
+
+    public var unknownFields = ProtoUnknownFields()
+
+    public init() {}
+
+    public init(
+        results: [Tradewire_V1_RiskCheckResponse] = []
+    ) {
+        self.results = results
     }
 }
 
@@ -361,6 +398,7 @@ extension Tradewire_V1_RiskCheckRequest {
         self.replace = c.pointee.replace != 0
         if let value = c.pointee.filled_quantity { self.filledQuantity = try Tradewire_V1_Quantity(_c: value) }
         self.orderVersion = c.pointee.order_version
+        self.requestID = try _ProtoC.string(c.pointee.request_id, field: "tradewire.v1.RiskCheckRequest.request_id")
         self.unknownFields = _ProtoC.unknownFields(c)
     }
 
@@ -389,6 +427,7 @@ extension Tradewire_V1_RiskCheckRequest {
         c.pointee.replace = self.replace ? 1 : 0
         if let value = self.filledQuantity { c.pointee.filled_quantity = value._c(arena) }
         c.pointee.order_version = self.orderVersion
+        c.pointee.request_id = arena.cString(self.requestID, number: 12, unknown: &escaped)
         arena.setUnknownFields(c, self.unknownFields, escaped)
         return c
     }
@@ -400,6 +439,126 @@ extension Tradewire_V1_RiskCheckRequest {
     nonisolated(unsafe) static let cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> = {
         var message = Tradewire__V1__RiskCheckRequest()
         tradewire__v1__risk_check_request__init(&message)
+        return message.base.descriptor
+    }()
+}
+
+// MARK: - tradewire.v1.RiskCheckBatch ↔ protobuf-c
+
+extension Tradewire_V1_RiskCheckBatch {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
+        let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
+        }
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__RiskCheckBatch.self))
+    }
+
+    init(_c c: UnsafePointer<Tradewire__V1__RiskCheckBatch>) throws(ProtoDecodingError) {
+        self.init()
+        if c.pointee.n_checks > 0, let array = c.pointee.checks {
+            self.checks.reserveCapacity(c.pointee.n_checks)
+            for index in 0..<c.pointee.n_checks {
+                self.checks.append(try Tradewire_V1_RiskCheckRequest(_c: array[index]!))
+            }
+        }
+        self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
+    }
+
+    public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(arena))
+    }
+
+    func _c(_ arena: ProtoArena) -> UnsafeMutablePointer<Tradewire__V1__RiskCheckBatch> {
+        let c = arena.allocate(Tradewire__V1__RiskCheckBatch.self)
+        tradewire__v1__risk_check_batch__init(c)
+        if !self.checks.isEmpty {
+            let array = arena.array(of: UnsafeMutablePointer<Tradewire__V1__RiskCheckRequest>?.self, count: self.checks.count)
+            for (index, value) in self.checks.enumerated() {
+                array[index] = value._c(arena)
+            }
+            c.pointee.n_checks = self.checks.count
+            c.pointee.checks = array
+        }
+        arena.setUnknownFields(c, self.unknownFields, ProtoUnknownFields())
+        return c
+    }
+
+    public static var _protobufCDescriptor: UnsafeRawPointer { UnsafeRawPointer(cDescriptor) }
+
+    /// protoc-c's descriptor, read from an initialised message (Swift cannot take a C constant's address).
+    /// nonisolated(unsafe): the descriptor is constant static data, never written.
+    nonisolated(unsafe) static let cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> = {
+        var message = Tradewire__V1__RiskCheckBatch()
+        tradewire__v1__risk_check_batch__init(&message)
+        return message.base.descriptor
+    }()
+}
+
+// MARK: - tradewire.v1.RiskCheckResults ↔ protobuf-c
+
+extension Tradewire_V1_RiskCheckResults {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
+        let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
+        }
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__RiskCheckResults.self))
+    }
+
+    init(_c c: UnsafePointer<Tradewire__V1__RiskCheckResults>) throws(ProtoDecodingError) {
+        self.init()
+        if c.pointee.n_results > 0, let array = c.pointee.results {
+            self.results.reserveCapacity(c.pointee.n_results)
+            for index in 0..<c.pointee.n_results {
+                self.results.append(try Tradewire_V1_RiskCheckResponse(_c: array[index]!))
+            }
+        }
+        self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
+    }
+
+    public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(arena))
+    }
+
+    func _c(_ arena: ProtoArena) -> UnsafeMutablePointer<Tradewire__V1__RiskCheckResults> {
+        let c = arena.allocate(Tradewire__V1__RiskCheckResults.self)
+        tradewire__v1__risk_check_results__init(c)
+        if !self.results.isEmpty {
+            let array = arena.array(of: UnsafeMutablePointer<Tradewire__V1__RiskCheckResponse>?.self, count: self.results.count)
+            for (index, value) in self.results.enumerated() {
+                array[index] = value._c(arena)
+            }
+            c.pointee.n_results = self.results.count
+            c.pointee.results = array
+        }
+        arena.setUnknownFields(c, self.unknownFields, ProtoUnknownFields())
+        return c
+    }
+
+    public static var _protobufCDescriptor: UnsafeRawPointer { UnsafeRawPointer(cDescriptor) }
+
+    /// protoc-c's descriptor, read from an initialised message (Swift cannot take a C constant's address).
+    /// nonisolated(unsafe): the descriptor is constant static data, never written.
+    nonisolated(unsafe) static let cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> = {
+        var message = Tradewire__V1__RiskCheckResults()
+        tradewire__v1__risk_check_results__init(&message)
         return message.base.descriptor
     }()
 }

@@ -22,8 +22,10 @@ public enum Tradewire_V1_Risk {
         /// Deterministic for the same state. Checks of one account are serialised: two orders that only one limit
         /// slot fits cannot both pass.
         func check(request: Tradewire_V1_RiskCheckRequest, context: ServerContext) async throws -> Tradewire_V1_RiskCheckResponse
-        /// The same checks as a stream, for callers that batch: one response per request, check_id pairs them.
-        func checkStream(requests: RPCRequestStream<Tradewire_V1_RiskCheckRequest>, responses: RPCResponseWriter<Tradewire_V1_RiskCheckResponse>, context: ServerContext) async throws
+        /// The same checks in batches on one long-lived stream (a processor node keeps one open): each batch is checked
+        /// in order under one lock and answered by one batch with a response per request, in the same order; check_id
+        /// pairs them. A batch holds at most 4,096 checks (more is INVALID_ARGUMENT, ending the stream).
+        func checkStream(requests: RPCRequestStream<Tradewire_V1_RiskCheckBatch>, responses: RPCResponseWriter<Tradewire_V1_RiskCheckResults>, context: ServerContext) async throws
         func setLimits(request: Tradewire_V1_SetLimitsRequest, context: ServerContext) async throws -> Tradewire_V1_Account
         /// Sets (or adjusts) an account's cash balance.
         func setBalance(request: Tradewire_V1_SetBalanceRequest, context: ServerContext) async throws -> Tradewire_V1_Account
@@ -44,8 +46,10 @@ public enum Tradewire_V1_Risk {
             try await transport.unary(Tradewire_V1_Risk.Method.check, request, metadata: metadata, options: options)
         }
 
-        /// The same checks as a stream, for callers that batch: one response per request, check_id pairs them.
-        public func checkStream<Result: Sendable>(metadata: Metadata = [:], options: CallOptions = CallOptions(), _ body: (RPCRequestWriter<Tradewire_V1_RiskCheckRequest>, RPCResponseStream<Tradewire_V1_RiskCheckResponse>) async throws -> Result) async throws -> Result {
+        /// The same checks in batches on one long-lived stream (a processor node keeps one open): each batch is checked
+        /// in order under one lock and answered by one batch with a response per request, in the same order; check_id
+        /// pairs them. A batch holds at most 4,096 checks (more is INVALID_ARGUMENT, ending the stream).
+        public func checkStream<Result: Sendable>(metadata: Metadata = [:], options: CallOptions = CallOptions(), _ body: (RPCRequestWriter<Tradewire_V1_RiskCheckBatch>, RPCResponseStream<Tradewire_V1_RiskCheckResults>) async throws -> Result) async throws -> Result {
             try await transport.bidirectionalStreaming(Tradewire_V1_Risk.Method.checkStream, metadata: metadata, options: options, body)
         }
 
@@ -72,7 +76,7 @@ extension Tradewire_V1_Risk.ServiceProtocol {
     public var methods: [RPCMethod] {
         [
             .unary(Tradewire_V1_Risk.Method.check, Tradewire_V1_RiskCheckRequest.self, Tradewire_V1_RiskCheckResponse.self) { [self] in try await check(request: $0, context: $1) },
-            .bidirectionalStreaming(Tradewire_V1_Risk.Method.checkStream, Tradewire_V1_RiskCheckRequest.self, Tradewire_V1_RiskCheckResponse.self) { [self] in try await checkStream(requests: $0, responses: $1, context: $2) },
+            .bidirectionalStreaming(Tradewire_V1_Risk.Method.checkStream, Tradewire_V1_RiskCheckBatch.self, Tradewire_V1_RiskCheckResults.self) { [self] in try await checkStream(requests: $0, responses: $1, context: $2) },
             .unary(Tradewire_V1_Risk.Method.setLimits, Tradewire_V1_SetLimitsRequest.self, Tradewire_V1_Account.self) { [self] in try await setLimits(request: $0, context: $1) },
             .unary(Tradewire_V1_Risk.Method.setBalance, Tradewire_V1_SetBalanceRequest.self, Tradewire_V1_Account.self) { [self] in try await setBalance(request: $0, context: $1) },
             .unary(Tradewire_V1_Risk.Method.getAccount, Tradewire_V1_GetAccountRequest.self, Tradewire_V1_Account.self) { [self] in try await getAccount(request: $0, context: $1) },

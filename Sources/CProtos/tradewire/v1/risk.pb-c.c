@@ -52,6 +52,96 @@ void   tradewire__v1__risk_check_request__free_unpacked
   assert(message->base.descriptor == &tradewire__v1__risk_check_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   tradewire__v1__risk_check_batch__init
+                     (Tradewire__V1__RiskCheckBatch         *message)
+{
+  static const Tradewire__V1__RiskCheckBatch init_value = TRADEWIRE__V1__RISK_CHECK_BATCH__INIT;
+  *message = init_value;
+}
+size_t tradewire__v1__risk_check_batch__get_packed_size
+                     (const Tradewire__V1__RiskCheckBatch *message)
+{
+  assert(message->base.descriptor == &tradewire__v1__risk_check_batch__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tradewire__v1__risk_check_batch__pack
+                     (const Tradewire__V1__RiskCheckBatch *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tradewire__v1__risk_check_batch__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tradewire__v1__risk_check_batch__pack_to_buffer
+                     (const Tradewire__V1__RiskCheckBatch *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tradewire__v1__risk_check_batch__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tradewire__V1__RiskCheckBatch *
+       tradewire__v1__risk_check_batch__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tradewire__V1__RiskCheckBatch *)
+     protobuf_c_message_unpack (&tradewire__v1__risk_check_batch__descriptor,
+                                allocator, len, data);
+}
+void   tradewire__v1__risk_check_batch__free_unpacked
+                     (Tradewire__V1__RiskCheckBatch *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tradewire__v1__risk_check_batch__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tradewire__v1__risk_check_results__init
+                     (Tradewire__V1__RiskCheckResults         *message)
+{
+  static const Tradewire__V1__RiskCheckResults init_value = TRADEWIRE__V1__RISK_CHECK_RESULTS__INIT;
+  *message = init_value;
+}
+size_t tradewire__v1__risk_check_results__get_packed_size
+                     (const Tradewire__V1__RiskCheckResults *message)
+{
+  assert(message->base.descriptor == &tradewire__v1__risk_check_results__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tradewire__v1__risk_check_results__pack
+                     (const Tradewire__V1__RiskCheckResults *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tradewire__v1__risk_check_results__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tradewire__v1__risk_check_results__pack_to_buffer
+                     (const Tradewire__V1__RiskCheckResults *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tradewire__v1__risk_check_results__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tradewire__V1__RiskCheckResults *
+       tradewire__v1__risk_check_results__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tradewire__V1__RiskCheckResults *)
+     protobuf_c_message_unpack (&tradewire__v1__risk_check_results__descriptor,
+                                allocator, len, data);
+}
+void   tradewire__v1__risk_check_results__free_unpacked
+                     (Tradewire__V1__RiskCheckResults *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tradewire__v1__risk_check_results__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   tradewire__v1__risk_check_response__init
                      (Tradewire__V1__RiskCheckResponse         *message)
 {
@@ -502,7 +592,7 @@ void   tradewire__v1__position__free_unpacked
   assert(message->base.descriptor == &tradewire__v1__position__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor tradewire__v1__risk_check_request__field_descriptors[11] =
+static const ProtobufCFieldDescriptor tradewire__v1__risk_check_request__field_descriptors[12] =
 {
   {
     "check_id",
@@ -636,6 +726,18 @@ static const ProtobufCFieldDescriptor tradewire__v1__risk_check_request__field_d
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "request_id",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__RiskCheckRequest, request_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tradewire__v1__risk_check_request__field_indices_by_name[] = {
   2,   /* field[2] = account */
@@ -646,6 +748,7 @@ static const unsigned tradewire__v1__risk_check_request__field_indices_by_name[]
   6,   /* field[6] = price */
   7,   /* field[7] = quantity */
   8,   /* field[8] = replace */
+  11,   /* field[11] = request_id */
   4,   /* field[4] = side */
   3,   /* field[3] = symbol */
   5,   /* field[5] = type */
@@ -653,7 +756,7 @@ static const unsigned tradewire__v1__risk_check_request__field_indices_by_name[]
 static const ProtobufCIntRange tradewire__v1__risk_check_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor tradewire__v1__risk_check_request__descriptor =
 {
@@ -663,11 +766,87 @@ const ProtobufCMessageDescriptor tradewire__v1__risk_check_request__descriptor =
   "Tradewire__V1__RiskCheckRequest",
   "tradewire.v1",
   sizeof(Tradewire__V1__RiskCheckRequest),
-  11,
+  12,
   tradewire__v1__risk_check_request__field_descriptors,
   tradewire__v1__risk_check_request__field_indices_by_name,
   1,  tradewire__v1__risk_check_request__number_ranges,
   (ProtobufCMessageInit) tradewire__v1__risk_check_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tradewire__v1__risk_check_batch__field_descriptors[1] =
+{
+  {
+    "checks",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tradewire__V1__RiskCheckBatch, n_checks),
+    offsetof(Tradewire__V1__RiskCheckBatch, checks),
+    &tradewire__v1__risk_check_request__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tradewire__v1__risk_check_batch__field_indices_by_name[] = {
+  0,   /* field[0] = checks */
+};
+static const ProtobufCIntRange tradewire__v1__risk_check_batch__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tradewire__v1__risk_check_batch__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tradewire.v1.RiskCheckBatch",
+  "RiskCheckBatch",
+  "Tradewire__V1__RiskCheckBatch",
+  "tradewire.v1",
+  sizeof(Tradewire__V1__RiskCheckBatch),
+  1,
+  tradewire__v1__risk_check_batch__field_descriptors,
+  tradewire__v1__risk_check_batch__field_indices_by_name,
+  1,  tradewire__v1__risk_check_batch__number_ranges,
+  (ProtobufCMessageInit) tradewire__v1__risk_check_batch__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tradewire__v1__risk_check_results__field_descriptors[1] =
+{
+  {
+    "results",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tradewire__V1__RiskCheckResults, n_results),
+    offsetof(Tradewire__V1__RiskCheckResults, results),
+    &tradewire__v1__risk_check_response__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tradewire__v1__risk_check_results__field_indices_by_name[] = {
+  0,   /* field[0] = results */
+};
+static const ProtobufCIntRange tradewire__v1__risk_check_results__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tradewire__v1__risk_check_results__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tradewire.v1.RiskCheckResults",
+  "RiskCheckResults",
+  "Tradewire__V1__RiskCheckResults",
+  "tradewire.v1",
+  sizeof(Tradewire__V1__RiskCheckResults),
+  1,
+  tradewire__v1__risk_check_results__field_descriptors,
+  tradewire__v1__risk_check_results__field_indices_by_name,
+  1,  tradewire__v1__risk_check_results__number_ranges,
+  (ProtobufCMessageInit) tradewire__v1__risk_check_results__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor tradewire__v1__risk_check_response__field_descriptors[7] =
@@ -1378,7 +1557,7 @@ const ProtobufCMessageDescriptor tradewire__v1__position__descriptor =
 static const ProtobufCMethodDescriptor tradewire__v1__risk__method_descriptors[6] =
 {
   { "Check", &tradewire__v1__risk_check_request__descriptor, &tradewire__v1__risk_check_response__descriptor },
-  { "CheckStream", &tradewire__v1__risk_check_request__descriptor, &tradewire__v1__risk_check_response__descriptor },
+  { "CheckStream", &tradewire__v1__risk_check_batch__descriptor, &tradewire__v1__risk_check_results__descriptor },
   { "SetLimits", &tradewire__v1__set_limits_request__descriptor, &tradewire__v1__account__descriptor },
   { "SetBalance", &tradewire__v1__set_balance_request__descriptor, &tradewire__v1__account__descriptor },
   { "GetAccount", &tradewire__v1__get_account_request__descriptor, &tradewire__v1__account__descriptor },
@@ -1412,8 +1591,8 @@ void tradewire__v1__risk__check(ProtobufCService *service,
   service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tradewire__v1__risk__check_stream(ProtobufCService *service,
-                                       const Tradewire__V1__RiskCheckRequest *input,
-                                       Tradewire__V1__RiskCheckResponse_Closure closure,
+                                       const Tradewire__V1__RiskCheckBatch *input,
+                                       Tradewire__V1__RiskCheckResults_Closure closure,
                                        void *closure_data)
 {
   assert(service->descriptor == &tradewire__v1__risk__descriptor);

@@ -17,6 +17,8 @@ PROTOBUF_C__BEGIN_DECLS
 #include "tradewire/v1/common.pb-c.h"
 
 typedef struct Tradewire__V1__RiskCheckRequest Tradewire__V1__RiskCheckRequest;
+typedef struct Tradewire__V1__RiskCheckBatch Tradewire__V1__RiskCheckBatch;
+typedef struct Tradewire__V1__RiskCheckResults Tradewire__V1__RiskCheckResults;
 typedef struct Tradewire__V1__RiskCheckResponse Tradewire__V1__RiskCheckResponse;
 typedef struct Tradewire__V1__AccountLimits Tradewire__V1__AccountLimits;
 typedef struct Tradewire__V1__SymbolLimits Tradewire__V1__SymbolLimits;
@@ -63,10 +65,36 @@ struct  Tradewire__V1__RiskCheckRequest
    */
   Tradewire__V1__Quantity *filled_quantity;
   uint64_t order_version;
+  /*
+   * The command's request id (x-request-id), for risk's log lines.
+   */
+  char *request_id;
 };
 #define TRADEWIRE__V1__RISK_CHECK_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__risk_check_request__descriptor) \
-    , 0, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, TRADEWIRE__V1__SIDE__SIDE_UNSPECIFIED, TRADEWIRE__V1__ORDER_TYPE__ORDER_TYPE_UNSPECIFIED, NULL, NULL, 0, NULL, 0 }
+    , 0, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, TRADEWIRE__V1__SIDE__SIDE_UNSPECIFIED, TRADEWIRE__V1__ORDER_TYPE__ORDER_TYPE_UNSPECIFIED, NULL, NULL, 0, NULL, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Tradewire__V1__RiskCheckBatch
+{
+  ProtobufCMessage base;
+  size_t n_checks;
+  Tradewire__V1__RiskCheckRequest **checks;
+};
+#define TRADEWIRE__V1__RISK_CHECK_BATCH__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__risk_check_batch__descriptor) \
+    , 0,NULL }
+
+
+struct  Tradewire__V1__RiskCheckResults
+{
+  ProtobufCMessage base;
+  size_t n_results;
+  Tradewire__V1__RiskCheckResponse **results;
+};
+#define TRADEWIRE__V1__RISK_CHECK_RESULTS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__risk_check_results__descriptor) \
+    , 0,NULL }
 
 
 struct  Tradewire__V1__RiskCheckResponse
@@ -277,6 +305,44 @@ Tradewire__V1__RiskCheckRequest *
 void   tradewire__v1__risk_check_request__free_unpacked
                      (Tradewire__V1__RiskCheckRequest *message,
                       ProtobufCAllocator *allocator);
+/* Tradewire__V1__RiskCheckBatch methods */
+void   tradewire__v1__risk_check_batch__init
+                     (Tradewire__V1__RiskCheckBatch         *message);
+size_t tradewire__v1__risk_check_batch__get_packed_size
+                     (const Tradewire__V1__RiskCheckBatch   *message);
+size_t tradewire__v1__risk_check_batch__pack
+                     (const Tradewire__V1__RiskCheckBatch   *message,
+                      uint8_t             *out);
+size_t tradewire__v1__risk_check_batch__pack_to_buffer
+                     (const Tradewire__V1__RiskCheckBatch   *message,
+                      ProtobufCBuffer     *buffer);
+Tradewire__V1__RiskCheckBatch *
+       tradewire__v1__risk_check_batch__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tradewire__v1__risk_check_batch__free_unpacked
+                     (Tradewire__V1__RiskCheckBatch *message,
+                      ProtobufCAllocator *allocator);
+/* Tradewire__V1__RiskCheckResults methods */
+void   tradewire__v1__risk_check_results__init
+                     (Tradewire__V1__RiskCheckResults         *message);
+size_t tradewire__v1__risk_check_results__get_packed_size
+                     (const Tradewire__V1__RiskCheckResults   *message);
+size_t tradewire__v1__risk_check_results__pack
+                     (const Tradewire__V1__RiskCheckResults   *message,
+                      uint8_t             *out);
+size_t tradewire__v1__risk_check_results__pack_to_buffer
+                     (const Tradewire__V1__RiskCheckResults   *message,
+                      ProtobufCBuffer     *buffer);
+Tradewire__V1__RiskCheckResults *
+       tradewire__v1__risk_check_results__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tradewire__v1__risk_check_results__free_unpacked
+                     (Tradewire__V1__RiskCheckResults *message,
+                      ProtobufCAllocator *allocator);
 /* Tradewire__V1__RiskCheckResponse methods */
 void   tradewire__v1__risk_check_response__init
                      (Tradewire__V1__RiskCheckResponse         *message);
@@ -472,6 +538,12 @@ void   tradewire__v1__position__free_unpacked
 typedef void (*Tradewire__V1__RiskCheckRequest_Closure)
                  (const Tradewire__V1__RiskCheckRequest *message,
                   void *closure_data);
+typedef void (*Tradewire__V1__RiskCheckBatch_Closure)
+                 (const Tradewire__V1__RiskCheckBatch *message,
+                  void *closure_data);
+typedef void (*Tradewire__V1__RiskCheckResults_Closure)
+                 (const Tradewire__V1__RiskCheckResults *message,
+                  void *closure_data);
 typedef void (*Tradewire__V1__RiskCheckResponse_Closure)
                  (const Tradewire__V1__RiskCheckResponse *message,
                   void *closure_data);
@@ -514,8 +586,8 @@ struct Tradewire__V1__Risk_Service
                 Tradewire__V1__RiskCheckResponse_Closure closure,
                 void *closure_data);
   void (*check_stream)(Tradewire__V1__Risk_Service *service,
-                       const Tradewire__V1__RiskCheckRequest *input,
-                       Tradewire__V1__RiskCheckResponse_Closure closure,
+                       const Tradewire__V1__RiskCheckBatch *input,
+                       Tradewire__V1__RiskCheckResults_Closure closure,
                        void *closure_data);
   void (*set_limits)(Tradewire__V1__Risk_Service *service,
                      const Tradewire__V1__SetLimitsRequest *input,
@@ -552,8 +624,8 @@ void tradewire__v1__risk__check(ProtobufCService *service,
                                 Tradewire__V1__RiskCheckResponse_Closure closure,
                                 void *closure_data);
 void tradewire__v1__risk__check_stream(ProtobufCService *service,
-                                       const Tradewire__V1__RiskCheckRequest *input,
-                                       Tradewire__V1__RiskCheckResponse_Closure closure,
+                                       const Tradewire__V1__RiskCheckBatch *input,
+                                       Tradewire__V1__RiskCheckResults_Closure closure,
                                        void *closure_data);
 void tradewire__v1__risk__set_limits(ProtobufCService *service,
                                      const Tradewire__V1__SetLimitsRequest *input,
@@ -575,6 +647,8 @@ void tradewire__v1__risk__get_positions(ProtobufCService *service,
 /* --- descriptors --- */
 
 extern const ProtobufCMessageDescriptor tradewire__v1__risk_check_request__descriptor;
+extern const ProtobufCMessageDescriptor tradewire__v1__risk_check_batch__descriptor;
+extern const ProtobufCMessageDescriptor tradewire__v1__risk_check_results__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__risk_check_response__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__account_limits__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__symbol_limits__descriptor;
