@@ -64,22 +64,39 @@ extension NodeCore {
         }
         link.backoff.reset()
         link.confirm(sequence)
-        persistConfirmed(link)
+        persistConfirmationsLater()
         pump(link)
     }
 
-    /// Records (lazily, one write at a time per link) how far the destination confirmed, so that a restart does
-    /// not resend all of it.
-    func persistConfirmed(_ link: OutboxLink) {
-        guard !link.persisting, link.confirmed > link.persisted else { return }
-        link.persisting = true
-        let upTo = link.confirmed
-        var write = JournalWrite()
-        write.delivered[link.destination] = upTo
-        commit(nil, write, []) { [self] in
-            link.persisting = false
-            link.persisted = upTo
-            persistConfirmed(link)
+    /// How far destinations confirmed is journaled lazily, so that a restart does not resend all of it: with the
+    /// next write the node makes anyway, or alone after `confirmationDelay` when none comes. A restart resends
+    /// what was confirmed since, which the receivers drop as duplicates (by source sequence).
+    static var confirmationDelay: UInt64 { 100_000_000 }
+
+    func persistConfirmationsLater() {
+        guard confirmationTimer == nil else { return }
+        confirmationTimer = loop.schedule(at: Monotonic.now() + Self.confirmationDelay) { [self] in
+            confirmationTimer = nil
+            if links.values.contains(where: \.hasConfirmationsToJournal) { commit(nil, JournalWrite(), []) {} }
+        }
+    }
+
+    /// Adds every link's confirmations not yet journaled (nor on their way) to `write`; `then` records them once
+    /// it committed.
+    func attachConfirmations(to write: inout JournalWrite) -> [(OutboxLink, UInt64)] {
+        var attached: [(OutboxLink, UInt64)] = []
+        for link in links.values where link.hasConfirmationsToJournal {
+            write.delivered[link.destination] = link.confirmed
+            link.journaling = link.confirmed
+            attached.append((link, link.confirmed))
+        }
+        return attached
+    }
+
+    func confirmationsCommitted(_ attached: [(OutboxLink, UInt64)]) {
+        for (link, upTo) in attached {
+            link.persisted = max(link.persisted, upTo)
+            if link.journaling == upTo { link.journaling = nil }
         }
     }
 
@@ -112,8 +129,12 @@ final class OutboxLink: @unchecked Sendable {
     var retryScheduled = false
     /// Resends after a failure wait this (the channels to other nodes reconnect with the same policy).
     var backoff = Backoff.mesh
+    /// Confirmed up to here in the journal.
     var persisted: UInt64 = 0
-    var persisting = false
+    /// Confirmations on their way to the journal, up to here.
+    var journaling: UInt64?
+
+    var hasConfirmationsToJournal: Bool { confirmed > max(persisted, journaling ?? 0) }
 
     init(destination: String) {
         self.destination = destination

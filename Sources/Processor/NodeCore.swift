@@ -37,6 +37,8 @@ final class NodeCore: TurnFlushable, @unchecked Sendable {
     }
     var links: [String: OutboxLink] = [:]
     private var sweepTimer: LoopTimer?
+    /// Armed while destinations' confirmations wait to be journaled (see `persistConfirmationsLater`).
+    var confirmationTimer: LoopTimer?
     /// A book writes a snapshot after this many inputs (replay then starts there).
     let snapshotEvery: Int
     private let fatal: @Sendable (String, any Error) -> Void
@@ -490,6 +492,7 @@ final class NodeCore: TurnFlushable, @unchecked Sendable {
 
     func stop() {
         sweepTimer?.cancel()
+        confirmationTimer?.cancel()
         if turn.flushAsked { flushAtEndOfTurn() }
         risk.close()
     }
@@ -505,6 +508,8 @@ final class NodeCore: TurnFlushable, @unchecked Sendable {
         var write = JournalWrite()
         var outbox: [(String, Tradewire_V1_Command)] = []
         var committed: [@Sendable () -> Void] = []
+        /// Outbox confirmations this turn's write journals.
+        var confirmations: [(OutboxLink, UInt64)] = []
         /// Actors whose `uncommitted` counts this turn's write (an actor may be listed more than once).
         var actors: [OrderActor] = []
         var flushAsked = false
@@ -544,7 +549,7 @@ final class NodeCore: TurnFlushable, @unchecked Sendable {
 
     /// The end of a turn: one risk batch, one journal write.
     func flushAtEndOfTurn() {
-        let turn = self.turn
+        var turn = self.turn
         self.turn = Turn()
         if !turn.checks.isEmpty {
             nextRiskBatch += 1
@@ -561,6 +566,7 @@ final class NodeCore: TurnFlushable, @unchecked Sendable {
         var write = turn.write
         write.outbox = turn.outbox.map { ($0.0, $0.1.serializedBytes()) }
         write.keepLastOrderRows()
+        turn.confirmations = attachConfirmations(to: &write)
         committing.append(turn)
         journal.append(write) { result in
             self.loop.execute { self.committed(result) }
@@ -576,6 +582,7 @@ final class NodeCore: TurnFlushable, @unchecked Sendable {
                 link.waiting[sequence] = command
                 pump(link)
             }
+            confirmationsCommitted(turn.confirmations)
             for actor in turn.actors { actor.uncommitted -= 1 }
             for then in turn.committed { then() }
             for actor in turn.actors { passivateIfDone(actor) }

@@ -2,6 +2,7 @@ import ClusterTestSupport
 import EventLoop
 import Foundation
 import Cluster
+import Journal
 import Protos
 import RPC
 import Testing
@@ -69,6 +70,17 @@ struct ClusterTests {
             let market = try await client.send(ProcessorCluster.place("mkt-gtc", symbol: symbol, side: .buy, type: .market, timeInForce: .gtc, price: nil, quantity: 1))
             #expect(market.errorStatus?.code == 3)
             #expect(try await client.send(ProcessorCluster.replace(filledBuy.orderID!.value, price: 1)).errorStatus?.code == 9)
+
+            // Every message between the nodes was confirmed, and the confirmations reached the journals without a
+            // write of their own (they wait at most 100 ms for one): killed now, no node would resend anything.
+            try await Task.sleep(for: .milliseconds(400))
+            for process in cluster.processes.values { process.stop() }
+            for node in cluster.config.nodes {
+                let journal = try Journal(path: "\(cluster.config.dataDirectory)/\(node.id).sqlite")
+                #expect(try journal.pendingOutbox().isEmpty, "node \(node.id)")
+                #expect(!journal.outboxHeads.isEmpty, "node \(node.id) sent nothing to another node")
+                await journal.close()
+            }
         }
     }
 
