@@ -25,13 +25,17 @@ public struct EventFollower: Sendable {
 
     let config: ClusterConfig
     let batchSize: UInt32
+    let kinds: [Tradewire_V1_EventKind]
     let group: EventLoopGroup?
     private let progress: FollowerProgress
 
-    /// - Parameter group: loops for the channels to the nodes (by default each opens its own).
-    public init(config: ClusterConfig, batchSize: UInt32 = 512, group: EventLoopGroup? = nil) {
+    /// - Parameters:
+    ///   - kinds: the events wanted (empty: all); the nodes leave out the others.
+    ///   - group: loops for the channels to the nodes (by default each opens its own).
+    public init(config: ClusterConfig, batchSize: UInt32 = 512, kinds: [Tradewire_V1_EventKind] = [], group: EventLoopGroup? = nil) {
         self.config = config
         self.batchSize = batchSize
+        self.kinds = kinds
         self.group = group
         progress = FollowerProgress(nodes: config.nodes.map(\.id))
     }
@@ -88,7 +92,7 @@ public struct EventFollower: Sendable {
         progress.resume(node.id, after: stored)
         let from = stored + 1
         let request = Tradewire_V1_SubscribeEventsRequest(
-            fromSequence: from, maxBatchSize: batchSize, heartbeatMs: UInt32(config.eventHeartbeat.nanoseconds / 1_000_000))
+            fromSequence: from, maxBatchSize: batchSize, heartbeatMs: UInt32(config.eventHeartbeat.nanoseconds / 1_000_000), kinds: kinds)
         let id = node.id
         let watch = StallWatch(limit: UInt64(config.eventStall.nanoseconds))
         let progress = progress
@@ -213,6 +217,8 @@ private final class FollowerProgress: Sendable {
                 node.applied = max(node.applied, last.sequence)
                 node.currentAsOf = max(node.currentAsOf ?? .min, last.committedAtUnixNanos)
             }
+            // What the node's filters left out counts as applied: there was nothing in it for this consumer.
+            node.applied = max(node.applied, batch.throughSequence)
             node.head = max(node.head, batch.headSequence)
             if node.applied >= batch.headSequence && batch.sentAtUnixNanos > 0 {
                 node.currentAsOf = max(node.currentAsOf ?? .min, batch.sentAtUnixNanos)

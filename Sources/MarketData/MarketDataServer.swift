@@ -27,7 +27,7 @@ public final class MarketDataServer: HostedService {
         let host = try host ?? ServiceHost(name: "marketdata")
         self.host = host
         let store = try MarketStore(path: storePath ?? "\(config.dataDirectory)/marketdata.sqlite")
-        let follower = EventFollower(config: config, batchSize: settings.eventBatch, group: host.group)
+        let follower = EventFollower(config: config, batchSize: settings.eventBatch, kinds: [.trade, .bookChange], group: host.group)
         let ring = ClusterRing(config)
         // A symbol's trades come from the node that holds its book: they are known as far as that node is followed.
         core = try MarketDataCore(store: store, settings: settings, loop: host.dedicatedLoop(name: "marketdata"), fatal: host.reportFatal) { symbol in

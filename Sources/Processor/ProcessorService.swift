@@ -64,6 +64,11 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
             throw RPCError(code: .invalidArgument, message: "heartbeat_ms is 0 (none) or 100–60,000")
         }
         let heartbeat: Duration? = request.heartbeatMs == 0 ? nil : .milliseconds(request.heartbeatMs)
+        var kinds = Set<Int32>()
+        for kind in request.kinds {
+            guard (1...3).contains(kind.rawValue) else { throw RPCError(code: .invalidArgument, message: "kinds: \(kind.rawValue) is not an EventKind") }
+            kinds.insert(kind.rawValue)
+        }
         var lastSent = ContinuousClock.now
         var next = max(1, request.fromSequence)
         let metrics = NodeMetrics.shared
@@ -83,7 +88,8 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
                     continue
                 }
                 if ContinuousClock.now - lastSent >= heartbeat {
-                    try await responses.write(Tradewire_V1_EventBatch(headSequence: journal.lastSequence, sentAtUnixNanos: WallClock.now()))
+                    try await responses.write(Tradewire_V1_EventBatch(
+                        headSequence: journal.lastSequence, sentAtUnixNanos: WallClock.now(), throughSequence: next - 1))
                     lastSent = .now
                 }
                 await journal.waitForEvents(after: next - 1, atMost: heartbeat - (ContinuousClock.now - lastSent))
@@ -91,8 +97,10 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
             }
             // The reader can see a commit before the writer has published its new head.
             var batch = Tradewire_V1_EventBatch(
-                headSequence: max(journal.lastSequence, last.sequence), sentAtUnixNanos: WallClock.now())
-            batch.events = try records.map { try Self.event($0, node: core.nodeID) }
+                headSequence: max(journal.lastSequence, last.sequence), sentAtUnixNanos: WallClock.now(), throughSequence: last.sequence)
+            // Filters first by the stored kind, so that what is left out is never decoded.
+            let wanted = request.account.isEmpty ? kinds : [Tradewire_V1_EventKind.order.rawValue]
+            batch.events = try records.filter { wanted.isEmpty || wanted.contains($0.entry.kind) }.map { try Self.event($0, node: core.nodeID) }
             if !request.account.isEmpty {
                 batch.events.removeAll { event in
                     guard case .order(let order) = event.event else { return true }
@@ -100,7 +108,9 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
                 }
             }
             metrics.subscriberLag.record(batch.headSequence - last.sequence)
-            if !batch.events.isEmpty {
+            // A batch the filters emptied is not sent, unless the heartbeat is due: it then says how far the stream
+            // has looked (a subscriber that hears nothing for a while takes the stream for stalled).
+            if !batch.events.isEmpty || heartbeat.map({ ContinuousClock.now - lastSent >= $0 }) == true {
                 try await responses.write(batch)
                 lastSent = .now
             }

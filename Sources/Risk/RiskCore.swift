@@ -10,8 +10,9 @@ import Locks
 /// in the same critical section, so they commit in the order they were cut, each a consistent state with the
 /// processors' cursors.
 ///
-/// A check's reservation is durable within `flushInterval`; one lost to a crash before that comes back from the
-/// order's ACCEPTED event, which the restarted service reads again from its stored cursor. A store that fails
+/// A check's reservation, and what the processors' events changed, are durable within `flushInterval`; a
+/// reservation lost to a crash before that comes back from the order's ACCEPTED event, which the restarted service
+/// reads again from its stored cursor (written in the same transactions as the rows it covers). A store that fails
 /// stops the service (fail-stop): the first failed write is reported as fatal, no later write is tried, and every
 /// change waiting for one fails with UNAVAILABLE.
 final class RiskCore: Sendable {
@@ -55,9 +56,11 @@ final class RiskCore: Sendable {
         return engine.withLock { engine in requests.map { engine.check($0, now: now) } }
     }
 
-    /// Applies a batch of one node's events and returns once it is stored.
-    func apply(node: String, _ batch: Tradewire_V1_EventBatch) async throws {
-        try await change { $0.apply(node: node, batch.events, now: WallClock.now()) }
+    /// Applies a batch of one node's events. What it changed reaches the store with the next periodic write (within
+    /// `flushInterval`), together with the node's cursor: a crash before that loses both, and the restarted service
+    /// reads those events again. (One transaction per batch cost a store write per processor commit at low load.)
+    func apply(node: String, _ batch: Tradewire_V1_EventBatch) {
+        engine.withLock { $0.apply(node: node, batch.events, now: WallClock.now()) }
     }
 
     /// Runs `body` on the engine and returns once what it changed is stored; UNAVAILABLE if the store failed.

@@ -72,7 +72,7 @@ public final class RiskServer: HostedService {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await follower.run(cursor: { node in core.engine.withLock { $0.cursors[node] ?? 0 } },
-                                   deliver: { node, batch in try await core.apply(node: node, batch) })
+                                   deliver: { node, batch in core.apply(node: node, batch) })
             }
             if let market { group.addTask { await market.run() } }
         }

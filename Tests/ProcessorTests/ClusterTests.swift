@@ -253,4 +253,37 @@ struct ClusterTests {
             }
         }
     }
+
+    /// A subscriber that asks for some kinds of events gets only those; what was left out still counts in
+    /// `through_sequence`, so that it knows how far the node has looked. An unknown kind is refused.
+    @Test func aSubscriberGetsOnlyTheKindsItAsksForAndHearsHowFarTheNodeLooked() async throws {
+        try await ProcessorCluster.with(nodes: 1) { cluster in
+            for (index, side) in [Tradewire_V1_Side.sell, .buy].enumerated() {
+                _ = try await cluster.client.send(ProcessorCluster.place("kd-\(index)", symbol: "KND", side: side, price: 100, quantity: 1))
+            }
+            try await cluster.waitFor("kd-1", .filled, .settled)
+            let (client, channel) = try cluster.processor("p1")
+            defer { channel.close() }
+            let all = try await cluster.events("p1")
+            let request = Tradewire_V1_SubscribeEventsRequest(fromSequence: 1, heartbeatMs: 100, kinds: [.trade])
+            let batches = try await client.subscribeEvents(request) { stream in
+                var received: [Tradewire_V1_EventBatch] = []
+                for try await batch in stream {
+                    received.append(batch)
+                    if batch.throughSequence >= all.last!.sequence { break }
+                }
+                return received
+            }
+            let trades = batches.flatMap(\.events)
+            #expect(trades.count == 1 && trades.allSatisfy { if case .trade = $0.event { true } else { false } })
+            #expect(trades.map(\.sequence) == all.filter { if case .trade = $0.event { true } else { false } }.map(\.sequence))
+            #expect(batches.last!.throughSequence >= all.last!.sequence)
+            let refused = await #expect(throws: RPCError.self) {
+                try await client.subscribeEvents(Tradewire_V1_SubscribeEventsRequest(fromSequence: 1, kinds: [.unspecified])) { stream in
+                    for try await _ in stream {}
+                }
+            }
+            #expect(refused?.code == .invalidArgument)
+        }
+    }
 }

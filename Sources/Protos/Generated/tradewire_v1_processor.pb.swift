@@ -5,6 +5,39 @@ internal import CProtobufC
 internal import CProtos
 public import ProtoCodec
 
+public enum Tradewire_V1_EventKind: ProtoEnum {
+    case unspecified  // EVENT_KIND_UNSPECIFIED = 0
+    case order  // EVENT_KIND_ORDER = 1
+    case trade  // EVENT_KIND_TRADE = 2
+    case bookChange  // EVENT_KIND_BOOK_CHANGE = 3
+    /// A value this schema does not know; kept so that it survives decoding and encoding.
+    case unrecognized(Int32)
+
+    public static let protoEnumName = "tradewire.v1.EventKind"
+
+    public static let allCases: [Tradewire_V1_EventKind] = [.unspecified, .order, .trade, .bookChange]
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .order
+        case 2: self = .trade
+        case 3: self = .bookChange
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .order: 1
+        case .trade: 2
+        case .bookChange: 3
+        case .unrecognized(let value): value
+        }
+    }
+}
+
 public struct Tradewire_V1_CommandBatch: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.CommandBatch"
 
@@ -425,6 +458,10 @@ public struct Tradewire_V1_SubscribeEventsRequest: ProtoMessage {
     /// values are INVALID_ARGUMENT.
     public var heartbeatMs: UInt32 = 0
 
+    /// Non-empty: only events of these kinds (market data reads trades and book changes only). The others are
+    /// skipped at the node; through_sequence says how far the stream has looked.
+    public var kinds: [Tradewire_V1_EventKind] = []
+
     public var unknownFields = ProtoUnknownFields()
 
     public init() {}
@@ -434,13 +471,15 @@ public struct Tradewire_V1_SubscribeEventsRequest: ProtoMessage {
         maxBatchSize: UInt32 = 0,
         fromHead: Bool = false,
         account: String = "",
-        heartbeatMs: UInt32 = 0
+        heartbeatMs: UInt32 = 0,
+        kinds: [Tradewire_V1_EventKind] = []
     ) {
         self.fromSequence = fromSequence
         self.maxBatchSize = maxBatchSize
         self.fromHead = fromHead
         self.account = account
         self.heartbeatMs = heartbeatMs
+        self.kinds = kinds
     }
 }
 
@@ -456,6 +495,10 @@ public struct Tradewire_V1_EventBatch: ProtoMessage {
     /// up to head_sequence knows the node's state as of this time.
     public var sentAtUnixNanos: Int64 = 0
 
+    /// Every event up to this sequence has been sent or left out by the request's filters (account, kinds): a
+    /// subscriber that filters has seen this far even when the last events it got are older.
+    public var throughSequence: UInt64 = 0
+
     public var unknownFields = ProtoUnknownFields()
 
     public init() {}
@@ -463,11 +506,13 @@ public struct Tradewire_V1_EventBatch: ProtoMessage {
     public init(
         events: [Tradewire_V1_Event] = [],
         headSequence: UInt64 = 0,
-        sentAtUnixNanos: Int64 = 0
+        sentAtUnixNanos: Int64 = 0,
+        throughSequence: UInt64 = 0
     ) {
         self.events = events
         self.headSequence = headSequence
         self.sentAtUnixNanos = sentAtUnixNanos
+        self.throughSequence = throughSequence
     }
 }
 
@@ -1676,6 +1721,12 @@ extension Tradewire_V1_SubscribeEventsRequest {
         self.fromHead = c.pointee.from_head != 0
         self.account = try _ProtoC.string(c.pointee.account, field: "tradewire.v1.SubscribeEventsRequest.account")
         self.heartbeatMs = c.pointee.heartbeat_ms
+        if c.pointee.n_kinds > 0, let array = c.pointee.kinds {
+            self.kinds.reserveCapacity(c.pointee.n_kinds)
+            for index in 0..<c.pointee.n_kinds {
+                self.kinds.append(Tradewire_V1_EventKind(rawValue: Int32(truncatingIfNeeded: array[index].rawValue)))
+            }
+        }
         self.unknownFields = _ProtoC.unknownFields(c)
     }
 
@@ -1698,6 +1749,14 @@ extension Tradewire_V1_SubscribeEventsRequest {
         c.pointee.from_head = self.fromHead ? 1 : 0
         c.pointee.account = arena.cString(self.account, number: 4, unknown: &escaped)
         c.pointee.heartbeat_ms = self.heartbeatMs
+        if !self.kinds.isEmpty {
+            let array = arena.array(of: Tradewire__V1__EventKind.self, count: self.kinds.count)
+            for (index, value) in self.kinds.enumerated() {
+                array[index] = Tradewire__V1__EventKind(rawValue: .init(truncatingIfNeeded: value.rawValue))
+            }
+            c.pointee.n_kinds = self.kinds.count
+            c.pointee.kinds = array
+        }
         arena.setUnknownFields(c, self.unknownFields, escaped)
         return c
     }
@@ -1736,6 +1795,7 @@ extension Tradewire_V1_EventBatch {
         }
         self.headSequence = c.pointee.head_sequence
         self.sentAtUnixNanos = c.pointee.sent_at_unix_nanos
+        self.throughSequence = c.pointee.through_sequence
         self.unknownFields = _ProtoC.unknownFields(c)
     }
 
@@ -1762,6 +1822,7 @@ extension Tradewire_V1_EventBatch {
         }
         c.pointee.head_sequence = self.headSequence
         c.pointee.sent_at_unix_nanos = self.sentAtUnixNanos
+        c.pointee.through_sequence = self.throughSequence
         arena.setUnknownFields(c, self.unknownFields, ProtoUnknownFields())
         return c
     }

@@ -2352,7 +2352,7 @@ const ProtobufCMessageDescriptor tradewire__v1__not_owner__descriptor =
   (ProtobufCMessageInit) tradewire__v1__not_owner__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tradewire__v1__subscribe_events_request__field_descriptors[5] =
+static const ProtobufCFieldDescriptor tradewire__v1__subscribe_events_request__field_descriptors[6] =
 {
   {
     "from_sequence",
@@ -2414,18 +2414,31 @@ static const ProtobufCFieldDescriptor tradewire__v1__subscribe_events_request__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "kinds",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_ENUM,
+    offsetof(Tradewire__V1__SubscribeEventsRequest, n_kinds),
+    offsetof(Tradewire__V1__SubscribeEventsRequest, kinds),
+    &tradewire__v1__event_kind__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tradewire__v1__subscribe_events_request__field_indices_by_name[] = {
   3,   /* field[3] = account */
   2,   /* field[2] = from_head */
   0,   /* field[0] = from_sequence */
   4,   /* field[4] = heartbeat_ms */
+  5,   /* field[5] = kinds */
   1,   /* field[1] = max_batch_size */
 };
 static const ProtobufCIntRange tradewire__v1__subscribe_events_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor tradewire__v1__subscribe_events_request__descriptor =
 {
@@ -2435,14 +2448,14 @@ const ProtobufCMessageDescriptor tradewire__v1__subscribe_events_request__descri
   "Tradewire__V1__SubscribeEventsRequest",
   "tradewire.v1",
   sizeof(Tradewire__V1__SubscribeEventsRequest),
-  5,
+  6,
   tradewire__v1__subscribe_events_request__field_descriptors,
   tradewire__v1__subscribe_events_request__field_indices_by_name,
   1,  tradewire__v1__subscribe_events_request__number_ranges,
   (ProtobufCMessageInit) tradewire__v1__subscribe_events_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tradewire__v1__event_batch__field_descriptors[3] =
+static const ProtobufCFieldDescriptor tradewire__v1__event_batch__field_descriptors[4] =
 {
   {
     "events",
@@ -2480,16 +2493,29 @@ static const ProtobufCFieldDescriptor tradewire__v1__event_batch__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "through_sequence",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__EventBatch, through_sequence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tradewire__v1__event_batch__field_indices_by_name[] = {
   0,   /* field[0] = events */
   1,   /* field[1] = head_sequence */
   2,   /* field[2] = sent_at_unix_nanos */
+  3,   /* field[3] = through_sequence */
 };
 static const ProtobufCIntRange tradewire__v1__event_batch__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor tradewire__v1__event_batch__descriptor =
 {
@@ -2499,7 +2525,7 @@ const ProtobufCMessageDescriptor tradewire__v1__event_batch__descriptor =
   "Tradewire__V1__EventBatch",
   "tradewire.v1",
   sizeof(Tradewire__V1__EventBatch),
-  3,
+  4,
   tradewire__v1__event_batch__field_descriptors,
   tradewire__v1__event_batch__field_indices_by_name,
   1,  tradewire__v1__event_batch__number_ranges,
@@ -3380,6 +3406,38 @@ const ProtobufCMessageDescriptor tradewire__v1__book_snapshot__descriptor =
   1,  tradewire__v1__book_snapshot__number_ranges,
   (ProtobufCMessageInit) tradewire__v1__book_snapshot__init,
   NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue tradewire__v1__event_kind__enum_values_by_number[4] =
+{
+  { "EVENT_KIND_UNSPECIFIED", "TRADEWIRE__V1__EVENT_KIND__EVENT_KIND_UNSPECIFIED", 0 },
+  { "EVENT_KIND_ORDER", "TRADEWIRE__V1__EVENT_KIND__EVENT_KIND_ORDER", 1 },
+  { "EVENT_KIND_TRADE", "TRADEWIRE__V1__EVENT_KIND__EVENT_KIND_TRADE", 2 },
+  { "EVENT_KIND_BOOK_CHANGE", "TRADEWIRE__V1__EVENT_KIND__EVENT_KIND_BOOK_CHANGE", 3 },
+};
+static const ProtobufCIntRange tradewire__v1__event_kind__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex tradewire__v1__event_kind__enum_values_by_name[4] =
+{
+  { "EVENT_KIND_BOOK_CHANGE", 3 },
+  { "EVENT_KIND_ORDER", 1 },
+  { "EVENT_KIND_TRADE", 2 },
+  { "EVENT_KIND_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor tradewire__v1__event_kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "tradewire.v1.EventKind",
+  "EventKind",
+  "Tradewire__V1__EventKind",
+  "tradewire.v1",
+  4,
+  tradewire__v1__event_kind__enum_values_by_number,
+  4,
+  tradewire__v1__event_kind__enum_values_by_name,
+  1,
+  tradewire__v1__event_kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCMethodDescriptor tradewire__v1__processor__method_descriptors[4] =
 {

@@ -49,6 +49,13 @@ typedef struct Tradewire__V1__BookSnapshot Tradewire__V1__BookSnapshot;
 
 /* --- enums --- */
 
+typedef enum _Tradewire__V1__EventKind {
+  TRADEWIRE__V1__EVENT_KIND__EVENT_KIND_UNSPECIFIED = 0,
+  TRADEWIRE__V1__EVENT_KIND__EVENT_KIND_ORDER = 1,
+  TRADEWIRE__V1__EVENT_KIND__EVENT_KIND_TRADE = 2,
+  TRADEWIRE__V1__EVENT_KIND__EVENT_KIND_BOOK_CHANGE = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(TRADEWIRE__V1__EVENT_KIND)
+} Tradewire__V1__EventKind;
 
 /* --- messages --- */
 
@@ -396,10 +403,16 @@ struct  Tradewire__V1__SubscribeEventsRequest
    * values are INVALID_ARGUMENT.
    */
   uint32_t heartbeat_ms;
+  /*
+   * Non-empty: only events of these kinds (market data reads trades and book changes only). The others are
+   * skipped at the node; through_sequence says how far the stream has looked.
+   */
+  size_t n_kinds;
+  Tradewire__V1__EventKind *kinds;
 };
 #define TRADEWIRE__V1__SUBSCRIBE_EVENTS_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__subscribe_events_request__descriptor) \
-    , 0, 0, 0, (char *)protobuf_c_empty_string, 0 }
+    , 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0,NULL }
 
 
 struct  Tradewire__V1__EventBatch
@@ -416,10 +429,15 @@ struct  Tradewire__V1__EventBatch
    * up to head_sequence knows the node's state as of this time.
    */
   int64_t sent_at_unix_nanos;
+  /*
+   * Every event up to this sequence has been sent or left out by the request's filters (account, kinds): a
+   * subscriber that filters has seen this far even when the last events it got are older.
+   */
+  uint64_t through_sequence;
 };
 #define TRADEWIRE__V1__EVENT_BATCH__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__event_batch__descriptor) \
-    , 0,NULL, 0, 0 }
+    , 0,NULL, 0, 0, 0 }
 
 
 typedef enum {
@@ -1271,6 +1289,7 @@ void tradewire__v1__processor__list_orders(ProtobufCService *service,
 
 /* --- descriptors --- */
 
+extern const ProtobufCEnumDescriptor    tradewire__v1__event_kind__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__command_batch__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__command__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__place_command__descriptor;
