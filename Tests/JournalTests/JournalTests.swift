@@ -23,6 +23,32 @@ import Glibc
         JournalEntry(key: key, kind: 1, payload: Array("event \(index)".utf8))
     }
 
+    /// Scans answer the newest records from memory and older ones from the file: for every start, limit and
+    /// ring size, across a reopen (an empty ring) and past the newest, exactly what the file holds.
+    @Test func scansFromMemoryAnswerExactlyAsTheFile() async throws {
+        try await Self.withDirectory { directory in
+            let path = directory + "/journal.db"
+            var generator = SystemRandomNumberGenerator()
+            var appended = 0
+            for recent in [1, 5, 64] {
+                let journal = try Journal(path: path, recentRecords: recent)
+                for _ in 0..<12 {
+                    let count = Int.random(in: 1...7, using: &generator)
+                    _ = try await journal.append((0..<count).map { Self.entry("k\($0 % 3)", appended + $0) })
+                    appended += count
+                    let last = Int(journal.lastSequence)
+                    for from in Set([1, max(1, last - recent), max(1, last - recent + 1), last, last + 1, last + 2, Int.random(in: 1...last)]) {
+                        for limit in [1, 3, 1000] {
+                            let scanned = try await journal.scan(from: UInt64(from), limit: limit)
+                            #expect(scanned == (try journal.records(from: UInt64(from), limit: limit)), "from \(from) limit \(limit) ring \(recent)")
+                        }
+                    }
+                }
+                await journal.close()
+            }
+        }
+    }
+
     @Test func appendsAreNumberedFromOneWithoutGapsAndSurviveAReopen() async throws {
         try await Self.withDirectory { directory in
             let path = directory + "/journal.db"
