@@ -90,7 +90,7 @@ final class RiskChecker: Sendable {
             for index in room..<max(room, requests.count) {
                 batch.decisions[index] = .rejected(.riskUnavailable, state.closed
                     ? "the node is stopping: the order was not checked"
-                    : "risk has \(state.open.count) checks of this node open (the most is \(maxInFlight)): the order was not checked")
+                    : "this node has \(maxInFlight) risk checks open, its most: the order was not checked")
                 batch.open -= 1
             }
             guard batch.open > 0 else { return (false, [], true) }
