@@ -45,7 +45,8 @@ final class NodeCore: TurnFlushable, @unchecked Sendable {
     private var journalFailed = false
     /// What the current turn produced: sent at its end as one risk batch and one journal write.
     private var turn = Turn()
-    /// Turns whose write is with the journal, oldest first (the journal completes writes in the order given).
+    /// Turns whose write is with the journal, oldest first: the journal completes writes in the order given (after
+    /// its latch trips, failures may come in another order, but every one of them is handled alike).
     private var committing: [Turn] = []
     /// Turns whose risk batch is with risk, by a number of their own.
     private var deciding: [UInt64: [(RiskChecker.Decision) -> Void]] = [:]
