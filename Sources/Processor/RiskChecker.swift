@@ -115,13 +115,13 @@ final class RiskChecker: Sendable {
 
     /// Decides what is open as RISK_UNAVAILABLE and refuses later checks.
     func close() {
-        let wake = state.withLock { state in
+        // One critical section: the stream that ends because of it finds nothing left to decide.
+        let (wake, done) = state.withLock { state in
             state.closed = true
             defer { state.parked = [:] }
-            return Array(state.parked.values)
+            return (Array(state.parked.values), state.failOpen("the node is stopping: the order was not checked"))
         }
         wake.forEach { $0.resume() }
-        let done = state.withLock { $0.failOpen("the node is stopping: the order was not checked") }
         for batch in done { batch.completion(batch.decisions.map { $0! }) }
     }
 

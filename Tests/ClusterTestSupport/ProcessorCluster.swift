@@ -10,6 +10,27 @@ import TestSupport
 import Testing
 import Transport
 
+/// A risk stand-in that only answers checks: its admin calls answer as ``ScriptedRisk``'s do.
+public protocol CheckingRisk: Tradewire_V1_Risk.ServiceProtocol {}
+
+extension CheckingRisk {
+    public func setLimits(request: Tradewire_V1_SetLimitsRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
+        try await ScriptedRisk().setLimits(request: request, context: context)
+    }
+
+    public func setBalance(request: Tradewire_V1_SetBalanceRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
+        try await ScriptedRisk().setBalance(request: request, context: context)
+    }
+
+    public func getAccount(request: Tradewire_V1_GetAccountRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
+        try await ScriptedRisk().getAccount(request: request, context: context)
+    }
+
+    public func getPositions(request: Tradewire_V1_GetPositionsRequest, context: ServerContext) async throws -> Tradewire_V1_GetPositionsResponse {
+        try await ScriptedRisk().getPositions(request: request, context: context)
+    }
+}
+
 /// The risk service's Check as the processor tests need it, over a real gRPC server on 127.0.0.1: approves,
 /// except quantities above 1,000 lots (MAX_ORDER_QUANTITY) and account "slow", whose checks take longer than
 /// the cluster's risk timeout. A MARKET order's protection price is 100.50 for a buy and 99.50 for a sell. (The full risk service is its own component; this exercises the processor's side

@@ -19,7 +19,7 @@ import HashRing
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct CommandStreamTests {
     /// Risk checks wait at a gate until the test opens it.
-    final class GatedRisk: Tradewire_V1_Risk.ServiceProtocol, Sendable {
+    final class GatedRisk: CheckingRisk, Sendable {
         let open = Atomic<Bool>(false)
         let waiting = Atomic<Int>(0)
 
@@ -33,22 +33,6 @@ struct CommandStreamTests {
                          context: ServerContext) async throws
         {
             try await ScriptedRisk.answer(requests, responses) { request in try await self.check(request: request, context: context) }
-        }
-
-        func setLimits(request: Tradewire_V1_SetLimitsRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
-            try await ScriptedRisk().setLimits(request: request, context: context)
-        }
-
-        func setBalance(request: Tradewire_V1_SetBalanceRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
-            try await ScriptedRisk().setBalance(request: request, context: context)
-        }
-
-        func getAccount(request: Tradewire_V1_GetAccountRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
-            try await ScriptedRisk().getAccount(request: request, context: context)
-        }
-
-        func getPositions(request: Tradewire_V1_GetPositionsRequest, context: ServerContext) async throws -> Tradewire_V1_GetPositionsResponse {
-            try await ScriptedRisk().getPositions(request: request, context: context)
         }
     }
 

@@ -13,7 +13,7 @@ import Transport
 /// the stream with UNAVAILABLE; others are approved up to 10 lots and refused above.
 @Suite(.timeLimit(.minutes(1)))
 struct RiskCheckerTests {
-    final class ScriptedStream: Tradewire_V1_Risk.ServiceProtocol, Sendable {
+    final class ScriptedStream: CheckingRisk, Sendable {
         let streams = Atomic<Int>(0)
         let batches = Atomic<Int>(0)
 
@@ -38,22 +38,6 @@ struct RiskCheckerTests {
 
         func check(request: Tradewire_V1_RiskCheckRequest, context: ServerContext) async throws -> Tradewire_V1_RiskCheckResponse {
             throw RPCError(code: .unimplemented, message: "nodes use CheckStream")
-        }
-
-        func setLimits(request: Tradewire_V1_SetLimitsRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
-            try await ScriptedRisk().setLimits(request: request, context: context)
-        }
-
-        func setBalance(request: Tradewire_V1_SetBalanceRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
-            try await ScriptedRisk().setBalance(request: request, context: context)
-        }
-
-        func getAccount(request: Tradewire_V1_GetAccountRequest, context: ServerContext) async throws -> Tradewire_V1_Account {
-            try await ScriptedRisk().getAccount(request: request, context: context)
-        }
-
-        func getPositions(request: Tradewire_V1_GetPositionsRequest, context: ServerContext) async throws -> Tradewire_V1_GetPositionsResponse {
-            try await ScriptedRisk().getPositions(request: request, context: context)
         }
     }
 
