@@ -1,7 +1,7 @@
 import Foundation
 import Journal
 import SQLite
-import Synchronization
+import Locks
 import Testing
 import TestSupport
 
@@ -20,7 +20,7 @@ import Glibc
 
     /// Appends `count` writes at once; each one's result, in append order.
     static func appendAll(_ journal: Journal, from first: Int, count: Int, bytes: Int = 16) async -> [Result<JournalCommit, SQLiteError>] {
-        let results = Mutex<[Int: Result<JournalCommit, SQLiteError>]>([:])
+        let results = Lock<[Int: Result<JournalCommit, SQLiteError>]>([:])
         await withTaskGroup(of: Void.self) { group in
             for index in first..<(first + count) {
                 // Appended in order from this task; completions arrive on the writer thread.
