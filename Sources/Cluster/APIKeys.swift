@@ -1,5 +1,6 @@
 import Foundation
 import JSON
+import Locks
 public import RPC
 
 /// The API keys of the cluster's clients, from the keys file (the gateway authenticates every call with them,
@@ -29,6 +30,7 @@ public struct APIKeys: Sendable {
     }
 
     private let byDigest: [String: Entry]
+    private let recent = RecentKeys()
 
     public init(_ entries: [(sha256: String, entry: Entry)]) {
         byDigest = Dictionary(entries.map { ($0.sha256, $0.entry) }, uniquingKeysWith: { first, _ in first })
@@ -79,7 +81,14 @@ public struct APIKeys: Sendable {
 
     /// The entry of a presented key. Looked up by digest: the time taken does not depend on how much of a stored
     /// key the presented one shares.
-    public func entry(forKey key: some StringProtocol) -> Entry? { byDigest[SHA256.hex(key.utf8)] }
+    /// Keys that passed are remembered (see ``RecentKeys``), so that a client's every call does not pay for a digest.
+    public func entry(forKey key: some StringProtocol) -> Entry? {
+        let token = Array(key.utf8)
+        if let entry = recent.entry(for: token) { return entry }
+        guard let entry = byDigest[SHA256.hex(token)] else { return nil }
+        recent.remember(token, entry)
+        return entry
+    }
 
     /// The token of a "Bearer <token>" header value (scheme in any case, spaces or tabs between, at most 512
     /// bytes of token without spaces); nil for anything else.
@@ -95,8 +104,7 @@ public struct APIKeys: Sendable {
 
     /// A new random key and the digest to store for it.
     public static func generate() -> (key: String, sha256: String) {
-        var generator = SystemRandomNumberGenerator()
-        let key = "tw_" + Hex.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        let key = "tw_" + RandomBytes.hex(32)
         return (key, SHA256.hex(key.utf8))
     }
 }
@@ -115,5 +123,39 @@ extension Substring {
         while let first = text.utf8.first, first == 0x20 || first == 0x09 { text = text.dropFirst() }
         while let last = text.utf8.last, last == 0x20 || last == 0x09 { text = text.dropLast() }
         return text
+    }
+}
+
+/// Keys that authenticated lately, by a hash with this process's random seed, compared in full in constant time: a
+/// presented key's time to be refused does not depend on how much of a remembered key it shares. Only keys that
+/// passed are remembered, at most `capacity` (then it starts over), so that garbage keys cannot grow it.
+final class RecentKeys: Sendable {
+    static let capacity = 1024
+    private let keys = Lock<[Int: (token: [UInt8], entry: APIKeys.Entry)]>([:])
+
+    func entry(for token: [UInt8]) -> APIKeys.Entry? {
+        guard let known = keys.withLock({ $0[Self.hash(token)] }), Self.equal(known.token, token) else { return nil }
+        return known.entry
+    }
+
+    func remember(_ token: [UInt8], _ entry: APIKeys.Entry) {
+        keys.withLock { keys in
+            if keys.count >= Self.capacity { keys.removeAll(keepingCapacity: true) }
+            keys[Self.hash(token)] = (token, entry)
+        }
+    }
+
+    private static func hash(_ token: [UInt8]) -> Int {
+        var hasher = Hasher()
+        token.withUnsafeBytes { hasher.combine(bytes: $0) }
+        return hasher.finalize()
+    }
+
+    /// Equal bytes, in time that depends on the lengths only.
+    private static func equal(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for index in a.indices { difference |= a[index] ^ b[index] }
+        return difference == 0
     }
 }

@@ -19,8 +19,7 @@ public struct OrderIDs: Sendable {
 
     /// A new OrderId that no retry can name.
     public func random() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return prefix + "-" + Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        prefix + "-" + RandomBytes.hex(16)
     }
 
     /// Whether `id` has the form of an OrderId the gateway makes (of any account).

@@ -176,8 +176,7 @@ final class GatewayCore: Sendable {
     /// The caller's `x-request-id`, or a new one; it travels into the nodes' logs and events.
     static func requestID(_ context: ServerContext) -> String {
         if let id = context.requestMetadata["x-request-id"], !id.isEmpty, id.utf8.count <= 64 { return id }
-        var generator = SystemRandomNumberGenerator()
-        return Hex.encode((0..<8).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        return RandomBytes.hex(8)
     }
 
     /// The processor client of the node that owns order `id`.

@@ -58,7 +58,10 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
     }
 
     private static func uuid() -> String {
-        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255) }
+        // Two draws of eight bytes (one getrandom call each), not sixteen draws of one.
+        var bytes = [UInt64.random(in: .min ... .max), UInt64.random(in: .min ... .max)].flatMap { word in
+            (0..<8).map { UInt8(truncatingIfNeeded: word >> UInt64(8 * $0)) }
+        }
         bytes[6] = bytes[6] & 0x0f | 0x40  // version 4
         bytes[8] = bytes[8] & 0x3f | 0x80  // RFC 4122 variant
         let hex = bytes.map { String($0, radix: 16).leftPadded(to: 2) }

@@ -10,6 +10,22 @@ import Testing
 @Suite struct GatewayPartsTests {
     static let second: UInt64 = 1_000_000_000
 
+    // MARK: - API keys
+
+    /// A key that passed is remembered; a remembered key changes nothing about refusing others (a key of the same
+    /// length sharing all but its last character is refused, before and after), and past the memory's bound (1,024) every
+    /// key still passes.
+    @Test func rememberedKeysAnswerAsTheDigestsDo() {
+        let keys = (0..<1_100).map { "tw_" + String(repeating: "a", count: 60) + String($0, radix: 16).leftPadded4 }
+        let table = APIKeys(keys.enumerated().map { (SHA256.hex($1.utf8), APIKeys.Entry(id: "k\($0)", account: "acct-\($0)")) })
+        let neighbour = String(keys[0].dropLast()) + "z"
+        #expect(table.entry(forKey: neighbour) == nil)
+        for _ in 0..<2 {
+            for (index, key) in keys.enumerated() { #expect(table.entry(forKey: key)?.account == "acct-\(index)") }
+            #expect(table.entry(forKey: neighbour) == nil)
+        }
+    }
+
     // MARK: - Rate limiter
 
     @Test func aBucketAllowsABurstOfOneSecondsRateThenRefillsAtTheRate() {
@@ -232,4 +248,9 @@ import Testing
             #expect(error.code == .failedPrecondition && error.message.contains("USD and EUR"), "\(error)")
         }
     }
+}
+
+extension String {
+    /// Four characters, zeros in front.
+    fileprivate var leftPadded4: String { String(repeating: "0", count: max(0, 4 - count)) + self }
 }
