@@ -14,6 +14,9 @@ public final class ClusterClient: Sendable {
     private let state: Lock<State>
     private let refresh: @Sendable () -> ClusterConfig?
     private let maxInFlightPerNode: Int
+    /// With `shed`, new work (places, replaces) for a node whose oldest unanswered command has waited this long is
+    /// refused at once: past saturation the queue stays this short instead of growing into seconds.
+    private let shedAfter: UInt64
     /// Makes the channels (with the mesh credential).
     private let config: ClusterConfig
     private let group: EventLoopGroup?
@@ -25,10 +28,13 @@ public final class ClusterClient: Sendable {
         var feedChannels: [String: Channel] = [:]
     }
 
-    /// - Parameter group: loops for the channels to the nodes (by default each opens its own).
-    public init(config: ClusterConfig, maxInFlightPerNode: Int = 8192, group: EventLoopGroup? = nil,
-                refresh: @escaping @Sendable () -> ClusterConfig? = { nil })
+    /// - Parameters:
+    ///   - shedAfter: see ``send(_:shed:)``.
+    ///   - group: loops for the channels to the nodes (by default each opens its own).
+    public init(config: ClusterConfig, maxInFlightPerNode: Int = 8192, shedAfter: Duration = .milliseconds(250),
+                group: EventLoopGroup? = nil, refresh: @escaping @Sendable () -> ClusterConfig? = { nil })
     {
+        self.shedAfter = UInt64(shedAfter.nanoseconds)
         self.group = group
         state = Lock(State(ring: ClusterRing(config)))
         self.refresh = refresh
@@ -46,7 +52,8 @@ public final class ClusterClient: Sendable {
 
     /// Sends `command` to the owner of its key and returns the owner's acknowledgement. With `shed`, a node that
     /// already has `maxInFlightPerNode` commands unanswered refuses at once with RESOURCE_EXHAUSTED (and a retry
-    /// hint) instead of waiting for room.
+    /// hint) instead of waiting for room; so does a place or replace for a node whose oldest unanswered command has
+    /// waited `shedAfter` (cancels still go: they take work away).
     public func send(_ command: Tradewire_V1_Command, shed: Bool = false) async throws(RPCError) -> Tradewire_V1_Ack {
         guard let key = RingKey(routing: command) else {
             throw RPCError(code: .invalidArgument, message: RingKey.unroutable)
@@ -56,18 +63,31 @@ public final class ClusterClient: Sendable {
             var command = command
             command.ringEpoch = epoch
             let stream = try stream(to: target)
-            if shed && stream.inFlight >= maxInFlightPerNode {
-                throw RPCError.withDetails(
-                    code: .resourceExhausted,
-                    message: "node \(target.id) has \(maxInFlightPerNode) commands in flight; retry shortly",
-                    Google_Rpc_RetryInfo(retryDelay: Google_Protobuf_Duration(seconds: 0, nanos: 10_000_000)))
-            }
+            if shed { try shedding(command, to: target, stream) }
             let ack = try await stream.send(command)
             guard case .notOwner(let notOwner) = ack.result else { return ack }
             refreshRing(atLeast: notOwner.ringEpoch)
             target = ClusterNode(id: notOwner.ownerNodeID, address: notOwner.ownerAddress)
         }
         throw RPCError(code: .unavailable, message: "the nodes disagree about who owns \(key); the cluster files differ")
+    }
+
+    private func shedding(_ command: Tradewire_V1_Command, to node: ClusterNode, _ stream: CommandStream) throws(RPCError) {
+        let newWork = switch command.command {
+        case .place, .replace: true
+        default: false
+        }
+        let behind: (String, retryMilliseconds: Int32)
+        if stream.inFlight >= maxInFlightPerNode {
+            behind = ("has \(maxInFlightPerNode) commands in flight", 10)
+        } else if newWork, stream.oldestWait >= shedAfter {
+            behind = ("is \(shedAfter / 1_000_000) ms or more behind", 100)
+        } else {
+            return
+        }
+        throw RPCError.withDetails(
+            code: .resourceExhausted, message: "node \(node.id) \(behind.0): the order was not sent; retry shortly",
+            Google_Rpc_RetryInfo(retryDelay: Google_Protobuf_Duration(seconds: 0, nanos: behind.retryMilliseconds * 1_000_000)))
     }
 
     /// Takes the newer ring from `refresh` when a node has named an epoch newer than this client's.

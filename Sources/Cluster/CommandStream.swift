@@ -1,6 +1,7 @@
 public import Protos
 public import RPC
 import ServiceStubs
+import EventLoop
 import Synchronization
 import Locks
 
@@ -22,10 +23,13 @@ public final class CommandStream: Sendable {
     public let maxInFlight: Int
     private let state = Lock(State())
 
-    private struct State {
+    fileprivate struct State {
         var nextID: UInt64 = 1
         var queue: [Tradewire_V1_Command] = []
         var pending: [UInt64: Completion] = [:]
+        /// When each command was handed in (Monotonic), oldest first; answered ones leave from the front.
+        var handedIn: [(id: UInt64, at: UInt64)] = []
+        var handedInHead = 0
         var writer: UnsafeContinuation<Void, Never>?
         var room: [UnsafeContinuation<Void, Never>] = []
         var running = false
@@ -42,6 +46,15 @@ public final class CommandStream: Sendable {
     /// Commands sent or queued and not yet answered.
     public var inFlight: Int { state.withLock { $0.pending.count } }
 
+    /// Nanoseconds the oldest unanswered command has waited (0 when none waits): how far behind the node is.
+    public var oldestWait: UInt64 {
+        state.withLock { state in
+            state.dropAnswered()
+            guard state.handedInHead < state.handedIn.count else { return 0 }
+            return Monotonic.now() &- state.handedIn[state.handedInHead].at
+        }
+    }
+
     /// Sends `command` (its `command_id` is set here); `completion` gets its acknowledgement or the stream's
     /// failure, on an arbitrary thread.
     public func send(_ command: Tradewire_V1_Command, completion: @escaping Completion) {
@@ -51,6 +64,7 @@ public final class CommandStream: Sendable {
             command.commandID = state.nextID
             state.nextID += 1
             state.pending[command.commandID] = completion
+            state.handedIn.append((command.commandID, Monotonic.now()))
             state.queue.append(command)
             defer { state.writer = nil; state.running = true }
             return (!state.running, state.writer)
@@ -85,7 +99,7 @@ public final class CommandStream: Sendable {
     public func close() {
         let (pending, writer, room) = state.withLock { state in
             state.closed = true
-            defer { state.pending = [:]; state.queue = []; state.writer = nil; state.room = [] }
+            defer { state.pending = [:]; state.handedIn = []; state.handedInHead = 0; state.queue = []; state.writer = nil; state.room = [] }
             return (state.pending, state.writer, state.room)
         }
         writer?.resume()
@@ -113,7 +127,14 @@ public final class CommandStream: Sendable {
             failure = RPCError(code: .unavailable, message: "\(error)")
         }
         let (pending, room) = state.withLock { state in
-            defer { state.pending = [:]; state.queue = []; state.room = []; state.running = false }
+            defer {
+                state.pending = [:]
+                state.handedIn = []
+                state.handedInHead = 0
+                state.queue = []
+                state.room = []
+                state.running = false
+            }
             return (state.pending, state.room)
         }
         room.forEach { $0.resume() }
@@ -123,6 +144,7 @@ public final class CommandStream: Sendable {
     private func complete(_ acks: [Tradewire_V1_Ack]) {
         let (completions, room) = state.withLock { state in
             let completions = acks.map { state.pending.removeValue(forKey: $0.commandID) }
+            state.dropAnswered()
             let free = maxInFlight - state.pending.count
             let room = Array(state.room.prefix(max(0, free)))
             state.room.removeFirst(room.count)
@@ -153,6 +175,17 @@ public final class CommandStream: Sendable {
             } onCancel: {
                 state.withLock { state in defer { state.writer = nil }; return state.writer }?.resume()
             }
+        }
+    }
+}
+
+extension CommandStream.State {
+    /// Forgets the hand-in times of answered commands at the front, and compacts now and then.
+    fileprivate mutating func dropAnswered() {
+        while handedInHead < handedIn.count && pending[handedIn[handedInHead].id] == nil { handedInHead += 1 }
+        if handedInHead > 1024 && handedInHead * 2 > handedIn.count {
+            handedIn.removeFirst(handedInHead)
+            handedInHead = 0
         }
     }
 }

@@ -85,6 +85,42 @@ struct CommandStreamTests {
         await node.shutdown()
         await riskServer.shutdown()
     }
+
+    /// Past saturation a gateway sheds new work, not accepted work: once a node's oldest unanswered command has
+    /// waited `shedAfter`, places and replaces for it are RESOURCE_EXHAUSTED at once (never sent), while cancels
+    /// still go through; the command that waited is answered when the node catches up.
+    @Test func newWorkForANodeThatIsBehindIsShedAndCancelsStillGo() async throws {
+        let directory = try ProcessorCluster.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let risk = GatedRisk()
+        let riskServer = try Server(services: [risk], configuration: .loopback())
+        let riskPort = try await riskServer.start()[0].port
+        var config = ClusterConfig(epoch: 1, nodes: [ClusterNode(id: "p1", address: "127.0.0.1:\(try Peers.freePort())")])
+        config.riskAddress = "127.0.0.1:\(riskPort)"
+        config.riskTimeout = .seconds(30)
+        config.dataDirectory = directory
+        let node = try ProcessorNode(config: config, nodeID: "p1", host: ServiceHost(name: "p1", grace: .milliseconds(100)))
+        try await node.start()
+        let client = ClusterClient(config: config, shedAfter: .milliseconds(200))
+
+        async let first = client.send(ProcessorCluster.place("shed-0", symbol: "SHD", side: .buy, price: 100, quantity: 1), shed: true)
+        let held = try await waitUntil { risk.waiting.load(ordering: .relaxed) == 1 }
+        #expect(held)
+        try await Task.sleep(for: .milliseconds(250))
+        let shed = await #expect(throws: RPCError.self) {
+            try await client.send(ProcessorCluster.place("shed-1", symbol: "SHD", side: .buy, price: 100, quantity: 1), shed: true)
+        }
+        #expect(shed?.code == .resourceExhausted && shed?.message.contains("200 ms or more behind") == true, "\(String(describing: shed))")
+        #expect(risk.waiting.load(ordering: .relaxed) == 1, "the shed order never reached the node")
+        let cancel = try await client.send(ProcessorCluster.cancel("shed-9"), shed: true)
+        #expect(cancel.errorStatus?.code == 5, "the cancel went to the node: \(cancel)")
+        risk.open.store(true, ordering: .relaxed)
+        #expect(try await first.order?.status == .accepted)
+
+        await client.close()
+        await node.shutdown()
+        await riskServer.shutdown()
+    }
 }
 
 /// Terminal actors leave memory once their change committed, idle ones after `passivate_after`; either comes
