@@ -203,7 +203,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "Cluster", "Processor", "ProtoCodec", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "JSON", "TestSupport", "ClusterTestSupport"],
+            dependencies: ["Gateway", "Cluster", "Processor", "ProtoCodec", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "JSON", "Telemetry", "TestSupport", "ClusterTestSupport"],
             exclude: ["Python"]),
         // `tradewire local` driven by the client commands: orders, candles, metrics, SIGTERM and a restart.
         .testTarget(

@@ -6,8 +6,9 @@ import ServiceStubs
 import Synchronization
 import Locks
 
-/// One account's execution reports from every processor node: a `SubscribeEvents` call per node, filtered to the
-/// account by the node, resumed after failures from the last sequence seen. Reports of one order all come from
+/// One account's execution reports from every processor node (every account's with an empty `account`): a
+/// `SubscribeEvents` call per node, filtered to the account by the node, resumed after failures from the last
+/// sequence seen. Reports of one order all come from
 /// the node that owns it, in that node's sequence order, so they arrive in order per order.
 ///
 /// A position is a vector of per-node sequences; as text ("p1:12,p2:40,p3:7") it is the `cursor` of the
@@ -46,6 +47,8 @@ struct ExecutionFeed: Sendable {
         while !Task.isCancelled {
             // Sequences are SQLite integers: a position at the top of that range asks for nothing more.
             var request = Tradewire_V1_SubscribeEventsRequest(fromSequence: min(position, UInt64(Int64.max) - 1) + 1, account: account)
+            // Every account's: order events only (an account's feed gets only order events anyway).
+            if account.isEmpty { request.kinds = [.order] }
             request.fromHead = !knowsPosition
             do {
                 try await client.subscribeEvents(request, options: CallOptions(waitForReady: true)) { batches in

@@ -13,6 +13,8 @@ final class GatewayCore: Sendable {
     let limiter = RateLimiter()
     let defaultRate: Int
     let streams: StreamQuota
+    /// Every node's execution reports, followed once, for the OrderEntry sessions (run by the server's follow).
+    let executions: SharedExecutionFeed
     let logger = Logger(label: "tradewire.gateway")
 
     init(cluster: ClusterClient, keys: APIKeys, instruments: InstrumentTable, defaultRate: Int,
@@ -20,6 +22,7 @@ final class GatewayCore: Sendable {
     {
         self.streams = streams
         self.cluster = cluster
+        executions = SharedExecutionFeed(cluster: cluster)
         self.keys = keys
         self.instruments = instruments
         self.defaultRate = defaultRate

@@ -62,10 +62,17 @@ public final class GatewayServer: HostedService {
     public static let maxRequestMessage = 1 << 20
 
     /// Follows market data's instruments and quotes.
+    /// Follows market data's instruments and quotes, and every node's execution reports for the OrderEntry sessions.
     public func follow() async {
-        guard let marketData else { return }
-        let instruments = core.instruments
-        await MarketFollower(channel: marketData, instrument: instruments.update, quote: instruments.update).run()
+        let core = core
+        let marketData = marketData
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await core.executions.run() }
+            if let marketData {
+                let instruments = core.instruments
+                group.addTask { await MarketFollower(channel: marketData, instrument: instruments.update, quote: instruments.update).run() }
+            }
+        }
     }
 
     /// Closes the channel to market data and the streams to the nodes.

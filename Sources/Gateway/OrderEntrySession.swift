@@ -6,9 +6,9 @@ import Locks
 
 /// One OrderEntry stream: requests in, execution reports and cancel rejects out.
 ///
-/// Reports come from the account's execution feed (every node's events for the account, from their heads when
-/// the session opened), so the session sees each report once and in order per order, fills of orders placed on
-/// other calls included. A request the gateway refuses (validation, rate, an unavailable node) is answered at once
+/// Reports come from the gateway's shared execution feed (every node's order events, followed once per gateway
+/// and handed to the sessions of each report's account), so the session sees each report once and in order per
+/// order, fills of orders placed on other calls included. A request the gateway refuses (validation, rate, an unavailable node) is answered at once
 /// with a REJECTED report or a CancelReject; a duplicate submission with an ORDER_STATUS report (nothing changed,
 /// so no event). Reports carry the correlation_id of the session's latest request for their order.
 ///
@@ -35,30 +35,26 @@ struct OrderEntrySession: Sendable {
         let correlations = Lock<[String: String]>([:])
         let queue = SubscriberQueue<Tradewire_V1_OrderEntryResponse>(capacity: OrderEntrySession.queueCapacity) {}
         let inFlight = InFlight(limit: OrderEntrySession.maxInFlight)
-        let ready: Ready
-
-        init(nodes: Int) { ready = Ready(count: nodes) }
     }
 
     func run(requests: RPCRequestStream<Tradewire_V1_OrderEntryRequest>, responses: RPCResponseWriter<Tradewire_V1_OrderEntryResponse>)
         async throws
     {
-        let state = State(nodes: core.cluster.nodes.count)
-        let feed = ExecutionFeed(cluster: core.cluster, account: caller.account)
+        let state = State()
+        let listening = core.executions.add(account: caller.account) { report in
+            var report = report
+            let final = report.orderStatus == .rejected || report.orderStatus == .cancelled || report.orderStatus == .settled
+            report.correlationID = state.correlations.withLock { correlations in
+                let id = report.orderID?.value ?? ""
+                return final ? correlations.removeValue(forKey: id) : correlations[id]
+            } ?? ""
+            state.queue.push(.report(report))
+        }
+        defer { core.executions.remove(listening) }
+        let executions = core.executions
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                await feed.run(from: [:], live: true, ready: { _, _ in state.ready.arrive() }) { _, _, report in
-                    var report = report
-                    let final = report.orderStatus == .rejected || report.orderStatus == .cancelled || report.orderStatus == .settled
-                    report.correlationID = state.correlations.withLock { correlations in
-                        let id = report.orderID?.value ?? ""
-                        return final ? correlations.removeValue(forKey: id) : correlations[id]
-                    } ?? ""
-                    state.queue.push(.report(report))
-                }
-            }
-            group.addTask {
-                await state.ready.wait(timeout: Self.readyTimeout)
+                await executions.wait(readyWithin: Self.readyTimeout)
                 for try await request in requests {
                     await state.inFlight.enter()
                     Task {
@@ -255,49 +251,5 @@ final class InFlight: Sendable {
             }
             if done { continuation.resume() }
         }
-    }
-}
-
-/// Waits until `count` arrivals, or a timeout.
-final class Ready: Sendable {
-    private struct State {
-        var remaining: Int
-        var expired = false
-        var waiter: CheckedContinuation<Void, Never>?
-    }
-
-    private let state: Lock<State>
-
-    init(count: Int) { state = Lock(State(remaining: count)) }
-
-    func arrive() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            state.remaining -= 1
-            guard state.remaining <= 0 else { return nil }
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume()
-    }
-
-    func wait(timeout: Duration) async {
-        let timer = Task {
-            try? await Task.sleep(for: timeout)
-            let waiter = state.withLock { state in
-                state.expired = true
-                defer { state.waiter = nil }
-                return state.waiter
-            }
-            waiter?.resume()
-        }
-        await withCheckedContinuation { continuation in
-            let done = state.withLock { state -> Bool in
-                guard state.remaining > 0 && !state.expired else { return true }
-                state.waiter = continuation
-                return false
-            }
-            if done { continuation.resume() }
-        }
-        timer.cancel()
     }
 }

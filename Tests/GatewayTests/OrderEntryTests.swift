@@ -8,6 +8,7 @@ import Protos
 import RPC
 import ServiceStubs
 import Synchronization
+import Telemetry
 import Testing
 import TestSupport
 import Transport
@@ -96,6 +97,44 @@ struct OrderEntryTests {
                 if reports.count == count { break }
             }
             return reports
+        }
+    }
+
+    /// One feed, many readers: the gateway follows each node once, however many OrderEntry sessions are open, and
+    /// each session still hears its own orders' reports.
+    @Test func sessionsShareTheGatewaysOneFollowOfEachNode() async throws {
+        try await Cluster.with { cluster in
+            let node = cluster.cluster.config.nodes[0].address
+            func subscribers() throws -> Int {
+                let metrics = try #require(HTTPProbe.get(node, path: "/metrics")).body
+                let line = try #require(metrics.split(separator: "\n").first { $0.hasPrefix("processor_event_subscribers ") })
+                return try #require(Double(line.split(separator: " ")[1]).map { Int($0) })
+            }
+            let before = try subscribers()
+            let alice = try cluster.client("alice")
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for session in 0..<4 {
+                    group.addTask {
+                        try await alice.orderEntry { writer, stream in
+                            try await writer.write(Self.request("s\(session)", .newOrder(Cluster.order("share-\(session)", side: .buy, price: 10_000, quantity: 10))))
+                            var heard: Tradewire_V1_ExecType?
+                            for try await response in stream {
+                                if case .executionReport(let report) = response.response, report.clientOrderID == "share-\(session)",
+                                   report.execType != .pendingNew
+                                {
+                                    heard = report.execType
+                                    break
+                                }
+                            }
+                            #expect(heard == .new)
+                            // Every session is open and has heard its order: the node still serves as many streams.
+                            #expect(try subscribers() == before)
+                            writer.finish()
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
         }
     }
 

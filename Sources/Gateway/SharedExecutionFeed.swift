@@ -1,0 +1,93 @@
+import Cluster
+import Locks
+import Protos
+
+/// Every node's execution reports followed once for the whole gateway, live, and handed to the OrderEntry sessions
+/// of each report's account: a node streams its order events once per gateway, not once per session.
+///
+/// A session hears the reports the feed delivers while it is registered: those of events committed after the feed
+/// reached them, which includes every order the session places after ``wait(readyWithin:)`` (and possibly a few
+/// reports of the account's earlier orders still on their way).
+final class SharedExecutionFeed: Sendable {
+    typealias Listener = @Sendable (Tradewire_V1_ExecutionReport) -> Void
+
+    private let feed: ExecutionFeed
+    private let nodes: Int
+    private let state = Lock(State())
+
+    private struct State {
+        var listeners: [String: [UInt64: Listener]] = [:]
+        var accounts: [UInt64: String] = [:]
+        var nextID: UInt64 = 0
+        var readyNodes = Set<String>()
+        var waiting: [UInt64: UnsafeContinuation<Void, Never>] = [:]
+    }
+
+    init(cluster: ClusterClient) {
+        feed = ExecutionFeed(cluster: cluster, account: "")
+        nodes = cluster.nodes.count
+    }
+
+    /// Follows every node from its head until cancelled.
+    func run() async {
+        await feed.run(from: [:], live: true, ready: { node, _ in self.arrived(node) }) { _, _, report in
+            let listeners = self.state.withLock { $0.listeners[report.account].map { Array($0.values) } } ?? []
+            for listener in listeners { listener(report) }
+        }
+    }
+
+    /// Registers `listener` for `account`'s reports until ``remove(_:)``.
+    func add(account: String, _ listener: @escaping Listener) -> UInt64 {
+        state.withLock { state in
+            state.nextID += 1
+            state.listeners[account, default: [:]][state.nextID] = listener
+            state.accounts[state.nextID] = account
+            return state.nextID
+        }
+    }
+
+    func remove(_ id: UInt64) {
+        state.withLock { state in
+            guard let account = state.accounts.removeValue(forKey: id) else { return }
+            state.listeners[account]?[id] = nil
+            if state.listeners[account]?.isEmpty == true { state.listeners[account] = nil }
+        }
+    }
+
+    /// Returns once the feed follows every node, or after `timeout` (a node that is down).
+    func wait(readyWithin timeout: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                let id = self.state.withLock { state in
+                    state.nextID += 1
+                    return state.nextID
+                }
+                await withTaskCancellationHandler {
+                    await withUnsafeContinuation { continuation in
+                        let ready = self.state.withLock { state -> Bool in
+                            guard state.readyNodes.count < self.nodes && !Task.isCancelled else { return true }
+                            state.waiting[id] = continuation
+                            return false
+                        }
+                        if ready { continuation.resume() }
+                    }
+                } onCancel: {
+                    self.state.withLock { $0.waiting.removeValue(forKey: id) }?.resume()
+                }
+            }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func arrived(_ node: String) {
+        let waiting = state.withLock { state -> [UnsafeContinuation<Void, Never>] in
+            state.readyNodes.insert(node)
+            guard state.readyNodes.count >= nodes else { return [] }
+            defer { state.waiting = [:] }
+            return Array(state.waiting.values)
+        }
+        waiting.forEach { $0.resume() }
+    }
+}
