@@ -80,6 +80,9 @@ public struct ProtoArena {
         precondition(headroom >= 0, "negative headroom")
         let base = message.assumingMemoryBound(to: ProtobufCMessage.self)
         let size = protobuf_c_message_get_packed_size(base)
+        // An empty message: `Array(unsafeUninitializedCapacity: 0)` hands out the shared empty-array storage and
+        // then writes its count, which ThreadSanitizer rightly flags when two threads pack empty messages at once.
+        guard headroom + size > 0 else { return [] }
         return [UInt8](unsafeUninitializedCapacity: headroom + size) { buffer, count in
             if headroom > 0 { buffer.baseAddress!.initialize(repeating: 0, count: headroom) }
             let written = protobuf_c_message_pack(base, buffer.baseAddress! + headroom)
