@@ -36,7 +36,10 @@ struct CommandStreamTests {
         }
     }
 
-    @Test func aNodeTakesNoMoreThanItsLimitFromAStreamUntilItAcknowledges() async throws {
+    /// One node whose risk holds every check until the test opens the gate; stopped after `body`.
+    static func withGatedNode(maxInFlightPerStream: Int = 16_384,
+                              _ body: (GatedRisk, ClusterConfig, ProcessorNode) async throws -> Void) async throws
+    {
         let directory = try ProcessorCluster.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let risk = GatedRisk()
@@ -46,80 +49,79 @@ struct CommandStreamTests {
         config.riskAddress = "127.0.0.1:\(riskPort)"
         config.riskTimeout = .seconds(30)
         config.dataDirectory = directory
-        let node = try ProcessorNode(config: config, nodeID: "p1", maxInFlightPerStream: 8, host: ServiceHost(name: "p1", grace: .milliseconds(100)))
+        let node = try ProcessorNode(config: config, nodeID: "p1", maxInFlightPerStream: maxInFlightPerStream,
+                                     host: ServiceHost(name: "p1", grace: .milliseconds(100)))
         try await node.start()
-
-        // The node's Commands stream spoken directly, so that the test cuts the batches: one command alone, then
-        // 99 in one batch. However a sender cuts them, the node fills its limit (7 of the 99 go in at once) and
-        // takes no more until some are acknowledged.
-        let parts = config.nodes[0].address.split(separator: ":")
-        let channel = try Channel(host: String(parts[0]), port: Int(parts[1])!)
-        defer { channel.close() }
-        func command(_ index: Int) -> Tradewire_V1_Command {
-            var command = ProcessorCluster.place("bp-\(index)", symbol: "BP", side: .buy, price: 100, quantity: 1)
-            command.ringEpoch = 1
-            command.commandID = UInt64(index + 1)
-            return command
+        do {
+            try await body(risk, config, node)
+        } catch {
+            await node.shutdown()
+            await riskServer.shutdown()
+            throw error
         }
-        let accepted = try await Tradewire_V1_Processor.Client(channel).commands { requests, responses in
-            try await requests.write(Tradewire_V1_CommandBatch(commands: [command(0)]))
-            #expect(try await waitUntil { risk.waiting.load(ordering: .relaxed) == 1 })
-            try await requests.write(Tradewire_V1_CommandBatch(commands: (1..<100).map(command)))
-            // While risk holds every check, the node has taken exactly its limit of commands from the stream.
-            #expect(try await waitUntil { risk.waiting.load(ordering: .relaxed) == 8 })
-            try await Task.sleep(for: .milliseconds(300))
-            #expect(risk.waiting.load(ordering: .relaxed) == 8)
-            #expect(try await node.liveActors().orders == 8)
-            risk.open.store(true, ordering: .relaxed)
-            var accepted = Set<UInt64>()
-            for try await batch in responses {
-                for ack in batch.acks where ack.order?.status == .accepted { accepted.insert(ack.commandID) }
-                if accepted.count == 100 { break }
-            }
-            requests.finish()
-            return accepted.count
-        }
-        #expect(accepted == 100)
-        #expect(risk.waiting.load(ordering: .relaxed) == 100)
-
         await node.shutdown()
         await riskServer.shutdown()
+    }
+
+    @Test func aNodeTakesNoMoreThanItsLimitFromAStreamUntilItAcknowledges() async throws {
+        try await Self.withGatedNode(maxInFlightPerStream: 8) { risk, config, node in
+            // The node's Commands stream spoken directly, so that the test cuts the batches: one command alone, then
+            // 99 in one batch. However a sender cuts them, the node fills its limit (7 of the 99 go in at once) and
+            // takes no more until some are acknowledged.
+            let parts = config.nodes[0].address.split(separator: ":")
+            let channel = try Channel(host: String(parts[0]), port: Int(parts[1])!)
+            defer { channel.close() }
+            func command(_ index: Int) -> Tradewire_V1_Command {
+                var command = ProcessorCluster.place("bp-\(index)", symbol: "BP", side: .buy, price: 100, quantity: 1)
+                command.ringEpoch = 1
+                command.commandID = UInt64(index + 1)
+                return command
+            }
+            let accepted = try await Tradewire_V1_Processor.Client(channel).commands { requests, responses in
+                try await requests.write(Tradewire_V1_CommandBatch(commands: [command(0)]))
+                #expect(try await waitUntil { risk.waiting.load(ordering: .relaxed) == 1 })
+                try await requests.write(Tradewire_V1_CommandBatch(commands: (1..<100).map(command)))
+                // While risk holds every check, the node has taken exactly its limit of commands from the stream.
+                #expect(try await waitUntil { risk.waiting.load(ordering: .relaxed) == 8 })
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(risk.waiting.load(ordering: .relaxed) == 8)
+                #expect(try await node.liveActors().orders == 8)
+                risk.open.store(true, ordering: .relaxed)
+                var accepted = Set<UInt64>()
+                for try await batch in responses {
+                    for ack in batch.acks where ack.order?.status == .accepted { accepted.insert(ack.commandID) }
+                    if accepted.count == 100 { break }
+                }
+                requests.finish()
+                return accepted.count
+            }
+            #expect(accepted == 100)
+            #expect(risk.waiting.load(ordering: .relaxed) == 100)
+        }
     }
 
     /// Past saturation a gateway sheds new work, not accepted work: once a node's oldest unanswered command has
     /// waited `shedAfter`, places and replaces for it are RESOURCE_EXHAUSTED at once (never sent), while cancels
     /// still go through; the command that waited is answered when the node catches up.
     @Test func newWorkForANodeThatIsBehindIsShedAndCancelsStillGo() async throws {
-        let directory = try ProcessorCluster.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let risk = GatedRisk()
-        let riskServer = try Server(services: [risk], configuration: .loopback())
-        let riskPort = try await riskServer.start()[0].port
-        var config = ClusterConfig(epoch: 1, nodes: [ClusterNode(id: "p1", address: "127.0.0.1:\(try Peers.freePort())")])
-        config.riskAddress = "127.0.0.1:\(riskPort)"
-        config.riskTimeout = .seconds(30)
-        config.dataDirectory = directory
-        let node = try ProcessorNode(config: config, nodeID: "p1", host: ServiceHost(name: "p1", grace: .milliseconds(100)))
-        try await node.start()
-        let client = ClusterClient(config: config, shedAfter: .milliseconds(200))
+        try await Self.withGatedNode { risk, config, _ in
+            let client = ClusterClient(config: config, shedAfter: .milliseconds(200))
 
-        async let first = client.send(ProcessorCluster.place("shed-0", symbol: "SHD", side: .buy, price: 100, quantity: 1), shed: true)
-        let held = try await waitUntil { risk.waiting.load(ordering: .relaxed) == 1 }
-        #expect(held)
-        try await Task.sleep(for: .milliseconds(250))
-        let shed = await #expect(throws: RPCError.self) {
-            try await client.send(ProcessorCluster.place("shed-1", symbol: "SHD", side: .buy, price: 100, quantity: 1), shed: true)
+            async let first = client.send(ProcessorCluster.place("shed-0", symbol: "SHD", side: .buy, price: 100, quantity: 1), shed: true)
+            let held = try await waitUntil { risk.waiting.load(ordering: .relaxed) == 1 }
+            #expect(held)
+            try await Task.sleep(for: .milliseconds(250))
+            let shed = await #expect(throws: RPCError.self) {
+                try await client.send(ProcessorCluster.place("shed-1", symbol: "SHD", side: .buy, price: 100, quantity: 1), shed: true)
+            }
+            #expect(shed?.code == .resourceExhausted && shed?.message.contains("200 ms or more behind") == true, "\(String(describing: shed))")
+            #expect(risk.waiting.load(ordering: .relaxed) == 1, "the shed order never reached the node")
+            let cancel = try await client.send(ProcessorCluster.cancel("shed-9"), shed: true)
+            #expect(cancel.errorStatus?.code == 5, "the cancel went to the node: \(cancel)")
+            risk.open.store(true, ordering: .relaxed)
+            #expect(try await first.order?.status == .accepted)
+            await client.close()
         }
-        #expect(shed?.code == .resourceExhausted && shed?.message.contains("200 ms or more behind") == true, "\(String(describing: shed))")
-        #expect(risk.waiting.load(ordering: .relaxed) == 1, "the shed order never reached the node")
-        let cancel = try await client.send(ProcessorCluster.cancel("shed-9"), shed: true)
-        #expect(cancel.errorStatus?.code == 5, "the cancel went to the node: \(cancel)")
-        risk.open.store(true, ordering: .relaxed)
-        #expect(try await first.order?.status == .accepted)
-
-        await client.close()
-        await node.shutdown()
-        await riskServer.shutdown()
     }
 }
 
