@@ -152,7 +152,7 @@ let package = Package(
         .executableTarget(
             name: "tradewire",
             dependencies: [
-                "Locks", "GRPCServices", "Transport", "LoadHarness", "ProtoJSON", "Cluster", "Hosting", "Processor", "Orders", "MarketData", "Risk", "Gateway", "Telemetry",
+                "Locks", "GRPCServices", "Transport", "LoadHarness", "ProtoJSON", "Cluster", "Hosting", "Processor", "Orders", "Journal", "MarketData", "Risk", "Gateway", "Telemetry",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),

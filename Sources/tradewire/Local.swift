@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import JSON
+import Journal
 import Orders
 import Cluster
 import Telemetry
@@ -19,6 +20,9 @@ struct Local: AsyncParsableCommand {
     @Option(help: "First of six consecutive ports on 127.0.0.1 for a new data folder (0: any free ports).")
     var basePort = 50051
 
+    @Option(help: "How a new data folder's journals wait for the disk: full (an acknowledged order survives a power cut) or normal (it survives a crash of the process; the last commits may be lost in an OS crash or a power cut).")
+    var synchronous = "full"
+
     @Option(help: "The services' log level (their logs go to <data>/logs).")
     var logLevel = "info"
 
@@ -29,7 +33,10 @@ struct Local: AsyncParsableCommand {
         let directory = URL(fileURLWithPath: data).standardizedFileURL.path
         let setup = LocalSetup(directory: directory)
         let fresh = !setup.exists
-        if fresh { try setup.create(basePort: basePort) }
+        guard let mode = JournalSynchronous(rawValue: synchronous.uppercased()) else {
+            throw LocalError("--synchronous is full or normal, not \(synchronous)")
+        }
+        if fresh { try setup.create(basePort: basePort, synchronous: mode) }
         try FileManager.default.createDirectory(atPath: setup.logDirectory, withIntermediateDirectories: true)
         let cluster = try ClusterFileAddresses(path: setup.clusterPath)
         guard let client = try ClientFile.load(directory: directory) else { throw LocalError("\(setup.clientPath) is missing") }

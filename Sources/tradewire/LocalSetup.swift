@@ -2,6 +2,7 @@ import EventLoop
 import Foundation
 import Gateway
 import JSON
+import Journal
 import Cluster
 import Telemetry
 
@@ -26,13 +27,13 @@ struct LocalSetup {
 
     var exists: Bool { FileManager.default.fileExists(atPath: clusterPath) && FileManager.default.fileExists(atPath: clientPath) }
 
-    /// Writes a fresh setup; ports from `basePort` upwards (0: free ports, see `Socket.reservablePort`).
-    func create(basePort: Int) throws {
+    /// Writes a fresh setup; ports from `basePort` upwards (0: free ports, see `Socket.reservablePort`), the
+    /// journals at `synchronous`.
+    func create(basePort: Int, synchronous: JournalSynchronous = .full) throws {
         try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
         let ports = try (0..<6).map { basePort == 0 ? try Socket.reservablePort() : basePort + $0 }
         let address = { (index: Int) in "127.0.0.1:\(ports[index])" }
-        var generator = SystemRandomNumberGenerator()
-        let mesh = Hex.encode((0..<24).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        let mesh = RandomBytes.hex(24)
         let nodes = (1...3).map { "{\"id\": \"p\($0)\", \"address\": \"\(address(2 + $0))\"}" }
         let instrumentList = Self.instruments.map { instrument in
             """
@@ -50,6 +51,7 @@ struct LocalSetup {
               "risk": "\(address(2))",
               "nodes": [\(nodes.joined(separator: ", "))],
               "data_dir": ".",
+              "synchronous": "\(synchronous.rawValue.lowercased())",
               "keys_file": "keys.json",
               "mesh_credential": "\(mesh)",
               "orders_per_second": 1000000,
