@@ -16,8 +16,8 @@ extension ServerConnection {
     func armIdleTimer() {
         guard let idle = configuration.maxConnectionIdle, machine.mayIdle(hasCalls: !calls.isEmpty), !closed else { return }
         idleTimer?.cancel()
-        idleTimer = loop.schedule(at: Monotonic.now() + idle.nanoseconds) { [unowned self] in
-            beginGracefulShutdown(grace: .seconds(1))
+        idleTimer = loop.schedule(at: Monotonic.now() + idle.nanoseconds) { [weak self] in
+            self?.beginGracefulShutdown(grace: .seconds(1))
         }
     }
 
@@ -39,7 +39,8 @@ extension ServerConnection {
         session.submitShutdownNotice()
         session.ping(opaque: Self.shutdownPingOpaque)
         requestFlush()
-        graceTimer = loop.schedule(at: Monotonic.now() + grace.nanoseconds) { [unowned self] in
+        graceTimer = loop.schedule(at: Monotonic.now() + grace.nanoseconds) { [weak self] in
+            guard let self else { return }
             for call in calls.values { call.cancelForShutdown() }
             session.goAway(errorCode: .noError, lastStreamID: session.lastProcessedStreamID)
             sendWhatIsQueuedAndClose()

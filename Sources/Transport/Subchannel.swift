@@ -54,8 +54,10 @@ final class Subchannel: @unchecked Sendable {
     private func connect() {
         let connection = ClientConnection(address: address, loop: loop, settings: configuration.http2)
         self.connection = connection
-        connection.onStateChange = { [unowned self] connection, state, error in
-            connectionChanged(connection, state, error)
+        // Weak: a channel released without shutdown frees its subchannels while their connections still close (and
+        // report it); unowned, that report read a freed subchannel (a crash seen in the full test suite).
+        connection.onStateChange = { [weak self] connection, state, error in
+            self?.connectionChanged(connection, state, error)
         }
         connection.connect(timeout: configuration.connectTimeout)
     }
@@ -93,7 +95,8 @@ final class Subchannel: @unchecked Sendable {
             return (state.backoff.next(), state.closed)
         }
         guard !closed else { return }
-        retryTimer = loop.schedule(at: Monotonic.now() + delay.nanoseconds) { [unowned self] in
+        retryTimer = loop.schedule(at: Monotonic.now() + delay.nanoseconds) { [weak self] in
+            guard let self else { return }
             let retry = shared.withLock { state -> Bool in
                 guard case .transientFailure = state.connectivity, !state.closed else { return false }
                 state.connectivity = .connecting
@@ -116,9 +119,9 @@ final class Subchannel: @unchecked Sendable {
         }
         idleTimer?.cancel()
         connection.startCall(method: method, metadata: metadata, options: options, deadline: deadline) {
-            [unowned self] result in
-            if case .success(let call) = result, configuration.idleTimeout != nil {
-                call.setReleaseHandler { [unowned self] in armIdleTimer() }
+            [weak self] result in
+            if case .success(let call) = result, self?.configuration.idleTimeout != nil {
+                call.setReleaseHandler { [weak self] in self?.armIdleTimer() }
             }
             completion(result)
         }
@@ -128,8 +131,8 @@ final class Subchannel: @unchecked Sendable {
     private func armIdleTimer() {
         guard let idle = configuration.idleTimeout, let connection, connection.activeCalls == 0 else { return }
         idleTimer?.cancel()
-        idleTimer = loop.schedule(at: Monotonic.now() + idle.nanoseconds) { [unowned self] in
-            guard let connection = self.connection, connection.activeCalls == 0 else { return }
+        idleTimer = loop.schedule(at: Monotonic.now() + idle.nanoseconds) { [weak self] in
+            guard let connection = self?.connection, connection.activeCalls == 0 else { return }
             connection.close()
         }
     }
