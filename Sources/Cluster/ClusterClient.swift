@@ -29,12 +29,13 @@ public final class ClusterClient: Sendable {
     }
 
     /// - Parameters:
-    ///   - shedAfter: see ``send(_:shed:)``.
+    ///   - shedAfter: see ``send(_:shed:)``; by default 250 ms or twice the cluster's risk timeout, whichever is
+    ///     longer (so that one order waiting for risk does not make its node look behind).
     ///   - group: loops for the channels to the nodes (by default each opens its own).
-    public init(config: ClusterConfig, maxInFlightPerNode: Int = 8192, shedAfter: Duration = .milliseconds(250),
+    public init(config: ClusterConfig, maxInFlightPerNode: Int = 8192, shedAfter: Duration? = nil,
                 group: EventLoopGroup? = nil, refresh: @escaping @Sendable () -> ClusterConfig? = { nil })
     {
-        self.shedAfter = UInt64(shedAfter.nanoseconds)
+        self.shedAfter = UInt64((shedAfter ?? max(.milliseconds(250), config.riskTimeout * 2)).nanoseconds)
         self.group = group
         state = Lock(State(ring: ClusterRing(config)))
         self.refresh = refresh
