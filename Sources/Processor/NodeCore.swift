@@ -26,7 +26,7 @@ final class NodeCore: TurnFlushable, @unchecked Sendable {
     let config: ClusterConfig
     let ring: ClusterRing
     let journal: Journal
-    private let risk: RiskChecker
+    let risk: RiskChecker
     let logger = Logger(label: "tradewire.processor")
     let peers: [String: CommandStream]
     private var orders: [String: OrderActor] = [:] {
@@ -44,13 +44,13 @@ final class NodeCore: TurnFlushable, @unchecked Sendable {
     private let fatal: @Sendable (String, any Error) -> Void
     private var journalFailed = false
     /// What the current turn produced: sent at its end as one risk batch and one journal write.
-    private var turn = Turn()
+    var turn = Turn()
     /// Turns whose write is with the journal, oldest first: the journal completes writes in the order given (after
     /// its latch trips, failures may come in another order, but every one of them is handled alike).
-    private var committing: [Turn] = []
+    var committing: [Turn] = []
     /// Turns whose risk batch is with risk, by a number of their own.
-    private var deciding: [UInt64: [(RiskChecker.Decision) -> Void]] = [:]
-    private var nextRiskBatch: UInt64 = 0
+    var deciding: [UInt64: [(RiskChecker.Decision) -> Void]] = [:]
+    var nextRiskBatch: UInt64 = 0
 
     /// - Parameter fatal: told once if the journal fails.
     init(nodeID: String, config: ClusterConfig, journal: Journal, risk: RiskChecker, peers: [String: CommandStream],
@@ -478,7 +478,7 @@ final class NodeCore: TurnFlushable, @unchecked Sendable {
     }
 
     /// Terminal or idle actors leave memory; their rows bring them back.
-    private func passivateIfDone(_ actor: OrderActor) {
+    func passivateIfDone(_ actor: OrderActor) {
         if actor.isIdle && actor.state.status.isTerminal && orders[actor.id] === actor { orders[actor.id] = nil }
     }
 
@@ -498,104 +498,9 @@ final class NodeCore: TurnFlushable, @unchecked Sendable {
         risk.close()
     }
 
-    // MARK: - The turn's risk checks and journal write
-
-    /// What one turn of the core thread produced, sent at the turn's end: the risk checks as one batch, the
-    /// journal writes as one write (so one transaction and one completion), its outbox messages and what runs
-    /// once it committed.
-    private struct Turn {
-        var checks: [Tradewire_V1_RiskCheckRequest] = []
-        var decided: [(RiskChecker.Decision) -> Void] = []
-        var write = JournalWrite()
-        var outbox: [(String, Tradewire_V1_Command)] = []
-        var committed: [@Sendable () -> Void] = []
-        /// Outbox confirmations this turn's write journals.
-        var confirmations: [(OutboxLink, UInt64)] = []
-        /// Actors whose `uncommitted` counts this turn's write (an actor may be listed more than once).
-        var actors: [OrderActor] = []
-        var flushAsked = false
-    }
-
-    /// Asks risk about `request` with this turn's other checks; `decided` runs on the core thread.
-    private func askRisk(_ request: Tradewire_V1_RiskCheckRequest, requestID: String,
-                         _ decided: @escaping (RiskChecker.Decision) -> Void)
-    {
-        var request = request
-        request.requestID = requestID
-        turn.checks.append(request)
-        turn.decided.append(decided)
-        askForFlush()
-    }
-
-    /// Queues `write` with `outbox` messages into this turn's write; `then` runs once it committed. Every write
-    /// of an actor counts in its `uncommitted` until then.
-    func commit(_ actor: OrderActor?, _ write: JournalWrite, _ outbox: [(String, Tradewire_V1_Command)],
-                _ then: @escaping @Sendable () -> Void)
-    {
-        turn.write.append(write)
-        turn.outbox += outbox
-        turn.committed.append(then)
-        if let actor {
-            actor.uncommitted += 1
-            turn.actors.append(actor)
-        }
-        askForFlush()
-    }
-
-    private func askForFlush() {
-        guard !turn.flushAsked else { return }
-        turn.flushAsked = true
-        loop.flushAtEndOfTurn(self)
-    }
-
-    /// The end of a turn: one risk batch, one journal write.
-    func flushAtEndOfTurn() {
-        var turn = self.turn
-        self.turn = Turn()
-        if !turn.checks.isEmpty {
-            nextRiskBatch += 1
-            let number = nextRiskBatch
-            deciding[number] = turn.decided
-            risk.check(turn.checks) { decisions in
-                self.loop.execute {
-                    guard let decided = self.deciding.removeValue(forKey: number) else { return }
-                    for (decision, body) in zip(decisions, decided) { body(decision) }
-                }
-            }
-        }
-        guard !turn.committed.isEmpty else { return }
-        var write = turn.write
-        write.outbox = turn.outbox.map { ($0.0, $0.1.serializedBytes()) }
-        write.keepLastOrderRows()
-        turn.confirmations = attachConfirmations(to: &write)
-        committing.append(turn)
-        journal.append(write) { result in
-            self.loop.execute { self.committed(result) }
-        }
-    }
-
-    private func committed(_ result: Result<JournalCommit, SQLiteError>) {
-        let turn = committing.removeFirst()
-        switch result {
-        case .success(let commit):
-            for ((destination, command), sequence) in zip(turn.outbox, commit.outboxSequences) {
-                let link = self.link(destination)
-                link.waiting[sequence] = command
-                pump(link)
-            }
-            confirmationsCommitted(turn.confirmations)
-            for actor in turn.actors { actor.uncommitted -= 1 }
-            for then in turn.committed { then() }
-            for actor in turn.actors { passivateIfDone(actor) }
-        case .failure(let error):
-            if !journal.isClosed { failStop(error) }
-            for actor in turn.actors { actor.uncommitted -= 1 }
-        }
-    }
-
     /// The journal refuses every append after its first failure (its latch), so nothing later is acknowledged;
     /// the host is told once and stops the node at once.
-    private func failStop(_ error: SQLiteError) {
+    func failStop(_ error: SQLiteError) {
         guard !journalFailed else { return }
         journalFailed = true
         fatal("the journal failed; stopping the node so that a restart rebuilds it from what committed", error)

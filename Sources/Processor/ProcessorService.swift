@@ -69,6 +69,8 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
             guard (1...3).contains(kind.rawValue) else { throw RPCError(code: .invalidArgument, message: "kinds: \(kind.rawValue) is not an EventKind") }
             kinds.insert(kind.rawValue)
         }
+        // An account's feed is its order events whatever kinds it names.
+        let wanted = request.account.isEmpty ? kinds : [Tradewire_V1_EventKind.order.rawValue]
         var lastSent = ContinuousClock.now
         var next = max(1, request.fromSequence)
         let metrics = NodeMetrics.shared
@@ -99,7 +101,6 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
             var batch = Tradewire_V1_EventBatch(
                 headSequence: max(journal.lastSequence, last.sequence), sentAtUnixNanos: WallClock.now(), throughSequence: last.sequence)
             // Filters first by the stored kind, so that what is left out is never decoded.
-            let wanted = request.account.isEmpty ? kinds : [Tradewire_V1_EventKind.order.rawValue]
             batch.events = try records.filter { wanted.isEmpty || wanted.contains($0.entry.kind) }.map { try Self.event($0, node: core.nodeID) }
             if !request.account.isEmpty {
                 batch.events.removeAll { event in

@@ -108,7 +108,7 @@ final class RiskChecker: Sendable {
             defer { state.running = true }
             return (!state.running, wake, false)
         }
-        if done { return completion(batch.decisions.map { $0! }) }
+        if done { return Self.complete([batch]) }
         wake.forEach { $0.resume() }
         if start { Task(executorPreference: executor) { await self.run() } }
     }
@@ -122,7 +122,7 @@ final class RiskChecker: Sendable {
             return (Array(state.parked.values), state.failOpen("the node is stopping: the order was not checked"))
         }
         wake.forEach { $0.resume() }
-        for batch in done { batch.completion(batch.decisions.map { $0! }) }
+        Self.complete(done)
     }
 
     // MARK: - The stream
@@ -156,7 +156,7 @@ final class RiskChecker: Sendable {
             state.queue = []
             return state.failOpen(failure)
         }
-        for batch in done { batch.completion(batch.decisions.map { $0! }) }
+        Self.complete(done)
     }
 
     /// What has queued; waits while nothing has; nil once closed or cancelled.
@@ -209,7 +209,7 @@ final class RiskChecker: Sendable {
             }
             return done
         }
-        for batch in done { batch.completion(batch.decisions.map { $0! }) }
+        Self.complete(done)
     }
 
     /// Waits on `slot` while `idle` holds and the checker is open and the task not cancelled; false when it should
@@ -241,7 +241,7 @@ final class RiskChecker: Sendable {
             }
             return done
         }
-        for batch in done { batch.completion(batch.decisions.map { $0! }) }
+        Self.complete(done)
     }
 
     static func decision(_ response: Tradewire_V1_RiskCheckResponse) -> Decision {
@@ -252,6 +252,11 @@ final class RiskChecker: Sendable {
 }
 
 extension RiskChecker {
+    /// Hands each batch its decisions (outside the lock: completions run the caller's code).
+    fileprivate static func complete(_ done: [Waiting]) {
+        for batch in done { batch.completion(batch.decisions.map { $0! }) }
+    }
+
     /// Records one check's decision (under the lock); true when it was its batch's last.
     fileprivate static func settle(_ batch: Waiting, _ index: Int, _ decision: Decision) -> Bool {
         batch.decisions[index] = decision

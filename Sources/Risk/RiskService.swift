@@ -1,4 +1,5 @@
 import Logging
+import Orders
 import Protos
 import RPC
 import ServiceStubs
@@ -14,9 +15,10 @@ struct RiskService: Tradewire_V1_Risk.ServiceProtocol {
         return response
     }
 
+    /// `requestID` from the caller goes into the line only as an identifier (1–64 printable ASCII characters).
     private func log(_ request: Tradewire_V1_RiskCheckRequest, _ response: Tradewire_V1_RiskCheckResponse, requestID: String) {
         logger.debug("checked", metadata: [
-            "request_id": "\(requestID)", "order_id": "\(request.orderID?.value ?? "")",
+            "request_id": "\(OrderBounds.isIdentifier(requestID) ? requestID : "")", "order_id": "\(request.orderID?.value ?? "")",
             "account": "\(request.account)", "approved": "\(response.approved)", "reason": "\(response.reason)",
         ])
     }
