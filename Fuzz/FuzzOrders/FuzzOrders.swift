@@ -59,7 +59,7 @@ enum FuzzOrders {
         }
         guard case .place(let place) = command.command else { preconditionFailure("not a place") }
         precondition(place.order?.unknownFields.isEmpty == true, "the gateway forwarded unknown fields")
-        precondition(NodeCore.validate(place) == nil, "the node refuses what the gateway accepted: \(NodeCore.validate(place)!)")
+        precondition(NodeState.validate(place) == nil, "the node refuses what the gateway accepted: \(NodeState.validate(place)!)")
         _ = RingKey(routing: command)
         let actor = OrderActor(place: place, requestHash: OrderActor.requestHash(place), now: 1)
         _ = actor.order.serializedBytes()
@@ -68,12 +68,12 @@ enum FuzzOrders {
 
     /// A book fed commands in order, as a node's book actor is: trades never exceed what rests.
     static func book(_ input: inout FuzzInput) {
-        let book = BookActor(symbol: "ACME")
+        var book = BookActor(symbol: "ACME")
         var now: Int64 = 0
         while !input.isAtEnd {
             guard let command = decode(Tradewire_V1_Command.self, &input) else { continue }
             _ = RingKey(routing: command)
-            if case .place(let place) = command.command { _ = NodeCore.validate(place) }
+            if case .place(let place) = command.command { _ = NodeState.validate(place) }
             now &+= 1
             let outputs = book.apply(command, now: now)
             for trade in outputs.trades { precondition((trade.quantity?.units ?? 0) > 0, "a trade of nothing") }

@@ -14,8 +14,7 @@ struct BookOutputs {
 /// One symbol's order-book actor on the node that owns the symbol. Its state changes only by inputs (book order,
 /// cancel, replace commands from order actors), applied in order and deterministically: a restart rebuilds it
 /// from its latest snapshot plus the inputs journaled after it, and gets the same book, trade ids and sequences.
-final class BookActor: @unchecked Sendable {
-    // @unchecked Sendable: touched on its node's core thread only.
+struct BookActor {
     let symbol: String
     private var book: OrderBook
     /// What the book's integer ids stand for. An order's book id is the XXH64 of its OrderId, so that no second
@@ -52,13 +51,13 @@ final class BookActor: @unchecked Sendable {
     private var accounts: [String] = []
     private var accountIndexes: [String: UInt32] = [:]
 
-    private func nodeIndex(_ node: String) -> UInt16 {
+    private mutating func nodeIndex(_ node: String) -> UInt16 {
         if let index = nodes.firstIndex(of: node) { return UInt16(index) }
         nodes.append(node)
         return UInt16(nodes.count - 1)
     }
 
-    private func accountIndex(_ account: String) -> UInt32 {
+    private mutating func accountIndex(_ account: String) -> UInt32 {
         if let index = accountIndexes[account] { return index }
         accounts.append(account)
         accountIndexes[account] = UInt32(accounts.count - 1)
@@ -121,7 +120,7 @@ final class BookActor: @unchecked Sendable {
 
     /// Applies one input (a book order, cancel or replace command); `now` stamps trades and changes only, so the
     /// book's state does not depend on it.
-    func apply(_ command: Tradewire_V1_Command, now: Int64) -> BookOutputs {
+    mutating func apply(_ command: Tradewire_V1_Command, now: Int64) -> BookOutputs {
         inputPosition += 1
         sinceSnapshot += 1
         if !command.sourceNodeID.isEmpty { sources[command.sourceNodeID] = command.sourceSequence }
@@ -148,7 +147,7 @@ final class BookActor: @unchecked Sendable {
         return outputs
     }
 
-    private func submit(_ input: Tradewire_V1_BookOrderCommand, now: Int64, outputs: inout BookOutputs,
+    private mutating func submit(_ input: Tradewire_V1_BookOrderCommand, now: Int64, outputs: inout BookOutputs,
                         touched: inout [(BookSide, Int64)])
     {
         let order = input.order ?? Tradewire_V1_Order()
@@ -194,7 +193,7 @@ final class BookActor: @unchecked Sendable {
         }
     }
 
-    private func cancel(_ input: Tradewire_V1_BookCancelCommand, outputs: inout BookOutputs, touched: inout [(BookSide, Int64)]) {
+    private mutating func cancel(_ input: Tradewire_V1_BookCancelCommand, outputs: inout BookOutputs, touched: inout [(BookSide, Int64)]) {
         let orderID = input.orderID?.value ?? ""
         let bookID = Self.bookID(orderID)
         guard let info = resting[bookID], info.orderID == orderID, let current = book.order(id: bookID) else {
@@ -208,7 +207,7 @@ final class BookActor: @unchecked Sendable {
                outputs: &outputs)
     }
 
-    private func replace(_ input: Tradewire_V1_BookReplaceCommand, now: Int64, outputs: inout BookOutputs,
+    private mutating func replace(_ input: Tradewire_V1_BookReplaceCommand, now: Int64, outputs: inout BookOutputs,
                          touched: inout [(BookSide, Int64)])
     {
         let orderID = input.orderID?.value ?? ""
@@ -247,7 +246,7 @@ final class BookActor: @unchecked Sendable {
 
     // MARK: - Outputs
 
-    private func trades(_ fills: [BookFill], taker: Resting, now: Int64, outputs: inout BookOutputs,
+    private mutating func trades(_ fills: [BookFill], taker: Resting, now: Int64, outputs: inout BookOutputs,
                         touched: inout [(BookSide, Int64)])
     {
         for fill in fills {
@@ -286,7 +285,7 @@ final class BookActor: @unchecked Sendable {
         outputs.updates.append((nodes[Int(order.nodeIndex)], command))
     }
 
-    private func forget(_ bookID: UInt64) {
+    private mutating func forget(_ bookID: UInt64) {
         resting[bookID] = nil
     }
 

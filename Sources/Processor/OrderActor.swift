@@ -3,14 +3,19 @@ import HashRing
 import Orders
 import Protos
 
-/// One order's actor: its state machine and what it needs to answer commands and journal changes. Lives on its
-/// node's core thread (``NodeCore``), which serialises every message to it; an actor that waits for risk keeps the
-/// messages that arrive meanwhile in its mailbox and handles them in order afterwards.
+/// One order's actor, a value inside its node's ``NodeState``: its state machine and what it needs to answer
+/// commands and journal changes. An actor that waits for risk keeps the messages that arrive meanwhile in its
+/// mailbox and handles them in order afterwards.
 ///
 /// Kept small on purpose (a million live orders must fit in a few GiB): the order's identity, fixed-point
 /// numbers, the `OrderState`, and bookkeeping. Everything else is rebuilt for reports.
-final class OrderActor: @unchecked Sendable {
-    // @unchecked Sendable: touched on its node's core thread only (closures that carry it hop there first).
+struct OrderActor {
+    /// A message that waits in the mailbox.
+    enum Message {
+        case command(Tradewire_V1_Command, ReplyToken)
+        case settle
+    }
+
     let id: String
     let account: String
     let clientOrderID: String
@@ -26,7 +31,7 @@ final class OrderActor: @unchecked Sendable {
 
     /// Sets a MARKET order's protection price; its scale (the instrument's, which the order itself does not carry)
     /// becomes the order's price scale. The scale is at most `OrderBounds.maxInstrumentScale`.
-    func protect(at price: Tradewire_V1_Price) {
+    mutating func protect(at price: Tradewire_V1_Price) {
         protectionPrice = price.units
         priceScaleValue = UInt8(truncatingIfNeeded: price.scale)
     }
@@ -46,7 +51,7 @@ final class OrderActor: @unchecked Sendable {
     var inboundSequence: UInt64 = 0
 
     /// Messages that arrived while the actor waited for risk, in arrival order.
-    var mailbox: [() -> Void] = []
+    var mailbox: [Message] = []
     var awaitingRisk = false
     /// Journal writes queued and not yet committed: the actor may leave memory only at 0.
     var uncommitted: Int32 = 0
@@ -85,7 +90,7 @@ final class OrderActor: @unchecked Sendable {
     }
 
     /// A new order's actor, in NEW.
-    convenience init(place: Tradewire_V1_PlaceCommand, requestHash: UInt64, now: Int64) {
+    init(place: Tradewire_V1_PlaceCommand, requestHash: UInt64, now: Int64) {
         let order = place.order ?? Tradewire_V1_NewOrder()
         self.init(
             id: place.orderID?.value ?? "", account: place.account, clientOrderID: order.clientOrderID, symbol: order.symbol,
@@ -96,7 +101,7 @@ final class OrderActor: @unchecked Sendable {
     }
 
     /// An actor back from its journal row.
-    convenience init(record: Tradewire_V1_OrderRecord) {
+    init(record: Tradewire_V1_OrderRecord) {
         let order = record.order ?? Tradewire_V1_Order()
         self.init(
             id: order.orderID?.value ?? "", account: order.account, clientOrderID: order.clientOrderID, symbol: order.symbol,

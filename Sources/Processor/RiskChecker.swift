@@ -17,12 +17,7 @@ import ServiceStubs
 /// - At most `maxInFlight` checks are open at once; checks past it are decided RISK_UNAVAILABLE at once rather
 ///   than queued behind a risk service that is not keeping up.
 final class RiskChecker: Sendable {
-    enum Decision: Sendable {
-        /// Risk's answer (its protection price, for a MARKET order).
-        case approved(Tradewire_V1_RiskCheckResponse)
-        case rejected(Tradewire_V1_RejectReason, String)
-    }
-
+    typealias Decision = RiskDecision
     typealias Completion = @Sendable ([Decision]) -> Void
 
     /// The most checks one CheckStream batch holds (risk's bound); a larger turn goes as several batches.
