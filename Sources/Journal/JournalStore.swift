@@ -125,6 +125,12 @@ public struct JournalCommit: Sendable, Hashable {
     public var firstSequence: UInt64
     public var outboxSequences: [UInt64]
     public var committedAt: Int64
+
+    public init(firstSequence: UInt64, outboxSequences: [UInt64], committedAt: Int64) {
+        self.firstSequence = firstSequence
+        self.outboxSequences = outboxSequences
+        self.committedAt = committedAt
+    }
 }
 
 /// The filters of an order query (newest first: by creation time, then key, descending); nil or empty matches
