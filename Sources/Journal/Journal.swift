@@ -202,11 +202,6 @@ public final class Journal: Sendable {
         try read { store throws(SQLiteError) in try store.records(from: sequence, limit: limit) }
     }
 
-    /// Every committed record of `key`, in order.
-    public func records(key: String) throws(SQLiteError) -> [JournalRecord] {
-        try read { store throws(SQLiteError) in try store.records(key: key) }
-    }
-
     /// One order's current row.
     public func order(key: String) throws(SQLiteError) -> OrderRow? {
         try read { store throws(SQLiteError) in try store.order(key: key) }

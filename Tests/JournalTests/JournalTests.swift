@@ -64,7 +64,6 @@ import Glibc
             #expect(records.map(\.sequence) == [1, 2, 3, 4])
             #expect(records.map(\.entry.key) == ["ord-1", "ord-2", "ord-1", "ord-3"])
             #expect(records[2].entry.payload == Array("event 2".utf8))
-            #expect(try journal.records(key: "ord-1").map(\.sequence) == [1, 3])
             #expect(try journal.records(from: 3, limit: 1).map(\.sequence) == [3])
             await journal.close()
         }
