@@ -14,7 +14,7 @@ import Glibc
 /// bench_server) over one channel, from tasks that prefer the channel's loop; processor drives processor nodes.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Fixed micro-benchmarks of the RPC runtime.", shouldDisplay: false, subcommands: [Streaming.self, Unary.self, ProcessorLoad.self, RiskChecks.self, Fills.self])
+        abstract: "Fixed micro-benchmarks of the RPC runtime.", shouldDisplay: false, subcommands: [Streaming.self, Unary.self, ProcessorLoad.self, RiskChecks.self, Fills.self, OrderEntryLoad.self])
 
     struct Target: ParsableArguments {
         @Option var host = "127.0.0.1"

@@ -78,7 +78,7 @@ struct Local: AsyncParsableCommand {
         lines += [
             "",
             "  gRPC clients: the gateway at \(gateway) (tradewire.v1.Gateway, plaintext HTTP/2) with the header",
-            "    authorization: Bearer <key>   (keys of the accounts \(LocalSetup.accounts.joined(separator: " and ")) in \(directory)/client.json)",
+            "    authorization: Bearer <key>   (keys of the accounts \(LocalSetup.accounts[0]), \(LocalSetup.accounts[1]) and others in \(directory)/client.json)",
             "  Instruments: " + LocalSetup.instruments.map { "\($0.symbol) (\(FixedPoint.text(units: Int64($0.cents), scale: 2)))" }.joined(separator: ", ")
                 + "; the reference feed moves them every 250 ms.",
             "  Logs: \(directory)/logs/<service>.log (JSON lines)",

@@ -15,9 +15,10 @@ import Telemetry
 struct LocalSetup {
     /// Demo instruments: symbol and starting reference price in cents.
     static let instruments: [(symbol: String, cents: Int)] = [("ACME", 10_000), ("BOLT", 5_000), ("ZETA", 25_000)]
-    /// Two accounts, so that a first order has somebody to trade with: the client commands use the first unless
-    /// told `--account`.
-    static let accounts = ["demo", "demo-2"]
+    /// Two accounts, so that a first order has somebody to trade with (the client commands use the first unless
+    /// told `--account`), and eight for load that wants an account per session (`tools/bench-e2e --client
+    /// order-entry`: every session of an account hears all of its reports).
+    static let accounts = ["demo", "demo-2"] + (1...8).map { "load-\($0)" }
 
     let directory: String
     var clusterPath: String { directory + "/cluster.json" }

@@ -45,14 +45,23 @@ struct OrderFlow {
     }
 
     func request(_ number: Int) -> (MethodDescriptor, [UInt8]) {
+        switch entry(number).request {
+        case .newOrder(let order): (Self.place, Tradewire_V1_PlaceOrderRequest(order: order).serializedBytes())
+        case .cancel(let cancel): (Self.cancel, cancel.serializedBytes())
+        case .replace(let replace): (Self.replace, replace.serializedBytes())
+        }
+    }
+
+    /// Request `number` as an OrderEntry request's body, and the client order id it places or names.
+    func entry(_ number: Int) -> (request: Tradewire_V1_OrderEntryRequest.OneOf_Request, clientOrderID: String) {
         let slot = number % 10
         let target = number - 10 - slot + (slot % 6)  // A place of the block before.
-        guard slot >= 6, target >= 0 else { return (Self.place, place(number).serializedBytes()) }
+        guard slot >= 6, target >= 0 else { return (.newOrder(place(number).order!), clientOrderID(number)) }
         let reference = Tradewire_V1_OrderRef(clientOrderID: clientOrderID(target))
-        if slot < 8 { return (Self.cancel, Tradewire_V1_CancelOrderRequest(order: reference).serializedBytes()) }
+        if slot < 8 { return (.cancel(Tradewire_V1_CancelOrderRequest(order: reference)), clientOrderID(target)) }
         let original = place(target).order!
-        return (Self.replace, Tradewire_V1_ReplaceOrderRequest(
-            order: reference, quantity: Tradewire_V1_Quantity(units: original.quantity!.units + lot)).serializedBytes())
+        return (.replace(Tradewire_V1_ReplaceOrderRequest(order: reference, quantity: Tradewire_V1_Quantity(units: original.quantity!.units + lot))),
+                clientOrderID(target))
     }
 
     func place(_ number: Int) -> Tradewire_V1_PlaceOrderRequest {
