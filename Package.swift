@@ -168,7 +168,8 @@ let package = Package(
         .executableTarget(name: "FuzzJSON", dependencies: ["FuzzSupport", "JSON", "ProtoJSON", "ProtoCodec", "Protos"], path: "Fuzz/FuzzJSON"),
         .executableTarget(name: "FuzzText", dependencies: ["FuzzSupport", "Cluster", "Gateway", "Orders", "RPC"], path: "Fuzz/FuzzText"),
         .executableTarget(
-            name: "FuzzOrders", dependencies: ["FuzzSupport", "Cluster", "Gateway", "Orders", "Processor", "Risk", "ProtoCodec", "Protos"],
+            name: "FuzzOrders",
+            dependencies: ["FuzzSupport", "Cluster", "Gateway", "Orders", "Processor", "Risk", "ProtoCodec", "Protos", .product(name: "Logging", package: "swift-log")],
             path: "Fuzz/FuzzOrders"),
 
         // MARK: Tests

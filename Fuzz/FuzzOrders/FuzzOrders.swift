@@ -9,7 +9,8 @@ import Protos
 
 /// Arbitrary decoded requests through the order path's decisions: the gateway's validation and its command for
 /// a place; the node's own checks, its order actor, and a book fed a sequence of commands; risk's checks and the
-/// events that follow them; an order's state machine; a batch's reconciliation. None may trap (Swift traps on
+/// events that follow them; an order's state machine; a node's state machine (`FuzzOrders+Node.swift`); a batch's
+/// reconciliation. None may trap (Swift traps on
 /// overflow: every number here is the input's), and what they produce must hold its invariants.
 enum FuzzOrders {
     static let instrument: Tradewire_V1_Instrument = {
@@ -33,11 +34,12 @@ enum FuzzOrders {
 
     static func run(_ bytes: UnsafeRawBufferPointer) {
         var input = FuzzInput(bytes)
-        switch input.byte() % 5 {
+        switch input.byte() % 6 {
         case 0: place(&input)
         case 1: book(&input)
         case 2: risk(&input)
         case 3: state(&input)
+        case 5: node(&input)
         default: reconcile(&input)
         }
     }
@@ -167,6 +169,9 @@ enum FuzzOrders {
             [2, 0] + framed(check) + [0],
             [3, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 100, 7],
             [4] + framed(Tradewire_V1_ListOrdersResponse(orders: [resting, taker])) + framed(Tradewire_V1_Money(units: 5, scale: 40)),
+            // Node: a place of o1 (price 1000 at scale 2, quantity 5), risk approves, the write commits, the book
+            // order is delivered; then a cancel, committed.
+            [5, 0, 1, 0, 0xe8, 0x03, 0, 2, 5, 0, 0, 0, 1, 0, 0, 1, 2, 1, 3, 0, 0, 4, 1, 5, 0, 2, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 2, 4, 1],
         ]
     }
 }
