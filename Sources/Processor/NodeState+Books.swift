@@ -8,11 +8,10 @@ extension NodeState {
     /// One book input: applied (and journaled, with the trades and level changes it made and the updates for the
     /// orders' nodes), or a duplicate of one applied already (answered once what is written committed).
     mutating func bookInput(_ command: Tradewire_V1_Command, symbol: String, _ reply: ReplyToken) {
-        var book = books[symbol] ?? BookActor(symbol: symbol)
-        if book.isDuplicate(command) {
-            books[symbol] = book
-            return answerAfterWrites(reply, Self.done(command, duplicate: true))
-        }
+        if books[symbol]?.isDuplicate(command) == true { return answerAfterWrites(reply, Self.done(command, duplicate: true)) }
+        // Out of the map while it changes: a copy still in the map would make the change copy the whole book.
+        var book = books.removeValue(forKey: symbol) ?? BookActor(symbol: symbol)
+        defer { books[symbol] = book }
         let outputs = book.apply(command, now: now.wall)
         var write = JournalWrite()
         write.inputs.append(InputRow(key: symbol, position: book.inputPosition, payload: command.serializedBytes()))
@@ -32,7 +31,6 @@ extension NodeState {
             write.snapshots.append(SnapshotRow(key: symbol, position: book.inputPosition, payload: book.snapshot.serializedBytes()))
             book.sinceSnapshot = 0
         }
-        books[symbol] = book
         commit(nil, write, outbox: outbox, reply: reply, Self.done(command))
     }
 

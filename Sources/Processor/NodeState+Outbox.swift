@@ -11,33 +11,34 @@ extension NodeState {
     /// Sends a destination's messages in sequence order, up to its window; failures resend from the first
     /// unconfirmed.
     mutating func pump(_ destination: String) {
-        guard var link = links[destination] else { return }
-        while link.inFlight < OutboxLink.window, !link.retryScheduled, var command = link.waiting[link.nextToSend] {
-            let sequence = link.nextToSend
-            link.nextToSend += 1
-            link.inFlight += 1
+        guard let link = links[destination] else { return }
+        var next = link.nextToSend
+        var inFlight = link.inFlight
+        while inFlight < OutboxLink.window, !link.retryScheduled, var command = link.waiting[next] {
             command.sourceNodeID = nodeID
-            command.sourceSequence = sequence
+            command.sourceSequence = next
             command.ringEpoch = ring.epoch
-            effects.sends.append((destination, sequence, command))
+            effects.sends.append((destination, next, command))
+            next += 1
+            inFlight += 1
         }
-        links[destination] = link
+        links[destination]!.nextToSend = next
+        links[destination]!.inFlight = inFlight
     }
 
     /// A destination answered a message: confirmed, or to be resent (with the link's backoff) with every later one.
     mutating func delivered(_ destination: String, _ sequence: UInt64, _ result: Result<Tradewire_V1_Ack, RPCError>) {
-        guard var link = links[destination] else { return }
-        link.inFlight -= 1
+        // The link changes in place (`links[destination]!`): a copy would copy its messages.
+        guard links[destination] != nil else { return }
+        links[destination]!.inFlight -= 1
         if let failure = Self.failure(result) {
-            link.nextToSend = min(link.nextToSend, sequence)
-            if !link.retryScheduled {
-                link.retryScheduled = true
-                if link.backoff.failures == 0 {
-                    logger.warning("delivery to a node failed; retrying", metadata: ["destination": "\(destination)", "error": "\(failure)"])
-                }
-                effects.timers.append((.retry(destination: destination), now.monotonic + link.backoff.next().nanoseconds))
+            links[destination]!.nextToSend = min(links[destination]!.nextToSend, sequence)
+            guard !links[destination]!.retryScheduled else { return }
+            links[destination]!.retryScheduled = true
+            if links[destination]!.backoff.failures == 0 {
+                logger.warning("delivery to a node failed; retrying", metadata: ["destination": "\(destination)", "error": "\(failure)"])
             }
-            links[destination] = link
+            effects.timers.append((.retry(destination: destination), now.monotonic + links[destination]!.backoff.next().nanoseconds))
             return
         }
         if case .success(let ack) = result, case .error(let status) = ack.result {
@@ -47,9 +48,8 @@ extension NodeState {
                 "source.sequence": "\(sequence)", "destination": "\(destination)", "error": "\(status.message)",
             ])
         }
-        link.backoff.reset()
-        link.confirm(sequence)
-        links[destination] = link
+        links[destination]!.backoff.reset()
+        links[destination]!.confirm(sequence)
         persistConfirmationsLater()
         pump(destination)
     }
@@ -81,10 +81,11 @@ extension NodeState {
     /// Adds every link's confirmations not yet journaled (nor on their way) to `write`.
     mutating func attachConfirmations(to write: inout JournalWrite) -> [(destination: String, upTo: UInt64)] {
         var attached: [(destination: String, upTo: UInt64)] = []
-        for (destination, link) in links where link.hasConfirmationsToJournal {
-            write.delivered[destination] = link.confirmed
-            links[destination]!.journaling = link.confirmed
-            attached.append((destination, link.confirmed))
+        for destination in links.keys where links[destination]!.hasConfirmationsToJournal {
+            let confirmed = links[destination]!.confirmed
+            write.delivered[destination] = confirmed
+            links[destination]!.journaling = confirmed
+            attached.append((destination, confirmed))
         }
         return attached
     }

@@ -196,14 +196,13 @@ struct NodeState {
             books[row.key] = try BookActor(snapshot: try Tradewire_V1_BookSnapshot(serializedBytes: row.payload))
         }
         for row in inputs {
-            var book = books[row.key] ?? BookActor(symbol: row.key)
-            if row.position > book.inputPosition {
-                guard row.position == book.inputPosition + 1 else {
-                    throw RecoveryError("book \(row.key): input \(row.position) follows \(book.inputPosition); the journal has a hole")
-                }
-                _ = book.apply(try Tradewire_V1_Command(serializedBytes: row.payload), now: 0)
+            let position = books[row.key]?.inputPosition ?? 0
+            guard row.position > position else { continue }
+            guard row.position == position + 1 else {
+                throw RecoveryError("book \(row.key): input \(row.position) follows \(position); the journal has a hole")
             }
-            books[row.key] = book
+            let command = try Tradewire_V1_Command(serializedBytes: row.payload)
+            _ = books[row.key, default: BookActor(symbol: row.key)].apply(command, now: 0)
         }
         for (destination, head) in outboxHeads { links[destination] = OutboxLink(destination: destination, after: head) }
         for record in pendingOutbox {
@@ -305,7 +304,7 @@ struct NodeState {
 
     /// Runs what waited in the order's mailbox, until it is empty or the order waits for risk again.
     mutating func drainMailbox(_ id: String) {
-        while let order = orders[id], !order.awaitingRisk, !order.mailbox.isEmpty {
+        while orders[id].map({ !$0.awaitingRisk && !$0.mailbox.isEmpty }) == true {
             run(orders[id]!.mailbox.removeFirst(), on: id)
         }
     }
