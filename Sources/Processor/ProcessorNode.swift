@@ -36,7 +36,8 @@ public final class ProcessorNode: HostedService {
         self.host = host
         self.nodeID = nodeID
         self.config = config
-        journal = try Journal(path: journalPath ?? "\(config.dataDirectory)/\(nodeID).sqlite", synchronous: config.synchronous)
+        let loop = try host.dedicatedLoop(name: "core-\(nodeID)")
+        journal = try Journal(path: journalPath ?? "\(config.dataDirectory)/\(nodeID).sqlite", synchronous: config.synchronous, writer: loop)
         var channels: [Channel] = []
         var streams: [String: CommandStream] = [:]
         for node in config.nodes where node.id != nodeID {
@@ -55,7 +56,7 @@ public final class ProcessorNode: HostedService {
         core = NodeCore(
             nodeID: nodeID, config: config, journal: journal,
             risk: RiskChecker(transport: riskTransport, timeout: config.riskTimeout), peers: streams,
-            loop: try host.dedicatedLoop(name: "core-\(nodeID)"), snapshotEvery: snapshotEvery, fatal: host.reportFatal)
+            loop: loop, snapshotEvery: snapshotEvery, fatal: host.reportFatal)
         rpcServices = [ProcessorService(core: core, maxInFlight: maxInFlightPerStream)]
         serverConfiguration = try config.internalServer(address)
     }

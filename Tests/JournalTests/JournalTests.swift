@@ -99,6 +99,32 @@ import Glibc
         }
     }
 
+    /// A wait ends with the next commit, at its deadline when none comes (many waits at once, none left behind),
+    /// or when the journal closes.
+    @Test(.timeLimit(.minutes(1))) func waitsForEventsEndByCommitDeadlineOrClose() async throws {
+        try await Self.withDirectory { directory in
+            let journal = try Journal(path: directory + "/journal.db")
+            let ended = await withTaskGroup(of: Int.self) { group in
+                for index in 0..<50 {
+                    group.addTask {
+                        await journal.waitForEvents(after: 0, atMost: .milliseconds(10 + index))
+                        return 1
+                    }
+                }
+                return await group.reduce(0, +)
+            }
+            #expect(ended == 50, "every wait reached its deadline")
+            #expect(journal.lastSequence == 0)
+
+            async let woken: Void = journal.waitForEvents(after: 0, atMost: .seconds(3600))
+            _ = try await journal.append(Self.entry("ord-1", 0))
+            await woken
+            async let closed: Void = journal.waitForEvents(after: 1)
+            await journal.close()
+            await closed
+        }
+    }
+
     @Test func aClosedJournalRefusesAppends() async throws {
         try await Self.withDirectory { directory in
             let journal = try Journal(path: directory + "/journal.db")
