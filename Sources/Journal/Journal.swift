@@ -4,6 +4,10 @@ import EventLoop
 import Synchronization
 import Locks
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A node's journal with group commit: any task may append; one writer thread commits whatever has queued up in
 /// one transaction (up to `maxBatch` rows) and only then answers each appender with its sequence numbers. While
 /// a commit waits for the disk, the next batch gathers, so the commit rate follows the disk and the batch size
@@ -42,6 +46,9 @@ public final class Journal: Sendable {
     /// command's latency).
     private let batchSize = Recorder(label: "journal_commit_batch_size")
     private let commitTime = Timer(label: "journal_commit_seconds")
+    /// The writer thread's CPU in commits (SQLite's work, the WAL writes' system time; not the wait for the disk):
+    /// what the journal costs per order, beside the rest of its thread's work (`tools/bench-e2e` reads it).
+    private let commitCPU = Counter(label: "journal_commit_cpu_nanoseconds")
 
     private struct State {
         var queue: [Request] = []
@@ -310,6 +317,7 @@ public final class Journal: Sendable {
             let writes = batch.map(\.write)
             let time = WallClock.now()
             let started = Monotonic.now()
+            let cpuBefore = Self.threadCPU()
             var newHeads = heads
             let outboxSequences: [[UInt64]]
             do throws(SQLiteError) {
@@ -326,6 +334,7 @@ public final class Journal: Sendable {
             }
             let events = writes.reduce(0) { $0 + $1.events.count }
             commitTime.recordNanoseconds(Monotonic.now() &- started)
+            commitCPU.increment(by: Int64(clamping: Self.threadCPU() &- cpuBefore))
             // Before the new head is published: a subscriber woken by it finds the records in memory.
             recent.withLock { recent in
                 var sequence = first
@@ -354,6 +363,15 @@ public final class Journal: Sendable {
             }
             for waiter in waiters { waiter.continuation.resume() }
         }
+    }
+}
+
+extension Journal {
+    /// The calling thread's CPU time in nanoseconds.
+    static func threadCPU() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
     }
 }
 
