@@ -55,14 +55,18 @@ struct OrderEntrySession: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 await executions.wait(readyWithin: Self.readyTimeout)
-                for try await request in requests {
-                    await state.inFlight.enter()
-                    Task {
-                        await handle(request, state)
-                        state.inFlight.leave()
+                // Each request a child task of the session: it runs on the connection's loop as the session does
+                // (an unstructured task would start on the global executor, and hop back and forth for each
+                // answer), and the group waits for all of them before the session's responses end.
+                try await withThrowingDiscardingTaskGroup { handling in
+                    for try await request in requests {
+                        await state.inFlight.enter()
+                        handling.addTask {
+                            await handle(request, state)
+                            state.inFlight.leave()
+                        }
                     }
                 }
-                await state.inFlight.drain()
                 state.queue.finish()
             }
             while let response = await state.queue.next() { try await responses.write(response) }
@@ -206,7 +210,6 @@ final class InFlight: Sendable {
     private struct State {
         var count = 0
         var waiters: [CheckedContinuation<Void, Never>] = []
-        var drained: CheckedContinuation<Void, Never>?
     }
 
     private let limit: Int
@@ -232,24 +235,8 @@ final class InFlight: Sendable {
         let wake = state.withLock { state -> CheckedContinuation<Void, Never>? in
             if !state.waiters.isEmpty { return state.waiters.removeFirst() }  // Its slot passes on: count unchanged.
             state.count -= 1
-            if state.count == 0, let drained = state.drained {
-                state.drained = nil
-                return drained
-            }
             return nil
         }
         wake?.resume()
-    }
-
-    /// Returns once nothing is in progress.
-    func drain() async {
-        await withCheckedContinuation { continuation in
-            let done = state.withLock { state -> Bool in
-                guard state.count > 0 else { return true }
-                state.drained = continuation
-                return false
-            }
-            if done { continuation.resume() }
-        }
     }
 }
