@@ -32,7 +32,7 @@ extension NodeState {
         NodeMetrics.shared.entered(order.state.status)
         order.awaitingRisk = true
         order.lastUsed = now.monotonic
-        logger.debug("order received", metadata: ["request.id": "\(command.requestID)", "order.id": "\(id)", "account": "\(order.account)"])
+        logger.debug("order received", metadata: ["request_id": "\(command.requestID)", "order_id": "\(id)", "account": "\(order.account)"])
         askRisk(Self.riskRequest(order), requestID: command.requestID, .place(orderID: id, command, reply))
         orders[id] = order
     }
@@ -95,7 +95,7 @@ extension NodeState {
         do {
             switch decision {
             case .approved:
-                logger.debug("order accepted", metadata: ["request.id": "\(command.requestID)", "order.id": "\(id)"])
+                logger.debug("order accepted", metadata: ["request_id": "\(command.requestID)", "order_id": "\(id)"])
                 order.state = try order.state.applying(.accepted)
                 write.events.append(nextVersion(&order, .new, command.requestID))
                 var book = Tradewire_V1_Command(ringEpoch: ring.epoch, requestID: command.requestID)
@@ -103,7 +103,7 @@ extension NodeState {
                 outbox.append((bookNode(order.symbol), book))
             case .rejected(let reason, let text):
                 logger.log(level: reason == .riskUnavailable ? .warning : .debug, "order rejected", metadata: [
-                    "request.id": "\(command.requestID)", "order.id": "\(id)", "reason": "\(reason)", "text": "\(text)",
+                    "request_id": "\(command.requestID)", "order_id": "\(id)", "reason": "\(reason)", "text": "\(text)",
                 ])
                 order.state = try order.state.applying(.rejected(reason: text))
                 order.rejectReason = reason
@@ -215,7 +215,7 @@ extension NodeState {
             orders[id] = order
             commit(id, write, outbox: [(bookNode(order.symbol), book)], reply: reply, Self.ack(command, order.order))
         case .rejected(let reason, let text):
-            logger.debug("replace refused by risk", metadata: ["request.id": "\(command.requestID)", "order.id": "\(id)", "reason": "\(reason)"])
+            logger.debug("replace refused by risk", metadata: ["request_id": "\(command.requestID)", "order_id": "\(id)", "reason": "\(reason)"])
             let code: RPCError.Code = reason == .riskUnavailable ? .unavailable : .failedPrecondition
             answer(reply, Self.error(command, code, "risk refused the replace (the order keeps its terms): \(text)", reason: reason.name))
         }
@@ -239,7 +239,7 @@ extension NodeState {
             if let event = try apply(update, to: &order, command.requestID) { write.events.append(event) }
         } catch {
             logger.warning("an update that does not apply to the order was ignored", metadata: [
-                "order.id": "\(id)", "error": "\(error)", "source.node": "\(command.sourceNodeID)", "source.sequence": "\(command.sourceSequence)",
+                "order_id": "\(id)", "error": "\(error)", "from": "\(command.sourceNodeID)", "sequence": "\(command.sourceSequence)",
             ])
         }
         write.orders.append(row(order))

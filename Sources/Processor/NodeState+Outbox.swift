@@ -45,7 +45,7 @@ extension NodeState {
             // INVALID_ARGUMENT or NOT_FOUND will not change on a resend: the message is dropped rather than block
             // the link behind it.
             logger.error("an outbox message was refused for good", metadata: [
-                "source.sequence": "\(sequence)", "destination": "\(destination)", "error": "\(status.message)",
+                "sequence": "\(sequence)", "destination": "\(destination)", "error": "\(status.message)",
             ])
         }
         links[destination]!.backoff.reset()

@@ -266,7 +266,7 @@ struct NodeState {
             let id = update.orderID!.value
             guard load(id) != nil else {
                 logger.warning("an update for an unknown order was dropped", metadata: [
-                    "order.id": "\(id)", "source.node": "\(command.sourceNodeID)", "request.id": "\(command.requestID)",
+                    "order_id": "\(id)", "from": "\(command.sourceNodeID)", "request_id": "\(command.requestID)",
                 ])
                 return answer(reply, Self.done(command))
             }
