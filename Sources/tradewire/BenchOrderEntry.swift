@@ -130,7 +130,7 @@ extension Bench {
             var request = Tradewire_V1_OrderEntryRequest(correlationID: "\(index)")
             let (body, clientOrderID) = flow.entry(index)
             request.request = body
-            recorder.sent(request.correlationID, clientOrderID: clientOrderID, isPlace: body.isPlace, intended: intended, measured: measured)
+            recorder.sent(request.correlationID, clientOrderID: clientOrderID, kind: body.kind, intended: intended, measured: measured)
             return request
         }
     }
@@ -139,7 +139,7 @@ extension Bench {
     /// (and filled); latencies of measured requests in nanoseconds.
     final class Recorder: Sendable {
         private struct State {
-            var requests: [String: (intended: UInt64, measured: Bool)] = [:]
+            var requests: [String: (intended: UInt64, measured: Bool, kind: String)] = [:]
             var places: [String: (correlation: String, intended: UInt64, measured: Bool)] = [:]
             var unanswered = 0
             var acks: [UInt64] = []
@@ -156,9 +156,10 @@ extension Bench {
 
         var unanswered: Int { state.withLock { $0.unanswered } }
 
-        func sent(_ correlation: String, clientOrderID: String, isPlace: Bool, intended: UInt64, measured: Bool) {
+        func sent(_ correlation: String, clientOrderID: String, kind: String, intended: UInt64, measured: Bool) {
+            let isPlace = kind == "place"
             state.withLock { state in
-                state.requests[correlation] = (intended, measured)
+                state.requests[correlation] = (intended, measured, kind)
                 if isPlace { state.places[clientOrderID] = (correlation, intended, measured) }
                 state.unanswered += 1
                 if measured { state.sent += 1 }
@@ -199,6 +200,7 @@ extension Bench {
 
         static func summary(_ recorders: [Recorder], seconds: Double, sessions: Int, rate: Int?, inFlight: Int) -> JSONValue {
             var all = State()
+            var unanswered: [String: Int] = [:]
             for recorder in recorders {
                 recorder.state.withLock { state in
                     all.acks += state.acks
@@ -208,15 +210,18 @@ extension Bench {
                     all.acknowledged += state.acknowledged
                     all.rejected += state.rejected
                     all.cancelRejects += state.cancelRejects
-                    all.unanswered += state.requests.values.filter(\.measured).count
+                    for request in state.requests.values where request.measured { unanswered[request.kind, default: 0] += 1 }
                 }
             }
+            all.unanswered = unanswered.values.reduce(0, +)
             return .object([
                 "model": .string(rate.map { "open loop, \($0) requests/s" } ?? "closed loop, \(inFlight) in flight per session"),
                 "sessions": .number(sessions), "seconds": .number(seconds),
                 "requests_sent": .number(all.sent), "acknowledged": .number(all.acknowledged),
                 "acknowledged_per_second": .number((Double(all.acknowledged) / seconds).rounded()),
-                "unanswered": .number(all.unanswered), "rejected": .number(all.rejected), "cancel_rejects": .number(all.cancelRejects),
+                "unanswered": .number(all.unanswered),
+                "unanswered_by_kind": .object(JSONObject(unanswered.sorted { $0.key < $1.key }.map { ($0.key, .number($0.value)) })),
+                "rejected": .number(all.rejected), "cancel_rejects": .number(all.cancelRejects),
                 "request_to_ack_us": Fills.percentiles(all.acks), "place_to_ack_us": Fills.percentiles(all.placeAcks),
                 "place_to_fill_us": Fills.percentiles(all.fills), "fills": .number(all.fills.count),
             ])
@@ -225,7 +230,11 @@ extension Bench {
 }
 
 extension Tradewire_V1_OrderEntryRequest.OneOf_Request {
-    var isPlace: Bool {
-        if case .newOrder = self { true } else { false }
+    var kind: String {
+        switch self {
+        case .newOrder: "place"
+        case .cancel: "cancel"
+        case .replace: "replace"
+        }
     }
 }
