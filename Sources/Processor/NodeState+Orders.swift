@@ -24,8 +24,7 @@ extension NodeState {
 
     // MARK: - Place
 
-    mutating func place(_ place: Tradewire_V1_PlaceCommand, _ command: Tradewire_V1_Command, _ reply: ReplyToken) {
-        let id = place.orderID!.value
+    mutating func place(_ place: Tradewire_V1_PlaceCommand, id: String, _ command: Tradewire_V1_Command, _ reply: ReplyToken) {
         if load(id) != nil { return deliver(id, .command(command, reply)) }
         if let problem = Self.validate(place) { return answer(reply, Self.error(command, .invalidArgument, problem)) }
         var order = OrderActor(place: place, requestHash: OrderActor.requestHash(place), now: now.wall)

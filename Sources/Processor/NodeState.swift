@@ -206,10 +206,13 @@ struct NodeState {
         }
         for (destination, head) in outboxHeads { links[destination] = OutboxLink(destination: destination, after: head) }
         for record in pendingOutbox {
-            var link = links[record.destination] ?? OutboxLink(destination: record.destination, after: record.sequence - 1)
-            if link.waiting.isEmpty { link.restart(after: record.sequence - 1) }
-            link.waiting[record.sequence] = try Tradewire_V1_Command(serializedBytes: record.payload)
-            links[record.destination] = link
+            guard record.sequence > 0 else { throw RecoveryError("outbox to \(record.destination): a message numbered 0 (they start at 1)") }
+            let command = try Tradewire_V1_Command(serializedBytes: record.payload)
+            // In place: a copy of the link would copy its messages for every one added.
+            if links[record.destination]?.waiting.isEmpty ?? true {
+                links[record.destination, default: OutboxLink(destination: record.destination, after: 0)].restart(after: record.sequence - 1)
+            }
+            links[record.destination]!.waiting[record.sequence] = command
         }
         for row in filled {
             let record = try Tradewire_V1_OrderRecord(serializedBytes: row.payload)
@@ -246,24 +249,11 @@ struct NodeState {
             ack.result = .notOwner(Tradewire_V1_NotOwner(ownerNodeID: owner.id, ownerAddress: owner.address, ringEpoch: ring.epoch))
             return answer(reply, ack)
         }
-        switch command.command {
-        case .place(let place): self.place(place, command, reply)
-        case .cancel(let cancel):
-            guard !cancel.account.isEmpty else { return answer(reply, Self.error(command, .invalidArgument, "a cancel names the order's account")) }
-            let id = cancel.orderID!.value
-            guard let order = load(id), cancel.account == order.account else {
-                return answer(reply, Self.error(command, .notFound, "order \(id) does not exist"))
-            }
-            deliver(id, .command(command, reply))
-        case .replace(let replace):
-            guard !replace.account.isEmpty else { return answer(reply, Self.error(command, .invalidArgument, "a replace names the order's account")) }
-            let id = replace.orderID!.value
-            guard let order = load(id), replace.account == order.account else {
-                return answer(reply, Self.error(command, .notFound, "order \(id) does not exist"))
-            }
-            deliver(id, .command(command, reply))
-        case .orderUpdate(let update):
-            let id = update.orderID!.value
+        switch (command.command, key) {
+        case (.place(let place), .order(let id)): self.place(place, id: id, command, reply)
+        case (.cancel(let cancel), .order(let id)): change(id, account: cancel.account, "a cancel", command, reply)
+        case (.replace(let replace), .order(let id)): change(id, account: replace.account, "a replace", command, reply)
+        case (.orderUpdate, .order(let id)):
             guard load(id) != nil else {
                 logger.warning("an update for an unknown order was dropped", metadata: [
                     "order_id": "\(id)", "from": "\(command.sourceNodeID)", "request_id": "\(command.requestID)",
@@ -271,11 +261,22 @@ struct NodeState {
                 return answer(reply, Self.done(command))
             }
             deliver(id, .command(command, reply))
-        case .bookOrder, .bookCancel, .bookReplace:
-            guard case .book(let symbol) = key else { return }  // RingKey(routing:) gives book commands book keys
+        case (.bookOrder, .book(let symbol)), (.bookCancel, .book(let symbol)), (.bookReplace, .book(let symbol)):
             bookInput(command, symbol: symbol, reply)
-        case nil: answer(reply, Self.error(command, .invalidArgument, "the command is empty"))
+        default:
+            // RingKey(routing:) gives order commands order keys and book commands book keys, and none to an empty one.
+            answer(reply, Self.error(command, .invalidArgument, "the command is empty or not routable"))
         }
+    }
+
+    /// A cancel or replace: for an order of the caller's account, else NOT_FOUND (another account's order is not
+    /// revealed).
+    private mutating func change(_ id: String, account: String, _ what: String, _ command: Tradewire_V1_Command, _ reply: ReplyToken) {
+        guard !account.isEmpty else { return answer(reply, Self.error(command, .invalidArgument, "\(what) names the order's account")) }
+        guard let order = load(id), account == order.account else {
+            return answer(reply, Self.error(command, .notFound, "order \(id) does not exist"))
+        }
+        deliver(id, .command(command, reply))
     }
 
     /// An order this node owns, from memory or its stored row (for reads).

@@ -224,6 +224,32 @@ import Testing
         #expect(live.nextTrade > 1, "the inputs traded")
     }
 
+    /// A restart resends what destinations had not confirmed, in order and from the first, and settles what filled
+    /// before it (due by the fill time, not the restart's).
+    @Test func recoveryResendsTheUnconfirmedOutboxAndSchedulesDueSettlements() throws {
+        let config = ClusterConfig(epoch: 1, nodes: [ClusterNode(id: "p1", address: "127.0.0.1:1"), ClusterNode(id: "p2", address: "127.0.0.1:2")])
+        var state = NodeState(nodeID: "p1", config: config) { _ in nil }
+        var message = Tradewire_V1_Command(requestID: "r")
+        message.command = .bookCancel(Tradewire_V1_BookCancelCommand(symbol: "ACME", orderID: Tradewire_V1_OrderId(value: "x"), orderNodeID: "p1"))
+        let pending = (8...10).map { OutboxRecord(destination: "p2", sequence: UInt64($0), payload: message.serializedBytes()) }
+        var filled = Tradewire_V1_Order(orderID: Tradewire_V1_OrderId(value: "f"), account: "a", symbol: "ACME")
+        filled.status = .filled
+        filled.updatedAtUnixNanos = 1_000_000_000_000 - 400_000_000  // 400 ms before the restart
+        let row = OrderRow(key: "f", account: "a", symbol: "ACME", status: Tradewire_V1_OrderStatus.filled.rawValue, createdAt: 0, batchID: "",
+                           payload: Tradewire_V1_OrderRecord(order: filled).serializedBytes())
+        let now = NodeClock(wall: 1_000_000_000_000, monotonic: 5_000_000_000)
+        let effects = try state.recover(snapshots: [], inputs: [], outboxHeads: ["p2": 10], pendingOutbox: pending, filled: [row], now: now)
+        #expect(effects.sends.map(\.sequence) == [8, 9, 10])
+        #expect(effects.sends.allSatisfy { $0.destination == "p2" && $0.command.sourceNodeID == "p1" && $0.command.ringEpoch == 1 })
+        #expect(effects.timers.contains { $0.timer == .settle(orderID: "f") && $0.at == now.monotonic + 600_000_000 })
+        #expect(effects.timers.contains { $0.timer == .sweep })
+        #expect(throws: NodeState.RecoveryError.self) {
+            var again = NodeState(nodeID: "p1", config: config) { _ in nil }
+            _ = try again.recover(snapshots: [], inputs: [], outboxHeads: [:], pendingOutbox: [OutboxRecord(destination: "p2", sequence: 0, payload: [])],
+                                  filled: [], now: now)
+        }
+    }
+
     @Test func aHoleInABooksInputsStopsRecovery() {
         var state = NodeState(nodeID: "p1", config: ClusterConfig(epoch: 1, nodes: [ClusterNode(id: "p1", address: "127.0.0.1:1")])) { _ in nil }
         let input = InputRow(key: "ACME", position: 2, payload: Tradewire_V1_Command().serializedBytes())
