@@ -12,6 +12,30 @@ import Glibc
 /// What one client can hold on a server: request data per connection, connections, and a connection that never
 /// says a word. Past each bound that client is refused; the others go on.
 @Suite struct ConnectionLimitsTests {
+    /// A client with as many calls open as the server lets it, each answering more than the connection window
+    /// holds: the server reads the client's WINDOW_UPDATEs while every handler slot is busy, and every call ends.
+    /// (Reads stopped while all slots were taken once, and the handlers then waited for window updates nobody read.)
+    @Test(.timeLimit(.minutes(2))) func everySlotBusyStillReadsTheClientsWindowUpdates() async throws {
+        try await TestServer.with(configure: { $0.http2.maxConcurrentStreams = 8 }) { test in
+            // 8 calls × 32 responses of 64 KiB: 16 MiB against the client's 4 MiB connection window.
+            let request = Grpc_Testing_StreamingOutputCallRequest(responseParameters: Array(repeating: .init(size: 64 << 10), count: 32))
+            let received = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        try await test.client.streamingOutputCall(request, options: CallOptions(timeout: .seconds(60))) { responses in
+                            var bytes = 0
+                            for try await response in responses { bytes += response.payload?.body.count ?? 0 }
+                            return bytes
+                        }
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(received == 8 * 32 * (64 << 10))
+            _ = try await test.client.emptyCall(Grpc_Testing_Empty())
+        }
+    }
+
     /// Request data a handler has not read counts against its connection: past the bound, that call ends with
     /// RESOURCE_EXHAUSTED and the connection serves the next one.
     @Test func unreadRequestDataPastTheConnectionsBoundEndsThatCall() async throws {
