@@ -8,8 +8,8 @@ import Locks
 import Glibc
 #endif
 
-/// A node's journal with group commit: any task may append; one writer thread commits whatever has queued up in
-/// one transaction (up to `maxBatch` rows) and only then answers each appender with its sequence numbers. While
+/// A node's journal with group commit: any task may append; one writer loop (a thread of its own, or the loop the
+/// owner gives it) commits whatever has queued up in one transaction (up to `maxBatch` rows) and only then answers each appender with its sequence numbers. While
 /// a commit waits for the disk, the next batch gathers, so the commit rate follows the disk and the batch size
 /// follows the load.
 ///
@@ -89,8 +89,8 @@ public final class Journal: Sendable {
     ///     each, 8,192 hold 4 MB).
     ///   - writer: the loop that commits (and runs completions); by default a thread of the journal's own. A node
     ///     passes its core loop: its writes then commit on the thread that made them, at the end of its turn,
-    ///     with no thread hop either way (about 15 µs of CPU per commit in wake-ups), and what arrives while a
-    ///     commit waits for the disk is handled as one batch after it. The journal never stops a loop it was given.
+    ///     with no thread wake-up either way, and what arrives while a commit waits for the disk is handled as one
+    ///     batch after it. The journal never stops a loop it was given.
     public init(path: String, synchronous: JournalSynchronous = .full, maxBatch: Int = 4096, busyTimeout: Duration = .seconds(5),
                 recentRecords: Int = 8192, writer: EventLoop? = nil) throws(SQLiteError)
     {
