@@ -1,4 +1,5 @@
 import Cluster
+import ClusterTestSupport
 import Journal
 @testable import Processor
 import Protos
@@ -120,6 +121,13 @@ final class NodeHarness {
 
     func commitAll(_ id: String = "p1") {
         while !nodes[id]!.writes.isEmpty { commitOne(id) }
+    }
+
+    /// A LIMIT buy of 5 at 10.00 on ACME, approved by risk and committed on p1.
+    func placeAccepted(_ id: String) {
+        send(ProcessorCluster.place(id, symbol: "ACME", side: .buy, price: 1000, quantity: 5))
+        decideRisk()
+        commitAll()
     }
 
     /// Delivers every message `node` sent, each to its destination as a command; answers come back as deliveries.

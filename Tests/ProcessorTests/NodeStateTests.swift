@@ -109,9 +109,7 @@ import Testing
     @Test func oneReplaceAtATimeAndRiskDecidesEach() throws {
         let node = NodeHarness()
         let id = node.orderID("o", ownedBy: "p1")
-        node.send(ProcessorCluster.place(id, symbol: "ACME", side: .buy, price: 1000, quantity: 5))
-        node.decideRisk()
-        node.commitAll()
+        node.placeAccepted(id)
 
         let first = node.send(ProcessorCluster.replace(id, price: 1010))
         let second = node.send(ProcessorCluster.replace(id, quantity: 8))
@@ -128,9 +126,7 @@ import Testing
     @Test func aReplaceRiskRefusesLeavesTheOrderAsItWas() throws {
         let node = NodeHarness()
         let id = node.orderID("o", ownedBy: "p1")
-        node.send(ProcessorCluster.place(id, symbol: "ACME", side: .buy, price: 1000, quantity: 5))
-        node.decideRisk()
-        node.commitAll()
+        node.placeAccepted(id)
         let before = try #require(node.current(id))
         let refused = node.send(ProcessorCluster.replace(id, quantity: 500))
         node.decideRisk { _ in .rejected(.maxPosition, "500 lots would pass the position limit") }
