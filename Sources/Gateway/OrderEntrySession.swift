@@ -8,8 +8,8 @@ import Locks
 ///
 /// Reports come from the gateway's shared execution feed (every node's order events, followed once per gateway
 /// and handed to the sessions of each report's account), so the session sees each report once and in order per
-/// order, fills of orders placed on other calls included. A request the gateway refuses (validation, rate, an unavailable node) is answered at once
-/// with a REJECTED report or a CancelReject; a duplicate submission with an ORDER_STATUS report (nothing changed,
+/// order, fills of orders placed on other calls included. A request the gateway refuses (validation, rate, an
+/// unavailable node) is answered at once with a REJECTED report or a CancelReject; a duplicate submission with an ORDER_STATUS report (nothing changed,
 /// so no event). Reports carry the correlation_id of the session's latest request for their order.
 ///
 /// Requests run concurrently, at most `maxInFlight` at a time (then the session stops reading, and HTTP/2 flow

@@ -108,6 +108,8 @@ final class NodeCore: TurnFlushable, @unchecked Sendable {
             }
         }
         if let write = effects.write {
+            // The journal commits on this loop, but fails a write to a closed or latched journal inside `append`:
+            // a job of its own keeps `committed` out of this flush.
             journal.append(write) { result in
                 self.loop.execute { self.committed(result) }
             }

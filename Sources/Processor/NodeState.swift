@@ -198,7 +198,7 @@ struct NodeState {
         for row in inputs {
             let position = books[row.key]?.inputPosition ?? 0
             guard row.position > position else { continue }
-            guard row.position == position + 1 else {
+            guard row.position - 1 == position else {  // Not `position + 1`: a snapshot read back may say UInt64.max.
                 throw RecoveryError("book \(row.key): input \(row.position) follows \(position); the journal has a hole")
             }
             let command = try Tradewire_V1_Command(serializedBytes: row.payload)
