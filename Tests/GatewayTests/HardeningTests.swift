@@ -65,13 +65,11 @@ struct HardeningTests {
                 #expect(reconcile?.code == .invalidArgument || reconcile?.code == .notFound, "\(String(describing: reconcile))")
             }
 
-            // A 20,000-character symbol: a prompt, short INVALID_ARGUMENT (not a call that hangs until its deadline).
-            let clock = ContinuousClock()
-            let started = clock.now
+            // A 20,000-character symbol: a short INVALID_ARGUMENT (a call that hung until its deadline would end
+            // DEADLINE_EXCEEDED; no wall-clock bound, which a loaded CI machine once took 2.7 s to meet).
             let giant = Cluster.order("g", symbol: String(repeating: "Z", count: 20_000), side: .buy, price: 10_000, quantity: 0)
             error = await Self.error { _ = try await alice.placeOrder(Tradewire_V1_PlaceOrderRequest(order: giant), options: short) }
             #expect(error?.code == .invalidArgument && (error?.message.utf8.count ?? .max) < 1024, "\(String(describing: error))")
-            #expect(clock.now - started < .seconds(2))
             // BadRequest lists every violation: the unknown symbol does not hide the quantity.
             #expect(Self.violations(error) == ["order.symbol", "order.quantity"])
 

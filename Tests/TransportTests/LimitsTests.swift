@@ -24,8 +24,7 @@ import Transport
     /// instead of leaving the client waiting for its deadline.
     @Test func responsesTooBigForHeadersEndTheCallAtOnce() async throws {
         try await TestServer.with { test in
-            let clock = ContinuousClock()
-            let started = clock.now
+            // Waiting for the deadline would end either call DEADLINE_EXCEEDED: the codes show neither waited.
             let options = CallOptions(timeout: .seconds(20))
             let status = await #expect(throws: RPCError.self) {
                 _ = try await test.client.unaryCall(Grpc_Testing_SimpleRequest(), metadata: ["x-control": "huge-status"], options: options)
@@ -36,7 +35,6 @@ import Transport
                 _ = try await test.client.unaryCall(Grpc_Testing_SimpleRequest(), metadata: ["x-control": "huge-headers"], options: options)
             }
             #expect(headers?.code == .internal, "\(String(describing: headers))")
-            #expect(clock.now - started < .seconds(5), "both answered long before the deadline")
             _ = try await test.client.emptyCall(Grpc_Testing_Empty())  // the connection is fine
         }
     }
