@@ -40,7 +40,7 @@ public final class RiskServer: HostedService {
                 return try engine.setLimits(seed.account, seed.limits ?? Tradewire_V1_AccountLimits())
             }
         }
-        let follower = EventFollower(config: config, group: host.group)
+        let follower = EventFollower(config: config, kinds: [.order], group: host.group)
         self.follower = follower
         statusLines = [StatusLines("following") { follower.status().map(\.description) }]
         marketData = try config.marketDataAddress.map { try config.channel($0, group: host.group) }
