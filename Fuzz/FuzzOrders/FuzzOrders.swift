@@ -28,8 +28,8 @@ enum FuzzOrders {
         return table
     }()
 
-    static let core = GatewayCore(cluster: ClusterClient(config: ClusterConfig(epoch: 1, nodes: [ClusterNode(id: "p1", address: "127.0.0.1:1")])),
-                                  keys: APIKeys([]), instruments: table, defaultRate: 1_000)
+    static let shared = GatewayShared(cluster: ClusterClient(config: ClusterConfig(epoch: 1, nodes: [ClusterNode(id: "p1", address: "127.0.0.1:1")])),
+                                    keys: APIKeys([]), instruments: table, defaultRate: 1_000)
     static let caller = APIKeys.Entry(id: "k", account: "acct")
 
     static func run(_ bytes: UnsafeRawBufferPointer) {
@@ -55,7 +55,7 @@ enum FuzzOrders {
         let order = request.order ?? Tradewire_V1_NewOrder()
         let violations = OrderValidation.violations(order, field: "order", table: table)
         _ = OrderValidation.referenceProblem(order, table: table)
-        guard let command = try? core.place(order, caller: caller, field: "order", idempotencyKey: nil) else {
+        guard let command = try? shared.place(order, caller: caller, field: "order", idempotencyKey: nil) else {
             precondition(!violations.isEmpty || OrderValidation.referenceProblem(order, table: table) != nil)
             return
         }

@@ -14,7 +14,7 @@ public final class GatewayServer: HostedService {
     public let rpcServices: [any RPCService]
     public let serverConfiguration: ServerConfiguration
     public let readinessChecks: [ReadinessCheck]
-    private let core: GatewayCore
+    private let shared: GatewayShared
     private let marketData: Channel?
 
     /// - Parameters:
@@ -34,10 +34,10 @@ public final class GatewayServer: HostedService {
             guard let configPath, let text = try? String(contentsOfFile: configPath, encoding: .utf8) else { return nil }
             return try? ClusterConfig.parse(text, path: configPath)
         }
-        let core = GatewayCore(cluster: cluster, keys: keys, instruments: InstrumentTable(referenceMaxAge: config.referenceMaxAge),
-                               defaultRate: config.ordersPerSecond,
-                               streams: StreamQuota(perAccount: config.maxStreamsPerAccount, total: config.maxStreams))
-        self.core = core
+        let shared = GatewayShared(cluster: cluster, keys: keys, instruments: InstrumentTable(referenceMaxAge: config.referenceMaxAge),
+                                   defaultRate: config.ordersPerSecond,
+                                   streams: StreamQuota(perAccount: config.maxStreamsPerAccount, total: config.maxStreams))
+        self.shared = shared
         marketData = try config.marketDataAddress.map { try config.channel($0, group: host.group) }
         var serverConfiguration = ServerConfiguration(addresses: [address])
         // Authenticate before any work for the caller: a call without a valid key is refused at its headers,
@@ -54,8 +54,8 @@ public final class GatewayServer: HostedService {
         // Orders are small: a PlaceOrders of 1,000 orders is about 100 KB.
         serverConfiguration.calls.maxReceiveMessageSize = Self.maxRequestMessage
         self.serverConfiguration = serverConfiguration
-        rpcServices = [GatewayService(core: core)]
-        readinessChecks = [ReadinessCheck("instruments") { core.instruments.isEmpty ? "no instruments from market data yet" : nil }]
+        rpcServices = [GatewayService(shared: shared)]
+        readinessChecks = [ReadinessCheck("instruments") { shared.instruments.isEmpty ? "no instruments from market data yet" : nil }]
     }
 
     /// The largest request message the gateway accepts (RESOURCE_EXHAUSTED past it).
@@ -64,12 +64,12 @@ public final class GatewayServer: HostedService {
     /// Follows market data's instruments and quotes.
     /// Follows market data's instruments and quotes, and every node's execution reports for the OrderEntry sessions.
     public func follow() async {
-        let core = core
+        let shared = shared
         let marketData = marketData
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await core.executions.run() }
+            group.addTask { await shared.executions.run() }
             if let marketData {
-                let instruments = core.instruments
+                let instruments = shared.instruments
                 group.addTask { await MarketFollower(channel: marketData, instrument: instruments.update, quote: instruments.update).run() }
             }
         }
@@ -78,7 +78,7 @@ public final class GatewayServer: HostedService {
     /// Closes the channel to market data and the streams to the nodes.
     public func close() async {
         await marketData?.shutdown()
-        await core.cluster.close()
+        await shared.cluster.close()
     }
 }
 

@@ -8,7 +8,7 @@ import Synchronization
 /// `tradewire.v1.Gateway`: authenticates every call by its API key, validates orders against the instrument
 /// table, derives OrderIds, and sends commands to the owning processor nodes.
 struct GatewayService: Tradewire_V1_Gateway.ServiceProtocol {
-    let core: GatewayCore
+    let shared: GatewayShared
 
     static let maxBatch = 1000
     /// Reports a StreamExecutions call may have unsent (about 300 bytes each) before it ends with
@@ -16,16 +16,16 @@ struct GatewayService: Tradewire_V1_Gateway.ServiceProtocol {
     static let executionQueue = 4096
 
     func placeOrder(request: Tradewire_V1_PlaceOrderRequest, context: ServerContext) async throws -> Tradewire_V1_PlaceOrderResponse {
-        let caller = try core.caller(context)
-        try core.admit(caller)
-        let command = try core.place(request.order ?? Tradewire_V1_NewOrder(), caller: caller, field: "order",
-                                     idempotencyKey: context.requestMetadata["idempotency-key"])
-        let (order, duplicate) = try await core.send(command, context)
+        let caller = try shared.caller(context)
+        try shared.admit(caller)
+        let command = try shared.place(request.order ?? Tradewire_V1_NewOrder(), caller: caller, field: "order",
+                                       idempotencyKey: context.requestMetadata["idempotency-key"])
+        let (order, duplicate) = try await shared.send(command, context)
         return Tradewire_V1_PlaceOrderResponse(order: order, duplicate: duplicate)
     }
 
     func placeOrders(request: Tradewire_V1_PlaceOrdersRequest, context: ServerContext) async throws -> Tradewire_V1_PlaceOrdersResponse {
-        let caller = try core.caller(context)
+        let caller = try shared.caller(context)
         var violations: [OrderValidation.Violation] = []
         let batchID = request.batchID.utf8
         if !(1...64).contains(batchID.count) || !batchID.allSatisfy({ (0x21...0x7e).contains($0) }) {
@@ -35,16 +35,16 @@ struct GatewayService: Tradewire_V1_Gateway.ServiceProtocol {
             violations.append(.init(field: "orders", description_p: "must hold 1–\(Self.maxBatch) orders, not \(request.orders.count)"))
         }
         guard violations.isEmpty else { throw OrderValidation.error(violations) }
-        try core.admit(caller, count: request.orders.count)
+        try shared.admit(caller, count: request.orders.count)
         // Without a client order id, an order of a batch is named by the batch and its place in it, so retrying
         // the batch is safe.
         let results = await withTaskGroup(of: (Int, Tradewire_V1_PlaceOrderResult).self) { group in
             for (index, order) in request.orders.enumerated() {
                 group.addTask {
                     do {
-                        let command = try core.place(order, caller: caller, field: "orders[\(index)]", batchID: request.batchID,
-                                                     idempotencyKey: "batch \(request.batchID) #\(index)")
-                        let (placed, duplicate) = try await core.send(command, context)
+                        let command = try shared.place(order, caller: caller, field: "orders[\(index)]", batchID: request.batchID,
+                                                       idempotencyKey: "batch \(request.batchID) #\(index)")
+                        let (placed, duplicate) = try await shared.send(command, context)
                         return (index, Tradewire_V1_PlaceOrderResult(order: placed, duplicate: duplicate))
                     } catch {
                         return (index, Tradewire_V1_PlaceOrderResult(error: RPCError(from: error).status))
@@ -59,28 +59,28 @@ struct GatewayService: Tradewire_V1_Gateway.ServiceProtocol {
     }
 
     func cancelOrder(request: Tradewire_V1_CancelOrderRequest, context: ServerContext) async throws -> Tradewire_V1_CancelOrderResponse {
-        let caller = try core.caller(context)
-        try core.admit(caller)
-        let id = try core.orderID(request.order, caller: caller)
+        let caller = try shared.caller(context)
+        try shared.admit(caller)
+        let id = try shared.orderID(request.order, caller: caller)
         var command = Tradewire_V1_Command()
         command.command = .cancel(Tradewire_V1_CancelCommand(orderID: Tradewire_V1_OrderId(value: id), account: caller.account))
-        return Tradewire_V1_CancelOrderResponse(order: try await core.send(command, context).0)
+        return Tradewire_V1_CancelOrderResponse(order: try await shared.send(command, context).0)
     }
 
     func replaceOrder(request: Tradewire_V1_ReplaceOrderRequest, context: ServerContext) async throws -> Tradewire_V1_ReplaceOrderResponse {
-        let caller = try core.caller(context)
-        try core.admit(caller)
-        let command = try await core.replace(request, caller: caller)
-        return Tradewire_V1_ReplaceOrderResponse(order: try await core.send(command, context).0)
+        let caller = try shared.caller(context)
+        try shared.admit(caller)
+        let command = try await shared.replace(request, caller: caller)
+        return Tradewire_V1_ReplaceOrderResponse(order: try await shared.send(command, context).0)
     }
 
     func getOrder(request: Tradewire_V1_GetOrderRequest, context: ServerContext) async throws -> Tradewire_V1_Order {
-        let caller = try core.caller(context)
-        return try await core.order(try core.orderID(request.order, caller: caller), caller: caller)
+        let caller = try shared.caller(context)
+        return try await shared.order(try shared.orderID(request.order, caller: caller), caller: caller)
     }
 
     func listOrders(request: Tradewire_V1_ListOrdersRequest, context: ServerContext) async throws -> Tradewire_V1_ListOrdersResponse {
-        let caller = try core.caller(context)
+        let caller = try shared.caller(context)
         var violations: [OrderValidation.Violation] = []
         if request.pageSize > 1000 { violations.append(.init(field: "page_size", description_p: "is at most 1000")) }
         if !request.pageToken.isEmpty, PageToken.parse(request.pageToken).map({ caller.ids.owns($0.key) }) != true {
@@ -100,21 +100,21 @@ struct GatewayService: Tradewire_V1_Gateway.ServiceProtocol {
         query.createdBeforeUnixNanos = request.createdBeforeUnixNanos
         query.pageSize = request.pageSize
         query.pageToken = request.pageToken
-        let page = try await core.list(query)
+        let page = try await shared.list(query)
         return Tradewire_V1_ListOrdersResponse(orders: page.orders, nextPageToken: page.nextPageToken)
     }
 
     func streamExecutions(
         request: Tradewire_V1_StreamExecutionsRequest, responses: RPCResponseWriter<Tradewire_V1_ExecutionReport>, context: ServerContext
     ) async throws {
-        let caller = try core.caller(context)
+        let caller = try shared.caller(context)
         let start = try startingPositions(request)
-        try core.streams.enter(caller.account)
-        defer { core.streams.leave(caller.account) }
+        try shared.streams.enter(caller.account)
+        defer { shared.streams.leave(caller.account) }
         let live = request.cursor.isEmpty && !request.fromBeginning
         let queue = SubscriberQueue<Tradewire_V1_ExecutionReport>(capacity: Self.executionQueue) {}
         let positions = ExecutionFeed.Cursor(start)
-        let feed = ExecutionFeed(cluster: core.cluster, account: caller.account)
+        let feed = ExecutionFeed(cluster: shared.cluster, account: caller.account)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 await feed.run(from: start, live: live, ready: { node, head in _ = positions.advance(node, to: head) }) { node, sequence, report in
@@ -139,7 +139,7 @@ struct GatewayService: Tradewire_V1_Gateway.ServiceProtocol {
         if request.fromBeginning {
             throw OrderValidation.error([.init(field: "from_beginning", description_p: "goes with an empty cursor only")])
         }
-        switch ExecutionFeed.positions(request.cursor, nodes: core.cluster.nodes.map(\.id)) {
+        switch ExecutionFeed.positions(request.cursor, nodes: shared.cluster.nodes.map(\.id)) {
         case .success(let positions): return positions
         case .failure(let error):
             throw OrderValidation.error([.init(field: "cursor", description_p: "is not a cursor this API gave: it \(error)")])
@@ -147,26 +147,26 @@ struct GatewayService: Tradewire_V1_Gateway.ServiceProtocol {
     }
 
     func reconcile(request: Tradewire_V1_ReconcileRequest, context: ServerContext) async throws -> Tradewire_V1_ReconcileResponse {
-        let caller = try core.caller(context)
+        let caller = try shared.caller(context)
         guard OrderValidation.isPrintableToken(request.batchID, maxBytes: 64) else {
             throw OrderValidation.error([.init(field: "batch_id", description_p: "must be 1–64 printable ASCII characters without spaces")])
         }
         var query = Tradewire_V1_ProcessorListOrdersRequest(account: caller.account)
         query.batchID = request.batchID
-        let orders = try await core.orders(query)
+        let orders = try await shared.orders(query)
         guard !orders.isEmpty else {
             throw RPCError(code: .notFound, message: "account \(caller.account) has no orders in batch \(Echo.quote(request.batchID))")
         }
-        return try Reconciliation(orders: orders, instruments: core.instruments).response(batchID: request.batchID, expected: request.expectedPnl)
+        return try Reconciliation(orders: orders, instruments: shared.instruments).response(batchID: request.batchID, expected: request.expectedPnl)
     }
 
     func orderEntry(
         requests: RPCRequestStream<Tradewire_V1_OrderEntryRequest>, responses: RPCResponseWriter<Tradewire_V1_OrderEntryResponse>,
         context: ServerContext
     ) async throws {
-        let caller = try core.caller(context)
-        try core.streams.enter(caller.account)
-        defer { core.streams.leave(caller.account) }
-        try await OrderEntrySession(core: core, caller: caller, context: context).run(requests: requests, responses: responses)
+        let caller = try shared.caller(context)
+        try shared.streams.enter(caller.account)
+        defer { shared.streams.leave(caller.account) }
+        try await OrderEntrySession(shared: shared, caller: caller, context: context).run(requests: requests, responses: responses)
     }
 }

@@ -17,7 +17,7 @@ import Locks
 /// that long is ended with RESOURCE_EXHAUSTED. The session ends when the client has half-closed and every
 /// request is answered.
 struct OrderEntrySession: Sendable {
-    let core: GatewayCore
+    let shared: GatewayShared
     let caller: APIKeys.Entry
     let context: ServerContext
 
@@ -41,7 +41,7 @@ struct OrderEntrySession: Sendable {
         async throws
     {
         let state = State()
-        let listening = core.executions.add(account: caller.account) { report in
+        let listening = shared.executions.add(account: caller.account) { report in
             var report = report
             let final = report.orderStatus == .rejected || report.orderStatus == .cancelled || report.orderStatus == .settled
             report.correlationID = state.correlations.withLock { correlations in
@@ -50,8 +50,8 @@ struct OrderEntrySession: Sendable {
             } ?? ""
             state.queue.push(.report(report))
         }
-        defer { core.executions.remove(listening) }
-        let executions = core.executions
+        defer { shared.executions.remove(listening) }
+        let executions = shared.executions
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 await executions.wait(readyWithin: Self.readyTimeout)
@@ -104,11 +104,11 @@ struct OrderEntrySession: Sendable {
         case .newOrder(let order):
             var id = ""
             do {
-                try core.admit(caller)
-                let command = try core.place(order, caller: caller, field: "new_order", idempotencyKey: nil)
+                try shared.admit(caller)
+                let command = try shared.place(order, caller: caller, field: "new_order", idempotencyKey: nil)
                 if case .place(let place) = command.command { id = place.orderID?.value ?? "" }
                 try correlate(id, correlation, state)
-                let (placed, duplicate) = try await core.send(command, context)
+                let (placed, duplicate) = try await shared.send(command, context)
                 if duplicate { state.queue.push(.report(Self.statusReport(placed, correlation))) }
             } catch {
                 state.queue.push(.report(Self.rejectReport(order, id: id, caller: caller, RPCError(from: error), correlation)))
@@ -123,7 +123,7 @@ struct OrderEntrySession: Sendable {
             await change(replace.order, correlation, state) { id in
                 var replace = replace
                 replace.order = Tradewire_V1_OrderRef(orderID: Tradewire_V1_OrderId(value: id))
-                return try await core.replace(replace, caller: caller)
+                return try await shared.replace(replace, caller: caller)
             }
         case nil:
             var reject = Tradewire_V1_CancelReject(text: "the request carries no new_order, cancel or replace", correlationID: correlation)
@@ -138,10 +138,10 @@ struct OrderEntrySession: Sendable {
     {
         var id = reference?.orderID?.value ?? ""
         do {
-            try core.admit(caller)
-            id = try core.orderID(reference, caller: caller)
+            try shared.admit(caller)
+            id = try shared.orderID(reference, caller: caller)
             try correlate(id, correlation, state)
-            let (order, duplicate) = try await core.send(try await command(id), context)
+            let (order, duplicate) = try await shared.send(try await command(id), context)
             if duplicate { state.queue.push(.report(Self.statusReport(order, correlation))) }
         } catch {
             let error = RPCError(from: error)

@@ -5,7 +5,7 @@ import Orders
 import Protos
 import RPC
 
-/// Where a command's acknowledgement goes: a number the shell (``NodeCore``) gives each command it hands in and
+/// Where a command's acknowledgement goes: a number the shell (``NodeShell``) gives each command it hands in and
 /// maps back to whoever waits for the answer.
 struct ReplyToken: Hashable, Sendable {
     var value: UInt64
@@ -67,13 +67,17 @@ struct NodeEffects {
 
 /// One processor node's decisions as a value: its order actors and book actors, the ownership check, what to
 /// journal and the outbox to other nodes. It does no I/O and reads no clock: ``handle(_:now:)`` takes a turn's
-/// inputs and returns its effects, which ``NodeCore`` carries out (one risk batch, one journal write, replies,
+/// inputs and returns its effects, which ``NodeShell`` carries out (one risk batch, one journal write, replies,
 /// sends, timers) and whose outcomes come back as later inputs.
 ///
 /// The rules it keeps: an order is checked by risk before it goes to a book; an acknowledgement leaves only with
 /// the write that made its change durable, or after every earlier write committed when it is about existing
 /// state (writes complete in the order made); an order's messages wait in its mailbox while it waits for risk;
 /// outbox messages are numbered by the journal at commit and delivered in that order per destination.
+///
+/// "Actor" here is DESIGN.md's sense, not Swift's `actor`: an ``OrderActor`` or ``BookActor`` is a value with a
+/// mailbox, kept in this state's maps and changed in place; isolation comes from the one thread the shell runs the
+/// state on, not from the language.
 struct NodeState {
     let nodeID: String
     let ring: ClusterRing

@@ -5,9 +5,9 @@ public import Journal
 public import RPC
 public import Transport
 
-/// One processor node: its journal, its core thread (order and book actors), its gRPC service, and streams to the
-/// other nodes and to risk, run by a ``ServiceHost``. Preparing replays what must be in memory; the host then
-/// listens.
+/// One processor node: its journal, its node thread (order and book actors, the journal's writes), its gRPC
+/// service, and streams to the other nodes and to risk, run by a ``ServiceHost``. Preparing replays what must be
+/// in memory; the host then listens.
 public final class ProcessorNode: HostedService {
     public let nodeID: String
     public let config: ClusterConfig
@@ -15,7 +15,7 @@ public final class ProcessorNode: HostedService {
     public let host: ServiceHost
     public let rpcServices: [any RPCService]
     public let serverConfiguration: ServerConfiguration
-    let core: NodeCore
+    let shell: NodeShell
     private let peers: [CommandStream]
     private let channels: [Channel]
 
@@ -36,7 +36,7 @@ public final class ProcessorNode: HostedService {
         self.host = host
         self.nodeID = nodeID
         self.config = config
-        let loop = try host.dedicatedLoop(name: "core-\(nodeID)")
+        let loop = try host.dedicatedLoop(name: "node-\(nodeID)")
         journal = try Journal(path: journalPath ?? "\(config.dataDirectory)/\(nodeID).sqlite", synchronous: config.synchronous, writer: loop)
         var channels: [Channel] = []
         var streams: [String: CommandStream] = [:]
@@ -53,25 +53,25 @@ public final class ProcessorNode: HostedService {
         }
         self.channels = channels
         peers = Array(streams.values)
-        core = NodeCore(
+        shell = NodeShell(
             nodeID: nodeID, config: config, journal: journal,
             risk: RiskChecker(transport: riskTransport, timeout: config.riskTimeout), peers: streams,
             loop: loop, snapshotEvery: snapshotEvery, fatal: host.reportFatal)
-        rpcServices = [ProcessorService(core: core, maxInFlight: maxInFlightPerStream)]
+        rpcServices = [ProcessorService(shell: shell, maxInFlight: maxInFlightPerStream)]
         serverConfiguration = try config.internalServer(address)
     }
 
     /// Replays the journal: books, the outbox, settlements still due.
     public func prepare() async throws {
-        let core = core
-        try await core.loop.submit { try core.recover() }
+        let shell = shell
+        try await shell.loop.submit { try shell.recover() }
     }
 
     /// Commits what is queued and closes the journal (calls in flight were acknowledged while the server drained),
     /// then the streams to the other nodes and risk.
     public func close() async {
-        let core = core
-        _ = try? await core.loop.submit { core.stop() }
+        let shell = shell
+        _ = try? await shell.loop.submit { shell.stop() }
         await journal.close()
         peers.forEach { $0.close() }
         for channel in channels { await channel.shutdown() }
@@ -79,7 +79,7 @@ public final class ProcessorNode: HostedService {
 
     /// Order actors and books in memory (for measurements).
     public func liveActors() async throws -> (orders: Int, books: Int) {
-        let core = core
-        return try await core.loop.submit { (core.liveOrders, core.liveBooks) }
+        let shell = shell
+        return try await shell.loop.submit { (shell.liveOrders, shell.liveBooks) }
     }
 }

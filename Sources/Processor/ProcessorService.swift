@@ -10,7 +10,7 @@ import Locks
 
 /// `tradewire.v1.Processor` on one node: the command stream, event subscriptions, and order reads.
 struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
-    let core: NodeCore
+    let shell: NodeShell
     /// Commands one stream may have unanswered; past it the node stops reading the stream (HTTP/2 flow control
     /// then holds the sender back).
     let maxInFlight: Int
@@ -20,7 +20,7 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
         context: ServerContext
     ) async throws {
         let sink = AckSink(limit: maxInFlight)
-        let core = core
+        let shell = shell
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 while let acks = await sink.next() { try await responses.write(Tradewire_V1_AckBatch(acks: acks)) }
@@ -34,8 +34,8 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
                         let granted = await sink.reserve(upTo: batch.commands.count - start)
                         let commands = Array(batch.commands[start..<start + granted])
                         start += granted
-                        core.loop.execute {
-                            for command in commands { core.handle(command) { sink.push($0) } }
+                        shell.loop.execute {
+                            for command in commands { shell.handle(command) { sink.push($0) } }
                         }
                     }
                 }
@@ -52,7 +52,7 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
         request: Tradewire_V1_SubscribeEventsRequest, responses: RPCResponseWriter<Tradewire_V1_EventBatch>,
         context: ServerContext
     ) async throws {
-        let journal = core.journal
+        let journal = shell.journal
         guard request.fromSequence <= UInt64(Int64.max) else {
             throw RPCError(code: .invalidArgument, message: "from_sequence is at most 2^63 − 1 (a journal's sequences are SQLite integers)")
         }
@@ -101,7 +101,7 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
             var batch = Tradewire_V1_EventBatch(
                 headSequence: max(journal.lastSequence, last.sequence), sentAtUnixNanos: WallClock.now(), throughSequence: last.sequence)
             // Filters first by the stored kind, so that what is left out is never decoded.
-            batch.events = try records.filter { wanted.isEmpty || wanted.contains($0.entry.kind) }.map { try Self.event($0, node: core.nodeID) }
+            batch.events = try records.filter { wanted.isEmpty || wanted.contains($0.entry.kind) }.map { try Self.event($0, node: shell.nodeID) }
             if !request.account.isEmpty {
                 batch.events.removeAll { event in
                     guard case .order(let order) = event.event else { return true }
@@ -152,12 +152,12 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
         guard OrderBounds.isIdentifier(request.account) else {
             throw RPCError(code: .invalidArgument, message: "account is required (1–64 printable ASCII characters): reads are scoped to one account")
         }
-        let owner = core.ring.owner(of: .order(id))
-        guard owner.id == core.nodeID else {
-            throw RPCError(code: .failedPrecondition, message: "order \(id) is owned by node \(owner.id) (\(owner.address)), ring epoch \(core.ring.epoch)")
+        let owner = shell.ring.owner(of: .order(id))
+        guard owner.id == shell.nodeID else {
+            throw RPCError(code: .failedPrecondition, message: "order \(id) is owned by node \(owner.id) (\(owner.address)), ring epoch \(shell.ring.epoch)")
         }
-        let core = core
-        guard let order = try await core.loop.submit({ core.order(id) }), request.account == order.account else {
+        let shell = shell
+        guard let order = try await shell.loop.submit({ shell.order(id) }), request.account == order.account else {
             throw RPCError(code: .notFound, message: "order \(id) does not exist")
         }
         return order
@@ -188,7 +188,7 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
             }
             query.after = after
         }
-        let rows = try await core.journal.scan(query)
+        let rows = try await shell.journal.scan(query)
         var response = Tradewire_V1_ProcessorListOrdersResponse()
         response.orders = try rows.map { try Tradewire_V1_OrderRecord(serializedBytes: $0.payload).order ?? Tradewire_V1_Order() }
         if rows.count == query.limit, let last = rows.last { response.nextPageToken = PageToken.text(createdAt: last.createdAt, orderID: last.key) }
@@ -196,9 +196,9 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
     }
 }
 
-/// One command stream's acknowledgements on their way out: the node's core pushes them as commits complete; the
+/// One command stream's acknowledgements on their way out: the node's shell pushes them as commits complete; the
 /// stream's writer takes whatever has gathered as one batch. Also the stream's in-flight bound: the reader
-/// reserves room for each batch of commands before handing it to the core.
+/// reserves room for each batch of commands before handing it to the shell.
 final class AckSink: Sendable {
     private let limit: Int
     private let state = Lock(State())

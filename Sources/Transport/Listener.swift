@@ -11,10 +11,10 @@ final class Listener: Selectable, @unchecked Sendable {
     let address: SocketAddress
     let loop: EventLoop
     /// Strong, like a connection's: the server's state drops its listeners when it stops.
-    let server: ServerCore
+    let server: ServerShared
 
     /// Binds and listens (synchronously, so that a bind failure is the caller's error).
-    init(address: SocketAddress, backlog: Int32, loop: EventLoop, server: ServerCore) throws(SystemError) {
+    init(address: SocketAddress, backlog: Int32, loop: EventLoop, server: ServerShared) throws(SystemError) {
         let fd = try Socket.tcp(family: address.family)
         do {
             try Socket.setOption(fd, level: SOL_SOCKET, name: SO_REUSEADDR, value: 1)

@@ -9,7 +9,7 @@ public import RPC
 /// within the grace period, then closes; cancelling the task in ``run()`` closes everything at once.
 public final class Server: Sendable {
     public let configuration: ServerConfiguration
-    private let core: ServerCore
+    private let shared: ServerShared
     private let ownsGroup: Bool
 
     /// - Parameter group: loops to use; by default the server creates `configuration.loops` of its own and stops
@@ -21,24 +21,24 @@ public final class Server: Sendable {
         var router = RPCRouter(services: services)
         router.admission = configuration.admission
         if let observer = configuration.observer { router.observe(observer.callObserver(for:)) }
-        core = ServerCore(configuration: configuration, router: router, group: loops)
+        shared = ServerShared(configuration: configuration, router: router, group: loops)
     }
 
     /// Binds every configured address and starts accepting. Returns the bound addresses.
     @discardableResult
     public func start() async throws -> [SocketAddress] {
         // Started already, or shutting down (a `run()` after `beginGracefulShutdown()` must not listen again).
-        let (existing, shuttingDown) = core.state.withLock { ($0.listeners.map(\.address), $0.shuttingDown || $0.stopped) }
+        let (existing, shuttingDown) = shared.state.withLock { ($0.listeners.map(\.address), $0.shuttingDown || $0.stopped) }
         if !existing.isEmpty || shuttingDown { return existing }
-        let loop = core.group.loops[0]
-        let core = self.core
+        let loop = shared.group.loops[0]
+        let shared = self.shared
         let addresses = configuration.addresses
         let backlog = configuration.listenBacklog
         return try await loop.submit {
             var listeners: [Listener] = []
             do {
                 for address in addresses {
-                    let listener = try Listener(address: address, backlog: backlog, loop: loop, server: core)
+                    let listener = try Listener(address: address, backlog: backlog, loop: loop, server: shared)
                     listeners.append(listener)
                     try loop.register(listener.fd, listener)
                 }
@@ -46,63 +46,63 @@ public final class Server: Sendable {
                 listeners.forEach { $0.close() }
                 throw error
             }
-            core.state.withLock { $0.listeners = listeners }
+            shared.state.withLock { $0.listeners = listeners }
             return listeners.map(\.address)
         }
     }
 
     /// The addresses listened on (empty before ``start()``).
     public var listeningAddresses: [SocketAddress] {
-        core.state.withLock { $0.listeners.map(\.address) }
+        shared.state.withLock { $0.listeners.map(\.address) }
     }
 
     /// Serves until the server stops. Cancellation closes every connection at once.
     public func run() async throws {
         try await start()
         await withTaskCancellationHandler {
-            await core.waitUntilClosed()
+            await shared.waitUntilClosed()
         } onCancel: {
-            core.closeAll()
+            shared.closeAll()
         }
         stopOwnLoops()
     }
 
     /// Stops accepting; connections send GOAWAY and close once their calls end, at the latest after `grace`.
     public func beginGracefulShutdown(grace: Duration = .seconds(10)) {
-        core.beginGracefulShutdown(grace: grace)
+        shared.beginGracefulShutdown(grace: grace)
     }
 
     /// ``beginGracefulShutdown(grace:)``, then waits until every connection has closed (its calls finished, or the
     /// grace period ended them) and the server's own loops have stopped.
     public func shutdownGracefully(grace: Duration = .seconds(10)) async {
-        core.beginGracefulShutdown(grace: grace)
-        await core.waitUntilClosed()
+        shared.beginGracefulShutdown(grace: grace)
+        await shared.waitUntilClosed()
         stopOwnLoops()
     }
 
     /// Closes everything now and waits for it (for tests and hard stops without a `run()` task).
     public func shutdown() async {
-        core.closeAll()
-        await core.waitUntilClosed()
+        shared.closeAll()
+        await shared.waitUntilClosed()
         stopOwnLoops()
     }
 
     private func stopOwnLoops() {
         guard ownsGroup else { return }
-        core.state.withLock { $0.stopped = true }
-        core.group.shutdown()
+        shared.state.withLock { $0.stopped = true }
+        shared.group.shutdown()
     }
 
     /// Released without ``shutdown()``: everything closes, and loops of its own stop once it has — from a task,
     /// since the last reference may be dropped on one of those loops, which cannot join its own thread.
     deinit {
-        let core = core
-        let loopsRunning = ownsGroup && !core.state.withLock { $0.stopped }
-        core.closeAll()
+        let shared = shared
+        let loopsRunning = ownsGroup && !shared.state.withLock { $0.stopped }
+        shared.closeAll()
         guard loopsRunning else { return }
         Task.detached {
-            await core.waitUntilClosed()
-            core.group.shutdown()
+            await shared.waitUntilClosed()
+            shared.group.shutdown()
         }
     }
 }

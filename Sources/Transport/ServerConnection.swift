@@ -16,7 +16,7 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
     let peer: String
     /// Strong: the server's state holds the connection until it closes, and the connection holds the server until
     /// then, so a server released without a shutdown stays alive until its last connection is gone.
-    let server: ServerCore
+    let server: ServerShared
     var session: HTTP2Session!
     var calls = StreamTable<ServerCall>()
 
@@ -47,7 +47,7 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
     var plainRequest: [UInt8]?
     static let shutdownPingOpaque: UInt64 = 0x7472_6164_6577_6972  // "tradewir"
 
-    init(fd: Int32, loop: EventLoop, server: ServerCore, peer: String) {
+    init(fd: Int32, loop: EventLoop, server: ServerShared, peer: String) {
         self.fd = fd
         self.loop = loop
         self.server = server

@@ -8,7 +8,7 @@ import Locks
 #endif
 
 /// The shared part of a running server: configuration, routes, loops, and the set of open connections.
-final class ServerCore: @unchecked Sendable {
+final class ServerShared: @unchecked Sendable {
     // @unchecked Sendable: configuration, router and group are immutable; `state` is a Lock; each connection is
     // touched only on its own loop.
     let configuration: ServerConfiguration

@@ -6,7 +6,7 @@ import ServiceStubs
 
 /// What every gateway call shares: the keys, the rate limiter, the instrument table and the cluster client. It
 /// holds nothing another gateway instance would need: orders live on the processor nodes.
-final class GatewayCore: Sendable {
+final class GatewayShared: Sendable {
     let cluster: ClusterClient
     let keys: APIKeys
     let instruments: InstrumentTable

@@ -13,7 +13,7 @@ import SQLite
 ///
 /// A journal that fails to write stops the node (fail-stop, reported to the host): its in-memory state would be
 /// ahead of the journal, and a restart rebuilds it from what committed.
-final class NodeCore: TurnFlushable, @unchecked Sendable {
+final class NodeShell: TurnFlushable, @unchecked Sendable {
     // @unchecked Sendable: every stored var is touched on `loop` only; the entry points hop there.
     typealias Reply = @Sendable (Tradewire_V1_Ack) -> Void
 
@@ -67,7 +67,7 @@ final class NodeCore: TurnFlushable, @unchecked Sendable {
         perform(effects)
     }
 
-    /// Handles one command; `reply` gets its acknowledgement (on the core thread) once what it changed committed.
+    /// Handles one command; `reply` gets its acknowledgement (on the node thread) once what it changed committed.
     func handle(_ command: Tradewire_V1_Command, reply: @escaping Reply) {
         nextReply += 1
         replies[nextReply] = reply
