@@ -32,7 +32,7 @@ extension ClientConnection: HTTP2SessionDelegate, ClientCallTransport {
     func http2(_ session: HTTP2Session, streamClosed streamID: Int32, errorCode: HTTP2ErrorCode) {
         calls[streamID]?.streamClosed(errorCode: errorCode.rawValue)
         calls[streamID] = nil
-        if state == .draining && calls.isEmpty {
+        if machine.flushesToClose(hasCalls: !calls.isEmpty) {
             requestFlush()  // which closes (see flushAtEndOfTurn)
         } else {
             startWaitingCallsLater()
@@ -47,12 +47,14 @@ extension ClientConnection: HTTP2SessionDelegate, ClientCallTransport {
             call.connectionFailed(RPCError(code: .unavailable, message: "the server is going away (GOAWAY \(errorCode))"))
             calls[streamID] = nil
         }
-        let message = String(decoding: debugData, as: UTF8.self)
-        if errorCode == .enhanceYourCalm && message == "too_many_pings" {
+        let tooManyPings = errorCode == .enhanceYourCalm && String(decoding: debugData, as: UTF8.self) == "too_many_pings"
+        switch machine.goAwayReceived(tooManyPings: tooManyPings) {
+        case .fail:
             fail(RPCError(code: .unavailable, message: "the server closed the connection: too_many_pings"))
-            return
+        case .drain(let announce):
+            if announce { onStateChange?(self, .draining, nil) }
+            requestFlush()
         }
-        closeFromCallback()
     }
 
     func http2(_ session: HTTP2Session, streamIsWritable streamID: Int32) {

@@ -12,19 +12,16 @@ import Glibc
 /// Loop thread only, except the immutable properties.
 // @unchecked Sendable: confined to `loop`; other threads only hand references to `loop.execute`.
 final class ClientConnection: Selectable, TurnFlushable, @unchecked Sendable {
-    enum State: Equatable {
-        case connecting
-        case ready
-        /// The server sent GOAWAY: no new calls; existing ones may finish.
-        case draining
-        case closed
-    }
+    typealias State = ClientConnectionStateMachine.State
 
     let address: SocketAddress
     let loop: EventLoop
     let settings: HTTP2Settings
     private(set) var fd: Int32 = -1
-    private(set) var state = State.connecting
+    /// Its life as a value (``ClientConnectionStateMachine``); the HTTP/2 extension reports GOAWAY and closed
+    /// streams to it.
+    var machine = ClientConnectionStateMachine()
+    var state: State { machine.state }
     var session: HTTP2Session!
     var calls: [Int32: ClientCall] = [:]
     /// Calls waiting for a stream (the server's MAX_CONCURRENT_STREAMS is reached).
@@ -76,13 +73,13 @@ final class ClientConnection: Selectable, TurnFlushable, @unchecked Sendable {
 
     private func connected() {
         connectTimer?.cancel()
+        guard machine.connected() else { return }
         do {
             session = try HTTP2Session(role: .client, settings: settings, delegate: self)
         } catch {
             fail(RPCError(code: .internal, message: "HTTP/2 session: \(error)"))
             return
         }
-        state = .ready
         setInterest(writable: false)
         requestFlush()
         onStateChange?(self, .ready, nil)
@@ -96,7 +93,7 @@ final class ClientConnection: Selectable, TurnFlushable, @unchecked Sendable {
         method: MethodDescriptor, metadata: Metadata, options: CallOptions, deadline: UInt64?,
         completion: @escaping (Result<ClientCall, RPCError>) -> Void
     ) {
-        guard state == .ready else {
+        guard machine.acceptsCalls else {
             completion(.failure(RPCError(code: .unavailable, message: "the connection to \(address) is not ready")))
             return
         }
@@ -134,7 +131,7 @@ final class ClientConnection: Selectable, TurnFlushable, @unchecked Sendable {
     func startWaitingCallsLater() {
         guard !waitingStarts.isEmpty else { return }
         loop.execute { [self] in
-            while !waitingStarts.isEmpty && state == .ready && session.canOpenStream {
+            while !waitingStarts.isEmpty && machine.acceptsCalls && session.canOpenStream {
                 waitingStarts.removeFirst()()
             }
         }
@@ -186,16 +183,16 @@ final class ClientConnection: Selectable, TurnFlushable, @unchecked Sendable {
     }
 
     func requestFlush() {
-        guard !flushRequested, state != .closed, state != .connecting else { return }
+        guard !flushRequested, machine.isOpen else { return }
         flushRequested = true
         loop.flushAtEndOfTurn(self)
     }
 
     func flushAtEndOfTurn() {
         flushRequested = false
-        guard state == .ready || state == .draining else { return }
+        guard machine.isOpen else { return }
         guard writeOutput() else { return }
-        if state == .draining && calls.isEmpty && output.isWritten { close() }
+        if machine.closesAfterFlush(hasCalls: !calls.isEmpty, outputWritten: output.isWritten) { close() }
     }
 
     /// Writes what the session has to send, as far as the socket takes it; false if the connection failed.
@@ -220,12 +217,12 @@ final class ClientConnection: Selectable, TurnFlushable, @unchecked Sendable {
 
     /// Fails every call with `failure` and closes.
     func fail(_ failure: RPCError) {
-        guard state != .closed else { return }
+        guard machine.closing() else { return }
         let calls = Array(self.calls.values)
         self.calls.removeAll()
         let waiting = waitingStarts
         waitingStarts.removeAll()
-        closeSocket()
+        releaseSocket()
         for call in calls { call.connectionFailed(failure) }
         // Waiting starts see the closed state and fail with UNAVAILABLE.
         for start in waiting { start() }
@@ -235,18 +232,19 @@ final class ClientConnection: Selectable, TurnFlushable, @unchecked Sendable {
     /// Closes gracefully: no new calls; closes once the current ones end. Not from inside a session callback
     /// (see ``closeFromCallback()``).
     func close() {
-        guard state != .closed else { return }
-        if calls.isEmpty {
+        switch machine.closeRequested(hasCalls: !calls.isEmpty) {
+        case .closeNow:
             if session != nil {
                 session.goAway(errorCode: .noError)
                 _ = writeOutput()
             }
-            guard state != .closed else { return }  // writeOutput may have failed the connection
-            closeSocket()
+            guard machine.closing() else { return }  // writeOutput may have failed the connection
+            releaseSocket()
             onStateChange?(self, .closed, nil)
-        } else {
-            state = .draining
+        case .drain:
             onStateChange?(self, .draining, nil)
+        case .nothing:
+            break
         }
     }
 
@@ -254,16 +252,11 @@ final class ClientConnection: Selectable, TurnFlushable, @unchecked Sendable {
     /// may be filling (a stream closing during `produceOutput`): the connection drains, and the flush closes it
     /// once no call is left.
     func closeFromCallback() {
-        guard state == .ready || state == .draining else { return }
-        if state == .ready {
-            state = .draining
-            onStateChange?(self, .draining, nil)
-        }
+        if machine.closeFromCallback() { onStateChange?(self, .draining, nil) }
         requestFlush()
     }
 
-    private func closeSocket() {
-        state = .closed
+    private func releaseSocket() {
         connectTimer?.cancel()
         if fd >= 0 {
             loop.deregister(fd)
