@@ -59,6 +59,7 @@ enum FuzzHTTP2 {
         func http2(_ session: HTTP2Session, didReceivePing opaque: UInt64, ack: Bool) {}
         func http2(_ session: HTTP2Session, didReceiveGoAway lastStreamID: Int32, errorCode: HTTP2ErrorCode, debugData: [UInt8]) {}
         func http2(_ session: HTTP2Session, streamIsWritable streamID: Int32) {}
+        func http2SessionQueuedOutput(_ session: HTTP2Session) {}  // `drain` runs after every input.
     }
 
     /// Frames a client sends: SETTINGS, HEADERS (a gRPC request, HPACK-literal), DATA, PING, WINDOW_UPDATE,

@@ -148,6 +148,7 @@ public final class HTTP2Session {
         }
         if !endStream { outbound[streamID] = makeOutbound() }
         if result != 0 { throw Self.error(result) }
+        delegate.http2SessionQueuedOutput(self)
     }
 
     /// Opens a stream with request headers (client); the body follows through ``enqueue(streamID:_:)``.
@@ -160,6 +161,7 @@ public final class HTTP2Session {
         }
         if streamID < 0 { throw Self.error(streamID) }
         if !endStream { outbound[streamID] = makeOutbound() }
+        delegate.http2SessionQueuedOutput(self)
         return streamID
     }
 
@@ -169,6 +171,7 @@ public final class HTTP2Session {
         stream.append(bytes)
         if stream.queuedBytes > settings.outboundHighWatermark { stream.blocked = true }
         resumeIfDeferred(streamID, stream)
+        delegate.http2SessionQueuedOutput(self)
     }
 
     /// Ends a stream's body: END_STREAM after the queued data, or `trailers` with END_STREAM.
@@ -177,6 +180,7 @@ public final class HTTP2Session {
         stream.ended = true
         stream.trailers = trailers
         resumeIfDeferred(streamID, stream)
+        delegate.http2SessionQueuedOutput(self)
     }
 
     /// Bytes queued on a stream and not yet handed to nghttp2.
@@ -192,12 +196,14 @@ public final class HTTP2Session {
             // The stream is gone: the connection window still needs the bytes back.
             nghttp2_session_consume_connection(session, bytes)
         }
+        delegate.http2SessionQueuedOutput(self)
     }
 
     /// Resets a stream (RST_STREAM).
     public func reset(streamID: Int32, errorCode: HTTP2ErrorCode) {
         _ = nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, errorCode.rawValue)
         recycle(streamID)
+        delegate.http2SessionQueuedOutput(self)
     }
 
     func makeOutbound() -> OutboundStream {
@@ -237,12 +243,14 @@ public final class HTTP2Session {
         withUnsafeBytes(of: &data) {
             _ = nghttp2_submit_ping(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), $0.baseAddress?.assumingMemoryBound(to: UInt8.self))
         }
+        delegate.http2SessionQueuedOutput(self)
     }
 
     /// The first step of a graceful shutdown (server): GOAWAY with the largest stream ID, so clients stop
     /// opening streams while in-flight ones continue.
     public func submitShutdownNotice() {
         _ = nghttp2_submit_shutdown_notice(session)
+        delegate.http2SessionQueuedOutput(self)
     }
 
     /// GOAWAY naming the last stream this side processed (or will), with an error code and debug text.
@@ -250,6 +258,7 @@ public final class HTTP2Session {
         let last = lastStreamID ?? nghttp2_session_get_last_proc_stream_id(session)
         var text = Array(debug.utf8)
         _ = nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), last, errorCode.rawValue, &text, text.count)
+        delegate.http2SessionQueuedOutput(self)
     }
 
     /// The largest stream ID the peer opened and this side processed.

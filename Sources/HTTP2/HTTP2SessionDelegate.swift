@@ -27,4 +27,11 @@ public protocol HTTP2SessionDelegate: AnyObject {
 
     /// The stream's queued outbound data fell below half the high watermark after having passed it.
     func http2(_ session: HTTP2Session, streamIsWritable streamID: Int32)
+
+    /// A call made on the session may have queued frames (data, headers, a reset, a WINDOW_UPDATE for consumed
+    /// bytes, a PING, a GOAWAY): they leave only when ``HTTP2Session/produceOutput(into:limit:)`` runs, so the
+    /// delegate arranges for that (a connection asks its loop for an end-of-turn flush). Said after every such call,
+    /// so that no caller can queue a frame and forget to send it — a WINDOW_UPDATE queued by a client that caught
+    /// up with its responses once stayed unsent, and the server waited for it until the call's deadline.
+    func http2SessionQueuedOutput(_ session: HTTP2Session)
 }

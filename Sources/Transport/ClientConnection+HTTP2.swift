@@ -61,21 +61,22 @@ extension ClientConnection: HTTP2SessionDelegate, ClientCallTransport {
         calls[streamID]?.streamWritable()
     }
 
+    func http2SessionQueuedOutput(_ session: HTTP2Session) {
+        requestFlush()
+    }
+
     // MARK: - ClientCallTransport
 
     func sendData(streamID: Int32, _ bytes: [UInt8]) {
         session.enqueue(streamID: streamID, bytes)
-        requestFlush()
     }
 
     func finishRequest(streamID: Int32) {
         session.finish(streamID: streamID, trailers: nil)
-        requestFlush()
     }
 
     func resetStream(streamID: Int32, errorCode: UInt32) {
         session.reset(streamID: streamID, errorCode: HTTP2ErrorCode(errorCode))
-        requestFlush()
     }
 
     func consume(streamID: Int32, bytes: Int) {

@@ -123,7 +123,6 @@ final class ClientConnection: Selectable, TurnFlushable, @unchecked Sendable {
             method: method, streamID: streamID, transport: self, executionContext: loop, options: options,
             deadline: deadline)
         calls[streamID] = call
-        requestFlush()
         completion(.success(call))
     }
 

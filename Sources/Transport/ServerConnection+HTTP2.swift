@@ -59,27 +59,26 @@ extension ServerConnection: HTTP2SessionDelegate, ServerCallTransport {
         calls[streamID]?.streamWritable()
     }
 
+    func http2SessionQueuedOutput(_ session: HTTP2Session) {
+        requestFlush()
+    }
+
     // MARK: - ServerCallTransport
 
     func sendHeaders(streamID: Int32, _ headers: [(name: String, value: String)], endStream: Bool) {
-        try? session.submitResponse(
-            streamID: streamID, headers: headers, endStream: endStream)
-        requestFlush()
+        try? session.submitResponse(streamID: streamID, headers: headers, endStream: endStream)
     }
 
     func sendData(streamID: Int32, _ bytes: [UInt8]) {
         session.enqueue(streamID: streamID, bytes)
-        requestFlush()
     }
 
     func sendTrailers(streamID: Int32, _ trailers: [(name: String, value: String)]) {
         session.finish(streamID: streamID, trailers: trailers)
-        requestFlush()
     }
 
     func resetStream(streamID: Int32, errorCode: UInt32) {
         session.reset(streamID: streamID, errorCode: HTTP2ErrorCode(errorCode))
-        requestFlush()
     }
 
     func resetAfterResponse(streamID: Int32, errorCode: UInt32) {
@@ -88,7 +87,6 @@ extension ServerConnection: HTTP2SessionDelegate, ServerCallTransport {
 
     func consume(streamID: Int32, bytes: Int) {
         session.consume(streamID: streamID, bytes: bytes)
-        requestFlush()
     }
 
     func isBlocked(streamID: Int32) -> Bool {

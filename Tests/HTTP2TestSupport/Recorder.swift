@@ -11,6 +11,8 @@ public final class Recorder: HTTP2SessionDelegate {
     public var pings: [(UInt64, Bool)] = []
     public var goAways: [(Int32, HTTP2ErrorCode, [UInt8])] = []
     public var writable: [Int32] = []
+    /// How often the session said a call queued output.
+    public var queuedOutput = 0
 
     public func http2(_ session: HTTP2Session, didReceiveHeaders headers: [HTTP2HeaderField], streamID: Int32, endStream: Bool, oversized: Bool) {
         self.headers.append((streamID, headers, endStream, oversized))
@@ -27,5 +29,6 @@ public final class Recorder: HTTP2SessionDelegate {
         goAways.append((lastStreamID, errorCode, debugData))
     }
     public func http2(_ session: HTTP2Session, streamIsWritable streamID: Int32) { writable.append(streamID) }
+    public func http2SessionQueuedOutput(_ session: HTTP2Session) { queuedOutput += 1 }
 }
 

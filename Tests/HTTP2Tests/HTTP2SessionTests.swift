@@ -71,6 +71,31 @@ let requestHeaders = [
         #expect(pair.serverRecorder.data[stream]?.count == 32_768)
     }
 
+    /// Every call that can queue a frame tells the delegate, which is how a connection knows to send: a consume
+    /// whose WINDOW_UPDATE was never flushed hung a client that caught up with its responses.
+    @Test func everyCallThatQueuesAFrameTellsTheDelegate() throws {
+        let pair = try Pair()
+        try pair.pump()
+        let calls: [(String, () throws -> Void)] = [
+            ("submitRequest", { _ = try pair.client.submitRequest(headers: requestHeaders, endStream: false) }),
+            ("enqueue", { pair.client.enqueue(streamID: 1, [1, 2, 3]) }),
+            ("finish", { pair.client.finish(streamID: 1, trailers: nil) }),
+            ("submitResponse", { try pair.pump(); try pair.server.submitResponse(streamID: 1, headers: [(":status", "200")], endStream: false) }),
+            ("consume", { pair.server.consume(streamID: 1, bytes: 3) }),
+            ("reset", { pair.server.reset(streamID: 1, errorCode: .cancel) }),
+            ("ping", { pair.client.ping(opaque: 7) }),
+            ("submitShutdownNotice", { pair.server.submitShutdownNotice() }),
+            ("goAway", { pair.server.goAway(errorCode: .noError) }),
+        ]
+        for (name, call) in calls {
+            let before = pair.clientRecorder.queuedOutput + pair.serverRecorder.queuedOutput
+            try call()
+            #expect(pair.clientRecorder.queuedOutput + pair.serverRecorder.queuedOutput == before + 1, "\(name)")
+        }
+        try pair.pump()
+        #expect(pair.clientRecorder.goAways.count == 2, "the notice and the GOAWAY went out")
+    }
+
     @Test func aBadPrefaceIsASessionError() throws {
         let recorder = Recorder()
         let server = try HTTP2Session(role: .server, delegate: recorder)

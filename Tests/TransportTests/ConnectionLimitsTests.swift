@@ -36,6 +36,24 @@ import Glibc
         }
     }
 
+    /// A client that falls behind its responses and then catches up reopens the server's window itself: the
+    /// WINDOW_UPDATE its reading queues goes out although nothing else is happening on the connection. (It stayed
+    /// queued once: the client stopped returning window past 1 MiB unread, the server filled the rest and waited,
+    /// and the reads that reopened it queued the update without asking for a flush — the call hung to its deadline.)
+    @Test(.timeLimit(.minutes(1))) func aReaderThatFellBehindReopensTheWindowWhenItCatchesUp() async throws {
+        try await TestServer.with { test in
+            // 4 MiB on one stream: more than the 1 MiB a client keeps unread plus the 1 MiB stream window.
+            let request = Grpc_Testing_StreamingOutputCallRequest(responseParameters: Array(repeating: .init(size: 64 << 10), count: 64))
+            let received = try await test.client.streamingOutputCall(request, options: CallOptions(timeout: .seconds(20))) { responses in
+                try await Task.sleep(for: .milliseconds(500))  // the server fills every window meanwhile
+                var bytes = 0
+                for try await response in responses { bytes += response.payload?.body.count ?? 0 }
+                return bytes
+            }
+            #expect(received == 64 * (64 << 10))
+        }
+    }
+
     /// Request data a handler has not read counts against its connection: past the bound, that call ends with
     /// RESOURCE_EXHAUSTED and the connection serves the next one.
     @Test func unreadRequestDataPastTheConnectionsBoundEndsThatCall() async throws {

@@ -118,4 +118,5 @@ final class ScriptedConnection: Selectable, HTTP2SessionDelegate {
     func http2(_ session: HTTP2Session, didReceivePing opaque: UInt64, ack: Bool) {}
     func http2(_ session: HTTP2Session, didReceiveGoAway lastStreamID: Int32, errorCode: HTTP2ErrorCode, debugData: [UInt8]) {}
     func http2(_ session: HTTP2Session, streamIsWritable streamID: Int32) {}
+    func http2SessionQueuedOutput(_ session: HTTP2Session) {}  // `ready` sends what the read queued before it returns.
 }
