@@ -100,20 +100,27 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
             // The reader can see a commit before the writer has published its new head.
             var batch = Tradewire_V1_EventBatch(
                 headSequence: max(journal.lastSequence, last.sequence), sentAtUnixNanos: WallClock.now(), throughSequence: last.sequence)
-            // Filters first by the stored kind, so that what is left out is never decoded.
-            batch.events = try records.filter { wanted.isEmpty || wanted.contains($0.entry.kind) }.map { try Self.event($0, node: shell.nodeID) }
-            if !request.account.isEmpty {
-                batch.events.removeAll { event in
-                    guard case .order(let order) = event.event else { return true }
-                    return order.order?.account != request.account
-                }
-            }
             metrics.subscriberLag.record(batch.headSequence - last.sequence)
+            // Filters first by the stored kind, so that what is left out is never decoded.
+            let kept = wanted.isEmpty ? records : records.filter { wanted.contains($0.entry.kind) }
             // A batch the filters emptied is not sent, unless the heartbeat is due: it then says how far the stream
             // has looked (a subscriber that hears nothing for a while takes the stream for stalled).
-            if !batch.events.isEmpty || heartbeat.map({ ContinuousClock.now - lastSent >= $0 }) == true {
-                try await responses.write(batch)
-                lastSent = .now
+            let heartbeatDue = heartbeat.map { ContinuousClock.now - lastSent >= $0 } == true
+            if request.account.isEmpty {
+                // Every kept event goes: as stored, not decoded and re-encoded for each subscriber.
+                if !kept.isEmpty || heartbeatDue {
+                    try await responses.write(headroomed: try StoredEventBatch.headroomed(header: batch, kept, node: shell.nodeID))
+                    lastSent = .now
+                }
+            } else {
+                batch.events = try kept.map { try Self.event($0, node: shell.nodeID) }.filter { event in
+                    guard case .order(let order) = event.event else { return false }
+                    return order.order?.account == request.account
+                }
+                if !batch.events.isEmpty || heartbeatDue {
+                    try await responses.write(batch)
+                    lastSent = .now
+                }
             }
             next = last.sequence + 1
         }
@@ -132,7 +139,8 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
         return values
     }
 
-    /// A journal record as subscribers see it: the stored event with its sequence, commit time and exec id.
+    /// A journal record as subscribers see it: the stored event with its sequence, commit time and exec id. Feeds
+    /// that need not look inside events send the same thing without decoding (``StoredEventBatch``).
     static func event(_ record: JournalRecord, node: String) throws -> Tradewire_V1_Event {
         var event = try Tradewire_V1_Event(serializedBytes: record.entry.payload)
         event.sequence = record.sequence

@@ -46,6 +46,14 @@ public struct RPCResponseWriter<Message: ProtoMessage>: Sendable {
     public func write(_ message: Message) async throws(RPCError) {
         try await call.sendResponse(headroomed: message.serializedBytes(headroom: 5))
     }
+
+    /// Sends a `Message` the caller encoded itself (assembled from stored parts, say): 5 bytes of headroom for the
+    /// frame header, then the message's wire format. Nothing checks that the bytes are a `Message`.
+    @inlinable
+    public func write(headroomed encoding: [UInt8]) async throws(RPCError) {
+        precondition(encoding.count >= 5, "5 bytes of headroom come first")
+        try await call.sendResponse(headroomed: encoding)
+    }
 }
 
 @inlinable

@@ -1,0 +1,127 @@
+import Journal
+import Protos
+
+/// An `EventBatch` in wire form, assembled from the journal's stored events without decoding them: what a
+/// subscriber gets is the same message ``ProcessorService/event(_:node:)`` would build, for a copy and a scan of a
+/// few field headers per event instead of a decode and an encode of every event for every subscriber.
+///
+/// What the node adds when it serves an event goes in at the wire level: its sequence and commit time are
+/// appended (scalars: a reader keeps the last value), and an order event's exec id and cursor are appended inside
+/// its report, whose length and the lengths around it are rewritten. (Appending a second `order` to the event
+/// would not do: protobuf-c replaces a oneof member seen twice instead of merging it.) An event whose bytes do not
+/// have the expected shape is decoded and encoded instead.
+enum StoredEventBatch {
+    /// `header`'s own fields and `records` as its `events`, after 5 bytes of headroom for the gRPC frame header.
+    static func headroomed(header: Tradewire_V1_EventBatch, _ records: [JournalRecord], node: String) throws -> [UInt8] {
+        var bytes = header.serializedBytes(headroom: 5)
+        bytes.reserveCapacity(bytes.count + records.reduce(0) { $0 + $1.entry.payload.count + 64 + 2 * node.utf8.count })
+        for record in records {
+            let event = try served(record, node: node)
+            appendField(batchEvents, event, to: &bytes)
+        }
+        return bytes
+    }
+
+    /// `EventBatch.events`, `Event.order` (in the `event` oneof) and `OrderEvent.report`: all length-delimited.
+    private static let batchEvents = 1
+    private static let eventOrder = 10
+    private static let orderReport = 1
+
+    /// One record as served, in wire form.
+    static func served(_ record: JournalRecord, node: String) throws -> [UInt8] {
+        var event: [UInt8]
+        if record.entry.kind == Tradewire_V1_EventKind.order.rawValue {
+            var report = Tradewire_V1_ExecutionReport()
+            report.execID = "\(node)-\(record.sequence)"
+            report.cursor = "\(node):\(record.sequence)"
+            guard let spliced = appending(report.serializedBytes(), inside: [eventOrder, orderReport], of: record.entry.payload[...]) else {
+                return try ProcessorService.event(record, node: node).serializedBytes()
+            }
+            event = spliced
+        } else {
+            event = record.entry.payload
+        }
+        event += Tradewire_V1_Event(sequence: record.sequence, committedAtUnixNanos: record.committedAt).serializedBytes()
+        return event
+    }
+
+    /// `message` with `fields` appended to the submessage at `path` (field numbers, each present once and
+    /// length-delimited); nil when the bytes do not have that shape.
+    static func appending(_ fields: [UInt8], inside path: [Int], of message: ArraySlice<UInt8>) -> [UInt8]? {
+        guard let number = path.first else { return Array(message) + fields }
+        guard let located = WireFields.only(number, in: message),
+            let inner = appending(fields, inside: Array(path.dropFirst()), of: message[located.value])
+        else { return nil }
+        var spliced: [UInt8] = []
+        spliced.reserveCapacity(message.count + fields.count + 8)
+        spliced += message[message.startIndex..<located.field.lowerBound]
+        appendField(number, inner, to: &spliced)
+        spliced += message[located.field.upperBound...]
+        return spliced
+    }
+
+    private static func appendField(_ number: Int, _ value: [UInt8], to bytes: inout [UInt8]) {
+        WireFields.appendVarint(UInt64(number << 3 | 2), to: &bytes)
+        WireFields.appendVarint(UInt64(value.count), to: &bytes)
+        bytes += value
+    }
+}
+
+/// Just enough of the protobuf wire format to find a field without decoding the message.
+enum WireFields {
+    /// The one occurrence of length-delimited field `number` among `message`'s top-level fields: the whole field
+    /// (tag, length, value) and its value. Nil if it is absent, repeated, of another wire type, or the message is
+    /// malformed.
+    static func only(_ number: Int, in message: ArraySlice<UInt8>) -> (field: Range<Int>, value: Range<Int>)? {
+        var index = message.startIndex
+        var found: (field: Range<Int>, value: Range<Int>)?
+        while index < message.endIndex {
+            let start = index
+            guard let tag = varint(message, &index), tag >> 3 > 0 else { return nil }
+            let valueStart: Int
+            switch tag & 7 {
+            case 0:
+                guard varint(message, &index) != nil else { return nil }
+                valueStart = index
+            case 1, 5:
+                valueStart = index
+                index += tag & 7 == 1 ? 8 : 4
+            case 2:
+                guard let length = varint(message, &index), length <= UInt64(message.endIndex - index) else { return nil }
+                valueStart = index
+                index += Int(length)
+            default:
+                return nil  // groups: never in our messages
+            }
+            guard index <= message.endIndex else { return nil }
+            if tag >> 3 == UInt64(number) {
+                guard tag & 7 == 2, found == nil else { return nil }
+                found = (start..<index, valueStart..<index)
+            }
+        }
+        return found
+    }
+
+    /// Reads a varint at `index` (at most 10 bytes) and moves past it.
+    static func varint(_ bytes: ArraySlice<UInt8>, _ index: inout Int) -> UInt64? {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while index < bytes.endIndex && shift < 64 {
+            let byte = bytes[index]
+            index += 1
+            value |= UInt64(byte & 0x7f) << shift
+            if byte < 0x80 { return value }
+            shift += 7
+        }
+        return nil
+    }
+
+    static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
+        var value = value
+        while value >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        bytes.append(UInt8(value))
+    }
+}

@@ -1,0 +1,91 @@
+import ClusterTestSupport
+import Journal
+@testable import Processor
+import Protos
+import Testing
+
+/// Events are served as stored, not decoded and re-encoded per subscriber: what a subscriber decodes must be
+/// exactly the event the node would have built, for every kind of event a real cross journals.
+@Suite struct StoredEventBatchTests {
+    /// The events three nodes journal for a resting buy, a crossing sell (a trade, book changes, order reports on
+    /// two nodes), a partial cancel and an unknown field from a newer schema.
+    static func storedEvents() -> [JournalEntry] {
+        let cluster = NodeHarness(nodes: ["p1", "p2", "p3"])
+        let symbol = cluster.symbol(ownedBy: "p3")
+        let buy = cluster.orderID("buy", ownedBy: "p1")
+        let sell = cluster.orderID("sell", ownedBy: "p2")
+        cluster.send(ProcessorCluster.place(buy, symbol: symbol, side: .buy, price: 1000, quantity: 5), to: "p1")
+        cluster.settle()
+        cluster.send(ProcessorCluster.place(sell, symbol: symbol, side: .sell, price: 990, quantity: 3), to: "p2")
+        cluster.settle()
+        cluster.send(ProcessorCluster.cancel(buy), to: "p1")
+        cluster.settle()
+        var entries = ["p1", "p2", "p3"].flatMap { cluster.nodes[$0]!.committed.flatMap(\.events) }
+        // A field this schema does not know (number 99, varint 7) on a stored trade survives as it would.
+        if let trade = entries.firstIndex(where: { $0.kind == Tradewire_V1_EventKind.trade.rawValue }) {
+            entries[trade].payload += [0x98, 0x06, 0x07]
+        }
+        return entries
+    }
+
+    @Test func aSubscriberDecodesExactlyTheEventsTheNodeWouldHaveBuilt() throws {
+        let entries = Self.storedEvents()
+        let kinds = Set(entries.map(\.kind))
+        #expect(kinds == [1, 2, 3], "orders, trades and book changes: \(kinds)")
+        let records = entries.enumerated().map { index, entry in
+            JournalRecord(sequence: UInt64(1_000 + index * 37), committedAt: 1_700_000_000_123_456_789 + Int64(index), entry: entry)
+        }
+        let header = Tradewire_V1_EventBatch(headSequence: 5_000, sentAtUnixNanos: 1_700_000_001_000_000_000, throughSequence: 4_999)
+        for node in ["p1", "a-longer-node-name-\(String(repeating: "x", count: 200))"] {
+            // Every prefix, so that batches of one and of many, ending on each kind, are covered.
+            for count in 0...records.count {
+                let served = try StoredEventBatch.headroomed(header: header, Array(records.prefix(count)), node: node)
+                #expect(served.prefix(5).allSatisfy { $0 == 0 }, "headroom for the frame header")
+                let decoded = try Tradewire_V1_EventBatch(serializedBytes: Array(served.dropFirst(5)))
+                var expected = header
+                expected.events = try records.prefix(count).map { try ProcessorService.event($0, node: node) }
+                #expect(decoded == expected, "\(count) events for \(node.prefix(8))")
+            }
+        }
+        // An order event without a report (no such event is journaled, but a stored event is not trusted to have
+        // the shape) is decoded and encoded instead, and still comes out as the node would build it.
+        var bare = records.first { $0.entry.kind == 1 }!
+        var event = try Tradewire_V1_Event(serializedBytes: bare.entry.payload)
+        guard case .order(var order) = event.event else { Issue.record("not an order event"); return }
+        order.report = nil
+        event.event = .order(order)
+        bare.entry.payload = event.serializedBytes()
+        #expect(try Tradewire_V1_Event(serializedBytes: StoredEventBatch.served(bare, node: "p1")) == ProcessorService.event(bare, node: "p1"))
+
+        let report = try ProcessorService.event(records.first { $0.entry.kind == 1 }!, node: "p1")
+        guard case .order(let order) = report.event else { Issue.record("not an order event"); return }
+        #expect(order.report?.execID.hasPrefix("p1-") == true && order.report?.cursor.hasPrefix("p1:") == true)
+        #expect(order.report?.orderStatus != .unspecified, "the stored report's own fields are kept")
+    }
+
+    /// The field scanner reads stored bytes: cut anywhere, or with any byte flipped, it answers nil or a range
+    /// inside the bytes, never traps, and a splice of what it found is as long as it should be.
+    @Test func theFieldScannerNeverReadsOutsideItsBytes() {
+        var generator = SystemRandomNumberGenerator()
+        for entry in Self.storedEvents() {
+            let payload = entry.payload
+            var variants = (0...payload.count).map { Array(payload.prefix($0)) }
+            for _ in 0..<200 {
+                var flipped = payload
+                flipped[Int.random(in: 0..<flipped.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+                variants.append(flipped)
+            }
+            for bytes in variants {
+                for number in [1, 2, 10, 11, 12] {
+                    if let found = WireFields.only(number, in: bytes[...]) {
+                        #expect(found.field.lowerBound >= 0 && found.field.upperBound <= bytes.count)
+                        #expect(found.value.lowerBound > found.field.lowerBound && found.value.upperBound == found.field.upperBound)
+                    }
+                }
+                if let spliced = StoredEventBatch.appending([0x0a, 0x01, 0x41], inside: [10, 1], of: bytes[...]) {
+                    #expect(spliced.count >= bytes.count + 3)
+                }
+            }
+        }
+    }
+}
