@@ -153,6 +153,7 @@ let package = Package(
             name: "tradewire",
             dependencies: [
                 "Locks", "GRPCServices", "Transport", "LoadHarness", "ProtoJSON", "Cluster", "Hosting", "Processor", "Orders", "Journal", "MarketData", "Risk", "Gateway", "Telemetry",
+                "CSystemShims",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),

@@ -1,5 +1,6 @@
-// GNU extensions behind the declarations in CSystemShims.h; the rest of the shims are static inline there.
+// GNU extensions behind the declarations in CSystemShims.h (and mallopt); the rest of the shims are static inline there.
 #define _GNU_SOURCE
+#include <malloc.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -12,6 +13,8 @@ int tw_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) { retur
 int tw_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }
 
 long tw_cpu_count(void) { return sysconf(_SC_NPROCESSORS_ONLN); }
+
+int tw_fix_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }
 
 int tw_epoll_wait(int epfd, uint32_t *events, uint64_t *data, int max, int64_t timeout_ns) {
     static int no_pwait2;  // Set once the kernel said ENOSYS; a benign race between loop threads.

@@ -21,9 +21,10 @@ import Transport
 struct AdversarialClientTests {
     static let seed = UInt64(ProcessInfo.processInfo.environment["TRADEWIRE_PROPERTY_SEED"] ?? "") ?? 20_261_205
     static let requestsPerRound = 1_000
-    /// The first two rounds warm caches and the allocator: the gateway's resident size ended round 1 anywhere
-    /// between 36 and 58 MB in eight runs, and round 2 between 54 and 69 MB; over eight rounds it then crept by
-    /// about 0.7 MB a round, in steps (57.9 → 63.3 MB).
+    /// The first two rounds warm caches and the allocator. With glibc's sliding mmap threshold the gateway's
+    /// resident size at rest jumped by 25–35 MB after a random later burst of 900 KB requests (it kept their
+    /// buffers in its arenas); with the threshold fixed at 256 KiB (`tradewire`'s main) it stayed at 36–42 MB over
+    /// four rounds in five runs. The nodes grow by 4–7 MB over rounds 2–4: orders that rest, SQLite's page cache.
     static let rounds = 4
 
     @Test func randomExtremeRequestsBreakNothingAndMemoryStaysFlat() async throws {

@@ -23,6 +23,9 @@ int tw_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 int tw_set_thread_name(const char *name);
 /// Online processors.
 long tw_cpu_count(void);
+/// Blocks of `bytes` and more are mapped for themselves and unmapped when freed (glibc's M_MMAP_THRESHOLD, fixed:
+/// no longer raised to the largest block freed). 1 on success.
+int tw_fix_mmap_threshold(int bytes);
 
 static inline int tw_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
