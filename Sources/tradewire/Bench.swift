@@ -1,8 +1,8 @@
 import ArgumentParser
 import EventLoop
 import GRPCServices
+import LoadHarness
 import ServiceStubs
-import Synchronization
 import Transport
 
 #if canImport(Glibc)
@@ -12,6 +12,7 @@ import Glibc
 /// Small fixed benchmarks used while building the system (the full load harness is `tradewire load`). Streaming
 /// and unary drive grpc.testing.BenchmarkService (served by `tradewire interop server` and grpc-go's
 /// bench_server) over one channel, from tasks that prefer the channel's loop; processor drives processor nodes.
+/// The measuring is LoadHarness's ``OperationLoad``; the commands say what one operation is.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fixed micro-benchmarks of the RPC runtime.", shouldDisplay: false, subcommands: [Streaming.self, Unary.self, ProcessorLoad.self, RiskChecks.self, Fills.self, OrderEntryLoad.self])
@@ -22,31 +23,17 @@ struct Bench: AsyncParsableCommand {
         @Option(help: "Seconds measured.") var duration = 5
         @Option(help: "Seconds of warm-up, not measured.") var warmup = 1
 
-        /// Runs `workers` copies of `work` (given its number) on one channel until the measurement is over;
-        /// returns the operations counted per second, the failures, and all operations (warm-up included).
+        /// A closed loop of `workers` on one channel, from tasks preferring the channel's loop (each worker asks
+        /// `gate` for its next start and records each operation).
         func measure(
             workers: Int,
-            _ work: @escaping @Sendable (Channel, Int, Progress) async throws -> Void
-        ) async throws -> (perSecond: Int, failures: Int, total: Int) {
+            _ work: @escaping @Sendable (Channel, Int, LoadGate) async throws -> Void
+        ) async throws -> OperationLoadResult {
             let channel = try Channel(addresses: [SocketAddress(host: host, port: port)!])
-            let loop = channel.group.loops[0]
-            let progress = Progress()
-            let rate = try await withThrowingTaskGroup(of: Void.self) { group in
-                for worker in 0..<workers {
-                    group.addTask(executorPreference: loop) { try await work(channel, worker, progress) }
-                }
-                try await Task.sleep(for: .seconds(warmup))
-                progress.measuring.store(true, ordering: .relaxed)
-                let start = ContinuousClock.now
-                try await Task.sleep(for: .seconds(duration))
-                let count = progress.operations.load(ordering: .relaxed)
-                let elapsed = ContinuousClock.now - start
-                progress.stop.store(true, ordering: .relaxed)
-                try await group.waitForAll()
-                return Int(Double(count) / elapsed.seconds)
-            }
+            let load = OperationLoad(model: .closed(workers: workers), warmup: .seconds(warmup), duration: .seconds(duration))
+            let result = try await load.run(on: channel.group.loops[0]) { worker, gate in try await work(channel, worker, gate) }
             await channel.shutdown()
-            return (rate, progress.failures.load(ordering: .relaxed), progress.total.load(ordering: .relaxed))
+            return result
         }
     }
 
@@ -67,18 +54,19 @@ struct Bench: AsyncParsableCommand {
 
         func run() async throws {
             let request = payload.request
-            let (rate, _, total) = try await target.measure(workers: streams) { channel, _, progress in
+            let result = try await target.measure(workers: streams) { channel, _, gate in
                 try await Grpc_Testing_BenchmarkService.Client(channel).streamingCall { requests, responses in
                     var iterator = responses.makeAsyncIterator()
-                    while !progress.stop.load(ordering: .relaxed) {
+                    while let start = await gate.next() {
                         try await requests.write(request)
                         guard try await iterator.next() != nil else { return }
-                        progress.count()
+                        gate.record(since: start, succeeded: true)
                     }
                     requests.finish()
                 }
             }
-            print("msgs/s: \(rate) (\(streams) streams, one connection, peak RSS \(peakResidentMiB()) MiB, \(total) in all with the warm-up)")
+            print("msgs/s: \(Int(result.rate)) (\(streams) streams, one connection, round trip \(result.percentiles()), "
+                + "peak RSS \(peakResidentMiB()) MiB, \(result.total) in all with the warm-up)")
         }
     }
 
@@ -91,34 +79,15 @@ struct Bench: AsyncParsableCommand {
 
         func run() async throws {
             let request = payload.request
-            let (rate, failures, total) = try await target.measure(workers: concurrency) { channel, _, progress in
+            let result = try await target.measure(workers: concurrency) { channel, _, gate in
                 let client = Grpc_Testing_BenchmarkService.Client(channel)
-                while !progress.stop.load(ordering: .relaxed) {
-                    do {
-                        _ = try await client.unaryCall(request)
-                        progress.count()
-                    } catch {
-                        progress.failures.add(1, ordering: .relaxed)
-                    }
+                while let start = await gate.next() {
+                    let succeeded = (try? await client.unaryCall(request)) != nil
+                    gate.record(since: start, succeeded: succeeded)
                 }
             }
-            print("calls/s: \(rate) (\(concurrency) in flight, \(failures) failed, peak RSS \(peakResidentMiB()) MiB, \(total) in all with the warm-up)")
-        }
-    }
-
-    /// What the measuring task and the workers share.
-    final class Progress: Sendable {
-        let operations = Atomic<Int>(0)
-        /// Operations since the start, warm-up included.
-        let total = Atomic<Int>(0)
-        let failures = Atomic<Int>(0)
-        let stop = Atomic<Bool>(false)
-        let measuring = Atomic<Bool>(false)
-
-        /// Counts one operation, if the warm-up is over.
-        func count() {
-            total.add(1, ordering: .relaxed)
-            if measuring.load(ordering: .relaxed) { operations.add(1, ordering: .relaxed) }
+            print("calls/s: \(Int(result.rate)) (\(concurrency) in flight, \(result.failed) failed, \(result.percentiles()), "
+                + "peak RSS \(peakResidentMiB()) MiB, \(result.total) in all with the warm-up)")
         }
     }
 

@@ -117,15 +117,15 @@ extension Bench {
             let saturated = try await driver.closedLoop(inFlight: inFlight, seconds: duration)
             let saturation = Self.statistics(processors).since(before)
             print("saturation: \(Int(saturated.rate)) commands/s acknowledged (\(Int(saturated.rate) / nodes) per node), \(inFlight) in flight, "
-                + "\(saturated.failures) failed or rejected; latency p50 \(saturated.percentile(0.5)) p99 \(saturated.percentile(0.99))")
+                + "\(saturated.failed) failed or rejected; latency \(saturated.percentiles())")
             print("  journal: \(saturation.summary(seconds: Double(duration)))")
             for rate in rates.split(separator: ",").compactMap({ Int($0) }) {
                 _ = try await driver.openLoop(rate: rate, seconds: warmup)
                 let start = Self.statistics(processors)
                 let steady = try await driver.openLoop(rate: rate, seconds: duration)
                 let journal = Self.statistics(processors).since(start)
-                print("steady \(rate)/s: \(Int(steady.rate)) commands/s acknowledged, \(steady.failures) failed or rejected; latency p50 "
-                    + "\(steady.percentile(0.5)) p99 \(steady.percentile(0.99)) p99.9 \(steady.percentile(0.999)) (from the intended send time)")
+                print("steady \(rate)/s: \(Int(steady.rate)) commands/s acknowledged, \(steady.failed) failed or rejected; latency "
+                    + "\(steady.percentiles([50, 99, 99.9])) (from the intended send time)")
                 print("  journal: \(journal.summary(seconds: Double(duration)))")
             }
         }
@@ -172,7 +172,7 @@ extension Bench {
         }
     }
 
-    /// Sends place commands and times their acknowledgements.
+    /// Sends place commands to the nodes' command streams; the measuring is LoadHarness's ``OperationLoad``.
     final class Driver: Sendable {
         let client: ClusterClient
         let symbols: Int
@@ -181,17 +181,6 @@ extension Bench {
         init(client: ClusterClient, symbols: Int) {
             self.client = client
             self.symbols = symbols
-        }
-
-        struct Outcome {
-            var rate: Double
-            var failures: Int
-            var latencies: [UInt64]
-
-            func percentile(_ p: Double) -> String {
-                guard !latencies.isEmpty else { return "-" }
-                return LoadResult.format(nanoseconds: latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))])
-            }
         }
 
         /// The next order: buys and sells alternating around one price per symbol, so that most cross (or, when
@@ -210,116 +199,60 @@ extension Bench {
             return command
         }
 
-        /// Sends `command` to its owner's command stream; `done` gets the latency from `intended` (nil: failed).
-        func send(_ command: Tradewire_V1_Command, intended: UInt64, _ done: @escaping @Sendable (UInt64?) -> Void) {
+        /// Sends `command` to its owner's command stream and waits for the acknowledgement: true when the order
+        /// was accepted (a rejected one — risk too slow under the load, for one — skipped the book).
+        func send(_ command: Tradewire_V1_Command) async -> Bool {
             var command = command
             command.ringEpoch = client.epoch
             guard case .place(let place) = command.command, let stream = try? client.stream(to: client.owner(of: .order(place.orderID!.value))) else {
-                return done(nil)
+                return false
             }
-            stream.send(command) { result in
-                // Rejected orders (risk too slow under the load, for one) count as failures: they skip the book.
-                if case .success(let ack) = result, case .order(let order) = ack.result, order.status != .rejected {
-                    done(Monotonic.now() - intended)
-                } else {
-                    done(nil)
+            return await withCheckedContinuation { continuation in
+                stream.send(command) { result in
+                    guard case .success(let ack) = result, case .order(let order) = ack.result else { return continuation.resume(returning: false) }
+                    continuation.resume(returning: order.status != .rejected)
                 }
             }
         }
 
         /// Places `count` orders with `inFlight` outstanding; returns how many failed.
         func place(count: Int, inFlight: Int, resting: Bool) async -> Int {
-            let samples = Samples()
-            let remaining = Atomic<Int>(count)
-            @Sendable func next() {
-                guard remaining.subtract(1, ordering: .relaxed).newValue >= 0 else { return samples.finished() }
-                send(nextCommand(resting: resting), intended: Monotonic.now()) { latency in
-                    samples.record(latency)
-                    next()
-                }
-            }
-            for _ in 0..<inFlight { next() }
-            await samples.waitUntilFinished(inFlight)
-            return samples.outcome(seconds: 1).failures
-        }
-
-        /// `inFlight` commands outstanding: each acknowledgement sends the next, until `seconds` have passed.
-        func closedLoop(inFlight: Int, seconds: Int) async throws -> Outcome {
-            let start = Monotonic.now()
-            let end = start + UInt64(seconds) * 1_000_000_000
-            let samples = Samples()
-            @Sendable func next() {
-                let sent = Monotonic.now()
-                guard sent < end else { return samples.finished() }
-                send(nextCommand(), intended: sent) { latency in
-                    samples.record(latency)
-                    if latency == nil { samples.finished() } else { next() }
-                }
-            }
-            for _ in 0..<inFlight { next() }
-            await samples.waitUntilFinished(inFlight)
-            return samples.outcome(seconds: Double(Monotonic.now() - start) / 1e9)
-        }
-
-        /// Commands sent at `rate` per second on a fixed schedule (1 ms ticks), whatever the acknowledgements do;
-        /// latency counts from each command's intended send time.
-        func openLoop(rate: Int, seconds: Int) async throws -> Outcome {
-            let total = rate * seconds
-            let samples = Samples()
-            let start = Monotonic.now()
-            var sent = 0
-            while sent < total {
-                let now = Monotonic.now()
-                // Everything due by now, each timed from its own intended start.
-                while sent < total {
-                    let intended = start + UInt64(Double(sent) / Double(rate) * 1e9)
-                    guard intended <= now else { break }
-                    sent += 1
-                    send(nextCommand(), intended: intended) { latency in
-                        samples.record(latency)
-                        samples.finished()
+            let tally = PlaceTally(count)
+            await withDiscardingTaskGroup { group in
+                for _ in 0..<min(inFlight, count) {
+                    group.addTask {
+                        while tally.remaining.subtract(1, ordering: .relaxed).newValue >= 0 {
+                            if await !self.send(self.nextCommand(resting: resting)) { tally.failures.add(1, ordering: .relaxed) }
+                        }
                     }
                 }
-                try await Task.sleep(for: .milliseconds(1))
             }
-            await samples.waitUntilFinished(total)
-            return samples.outcome(seconds: Double(Monotonic.now() - start) / 1e9)
+            return tally.failures.load(ordering: .relaxed)
         }
 
-        /// What a run's commands record.
-        final class Samples: Sendable {
-            private let state = Lock<(latencies: [UInt64], failures: Int, finished: Int, waiter: (Int, CheckedContinuation<Void, Never>)?)>(([], 0, 0, nil))
+        private final class PlaceTally: Sendable {
+            let remaining: Atomic<Int>
+            let failures = Atomic<Int>(0)
 
-            func record(_ latency: UInt64?) {
-                state.withLock { state in
-                    if let latency { state.latencies.append(latency) } else { state.failures += 1 }
+            init(_ count: Int) { remaining = Atomic(count) }
+        }
+
+        /// `inFlight` commands outstanding for `seconds`: each acknowledgement sends the next.
+        func closedLoop(inFlight: Int, seconds: Int) async throws -> OperationLoadResult {
+            try await measure(OperationLoad(model: .closed(workers: inFlight), warmup: .zero, duration: .seconds(seconds)))
+        }
+
+        /// Commands at `rate` per second on a fixed schedule for `seconds`, timed from their intended send times
+        /// (at most 16,384 unanswered).
+        func openLoop(rate: Int, seconds: Int) async throws -> OperationLoadResult {
+            try await measure(OperationLoad(model: .open(rate: Double(rate), workers: 16_384), warmup: .zero, duration: .seconds(seconds)))
+        }
+
+        private func measure(_ load: OperationLoad) async throws -> OperationLoadResult {
+            try await load.run { _, gate in
+                while let start = await gate.next() {
+                    gate.record(since: start, succeeded: await self.send(self.nextCommand()))
                 }
-            }
-
-            /// One sender (closed loop) or command (open loop) is done.
-            func finished() {
-                let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                    state.finished += 1
-                    guard let (count, continuation) = state.waiter, state.finished >= count else { return nil }
-                    state.waiter = nil
-                    return continuation
-                }
-                waiter?.resume()
-            }
-
-            func waitUntilFinished(_ count: Int) async {
-                await withCheckedContinuation { continuation in
-                    let done = state.withLock { state -> Bool in
-                        if state.finished >= count { return true }
-                        state.waiter = (count, continuation)
-                        return false
-                    }
-                    if done { continuation.resume() }
-                }
-            }
-
-            func outcome(seconds: Double) -> Outcome {
-                state.withLock { Outcome(rate: Double($0.latencies.count) / seconds, failures: $0.failures, latencies: $0.latencies.sorted()) }
             }
         }
     }

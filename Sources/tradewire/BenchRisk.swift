@@ -1,4 +1,5 @@
 import ArgumentParser
+import LoadHarness
 import Protos
 import RPC
 import ServiceStubs
@@ -41,7 +42,7 @@ extension Bench {
                 price: Tradewire_V1_Price(units: price, scale: priceScale), quantity: Tradewire_V1_Quantity(units: quantity))
             let unary = unary
             let size = batch
-            let (rate, failures, total) = try await target.measure(workers: streams) { channel, worker, progress in
+            let result = try await target.measure(workers: streams) { channel, worker, gate in
                 let client = Tradewire_V1_Risk.Client(channel)
                 var number = 0
                 func next() -> Tradewire_V1_RiskCheckRequest {
@@ -51,25 +52,25 @@ extension Bench {
                     request.orderID = Tradewire_V1_OrderId(value: "\(prefix)-\(worker)-\(number)")
                     return request
                 }
-                func tally(_ response: Tradewire_V1_RiskCheckResponse) {
-                    if response.approved == approved { progress.count() } else { progress.failures.add(1, ordering: .relaxed) }
-                }
                 if unary {
-                    while !progress.stop.load(ordering: .relaxed) { tally(try await client.check(next())) }
+                    while let start = await gate.next() {
+                        gate.record(since: start, succeeded: try await client.check(next()).approved == approved)
+                    }
                     return
                 }
                 try await client.checkStream { requests, responses in
                     var iterator = responses.makeAsyncIterator()
-                    while !progress.stop.load(ordering: .relaxed) {
+                    while let start = await gate.next() {
                         try await requests.write(Tradewire_V1_RiskCheckBatch(checks: (0..<size).map { _ in next() }))
                         guard let results = try await iterator.next() else { return }
-                        results.results.forEach(tally)
+                        // Each check of the batch is an operation; they all took the batch's round trip.
+                        for result in results.results { gate.record(since: start, succeeded: result.approved == approved) }
                     }
                     requests.finish()
                 }
             }
-            print("checks/s: \(rate) (\(unary ? "Check" : "CheckStream, batches of \(size)"), \(streams) \(unary ? "in flight" : "streams"), one connection, "
-                + "\(failures) answered otherwise (not \(expect)), \(total) in all with the warm-up)")
+            print("checks/s: \(Int(result.rate)) (\(unary ? "Check" : "CheckStream, batches of \(size)"), \(streams) \(unary ? "in flight" : "streams"), one connection, "
+                + "\(result.failed) answered otherwise (not \(expect)), round trip \(result.percentiles()), \(result.total) in all with the warm-up)")
         }
     }
 }

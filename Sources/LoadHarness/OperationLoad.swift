@@ -1,0 +1,148 @@
+import EventLoop
+import Histogram
+import Locks
+import Synchronization
+
+/// Load on any async operation — a risk check, a command to a node, a round trip on a stream the worker keeps —
+/// with the measurement ``LoadRun`` applies to a gRPC method: a warm-up that is not recorded, then a measured
+/// time; a closed loop (each worker starts its next operation when the last ended) or an open loop (operations
+/// given intended starts on a fixed schedule, each timed from its intended start, so a stall is not hidden).
+///
+/// Each worker runs `body` once with a ``LoadGate``: it asks the gate for the next start, does one operation and
+/// records it, until the gate says the run is over. A worker may hold state between operations (a stream).
+public struct OperationLoad: Sendable {
+    public enum Model: Sendable {
+        /// `workers` operations in flight, each started as soon as its previous one ended.
+        case closed(workers: Int)
+        /// `rate` operations per second over all workers, on a fixed schedule; `workers` bounds those in flight.
+        case open(rate: Double, workers: Int)
+
+        var workers: Int {
+            switch self {
+            case .closed(let workers), .open(_, let workers): workers
+            }
+        }
+    }
+
+    public var model: Model
+    public var warmup: Duration
+    public var duration: Duration
+
+    public init(model: Model, warmup: Duration = .seconds(1), duration: Duration = .seconds(5)) {
+        precondition(model.workers > 0, "a load needs a worker")
+        if case .open(let rate, _) = model { precondition(rate > 0, "an open loop needs a rate") }
+        self.model = model
+        self.warmup = warmup
+        self.duration = duration
+    }
+
+    /// Runs the workers (child tasks, preferring `executor` when given) until the measured time is over and each
+    /// has returned; a worker that throws ends the run with its error.
+    public func run(on executor: (any TaskExecutor)? = nil,
+                    _ body: @escaping @Sendable (_ worker: Int, _ gate: LoadGate) async throws -> Void) async throws -> OperationLoadResult
+    {
+        let start = Monotonic.now()
+        let gate = LoadGate(model: model, start: start, measureStart: start + warmup.nanoseconds,
+                            end: start + warmup.nanoseconds + duration.nanoseconds)
+        try await withThrowingDiscardingTaskGroup { group in
+            for worker in 0..<model.workers {
+                group.addTask(executorPreference: executor) { try await body(worker, gate) }
+            }
+        }
+        return gate.result()
+    }
+}
+
+/// What a load's workers share: when each operation may start, and what the measured ones took.
+public final class LoadGate: Sendable {
+    private let model: OperationLoad.Model
+    private let start: UInt64
+    private let measureStart: UInt64
+    private let end: UInt64
+    private let slots = Atomic<Int>(0)
+    private let tally = Lock(Tally())
+    private let everything = Atomic<Int>(0)
+
+    private struct Tally {
+        var latency = Histogram<UInt64>(
+            lowestDiscernibleValue: 100, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .three)
+        var succeeded = 0
+        var failed = 0
+        var lastEnd: UInt64 = 0
+    }
+
+    init(model: OperationLoad.Model, start: UInt64, measureStart: UInt64, end: UInt64) {
+        self.model = model
+        self.start = start
+        self.measureStart = measureStart
+        self.end = end
+        tally.withLock { $0.latency.autoResize = true }
+    }
+
+    /// When the caller's next operation starts (monotonic nanoseconds: now in a closed loop, its slot of the
+    /// schedule in an open loop, after sleeping until then), or nil once the run is over.
+    public func next() async -> UInt64? {
+        switch model {
+        case .closed:
+            let now = Monotonic.now()
+            return now < end && !Task.isCancelled ? now : nil
+        case .open(let rate, _):
+            let slot = slots.add(1, ordering: .relaxed).oldValue
+            let intended = start + UInt64(Double(slot) / rate * 1e9)
+            guard intended < end else { return nil }
+            let now = Monotonic.now()
+            if intended > now { try? await Task.sleep(for: .nanoseconds(Int64(intended - now))) }
+            return Task.isCancelled ? nil : intended
+        }
+    }
+
+    /// Records an operation that started at `start` (what ``next()`` returned) and ended now. Operations of the
+    /// warm-up are counted in ``OperationLoadResult/total`` only.
+    public func record(since start: UInt64, succeeded: Bool) {
+        let now = Monotonic.now()
+        everything.add(1, ordering: .relaxed)
+        guard start >= measureStart else { return }
+        tally.withLock { tally in
+            _ = tally.latency.record(max(1, now - start))
+            if succeeded { tally.succeeded += 1 } else { tally.failed += 1 }
+            tally.lastEnd = max(tally.lastEnd, now)
+        }
+    }
+
+    func result() -> OperationLoadResult {
+        tally.withLock { tally in
+            // Until the end of the measured time, or the last measured operation if it ended later (a closed loop's
+            // operations in flight at the end still count).
+            let seconds = Double(max(end, tally.lastEnd) - measureStart) / 1e9
+            return OperationLoadResult(succeeded: tally.succeeded, failed: tally.failed, seconds: seconds,
+                                       total: everything.load(ordering: .relaxed), latency: tally.latency)
+        }
+    }
+}
+
+/// What an ``OperationLoad`` measured.
+public struct OperationLoadResult: Sendable {
+    /// Measured operations that succeeded and that failed.
+    public let succeeded: Int
+    public let failed: Int
+    /// The measured time.
+    public let seconds: Double
+    /// Every operation recorded, the warm-up's included.
+    public let total: Int
+    let latency: Histogram<UInt64>
+
+    /// Successful operations per second.
+    public var rate: Double { seconds > 0 ? Double(succeeded) / seconds : 0 }
+
+    /// Latency at `percentile` (0–100) of every measured operation, in nanoseconds: from its intended start in an
+    /// open loop, from its actual start in a closed one.
+    public func latency(at percentile: Double) -> UInt64 {
+        succeeded + failed == 0 ? 0 : latency.valueAtPercentile(percentile)
+    }
+
+    /// "p50 1.2 ms p99 3.4 ms" for the percentiles given.
+    public func percentiles(_ percentiles: [Double] = [50, 99]) -> String {
+        percentiles.map { "p\(LoadResult.format($0, digits: $0 == $0.rounded() ? 0 : 1)) \(LoadResult.format(nanoseconds: latency(at: $0)))" }
+            .joined(separator: " ")
+    }
+}
