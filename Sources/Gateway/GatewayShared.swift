@@ -137,13 +137,15 @@ final class GatewayShared: Sendable {
         }
     }
 
-    /// Sends `command` to the node that owns it, with the call's deadline and request id; returns the order it
-    /// answered with, or throws the node's error. A node that is down fails at once with UNAVAILABLE, with
-    /// RetryInfo only when a resend is safe (`retryAdvice`); one that has too much in flight with
+    /// Sends `command` to the node that owns it, with the call's deadline and request id (`requestID`, or the call's
+    /// own); returns the order it answered with, or throws the node's error. A node that is down fails at once with
+    /// UNAVAILABLE, with RetryInfo only when a resend is safe (`retryAdvice`); one that has too much in flight with
     /// RESOURCE_EXHAUSTED.
-    func send(_ command: Tradewire_V1_Command, _ context: ServerContext) async throws(RPCError) -> (Tradewire_V1_Order, duplicate: Bool) {
+    func send(_ command: Tradewire_V1_Command, _ context: ServerContext, requestID: String? = nil) async throws(RPCError)
+        -> (Tradewire_V1_Order, duplicate: Bool)
+    {
         var command = command
-        command.requestID = Self.requestID(context)
+        command.requestID = requestID ?? Self.requestID(context)
         if let remaining = context.remainingNanoseconds {
             guard remaining > 0 else { throw RPCError(code: .deadlineExceeded, message: "the deadline passed before the order was sent") }
             command.deadlineUnixNanos = WallClock.now() &+ Int64(clamping: remaining)

@@ -10,7 +10,10 @@ import Locks
 /// and handed to the sessions of each report's account), so the session sees each report once and in order per
 /// order, fills of orders placed on other calls included. A request the gateway refuses (validation, rate, an
 /// unavailable node) is answered at once with a REJECTED report or a CancelReject; a duplicate submission with an ORDER_STATUS report (nothing changed,
-/// so no event). Reports carry the correlation_id of the session's latest request for their order.
+/// so no event). A report carries the correlation_id of the request that caused it — each request reaches its node
+/// with a request id of its own, which the node's report echoes — so pipelined requests on one order each get
+/// their own answer; reports no request of the session caused (a fill by another account's order) carry the
+/// correlation_id of the session's latest request for their order.
 ///
 /// Requests run concurrently, at most `maxInFlight` at a time (then the session stops reading, and HTTP/2 flow
 /// control holds the client back). Responses wait in a queue of `queueCapacity`; a client that stops reading
@@ -31,8 +34,36 @@ struct OrderEntrySession: Sendable {
     /// How long the session waits for a node's head before taking requests anyway (a node that is down).
     static let readyTimeout: Duration = .seconds(2)
 
+    /// What one order's reports are labelled with: by the request id the session gave each request (the newest
+    /// `maxRequestsPerOrder`), else the latest request's correlation id.
+    struct OrderCorrelations {
+        var latest: String
+        var byRequest: [(requestID: String, correlation: String)] = []
+
+        mutating func add(requestID: String, correlation: String) {
+            latest = correlation
+            if byRequest.count == OrderEntrySession.maxRequestsPerOrder { byRequest.removeFirst() }
+            byRequest.append((requestID, correlation))
+        }
+
+        func label(requestID: String) -> String {
+            byRequest.last { $0.requestID == requestID }?.correlation ?? latest
+        }
+    }
+
+    /// Requests per order whose own reports are told apart (older ones' reports carry the latest correlation id).
+    static let maxRequestsPerOrder = 64
+
     private final class State: Sendable {
-        let correlations = Lock<[String: String]>([:])
+        let correlations = Lock<[String: OrderCorrelations]>([:])
+        let requestIDs: String
+        let requestNumbers = Atomic<Int>(0)
+
+        init(requestIDs: String) { self.requestIDs = requestIDs }
+
+        /// A request id of the session's own: its prefix (the stream's x-request-id or a random one) and a number.
+        func nextRequestID() -> String { "\(requestIDs)-\(requestNumbers.add(1, ordering: .relaxed).newValue)" }
+
         let queue = SubscriberQueue<Tradewire_V1_OrderEntryResponse>(capacity: OrderEntrySession.queueCapacity) {}
         let inFlight = InFlight(limit: OrderEntrySession.maxInFlight)
     }
@@ -40,13 +71,14 @@ struct OrderEntrySession: Sendable {
     func run(requests: RPCRequestStream<Tradewire_V1_OrderEntryRequest>, responses: RPCResponseWriter<Tradewire_V1_OrderEntryResponse>)
         async throws
     {
-        let state = State()
+        let state = State(requestIDs: GatewayShared.requestID(context))
         let listening = shared.executions.add(account: caller.account) { report in
             var report = report
             let final = report.orderStatus == .rejected || report.orderStatus == .cancelled || report.orderStatus == .settled
+            // The node's report carries the request id of the command that caused it.
             report.correlationID = state.correlations.withLock { correlations in
                 let id = report.orderID?.value ?? ""
-                return final ? correlations.removeValue(forKey: id) : correlations[id]
+                return (final ? correlations.removeValue(forKey: id) : correlations[id])?.label(requestID: report.correlationID)
             } ?? ""
             state.queue.push(.report(report))
         }
@@ -77,11 +109,12 @@ struct OrderEntrySession: Sendable {
         }
     }
 
-    /// Records that `id`'s reports carry `correlation`; RESOURCE_EXHAUSTED when the session tracks too many orders.
-    private func correlate(_ id: String, _ correlation: String, _ state: State) throws(RPCError) {
+    /// Records that the reports of request `requestID` on order `id` carry `correlation`, and so do `id`'s reports
+    /// no request caused; RESOURCE_EXHAUSTED when the session tracks too many orders.
+    private func correlate(_ id: String, _ correlation: String, requestID: String, _ state: State) throws(RPCError) {
         let full = state.correlations.withLock { correlations -> Bool in
             guard correlations[id] != nil || correlations.count < Self.maxCorrelations else { return true }
-            correlations[id] = correlation
+            correlations[id, default: OrderCorrelations(latest: correlation)].add(requestID: requestID, correlation: correlation)
             return false
         }
         if full {
@@ -107,8 +140,9 @@ struct OrderEntrySession: Sendable {
                 try shared.admit(caller)
                 let command = try shared.place(order, caller: caller, field: "new_order", idempotencyKey: nil)
                 if case .place(let place) = command.command { id = place.orderID?.value ?? "" }
-                try correlate(id, correlation, state)
-                let (placed, duplicate) = try await shared.send(command, context)
+                let requestID = state.nextRequestID()
+                try correlate(id, correlation, requestID: requestID, state)
+                let (placed, duplicate) = try await shared.send(command, context, requestID: requestID)
                 if duplicate { state.queue.push(.report(Self.statusReport(placed, correlation))) }
             } catch {
                 state.queue.push(.report(Self.rejectReport(order, id: id, caller: caller, RPCError(from: error), correlation)))
@@ -140,8 +174,9 @@ struct OrderEntrySession: Sendable {
         do {
             try shared.admit(caller)
             id = try shared.orderID(reference, caller: caller)
-            try correlate(id, correlation, state)
-            let (order, duplicate) = try await shared.send(try await command(id), context)
+            let requestID = state.nextRequestID()
+            try correlate(id, correlation, requestID: requestID, state)
+            let (order, duplicate) = try await shared.send(try await command(id), context, requestID: requestID)
             if duplicate { state.queue.push(.report(Self.statusReport(order, correlation))) }
         } catch {
             let error = RPCError(from: error)

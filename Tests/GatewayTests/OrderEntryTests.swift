@@ -87,6 +87,36 @@ struct OrderEntryTests {
         }
     }
 
+    /// A place, a replace and a cancel of one order written back to back: each request gets an answer carrying its
+    /// own correlation id. (Reports once carried the session's latest correlation id for their order, so the
+    /// place's and the replace's reports came labelled with the cancel's, and those requests looked unanswered.)
+    @Test func pipelinedRequestsOnOneOrderEachGetTheirOwnAnswer() async throws {
+        try await Cluster.with { cluster in
+            let alice = try cluster.client("alice")
+            // Without each request's own label the loop below would wait for ever: the deadline ends it.
+            let labels = try await alice.orderEntry(options: CallOptions(timeout: .seconds(20))) { writer, stream in
+                try await writer.write(Self.request("p1", .newOrder(Cluster.order("pipe-1", side: .buy, price: 9_900, quantity: 50))))
+                try await writer.write(Self.request("p2", .replace(Tradewire_V1_ReplaceOrderRequest(
+                    order: Tradewire_V1_OrderRef(clientOrderID: "pipe-1"), quantity: Tradewire_V1_Quantity(units: 40)))))
+                try await writer.write(Self.request("p3", .cancel(Tradewire_V1_CancelOrderRequest(order: Tradewire_V1_OrderRef(clientOrderID: "pipe-1")))))
+                var labels: [String] = []
+                var iterator = stream.makeAsyncIterator()
+                // Until the order is done (its cancel, or a reject of everything) and all three were answered.
+                while !(Set(labels).isSuperset(of: ["p1", "p2", "p3"])), let response = try await iterator.next() {
+                    switch response.response {
+                    case .executionReport(let report): labels.append(report.correlationID)
+                    case .cancelReject(let reject): labels.append(reject.correlationID)
+                    default: break
+                    }
+                }
+                writer.finish()
+                while try await iterator.next() != nil {}
+                return labels
+            }
+            #expect(Set(labels) == ["p1", "p2", "p3"], "\(labels)")
+        }
+    }
+
     static func executions(_ client: Tradewire_V1_Gateway.Client, _ request: Tradewire_V1_StreamExecutionsRequest, count: Int) async throws
         -> [Tradewire_V1_ExecutionReport]
     {
