@@ -114,7 +114,7 @@ let package = Package(
         .target(
             name: "Processor",
             dependencies: [
-                "Locks", "Cluster", "Hosting", "Journal", "SQLite", "Matching", "Orders", "HashRing", "Transport", "ServiceStubs", "Protos", "JSON",
+                "Locks", "Cluster", "Hosting", "Journal", "SQLite", "Matching", "Orders", "HashRing", "Transport", "ServiceStubs", "Protos", "ProtoCodec", "JSON",
                 "Telemetry", "GRPCServices", .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: releaseSettings),

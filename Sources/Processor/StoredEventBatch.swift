@@ -1,4 +1,5 @@
 import Journal
+import ProtoCodec
 import Protos
 
 /// An `EventBatch` in wire form, assembled from the journal's stored events without decoding them: what a
@@ -23,9 +24,9 @@ enum StoredEventBatch {
     }
 
     /// `EventBatch.events`, `Event.order` (in the `event` oneof) and `OrderEvent.report`: all length-delimited.
-    private static let batchEvents = 1
-    private static let eventOrder = 10
-    private static let orderReport = 1
+    private static let batchEvents: UInt32 = 1
+    private static let eventOrder: UInt32 = 10
+    private static let orderReport: UInt32 = 1
 
     /// One record as served, in wire form.
     static func served(_ record: JournalRecord, node: String) throws -> [UInt8] {
@@ -34,7 +35,7 @@ enum StoredEventBatch {
             var report = Tradewire_V1_ExecutionReport()
             report.execID = "\(node)-\(record.sequence)"
             report.cursor = "\(node):\(record.sequence)"
-            guard let spliced = appending(report.serializedBytes(), inside: [eventOrder, orderReport], of: record.entry.payload[...]) else {
+            guard let spliced = appending(report.serializedBytes(), inside: [eventOrder, orderReport], of: record.entry.payload) else {
                 return try ProcessorService.event(record, node: node).serializedBytes()
             }
             event = spliced
@@ -47,81 +48,22 @@ enum StoredEventBatch {
 
     /// `message` with `fields` appended to the submessage at `path` (field numbers, each present once and
     /// length-delimited); nil when the bytes do not have that shape.
-    static func appending(_ fields: [UInt8], inside path: [Int], of message: ArraySlice<UInt8>) -> [UInt8]? {
-        guard let number = path.first else { return Array(message) + fields }
-        guard let located = WireFields.only(number, in: message),
-            let inner = appending(fields, inside: Array(path.dropFirst()), of: message[located.value])
+    static func appending(_ fields: [UInt8], inside path: [UInt32], of message: [UInt8]) -> [UInt8]? {
+        guard let number = path.first else { return message + fields }
+        guard let located = ProtoWire.onlyLengthDelimited(number, in: message),
+            let inner = appending(fields, inside: Array(path.dropFirst()), of: Array(message[located.value]))
         else { return nil }
         var spliced: [UInt8] = []
         spliced.reserveCapacity(message.count + fields.count + 8)
-        spliced += message[message.startIndex..<located.field.lowerBound]
+        spliced += message[..<located.field.lowerBound]
         appendField(number, inner, to: &spliced)
         spliced += message[located.field.upperBound...]
         return spliced
     }
 
-    private static func appendField(_ number: Int, _ value: [UInt8], to bytes: inout [UInt8]) {
-        WireFields.appendVarint(UInt64(number << 3 | 2), to: &bytes)
-        WireFields.appendVarint(UInt64(value.count), to: &bytes)
+    private static func appendField(_ number: UInt32, _ value: [UInt8], to bytes: inout [UInt8]) {
+        ProtoWire.appendVarint(UInt64(number) << 3 | 2, to: &bytes)
+        ProtoWire.appendVarint(UInt64(value.count), to: &bytes)
         bytes += value
-    }
-}
-
-/// Just enough of the protobuf wire format to find a field without decoding the message.
-enum WireFields {
-    /// The one occurrence of length-delimited field `number` among `message`'s top-level fields: the whole field
-    /// (tag, length, value) and its value. Nil if it is absent, repeated, of another wire type, or the message is
-    /// malformed.
-    static func only(_ number: Int, in message: ArraySlice<UInt8>) -> (field: Range<Int>, value: Range<Int>)? {
-        var index = message.startIndex
-        var found: (field: Range<Int>, value: Range<Int>)?
-        while index < message.endIndex {
-            let start = index
-            guard let tag = varint(message, &index), tag >> 3 > 0 else { return nil }
-            let valueStart: Int
-            switch tag & 7 {
-            case 0:
-                guard varint(message, &index) != nil else { return nil }
-                valueStart = index
-            case 1, 5:
-                valueStart = index
-                index += tag & 7 == 1 ? 8 : 4
-            case 2:
-                guard let length = varint(message, &index), length <= UInt64(message.endIndex - index) else { return nil }
-                valueStart = index
-                index += Int(length)
-            default:
-                return nil  // groups: never in our messages
-            }
-            guard index <= message.endIndex else { return nil }
-            if tag >> 3 == UInt64(number) {
-                guard tag & 7 == 2, found == nil else { return nil }
-                found = (start..<index, valueStart..<index)
-            }
-        }
-        return found
-    }
-
-    /// Reads a varint at `index` (at most 10 bytes) and moves past it.
-    static func varint(_ bytes: ArraySlice<UInt8>, _ index: inout Int) -> UInt64? {
-        var value: UInt64 = 0
-        var shift: UInt64 = 0
-        while index < bytes.endIndex && shift < 64 {
-            let byte = bytes[index]
-            index += 1
-            value |= UInt64(byte & 0x7f) << shift
-            if byte < 0x80 { return value }
-            shift += 7
-        }
-        return nil
-    }
-
-    static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
-        var value = value
-        while value >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
-        }
-        bytes.append(UInt8(value))
     }
 }

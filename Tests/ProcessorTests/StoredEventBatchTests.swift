@@ -1,6 +1,7 @@
 import ClusterTestSupport
 import Journal
 @testable import Processor
+import ProtoCodec
 import Protos
 import Testing
 
@@ -76,13 +77,13 @@ import Testing
                 variants.append(flipped)
             }
             for bytes in variants {
-                for number in [1, 2, 10, 11, 12] {
-                    if let found = WireFields.only(number, in: bytes[...]) {
+                for number: UInt32 in [1, 2, 10, 11, 12] {
+                    if let found = ProtoWire.onlyLengthDelimited(number, in: bytes) {
                         #expect(found.field.lowerBound >= 0 && found.field.upperBound <= bytes.count)
                         #expect(found.value.lowerBound > found.field.lowerBound && found.value.upperBound == found.field.upperBound)
                     }
                 }
-                if let spliced = StoredEventBatch.appending([0x0a, 0x01, 0x41], inside: [10, 1], of: bytes[...]) {
+                if let spliced = StoredEventBatch.appending([0x0a, 0x01, 0x41], inside: [10, 1], of: bytes) {
                     #expect(spliced.count >= bytes.count + 3)
                 }
             }

@@ -36,6 +36,9 @@ struct ProtoWireReader {
         return (UInt32(tag >> 3), wireType, dataStart..<offset)
     }
 
+    /// A varint at the current offset (a length prefix).
+    mutating func readLength() -> UInt64? { readVarint() }
+
     private mutating func skip(_ count: Int) -> Bool {
         guard bytes.count - offset >= count else { return false }
         offset += count
@@ -62,5 +65,33 @@ struct ProtoWireReader {
             value >>= 7
         }
         buffer.append(UInt8(value))
+    }
+}
+
+/// Just enough of the wire format to find a field in encoded bytes without decoding the message (splicing stored
+/// messages, say).
+public enum ProtoWire {
+    /// The one occurrence of length-delimited field `number` among `message`'s top-level fields: the whole field
+    /// (tag, length, value) and its value. Nil if it is absent, repeated, of another wire type, or the message is
+    /// malformed.
+    public static func onlyLengthDelimited(_ number: UInt32, in message: [UInt8]) -> (field: Range<Int>, value: Range<Int>)? {
+        var reader = ProtoWireReader(message)
+        var found: (field: Range<Int>, value: Range<Int>)?
+        while !reader.isAtEnd {
+            let start = reader.offset
+            guard let (fieldNumber, wireType, data) = reader.nextField() else { return nil }
+            guard fieldNumber == number else { continue }
+            guard wireType == .lengthDelimited, found == nil else { return nil }
+            // `data` starts at the length prefix.
+            var prefix = ProtoWireReader(Array(message[data.lowerBound..<min(data.upperBound, data.lowerBound + 10)]))
+            guard let length = prefix.readLength() else { return nil }
+            found = (start..<data.upperBound, (data.upperBound - Int(length))..<data.upperBound)
+        }
+        return found
+    }
+
+    /// Appends `value` as a base-128 varint.
+    public static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
+        ProtoWireReader.appendVarint(value, to: &bytes)
     }
 }
