@@ -85,26 +85,27 @@ final class ServerShared: @unchecked Sendable {
 
     /// Stops listening and drains every connection (see ServerConnection.beginGracefulShutdown).
     func beginGracefulShutdown(grace: Duration) {
-        let (listeners, connections) = state.withLock { state in
-            state.shuttingDown = true
-            defer { state.listeners.removeAll() }
-            return (state.listeners, Array(state.connections.values))
-        }
-        for listener in listeners { listener.loop.execute { listener.close() } }
+        let connections = stopListening()
         for (connection, loop) in connections {
             loop.execute { connection.beginGracefulShutdown(grace: grace) }
         }
         resumeWaitersIfStopped()
     }
 
-    /// Closes every connection at once.
-    func closeAll() {
+    /// Marks the server as shutting down, closes its listeners, and returns the open connections with their loops.
+    private func stopListening() -> [(ServerConnection, EventLoop)] {
         let (listeners, connections) = state.withLock { state in
             state.shuttingDown = true
             defer { state.listeners.removeAll() }
             return (state.listeners, Array(state.connections.values))
         }
         for listener in listeners { listener.loop.execute { listener.close() } }
+        return connections
+    }
+
+    /// Closes every connection at once.
+    func closeAll() {
+        let connections = stopListening()
         for (connection, loop) in connections {
             loop.execute { connection.close() }
         }
