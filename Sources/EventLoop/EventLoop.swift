@@ -232,9 +232,10 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         selectable.ready(readable: readable, writable: writable)
     }
 
-    /// Nanoseconds until the next timer is due (0: work is waiting or a timer is due; -1: no timer).
+    /// Nanoseconds until the next timer is due (0: work is waiting — a job, or a flush asked for during the last
+    /// flush — or a timer is due; -1: no timer).
     private func nextTimeout() -> Int64 {
-        if nextJob < localJobs.count { return 0 }
+        if nextJob < localJobs.count || !flushList.isEmpty { return 0 }
         guard let deadline = timers.nextDeadline() else { return -1 }
         let now = Monotonic.now()
         if deadline <= now { return 0 }
@@ -298,7 +299,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     private func flush() {
         guard !flushList.isEmpty else { return }
-        // Flushing may queue jobs or ask for another flush; those run next turn.
+        // Flushing may queue jobs or ask for another flush; those run next turn, without waiting for I/O.
         let list = flushList
         flushList.removeAll(keepingCapacity: true)
         for object in list { object.flushAtEndOfTurn() }

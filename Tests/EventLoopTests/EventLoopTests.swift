@@ -28,6 +28,32 @@ import Glibc
         #expect(results == [true, true])
     }
 
+    /// A flush asked for while the loop flushes (one object's output making another's) runs without waiting for
+    /// I/O: it used to wait for the loop's next wake-up, which an idle loop may never have.
+    @Test(.timeLimit(.minutes(1))) func aFlushAskedForDuringTheFlushRunsWithoutAnotherEvent() async throws {
+        let loop = try EventLoop(name: "test")
+        defer { loop.shutdown() }
+        let second = Flushed {}
+        let first = Flushed { loop.flushAtEndOfTurn(second) }
+        try await loop.submit { loop.flushAtEndOfTurn(first) }
+        // Nothing else happens on the loop; the second flush takes microseconds when it needs no wake-up.
+        let giveUp = ContinuousClock.now + .seconds(5)
+        while second.flushes.load(ordering: .relaxed) == 0 && ContinuousClock.now < giveUp { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(first.flushes.load(ordering: .relaxed) == 1 && second.flushes.load(ordering: .relaxed) == 1)
+    }
+
+    final class Flushed: TurnFlushable, Sendable {
+        let flushes = Atomic<Int>(0)
+        let then: @Sendable () -> Void
+
+        init(then: @escaping @Sendable () -> Void) { self.then = then }
+
+        func flushAtEndOfTurn() {
+            flushes.add(1, ordering: .relaxed)
+            then()
+        }
+    }
+
     @Test func timersFireInDeadlineOrderAndCancelledOnesDoNot() async throws {
         let loop = try EventLoop(name: "test")
         defer { loop.shutdown() }
