@@ -34,28 +34,38 @@ struct OrderEntrySession: Sendable {
     /// How long the session waits for a node's head before taking requests anyway (a node that is down).
     static let readyTimeout: Duration = .seconds(2)
 
-    /// What one order's reports are labelled with: by the request id the session gave each request (the newest
-    /// `maxRequestsPerOrder`), else the latest request's correlation id.
+    /// What one order's reports are labelled with: the correlation id of the request that caused the report while
+    /// that request's first report is awaited (at most `maxRequestsPerOrder` at once), else the latest request's.
     struct OrderCorrelations {
         var latest: String
-        var byRequest: [(requestID: String, correlation: String)] = []
+        var awaited: [(requestID: String, correlation: String)] = []
 
         mutating func add(requestID: String, correlation: String) {
             latest = correlation
-            if byRequest.count == OrderEntrySession.maxRequestsPerOrder { byRequest.removeFirst() }
-            byRequest.append((requestID, correlation))
+            if awaited.count == OrderEntrySession.maxRequestsPerOrder { awaited.removeFirst() }
+            awaited.append((requestID, correlation))
         }
 
-        func label(requestID: String) -> String {
-            byRequest.last { $0.requestID == requestID }?.correlation ?? latest
+        /// The label of a report the node made for `requestID`; that request's first report ends its wait.
+        mutating func label(requestID: String) -> String {
+            guard let index = awaited.firstIndex(where: { $0.requestID == requestID }) else { return latest }
+            return awaited.remove(at: index).correlation
+        }
+
+        /// A request answered without a report of the node's (refused, or a duplicate).
+        mutating func forget(requestID: String) {
+            awaited.removeAll { $0.requestID == requestID }
         }
     }
 
-    /// Requests per order whose own reports are told apart (older ones' reports carry the latest correlation id).
-    static let maxRequestsPerOrder = 64
+    /// Requests of one order whose reports are awaited at once and labelled apart (a request's later reports, and
+    /// those of older requests past this bound, carry the order's latest correlation id).
+    static let maxRequestsPerOrder = 8
 
     private final class State: Sendable {
         let correlations = Lock<[String: OrderCorrelations]>([:])
+        let queue = SubscriberQueue<Tradewire_V1_OrderEntryResponse>(capacity: OrderEntrySession.queueCapacity) {}
+        let inFlight = InFlight(limit: OrderEntrySession.maxInFlight)
         let requestIDs: String
         let requestNumbers = Atomic<Int>(0)
 
@@ -64,8 +74,10 @@ struct OrderEntrySession: Sendable {
         /// A request id of the session's own: its prefix (the stream's x-request-id or a random one) and a number.
         func nextRequestID() -> String { "\(requestIDs)-\(requestNumbers.add(1, ordering: .relaxed).newValue)" }
 
-        let queue = SubscriberQueue<Tradewire_V1_OrderEntryResponse>(capacity: OrderEntrySession.queueCapacity) {}
-        let inFlight = InFlight(limit: OrderEntrySession.maxInFlight)
+        /// `requestID`'s answer did not come from a report: its label is no longer awaited.
+        func answeredWithoutReport(_ id: String, requestID: String) {
+            correlations.withLock { $0[id]?.forget(requestID: requestID) }
+        }
     }
 
     func run(requests: RPCRequestStream<Tradewire_V1_OrderEntryRequest>, responses: RPCResponseWriter<Tradewire_V1_OrderEntryResponse>)
@@ -78,8 +90,11 @@ struct OrderEntrySession: Sendable {
             // The node's report carries the request id of the command that caused it.
             report.correlationID = state.correlations.withLock { correlations in
                 let id = report.orderID?.value ?? ""
-                return (final ? correlations.removeValue(forKey: id) : correlations[id])?.label(requestID: report.correlationID)
-            } ?? ""
+                guard var entry = correlations[id] else { return "" }
+                let label = entry.label(requestID: report.correlationID)
+                correlations[id] = final ? nil : entry
+                return label
+            }
             state.queue.push(.report(report))
         }
         defer { shared.executions.remove(listening) }
@@ -142,8 +157,16 @@ struct OrderEntrySession: Sendable {
                 if case .place(let place) = command.command { id = place.orderID?.value ?? "" }
                 let requestID = state.nextRequestID()
                 try correlate(id, correlation, requestID: requestID, state)
-                let (placed, duplicate) = try await shared.send(command, context, requestID: requestID)
-                if duplicate { state.queue.push(.report(Self.statusReport(placed, correlation))) }
+                do {
+                    let (placed, duplicate) = try await shared.send(command, context, requestID: requestID)
+                    if duplicate {
+                        state.answeredWithoutReport(id, requestID: requestID)
+                        state.queue.push(.report(Self.statusReport(placed, correlation)))
+                    }
+                } catch {
+                    state.answeredWithoutReport(id, requestID: requestID)
+                    throw error
+                }
             } catch {
                 state.queue.push(.report(Self.rejectReport(order, id: id, caller: caller, RPCError(from: error), correlation)))
             }
@@ -176,8 +199,16 @@ struct OrderEntrySession: Sendable {
             id = try shared.orderID(reference, caller: caller)
             let requestID = state.nextRequestID()
             try correlate(id, correlation, requestID: requestID, state)
-            let (order, duplicate) = try await shared.send(try await command(id), context, requestID: requestID)
-            if duplicate { state.queue.push(.report(Self.statusReport(order, correlation))) }
+            do {
+                let (order, duplicate) = try await shared.send(try await command(id), context, requestID: requestID)
+                if duplicate {
+                    state.answeredWithoutReport(id, requestID: requestID)
+                    state.queue.push(.report(Self.statusReport(order, correlation)))
+                }
+            } catch {
+                state.answeredWithoutReport(id, requestID: requestID)
+                throw error
+            }
         } catch {
             let error = RPCError(from: error)
             var reject = Tradewire_V1_CancelReject(
