@@ -155,18 +155,7 @@ struct OrderEntrySession: Sendable {
                 try shared.admit(caller)
                 let command = try shared.place(order, caller: caller, field: "new_order", idempotencyKey: nil)
                 if case .place(let place) = command.command { id = place.orderID?.value ?? "" }
-                let requestID = state.nextRequestID()
-                try correlate(id, correlation, requestID: requestID, state)
-                do {
-                    let (placed, duplicate) = try await shared.send(command, context, requestID: requestID)
-                    if duplicate {
-                        state.answeredWithoutReport(id, requestID: requestID)
-                        state.queue.push(.report(Self.statusReport(placed, correlation)))
-                    }
-                } catch {
-                    state.answeredWithoutReport(id, requestID: requestID)
-                    throw error
-                }
+                try await send(command, order: id, correlation, state)
             } catch {
                 state.queue.push(.report(Self.rejectReport(order, id: id, caller: caller, RPCError(from: error), correlation)))
             }
@@ -189,6 +178,22 @@ struct OrderEntrySession: Sendable {
         }
     }
 
+    /// Sends a request's command to its node under a request id of its own, whose reports will carry
+    /// `correlation`; a duplicate is answered at once with an ORDER_STATUS report. Throws what was refused.
+    private func send(_ command: Tradewire_V1_Command, order id: String, _ correlation: String, _ state: State) async throws {
+        let requestID = state.nextRequestID()
+        try correlate(id, correlation, requestID: requestID, state)
+        do {
+            let (order, duplicate) = try await shared.send(command, context, requestID: requestID)
+            guard duplicate else { return }
+            state.answeredWithoutReport(id, requestID: requestID)
+            state.queue.push(.report(Self.statusReport(order, correlation)))
+        } catch {
+            state.answeredWithoutReport(id, requestID: requestID)
+            throw error
+        }
+    }
+
     /// A cancel or replace: refused ones get a CancelReject; one that changes nothing an ORDER_STATUS report.
     private func change(_ reference: Tradewire_V1_OrderRef?, _ correlation: String, _ state: State,
                         _ command: (String) async throws -> Tradewire_V1_Command) async
@@ -197,18 +202,7 @@ struct OrderEntrySession: Sendable {
         do {
             try shared.admit(caller)
             id = try shared.orderID(reference, caller: caller)
-            let requestID = state.nextRequestID()
-            try correlate(id, correlation, requestID: requestID, state)
-            do {
-                let (order, duplicate) = try await shared.send(try await command(id), context, requestID: requestID)
-                if duplicate {
-                    state.answeredWithoutReport(id, requestID: requestID)
-                    state.queue.push(.report(Self.statusReport(order, correlation)))
-                }
-            } catch {
-                state.answeredWithoutReport(id, requestID: requestID)
-                throw error
-            }
+            try await send(try await command(id), order: id, correlation, state)
         } catch {
             let error = RPCError(from: error)
             var reject = Tradewire_V1_CancelReject(
