@@ -9,9 +9,9 @@ import Glibc
 #endif
 
 /// A node's journal with group commit: any task may append; one writer loop (a thread of its own, or the loop the
-/// owner gives it) commits whatever has queued up in one transaction (up to `maxBatch` rows) and only then answers each appender with its sequence numbers. While
-/// a commit waits for the disk, the next batch gathers, so the commit rate follows the disk and the batch size
-/// follows the load.
+/// owner gives it) commits whatever has queued up in one transaction (up to `maxBatch` rows) and only then answers
+/// each appender with its sequence numbers. While a commit waits for the disk, the next batch gathers, so the
+/// commit rate follows the disk and the batch size follows the load.
 ///
 /// Sequence numbers are given at commit, in commit order, so the committed journal never has a gap; writes commit
 /// in the order they were appended. Reads go through a separate SQLite connection (WAL lets it read beside the

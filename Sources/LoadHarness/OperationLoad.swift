@@ -60,12 +60,11 @@ public final class LoadGate: Sendable {
     private let measureStart: UInt64
     private let end: UInt64
     private let slots = Atomic<Int>(0)
-    private let tally = Lock(Tally())
+    private let tally = Lock(Counts())
     private let everything = Atomic<Int>(0)
 
-    private struct Tally {
-        var latency = Histogram<UInt64>(
-            lowestDiscernibleValue: 100, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .three)
+    private struct Counts {
+        var latency = Tally.latencyHistogram()
         var succeeded = 0
         var failed = 0
         var lastEnd: UInt64 = 0
@@ -76,7 +75,6 @@ public final class LoadGate: Sendable {
         self.start = start
         self.measureStart = measureStart
         self.end = end
-        tally.withLock { $0.latency.autoResize = true }
     }
 
     /// When the caller's next operation starts (monotonic nanoseconds: now in a closed loop, its slot of the
@@ -142,7 +140,7 @@ public struct OperationLoadResult: Sendable {
 
     /// "p50 1.2 ms p99 3.4 ms" for the percentiles given.
     public func percentiles(_ percentiles: [Double] = [50, 99]) -> String {
-        percentiles.map { "p\(LoadResult.format($0, digits: $0 == $0.rounded() ? 0 : 1)) \(LoadResult.format(nanoseconds: latency(at: $0)))" }
+        percentiles.map { "p\(LoadResult.format(percentile: $0)) \(LoadResult.format(nanoseconds: latency(at: $0)))" }
             .joined(separator: " ")
     }
 }

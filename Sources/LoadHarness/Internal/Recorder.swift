@@ -19,8 +19,7 @@ enum Outcome {
 /// per second.
 struct Tally: Sendable {
     /// Latency in nanoseconds: from the intended start in an open loop, from the actual start in a closed one.
-    var latency = Histogram<UInt64>(
-        lowestDiscernibleValue: 100, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .three)
+    var latency = Tally.latencyHistogram()
     var operations = 0
     /// By gRPC status code (an array, not a dictionary by name: this is counted on every operation).
     var codeCounts = [Int](repeating: 0, count: 17)
@@ -33,8 +32,12 @@ struct Tally: Sendable {
     /// Open loop: operations sent later than the threshold after their intended time.
     var lateSends = 0
 
-    init() {
-        latency.autoResize = true
+    /// Nanoseconds from 100 ns to an hour, three significant digits, growing past that rather than dropping a value.
+    static func latencyHistogram() -> Histogram<UInt64> {
+        var histogram = Histogram<UInt64>(
+            lowestDiscernibleValue: 100, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .three)
+        histogram.autoResize = true
+        return histogram
     }
 
     var failures: Int { operations - codeCounts[0] }

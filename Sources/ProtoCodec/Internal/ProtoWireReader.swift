@@ -82,8 +82,9 @@ public enum ProtoWire {
             guard let (fieldNumber, wireType, data) = reader.nextField() else { return nil }
             guard fieldNumber == number else { continue }
             guard wireType == .lengthDelimited, found == nil else { return nil }
-            // `data` starts at the length prefix.
-            var prefix = ProtoWireReader(Array(message[data.lowerBound..<min(data.upperBound, data.lowerBound + 10)]))
+            // `data` starts at the length prefix (the reader shares the array: nothing is copied).
+            var prefix = ProtoWireReader(message)
+            prefix.offset = data.lowerBound
             guard let length = prefix.readLength() else { return nil }
             found = (start..<data.upperBound, (data.upperBound - Int(length))..<data.upperBound)
         }
