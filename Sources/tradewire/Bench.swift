@@ -23,6 +23,10 @@ struct Bench: AsyncParsableCommand {
         @Option(help: "Seconds measured.") var duration = 5
         @Option(help: "Seconds of warm-up, not measured.") var warmup = 1
 
+        func validate() throws {
+            guard (1...3600).contains(duration), (0...600).contains(warmup) else { throw ValidationError("--duration is 1–3,600, --warmup 0–600") }
+        }
+
         /// A closed loop of `workers` on one channel, from tasks preferring the channel's loop (each worker asks
         /// `gate` for its next start and records each operation).
         func measure(
@@ -52,6 +56,10 @@ struct Bench: AsyncParsableCommand {
         @OptionGroup var payload: Payload
         @Option(help: "Concurrent streams on the one connection.") var streams = 64
 
+        func validate() throws {
+            guard (1...100_000).contains(streams) else { throw ValidationError("--streams is 1–100,000") }
+        }
+
         func run() async throws {
             let request = payload.request
             let result = try await target.measure(workers: streams) { channel, _, gate in
@@ -76,6 +84,10 @@ struct Bench: AsyncParsableCommand {
         @OptionGroup var target: Target
         @OptionGroup var payload: Payload
         @Option(help: "Calls in flight at once.") var concurrency = 20_000
+
+        func validate() throws {
+            guard (1...1_000_000).contains(concurrency) else { throw ValidationError("--concurrency is 1–1,000,000") }
+        }
 
         func run() async throws {
             let request = payload.request

@@ -38,6 +38,18 @@ extension Bench {
         @Option(help: "Instead of throughput: place this many orders that rest (never cross) and report the memory per live order.")
         var liveOrders = 0
 
+        func validate() throws {
+            guard (1...64).contains(nodes), (1...1_000_000).contains(inFlight), (1...10_000).contains(symbols) else {
+                throw ValidationError("--nodes is 1–64, --in-flight 1–1,000,000, --symbols 1–10,000")
+            }
+            guard (1...3600).contains(duration), (0...600).contains(warmup), (0...100_000_000).contains(liveOrders) else {
+                throw ValidationError("--duration is 1–3,600, --warmup 0–600, --live-orders 0–100,000,000")
+            }
+            guard rates.split(separator: ",").allSatisfy({ Int($0).map { (1...10_000_000).contains($0) } == true }) else {
+                throw ValidationError("--rates is a comma-separated list of rates, each 1–10,000,000 commands/s")
+            }
+        }
+
         func run() async throws {
             signal(SIGPIPE, SIG_IGN)
             var template = Array("/tmp/tradewire-bench-XXXXXX".utf8CString)

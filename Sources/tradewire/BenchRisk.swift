@@ -32,6 +32,7 @@ extension Bench {
         func validate() throws {
             guard ["approved", "rejected"].contains(expect) else { throw ValidationError("--expect is approved or rejected") }
             guard (1...4096).contains(batch) else { throw ValidationError("--batch is 1–4,096") }
+            guard (1...100_000).contains(streams) else { throw ValidationError("--streams is 1–100,000") }
         }
 
         func run() async throws {
