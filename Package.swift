@@ -146,13 +146,25 @@ let package = Package(
             dependencies: ["Locks", "EventLoop", "Transport", "RPC", "JSON", .product(name: "Histogram", package: "hdrhistogram-swift")],
             swiftSettings: releaseSettings),
 
+        // MARK: Benchmarks
+        // The fixed benchmarks' engines, on LoadHarness's OperationLoad: echo, risk checks, processor nodes in
+        // process, OrderEntry sessions and fills through a gateway (`tradewire bench …` reads their options and
+        // prints their figures). The only library above the services: it runs processor nodes itself.
+        .target(
+            name: "Bench",
+            dependencies: [
+                "Locks", "EventLoop", "Transport", "RPC", "JSON", "Protos", "ServiceStubs", "GRPCServices", "LoadHarness", "Cluster", "Hosting",
+                "Journal", "Processor",
+            ],
+            swiftSettings: releaseSettings),
+
         // MARK: Executables
         .executableTarget(
             name: "ProtocGenTradewire", dependencies: ["CProtocPlugin", "CProtobufC"]),
         .executableTarget(
             name: "tradewire",
             dependencies: [
-                "Locks", "GRPCServices", "Transport", "LoadHarness", "ProtoJSON", "Cluster", "Hosting", "Processor", "Orders", "Journal", "MarketData", "Risk", "Gateway", "Telemetry",
+                "Locks", "GRPCServices", "Transport", "LoadHarness", "Bench", "ProtoJSON", "Cluster", "Hosting", "Processor", "Orders", "Journal", "MarketData", "Risk", "Gateway", "Telemetry",
                 "CSystemShims",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -205,7 +217,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "Cluster", "Processor", "ProtoCodec", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "JSON", "Telemetry", "TestSupport", "ClusterTestSupport"],
+            dependencies: ["Gateway", "Bench", "Cluster", "Processor", "ProtoCodec", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "JSON", "Telemetry", "TestSupport", "ClusterTestSupport"],
             exclude: ["Python"]),
         // `tradewire local` driven by the client commands: orders, candles, metrics, SIGTERM and a restart.
         .testTarget(

@@ -1,5 +1,6 @@
 import EventLoop
 import Histogram
+import JSON
 import Locks
 import Synchronization
 
@@ -64,7 +65,7 @@ public final class LoadGate: Sendable {
     private let everything = Atomic<Int>(0)
 
     private struct Counts {
-        var latency = Tally.latencyHistogram()
+        var latency = LatencyHistogram()
         var succeeded = 0
         var failed = 0
         var lastEnd: UInt64 = 0
@@ -94,14 +95,18 @@ public final class LoadGate: Sendable {
         }
     }
 
+    /// Whether an operation that started at `start` is measured (after the warm-up), for callers that count more
+    /// than the gate does.
+    public func isMeasured(_ start: UInt64) -> Bool { start >= measureStart }
+
     /// Records an operation that started at `start` (what ``next()`` returned) and ended now. Operations of the
     /// warm-up are counted in ``OperationLoadResult/total`` only.
     public func record(since start: UInt64, succeeded: Bool) {
         let now = Monotonic.now()
         everything.add(1, ordering: .relaxed)
-        guard start >= measureStart else { return }
+        guard isMeasured(start) else { return }
         tally.withLock { tally in
-            _ = tally.latency.record(max(1, now - start))
+            tally.latency.record(now - start)
             if succeeded { tally.succeeded += 1 } else { tally.failed += 1 }
             tally.lastEnd = max(tally.lastEnd, now)
         }
@@ -127,20 +132,51 @@ public struct OperationLoadResult: Sendable {
     public let seconds: Double
     /// Every operation recorded, the warm-up's included.
     public let total: Int
-    let latency: Histogram<UInt64>
+    public let latency: LatencyHistogram
 
     /// Successful operations per second.
     public var rate: Double { seconds > 0 ? Double(succeeded) / seconds : 0 }
 
     /// Latency at `percentile` (0–100) of every measured operation, in nanoseconds: from its intended start in an
     /// open loop, from its actual start in a closed one.
-    public func latency(at percentile: Double) -> UInt64 {
-        succeeded + failed == 0 ? 0 : latency.valueAtPercentile(percentile)
+    public func latency(at percentile: Double) -> UInt64 { latency.value(at: percentile) }
+
+    /// "p50 1.2 ms p99 3.4 ms" for the percentiles given.
+    public func percentiles(_ percentiles: [Double] = [50, 99]) -> String { latency.text(percentiles) }
+}
+
+/// Latencies in nanoseconds, kept as every load of the harness keeps them (an HDR histogram: 3 significant
+/// digits, up to an hour), for measurements that time more than one thing per operation.
+public struct LatencyHistogram: Sendable {
+    private var histogram = Tally.latencyHistogram()
+
+    public init() {}
+
+    public var count: Int { Int(histogram.totalCount) }
+
+    /// Records one latency (at least 1 ns, at most an hour).
+    public mutating func record(_ nanoseconds: UInt64) {
+        _ = histogram.record(min(max(1, nanoseconds), 3_600_000_000_000))
+    }
+
+    public mutating func add(_ other: LatencyHistogram) { histogram.add(other.histogram) }
+
+    /// The latency at `percentile` (0–100); 0 when nothing was recorded.
+    public func value(at percentile: Double) -> UInt64 {
+        count == 0 ? 0 : histogram.valueAtPercentile(percentile)
     }
 
     /// "p50 1.2 ms p99 3.4 ms" for the percentiles given.
-    public func percentiles(_ percentiles: [Double] = [50, 99]) -> String {
-        percentiles.map { "p\(LoadResult.format(percentile: $0)) \(LoadResult.format(nanoseconds: latency(at: $0)))" }
+    public func text(_ percentiles: [Double] = [50, 99]) -> String {
+        percentiles.map { "p\(LoadResult.format(percentile: $0)) \(LoadResult.format(nanoseconds: value(at: $0)))" }
             .joined(separator: " ")
+    }
+
+    /// {"p50": µs, "p99": µs, "p99.9": µs, "max": µs}, or null when nothing was recorded.
+    public func microsecondsJSON(_ percentiles: [Double] = [50, 99, 99.9]) -> JSONValue {
+        guard count > 0 else { return .null }
+        var fields = percentiles.map { (key: "p\(LoadResult.format(percentile: $0))", value: JSONValue.number(Double(value(at: $0)) / 1000)) }
+        fields.append((key: "max", value: .number(Double(histogram.max) / 1000)))
+        return .object(JSONObject(fields))
     }
 }

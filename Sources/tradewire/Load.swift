@@ -1,4 +1,5 @@
 import ArgumentParser
+import Bench
 import EventLoop
 import JSON
 import LoadHarness
@@ -151,7 +152,9 @@ struct Load: AsyncParsableCommand {
             }
             guard tick > 0, lot > 0, spread >= 0 else { throw ValidationError("--tick and --lot must be positive, --spread not negative") }
             var generator = SystemRandomNumberGenerator()
-            return OrderFlow(markets: try OrderFlow.markets(symbols), priceScale: priceScale, tick: tick, spread: spread, lot: lot,
+            let markets: [OrderFlow.Market]
+            do { markets = try OrderFlow.markets(symbols) } catch { throw ValidationError(error.description) }
+            return OrderFlow(markets: markets, priceScale: priceScale, tick: tick, spread: spread, lot: lot,
                              run: String(UInt32.random(in: 0...UInt32.max, using: &generator), radix: 36))
         }
 

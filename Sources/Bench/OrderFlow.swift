@@ -1,4 +1,3 @@
-import ArgumentParser
 import LoadHarness
 import Protos
 import RPC
@@ -10,41 +9,59 @@ import ServiceStubs
 /// of each symbol's mid to `spread` ticks through it, so some rest and some cross and fill: cancels and replaces
 /// of orders that already filled are
 /// answered FAILED_PRECONDITION, as a real client would see, and counted by status.
-struct OrderFlow {
+public struct OrderFlow: Sendable {
     /// A symbol and its mid price, in units of its price scale.
-    struct Market {
-        var symbol: String
-        var mid: Int64
-    }
+    public struct Market: Sendable {
+        public var symbol: String
+        public var mid: Int64
 
-    let markets: [Market]
-    let priceScale: UInt32
-    let tick: Int64
-    let spread: Int64
-    let lot: Int64
-    /// Prefixes client order ids so that runs do not collide (each run's orders are new).
-    let run: String
-
-    static let place = MethodDescriptor(service: "tradewire.v1.Gateway", method: "PlaceOrder")
-    static let cancel = MethodDescriptor(service: "tradewire.v1.Gateway", method: "CancelOrder")
-    static let replace = MethodDescriptor(service: "tradewire.v1.Gateway", method: "ReplaceOrder")
-
-    /// "ACME:10000,BOLT:5000".
-    static func markets(_ text: String) throws -> [Market] {
-        try text.split(separator: ",").map { item in
-            let parts = item.split(separator: ":")
-            guard parts.count == 2, let mid = Int64(parts[1]), mid > 0 else {
-                throw ValidationError("--symbols: \"\(item)\" is not SYMBOL:MID (the mid in units of the price scale)")
-            }
-            return Market(symbol: String(parts[0]), mid: mid)
+        public init(symbol: String, mid: Int64) {
+            self.symbol = symbol
+            self.mid = mid
         }
     }
 
-    var source: RequestSource {
+    public let markets: [Market]
+    public let priceScale: UInt32
+    public let tick: Int64
+    public let spread: Int64
+    public let lot: Int64
+    /// Prefixes client order ids so that runs do not collide (each run's orders are new).
+    public let run: String
+
+    public init(markets: [Market], priceScale: UInt32, tick: Int64, spread: Int64, lot: Int64, run: String) {
+        precondition(!markets.isEmpty && tick > 0 && spread >= 0 && lot > 0, "an order flow needs a market, a tick and a lot")
+        self.markets = markets
+        self.priceScale = priceScale
+        self.tick = tick
+        self.spread = spread
+        self.lot = lot
+        self.run = run
+    }
+
+    public static let place = MethodDescriptor(service: "tradewire.v1.Gateway", method: "PlaceOrder")
+    public static let cancel = MethodDescriptor(service: "tradewire.v1.Gateway", method: "CancelOrder")
+    public static let replace = MethodDescriptor(service: "tradewire.v1.Gateway", method: "ReplaceOrder")
+
+    /// "ACME:10000,BOLT:5000".
+    public static func markets(_ text: String) throws(BenchError) -> [Market] {
+        var markets: [Market] = []
+        for item in text.split(separator: ",") {
+            let parts = item.split(separator: ":")
+            guard parts.count == 2, !parts[0].isEmpty, let mid = Int64(parts[1]), mid > 0 else {
+                throw BenchError("--symbols: \"\(item)\" is not SYMBOL:MID (the mid in units of the price scale)")
+            }
+            markets.append(Market(symbol: String(parts[0]), mid: mid))
+        }
+        guard !markets.isEmpty else { throw BenchError("--symbols names no market") }
+        return markets
+    }
+
+    public var source: RequestSource {
         .mixed { number in self.request(number) }
     }
 
-    func request(_ number: Int) -> (MethodDescriptor, [UInt8]) {
+    public func request(_ number: Int) -> (MethodDescriptor, [UInt8]) {
         switch entry(number).request {
         case .newOrder(let order): (Self.place, Tradewire_V1_PlaceOrderRequest(order: order).serializedBytes())
         case .cancel(let cancel): (Self.cancel, cancel.serializedBytes())
@@ -53,7 +70,7 @@ struct OrderFlow {
     }
 
     /// Request `number` as an OrderEntry request's body, and the client order id it places or names.
-    func entry(_ number: Int) -> (request: Tradewire_V1_OrderEntryRequest.OneOf_Request, clientOrderID: String) {
+    public func entry(_ number: Int) -> (request: Tradewire_V1_OrderEntryRequest.OneOf_Request, clientOrderID: String) {
         let slot = number % 10
         let target = number - 10 - slot + (slot % 6)  // A place of the block before.
         guard slot >= 6, target >= 0 else { return (.newOrder(place(number).order!), clientOrderID(number)) }
@@ -64,7 +81,7 @@ struct OrderFlow {
                 clientOrderID(target))
     }
 
-    func place(_ number: Int) -> Tradewire_V1_PlaceOrderRequest {
+    public func place(_ number: Int) -> Tradewire_V1_PlaceOrderRequest {
         let market = markets[number % markets.count]
         let buy = (number / markets.count) % 2 == 0
         // From `spread` ticks short of the mid (resting) to `spread` ticks through it (crossing).
@@ -76,5 +93,5 @@ struct OrderFlow {
         return Tradewire_V1_PlaceOrderRequest(order: order)
     }
 
-    func clientOrderID(_ number: Int) -> String { "\(run)-\(number)" }
+    public func clientOrderID(_ number: Int) -> String { "\(run)-\(number)" }
 }
