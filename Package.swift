@@ -60,6 +60,8 @@ let package = Package(
         .target(name: "EventLoop", dependencies: ["Locks", "CSystemShims"], swiftSettings: releaseSettings),
         // HTTP/2 sessions over nghttp2, fed and drained with bytes: no I/O.
         .target(name: "HTTP2", dependencies: ["CNGHTTP2"], swiftSettings: releaseSettings),
+        // HTTP/1.1 requests out of bytes and responses into bytes (RFC 9112), strict about framing. No I/O.
+        .target(name: "HTTP1", swiftSettings: releaseSettings),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // gRPC calls: framing, status, metadata, deadlines, server and client call state. No I/O, no HTTP/2.
         .target(name: "RPC", dependencies: ["Locks", "ProtoCodec", "CZlib"], swiftSettings: releaseSettings),
@@ -176,6 +178,7 @@ let package = Package(
         // They use internals (`@testable import`), so they build in debug only.
         .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"),
         .executableTarget(name: "FuzzHTTP2", dependencies: ["FuzzSupport", "HTTP2"], path: "Fuzz/FuzzHTTP2"),
+        .executableTarget(name: "FuzzHTTP1", dependencies: ["FuzzSupport", "HTTP1"], path: "Fuzz/FuzzHTTP1"),
         .executableTarget(name: "FuzzGRPC", dependencies: ["FuzzSupport", "RPC"], path: "Fuzz/FuzzGRPC"),
         .executableTarget(name: "FuzzProto", dependencies: ["FuzzSupport", "ProtoCodec", "Protos"], path: "Fuzz/FuzzProto"),
         .executableTarget(name: "FuzzJSON", dependencies: ["FuzzSupport", "JSON", "ProtoJSON", "ProtoCodec", "Protos"], path: "Fuzz/FuzzJSON"),
@@ -231,6 +234,7 @@ let package = Package(
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
         .target(name: "HTTP2TestSupport", dependencies: ["HTTP2", "EventLoop"], path: "Tests/HTTP2TestSupport"),
         .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "HTTP2TestSupport"]),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC"]),
         .testTarget(name: "HashRingTests", dependencies: ["HashRing"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Transport", "RPC", "Protos", "ServiceStubs", "EventLoop", "Locks"]),
