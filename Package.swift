@@ -68,7 +68,7 @@ let package = Package(
         // The consistent-hash ring: order placement, ownership, and the channel's ring-hash policy.
         .target(name: "HashRing", dependencies: ["CXXHash"]),
         // The only target joining loop, HTTP/2 and calls: gRPC servers and client channels over TCP.
-        .target(name: "Transport", dependencies: ["Locks", "EventLoop", "HTTP2", "RPC", "HashRing"], swiftSettings: releaseSettings),
+        .target(name: "Transport", dependencies: ["Locks", "EventLoop", "HTTP2", "HTTP1", "RPC", "HashRing"], swiftSettings: releaseSettings),
 
         // Service protocols and clients for proto/ (tools/generate writes them).
         .target(name: "ServiceStubs", dependencies: ["Protos", "RPC", "ProtoCodec"], swiftSettings: releaseSettings),
@@ -81,7 +81,7 @@ let package = Package(
         .target(
             name: "Telemetry",
             dependencies: [
-                "Locks", "RPC", "Transport", "JSON", .product(name: "Logging", package: "swift-log"),
+                "Locks", "RPC", "HTTP1", "Transport", "JSON", .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: releaseSettings),
@@ -243,7 +243,7 @@ let package = Package(
             dependencies: ["Hosting", "GRPCServices", "ServiceStubs", "Transport", "RPC", "EventLoop", "Locks"]),
         .testTarget(
             name: "TransportTests",
-            dependencies: ["Transport", "GRPCServices", "ServiceStubs", "HTTP2", "EventLoop", "HTTP2TestSupport", "TestSupport", "Telemetry"],
+            dependencies: ["Transport", "GRPCServices", "ServiceStubs", "HTTP1", "HTTP2", "EventLoop", "HTTP2TestSupport", "TestSupport", "Telemetry"],
             exclude: ["Python"]),
     ],
     swiftLanguageModes: [.v6]

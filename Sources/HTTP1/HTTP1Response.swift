@@ -75,3 +75,25 @@ public struct HTTP1ResponseHead: Sendable {
         }
     }
 }
+
+/// A whole response: its head and its body.
+public struct HTTP1Response: Sendable {
+    public var head: HTTP1ResponseHead
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+        head = HTTP1ResponseHead(status: status, headers: headers)
+        self.body = body
+    }
+
+    public init(status: Int, contentType: String, body: [UInt8]) {
+        self.init(status: status, headers: [("content-type", contentType)], body: body)
+    }
+
+    /// A text/plain body.
+    public init(status: Int, text: String) {
+        self.init(status: status, contentType: "text/plain; charset=utf-8", body: Array(text.utf8))
+    }
+
+    public var status: Int { head.status }
+}

@@ -2,6 +2,7 @@ import CoreMetrics
 public import Logging
 public import Prometheus
 import RPC
+public import HTTP1
 public import Transport
 import Synchronization
 import Locks
@@ -75,31 +76,39 @@ public final class Telemetry: Sendable {
         return current.compactMap { entry in entry.check().map { "\(entry.name): \($0)" } }
     }
 
-    /// Observes `configuration`'s server and answers plain HTTP on its port.
+    /// Observes `configuration`'s server and answers HTTP/1.1 on its port (``respond(to:)``).
     public func instrument(_ configuration: inout ServerConfiguration) {
         configuration.observer = ServerMetrics(factory: factory)
-        configuration.plainHTTP = { [self] request in respond(to: request) }
+        configuration.http1 = TelemetryHTTP(telemetry: self)
     }
 
     /// `GET /metrics`, `/healthz`, `/readyz`; anything else 404, other methods 405.
-    public func respond(to request: PlainHTTPRequest) -> PlainHTTPResponse {
+    public func respond(to request: HTTP1Request) -> HTTP1Response {
         guard request.method == "GET" || request.method == "HEAD" else {
-            return PlainHTTPResponse(status: 405, text: "only GET\n")
+            return HTTP1Response(status: 405, text: "only GET\n")
         }
-        let path = request.path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.path
-        switch path {
+        switch request.path {
         case "/metrics":
             var body: [UInt8] = []
             registry.emit(into: &body)
-            return PlainHTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: body)
+            return HTTP1Response(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: body)
         case "/healthz":
-            return PlainHTTPResponse(status: 200, text: "ok\n")
+            return HTTP1Response(status: 200, text: "ok\n")
         case "/readyz":
             let reasons = unreadiness()
             let lines = (reasons.isEmpty ? ["ready"] : reasons) + statusLines()
-            return PlainHTTPResponse(status: reasons.isEmpty ? 200 : 503, text: lines.joined(separator: "\n") + "\n")
+            return HTTP1Response(status: reasons.isEmpty ? 200 : 503, text: lines.joined(separator: "\n") + "\n")
         default:
-            return PlainHTTPResponse(status: 404, text: "\(service) serves gRPC here, and GET /metrics, /healthz, /readyz\n")
+            return HTTP1Response(status: 404, text: "\(service) serves gRPC here, and GET /metrics, /healthz, /readyz\n")
         }
+    }
+}
+
+/// The operational endpoints alone on a server's HTTP/1.1 side.
+struct TelemetryHTTP: HTTP1Service {
+    let telemetry: Telemetry
+
+    func serve(_ request: HTTP1Request, _ responder: HTTP1Responder) async {
+        responder.respond(telemetry.respond(to: request))
     }
 }

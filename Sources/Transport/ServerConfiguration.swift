@@ -1,4 +1,5 @@
 public import EventLoop
+public import HTTP1
 public import HTTP2
 public import RPC
 
@@ -35,9 +36,14 @@ public struct ServerConfiguration: Sendable {
     public var admission: CallAdmission?
     /// Told about connections and, per method, calls (metrics).
     public var observer: (any ServerObserver)?
-    /// Answers plain HTTP/1.1 requests on the gRPC port (a connection whose first bytes are not the HTTP/2
-    /// preface): `/metrics`, `/healthz` and the like. Nil: such a connection gets HTTP/2's GOAWAY, as before.
-    public var plainHTTP: PlainHTTPHandler?
+    /// Answers HTTP/1.1 requests on the gRPC port (a connection whose first bytes are not the HTTP/2 preface):
+    /// `/metrics`, `/healthz`, an HTTP/JSON API. Nil: such a connection gets HTTP/2's GOAWAY, as before.
+    public var http1: (any HTTP1Service)?
+    /// What an HTTP/1.1 request may be: head 16 KiB, 100 fields, body 1 MiB by default (431, 413 beyond).
+    public var http1Limits = HTTP1Limits()
+    /// A keep-alive HTTP/1.1 connection that waits this long for its next request (or its rest) is closed; the
+    /// first request has `handshakeTimeout`.
+    public var http1IdleTimeout: Duration = .seconds(60)
 
     public init(addresses: [SocketAddress]) {
         self.addresses = addresses
@@ -68,27 +74,3 @@ public protocol ServerObserver: Sendable {
     func connectionClosed()
 }
 
-/// One plain HTTP/1.1 request on the gRPC port: its method and path (query included). Bodies are not read.
-public struct PlainHTTPRequest: Sendable {
-    public let method: String
-    public let path: String
-}
-
-/// The answer to a ``PlainHTTPRequest``; the connection closes after it.
-public struct PlainHTTPResponse: Sendable {
-    public var status: Int
-    public var contentType: String
-    public var body: [UInt8]
-
-    public init(status: Int, contentType: String = "text/plain; charset=utf-8", body: [UInt8]) {
-        self.status = status
-        self.contentType = contentType
-        self.body = body
-    }
-
-    public init(status: Int, text: String) {
-        self.init(status: status, body: Array(text.utf8))
-    }
-}
-
-public typealias PlainHTTPHandler = @Sendable (PlainHTTPRequest) -> PlainHTTPResponse

@@ -36,6 +36,11 @@ extension ServerConnection {
     func beginGracefulShutdown(grace: Duration) {
         guard !closed, machine.beginDraining() else { return }
         idleTimer?.cancel()
+        if http1 != nil {
+            drainHTTP1()
+            graceTimer = loop.schedule(at: Monotonic.now() + grace.nanoseconds) { [weak self] in self?.close() }
+            return
+        }
         session.submitShutdownNotice()
         session.ping(opaque: Self.shutdownPingOpaque)
         requestFlush()

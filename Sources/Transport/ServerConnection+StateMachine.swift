@@ -103,7 +103,10 @@ struct ServerConnectionStateMachine {
         return mayIdle(hasCalls: false) ? .startIdleClock : .nothing
     }
 
-    /// Close once the output is written (a broken client, a plain HTTP answer, an idle or finished drain).
+    /// A graceful shutdown has begun.
+    var isDraining: Bool { drain != .none }
+
+    /// Close once the output is written (a broken client, an HTTP/1.1 answer, an idle or finished drain).
     mutating func closeWhenFlushed() { closeAfterFlush = true }
 
     /// Whether the connection is done once its output is written: asked to close, or the HTTP/2 session wants

@@ -40,11 +40,11 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
     let handlers: HandlerSlots
     private var readsPaused = false
 
-    // Plain HTTP/1.1 on the gRPC port (only with `configuration.plainHTTP`).
+    // HTTP/1.1 on the gRPC port (only with `configuration.http1`).
     /// The first bytes, until they tell HTTP/2's preface from anything else; nil once decided.
     var sniffed: [UInt8]?
-    /// The plain HTTP/1.1 request read so far, once the first bytes were not HTTP/2's preface.
-    var plainRequest: [UInt8]?
+    /// The HTTP/1.1 side, once the first bytes were not HTTP/2's preface.
+    var http1: HTTP1Exchange?
     static let shutdownPingOpaque: UInt64 = 0x7472_6164_6577_6972  // "tradewir"
 
     init(fd: Int32, loop: EventLoop, server: ServerShared, peer: String) {
@@ -59,17 +59,17 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
         machine = ServerConnectionStateMachine(keepalive: server.configuration.keepalive)
     }
 
-    /// Starts the session (queueing our SETTINGS) and registers for reads. With `plainHTTP`, nothing is sent until
+    /// Starts the session (queueing our SETTINGS) and registers for reads. With `http1`, nothing is sent until
     /// the client's first bytes show it speaks HTTP/2 (a gRPC client sends its preface without waiting for ours).
     func open() throws {
         session = try HTTP2Session(role: .server, settings: configuration.http2, delegate: self)
-        if configuration.plainHTTP != nil { sniffed = [] }
+        if configuration.http1 != nil { sniffed = [] }
         try loop.register(fd, self, readable: true, writable: false)
         handlers.onFreed = { [weak self] in self?.resumeReading() }
         armIdleTimer()
         handshakeTimer = loop.schedule(at: Monotonic.now() + configuration.handshakeTimeout.nanoseconds) { [unowned self] in
-            // Neither a complete HTTP/2 preface with SETTINGS nor a plain request head arrived in time.
-            if sniffed != nil || (plainRequest != nil && !machine.closeAfterFlush) || (plainRequest == nil && !session.peerSettingsReceived) {
+            // Neither a complete HTTP/2 preface with SETTINGS nor a whole first HTTP/1.1 request arrived in time.
+            if sniffed != nil || (http1.map { $0.served == 0 && !$0.closing } ?? !session.peerSettingsReceived) {
                 close()
             }
         }
@@ -109,7 +109,7 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
             }
             do {
                 let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
-                if sniffed == nil && plainRequest == nil {
+                if sniffed == nil && http1 == nil {
                     try session.receive(bytes)
                 } else {
                     try receiveBeforeHTTP2(bytes)
@@ -133,13 +133,13 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
     /// open streams fill every slot is read on: its handlers may need its WINDOW_UPDATEs to finish (new streams are
     /// refused meanwhile), and not reading them stalled the connection for good — a gateway with 1,024 calls open to
     /// a node stopped getting its acknowledgements at 25,000 orders/s.
-    private func pauseReading() {
+    func pauseReading() {
         guard !readsPaused else { return }
         readsPaused = true
         try? loop.setInterest(fd, readable: false, writable: writeInterest)
     }
 
-    private func resumeReading() {
+    func resumeReading() {
         guard readsPaused, !closed else { return }
         readsPaused = false
         try? loop.setInterest(fd, readable: true, writable: writeInterest)  // Level-triggered: waiting input reports.
@@ -164,8 +164,8 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
         guard !closed, sniffed == nil else { return }
         do {
             try output.flush(to: fd) { buffer in
-                // Only the plain answer goes out, never the session's SETTINGS.
-                guard plainRequest == nil else { return }
+                // Only HTTP/1.1 answers go out on an HTTP/1.1 connection, never the session's SETTINGS.
+                guard http1 == nil else { return }
                 try session.produceOutput(into: &buffer, limit: configuration.connectionOutputLimit)
             }
         } catch {
@@ -173,7 +173,8 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
             return
         }
         setWriteInterest(!output.isWritten)
-        let wantsIO = plainRequest != nil || session.wantsRead || session.wantsWrite
+        if http1 != nil { http1OutputDrained() }
+        let wantsIO = http1 != nil || session.wantsRead || session.wantsWrite
         if output.isWritten && machine.isDone(sessionWantsIO: wantsIO) { close() }
     }
 
@@ -202,6 +203,7 @@ final class ServerConnection: Selectable, TurnFlushable, @unchecked Sendable {
         graceTimer?.cancel()
         for call in calls.values { call.streamClosed(errorCode: 0x8) }
         calls.removeAll()
+        http1Closed()
         if writeInterest || readsPaused { try? loop.setInterest(fd, readable: true, writable: false) }
         Socket.shutdownWrite(fd)
         lingerTimer = loop.schedule(at: Monotonic.now() + 1_000_000_000) { [unowned self] in closeSocket() }

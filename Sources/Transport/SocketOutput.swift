@@ -10,6 +10,9 @@ struct SocketOutput {
     /// Everything buffered has gone to the socket.
     var isWritten: Bool { offset == buffer.count }
 
+    /// Bytes buffered and not written yet.
+    var unsent: Int { buffer.count - offset }
+
     /// Replaces what is buffered (nothing may be half-written) with what `fill` appends.
     mutating func reset(_ fill: (inout [UInt8]) throws -> Void) rethrows {
         buffer.removeAll(keepingCapacity: true)

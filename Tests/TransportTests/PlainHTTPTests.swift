@@ -50,15 +50,15 @@ import Transport
         let telemetry = Telemetry(service: "test")
         try await TestServer.with(configure: { telemetry.instrument(&$0) }) { test in
             // Split after one byte: the server must wait to tell it from the HTTP/2 preface.
-            let pieces = try Self.exchange(port: test.port, ["G", "ET /healthz HTTP/1.1\r\nhost: x\r\n", "\r\n"])
+            let pieces = try Self.exchange(port: test.port, ["G", "ET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n", "\r\n"])
             #expect(pieces.hasPrefix("HTTP/1.1 200 OK\r\n") && pieces.hasSuffix("ok\n"))
             let garbage = try Self.exchange(port: test.port, ["hello there\r\n\r\n"])
             #expect(garbage.hasPrefix("HTTP/1.1 400 "))
-            let huge = try Self.exchange(port: test.port, ["GET / HTTP/1.1\r\nx: " + String(repeating: "a", count: 10_000)])
+            let huge = try Self.exchange(port: test.port, ["GET / HTTP/1.1\r\nx: " + String(repeating: "a", count: 20_000)])
             #expect(huge.hasPrefix("HTTP/1.1 431 "))
-            let head = try Self.exchange(port: test.port, ["HEAD /healthz HTTP/1.1\r\n\r\n"])
+            let head = try Self.exchange(port: test.port, ["HEAD /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"])
             #expect(head.hasPrefix("HTTP/1.1 200 ") && head.hasSuffix("\r\n\r\n"))
-            let post = try Self.exchange(port: test.port, ["POST /metrics HTTP/1.1\r\ncontent-length: 0\r\n\r\n"])
+            let post = try Self.exchange(port: test.port, ["POST /metrics HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"])
             #expect(post.hasPrefix("HTTP/1.1 405 "))
             _ = try await test.client.emptyCall(Grpc_Testing_Empty())
         }

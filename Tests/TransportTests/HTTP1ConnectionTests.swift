@@ -1,0 +1,179 @@
+import Foundation
+import HTTP1
+import Protos
+import Synchronization
+import Testing
+import Transport
+
+/// HTTP/1.1 on the gRPC port over real sockets: keep-alive and pipelining, 100-continue, streamed (chunked)
+/// answers with backpressure, a handler stopped when its client leaves, idle and graceful closes — beside gRPC
+/// calls on the same port.
+@Suite(.timeLimit(.minutes(2)))
+struct HTTP1ConnectionTests {
+    /// `/echo` answers the body; `/stream?n=K` K chunks; `/forever` chunks of 64 KiB until the client is gone;
+    /// `/silent` returns without answering; `/slow` answers after 300 ms.
+    final class Service: HTTP1Service {
+        let written = Atomic<Int>(0)
+        let stopped = Atomic<Bool>(false)
+
+        func serve(_ request: HTTP1Request, _ responder: HTTP1Responder) async {
+            switch request.path {
+            case "/echo":
+                responder.respond(HTTP1Response(status: 200, contentType: "application/octet-stream", body: request.body))
+            case "/stream":
+                let count = Int(request.query.dropFirst(2)) ?? 1
+                responder.startStream(HTTP1ResponseHead(status: 200, headers: [("content-type", "application/x-ndjson")]))
+                for index in 0..<count { _ = await responder.write(Array("{\"line\": \(index)}\n".utf8)) }
+                responder.finish()
+            case "/forever":
+                responder.startStream(HTTP1ResponseHead(status: 200))
+                let chunk = [UInt8](repeating: 120, count: 65_536)
+                while await responder.write(chunk) { written.add(chunk.count, ordering: .relaxed) }
+                stopped.store(true, ordering: .relaxed)
+            case "/silent":
+                return
+            case "/slow":
+                try? await Task.sleep(for: .milliseconds(300))
+                responder.respond(HTTP1Response(status: 200, text: "slow\n"))
+            default:
+                responder.respond(HTTP1Response(status: 404, text: "no\n"))
+            }
+        }
+    }
+
+    static func withServer(idle: Duration = .seconds(60), _ body: (TestServer, Service) async throws -> Void) async throws {
+        let service = Service()
+        try await TestServer.with(configure: {
+            $0.http1 = service
+            $0.http1IdleTimeout = idle
+        }) { test in
+            try await body(test, service)
+        }
+    }
+
+    @Test func pipelinedRequestsOnOneConnectionAreAnsweredInOrder() async throws {
+        try await Self.withServer { test, _ in
+            let client = try PlainSocket(port: test.port)
+            client.send("GET /missing HTTP/1.1\r\nHost: x\r\n\r\n"
+                + "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+                + "GET /silent HTTP/1.1\r\nHost: x\r\n\r\n"
+                + "GET /stream?n=3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            let text = client.readUntilClosed()
+            let statuses = text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
+            #expect(statuses == ["404", "200", "500", "200"], "\(text)")
+            #expect(text.contains("content-length: 5\r\n\r\nhello"))
+            #expect(text.contains("transfer-encoding: chunked\r\nconnection: close\r\n\r\n"))
+            #expect(text.hasSuffix("c\r\n{\"line\": 2}\n\r\n0\r\n\r\n"), "\(text)")
+            _ = try await test.client.emptyCall(Grpc_Testing_Empty())
+        }
+    }
+
+    @Test func aBodyAfterExpectContinueIsReadOnceTheServerSaidSo() async throws {
+        try await Self.withServer { test, _ in
+            let client = try PlainSocket(port: test.port)
+            client.send("POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\nConnection: close\r\n\r\n")
+            #expect(client.read(until: "\r\n\r\n") == "HTTP/1.1 100 Continue\r\n\r\n")
+            client.send("abc")
+            let text = client.readUntilClosed()
+            #expect(text.hasPrefix("HTTP/1.1 200 OK\r\n") && text.hasSuffix("abc"), "\(text)")
+        }
+    }
+
+    @Test func aStreamWaitsForItsReaderAndStopsWhenTheReaderLeaves() async throws {
+        try await Self.withServer { test, service in
+            let client = try PlainSocket(port: test.port)
+            client.send("GET /forever HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(client.read(until: "\r\n\r\n").hasPrefix("HTTP/1.1 200 OK\r\n"))
+            // Not reading: the handler is held at the connection's output limit plus what the kernel buffers.
+            let held = try #require(await settled { service.written.load(ordering: .relaxed) }, "the writer never stopped")
+            #expect(held < 32 << 20, "\(held) bytes written to a client that reads nothing")
+            client.close()
+            var stopped = false
+            for _ in 0..<500 where !stopped {
+                try await Task.sleep(for: .milliseconds(10))
+                stopped = service.stopped.load(ordering: .relaxed)
+            }
+            #expect(stopped, "the handler goes on writing to a client that left")
+        }
+    }
+
+    @Test func anIdleConnectionIsClosedAndADrainingOneFinishesItsAnswer() async throws {
+        try await Self.withServer(idle: .milliseconds(200)) { test, _ in
+            let idle = try PlainSocket(port: test.port)
+            idle.send("GET /stream?n=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            let text = idle.readUntilClosed()
+            #expect(text.hasPrefix("HTTP/1.1 200 OK") && text.hasSuffix("0\r\n\r\n"), "answered, then closed when idle: \(text)")
+
+            let busy = try PlainSocket(port: test.port)
+            busy.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            try await Task.sleep(for: .milliseconds(50))
+            await test.server.shutdownGracefully(grace: .seconds(5))
+            let answer = busy.readUntilClosed()
+            #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n") && answer.contains("connection: close\r\n") && answer.hasSuffix("slow\n"), "\(answer)")
+        }
+    }
+
+    @Test func aMalformedRequestAfterAGoodOneIsRefusedAndTheConnectionCloses() async throws {
+        try await Self.withServer { test, _ in
+            let client = try PlainSocket(port: test.port)
+            client.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok"
+                + "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n")
+            let text = client.readUntilClosed()
+            #expect(text.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(text)")
+            #expect(text.contains("HTTP/1.1 400 Bad Request\r\n") && text.contains("connection: close"), "\(text)")
+        }
+    }
+}
+
+/// A blocking TCP client on 127.0.0.1 (5 s receive timeout) for raw HTTP/1.1.
+final class PlainSocket {
+    private let fd: Int32
+    private var received: [UInt8] = []
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard connected else { throw POSIXError(.ECONNREFUSED) }
+    }
+
+    deinit { Glibc.close(fd) }
+
+    func send(_ text: String) {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    func close() { shutdown(fd, Int32(SHUT_RDWR)) }
+
+    /// Reads until `marker` has arrived (or the timeout) and returns everything up to and including it.
+    func read(until marker: String) -> String {
+        let pattern = Array(marker.utf8)
+        while received.firstRange(of: pattern) == nil, receive() {}
+        guard let range = received.firstRange(of: pattern) else { return String(decoding: received, as: UTF8.self) }
+        defer { received.removeFirst(range.upperBound) }
+        return String(decoding: received[..<range.upperBound], as: UTF8.self)
+    }
+
+    /// Everything until the server closes (or the timeout).
+    func readUntilClosed() -> String {
+        while receive() {}
+        defer { received.removeAll() }
+        return String(decoding: received, as: UTF8.self)
+    }
+
+    private func receive() -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        guard count > 0 else { return false }
+        received += buffer[0..<count]
+        return true
+    }
+}
