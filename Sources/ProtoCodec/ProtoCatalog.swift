@@ -10,16 +10,38 @@ public struct ProtoCatalog: Sendable {
         public let output: any ProtoMessage.Type
         public let clientStreaming: Bool
         public let serverStreaming: Bool
+        /// Its `google.api.http` bindings (additional bindings after the first).
+        public let httpRules: [HTTPRule]
 
         public init(
             path: String, input: any ProtoMessage.Type, output: any ProtoMessage.Type, clientStreaming: Bool,
-            serverStreaming: Bool
+            serverStreaming: Bool, httpRules: [HTTPRule] = []
         ) {
             self.path = path
             self.input = input
             self.output = output
             self.clientStreaming = clientStreaming
             self.serverStreaming = serverStreaming
+            self.httpRules = httpRules
+        }
+    }
+
+    /// One HTTP binding of a method, as `google.api.http` states it (grpc-gateway's and Envoy's reading).
+    public struct HTTPRule: Sendable, Equatable {
+        /// GET, PUT, POST, DELETE, PATCH (or a custom pattern's kind).
+        public let verb: String
+        /// The path template: `/v1/orders/{order.order_id.value}:cancel`.
+        public let pattern: String
+        /// The request field the HTTP body fills: "*" for the whole request, "" for none.
+        public let body: String
+        /// The response field that is the HTTP body; "" for the whole response.
+        public let responseBody: String
+
+        public init(verb: String, pattern: String, body: String = "", responseBody: String = "") {
+            self.verb = verb
+            self.pattern = pattern
+            self.body = body
+            self.responseBody = responseBody
         }
     }
 

@@ -22,10 +22,15 @@ struct CatalogGenerator {
                     for file in files {
                         for service in file.services {
                             for method in try ServiceGenerator(service: service, file: file, types: types).methods() {
+                                let rules = method.descriptor.httpRules.map { rule in
+                                    ".init(verb: \(literal(rule.verb)), pattern: \(literal(rule.pattern)), body: \(literal(rule.body)), "
+                                        + "responseBody: \(literal(rule.responseBody)))"
+                                }
                                 out.line(
                                     ".init(path: \"/\(service.fullName)/\(method.descriptor.name)\", input: \(method.input).self, "
                                         + "output: \(method.output).self, clientStreaming: \(method.descriptor.clientStreaming), "
-                                        + "serverStreaming: \(method.descriptor.serverStreaming)),")
+                                        + "serverStreaming: \(method.descriptor.serverStreaming)"
+                                        + (rules.isEmpty ? "" : ", httpRules: [\(rules.joined(separator: ", "))]") + "),")
                             }
                         }
                     }
@@ -33,6 +38,11 @@ struct CatalogGenerator {
             }
         }
         return out.text
+    }
+
+    /// A Swift string literal of `text` (quotes and backslashes escaped).
+    private func literal(_ text: String) -> String {
+        "\"" + text.map { $0 == "\\" || $0 == "\"" ? "\\\($0)" : String($0) }.joined() + "\""
     }
 
     private func allMessages(_ messages: [MessageDescriptor]) -> [MessageDescriptor] {

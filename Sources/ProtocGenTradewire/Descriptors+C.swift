@@ -117,7 +117,95 @@ extension ServiceDescriptor {
                 inputType: String(cString(method.input_type).drop(while: { $0 == "." })),
                 outputType: String(cString(method.output_type).drop(while: { $0 == "." })),
                 clientStreaming: method.client_streaming != 0, serverStreaming: method.server_streaming != 0,
-                path: path + [DescriptorPath.serviceMethod, Int32($0.offset)])
+                path: path + [DescriptorPath.serviceMethod, Int32($0.offset)], httpRules: HTTPRuleModel.rules(in: method.options))
         }
+    }
+}
+
+extension HTTPRuleModel {
+    /// `google.api.http`'s field number in MethodOptions (googleapis' annotations.proto).
+    static let extensionNumber: UInt32 = 72_295_728
+
+    /// The bindings in a method's options: protobuf-c keeps the extension as an unknown field, whose bytes are an
+    /// HttpRule, read here by hand (the generator links no code for http.proto).
+    static func rules(in options: UnsafeMutablePointer<Google__Protobuf__MethodOptions>?) -> [HTTPRuleModel] {
+        guard let base = options?.pointee.base, base.n_unknown_fields > 0 else { return [] }
+        var rules: [HTTPRuleModel] = []
+        for index in 0..<Int(base.n_unknown_fields) {
+            let field = base.unknown_fields[index]
+            guard field.tag == extensionNumber, field.wire_type == PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED else { continue }
+            // protobuf-c keeps a length-delimited unknown field's bytes with their length prefix.
+            var reader = WireReader(bytes: Array(UnsafeBufferPointer(start: field.data, count: field.len)))
+            guard let length = reader.varint(), length == UInt64(reader.bytes.count - reader.offset) else { continue }
+            rules += parse(Array(reader.bytes[reader.offset...]), nested: false)
+        }
+        return rules
+    }
+
+    /// An HttpRule's bindings: its own, then its additional_bindings' (field 11).
+    static func parse(_ bytes: [UInt8], nested: Bool) -> [HTTPRuleModel] {
+        var rule = HTTPRuleModel(verb: "", pattern: "", body: "", responseBody: "")
+        var additional: [HTTPRuleModel] = []
+        var reader = WireReader(bytes: bytes)
+        while let (number, value) = reader.nextLengthDelimited() {
+            let text = String(decoding: value, as: UTF8.self)
+            switch number {
+            case 2: (rule.verb, rule.pattern) = ("GET", text)
+            case 3: (rule.verb, rule.pattern) = ("PUT", text)
+            case 4: (rule.verb, rule.pattern) = ("POST", text)
+            case 5: (rule.verb, rule.pattern) = ("DELETE", text)
+            case 6: (rule.verb, rule.pattern) = ("PATCH", text)
+            case 7: rule.body = text
+            case 8:
+                var custom = WireReader(bytes: value)
+                while let (field, part) = custom.nextLengthDelimited() {
+                    if field == 1 { rule.verb = String(decoding: part, as: UTF8.self) }
+                    if field == 2 { rule.pattern = String(decoding: part, as: UTF8.self) }
+                }
+            case 11 where !nested: additional += parse(value, nested: true)
+            case 12: rule.responseBody = text
+            default: break
+            }
+        }
+        return (rule.verb.isEmpty ? [] : [rule]) + additional
+    }
+}
+
+/// The length-delimited fields of protobuf bytes, skipping the others (all HttpRule has, apart from none).
+struct WireReader {
+    let bytes: [UInt8]
+    var offset = 0
+
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
+    mutating func varint() -> UInt64? {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while offset < bytes.count, shift < 64 {
+            let byte = bytes[offset]
+            offset += 1
+            value |= UInt64(byte & 0x7f) << shift
+            if byte & 0x80 == 0 { return value }
+            shift += 7
+        }
+        return nil
+    }
+
+    mutating func nextLengthDelimited() -> (UInt32, [UInt8])? {
+        while offset < bytes.count {
+            guard let key = varint() else { return nil }
+            switch key & 7 {
+            case 0: guard varint() != nil else { return nil }
+            case 1: offset += 8
+            case 5: offset += 4
+            case 2:
+                guard let length = varint(), length <= UInt64(bytes.count - offset) else { return nil }
+                let start = offset
+                offset += Int(length)
+                return (UInt32(key >> 3), Array(bytes[start..<offset]))
+            default: return nil
+            }
+        }
+        return nil
     }
 }

@@ -67,6 +67,8 @@ struct ServiceDescriptor {
         var clientStreaming: Bool
         var serverStreaming: Bool
         var path: [Int32]
+        /// The `google.api.http` option's bindings, its additional bindings after the first.
+        var httpRules: [HTTPRuleModel] = []
     }
 
     var name: String
@@ -86,4 +88,13 @@ enum DescriptorPath {
     static let messageOneof: Int32 = 8
     static let enumValue: Int32 = 2
     static let serviceMethod: Int32 = 2
+}
+
+/// One HTTP binding of a method (google.api.HttpRule), as read from MethodOptions.
+struct HTTPRuleModel: Equatable {
+    /// GET, PUT, POST, DELETE, PATCH, or a custom pattern's kind.
+    var verb: String
+    var pattern: String
+    var body: String
+    var responseBody: String
 }
