@@ -138,8 +138,13 @@ let package = Package(
         // The client-facing order API: API keys, validation, idempotent OrderIds, routing to the processor nodes.
         .target(
             name: "Gateway",
-            dependencies: ["Locks", "Cluster", "Hosting", "Orders", "EventLoop", "Transport", "RPC", "ServiceStubs", "Protos", "JSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Locks", "Cluster", "Hosting", "Orders", "EventLoop", "Transport", "Transcoding", "RPC", "ServiceStubs", "Protos", "JSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
             swiftSettings: releaseSettings),
+
+        // MARK: HTTP/JSON
+        // gRPC methods over HTTP/1.1 and JSON by their google.api.http bindings (grpc-gateway's rules): path
+        // templates, bodies, query parameters, errors as google.rpc.Status JSON, server streams as NDJSON.
+        .target(name: "Transcoding", dependencies: ["HTTP1", "JSON", "ProtoCodec", "ProtoJSON", "RPC", "Transport"]),
 
         // MARK: Load harness
         // `tradewire load`: closed- and open-loop load on any gRPC method, HdrHistogram latency, reports.
@@ -235,6 +240,7 @@ let package = Package(
         .target(name: "HTTP2TestSupport", dependencies: ["HTTP2", "EventLoop"], path: "Tests/HTTP2TestSupport"),
         .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "HTTP2TestSupport"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
+        .testTarget(name: "TranscodingTests", dependencies: ["Transcoding", "HTTP1", "JSON", "ProtoCodec", "Protos", "RPC"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC"]),
         .testTarget(name: "HashRingTests", dependencies: ["HashRing"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Transport", "RPC", "Protos", "ServiceStubs", "EventLoop", "Locks"]),

@@ -5,6 +5,7 @@ public import Hosting
 import Protos
 public import RPC
 public import Transport
+import Transcoding
 
 /// The ingestion gateway: API keys, the instrument table followed from market data, one command stream per
 /// processor node, and its gRPC service, run by a ``ServiceHost``. It keeps no state another instance needs, so
@@ -16,6 +17,8 @@ public final class GatewayServer: HostedService {
     public let readinessChecks: [ReadinessCheck]
     private let shared: GatewayShared
     private let marketData: Channel?
+    /// Market data for HTTP/JSON callers: their own key, not the mesh credential.
+    private let marketDataForClients: Channel?
 
     /// - Parameters:
     ///   - configPath: the cluster file, re-read when a node names a newer ring epoch.
@@ -53,8 +56,25 @@ public final class GatewayServer: HostedService {
         }
         // Orders are small: a PlaceOrders of 1,000 orders is about 100 KB.
         serverConfiguration.calls.maxReceiveMessageSize = Self.maxRequestMessage
+        let services: [any RPCService] = [GatewayService(shared: shared)]
+        // HTTP/JSON beside gRPC: the Gateway's methods served in this process (the same admission, limits and
+        // handlers as over HTTP/2), MarketData's forwarded to market data with the caller's key.
+        var backends: [String: any RPCClientTransport] = [
+            "tradewire.v1.Gateway": InMemoryTransport(services: services, context: InMemoryContext(loop: host.group.loops[0]),
+                                                      limits: serverConfiguration.calls, admission: serverConfiguration.admission)
+        ]
+        let group = host.group
+        marketDataForClients = try config.marketDataAddress.map { address in
+            guard let (host, port) = SocketAddressText.split(address) else { throw GatewayError("\(address) is not host:port") }
+            var configuration = ChannelConfiguration()
+            configuration.backoff = .mesh
+            return try Channel(host: host, port: port, configuration: configuration, group: group)
+        }
+        if let marketDataForClients { backends["tradewire.v1.MarketData"] = marketDataForClients }
+        serverConfiguration.http1 = try HTTPTranscoder(catalog: .protos, backends: backends)
+        serverConfiguration.http1Limits.maxBodyBytes = Self.maxRequestMessage
         self.serverConfiguration = serverConfiguration
-        rpcServices = [GatewayService(shared: shared)]
+        rpcServices = services
         readinessChecks = [ReadinessCheck("instruments") { shared.instruments.isEmpty ? "no instruments from market data yet" : nil }]
     }
 
@@ -78,6 +98,7 @@ public final class GatewayServer: HostedService {
     /// Closes the channel to market data and the streams to the nodes.
     public func close() async {
         await marketData?.shutdown()
+        await marketDataForClients?.shutdown()
         await shared.cluster.close()
     }
 }

@@ -76,11 +76,15 @@ public final class Telemetry: Sendable {
         return current.compactMap { entry in entry.check().map { "\(entry.name): \($0)" } }
     }
 
-    /// Observes `configuration`'s server and answers HTTP/1.1 on its port (``respond(to:)``).
+    /// Observes `configuration`'s server and answers HTTP/1.1 on its port: `/metrics`, `/healthz` and `/readyz`
+    /// (``respond(to:)``), then whatever HTTP the server already serves (a service's HTTP/JSON API).
     public func instrument(_ configuration: inout ServerConfiguration) {
         configuration.observer = ServerMetrics(factory: factory)
-        configuration.http1 = TelemetryHTTP(telemetry: self)
+        configuration.http1 = TelemetryHTTP(telemetry: self, next: configuration.http1)
     }
+
+    /// The paths ``respond(to:)`` answers.
+    public static let paths: Set<Substring> = ["/metrics", "/healthz", "/readyz"]
 
     /// `GET /metrics`, `/healthz`, `/readyz`; anything else 404, other methods 405.
     public func respond(to request: HTTP1Request) -> HTTP1Response {
@@ -104,11 +108,17 @@ public final class Telemetry: Sendable {
     }
 }
 
-/// The operational endpoints alone on a server's HTTP/1.1 side.
+/// The operational endpoints in front of a server's own HTTP/1.1 service, if it has one.
 struct TelemetryHTTP: HTTP1Service {
     let telemetry: Telemetry
+    let next: (any HTTP1Service)?
 
     func serve(_ request: HTTP1Request, _ responder: HTTP1Responder) async {
+        if let next, !Telemetry.paths.contains(request.path) { return await next.serve(request, responder) }
         responder.respond(telemetry.respond(to: request))
+    }
+
+    func refusal(_ error: HTTP1Error) -> HTTP1Response {
+        next?.refusal(error) ?? HTTP1Response(status: error.status, text: error.message + "\n")
     }
 }

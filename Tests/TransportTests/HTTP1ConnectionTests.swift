@@ -3,6 +3,7 @@ import HTTP1
 import Protos
 import Synchronization
 import Testing
+import TestSupport
 import Transport
 
 /// HTTP/1.1 on the gRPC port over real sockets: keep-alive and pipelining, 100-continue, streamed (chunked)
@@ -122,58 +123,5 @@ struct HTTP1ConnectionTests {
             #expect(text.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(text)")
             #expect(text.contains("HTTP/1.1 400 Bad Request\r\n") && text.contains("connection: close"), "\(text)")
         }
-    }
-}
-
-/// A blocking TCP client on 127.0.0.1 (5 s receive timeout) for raw HTTP/1.1.
-final class PlainSocket {
-    private let fd: Int32
-    private var received: [UInt8] = []
-
-    init(port: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        guard connected else { throw POSIXError(.ECONNREFUSED) }
-    }
-
-    deinit { Glibc.close(fd) }
-
-    func send(_ text: String) {
-        let bytes = Array(text.utf8)
-        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-    }
-
-    func close() { shutdown(fd, Int32(SHUT_RDWR)) }
-
-    /// Reads until `marker` has arrived (or the timeout) and returns everything up to and including it.
-    func read(until marker: String) -> String {
-        let pattern = Array(marker.utf8)
-        while received.firstRange(of: pattern) == nil, receive() {}
-        guard let range = received.firstRange(of: pattern) else { return String(decoding: received, as: UTF8.self) }
-        defer { received.removeFirst(range.upperBound) }
-        return String(decoding: received[..<range.upperBound], as: UTF8.self)
-    }
-
-    /// Everything until the server closes (or the timeout).
-    func readUntilClosed() -> String {
-        while receive() {}
-        defer { received.removeAll() }
-        return String(decoding: received, as: UTF8.self)
-    }
-
-    private func receive() -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        guard count > 0 else { return false }
-        received += buffer[0..<count]
-        return true
     }
 }

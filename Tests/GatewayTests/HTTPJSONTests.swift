@@ -1,0 +1,85 @@
+import JSON
+import Testing
+import TestSupport
+
+/// HTTP/JSON on the gateway's port, as curl or a browser would use it, against a real cluster: the Gateway's
+/// methods transcoded in process, MarketData's forwarded with the caller's key, errors as google.rpc.Status JSON,
+/// executions as newline-delimited JSON — and gRPC unaffected on the same port.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct HTTPJSONTests {
+    static func request(_ socket: PlainSocket, _ method: String, _ target: String, key: String?, body: String? = nil,
+                        headers: [String] = []) -> (status: Int, headers: [String: String], json: JSONValue?)?
+    {
+        var text = "\(method) \(target) HTTP/1.1\r\nHost: gateway\r\n"
+        if let key { text += "Authorization: Bearer \(key)\r\n" }
+        for header in headers { text += header + "\r\n" }
+        if let body { text += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
+        socket.send(text + "\r\n" + (body ?? ""))
+        guard let response = socket.response() else { return nil }
+        return (response.status, response.headers, try? JSONValue.parse(response.body))
+    }
+
+    @Test func ordersOverHTTPJSONFromPlaceToCancelWithErrorsAndAStream() async throws {
+        try await GatewayCluster.with { cluster in
+            let key = cluster.keys["alice"]!
+            let socket = try PlainSocket(port: cluster.port)  // One keep-alive connection for all of it.
+            let order = """
+                {"order": {"clientOrderId": "h-1", "symbol": "BOLT", "side": "SIDE_BUY", "type": "ORDER_TYPE_LIMIT",
+                 "timeInForce": "TIME_IN_FORCE_GTC", "quantity": {"units": "3"}, "price": {"units": "4900", "scale": 2}}}
+                """
+            let placed = try #require(Self.request(socket, "POST", "/v1/orders", key: key, body: order))
+            #expect(placed.status == 200 && placed.headers["content-type"] == "application/json")
+            let orderID = try #require(placed.json?["order"]?["orderId"]?["value"]?.stringValue)
+            #expect(placed.json?["order"]?["status"]?.stringValue == "ORDER_STATUS_ACCEPTED")
+
+            let again = try #require(Self.request(socket, "POST", "/v1/orders", key: key, body: order))
+            #expect(again.json?["duplicate"] == .bool(true) && again.json?["order"]?["orderId"]?["value"]?.stringValue == orderID,
+                    "the same client order id is the same order")
+
+            let byID = try #require(Self.request(socket, "GET", "/v1/orders/\(orderID)", key: key))
+            #expect(byID.status == 200 && byID.json?["clientOrderId"]?.stringValue == "h-1")
+            let list = try #require(Self.request(socket, "GET", "/v1/orders?symbol=BOLT&statuses=ORDER_STATUS_ACCEPTED&page_size=10", key: key))
+            #expect(list.json?["orders"]?.arrayValue?.count == 1)
+            let quote = try #require(Self.request(socket, "GET", "/v1/quotes/BOLT", key: key))
+            #expect(quote.status == 200 && quote.json?["symbol"]?.stringValue == "BOLT", "MarketData through the gateway")
+
+            let cancelled = try #require(Self.request(socket, "POST", "/v1/orders/client/h-1:cancel", key: key))
+            #expect(cancelled.status == 200)
+            #expect(["ORDER_STATUS_PENDING_CANCEL", "ORDER_STATUS_CANCELLED"].contains(cancelled.json?["order"]?["status"]?.stringValue ?? ""))
+
+            // Errors: the gRPC status as JSON, under grpc-gateway's HTTP status, with the details.
+            let invalid = try #require(Self.request(socket, "POST", "/v1/orders", key: key, body: #"{"order": {"symbol": "NOPE"}}"#))
+            #expect(invalid.status == 400 && invalid.json?["code"]?.int64Value == 3)
+            let violations = invalid.json?["details"]?.arrayValue?.first?["fieldViolations"]?.arrayValue ?? []
+            #expect(violations.contains { $0["field"]?.stringValue == "order.symbol" }, "\(String(describing: invalid.json))")
+            let anonymous = try #require(Self.request(socket, "GET", "/v1/orders", key: nil))
+            #expect(anonymous.status == 401 && anonymous.headers["www-authenticate"] == "Bearer" && anonymous.json?["code"]?.int64Value == 16)
+            let someoneElses = try #require(Self.request(socket, "GET", "/v1/orders/\(orderID)", key: cluster.keys["bob"]!))
+            #expect(someoneElses.status == 403)
+            let wrongMethod = try #require(Self.request(socket, "DELETE", "/v1/orders", key: key))
+            #expect(wrongMethod.status == 405 && wrongMethod.headers["allow"] == "GET, POST")
+            let nowhere = try #require(Self.request(socket, "GET", "/v2/nothing", key: key))
+            #expect(nowhere.status == 404 && nowhere.json?["code"]?.int64Value == 5)
+            let halted = try #require(Self.request(socket, "GET", "/metrics", key: nil))
+            #expect(halted.status == 200, "the operational endpoints stay on the same port")
+
+            // The account's executions as newline-delimited JSON, from the beginning, until the client leaves.
+            let stream = try PlainSocket(port: cluster.port)
+            stream.send("GET /v1/executions?from_beginning=true HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer \(key)\r\n\r\n")
+            #expect(stream.read(until: "\r\n\r\n").contains("content-type: application/x-ndjson"))
+            var lines: [JSONValue] = []
+            while lines.count < 3 {
+                guard let size = stream.chunkSize(), size > 0, let chunk = stream.bytes(size + 2) else { break }
+                let line = String(decoding: chunk.dropLast(3), as: UTF8.self)
+                guard let json = try? JSONValue.parse(line) else {
+                    Issue.record("not a JSON line: \(line)")
+                    break
+                }
+                lines.append(json)
+            }
+            #expect(lines.first?["result"]?["clientOrderId"]?.stringValue == "h-1", "\(lines)")
+            #expect(lines.allSatisfy { $0["result"]?["cursor"]?.stringValue != nil })
+            stream.close()
+        }
+    }
+}
