@@ -71,7 +71,7 @@ public final class GatewayServer: HostedService {
             return try Channel(host: host, port: port, configuration: configuration, group: group)
         }
         if let marketDataForClients { backends["tradewire.v1.MarketData"] = marketDataForClients }
-        serverConfiguration.http1 = try HTTPTranscoder(catalog: .protos, backends: backends)
+        serverConfiguration.http1 = try HTTPTranscoder(catalog: .protos, backends: backends, openAPI: OpenAPIDocument.json)
         serverConfiguration.http1Limits.maxBodyBytes = Self.maxRequestMessage
         self.serverConfiguration = serverConfiguration
         rpcServices = services

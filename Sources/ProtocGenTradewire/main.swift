@@ -4,7 +4,8 @@
 //
 // Parameters: `c_module=NAME`, the C module holding protoc-c's output for the same files; `mode=services` writes
 // the services (server protocols and clients, `*.grpc.swift`) instead of the messages (`*.pb.swift`);
-// `catalog=NAME` also writes `ProtoCatalog.NAME`, every message and method of the files, in `ProtoCatalog+NAME.swift`.
+// `catalog=NAME` also writes `ProtoCatalog.NAME`, every message and method of the files, in `ProtoCatalog+NAME.swift`,
+// and, when methods have google.api.http bindings, their OpenAPI 3.0 document in `OpenAPIDocument.swift`.
 import CProtobufC
 import CProtocPlugin
 
@@ -92,6 +93,11 @@ func generate(_ request: UnsafeMutablePointer<Google__Protobuf__Compiler__CodeGe
     }
     if !services, let catalog = parameters.first(where: { $0.first == "catalog" && $0.count == 2 })?[1] {
         output.append(("ProtoCatalog+\(catalog).swift", try CatalogGenerator(files: generated, types: types).generate(name: catalog)))
+        var openAPI = OpenAPIGenerator(files: generated, types: types)
+        let document = try openAPI.generate(title: "Tradewire")
+        if generated.contains(where: { $0.services.contains { $0.methods.contains { !$0.httpRules.isEmpty } } }) {
+            output.append(("OpenAPIDocument.swift", document))
+        }
     }
     return output
 }

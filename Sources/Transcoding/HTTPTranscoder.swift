@@ -26,13 +26,17 @@ public final class HTTPTranscoder: HTTP1Service {
     let fallback: (any HTTP1Service)?
     /// Unary calls' deadline.
     let timeout: Duration
+    /// The OpenAPI document served at `/openapi.json`.
+    let openAPI: [UInt8]?
 
     /// - Parameters:
     ///   - backends: where each service's calls go, by full name (`tradewire.v1.Gateway`); methods of other
     ///     services are not served.
+    ///   - openAPI: the document to serve at `GET /openapi.json` (the generated `OpenAPIDocument.json`).
     public init(catalog: ProtoCatalog, backends: [String: any RPCClientTransport], fallback: (any HTTP1Service)? = nil,
-                timeout: Duration = .seconds(30)) throws(TemplateError)
+                timeout: Duration = .seconds(30), openAPI: String? = nil) throws(TemplateError)
     {
+        self.openAPI = openAPI.map { Array($0.utf8) }
         var routes: [Route] = []
         for method in catalog.methods.values.sorted(by: { $0.path < $1.path }) where !method.clientStreaming {
             let parts = method.path.dropFirst().split(separator: "/")
@@ -55,6 +59,9 @@ public final class HTTPTranscoder: HTTP1Service {
     }
 
     public func serve(_ request: HTTP1Request, _ responder: HTTP1Responder) async {
+        if request.path == "/openapi.json", let openAPI, request.method == "GET" || request.method == "HEAD" {
+            return responder.respond(HTTP1Response(status: 200, contentType: "application/json", body: openAPI))
+        }
         var pathMatches: [(route: Route, values: [(fieldPath: [String], value: String)])] = []
         for route in routes {
             if let values = route.template.match(request.path) { pathMatches.append((route, values)) }

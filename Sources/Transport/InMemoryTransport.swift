@@ -9,7 +9,8 @@ public import RPC
 /// backpressure, limits, admission — is the same code a TCP connection runs.
 ///
 /// Time is `clock`'s: a ``ManualClock`` makes deadlines fire when a test advances it, not when a wall clock does.
-/// For the middle test tier (tests of services and of the call layer without the OS); not for production use.
+/// Two uses: the middle test tier (services and the call layer without the OS, on a manual clock), and calls a
+/// process makes to its own services without a socket (the gateway's HTTP/JSON API, on the monotonic clock).
 public final class InMemoryTransport: RPCClientTransport, Sendable {
     public let context: InMemoryContext
     let router: RPCRouter

@@ -60,8 +60,10 @@ struct HTTPJSONTests {
             #expect(wrongMethod.status == 405 && wrongMethod.headers["allow"] == "GET, POST")
             let nowhere = try #require(Self.request(socket, "GET", "/v2/nothing", key: key))
             #expect(nowhere.status == 404 && nowhere.json?["code"]?.int64Value == 5)
-            let halted = try #require(Self.request(socket, "GET", "/metrics", key: nil))
-            #expect(halted.status == 200, "the operational endpoints stay on the same port")
+            let metrics = try #require(Self.request(socket, "GET", "/metrics", key: nil))
+            #expect(metrics.status == 200, "the operational endpoints stay on the same port")
+            let openAPI = try #require(Self.request(socket, "GET", "/openapi.json", key: nil))
+            #expect(openAPI.json?["paths"]?["/v1/orders/{order.order_id.value}:cancel"]?["post"]?["operationId"]?.stringValue == "Gateway_CancelOrder")
 
             // The account's executions as newline-delimited JSON, from the beginning, until the client leaves.
             let stream = try PlainSocket(port: cluster.port)
