@@ -54,6 +54,8 @@ struct OpenAPIGenerator {
     }
 
     /// `/v1/orders/{order.order_id.value}:cancel` as OpenAPI writes it (variables without their `=segments`).
+    /// Path parameters are named by their field path with `_` for `.` (`order_order_id_value`): tools that fill
+    /// templates with format strings read a dot as attribute access.
     static func openAPIPath(_ pattern: String) -> String {
         var result = ""
         var inVariable = false
@@ -67,7 +69,7 @@ struct OpenAPIGenerator {
                 skipping = false
             default: break
             }
-            if !skipping { result.append(character) }
+            if !skipping { result.append(inVariable && character == "." ? "_" : character) }
         }
         return result
     }
@@ -87,8 +89,8 @@ struct OpenAPIGenerator {
         let bound = Self.variables(rule.pattern)
         for variable in bound {
             let schema = try scalarSchema(atPath: variable, in: input)
-            parameters.append(.object([("name", .string(variable.joined(separator: "."))), ("in", .string("path")), ("required", .bool(true)),
-                                       ("schema", schema)]))
+            parameters.append(.object([("name", .string(variable.joined(separator: "_"))), ("in", .string("path")), ("required", .bool(true)),
+                                       ("description", .string("The request's \(variable.joined(separator: "."))")), ("schema", schema)]))
         }
         if rule.body != "*" {
             for (path, schema) in try queryFields(input, prefix: [], depth: 0) where !bound.contains(path) && path.first != rule.body {

@@ -63,7 +63,7 @@ struct HTTPJSONTests {
             let metrics = try #require(Self.request(socket, "GET", "/metrics", key: nil))
             #expect(metrics.status == 200, "the operational endpoints stay on the same port")
             let openAPI = try #require(Self.request(socket, "GET", "/openapi.json", key: nil))
-            #expect(openAPI.json?["paths"]?["/v1/orders/{order.order_id.value}:cancel"]?["post"]?["operationId"]?.stringValue == "Gateway_CancelOrder")
+            #expect(openAPI.json?["paths"]?["/v1/orders/{order_order_id_value}:cancel"]?["post"]?["operationId"]?.stringValue == "Gateway_CancelOrder")
 
             // The account's executions as newline-delimited JSON, from the beginning, until the client leaves.
             let stream = try PlainSocket(port: cluster.port)

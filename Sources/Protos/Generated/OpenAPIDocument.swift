@@ -31,6 +31,7 @@ public enum OpenAPIDocument {
             "name": "batch_id",
             "in": "path",
             "required": true,
+            "description": "The request's batch_id",
             "schema": {
               "type": "string"
             }
@@ -158,6 +159,7 @@ public enum OpenAPIDocument {
             "name": "symbol",
             "in": "path",
             "required": true,
+            "description": "The request's symbol",
             "schema": {
               "type": "string"
             }
@@ -208,6 +210,7 @@ public enum OpenAPIDocument {
             "name": "symbol",
             "in": "path",
             "required": true,
+            "description": "The request's symbol",
             "schema": {
               "type": "string"
             }
@@ -368,6 +371,7 @@ public enum OpenAPIDocument {
             "name": "symbol",
             "in": "path",
             "required": true,
+            "description": "The request's symbol",
             "schema": {
               "type": "string"
             }
@@ -521,7 +525,7 @@ public enum OpenAPIDocument {
         }
       }
     },
-    "/v1/orders/client/{order.client_order_id}": {
+    "/v1/orders/client/{order_client_order_id}": {
       "get": {
         "operationId": "Gateway_GetOrder_2",
         "tags": [
@@ -529,9 +533,10 @@ public enum OpenAPIDocument {
         ],
         "parameters": [
           {
-            "name": "order.client_order_id",
+            "name": "order_client_order_id",
             "in": "path",
             "required": true,
+            "description": "The request's order.client_order_id",
             "schema": {
               "type": "string"
             }
@@ -575,9 +580,10 @@ public enum OpenAPIDocument {
         "description": "Changes price and/or quantity of a working LIMIT order. Risk checks the new terms exactly as a new order's (the order's current hold counted as released): refused, the call fails FAILED_PRECONDITION with ErrorInfo naming the RejectReason and the order keeps its terms. Approved, the response's order carries pending_price/pending_quantity (FIX PendingReplace) until the book applies it (a REPLACED report). One replace at a time: another while one is pending is FAILED_PRECONDITION, ErrorInfo reason ALREADY_PENDING. Lowering the quantity keeps time priority; a new price or a larger quantity loses it.",
         "parameters": [
           {
-            "name": "order.client_order_id",
+            "name": "order_client_order_id",
             "in": "path",
             "required": true,
+            "description": "The request's order.client_order_id",
             "schema": {
               "type": "string"
             }
@@ -617,7 +623,7 @@ public enum OpenAPIDocument {
         }
       }
     },
-    "/v1/orders/client/{order.client_order_id}:cancel": {
+    "/v1/orders/client/{order_client_order_id}:cancel": {
       "post": {
         "operationId": "Gateway_CancelOrder_2",
         "tags": [
@@ -626,9 +632,10 @@ public enum OpenAPIDocument {
         "description": "Requests a cancel; the order is PENDING_CANCEL or CANCELLED in the response.",
         "parameters": [
           {
-            "name": "order.client_order_id",
+            "name": "order_client_order_id",
             "in": "path",
             "required": true,
+            "description": "The request's order.client_order_id",
             "schema": {
               "type": "string"
             }
@@ -665,7 +672,7 @@ public enum OpenAPIDocument {
         }
       }
     },
-    "/v1/orders/{order.order_id.value}": {
+    "/v1/orders/{order_order_id_value}": {
       "get": {
         "operationId": "Gateway_GetOrder",
         "tags": [
@@ -673,9 +680,10 @@ public enum OpenAPIDocument {
         ],
         "parameters": [
           {
-            "name": "order.order_id.value",
+            "name": "order_order_id_value",
             "in": "path",
             "required": true,
+            "description": "The request's order.order_id.value",
             "schema": {
               "type": "string"
             }
@@ -719,9 +727,10 @@ public enum OpenAPIDocument {
         "description": "Changes price and/or quantity of a working LIMIT order. Risk checks the new terms exactly as a new order's (the order's current hold counted as released): refused, the call fails FAILED_PRECONDITION with ErrorInfo naming the RejectReason and the order keeps its terms. Approved, the response's order carries pending_price/pending_quantity (FIX PendingReplace) until the book applies it (a REPLACED report). One replace at a time: another while one is pending is FAILED_PRECONDITION, ErrorInfo reason ALREADY_PENDING. Lowering the quantity keeps time priority; a new price or a larger quantity loses it.",
         "parameters": [
           {
-            "name": "order.order_id.value",
+            "name": "order_order_id_value",
             "in": "path",
             "required": true,
+            "description": "The request's order.order_id.value",
             "schema": {
               "type": "string"
             }
@@ -761,7 +770,7 @@ public enum OpenAPIDocument {
         }
       }
     },
-    "/v1/orders/{order.order_id.value}:cancel": {
+    "/v1/orders/{order_order_id_value}:cancel": {
       "post": {
         "operationId": "Gateway_CancelOrder",
         "tags": [
@@ -770,9 +779,10 @@ public enum OpenAPIDocument {
         "description": "Requests a cancel; the order is PENDING_CANCEL or CANCELLED in the response.",
         "parameters": [
           {
-            "name": "order.order_id.value",
+            "name": "order_order_id_value",
             "in": "path",
             "required": true,
+            "description": "The request's order.order_id.value",
             "schema": {
               "type": "string"
             }
@@ -922,6 +932,7 @@ public enum OpenAPIDocument {
             "name": "symbol",
             "in": "path",
             "required": true,
+            "description": "The request's symbol",
             "schema": {
               "type": "string"
             }
@@ -1023,6 +1034,7 @@ public enum OpenAPIDocument {
             "name": "symbol",
             "in": "path",
             "required": true,
+            "description": "The request's symbol",
             "schema": {
               "type": "string"
             }
