@@ -24,11 +24,14 @@ from grpc_tools import protoc
 def compile_protos(proto_dir):
     out = tempfile.mkdtemp(prefix="tradewire-py-")
     files = [
+        "google/api/http.proto", "google/api/annotations.proto",
         "tradewire/v1/common.proto", "tradewire/v1/order.proto", "tradewire/v1/gateway.proto",
         "google/rpc/status.proto", "google/rpc/error_details.proto", "grpc/testing/messages.proto",
         "grpc/health/v1/health.proto", "tradewire/testing/v1/fields.proto",
     ]
-    if protoc.main(["protoc", "-I" + proto_dir, "--python_out=" + out] + files) != 0:
+    # grpcio-tools' own copy of descriptor.proto, which google/api/annotations.proto imports.
+    include = os.path.join(os.path.dirname(protoc.__file__), "_proto")
+    if protoc.main(["protoc", "-I" + proto_dir, "-I" + include, "--python_out=" + out] + files) != 0:
         sys.exit("protoc failed")
     sys.path.insert(0, out)
     return out
