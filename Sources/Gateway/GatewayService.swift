@@ -87,7 +87,7 @@ struct GatewayService: Tradewire_V1_Gateway.ServiceProtocol {
             violations.append(.init(field: "page_token", description_p: "is not one this API gave"))
         }
         if !request.symbol.isEmpty, !OrderBounds.isSymbol(request.symbol) {
-            violations.append(.init(field: "symbol", description_p: "is 1–16 characters of A–Z, 0–9, '.', '_', '-'"))
+            violations.append(.init(field: "symbol", description_p: "is not \(OrderBounds.symbolRule)"))
         }
         if request.statuses.contains(where: { !(1...8).contains($0.rawValue) }) || request.statuses.count > 64 {
             violations.append(.init(field: "statuses", description_p: "names OrderStatus values only (at most 64 entries)"))

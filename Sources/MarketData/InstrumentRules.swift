@@ -5,14 +5,14 @@ import RPC
 
 /// What makes an instrument valid, and symbols well-formed.
 enum InstrumentRules {
-    /// 1–16 characters of [A-Z0-9._-].
+    /// ``OrderBounds/symbolRule``.
     static func isSymbol(_ text: String) -> Bool { OrderBounds.isSymbol(text) }
 
     /// Throws INVALID_ARGUMENT naming the first field that is wrong.
     static func validate(_ instrument: Tradewire_V1_Instrument) throws(RPCError) {
         func invalid(_ text: String) -> RPCError { RPCError(code: .invalidArgument, message: "instrument \(Echo.quote(instrument.symbol)): \(text)") }
         guard isSymbol(instrument.symbol) else {
-            throw RPCError(code: .invalidArgument, message: "symbol \(Echo.quote(instrument.symbol)) must be 1–16 characters of A–Z, 0–9, '.', '_' or '-'")
+            throw RPCError(code: .invalidArgument, message: "symbol \(Echo.quote(instrument.symbol)) is not \(OrderBounds.symbolRule)")
         }
         if let problem = OrderBounds.problem(
             priceScale: instrument.priceScale, quantityScale: instrument.quantityScale, maxPrice: instrument.maxPrice?.units ?? 0,

@@ -1,5 +1,6 @@
 import Cluster
 import EventLoop
+import Orders
 import Protos
 import RPC
 import ServiceStubs
@@ -20,7 +21,7 @@ struct MarketDataService: Tradewire_V1_MarketData.ServiceProtocol {
 
     private static func symbol(_ text: String) throws(RPCError) -> String {
         guard InstrumentRules.isSymbol(text) else {
-            throw RPCError(code: .invalidArgument, message: "symbol \(Echo.quote(text)) must be 1–16 characters of A–Z, 0–9, '.', '_' or '-'")
+            throw RPCError(code: .invalidArgument, message: "symbol \(Echo.quote(text)) is not \(OrderBounds.symbolRule)")
         }
         return text
     }

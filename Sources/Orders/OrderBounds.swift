@@ -40,11 +40,17 @@ public enum OrderBounds {
         return nil
     }
 
-    /// A symbol: 1–16 characters of [A-Z0-9._-] (the instrument registry's rule; nodes check it too).
+    /// A symbol: ``symbolRule`` (the instrument registry's rule; gateways and nodes check it too). `/` is for pairs
+    /// (`BTC/USD`); in an HTTP path it is sent as `%2F`.
     public static func isSymbol(_ text: some StringProtocol) -> Bool {
         (1...16).contains(text.utf8.count)
-            && text.utf8.allSatisfy { (0x41...0x5a).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2e || $0 == 0x5f || $0 == 0x2d }
+            && text.utf8.allSatisfy {
+                (0x41...0x5a).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2e || $0 == 0x5f || $0 == 0x2d || $0 == 0x2f
+            }
     }
+
+    /// What ``isSymbol(_:)`` accepts, for error messages.
+    public static let symbolRule = "1–16 characters of A–Z, 0–9, '.', '_', '-' or '/'"
 
     /// Identifiers that travel between services (order ids, client order ids, accounts, batch ids): 1–64
     /// printable ASCII characters without spaces.

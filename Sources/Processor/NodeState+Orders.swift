@@ -354,7 +354,7 @@ extension NodeState {
     static func validate(_ place: Tradewire_V1_PlaceCommand) -> String? {
         guard let order = place.order else { return "place needs an order" }
         guard OrderBounds.isIdentifier(place.account) else { return "place needs an account of 1–64 printable ASCII characters" }
-        guard OrderBounds.isSymbol(order.symbol) else { return "the order needs a symbol of 1–16 characters of A–Z, 0–9, '.', '_', '-'" }
+        guard OrderBounds.isSymbol(order.symbol) else { return "the order needs a symbol of \(OrderBounds.symbolRule)" }
         if !order.clientOrderID.isEmpty, !OrderBounds.isIdentifier(order.clientOrderID) { return "client_order_id is at most 64 printable ASCII characters" }
         if !place.batchID.isEmpty, !OrderBounds.isIdentifier(place.batchID) { return "batch_id is at most 64 printable ASCII characters" }
         if place.idempotencyKey.utf8.count > 256 { return "the idempotency key is at most 256 bytes" }

@@ -180,7 +180,7 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
         var query = OrderQuery(account: request.account)
         query.statuses = try Self.statuses(request.statuses)
         guard request.symbol.isEmpty || OrderBounds.isSymbol(request.symbol) else {
-            throw RPCError(code: .invalidArgument, message: "symbol is 1–16 characters of A–Z, 0–9, '.', '_', '-'")
+            throw RPCError(code: .invalidArgument, message: "symbol is not \(OrderBounds.symbolRule)")
         }
         query.symbol = request.symbol
         guard request.batchID.isEmpty || OrderBounds.isIdentifier(request.batchID) else {

@@ -13,8 +13,11 @@ import Telemetry
 /// The three files are created with mode 0600. Made once; later runs reuse them, so
 /// orders, positions and candles survive a restart.
 struct LocalSetup {
-    /// Demo instruments: symbol and starting reference price in cents.
-    static let instruments: [(symbol: String, cents: Int)] = [("ACME", 10_000), ("BOLT", 5_000), ("ZETA", 25_000)]
+    /// Demo instruments: symbol, starting reference price in cents, and quantity scale (shares in whole units,
+    /// crypto pairs in 10^-8).
+    static let instruments: [(symbol: String, cents: Int, quantityScale: Int)] = [
+        ("ACME", 10_000, 0), ("BOLT", 5_000, 0), ("ZETA", 25_000, 0), ("BTC/USD", 4_500_000, 8), ("ETH/USD", 250_000, 8),
+    ]
     /// Two accounts, so that a first order has somebody to trade with (the client commands use the first unless
     /// told `--account`), and eight for load that wants an account per session (`tools/bench-e2e --client
     /// order-entry`: every session of an account hears all of its reports).
@@ -37,10 +40,13 @@ struct LocalSetup {
         let mesh = RandomBytes.hex(24)
         let nodes = (1...3).map { "{\"id\": \"p\($0)\", \"address\": \"\(address(2 + $0))\"}" }
         let instrumentList = Self.instruments.map { instrument in
-            """
-                {"symbol": "\(instrument.symbol)", "quoteCurrency": "USD", "priceScale": 2, "quantityScale": 0,
-                 "tickSize": {"units": "1", "scale": 2}, "lotSize": {"units": "1"}, "minQuantity": {"units": "1"},
-                 "maxQuantity": {"units": "100000"}, "priceBandBps": 1000, "status": "INSTRUMENT_STATUS_TRADING"}
+            // Shares: 1 to 100,000. Pairs: 0.00000001 to 100.
+            let scale = instrument.quantityScale
+            let maxQuantity = scale == 0 ? "100000" : "10000000000"
+            return """
+                {"symbol": "\(instrument.symbol)", "quoteCurrency": "USD", "priceScale": 2, "quantityScale": \(scale),
+                 "tickSize": {"units": "1", "scale": 2}, "lotSize": {"units": "1", "scale": \(scale)}, "minQuantity": {"units": "1", "scale": \(scale)},
+                 "maxQuantity": {"units": "\(maxQuantity)", "scale": \(scale)}, "priceBandBps": 1000, "status": "INSTRUMENT_STATUS_TRADING"}
             """
         }
         let prices = Self.instruments.map { "\"\($0.symbol)\": \($0.cents)" }.joined(separator: ", ")

@@ -352,7 +352,7 @@ public struct Tradewire_V1_Money: ProtoMessage {
 public struct Tradewire_V1_Instrument: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.Instrument"
 
-    /// Unique symbol, 1–16 characters of [A-Z0-9._-], e.g. "ACME".
+    /// Unique symbol, 1–16 characters of [A-Z0-9._-/], e.g. "ACME" or "BTC/USD".
     public var symbol: String = ""
     public var description_p: String = ""
 

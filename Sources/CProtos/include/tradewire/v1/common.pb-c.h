@@ -216,7 +216,7 @@ struct  Tradewire__V1__Instrument
 {
   ProtobufCMessage base;
   /*
-   * Unique symbol, 1–16 characters of [A-Z0-9._-], e.g. "ACME".
+   * Unique symbol, 1–16 characters of [A-Z0-9._-/], e.g. "ACME" or "BTC/USD".
    */
   char *symbol;
   char *description;
