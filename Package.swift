@@ -138,7 +138,7 @@ let package = Package(
         // The client-facing order API: API keys, validation, idempotent OrderIds, routing to the processor nodes.
         .target(
             name: "Gateway",
-            dependencies: ["Locks", "Cluster", "Hosting", "Orders", "EventLoop", "Transport", "Transcoding", "RPC", "ServiceStubs", "Protos", "JSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Locks", "Cluster", "Hosting", "Orders", "EventLoop", "Transport", "HTTP1", "Transcoding", "ProtoCodec", "RPC", "ServiceStubs", "Protos", "JSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
             swiftSettings: releaseSettings),
 
         // MARK: HTTP/JSON

@@ -5,6 +5,7 @@ public import Hosting
 import Protos
 public import RPC
 public import Transport
+import ServiceStubs
 import Transcoding
 
 /// The ingestion gateway: API keys, the instrument table followed from market data, one command stream per
@@ -71,7 +72,10 @@ public final class GatewayServer: HostedService {
             return try Channel(host: host, port: port, configuration: configuration, group: group)
         }
         if let marketDataForClients { backends["tradewire.v1.MarketData"] = marketDataForClients }
-        serverConfiguration.http1 = try HTTPTranscoder(catalog: .protos, backends: backends, openAPI: OpenAPIDocument.json)
+        let transcoder = try HTTPTranscoder(catalog: .protos, backends: backends, openAPI: OpenAPIDocument.json)
+        let telemetry = host.telemetry
+        serverConfiguration.http1 = SimpleOrderAPI(gateway: Tradewire_V1_Gateway.Client(backends["tradewire.v1.Gateway"]!), instruments: shared.instruments,
+                                                   transcoder: transcoder, unreadiness: { telemetry.unreadiness() })
         serverConfiguration.http1Limits.maxBodyBytes = Self.maxRequestMessage
         self.serverConfiguration = serverConfiguration
         rpcServices = services

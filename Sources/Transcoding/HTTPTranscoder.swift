@@ -22,7 +22,8 @@ public final class HTTPTranscoder: HTTP1Service {
     }
 
     let routes: [Route]
-    let json: ProtoJSON
+    /// The proto3 JSON mapping of the catalog's messages.
+    public let json: ProtoJSON
     let fallback: (any HTTP1Service)?
     /// Unary calls' deadline.
     let timeout: Duration
@@ -163,7 +164,7 @@ public final class HTTPTranscoder: HTTP1Service {
     }
 
     /// The caller's credentials and ids, as the gRPC API takes them (`X-Idempotency-Key` is `idempotency-key`).
-    static func metadata(_ request: HTTP1Request) -> Metadata {
+    public static func metadata(_ request: HTTP1Request) -> Metadata {
         var metadata = Metadata()
         for (name, value) in request.headers {
             switch name {
@@ -269,7 +270,8 @@ public final class HTTPTranscoder: HTTP1Service {
         return .object(["code": .number(error.code.rawValue), "message": .string(error.message)])
     }
 
-    func errorResponse(_ error: RPCError) -> HTTP1Response {
+    /// `error` as the JSON of google.rpc.Status with its details, under the HTTP status of its code.
+    public func errorResponse(_ error: RPCError) -> HTTP1Response {
         var response = HTTP1Response(status: Self.httpStatus(error.code), contentType: "application/json", body: Array(statusJSON(error).text().utf8))
         if error.code == .unauthenticated { response.head.headers.append(("www-authenticate", "Bearer")) }
         return response

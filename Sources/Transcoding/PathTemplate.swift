@@ -87,7 +87,7 @@ public struct PathTemplate: Sendable, Equatable, CustomStringConvertible {
 
     /// `text` with `%XX` decoded (nil when an escape is malformed or the result is not UTF-8); with
     /// `keepingSlashes`, `%2F` stays as it is.
-    static func percentDecoded(_ text: Substring, keepingSlashes: Bool) -> String? {
+    public static func percentDecoded(_ text: Substring, keepingSlashes: Bool) -> String? {
         var bytes: [UInt8] = []
         var iterator = Array(text.utf8)[...]
         while let byte = iterator.popFirst() {

@@ -84,4 +84,38 @@ struct HTTPJSONTests {
             stream.close()
         }
     }
+
+    @Test func theSimpleRESTShapeTakesDecimalsAndAnIdempotencyKey() async throws {
+        try await GatewayCluster.with { cluster in
+            let key = cluster.keys["bob"]!
+            let socket = try PlainSocket(port: cluster.port)
+            let body = #"{"symbol": "BOLT", "side": "BUY", "quantity": 3, "price": 49.5, "orderType": "LIMIT"}"#
+            let placed = try #require(Self.request(socket, "POST", "/api/orders", key: key, body: body, headers: ["X-Idempotency-Key: seed-1"]))
+            #expect(placed.status == 201, "\(String(describing: placed.json))")
+            #expect(placed.json?["price"]?.stringValue == "49.50" && placed.json?["quantity"]?.stringValue == "3")
+            #expect(placed.json?["status"]?.stringValue == "ACCEPTED" && placed.json?["side"]?.stringValue == "BUY")
+            let id = try #require(placed.json?["orderId"]?.stringValue)
+            let retried = try #require(Self.request(socket, "POST", "/api/orders", key: key, body: body, headers: ["X-Idempotency-Key: seed-1"]))
+            #expect(retried.status == 200 && retried.json?["orderId"]?.stringValue == id && retried.json?["duplicate"] == .bool(true))
+
+            let tooFine = try #require(Self.request(socket, "POST", "/api/orders", key: key,
+                                                    body: #"{"symbol": "BOLT", "side": "BUY", "quantity": 1, "price": "49.505"}"#))
+            #expect(tooFine.status == 400 && tooFine.json?["message"]?.stringValue?.contains("at most 2 decimals") == true)
+            let unknownField = try #require(Self.request(socket, "POST", "/api/orders", key: key, body: #"{"symbol": "BOLT", "sied": "BUY"}"#))
+            #expect(unknownField.status == 400)
+
+            let batch = #"{"orders": [{"symbol": "BOLT", "side": "SELL", "quantity": "2", "price": "60"}, {"symbol": "NOPE", "side": "BUY", "quantity": 1, "price": 1}]}"#
+            let placedBatch = try #require(Self.request(socket, "POST", "/api/v1/orders", key: key, body: batch, headers: ["Idempotency-Key: batch-1"]))
+            let results = placedBatch.json?["results"]?.arrayValue ?? []
+            #expect(placedBatch.status == 200 && results.count == 2 && placedBatch.json?["batchId"]?.stringValue == "batch-1")
+            #expect(results.first?["status"]?.stringValue == "ACCEPTED" && results.last?["error"]?["code"]?.int64Value == 3, "\(results)")
+
+            let fetched = try #require(Self.request(socket, "GET", "/api/v1/orders/\(id)", key: key))
+            #expect(fetched.status == 200 && fetched.json?["orderId"]?.stringValue == id)
+            let totals = try #require(Self.request(socket, "GET", "/api/v1/reconcile/batch-1", key: key))
+            #expect(totals.status == 200 && totals.json?["totalOrders"]?.int64Value == 1, "\(String(describing: totals.json))")
+            let health = try #require(Self.request(socket, "GET", "/health", key: nil))
+            #expect(health.status == 200 && health.json?["status"]?.stringValue == "ok")
+        }
+    }
 }
