@@ -64,6 +64,16 @@ public struct HTTP1Parser: Sendable {
         bytes.withUnsafeBytes { append($0) }
     }
 
+    /// The bytes after the last request returned, removed: what follows an upgrade is another protocol's.
+    public mutating func takeBuffered() -> [UInt8] {
+        defer {
+            buffer.removeAll()
+            offset = 0
+            headScanned = 0
+        }
+        return Array(buffer[offset...])
+    }
+
     /// The next event the bytes so far make, or nil until more arrive. After an error the connection's framing is
     /// lost: answer the error and close.
     public mutating func next() throws(HTTP1Error) -> Event? {

@@ -16,6 +16,7 @@ extension ServerConnection {
     /// Bytes read before the connection is known to speak HTTP/2, or once it is known to speak HTTP/1.1.
     func receiveBeforeHTTP2(_ bytes: UnsafeRawBufferPointer) throws {
         if let exchange = http1 {
+            if let webSocket = exchange.webSocket { return receiveWebSocket(bytes, webSocket) }
             guard !exchange.closing else { return }  // Answered an error or a close: the rest is dropped.
             exchange.parser.append(bytes)
             serveNextHTTP1()
@@ -113,17 +114,20 @@ extension ServerConnection {
     /// A graceful shutdown: an idle HTTP/1.1 connection closes now, a busy one after its answer.
     func drainHTTP1() {
         guard let exchange = http1 else { return }
+        if let webSocket = exchange.webSocket { return webSocket.close(code: 1001, reason: "the server is shutting down") }
         if exchange.current == nil { closeWhenFlushed() }
     }
 
     /// After a flush: a streamed answer waiting for room may write again.
     func http1OutputDrained() {
+        http1?.webSocket?.outputDrained()
         guard let responder = http1?.current, output.unsent < configuration.connectionOutputLimit else { return }
         responder.resumeWriter(true)
     }
 
     /// The connection closed: the handler's task is cancelled and a waiting writer told.
     func http1Closed() {
+        http1?.webSocket?.end()
         guard let responder = http1?.current else { return }
         responder.connectionClosed()
     }
@@ -137,6 +141,8 @@ final class HTTP1Exchange {
     var closing = false
     /// Requests started (the idle timer's generation).
     var served = 0
+    /// The WebSocket the current request was upgraded to: the connection speaks only it from then on.
+    var webSocket: WebSocketSession?
 
     init(limits: HTTP1Limits) { parser = HTTP1Parser(limits: limits) }
 }
@@ -158,7 +164,7 @@ public final class HTTP1Responder: @unchecked Sendable {
     var task: Task<Void, Never>?
 
     private enum State {
-        case waiting, streaming, done
+        case waiting, streaming, webSocket, done
     }
 
     init(connection: ServerConnection, isHead: Bool, keepAlive: Bool) {
@@ -213,10 +219,42 @@ public final class HTTP1Responder: @unchecked Sendable {
         }
     }
 
+    /// Accepts `request`, a WebSocket opening handshake (``WebSocket/handshakeProblem(_:)`` must be nil): answers
+    /// 101 and hands back the session; the connection speaks only WebSocket from then on, until the session or the
+    /// handler ends it (returning from the handler closes it with 1000). Nil if the client is gone or an answer was
+    /// already begun.
+    public func upgradeToWebSocket(_ request: HTTP1Request, maxMessageBytes: Int = 65_536) async -> WebSocketSession? {
+        precondition(WebSocket.handshakeProblem(request) == nil, "not a WebSocket handshake")
+        let accept = WebSocket.acceptKey(for: request.header("sec-websocket-key")!)
+        return await withCheckedContinuation { (continuation: CheckedContinuation<WebSocketSession?, Never>) in
+            onLoop { [self] in
+                guard state == .waiting, let connection, !connection.closed, let exchange = connection.http1 else {
+                    return continuation.resume(returning: nil)
+                }
+                state = .webSocket
+                let head = HTTP1ResponseHead(status: 101, headers: [("upgrade", "websocket"), ("connection", "Upgrade"), ("sec-websocket-accept", accept)])
+                connection.output.append { $0 += head.encoded(contentLength: 0, keepAlive: true) }
+                connection.requestFlush()
+                let session = WebSocketSession(connection: connection, maxMessageBytes: maxMessageBytes)
+                exchange.webSocket = session
+                connection.resumeReading()
+                let early = exchange.parser.takeBuffered()  // Frames sent right behind the handshake.
+                continuation.resume(returning: session)
+                if !early.isEmpty {
+                    early.withUnsafeBytes { session.parser.append($0) }
+                    session.parse()
+                }
+            }
+        }
+    }
+
     /// Ends a streamed body (or answers 500 if nothing was sent).
     public func finish() {
         onLoop { [self] in
             switch state {
+            case .webSocket:
+                state = .done
+                connection?.http1?.webSocket?.close()
             case .waiting:
                 respondInternalError()
             case .streaming:

@@ -34,6 +34,10 @@ public final class PlainSocket {
         _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 
+    public func send(bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
     public func close() { shutdown(fd, Int32(SHUT_RDWR)) }
 
     /// Reads until `marker` has arrived (or the timeout) and returns everything up to and including it.
@@ -43,6 +47,13 @@ public final class PlainSocket {
         guard let range = received.firstRange(of: pattern) else { return String(decoding: received, as: UTF8.self) }
         defer { received.removeFirst(range.upperBound) }
         return String(decoding: received[..<range.upperBound], as: UTF8.self)
+    }
+
+    /// Every byte until the server closes (or the timeout).
+    public func bytesUntilClosed() -> [UInt8] {
+        while receive() {}
+        defer { received.removeAll() }
+        return received
     }
 
     /// Everything until the server closes (or the timeout).

@@ -33,6 +33,14 @@ struct HTTP1ConnectionTests {
                 stopped.store(true, ordering: .relaxed)
             case "/silent":
                 return
+            case "/ws":
+                guard WebSocket.handshakeProblem(request) == nil, let socket = await responder.upgradeToWebSocket(request, maxMessageBytes: 1000) else {
+                    return responder.respond(HTTP1Response(status: 400, text: "not a WebSocket handshake\n"))
+                }
+                while let message = await socket.receive() {
+                    guard case .text(let text) = message, text != "bye" else { break }
+                    guard await socket.send(text: "echo: " + text) else { break }
+                }
             case "/slow":
                 try? await Task.sleep(for: .milliseconds(300))
                 responder.respond(HTTP1Response(status: 200, text: "slow\n"))
@@ -123,5 +131,39 @@ struct HTTP1ConnectionTests {
             #expect(text.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(text)")
             #expect(text.contains("HTTP/1.1 400 Bad Request\r\n") && text.contains("connection: close"), "\(text)")
         }
+    }
+
+    @Test func aWebSocketEchoesPongsClosesAndRefusesWhatIsTooBig() async throws {
+        try await Self.withServer { test, _ in
+            let client = try PlainSocket(port: test.port)
+            client.send("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+            let head = client.read(until: "\r\n\r\n")
+            #expect(head.hasPrefix("HTTP/1.1 101 ") && head.contains("sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), "\(head)")
+            client.send(bytes: Self.clientFrame(1, Array("hello".utf8)) + Self.clientFrame(9, [1, 2]))
+            // The pong goes out from the loop at once, the echo when the handler has run: either order.
+            let frames = try #require(client.bytes(17))
+            let echo: [UInt8] = [0x81, 11] + Array("echo: hello".utf8)
+            let pong: [UInt8] = [0x8A, 2, 1, 2]
+            #expect(frames == echo + pong || frames == pong + echo, "a ping is answered with its payload: \(frames)")
+            client.send(bytes: Self.clientFrame(1, [UInt8](repeating: 65, count: 1001)))
+            let closing = client.bytesUntilClosed()
+            #expect(Array(closing.prefix(4)) == [0x88, UInt8(closing.count - 2), 0x03, 0xF1], "1009, then the connection closes: \(closing)")
+
+            let polite = try PlainSocket(port: test.port)
+            polite.send("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+            _ = polite.read(until: "\r\n\r\n")
+            polite.send(bytes: Self.clientFrame(1, Array("bye".utf8)))
+            #expect(polite.bytesUntilClosed() == [0x88, 2, 0x03, 0xE8], "the handler returned: a normal close")
+            _ = try await test.client.emptyCall(Grpc_Testing_Empty())
+        }
+    }
+
+    static func clientFrame(_ opcode: UInt8, _ payload: [UInt8]) -> [UInt8] {
+        let mask: [UInt8] = [9, 8, 7, 6]
+        var bytes: [UInt8] = [0x80 | opcode]
+        bytes += payload.count < 126 ? [0x80 | UInt8(payload.count)] : [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xff)]
+        return bytes + mask + payload.enumerated().map { $0.element ^ mask[$0.offset & 3] }
     }
 }
