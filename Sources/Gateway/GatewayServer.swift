@@ -75,7 +75,8 @@ public final class GatewayServer: HostedService {
         let transcoder = try HTTPTranscoder(catalog: .protos, backends: backends, openAPI: OpenAPIDocument.json)
         let telemetry = host.telemetry
         serverConfiguration.http1 = SimpleOrderAPI(gateway: Tradewire_V1_Gateway.Client(backends["tradewire.v1.Gateway"]!), instruments: shared.instruments,
-                                                   transcoder: transcoder, unreadiness: { telemetry.unreadiness() })
+                                                   transcoder: transcoder, webSocket: WebSocketAPI(transcoder: transcoder, keys: keys),
+                                                   unreadiness: { telemetry.unreadiness() })
         serverConfiguration.http1Limits.maxBodyBytes = Self.maxRequestMessage
         self.serverConfiguration = serverConfiguration
         rpcServices = services

@@ -19,6 +19,7 @@ import Transport
 ///     GET  /api/v1/orders/{id}     one order
 ///     GET  /api/v1/reconcile/{id}  a batch's totals and P&L
 ///     GET  /health                 200 {"status": "ok"} when ready, 503 with the reasons otherwise
+///     GET  /ws                     the WebSocket API (``WebSocketAPI``)
 ///
 /// Every call goes through the Gateway service in this process (the same admission, validation and limits as
 /// gRPC); errors are google.rpc.Status JSON, as on `/v1`. Anything else goes to the transcoder.
@@ -26,6 +27,7 @@ struct SimpleOrderAPI: HTTP1Service {
     let gateway: Tradewire_V1_Gateway.Client
     let instruments: InstrumentTable
     let transcoder: HTTPTranscoder
+    let webSocket: WebSocketAPI
     /// Why the gateway is not ready (empty: ready).
     let unreadiness: @Sendable () -> [String]
 
@@ -89,6 +91,8 @@ struct SimpleOrderAPI: HTTP1Service {
                 let id = try Self.segment(path.dropFirst("/api/v1/reconcile/".count))
                 let totals = try await gateway.reconcile(Tradewire_V1_ReconcileRequest(batchID: id), metadata: metadata)
                 response = Self.json(Self.simplified(try protoJSON(totals)), status: 200)
+            case ("GET", "/ws"):
+                return await webSocket.serve(request, responder)
             case ("GET", "/health"), ("HEAD", "/health"):
                 let reasons = unreadiness()
                 response = Self.json(.object(reasons.isEmpty ? ["status": .string("ok")]

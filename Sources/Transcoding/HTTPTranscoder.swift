@@ -22,6 +22,7 @@ public final class HTTPTranscoder: HTTP1Service {
     }
 
     let routes: [Route]
+    let backends: [String: any RPCClientTransport]
     /// The proto3 JSON mapping of the catalog's messages.
     public let json: ProtoJSON
     let fallback: (any HTTP1Service)?
@@ -38,6 +39,7 @@ public final class HTTPTranscoder: HTTP1Service {
                 timeout: Duration = .seconds(30), openAPI: String? = nil) throws(TemplateError)
     {
         self.openAPI = openAPI.map { Array($0.utf8) }
+        self.backends = backends
         var routes: [Route] = []
         for method in catalog.methods.values.sorted(by: { $0.path < $1.path }) where !method.clientStreaming {
             let parts = method.path.dropFirst().split(separator: "/")
@@ -242,6 +244,54 @@ public final class HTTPTranscoder: HTTP1Service {
             await body()
         } onCancel: {
             call.cancel()
+        }
+    }
+
+    /// Calls the server-streaming method at `path` (`/tradewire.v1.MarketData/StreamQuotes`) with `request` (its
+    /// proto3 JSON) and hands each response, as JSON, to `each` until it returns false or the stream ends: nil when
+    /// it ended OK or was stopped, else its status. Cancelling the task cancels the call. For other HTTP-side
+    /// protocols (the WebSocket API) on the same backends.
+    public func stream(_ path: String, request: JSONValue, metadata: Metadata, _ each: (JSONValue) async -> Bool) async -> RPCError? {
+        guard let method = json.catalog.method(named: path), method.serverStreaming, !method.clientStreaming else {
+            return RPCError(code: .unimplemented, message: "\(path) is not a server-streaming method")
+        }
+        let parts = path.dropFirst().split(separator: "/")
+        guard parts.count == 2, let backend = backends[String(parts[0])] else {
+            return RPCError(code: .unimplemented, message: "\(parts.first ?? "") is not served here")
+        }
+        let message: [UInt8]
+        do {
+            message = try json.encode(request, as: method.input)
+        } catch {
+            return RPCError(code: .invalidArgument, message: "the request is not a valid \(method.input.protoMessageName): \(error)")
+        }
+        let call: ClientCall
+        do throws(RPCError) {
+            call = try await backend.startCall(method: MethodDescriptor(service: String(parts[0]), method: String(parts[1])), metadata: metadata,
+                                              options: CallOptions())
+        } catch {
+            return error
+        }
+        return await Self.cancellingOnLeave(call) { () async -> RPCError? in
+            do throws(RPCError) {
+                try await call.send(framed: MessageFramer.frame(serialized: message, compression: .identity))
+                call.closeRequest()
+                while let answer = try await call.receive() {
+                    let document: JSONValue
+                    do {
+                        document = try json.decode(answer, as: method.output)
+                    } catch {
+                        throw RPCError(code: .internal, message: "a response could not be written as JSON: \(error)")
+                    }
+                    guard await each(document) else {
+                        call.cancel()
+                        return nil
+                    }
+                }
+                return nil
+            } catch {
+                return error
+            }
         }
     }
 

@@ -118,4 +118,63 @@ struct HTTPJSONTests {
             #expect(health.status == 200 && health.json?["status"]?.stringValue == "ok")
         }
     }
+
+    @Test func theWebSocketAPIPushesExecutionsAndQuotesAfterAnAuthMessage() async throws {
+        try await GatewayCluster.with { cluster in
+            let key = cluster.keys["alice"]!
+            let socket = try Self.webSocket(cluster.port)
+            Self.sendText(socket, #"{"type": "subscribe", "id": "early", "channel": "executions"}"#)
+            #expect(Self.receiveText(socket)?["error"]?["code"]?.int64Value == 16, "nothing before auth")
+            Self.sendText(socket, #"{"type": "auth", "apiKey": "\#(key)"}"#)
+            let ready = Self.receiveText(socket)
+            #expect(ready?["type"]?.stringValue == "ready" && ready?["account"]?.stringValue == "alice", "\(String(describing: ready))")
+            Self.sendText(socket, #"{"type": "subscribe", "id": "e", "channel": "executions", "fromBeginning": true}"#)
+            Self.sendText(socket, #"{"type": "subscribe", "id": "x", "channel": "nothing"}"#)
+            #expect(Self.receiveText(socket)?["error"]?["code"]?.int64Value == 3)
+
+            let http = try PlainSocket(port: cluster.port)
+            let order = #"{"symbol": "BOLT", "side": "BUY", "quantity": 2, "price": 49}"#
+            #expect(Self.request(http, "POST", "/api/orders", key: key, body: order)?.status == 201)
+            let report = Self.receiveText(socket)
+            #expect(report?["type"]?.stringValue == "data" && report?["id"]?.stringValue == "e", "\(String(describing: report))")
+            #expect(report?["data"]?["symbol"]?.stringValue == "BOLT" && report?["data"]?["cursor"]?.stringValue != nil)
+
+            Self.sendText(socket, #"{"type": "unsubscribe", "id": "e"}"#)
+            Self.sendText(socket, #"{"type": "subscribe", "id": "q", "channel": "quotes", "symbols": ["BOLT"]}"#)
+            var quote: JSONValue?
+            for _ in 0..<20 where quote?["id"]?.stringValue != "q" { quote = Self.receiveText(socket) }
+            #expect(quote?["data"]?["symbol"]?.stringValue == "BOLT", "\(String(describing: quote))")
+
+            let stranger = try Self.webSocket(cluster.port)
+            Self.sendText(stranger, #"{"type": "auth", "apiKey": "tw_not-a-key"}"#)
+            #expect(Self.receiveText(stranger)?["error"]?["code"]?.int64Value == 16)
+            let close = stranger.bytesUntilClosed()
+            #expect(Array(close.prefix(4)) == [0x88, UInt8(close.count - 2), 0x03, 0xF0], "1008 policy violation: \(close)")
+        }
+    }
+
+    static func webSocket(_ port: Int) throws -> PlainSocket {
+        let socket = try PlainSocket(port: port)
+        socket.send("GET /ws HTTP/1.1\r\nHost: gateway\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        #expect(socket.read(until: "\r\n\r\n").hasPrefix("HTTP/1.1 101 "))
+        return socket
+    }
+
+    static func sendText(_ socket: PlainSocket, _ text: String) {
+        let payload = Array(text.utf8)
+        let mask: [UInt8] = [1, 2, 3, 4]
+        var frame: [UInt8] = [0x81]
+        frame += payload.count < 126 ? [0x80 | UInt8(payload.count)] : [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xff)]
+        socket.send(bytes: frame + mask + payload.enumerated().map { $0.element ^ mask[$0.offset & 3] })
+    }
+
+    /// The next text message from the server, as JSON.
+    static func receiveText(_ socket: PlainSocket) -> JSONValue? {
+        guard let head = socket.bytes(2), head[0] == 0x81 else { return nil }
+        var length = Int(head[1] & 0x7f)
+        if length == 126, let extended = socket.bytes(2) { length = Int(extended[0]) << 8 | Int(extended[1]) }
+        guard let payload = socket.bytes(length) else { return nil }
+        return try? JSONValue.parse(bytes: payload)
+    }
 }
