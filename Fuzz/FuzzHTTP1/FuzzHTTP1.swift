@@ -1,14 +1,17 @@
 import FuzzSupport
 import HTTP1
 
-/// HTTP/1.1 requests out of any bytes: the parser never traps, keeps every bound (small ones here, so that the
-/// fuzzer reaches them), and frames the same requests however the bytes are cut into reads — a parser whose
-/// answer depends on the reads' sizes would be a smuggling bug.
+/// HTTP/1.1 requests (or, when the first byte's top bit is set, WebSocket client frames) out of any bytes: the
+/// parsers never trap, keep every bound (small ones here, so that the fuzzer reaches them), and frame the same
+/// requests and messages however the bytes are cut into reads — a parser whose answer depends on the reads'
+/// sizes would be a smuggling bug.
 enum FuzzHTTP1 {
     static func run(_ bytes: UnsafeRawBufferPointer) {
         var input = FuzzInput(bytes)
-        let cut = Int(input.byte() % 16) + 1
+        let first = input.byte()
+        let cut = Int(first % 16) + 1
         let stream = Array(input.rest())
+        if first & 0x80 != 0 { return webSocket(stream, cut: cut) }
         var limits = HTTP1Limits()
         limits.maxHeadBytes = 1024
         limits.maxHeaderCount = 16
@@ -30,6 +33,34 @@ enum FuzzHTTP1 {
             guard case .request(let request) = event else { continue }
             precondition(request.body.count <= limits.maxBodyBytes && request.headers.count <= limits.maxHeaderCount)
             precondition(request.headers.allSatisfy { $0.name == $0.name.lowercased() && !$0.value.hasPrefix(" ") && !$0.value.hasSuffix(" ") })
+        }
+    }
+
+    static func webSocket(_ stream: [UInt8], cut: Int) {
+        func run(_ piece: Int) -> ([WebSocketParser.Event], WebSocketParser.Failure?) {
+            var parser = WebSocketParser(maxMessageBytes: 300)
+            var events: [WebSocketParser.Event] = []
+            var start = 0
+            while start < stream.count {
+                parser.append(Array(stream[start..<min(start + piece, stream.count)]))
+                start += piece
+                do {
+                    while let event = try parser.next() { events.append(event) }
+                } catch {
+                    return (events, error)
+                }
+            }
+            return (events, nil)
+        }
+        let whole = run(max(1, stream.count))
+        let cutUp = run(cut)
+        precondition(whole.0 == cutUp.0 && whole.1 == cutUp.1, "the messages depend on how the bytes were cut into reads")
+        for event in whole.0 {
+            switch event {
+            case .text(let text): precondition(text.utf8.count <= 300)
+            case .binary(let bytes), .ping(let bytes): precondition(bytes.count <= 300)
+            default: break
+            }
         }
     }
 
@@ -61,6 +92,8 @@ enum FuzzHTTP1 {
             [1] + Array("POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nabcd\r\n0\r\nTrailer: x\r\n\r\n".utf8),
             [2] + Array("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n".utf8),
             [7] + Array("GET /ws HTTP/1.0\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n".utf8),
+            // WebSocket: a fragmented text message with a ping between, then a close.
+            [0x83, 0x01, 0x83, 1, 2, 3, 4, 0x69, 0x67, 0x6f, 0x89, 0x80, 9, 9, 9, 9, 0x80, 0x82, 0, 0, 0, 0, 0x6c, 0x6f, 0x88, 0x82, 0, 0, 0, 0, 3, 0xe8],
         ]
     }
 }
