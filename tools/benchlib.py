@@ -1,4 +1,4 @@
-"""What tools/bench and tools/bench-rpc share: ports, pinned servers, CPU accounting, h2load, summaries."""
+"""What the bench tools share: ports, pinned servers, CPU accounting, h2load, `tradewire local` and its services, summaries."""
 import os
 import re
 import resource
@@ -128,3 +128,35 @@ def fmt(values, digits=0):
     if len(values) == 1:
         return f"{median:,.{digits}f}"
     return f"{median:,.{digits}f} ({low:,.{digits}f}–{high:,.{digits}f})"
+
+
+def start_local(folder, synchronous="full"):
+    log = open(os.path.join(folder, "local.out"), "w")
+    process = subprocess.Popen([TRADEWIRE, "local", "--data", os.path.join(folder, "data"), "--base-port", "0",
+                                "--log-level", "warning", "--synchronous", synchronous], stdout=log, stderr=subprocess.STDOUT)
+    end = time.time() + 180
+    while time.time() < end:
+        with open(os.path.join(folder, "local.out")) as f:
+            if "Ctrl-C (or SIGTERM)" in f.read():
+                return process
+        if process.poll() is not None:
+            sys.exit("tradewire local exited:\n" + open(os.path.join(folder, "local.out")).read())
+        time.sleep(0.2)
+    process.kill()
+    sys.exit("tradewire local was not ready within 180 s")
+
+
+def service_pids(local_pid):
+    """The services of `tradewire local`, by the subcommand they run."""
+    pids = {}
+    # A child is listed under the thread that started it, which need not be the main one.
+    children = []
+    for task in os.listdir(f"/proc/{local_pid}/task"):
+        with open(f"/proc/{local_pid}/task/{task}/children") as f:
+            children += [int(pid) for pid in f.read().split()]
+    for pid in children:
+        with open(f"/proc/{pid}/cmdline") as f:
+            argv = f.read().split("\0")
+        service = argv[2] if argv[2] != "processor" else "processor " + argv[argv.index("--node") + 1]
+        pids[service] = pid
+    return pids
