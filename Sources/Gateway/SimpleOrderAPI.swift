@@ -183,7 +183,7 @@ struct SimpleOrderAPI: HTTP1Service {
 
     /// One path segment, percent-decoded.
     static func segment(_ text: Substring) throws(RPCError) -> String {
-        guard !text.isEmpty, !text.contains("/"), let decoded = PathTemplate.percentDecoded(text, keepingSlashes: false) else {
+        guard !text.isEmpty, !text.contains("/"), let decoded = PercentEncoding.decodeStrictly(text) else {
             throw RPCError(code: .invalidArgument, message: "the path's last segment is not an id")
         }
         return decoded

@@ -1,5 +1,5 @@
 /// The percent-encoding of `grpc-message` (gRPC PROTOCOL-HTTP2.md): UTF-8 bytes outside printable ASCII, and
-/// `%` itself, become `%XX`.
+/// `%` itself, become `%XX`; and the strict decoding of URL components (HTTP/JSON paths and queries).
 public enum PercentEncoding {
     public static func encode(_ message: String) -> String {
         var out: [UInt8] = []
@@ -36,6 +36,29 @@ public enum PercentEncoding {
             }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Decodes a URL's path segment or query component strictly: nil when a `%` is not followed by two hex digits
+    /// or the result is not UTF-8; with `keepingSlashes`, `%2F` stays as it is (a path variable over several
+    /// segments, as google.api.http asks).
+    public static func decodeStrictly(_ text: Substring, keepingSlashes: Bool = false) -> String? {
+        var bytes: [UInt8] = []
+        var rest = Array(text.utf8)[...]
+        while let byte = rest.popFirst() {
+            guard byte == UInt8(ascii: "%") else {
+                bytes.append(byte)
+                continue
+            }
+            guard rest.count >= 2, let high = hexValue(rest[rest.startIndex]), let low = hexValue(rest[rest.startIndex + 1]) else { return nil }
+            let value = high << 4 | low
+            if keepingSlashes && value == UInt8(ascii: "/") {
+                bytes += [UInt8(ascii: "%")] + rest.prefix(2)
+            } else {
+                bytes.append(value)
+            }
+            rest = rest.dropFirst(2)
+        }
+        return String(validating: bytes, as: UTF8.self)
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {

@@ -157,8 +157,8 @@ public final class HTTPTranscoder: HTTP1Service {
             guard parameters.count < 100 else { throw RPCError(code: .invalidArgument, message: "more than 100 query parameters") }
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let plus = { (text: Substring) in Substring(text.map { $0 == "+" ? " " : $0 }) }
-            guard let name = PathTemplate.percentDecoded(plus(parts[0]), keepingSlashes: false), !name.isEmpty,
-                let value = PathTemplate.percentDecoded(plus(parts.count == 2 ? parts[1] : ""), keepingSlashes: false)
+            guard let name = PercentEncoding.decodeStrictly(plus(parts[0])), !name.isEmpty,
+                let value = PercentEncoding.decodeStrictly(plus(parts.count == 2 ? parts[1] : ""))
             else { throw RPCError(code: .invalidArgument, message: "a query parameter is not valid percent-encoded UTF-8") }
             parameters.append((name, value))
         }

@@ -1,3 +1,5 @@
+import RPC
+
 /// A `google.api.http` path template, parsed, and matched against request paths the way grpc-gateway matches
 /// them:
 ///
@@ -75,47 +77,14 @@ public struct PathTemplate: Sendable, Equatable, CustomStringConvertible {
             let covered = parts[variable.start..<end]
             let decoded: String?
             if end - variable.start == 1 && segments[variable.start] != .rest {
-                decoded = Self.percentDecoded(covered.first!, keepingSlashes: false)
+                decoded = PercentEncoding.decodeStrictly(covered.first!)
             } else {
-                decoded = Self.percentDecoded(covered.joined(separator: "/")[...], keepingSlashes: true)
+                decoded = PercentEncoding.decodeStrictly(covered.joined(separator: "/")[...], keepingSlashes: true)
             }
             guard let decoded else { return nil }
             values.append((variable.fieldPath, decoded))
         }
         return values
-    }
-
-    /// `text` with `%XX` decoded (nil when an escape is malformed or the result is not UTF-8); with
-    /// `keepingSlashes`, `%2F` stays as it is.
-    public static func percentDecoded(_ text: Substring, keepingSlashes: Bool) -> String? {
-        var bytes: [UInt8] = []
-        var iterator = Array(text.utf8)[...]
-        while let byte = iterator.popFirst() {
-            guard byte == UInt8(ascii: "%") else {
-                bytes.append(byte)
-                continue
-            }
-            guard iterator.count >= 2, let high = hexValue(iterator[iterator.startIndex]), let low = hexValue(iterator[iterator.startIndex + 1]) else {
-                return nil
-            }
-            let value = high << 4 | low
-            if keepingSlashes && value == UInt8(ascii: "/") {
-                bytes += [UInt8(ascii: "%")] + iterator.prefix(2)
-            } else {
-                bytes.append(value)
-            }
-            iterator = iterator.dropFirst(2)
-        }
-        return String(validating: bytes, as: UTF8.self)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     public static func == (left: PathTemplate, right: PathTemplate) -> Bool { left.description == right.description }

@@ -5,6 +5,7 @@ import ServiceStubs
 import Synchronization
 import Telemetry
 import Testing
+import TestSupport
 import Transport
 
 /// Plain HTTP/1.1 on the gRPC port (a connection without HTTP/2's preface), and the call and connection metrics
@@ -74,30 +75,12 @@ import Transport
 
     /// Sends `pieces` 20 ms apart on a new connection and returns everything the server wrote until it closed.
     static func exchange(port: Int, _ pieces: [String]) throws -> String {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        guard connected else { throw RPCError(code: .unavailable, message: "connect failed") }
+        let socket = try PlainSocket(port: port)
         for (index, piece) in pieces.enumerated() {
             if index > 0 { usleep(20_000) }
-            _ = piece.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            socket.send(piece)
         }
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count <= 0 { break }
-            received += buffer[0..<count]
-        }
-        return String(decoding: received, as: UTF8.self)
+        return socket.readUntilClosed()
     }
 }
 
