@@ -59,6 +59,9 @@ public struct ClusterConfig: Sendable {
     /// accounts together: each holds a subscription on every node's feed connection, whose streams are bounded.
     public var maxStreamsPerAccount = 16
     public var maxStreams = 256
+    /// Browser origins (`https://app.example:8443`) the gateway's HTTP/JSON API answers cross-origin requests from
+    /// (CORS); empty, none: a page from elsewhere cannot call it. At most 32, each an http(s) origin.
+    public var corsOrigins: [String] = []
     /// What risk and market data ask of each node's event stream (`EventFollower`): an empty batch after this long
     /// without events, and a stream that has brought nothing (not even that) for `eventStall` is abandoned for a
     /// new connection.
@@ -128,6 +131,13 @@ public struct ClusterConfig: Sendable {
         if let count = try json.integer("max_streams_per_account", in: 1...1000) { config.maxStreamsPerAccount = Int(count) }
         if let milliseconds = try json.integer("reference_max_age_ms", in: 1...86_400_000) {
             config.referenceMaxAge = .milliseconds(milliseconds)
+        }
+        if let origins = json["cors_origins"] {
+            let invalid = ClusterConfigError("\(path): \"cors_origins\" must be a list of at most 32 origins such as \"https://app.example\" (no path)")
+            guard let list = origins.arrayValue, list.count <= 32 else { throw invalid }
+            let texts = list.compactMap(\.stringValue)
+            guard texts.count == list.count, texts.allSatisfy(Self.isOrigin) else { throw invalid }
+            config.corsOrigins = texts
         }
         if let milliseconds = try json.integer("event_heartbeat_ms", in: 100...60_000) {
             config.eventHeartbeat = .milliseconds(milliseconds)
@@ -212,5 +222,14 @@ public struct ClusterRing: Sendable {
     /// The share of the 64-bit hash space `node` owns (0…1).
     public func share(of nodeID: String) -> Double {
         ranges(of: nodeID).reduce(0.0) { $0 + Double($1.through &- $1.after) } / 18_446_744_073_709_551_616.0
+    }
+}
+
+extension ClusterConfig {
+    /// `http(s)://host[:port]`, nothing after: what a browser sends as `Origin`.
+    static func isOrigin(_ text: String) -> Bool {
+        let rest = text.hasPrefix("https://") ? text.dropFirst(8) : text.hasPrefix("http://") ? text.dropFirst(7) : nil
+        guard let rest, !rest.isEmpty, text.utf8.count <= 256 else { return false }
+        return rest.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-.:[]".contains($0)) }
     }
 }

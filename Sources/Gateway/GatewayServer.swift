@@ -76,6 +76,7 @@ public final class GatewayServer: HostedService {
         let telemetry = host.telemetry
         serverConfiguration.http1 = SimpleOrderAPI(gateway: Tradewire_V1_Gateway.Client(backends["tradewire.v1.Gateway"]!), instruments: shared.instruments,
                                                    transcoder: transcoder, webSocket: WebSocketAPI(transcoder: transcoder, keys: keys),
+                                                   corsOrigins: Set(config.corsOrigins),
                                                    unreadiness: { telemetry.unreadiness() })
         serverConfiguration.http1Limits.maxBodyBytes = Self.maxRequestMessage
         self.serverConfiguration = serverConfiguration

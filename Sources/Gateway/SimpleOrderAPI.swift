@@ -28,10 +28,24 @@ struct SimpleOrderAPI: HTTP1Service {
     let instruments: InstrumentTable
     let transcoder: HTTPTranscoder
     let webSocket: WebSocketAPI
+    /// Origins allowed cross-origin calls (`cors_origins`); empty: none.
+    let corsOrigins: Set<String>
     /// Why the gateway is not ready (empty: ready).
     let unreadiness: @Sendable () -> [String]
 
     func serve(_ request: HTTP1Request, _ responder: HTTP1Responder) async {
+        // CORS: only for configured origins; a preflight is answered here, other requests carry the grant.
+        if let origin = request.header("origin"), corsOrigins.contains(origin) {
+            responder.addHeader("access-control-allow-origin", origin)
+            responder.addHeader("vary", "Origin")
+            if request.method == "OPTIONS", request.header("access-control-request-method") != nil {
+                return responder.respond(HTTP1Response(status: 204, headers: [
+                    ("access-control-allow-methods", "GET, POST, PATCH, DELETE"),
+                    ("access-control-allow-headers", "authorization, content-type, idempotency-key, x-idempotency-key, x-request-id"),
+                    ("access-control-max-age", "600"),
+                ]))
+            }
+        }
         let path = request.path
         let metadata = HTTPTranscoder.metadata(request)
         let response: HTTP1Response

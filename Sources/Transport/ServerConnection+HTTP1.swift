@@ -160,6 +160,8 @@ public final class HTTP1Responder: @unchecked Sendable {
     /// server drains).
     private let keepAlive: Bool
     private var state = State.waiting
+    /// Fields every answer to this request carries (CORS), added before it begins.
+    private var extraHeaders: [(name: String, value: String)] = []
     private var writer: CheckedContinuation<Bool, Never>?
     var task: Task<Void, Never>?
 
@@ -178,11 +180,18 @@ public final class HTTP1Responder: @unchecked Sendable {
         if loop.inEventLoop { body() } else { loop.execute(body) }
     }
 
+    /// Adds a field to whatever answer this request gets (a service in front of another, say for CORS).
+    public func addHeader(_ name: String, _ value: String) {
+        onLoop { [self] in extraHeaders.append((name, value)) }
+    }
+
     /// Answers with `response`; later calls are ignored.
     public func respond(_ response: HTTP1Response) {
         onLoop { [self] in
             guard state == .waiting, let connection else { return }
             state = .done
+            var response = response
+            response.head.headers += extraHeaders
             let keepAlive = keepAlive && !connection.machine.isDraining
             connection.writeHTTP1(response, keepAlive: keepAlive, head: isHead)
             connection.http1ExchangeEnded(keepAlive: keepAlive)
@@ -195,6 +204,8 @@ public final class HTTP1Responder: @unchecked Sendable {
             guard state == .waiting, let connection else { return }
             state = .streaming
             let keepAlive = keepAlive && !connection.machine.isDraining
+            var head = head
+            head.headers += extraHeaders
             connection.output.append { $0 += head.encoded(contentLength: nil, keepAlive: keepAlive) }
             connection.requestFlush()
         }

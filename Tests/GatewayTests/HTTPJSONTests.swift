@@ -177,4 +177,23 @@ struct HTTPJSONTests {
         guard let payload = socket.bytes(length) else { return nil }
         return try? JSONValue.parse(bytes: payload)
     }
+
+    @Test func crossOriginCallsAreAllowedOnlyFromConfiguredOrigins() async throws {
+        try await GatewayCluster.with(extraConfig: #", "cors_origins": ["https://app.example"]"#) { cluster in
+            let socket = try PlainSocket(port: cluster.port)
+            let preflight = try #require(Self.request(socket, "OPTIONS", "/v1/orders", key: nil, headers: [
+                "Origin: https://app.example", "Access-Control-Request-Method: POST", "Access-Control-Request-Headers: authorization, content-type",
+            ]))
+            #expect(preflight.status == 204 && preflight.headers["access-control-allow-origin"] == "https://app.example")
+            #expect(preflight.headers["access-control-allow-headers"]?.contains("authorization") == true)
+            let allowed = try #require(Self.request(socket, "GET", "/v1/orders", key: cluster.keys["alice"]!, headers: ["Origin: https://app.example"]))
+            #expect(allowed.status == 200 && allowed.headers["access-control-allow-origin"] == "https://app.example")
+            let elsewhere = try #require(Self.request(socket, "GET", "/v1/orders", key: cluster.keys["alice"]!, headers: ["Origin: https://evil.example"]))
+            #expect(elsewhere.status == 200 && elsewhere.headers["access-control-allow-origin"] == nil, "a browser will not hand the answer over")
+            let refused = try #require(Self.request(socket, "OPTIONS", "/v1/orders", key: nil, headers: [
+                "Origin: https://evil.example", "Access-Control-Request-Method: POST",
+            ]))
+            #expect(refused.headers["access-control-allow-origin"] == nil && refused.status >= 400)
+        }
+    }
 }

@@ -182,7 +182,9 @@ struct PassivationTests {
                              (#", "passivate_after_ms": "soon""#, "passivate_after_ms"), (#", "orders_per_second": -1"#, "orders_per_second"),
                              (#", "reference_max_age_ms": 1e30"#, "reference_max_age_ms"),
                              (#", "event_heartbeat_ms": 50"#, "event_heartbeat_ms"),
-                             (#", "event_heartbeat_ms": 2000, "event_stall_ms": 5000"#, "event_stall_ms")]
+                             (#", "event_heartbeat_ms": 2000, "event_stall_ms": 5000"#, "event_stall_ms"),
+                             (#", "cors_origins": "https://a.example""#, "cors_origins"), (#", "cors_origins": ["https://a.example/x"]"#, "cors_origins"),
+                             (#", "cors_origins": ["javascript:alert(1)"]"#, "cors_origins"), (#", "cors_origins": ["*"]"#, "cors_origins")]
         {
             let error = #expect(throws: ClusterConfigError.self) { try ClusterConfig.parse(base + extra + "}") }
             #expect(error?.description.contains(key) == true, "\(String(describing: error))")
@@ -191,6 +193,7 @@ struct PassivationTests {
         let open = try ClusterConfig.parse(base + "}")
         #expect(throws: ClusterConfigError.self) { try open.internalServer(SocketAddress(host: "0.0.0.0", port: 0)!) }
         _ = try open.internalServer(SocketAddress(host: "127.0.0.1", port: 0)!)
+        #expect(try ClusterConfig.parse(base + #", "cors_origins": ["https://app.example:8443", "http://localhost:3000"]}"#).corsOrigins.count == 2)
         let meshed = try ClusterConfig.parse(base + #", "mesh_credential": "0123456789abcdef0123"}"#)
         _ = try meshed.internalServer(SocketAddress(host: "0.0.0.0", port: 0)!)
     }
