@@ -58,12 +58,6 @@ public final class GatewayServer: HostedService {
         // Orders are small: a PlaceOrders of 1,000 orders is about 100 KB.
         serverConfiguration.calls.maxReceiveMessageSize = Self.maxRequestMessage
         let services: [any RPCService] = [GatewayService(shared: shared)]
-        // HTTP/JSON beside gRPC: the Gateway's methods served in this process (the same admission, limits and
-        // handlers as over HTTP/2), MarketData's forwarded to market data with the caller's key.
-        var backends: [String: any RPCClientTransport] = [
-            "tradewire.v1.Gateway": InMemoryTransport(services: services, context: InMemoryContext(loop: host.group.loops[0]),
-                                                      limits: serverConfiguration.calls, admission: serverConfiguration.admission)
-        ]
         let group = host.group
         marketDataForClients = try config.marketDataAddress.map { address in
             guard let (host, port) = SocketAddressText.split(address) else { throw GatewayError("\(address) is not host:port") }
@@ -71,17 +65,29 @@ public final class GatewayServer: HostedService {
             configuration.backoff = .mesh
             return try Channel(host: host, port: port, configuration: configuration, group: group)
         }
-        if let marketDataForClients { backends["tradewire.v1.MarketData"] = marketDataForClients }
-        let transcoder = try HTTPTranscoder(catalog: .protos, backends: backends, openAPI: OpenAPIDocument.json)
-        let telemetry = host.telemetry
-        serverConfiguration.http1 = SimpleOrderAPI(gateway: Tradewire_V1_Gateway.Client(backends["tradewire.v1.Gateway"]!), instruments: shared.instruments,
-                                                   transcoder: transcoder, webSocket: WebSocketAPI(transcoder: transcoder, keys: keys),
-                                                   corsOrigins: Set(config.corsOrigins),
-                                                   unreadiness: { telemetry.unreadiness() })
+        serverConfiguration.http1 = try Self.httpAPI(services: services, serverConfiguration: serverConfiguration, marketData: marketDataForClients,
+                                                     shared: shared, keys: keys, config: config, host: host)
         serverConfiguration.http1Limits.maxBodyBytes = Self.maxRequestMessage
         self.serverConfiguration = serverConfiguration
         rpcServices = services
         readinessChecks = [ReadinessCheck("instruments") { shared.instruments.isEmpty ? "no instruments from market data yet" : nil }]
+    }
+
+    /// HTTP/JSON beside gRPC (the README's "HTTP/JSON on the same port"): the Gateway's methods served in this
+    /// process (the same admission, limits and handlers as over HTTP/2), MarketData's forwarded to market data with
+    /// the caller's key; the plain REST shape and the WebSocket API in front of the transcoded routes.
+    private static func httpAPI(services: [any RPCService], serverConfiguration: ServerConfiguration, marketData: Channel?,
+                                shared: GatewayShared, keys: APIKeys, config: ClusterConfig, host: ServiceHost) throws -> any HTTP1Service
+    {
+        let inProcess = InMemoryTransport(services: services, context: InMemoryContext(loop: host.group.loops[0]),
+                                          limits: serverConfiguration.calls, admission: serverConfiguration.admission)
+        var backends: [String: any RPCClientTransport] = ["tradewire.v1.Gateway": inProcess]
+        if let marketData { backends["tradewire.v1.MarketData"] = marketData }
+        let transcoder = try HTTPTranscoder(catalog: .protos, backends: backends, openAPI: OpenAPIDocument.json)
+        let telemetry = host.telemetry
+        return SimpleOrderAPI(gateway: Tradewire_V1_Gateway.Client(inProcess), instruments: shared.instruments, transcoder: transcoder,
+                              webSocket: WebSocketAPI(transcoder: transcoder, keys: keys), corsOrigins: Set(config.corsOrigins),
+                              unreadiness: { telemetry.unreadiness() })
     }
 
     /// The largest request message the gateway accepts (RESOURCE_EXHAUSTED past it).
