@@ -48,7 +48,7 @@ struct SimpleOrderAPI: HTTP1Service {
         }
         let path = request.path
         let metadata = HTTPTranscoder.metadata(request)
-        let response: HTTP1Response
+        var response: HTTP1Response
         do throws(RPCError) {
             switch (request.method, path) {
             case ("POST", "/api/orders"):
@@ -112,9 +112,8 @@ struct SimpleOrderAPI: HTTP1Service {
                 response = Self.json(.object(reasons.isEmpty ? ["status": .string("ok")]
                     : ["status": .string("unavailable"), "reasons": .array(reasons.map { .string($0) })]), status: reasons.isEmpty ? 200 : 503)
             case (_, "/api/orders"), (_, "/api/v1/orders"), (_, "/health"):
-                var refusal = transcoder.errorResponse(RPCError(code: .unimplemented, message: "\(path) does not take \(request.method)"))
-                refusal.head = HTTP1ResponseHead(status: 405, headers: refusal.head.headers + [("allow", path == "/health" ? "GET" : "POST")])
-                response = refusal
+                response = transcoder.errorResponse(RPCError(code: .unimplemented, message: "\(path) does not take \(request.method)"), status: 405)
+                response.head.headers.append(("allow", path == "/health" ? "GET" : "POST"))
             default:
                 return await transcoder.serve(request, responder)
             }

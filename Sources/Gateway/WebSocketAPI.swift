@@ -38,55 +38,54 @@ struct WebSocketAPI: Sendable {
             return responder.respond(transcoder.errorResponse(RPCError(code: .invalidArgument, message: "/ws is a WebSocket: \(problem)")))
         }
         guard let socket = await responder.upgradeToWebSocket(request) else { return }
-        let outbox = Outbox(socket)
         var metadata = request.header("authorization") == nil ? nil : HTTPTranscoder.metadata(request)
         if let metadata {
-            guard await authenticate(metadata, outbox) else { return socket.close(code: 1008, reason: "unauthenticated") }
+            guard await authenticate(metadata, socket) else { return socket.close(code: 1008, reason: "unauthenticated") }
         }
         await withTaskGroup(of: Void.self) { group in
             var subscriptions: [String: Task<Void, Never>] = [:]
             while let message = await socket.receive() {
                 guard case .text(let text) = message, let parsed = try? JSONValue.parse(text), case .object(let fields) = parsed else {
-                    await outbox.send(Self.error(nil, RPCError(code: .invalidArgument, message: "messages are JSON objects")))
+                    await socket.send(Self.error(nil, RPCError(code: .invalidArgument, message: "messages are JSON objects")))
                     continue
                 }
                 let id = fields["id"]?.stringValue
                 switch fields["type"]?.stringValue {
                 case "auth":
                     guard metadata == nil else {
-                        await outbox.send(Self.error(id, RPCError(code: .failedPrecondition, message: "already authenticated")))
+                        await socket.send(Self.error(id, RPCError(code: .failedPrecondition, message: "already authenticated")))
                         continue
                     }
                     var offered = Metadata()
                     offered.add("authorization", "Bearer \(fields["apiKey"]?.stringValue ?? "")")
-                    guard await authenticate(offered, outbox) else { return socket.close(code: 1008, reason: "unauthenticated") }
+                    guard await authenticate(offered, socket) else { return socket.close(code: 1008, reason: "unauthenticated") }
                     metadata = offered
                 case "subscribe":
                     guard let metadata else {
-                        await outbox.send(Self.error(id, RPCError(code: .unauthenticated, message: "send {\"type\": \"auth\", \"apiKey\": …} first")))
+                        await socket.send(Self.error(id, RPCError(code: .unauthenticated, message: "send {\"type\": \"auth\", \"apiKey\": …} first")))
                         continue
                     }
                     guard let id, OrderBounds.isIdentifier(id), subscriptions[id] == nil else {
-                        await outbox.send(Self.error(id, RPCError(code: .invalidArgument, message: "a subscription needs an \"id\" of 1–64 characters not in use")))
+                        await socket.send(Self.error(id, RPCError(code: .invalidArgument, message: "a subscription needs an \"id\" of 1–64 characters not in use")))
                         continue
                     }
                     subscriptions = subscriptions.filter { !$0.value.isCancelled }
                     guard subscriptions.count < Self.maxSubscriptions else {
-                        await outbox.send(Self.error(id, RPCError(code: .resourceExhausted, message: "at most \(Self.maxSubscriptions) subscriptions per socket")))
+                        await socket.send(Self.error(id, RPCError(code: .resourceExhausted, message: "at most \(Self.maxSubscriptions) subscriptions per socket")))
                         continue
                     }
                     guard let channel = fields["channel"]?.stringValue, let path = Self.channels[channel] else {
-                        await outbox.send(Self.error(id, RPCError(code: .invalidArgument, message: "\"channel\" is one of \(Self.channels.keys.sorted().joined(separator: ", "))")))
+                        await socket.send(Self.error(id, RPCError(code: .invalidArgument, message: "\"channel\" is one of \(Self.channels.keys.sorted().joined(separator: ", "))")))
                         continue
                     }
                     var body = fields
                     for key in ["type", "id", "channel"] { body[key] = nil }
                     let task = Task {
                         let status = await transcoder.stream(path, request: .object(body), metadata: metadata) { data in
-                            await outbox.send(["type": .string("data"), "id": .string(id), "data": data])
+                            await socket.send(["type": .string("data"), "id": .string(id), "data": data])
                         }
                         if !Task.isCancelled {
-                            await outbox.send(status.map { Self.error(id, $0) } ?? ["type": .string("end"), "id": .string(id)])
+                            await socket.send(status.map { Self.error(id, $0) } ?? ["type": .string("end"), "id": .string(id)])
                         }
                     }
                     subscriptions[id] = task
@@ -94,7 +93,7 @@ struct WebSocketAPI: Sendable {
                 case "unsubscribe":
                     subscriptions.removeValue(forKey: id ?? "")?.cancel()
                 default:
-                    await outbox.send(Self.error(id, RPCError(code: .invalidArgument, message: "\"type\" is auth, subscribe or unsubscribe")))
+                    await socket.send(Self.error(id, RPCError(code: .invalidArgument, message: "\"type\" is auth, subscribe or unsubscribe")))
                 }
             }
             for task in subscriptions.values { task.cancel() }
@@ -102,13 +101,13 @@ struct WebSocketAPI: Sendable {
     }
 
     /// Whether the key is valid; tells the client its account, or why not.
-    private func authenticate(_ metadata: Metadata, _ outbox: Outbox) async -> Bool {
+    private func authenticate(_ metadata: Metadata, _ socket: WebSocketSession) async -> Bool {
         do throws(RPCError) {
             let account = try keys.authenticate(metadata).account
-            await outbox.send(["type": .string("ready"), "account": .string(account)])
+            await socket.send(["type": .string("ready"), "account": .string(account)])
             return true
         } catch {
-            await outbox.send(Self.error(nil, error))
+            await socket.send(Self.error(nil, error))
             return false
         }
     }
@@ -118,18 +117,13 @@ struct WebSocketAPI: Sendable {
         if let id { object["id"] = .string(id) }
         return object
     }
+}
 
-    /// One socket's JSON messages, from any task (each send is one frame; a subscription's sends keep their order
-    /// and wait for the socket's backpressure).
-    final class Outbox: Sendable {
-        let socket: WebSocketSession
-
-        init(_ socket: WebSocketSession) { self.socket = socket }
-
-        /// False once the socket is closed.
-        @discardableResult
-        func send(_ object: JSONObject) async -> Bool {
-            await socket.send(text: JSONValue.object(object).text())
-        }
+extension WebSocketSession {
+    /// One JSON message, one frame (a subscription's sends keep their order and wait for the socket's
+    /// backpressure); false once the socket is closed.
+    @discardableResult
+    fileprivate func send(_ object: JSONObject) async -> Bool {
+        await send(text: JSONValue.object(object).text())
     }
 }

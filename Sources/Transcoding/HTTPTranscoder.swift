@@ -71,11 +71,11 @@ public final class HTTPTranscoder: HTTP1Service {
         }
         guard !pathMatches.isEmpty else {
             if let fallback { return await fallback.serve(request, responder) }
-            return responder.respond(Self.errorResponse(RPCError(code: .notFound, message: "no method is bound to \(request.method) \(Echo.quote(request.path))")))
+            return responder.respond(errorResponse(RPCError(code: .notFound, message: "no method is bound to \(request.method) \(Echo.quote(request.path))")))
         }
         let verb = request.method == "HEAD" ? "GET" : request.method
         guard let (route, values) = pathMatches.first(where: { $0.route.rule.verb == verb }) else {
-            var response = Self.errorResponse(RPCError(code: .unimplemented, message: "\(Echo.quote(request.path)) does not take \(request.method)"),
+            var response = errorResponse(RPCError(code: .unimplemented, message: "\(Echo.quote(request.path)) does not take \(request.method)"),
                                               status: 405)
             let allowed = Set(pathMatches.map(\.route.rule.verb)).sorted().joined(separator: ", ")
             response.head.headers.append(("allow", allowed))
@@ -85,7 +85,7 @@ public final class HTTPTranscoder: HTTP1Service {
         do {
             message = try requestMessage(request, route, values)
         } catch {
-            return responder.respond(Self.errorResponse(error))
+            return responder.respond(errorResponse(error))
         }
         if route.method.serverStreaming {
             await stream(route, message, metadata: Self.metadata(request), responder)
@@ -320,22 +320,18 @@ public final class HTTPTranscoder: HTTP1Service {
         return .object(["code": .number(error.code.rawValue), "message": .string(error.message)])
     }
 
-    /// `error` as the JSON of google.rpc.Status with its details, under the HTTP status of its code.
-    public func errorResponse(_ error: RPCError) -> HTTP1Response {
-        var response = HTTP1Response(status: Self.httpStatus(error.code), contentType: "application/json", body: Array(statusJSON(error).text().utf8))
+    /// `error` as the JSON of google.rpc.Status with its details, under the HTTP status of its code (or `status`).
+    public func errorResponse(_ error: RPCError, status: Int? = nil) -> HTTP1Response {
+        var response = HTTP1Response(status: status ?? Self.httpStatus(error.code), contentType: "application/json",
+                                     body: Array(statusJSON(error).text().utf8))
         if error.code == .unauthenticated { response.head.headers.append(("www-authenticate", "Bearer")) }
         return response
-    }
-
-    static func errorResponse(_ error: RPCError, status: Int? = nil) -> HTTP1Response {
-        let body = JSONValue.object(["code": .number(error.code.rawValue), "message": .string(error.message)])
-        return HTTP1Response(status: status ?? httpStatus(error.code), contentType: "application/json", body: Array(body.text().utf8))
     }
 
     /// The answer to a request the server could not read, in the same JSON form as every other error.
     public func refusal(_ error: HTTP1Error) -> HTTP1Response {
         let code: RPCError.Code = error.status == 413 || error.status == 431 || error.status == 414 ? .resourceExhausted : .invalidArgument
-        return Self.errorResponse(RPCError(code: code, message: error.message), status: error.status)
+        return errorResponse(RPCError(code: code, message: error.message), status: error.status)
     }
 
     /// grpc-gateway's HTTPStatusFromCode.
