@@ -138,10 +138,15 @@ let package = Package(
         // The client-facing order API: API keys, validation, idempotent OrderIds, routing to the processor nodes.
         .target(
             name: "Gateway",
-            dependencies: ["Locks", "Cluster", "Hosting", "Orders", "EventLoop", "Transport", "HTTP1", "Transcoding", "ProtoCodec", "RPC", "ServiceStubs", "Protos", "JSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Locks", "Cluster", "Hosting", "Orders", "EventLoop", "Transport", "HTTP1", "Transcoding", "Dashboard", "ProtoCodec", "RPC", "ServiceStubs", "Protos", "JSON", "GRPCServices", "Telemetry", .product(name: "Logging", package: "swift-log")],
             swiftSettings: releaseSettings),
 
         // MARK: HTTP/JSON
+        // The trading dashboard (`GET /`): a page, its script and style, compiled in; no build step.
+        .target(name: "Dashboard", dependencies: ["HTTP1"], resources: [
+            .embedInCode("Assets/index.html"), .embedInCode("Assets/dashboard.js"), .embedInCode("Assets/dashboard.css"),
+            .embedInCode("Assets/favicon.svg"),
+        ]),
         // gRPC methods over HTTP/1.1 and JSON by their google.api.http bindings (grpc-gateway's rules): path
         // templates, bodies, query parameters, errors as google.rpc.Status JSON, server streams as NDJSON.
         .target(name: "Transcoding", dependencies: ["HTTP1", "JSON", "ProtoCodec", "ProtoJSON", "RPC", "Transport"]),

@@ -1,4 +1,5 @@
 public import EventLoop
+import Dashboard
 import Foundation
 public import Cluster
 public import Hosting
@@ -18,6 +19,7 @@ public final class GatewayServer: HostedService {
     public let readinessChecks: [ReadinessCheck]
     private let shared: GatewayShared
     private let marketData: Channel?
+    private let risk: Channel?
     /// Market data for HTTP/JSON callers: their own key, not the mesh credential.
     private let marketDataForClients: Channel?
 
@@ -38,9 +40,12 @@ public final class GatewayServer: HostedService {
             guard let configPath, let text = try? String(contentsOfFile: configPath, encoding: .utf8) else { return nil }
             return try? ClusterConfig.parse(text, path: configPath)
         }
+        let risk = try config.riskAddress.map { try config.channel($0, group: host.group) }
+        self.risk = risk
         let shared = GatewayShared(cluster: cluster, keys: keys, instruments: InstrumentTable(referenceMaxAge: config.referenceMaxAge),
                                    defaultRate: config.ordersPerSecond,
-                                   streams: StreamQuota(perAccount: config.maxStreamsPerAccount, total: config.maxStreams))
+                                   streams: StreamQuota(perAccount: config.maxStreamsPerAccount, total: config.maxStreams),
+                                   risk: risk.map { Tradewire_V1_Risk.Client($0) })
         self.shared = shared
         marketData = try config.marketDataAddress.map { try config.channel($0, group: host.group) }
         var serverConfiguration = ServerConfiguration(addresses: [address])
@@ -86,14 +91,13 @@ public final class GatewayServer: HostedService {
         let transcoder = try HTTPTranscoder(catalog: .protos, backends: backends, openAPI: OpenAPIDocument.json)
         let telemetry = host.telemetry
         return SimpleOrderAPI(gateway: Tradewire_V1_Gateway.Client(inProcess), instruments: shared.instruments, transcoder: transcoder,
-                              webSocket: WebSocketAPI(transcoder: transcoder, keys: keys), corsOrigins: Set(config.corsOrigins),
+                              webSocket: WebSocketAPI(transcoder: transcoder, keys: keys), dashboard: DashboardPages(), corsOrigins: Set(config.corsOrigins),
                               unreadiness: { telemetry.unreadiness() })
     }
 
     /// The largest request message the gateway accepts (RESOURCE_EXHAUSTED past it).
     public static let maxRequestMessage = 1 << 20
 
-    /// Follows market data's instruments and quotes.
     /// Follows market data's instruments and quotes, and every node's execution reports for the OrderEntry sessions.
     public func follow() async {
         let shared = shared
@@ -107,10 +111,11 @@ public final class GatewayServer: HostedService {
         }
     }
 
-    /// Closes the channel to market data and the streams to the nodes.
+    /// Closes the channels to market data and risk and the streams to the nodes.
     public func close() async {
         await marketData?.shutdown()
         await marketDataForClients?.shutdown()
+        await risk?.shutdown()
         await shared.cluster.close()
     }
 }

@@ -2,6 +2,7 @@ import EventLoop
 import Orders
 import Cluster
 import Protos
+import RPC
 import ServiceStubs
 import Synchronization
 
@@ -159,6 +160,31 @@ struct GatewayService: Tradewire_V1_Gateway.ServiceProtocol {
         }
         return try Reconciliation(orders: orders, instruments: shared.instruments).response(batchID: request.batchID, expected: request.expectedPnl)
     }
+
+    /// Risk's view of the caller's account; risk is asked with the mesh credential and the caller's deadline (at
+    /// most ``portfolioTimeout``), and never for another account.
+    func getPortfolio(request: Tradewire_V1_GetPortfolioRequest, context: ServerContext) async throws -> Tradewire_V1_Portfolio {
+        let caller = try shared.caller(context)
+        if request.symbols.count > 100 || request.symbols.contains(where: { !OrderBounds.isSymbol($0) }) {
+            throw OrderValidation.error([.init(field: "symbols", description_p: "holds at most 100 symbols, each \(OrderBounds.symbolRule)")])
+        }
+        guard let risk = shared.risk else { throw RPCError(code: .unavailable, message: "this gateway has no risk service configured") }
+        let options = CallOptions(timeout: Self.portfolioTimeout, deadline: context.deadline)
+        do {
+            async let account = risk.getAccount(Tradewire_V1_GetAccountRequest(account: caller.account), options: options)
+            async let positions = risk.getPositions(Tradewire_V1_GetPositionsRequest(account: caller.account, symbols: request.symbols), options: options)
+            return Tradewire_V1_Portfolio(account: try await account, positions: try await positions.positions)
+        } catch let error as RPCError where error.code == .notFound {
+            // Risk keeps accounts from their first balance or order on.
+            return Tradewire_V1_Portfolio(account: Tradewire_V1_Account(account: caller.account))
+        } catch let error as RPCError where error.code == .unavailable || error.code == .deadlineExceeded {
+            throw RPCError.withDetails(code: .unavailable, message: "risk did not answer (\(error.message)); retrying is safe",
+                                       Google_Rpc_RetryInfo(retryDelay: Google_Protobuf_Duration(seconds: 0, nanos: 200_000_000)))
+        }
+    }
+
+    /// The longest a GetPortfolio waits for risk.
+    static let portfolioTimeout = Duration.seconds(2)
 
     func orderEntry(
         requests: RPCRequestStream<Tradewire_V1_OrderEntryRequest>, responses: RPCResponseWriter<Tradewire_V1_OrderEntryResponse>,

@@ -15,11 +15,14 @@ final class GatewayShared: Sendable {
     let streams: StreamQuota
     /// Every node's execution reports, followed once, for the OrderEntry sessions (run by the server's follow).
     let executions: SharedExecutionFeed
+    /// Risk, for the callers' portfolios (nil: no risk service in the cluster file).
+    let risk: Tradewire_V1_Risk.Client?
     let logger = Logger(label: "tradewire.gateway")
 
     init(cluster: ClusterClient, keys: APIKeys, instruments: InstrumentTable, defaultRate: Int,
-         streams: StreamQuota = StreamQuota(perAccount: 16, total: 256))
+         streams: StreamQuota = StreamQuota(perAccount: 16, total: 256), risk: Tradewire_V1_Risk.Client? = nil)
     {
+        self.risk = risk
         self.streams = streams
         self.cluster = cluster
         executions = SharedExecutionFeed(cluster: cluster)

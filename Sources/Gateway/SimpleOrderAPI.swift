@@ -1,4 +1,5 @@
 import Cluster
+import Dashboard
 import HTTP1
 import JSON
 import Orders
@@ -17,9 +18,12 @@ import Transport
 ///                                  with X-Idempotency-Key (or Idempotency-Key): 201 with the order (200 for a retry)
 ///     POST /api/v1/orders          {"orders": [...]} with Idempotency-Key (the batch id): each order's result
 ///     GET  /api/v1/orders/{id}     one order
+///     PATCH /api/v1/orders/{id}    {"price": "45100", "quantity": "0.2"} (either or both): a replace
+///     DELETE /api/v1/orders/{id}   a cancel
 ///     GET  /api/v1/reconcile/{id}  a batch's totals and P&L
 ///     GET  /health                 200 {"status": "ok"} when ready, 503 with the reasons otherwise
 ///     GET  /ws                     the WebSocket API (``WebSocketAPI``)
+///     GET  /                       the trading dashboard (``DashboardPages``)
 ///
 /// Every call goes through the Gateway service in this process (the same admission, validation and limits as
 /// gRPC); errors are google.rpc.Status JSON, as on `/v1`. Anything else goes to the transcoder.
@@ -28,6 +32,7 @@ struct SimpleOrderAPI: HTTP1Service {
     let instruments: InstrumentTable
     let transcoder: HTTPTranscoder
     let webSocket: WebSocketAPI
+    let dashboard: DashboardPages
     /// Origins allowed cross-origin calls (`cors_origins`); empty: none.
     let corsOrigins: Set<String>
     /// Why the gateway is not ready (empty: ready).
@@ -46,6 +51,7 @@ struct SimpleOrderAPI: HTTP1Service {
                 ]))
             }
         }
+        if let page = dashboard.response(request) { return responder.respond(page) }
         let path = request.path
         let metadata = HTTPTranscoder.metadata(request)
         var response: HTTP1Response
@@ -98,9 +104,15 @@ struct SimpleOrderAPI: HTTP1Service {
                 response = Self.json(.object(["batchId": .string(placed.batchID), "results": .array(results)]), status: 200)
             case ("GET", _) where path.hasPrefix("/api/v1/orders/"):
                 let id = try Self.segment(path.dropFirst("/api/v1/orders/".count))
-                let order = try await gateway.getOrder(Tradewire_V1_GetOrderRequest(order: Tradewire_V1_OrderRef(orderID: Tradewire_V1_OrderId(value: id))),
-                                                       metadata: metadata)
+                let order = try await gateway.getOrder(Tradewire_V1_GetOrderRequest(order: Self.reference(id)), metadata: metadata)
                 response = Self.json(.object(try simple(order)), status: 200)
+            case ("PATCH", _) where path.hasPrefix("/api/v1/orders/"):
+                let id = try Self.segment(path.dropFirst("/api/v1/orders/".count))
+                response = Self.json(.object(try simple(try await replace(id, try Self.object(request.body), metadata: metadata))), status: 200)
+            case ("DELETE", _) where path.hasPrefix("/api/v1/orders/"):
+                let id = try Self.segment(path.dropFirst("/api/v1/orders/".count))
+                let cancelled = try await gateway.cancelOrder(Tradewire_V1_CancelOrderRequest(order: Self.reference(id)), metadata: metadata)
+                response = Self.json(.object(try simple(cancelled.order ?? Tradewire_V1_Order())), status: 200)
             case ("GET", _) where path.hasPrefix("/api/v1/reconcile/"):
                 let id = try Self.segment(path.dropFirst("/api/v1/reconcile/".count))
                 let totals = try await gateway.reconcile(Tradewire_V1_ReconcileRequest(batchID: id), metadata: metadata)
@@ -128,7 +140,7 @@ struct SimpleOrderAPI: HTTP1Service {
     /// A NewOrder from the simple shape, its decimals brought exactly to the instrument's scales.
     func newOrder(_ fields: JSONObject, field prefix: String) throws(RPCError) -> Tradewire_V1_NewOrder {
         func invalid(_ field: String, _ reason: String) -> RPCError {
-            RPCError(code: .invalidArgument, message: "\(prefix)\(field): \(reason)")
+            OrderValidation.error([.init(field: prefix + field, description_p: reason)])
         }
         for key in fields.members.map(\.key) where !Self.orderFields.contains(key) {
             throw invalid(Echo.quote(key), "is not a field of an order (\(Self.orderFields.sorted().joined(separator: ", ")))")
@@ -165,6 +177,29 @@ struct SimpleOrderAPI: HTTP1Service {
         return order
     }
 
+    /// A replace in the simple shape (`{"price": …, "quantity": …}`, either or both, decimals at the order's
+    /// instrument's scales).
+    func replace(_ id: String, _ fields: JSONObject, metadata: Metadata) async throws(RPCError) -> Tradewire_V1_Order {
+        for key in fields.members.map(\.key) where key != "price" && key != "quantity" {
+            throw OrderValidation.error([.init(field: Echo.quote(key), description_p: "is not a field of a replace (price, quantity)")])
+        }
+        let current = try await gateway.getOrder(Tradewire_V1_GetOrderRequest(order: Self.reference(id)), metadata: metadata)
+        guard let (instrument, _) = instruments.lookup(current.symbol) else {
+            throw RPCError(code: .failedPrecondition, message: "\(Echo.quote(current.symbol)) is no longer a listed instrument")
+        }
+        var replace = Tradewire_V1_ReplaceOrderRequest(order: Self.reference(id))
+        if let price = fields["price"] {
+            replace.price = Tradewire_V1_Price(units: try Self.decimal(price, scale: instrument.priceScale, field: "price"), scale: instrument.priceScale)
+        }
+        if let quantity = fields["quantity"] {
+            replace.quantity = Tradewire_V1_Quantity(units: try Self.decimal(quantity, scale: instrument.quantityScale, field: "quantity"),
+                                                     scale: instrument.quantityScale)
+        }
+        return try await gateway.replaceOrder(replace, metadata: metadata).order ?? current
+    }
+
+    static func reference(_ id: String) -> Tradewire_V1_OrderRef { Tradewire_V1_OrderRef(orderID: Tradewire_V1_OrderId(value: id)) }
+
     static let orderFields: Set<String> = ["symbol", "side", "quantity", "price", "orderType", "type", "timeInForce", "clientOrderId"]
 
     /// A JSON number or string as units at `scale`, exactly (more decimals than the scale, an exponent, or a value
@@ -174,12 +209,12 @@ struct SimpleOrderAPI: HTTP1Service {
         switch value {
         case .number(let literal): text = literal
         case .string(let quoted): text = quoted
-        default: throw RPCError(code: .invalidArgument, message: "\(field): a decimal number or string")
+        default: throw OrderValidation.error([.init(field: field, description_p: "is a decimal number or string")])
         }
         do {
             return try FixedPoint.parse(text, scale: scale).units
         } catch {
-            throw RPCError(code: .invalidArgument, message: "\(field): \(Echo.quote(text)) is not a decimal with at most \(scale) decimals (\(error))")
+            throw OrderValidation.error([.init(field: field, description_p: "\(Echo.quote(text)) is not a decimal with at most \(scale) decimals (\(error))")])
         }
     }
 

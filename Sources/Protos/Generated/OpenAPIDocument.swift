@@ -860,6 +860,49 @@ public enum OpenAPIDocument {
         }
       }
     },
+    "/v1/portfolio": {
+      "get": {
+        "operationId": "Gateway_GetPortfolio",
+        "tags": [
+          "Gateway"
+        ],
+        "description": "This account's cash (balance, what working buys hold, what is available) and positions, as risk keeps them. An account risk has not seen yet has a zero balance and no positions. UNAVAILABLE when risk cannot be reached (nothing happened: retrying is safe).",
+        "parameters": [
+          {
+            "name": "symbols",
+            "in": "query",
+            "schema": {
+              "type": "array",
+              "items": {
+                "type": "string"
+              }
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/tradewire.v1.Portfolio"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error: google.rpc.Status, under the HTTP status of its gRPC code.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/google.rpc.Status"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
     "/v1/quotes": {
       "get": {
         "operationId": "MarketData_StreamQuotes",
@@ -1115,6 +1158,58 @@ public enum OpenAPIDocument {
             "type": "array",
             "items": {
               "$ref": "#/components/schemas/google.protobuf.Any"
+            }
+          }
+        }
+      },
+      "tradewire.v1.Account": {
+        "type": "object",
+        "properties": {
+          "account": {
+            "type": "string"
+          },
+          "limits": {
+            "$ref": "#/components/schemas/tradewire.v1.AccountLimits"
+          },
+          "balance": {
+            "$ref": "#/components/schemas/tradewire.v1.Money"
+          },
+          "reserved": {
+            "$ref": "#/components/schemas/tradewire.v1.Money"
+          },
+          "available": {
+            "$ref": "#/components/schemas/tradewire.v1.Money"
+          },
+          "openOrders": {
+            "type": "integer",
+            "format": "int64",
+            "minimum": 0,
+            "maximum": 4294967295
+          }
+        }
+      },
+      "tradewire.v1.AccountLimits": {
+        "type": "object",
+        "properties": {
+          "maxOrderQuantity": {
+            "$ref": "#/components/schemas/tradewire.v1.Quantity"
+          },
+          "maxOrderNotional": {
+            "$ref": "#/components/schemas/tradewire.v1.Money"
+          },
+          "maxPosition": {
+            "$ref": "#/components/schemas/tradewire.v1.Quantity"
+          },
+          "maxOpenOrders": {
+            "type": "integer",
+            "format": "int64",
+            "minimum": 0,
+            "maximum": 4294967295
+          },
+          "symbolLimits": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/tradewire.v1.SymbolLimits"
             }
           }
         }
@@ -1676,6 +1771,42 @@ public enum OpenAPIDocument {
           }
         }
       },
+      "tradewire.v1.Portfolio": {
+        "type": "object",
+        "properties": {
+          "account": {
+            "$ref": "#/components/schemas/tradewire.v1.Account"
+          },
+          "positions": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/tradewire.v1.Position"
+            }
+          }
+        }
+      },
+      "tradewire.v1.Position": {
+        "type": "object",
+        "properties": {
+          "symbol": {
+            "type": "string"
+          },
+          "quantity": {
+            "$ref": "#/components/schemas/tradewire.v1.Quantity"
+          },
+          "cost": {
+            "$ref": "#/components/schemas/tradewire.v1.Money"
+          },
+          "realizedPnl": {
+            "$ref": "#/components/schemas/tradewire.v1.Money"
+          },
+          "fillCount": {
+            "type": "string",
+            "format": "uint64",
+            "pattern": "^[0-9]{1,20}$"
+          }
+        }
+      },
       "tradewire.v1.Price": {
         "type": "object",
         "properties": {
@@ -1864,6 +1995,20 @@ public enum OpenAPIDocument {
           "SIDE_BUY",
           "SIDE_SELL"
         ]
+      },
+      "tradewire.v1.SymbolLimits": {
+        "type": "object",
+        "properties": {
+          "symbol": {
+            "type": "string"
+          },
+          "maxOrderQuantity": {
+            "$ref": "#/components/schemas/tradewire.v1.Quantity"
+          },
+          "maxPosition": {
+            "$ref": "#/components/schemas/tradewire.v1.Quantity"
+          }
+        }
       },
       "tradewire.v1.SymbolTotals": {
         "type": "object",

@@ -12,10 +12,10 @@
 //   grpc/testing/test.proto
 //   tradewire/v1/common.proto
 //   tradewire/v1/order.proto
+//   tradewire/v1/risk.proto
 //   tradewire/v1/gateway.proto
 //   tradewire/v1/marketdata.proto
 //   tradewire/v1/processor.proto
-//   tradewire/v1/risk.proto
 // Change the .proto files and run tools/generate.
 
 public import ProtoCodec
@@ -62,6 +62,19 @@ extension ProtoCatalog {
             Tradewire_V1_Order.self,
             Tradewire_V1_ExecutionReport.self,
             Tradewire_V1_CancelReject.self,
+            Tradewire_V1_RiskCheckRequest.self,
+            Tradewire_V1_RiskCheckBatch.self,
+            Tradewire_V1_RiskCheckResults.self,
+            Tradewire_V1_RiskCheckResponse.self,
+            Tradewire_V1_AccountLimits.self,
+            Tradewire_V1_SymbolLimits.self,
+            Tradewire_V1_Account.self,
+            Tradewire_V1_SetLimitsRequest.self,
+            Tradewire_V1_SetBalanceRequest.self,
+            Tradewire_V1_GetAccountRequest.self,
+            Tradewire_V1_GetPositionsRequest.self,
+            Tradewire_V1_GetPositionsResponse.self,
+            Tradewire_V1_Position.self,
             Tradewire_V1_PlaceOrderRequest.self,
             Tradewire_V1_PlaceOrderResponse.self,
             Tradewire_V1_PlaceOrdersRequest.self,
@@ -81,6 +94,8 @@ extension ProtoCatalog {
             Tradewire_V1_ReconcileRequest.self,
             Tradewire_V1_ReconcileResponse.self,
             Tradewire_V1_SymbolTotals.self,
+            Tradewire_V1_GetPortfolioRequest.self,
+            Tradewire_V1_Portfolio.self,
             Tradewire_V1_ListInstrumentsRequest.self,
             Tradewire_V1_ListInstrumentsResponse.self,
             Tradewire_V1_GetInstrumentRequest.self,
@@ -122,19 +137,6 @@ extension ProtoCatalog {
             Tradewire_V1_RestingOrder.self,
             Tradewire_V1_SourceMark.self,
             Tradewire_V1_BookSnapshot.self,
-            Tradewire_V1_RiskCheckRequest.self,
-            Tradewire_V1_RiskCheckBatch.self,
-            Tradewire_V1_RiskCheckResults.self,
-            Tradewire_V1_RiskCheckResponse.self,
-            Tradewire_V1_AccountLimits.self,
-            Tradewire_V1_SymbolLimits.self,
-            Tradewire_V1_Account.self,
-            Tradewire_V1_SetLimitsRequest.self,
-            Tradewire_V1_SetBalanceRequest.self,
-            Tradewire_V1_GetAccountRequest.self,
-            Tradewire_V1_GetPositionsRequest.self,
-            Tradewire_V1_GetPositionsResponse.self,
-            Tradewire_V1_Position.self,
         ],
         methods: [
             .init(path: "/grpc.health.v1.Health/Check", input: Grpc_Health_V1_HealthCheckRequest.self, output: Grpc_Health_V1_HealthCheckResponse.self, clientStreaming: false, serverStreaming: false),
@@ -153,6 +155,12 @@ extension ProtoCatalog {
             .init(path: "/grpc.testing.UnimplementedService/UnimplementedCall", input: Grpc_Testing_Empty.self, output: Grpc_Testing_Empty.self, clientStreaming: false, serverStreaming: false),
             .init(path: "/grpc.testing.ReconnectService/Start", input: Grpc_Testing_ReconnectParams.self, output: Grpc_Testing_Empty.self, clientStreaming: false, serverStreaming: false),
             .init(path: "/grpc.testing.ReconnectService/Stop", input: Grpc_Testing_Empty.self, output: Grpc_Testing_ReconnectInfo.self, clientStreaming: false, serverStreaming: false),
+            .init(path: "/tradewire.v1.Risk/Check", input: Tradewire_V1_RiskCheckRequest.self, output: Tradewire_V1_RiskCheckResponse.self, clientStreaming: false, serverStreaming: false),
+            .init(path: "/tradewire.v1.Risk/CheckStream", input: Tradewire_V1_RiskCheckBatch.self, output: Tradewire_V1_RiskCheckResults.self, clientStreaming: true, serverStreaming: true),
+            .init(path: "/tradewire.v1.Risk/SetLimits", input: Tradewire_V1_SetLimitsRequest.self, output: Tradewire_V1_Account.self, clientStreaming: false, serverStreaming: false),
+            .init(path: "/tradewire.v1.Risk/SetBalance", input: Tradewire_V1_SetBalanceRequest.self, output: Tradewire_V1_Account.self, clientStreaming: false, serverStreaming: false),
+            .init(path: "/tradewire.v1.Risk/GetAccount", input: Tradewire_V1_GetAccountRequest.self, output: Tradewire_V1_Account.self, clientStreaming: false, serverStreaming: false),
+            .init(path: "/tradewire.v1.Risk/GetPositions", input: Tradewire_V1_GetPositionsRequest.self, output: Tradewire_V1_GetPositionsResponse.self, clientStreaming: false, serverStreaming: false),
             .init(path: "/tradewire.v1.Gateway/PlaceOrder", input: Tradewire_V1_PlaceOrderRequest.self, output: Tradewire_V1_PlaceOrderResponse.self, clientStreaming: false, serverStreaming: false, httpRules: [.init(verb: "POST", pattern: "/v1/orders", body: "*", responseBody: "")]),
             .init(path: "/tradewire.v1.Gateway/PlaceOrders", input: Tradewire_V1_PlaceOrdersRequest.self, output: Tradewire_V1_PlaceOrdersResponse.self, clientStreaming: false, serverStreaming: false, httpRules: [.init(verb: "POST", pattern: "/v1/orders:batch", body: "*", responseBody: "")]),
             .init(path: "/tradewire.v1.Gateway/OrderEntry", input: Tradewire_V1_OrderEntryRequest.self, output: Tradewire_V1_OrderEntryResponse.self, clientStreaming: true, serverStreaming: true),
@@ -162,6 +170,7 @@ extension ProtoCatalog {
             .init(path: "/tradewire.v1.Gateway/ListOrders", input: Tradewire_V1_ListOrdersRequest.self, output: Tradewire_V1_ListOrdersResponse.self, clientStreaming: false, serverStreaming: false, httpRules: [.init(verb: "GET", pattern: "/v1/orders", body: "", responseBody: "")]),
             .init(path: "/tradewire.v1.Gateway/StreamExecutions", input: Tradewire_V1_StreamExecutionsRequest.self, output: Tradewire_V1_ExecutionReport.self, clientStreaming: false, serverStreaming: true, httpRules: [.init(verb: "GET", pattern: "/v1/executions", body: "", responseBody: "")]),
             .init(path: "/tradewire.v1.Gateway/Reconcile", input: Tradewire_V1_ReconcileRequest.self, output: Tradewire_V1_ReconcileResponse.self, clientStreaming: false, serverStreaming: false, httpRules: [.init(verb: "GET", pattern: "/v1/batches/{batch_id}/reconciliation", body: "", responseBody: "")]),
+            .init(path: "/tradewire.v1.Gateway/GetPortfolio", input: Tradewire_V1_GetPortfolioRequest.self, output: Tradewire_V1_Portfolio.self, clientStreaming: false, serverStreaming: false, httpRules: [.init(verb: "GET", pattern: "/v1/portfolio", body: "", responseBody: "")]),
             .init(path: "/tradewire.v1.MarketData/ListInstruments", input: Tradewire_V1_ListInstrumentsRequest.self, output: Tradewire_V1_ListInstrumentsResponse.self, clientStreaming: false, serverStreaming: false, httpRules: [.init(verb: "GET", pattern: "/v1/instruments", body: "", responseBody: "")]),
             .init(path: "/tradewire.v1.MarketData/GetInstrument", input: Tradewire_V1_GetInstrumentRequest.self, output: Tradewire_V1_Instrument.self, clientStreaming: false, serverStreaming: false, httpRules: [.init(verb: "GET", pattern: "/v1/instruments/{symbol}", body: "", responseBody: "")]),
             .init(path: "/tradewire.v1.MarketData/UpsertInstrument", input: Tradewire_V1_Instrument.self, output: Tradewire_V1_Instrument.self, clientStreaming: false, serverStreaming: false),
@@ -177,12 +186,6 @@ extension ProtoCatalog {
             .init(path: "/tradewire.v1.Processor/SubscribeEvents", input: Tradewire_V1_SubscribeEventsRequest.self, output: Tradewire_V1_EventBatch.self, clientStreaming: false, serverStreaming: true),
             .init(path: "/tradewire.v1.Processor/GetOrder", input: Tradewire_V1_ProcessorGetOrderRequest.self, output: Tradewire_V1_Order.self, clientStreaming: false, serverStreaming: false),
             .init(path: "/tradewire.v1.Processor/ListOrders", input: Tradewire_V1_ProcessorListOrdersRequest.self, output: Tradewire_V1_ProcessorListOrdersResponse.self, clientStreaming: false, serverStreaming: false),
-            .init(path: "/tradewire.v1.Risk/Check", input: Tradewire_V1_RiskCheckRequest.self, output: Tradewire_V1_RiskCheckResponse.self, clientStreaming: false, serverStreaming: false),
-            .init(path: "/tradewire.v1.Risk/CheckStream", input: Tradewire_V1_RiskCheckBatch.self, output: Tradewire_V1_RiskCheckResults.self, clientStreaming: true, serverStreaming: true),
-            .init(path: "/tradewire.v1.Risk/SetLimits", input: Tradewire_V1_SetLimitsRequest.self, output: Tradewire_V1_Account.self, clientStreaming: false, serverStreaming: false),
-            .init(path: "/tradewire.v1.Risk/SetBalance", input: Tradewire_V1_SetBalanceRequest.self, output: Tradewire_V1_Account.self, clientStreaming: false, serverStreaming: false),
-            .init(path: "/tradewire.v1.Risk/GetAccount", input: Tradewire_V1_GetAccountRequest.self, output: Tradewire_V1_Account.self, clientStreaming: false, serverStreaming: false),
-            .init(path: "/tradewire.v1.Risk/GetPositions", input: Tradewire_V1_GetPositionsRequest.self, output: Tradewire_V1_GetPositionsResponse.self, clientStreaming: false, serverStreaming: false),
         ]
     )
 }

@@ -450,6 +450,43 @@ public struct Tradewire_V1_SymbolTotals: ProtoMessage {
     }
 }
 
+public struct Tradewire_V1_GetPortfolioRequest: ProtoMessage {
+    public static let protoMessageName = "tradewire.v1.GetPortfolioRequest"
+
+    /// Only these symbols' positions; empty: every symbol with a non-zero position. At most 100.
+    public var symbols: [String] = []
+
+    public var unknownFields = ProtoUnknownFields()
+
+    public init() {}
+
+    public init(
+        symbols: [String] = []
+    ) {
+        self.symbols = symbols
+    }
+}
+
+public struct Tradewire_V1_Portfolio: ProtoMessage {
+    public static let protoMessageName = "tradewire.v1.Portfolio"
+
+    /// Limits, balance, reserved and available cash, open orders.
+    public var account: Tradewire_V1_Account? = nil
+    public var positions: [Tradewire_V1_Position] = []
+
+    public var unknownFields = ProtoUnknownFields()
+
+    public init() {}
+
+    public init(
+        account: Tradewire_V1_Account? = nil,
+        positions: [Tradewire_V1_Position] = []
+    ) {
+        self.account = account
+        self.positions = positions
+    }
+}
+
 // MARK: - tradewire.v1.PlaceOrderRequest ↔ protobuf-c
 
 extension Tradewire_V1_PlaceOrderRequest {
@@ -1514,6 +1551,117 @@ extension Tradewire_V1_SymbolTotals {
     nonisolated(unsafe) static let cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> = {
         var message = Tradewire__V1__SymbolTotals()
         tradewire__v1__symbol_totals__init(&message)
+        return message.base.descriptor
+    }()
+}
+
+// MARK: - tradewire.v1.GetPortfolioRequest ↔ protobuf-c
+
+extension Tradewire_V1_GetPortfolioRequest {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
+        let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
+        }
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__GetPortfolioRequest.self))
+    }
+
+    init(_c c: UnsafePointer<Tradewire__V1__GetPortfolioRequest>) throws(ProtoDecodingError) {
+        self.init()
+        self.symbols = try _ProtoC.strings(c.pointee.symbols, count: c.pointee.n_symbols, field: "tradewire.v1.GetPortfolioRequest.symbols")
+        self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
+    }
+
+    public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(arena))
+    }
+
+    func _c(_ arena: ProtoArena) -> UnsafeMutablePointer<Tradewire__V1__GetPortfolioRequest> {
+        let c = arena.allocate(Tradewire__V1__GetPortfolioRequest.self)
+        tradewire__v1__get_portfolio_request__init(c)
+        var escaped = ProtoUnknownFields()
+        (c.pointee.n_symbols, c.pointee.symbols) = arena.cStrings(self.symbols, number: 1, unknown: &escaped)
+        arena.setUnknownFields(c, self.unknownFields, escaped)
+        return c
+    }
+
+    public static var _protobufCDescriptor: UnsafeRawPointer { UnsafeRawPointer(cDescriptor) }
+
+    /// protoc-c's descriptor, read from an initialised message (Swift cannot take a C constant's address).
+    /// nonisolated(unsafe): the descriptor is constant static data, never written.
+    nonisolated(unsafe) static let cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> = {
+        var message = Tradewire__V1__GetPortfolioRequest()
+        tradewire__v1__get_portfolio_request__init(&message)
+        return message.base.descriptor
+    }()
+}
+
+// MARK: - tradewire.v1.Portfolio ↔ protobuf-c
+
+extension Tradewire_V1_Portfolio {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
+        let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
+        }
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__Portfolio.self))
+    }
+
+    init(_c c: UnsafePointer<Tradewire__V1__Portfolio>) throws(ProtoDecodingError) {
+        self.init()
+        if let value = c.pointee.account { self.account = try Tradewire_V1_Account(_c: value) }
+        if c.pointee.n_positions > 0, let array = c.pointee.positions {
+            self.positions.reserveCapacity(c.pointee.n_positions)
+            for index in 0..<c.pointee.n_positions {
+                self.positions.append(try Tradewire_V1_Position(_c: array[index]!))
+            }
+        }
+        self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
+    }
+
+    public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(arena))
+    }
+
+    func _c(_ arena: ProtoArena) -> UnsafeMutablePointer<Tradewire__V1__Portfolio> {
+        let c = arena.allocate(Tradewire__V1__Portfolio.self)
+        tradewire__v1__portfolio__init(c)
+        if let value = self.account { c.pointee.account = value._c(arena) }
+        if !self.positions.isEmpty {
+            let array = arena.array(of: UnsafeMutablePointer<Tradewire__V1__Position>?.self, count: self.positions.count)
+            for (index, value) in self.positions.enumerated() {
+                array[index] = value._c(arena)
+            }
+            c.pointee.n_positions = self.positions.count
+            c.pointee.positions = array
+        }
+        arena.setUnknownFields(c, self.unknownFields, ProtoUnknownFields())
+        return c
+    }
+
+    public static var _protobufCDescriptor: UnsafeRawPointer { UnsafeRawPointer(cDescriptor) }
+
+    /// protoc-c's descriptor, read from an initialised message (Swift cannot take a C constant's address).
+    /// nonisolated(unsafe): the descriptor is constant static data, never written.
+    nonisolated(unsafe) static let cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> = {
+        var message = Tradewire__V1__Portfolio()
+        tradewire__v1__portfolio__init(&message)
         return message.base.descriptor
     }()
 }

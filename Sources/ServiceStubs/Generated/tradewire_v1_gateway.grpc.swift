@@ -17,6 +17,7 @@ public enum Tradewire_V1_Gateway {
         public static let listOrders = MethodDescriptor(service: "tradewire.v1.Gateway", method: "ListOrders")
         public static let streamExecutions = MethodDescriptor(service: "tradewire.v1.Gateway", method: "StreamExecutions")
         public static let reconcile = MethodDescriptor(service: "tradewire.v1.Gateway", method: "Reconcile")
+        public static let getPortfolio = MethodDescriptor(service: "tradewire.v1.Gateway", method: "GetPortfolio")
     }
 
     /// Implement to serve tradewire.v1.Gateway; pass the implementation to a Server.
@@ -49,6 +50,10 @@ public enum Tradewire_V1_Gateway {
         func streamExecutions(request: Tradewire_V1_StreamExecutionsRequest, responses: RPCResponseWriter<Tradewire_V1_ExecutionReport>, context: ServerContext) async throws
         /// Totals for one PlaceOrders batch, with expected against actual P&L.
         func reconcile(request: Tradewire_V1_ReconcileRequest, context: ServerContext) async throws -> Tradewire_V1_ReconcileResponse
+        /// This account's cash (balance, what working buys hold, what is available) and positions, as risk keeps them.
+        /// An account risk has not seen yet has a zero balance and no positions. UNAVAILABLE when risk cannot be reached
+        /// (nothing happened: retrying is safe).
+        func getPortfolio(request: Tradewire_V1_GetPortfolioRequest, context: ServerContext) async throws -> Tradewire_V1_Portfolio
     }
 
     /// Calls tradewire.v1.Gateway over a channel (or any RPCClientTransport).
@@ -111,6 +116,13 @@ public enum Tradewire_V1_Gateway {
         public func reconcile(_ request: Tradewire_V1_ReconcileRequest, metadata: Metadata = [:], options: CallOptions = CallOptions()) async throws(RPCError) -> Tradewire_V1_ReconcileResponse {
             try await transport.unary(Tradewire_V1_Gateway.Method.reconcile, request, metadata: metadata, options: options)
         }
+
+        /// This account's cash (balance, what working buys hold, what is available) and positions, as risk keeps them.
+        /// An account risk has not seen yet has a zero balance and no positions. UNAVAILABLE when risk cannot be reached
+        /// (nothing happened: retrying is safe).
+        public func getPortfolio(_ request: Tradewire_V1_GetPortfolioRequest, metadata: Metadata = [:], options: CallOptions = CallOptions()) async throws(RPCError) -> Tradewire_V1_Portfolio {
+            try await transport.unary(Tradewire_V1_Gateway.Method.getPortfolio, request, metadata: metadata, options: options)
+        }
     }
 }
 
@@ -126,6 +138,7 @@ extension Tradewire_V1_Gateway.ServiceProtocol {
             .unary(Tradewire_V1_Gateway.Method.listOrders, Tradewire_V1_ListOrdersRequest.self, Tradewire_V1_ListOrdersResponse.self) { [self] in try await listOrders(request: $0, context: $1) },
             .serverStreaming(Tradewire_V1_Gateway.Method.streamExecutions, Tradewire_V1_StreamExecutionsRequest.self, Tradewire_V1_ExecutionReport.self) { [self] in try await streamExecutions(request: $0, responses: $1, context: $2) },
             .unary(Tradewire_V1_Gateway.Method.reconcile, Tradewire_V1_ReconcileRequest.self, Tradewire_V1_ReconcileResponse.self) { [self] in try await reconcile(request: $0, context: $1) },
+            .unary(Tradewire_V1_Gateway.Method.getPortfolio, Tradewire_V1_GetPortfolioRequest.self, Tradewire_V1_Portfolio.self) { [self] in try await getPortfolio(request: $0, context: $1) },
         ]
     }
 }

@@ -862,6 +862,96 @@ void   tradewire__v1__symbol_totals__free_unpacked
   assert(message->base.descriptor == &tradewire__v1__symbol_totals__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   tradewire__v1__get_portfolio_request__init
+                     (Tradewire__V1__GetPortfolioRequest         *message)
+{
+  static const Tradewire__V1__GetPortfolioRequest init_value = TRADEWIRE__V1__GET_PORTFOLIO_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tradewire__v1__get_portfolio_request__get_packed_size
+                     (const Tradewire__V1__GetPortfolioRequest *message)
+{
+  assert(message->base.descriptor == &tradewire__v1__get_portfolio_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tradewire__v1__get_portfolio_request__pack
+                     (const Tradewire__V1__GetPortfolioRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tradewire__v1__get_portfolio_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tradewire__v1__get_portfolio_request__pack_to_buffer
+                     (const Tradewire__V1__GetPortfolioRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tradewire__v1__get_portfolio_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tradewire__V1__GetPortfolioRequest *
+       tradewire__v1__get_portfolio_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tradewire__V1__GetPortfolioRequest *)
+     protobuf_c_message_unpack (&tradewire__v1__get_portfolio_request__descriptor,
+                                allocator, len, data);
+}
+void   tradewire__v1__get_portfolio_request__free_unpacked
+                     (Tradewire__V1__GetPortfolioRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tradewire__v1__get_portfolio_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tradewire__v1__portfolio__init
+                     (Tradewire__V1__Portfolio         *message)
+{
+  static const Tradewire__V1__Portfolio init_value = TRADEWIRE__V1__PORTFOLIO__INIT;
+  *message = init_value;
+}
+size_t tradewire__v1__portfolio__get_packed_size
+                     (const Tradewire__V1__Portfolio *message)
+{
+  assert(message->base.descriptor == &tradewire__v1__portfolio__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tradewire__v1__portfolio__pack
+                     (const Tradewire__V1__Portfolio *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tradewire__v1__portfolio__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tradewire__v1__portfolio__pack_to_buffer
+                     (const Tradewire__V1__Portfolio *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tradewire__v1__portfolio__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tradewire__V1__Portfolio *
+       tradewire__v1__portfolio__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tradewire__V1__Portfolio *)
+     protobuf_c_message_unpack (&tradewire__v1__portfolio__descriptor,
+                                allocator, len, data);
+}
+void   tradewire__v1__portfolio__free_unpacked
+                     (Tradewire__V1__Portfolio *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tradewire__v1__portfolio__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor tradewire__v1__place_order_request__field_descriptors[1] =
 {
   {
@@ -2000,7 +2090,96 @@ const ProtobufCMessageDescriptor tradewire__v1__symbol_totals__descriptor =
   (ProtobufCMessageInit) tradewire__v1__symbol_totals__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor tradewire__v1__gateway__method_descriptors[9] =
+static const ProtobufCFieldDescriptor tradewire__v1__get_portfolio_request__field_descriptors[1] =
+{
+  {
+    "symbols",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Tradewire__V1__GetPortfolioRequest, n_symbols),
+    offsetof(Tradewire__V1__GetPortfolioRequest, symbols),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tradewire__v1__get_portfolio_request__field_indices_by_name[] = {
+  0,   /* field[0] = symbols */
+};
+static const ProtobufCIntRange tradewire__v1__get_portfolio_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tradewire__v1__get_portfolio_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tradewire.v1.GetPortfolioRequest",
+  "GetPortfolioRequest",
+  "Tradewire__V1__GetPortfolioRequest",
+  "tradewire.v1",
+  sizeof(Tradewire__V1__GetPortfolioRequest),
+  1,
+  tradewire__v1__get_portfolio_request__field_descriptors,
+  tradewire__v1__get_portfolio_request__field_indices_by_name,
+  1,  tradewire__v1__get_portfolio_request__number_ranges,
+  (ProtobufCMessageInit) tradewire__v1__get_portfolio_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tradewire__v1__portfolio__field_descriptors[2] =
+{
+  {
+    "account",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__Portfolio, account),
+    &tradewire__v1__account__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "positions",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tradewire__V1__Portfolio, n_positions),
+    offsetof(Tradewire__V1__Portfolio, positions),
+    &tradewire__v1__position__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tradewire__v1__portfolio__field_indices_by_name[] = {
+  0,   /* field[0] = account */
+  1,   /* field[1] = positions */
+};
+static const ProtobufCIntRange tradewire__v1__portfolio__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tradewire__v1__portfolio__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tradewire.v1.Portfolio",
+  "Portfolio",
+  "Tradewire__V1__Portfolio",
+  "tradewire.v1",
+  sizeof(Tradewire__V1__Portfolio),
+  2,
+  tradewire__v1__portfolio__field_descriptors,
+  tradewire__v1__portfolio__field_indices_by_name,
+  1,  tradewire__v1__portfolio__number_ranges,
+  (ProtobufCMessageInit) tradewire__v1__portfolio__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCMethodDescriptor tradewire__v1__gateway__method_descriptors[10] =
 {
   { "PlaceOrder", &tradewire__v1__place_order_request__descriptor, &tradewire__v1__place_order_response__descriptor },
   { "PlaceOrders", &tradewire__v1__place_orders_request__descriptor, &tradewire__v1__place_orders_response__descriptor },
@@ -2011,10 +2190,12 @@ static const ProtobufCMethodDescriptor tradewire__v1__gateway__method_descriptor
   { "ListOrders", &tradewire__v1__list_orders_request__descriptor, &tradewire__v1__list_orders_response__descriptor },
   { "StreamExecutions", &tradewire__v1__stream_executions_request__descriptor, &tradewire__v1__execution_report__descriptor },
   { "Reconcile", &tradewire__v1__reconcile_request__descriptor, &tradewire__v1__reconcile_response__descriptor },
+  { "GetPortfolio", &tradewire__v1__get_portfolio_request__descriptor, &tradewire__v1__portfolio__descriptor },
 };
 const unsigned tradewire__v1__gateway__method_indices_by_name[] = {
   3,        /* CancelOrder */
   5,        /* GetOrder */
+  9,        /* GetPortfolio */
   6,        /* ListOrders */
   2,        /* OrderEntry */
   0,        /* PlaceOrder */
@@ -2030,7 +2211,7 @@ const ProtobufCServiceDescriptor tradewire__v1__gateway__descriptor =
   "Gateway",
   "Tradewire__V1__Gateway",
   "tradewire.v1",
-  9,
+  10,
   tradewire__v1__gateway__method_descriptors,
   tradewire__v1__gateway__method_indices_by_name
 };
@@ -2105,6 +2286,14 @@ void tradewire__v1__gateway__reconcile(ProtobufCService *service,
 {
   assert(service->descriptor == &tradewire__v1__gateway__descriptor);
   service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tradewire__v1__gateway__get_portfolio(ProtobufCService *service,
+                                           const Tradewire__V1__GetPortfolioRequest *input,
+                                           Tradewire__V1__Portfolio_Closure closure,
+                                           void *closure_data)
+{
+  assert(service->descriptor == &tradewire__v1__gateway__descriptor);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tradewire__v1__gateway__init (Tradewire__V1__Gateway_Service *service,
                                    Tradewire__V1__Gateway_ServiceDestroy destroy)

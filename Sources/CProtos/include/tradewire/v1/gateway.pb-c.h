@@ -18,6 +18,7 @@ PROTOBUF_C__BEGIN_DECLS
 #include "google/rpc/status.pb-c.h"
 #include "tradewire/v1/common.pb-c.h"
 #include "tradewire/v1/order.pb-c.h"
+#include "tradewire/v1/risk.pb-c.h"
 
 typedef struct Tradewire__V1__PlaceOrderRequest Tradewire__V1__PlaceOrderRequest;
 typedef struct Tradewire__V1__PlaceOrderResponse Tradewire__V1__PlaceOrderResponse;
@@ -38,6 +39,8 @@ typedef struct Tradewire__V1__StreamExecutionsRequest Tradewire__V1__StreamExecu
 typedef struct Tradewire__V1__ReconcileRequest Tradewire__V1__ReconcileRequest;
 typedef struct Tradewire__V1__ReconcileResponse Tradewire__V1__ReconcileResponse;
 typedef struct Tradewire__V1__SymbolTotals Tradewire__V1__SymbolTotals;
+typedef struct Tradewire__V1__GetPortfolioRequest Tradewire__V1__GetPortfolioRequest;
+typedef struct Tradewire__V1__Portfolio Tradewire__V1__Portfolio;
 
 
 /* --- enums --- */
@@ -364,6 +367,35 @@ struct  Tradewire__V1__SymbolTotals
 #define TRADEWIRE__V1__SYMBOL_TOTALS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__symbol_totals__descriptor) \
     , (char *)protobuf_c_empty_string, NULL, NULL }
+
+
+struct  Tradewire__V1__GetPortfolioRequest
+{
+  ProtobufCMessage base;
+  /*
+   * Only these symbols' positions; empty: every symbol with a non-zero position. At most 100.
+   */
+  size_t n_symbols;
+  char **symbols;
+};
+#define TRADEWIRE__V1__GET_PORTFOLIO_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__get_portfolio_request__descriptor) \
+    , 0,NULL }
+
+
+struct  Tradewire__V1__Portfolio
+{
+  ProtobufCMessage base;
+  /*
+   * Limits, balance, reserved and available cash, open orders.
+   */
+  Tradewire__V1__Account *account;
+  size_t n_positions;
+  Tradewire__V1__Position **positions;
+};
+#define TRADEWIRE__V1__PORTFOLIO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__portfolio__descriptor) \
+    , NULL, 0,NULL }
 
 
 /* Tradewire__V1__PlaceOrderRequest methods */
@@ -727,6 +759,44 @@ Tradewire__V1__SymbolTotals *
 void   tradewire__v1__symbol_totals__free_unpacked
                      (Tradewire__V1__SymbolTotals *message,
                       ProtobufCAllocator *allocator);
+/* Tradewire__V1__GetPortfolioRequest methods */
+void   tradewire__v1__get_portfolio_request__init
+                     (Tradewire__V1__GetPortfolioRequest         *message);
+size_t tradewire__v1__get_portfolio_request__get_packed_size
+                     (const Tradewire__V1__GetPortfolioRequest   *message);
+size_t tradewire__v1__get_portfolio_request__pack
+                     (const Tradewire__V1__GetPortfolioRequest   *message,
+                      uint8_t             *out);
+size_t tradewire__v1__get_portfolio_request__pack_to_buffer
+                     (const Tradewire__V1__GetPortfolioRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tradewire__V1__GetPortfolioRequest *
+       tradewire__v1__get_portfolio_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tradewire__v1__get_portfolio_request__free_unpacked
+                     (Tradewire__V1__GetPortfolioRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tradewire__V1__Portfolio methods */
+void   tradewire__v1__portfolio__init
+                     (Tradewire__V1__Portfolio         *message);
+size_t tradewire__v1__portfolio__get_packed_size
+                     (const Tradewire__V1__Portfolio   *message);
+size_t tradewire__v1__portfolio__pack
+                     (const Tradewire__V1__Portfolio   *message,
+                      uint8_t             *out);
+size_t tradewire__v1__portfolio__pack_to_buffer
+                     (const Tradewire__V1__Portfolio   *message,
+                      ProtobufCBuffer     *buffer);
+Tradewire__V1__Portfolio *
+       tradewire__v1__portfolio__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tradewire__v1__portfolio__free_unpacked
+                     (Tradewire__V1__Portfolio *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Tradewire__V1__PlaceOrderRequest_Closure)
@@ -786,6 +856,12 @@ typedef void (*Tradewire__V1__ReconcileResponse_Closure)
 typedef void (*Tradewire__V1__SymbolTotals_Closure)
                  (const Tradewire__V1__SymbolTotals *message,
                   void *closure_data);
+typedef void (*Tradewire__V1__GetPortfolioRequest_Closure)
+                 (const Tradewire__V1__GetPortfolioRequest *message,
+                  void *closure_data);
+typedef void (*Tradewire__V1__Portfolio_Closure)
+                 (const Tradewire__V1__Portfolio *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -829,6 +905,10 @@ struct Tradewire__V1__Gateway_Service
                     const Tradewire__V1__ReconcileRequest *input,
                     Tradewire__V1__ReconcileResponse_Closure closure,
                     void *closure_data);
+  void (*get_portfolio)(Tradewire__V1__Gateway_Service *service,
+                        const Tradewire__V1__GetPortfolioRequest *input,
+                        Tradewire__V1__Portfolio_Closure closure,
+                        void *closure_data);
 };
 typedef void (*Tradewire__V1__Gateway_ServiceDestroy)(Tradewire__V1__Gateway_Service *);
 void tradewire__v1__gateway__init (Tradewire__V1__Gateway_Service *service,
@@ -845,7 +925,8 @@ void tradewire__v1__gateway__init (Tradewire__V1__Gateway_Service *service,
       function_prefix__ ## get_order,\
       function_prefix__ ## list_orders,\
       function_prefix__ ## stream_executions,\
-      function_prefix__ ## reconcile  }
+      function_prefix__ ## reconcile,\
+      function_prefix__ ## get_portfolio  }
 void tradewire__v1__gateway__place_order(ProtobufCService *service,
                                          const Tradewire__V1__PlaceOrderRequest *input,
                                          Tradewire__V1__PlaceOrderResponse_Closure closure,
@@ -882,6 +963,10 @@ void tradewire__v1__gateway__reconcile(ProtobufCService *service,
                                        const Tradewire__V1__ReconcileRequest *input,
                                        Tradewire__V1__ReconcileResponse_Closure closure,
                                        void *closure_data);
+void tradewire__v1__gateway__get_portfolio(ProtobufCService *service,
+                                           const Tradewire__V1__GetPortfolioRequest *input,
+                                           Tradewire__V1__Portfolio_Closure closure,
+                                           void *closure_data);
 
 /* --- descriptors --- */
 
@@ -904,6 +989,8 @@ extern const ProtobufCMessageDescriptor tradewire__v1__stream_executions_request
 extern const ProtobufCMessageDescriptor tradewire__v1__reconcile_request__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__reconcile_response__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__symbol_totals__descriptor;
+extern const ProtobufCMessageDescriptor tradewire__v1__get_portfolio_request__descriptor;
+extern const ProtobufCMessageDescriptor tradewire__v1__portfolio__descriptor;
 extern const ProtobufCServiceDescriptor tradewire__v1__gateway__descriptor;
 
 PROTOBUF_C__END_DECLS
