@@ -235,7 +235,8 @@ let package = Package(
         // `tradewire local` driven by the client commands: orders, candles, metrics, SIGTERM and a restart.
         .testTarget(
             name: "LocalSystemTests",
-            dependencies: ["JSON", "Telemetry", "TestSupport", "ClusterTestSupport", "Cluster", "ProtoCodec", "Protos", "RPC", "ServiceStubs", "Transport"]),
+            dependencies: ["JSON", "Telemetry", "TestSupport", "ClusterTestSupport", "Cluster", "ProtoCodec", "Protos", "RPC", "ServiceStubs", "Transport"],
+            exclude: ["Browser"]),
         .testTarget(name: "ProtoJSONTests", dependencies: ["ProtoJSON", "Protos", "TestProtos", "JSON", "TestSupport"]),
         .testTarget(
             name: "LoadHarnessTests",
@@ -245,6 +246,7 @@ let package = Package(
         .target(name: "HTTP2TestSupport", dependencies: ["HTTP2", "EventLoop"], path: "Tests/HTTP2TestSupport"),
         .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "HTTP2TestSupport"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "HTTP1"]),
         .testTarget(name: "TranscodingTests", dependencies: ["Transcoding", "HTTP1", "JSON", "ProtoCodec", "Protos", "RPC"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC"]),
         .testTarget(name: "HashRingTests", dependencies: ["HashRing"]),

@@ -34,9 +34,9 @@ public struct DashboardPages: Sendable {
         "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
     ].joined(separator: "; ")
 
-    /// The answer for `request` when it names one of the dashboard's files (GET or HEAD), else nil.
+    /// The answer for `request` when it is a GET of one of the dashboard's files, else nil.
     public func response(_ request: HTTP1Request) -> HTTP1Response? {
-        guard request.method == "GET" || request.method == "HEAD", let asset = assets[String(request.path)] else { return nil }
+        guard request.method == "GET", let asset = assets[String(request.path)] else { return nil }
         var headers: [(name: String, value: String)] = [
             ("content-security-policy", Self.contentSecurityPolicy),
             ("x-content-type-options", "nosniff"),
@@ -48,7 +48,7 @@ public struct DashboardPages: Sendable {
             return HTTP1Response(status: 304, headers: headers)
         }
         headers.insert(("content-type", asset.contentType), at: 0)
-        return HTTP1Response(status: 200, headers: headers, body: request.method == "HEAD" ? [] : asset.body)
+        return HTTP1Response(status: 200, headers: headers, body: asset.body)
     }
 
     /// Whether an If-None-Match list names `etag` (weak comparison, RFC 9110 §13.1.2).

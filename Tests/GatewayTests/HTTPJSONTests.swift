@@ -101,6 +101,7 @@ struct HTTPJSONTests {
             let tooFine = try #require(Self.request(socket, "POST", "/api/orders", key: key,
                                                     body: #"{"symbol": "BOLT", "side": "BUY", "quantity": 1, "price": "49.505"}"#))
             #expect(tooFine.status == 400 && tooFine.json?["message"]?.stringValue?.contains("at most 2 decimals") == true)
+            #expect(Self.violatedFields(tooFine.json) == ["price"], "the error names its field: \(String(describing: tooFine.json))")
             let unknownField = try #require(Self.request(socket, "POST", "/api/orders", key: key, body: #"{"symbol": "BOLT", "sied": "BUY"}"#))
             #expect(unknownField.status == 400)
 
@@ -112,10 +113,68 @@ struct HTTPJSONTests {
 
             let fetched = try #require(Self.request(socket, "GET", "/api/v1/orders/\(id)", key: key))
             #expect(fetched.status == 200 && fetched.json?["orderId"]?.stringValue == id)
+            // Replace and cancel in the same shape.
+            let replaced = try #require(Self.request(socket, "PATCH", "/api/v1/orders/\(id)", key: key, body: #"{"quantity": "2"}"#))
+            #expect(replaced.status == 200, "\(String(describing: replaced.json))")
+            #expect(replaced.json?["pendingQuantity"]?.stringValue == "2" || replaced.json?["quantity"]?.stringValue == "2")
+            let badReplace = try #require(Self.request(socket, "PATCH", "/api/v1/orders/\(id)", key: key, body: #"{"price": "49.505"}"#))
+            #expect(badReplace.status == 400 && Self.violatedFields(badReplace.json) == ["price"])
+            let notAReplace = try #require(Self.request(socket, "PATCH", "/api/v1/orders/\(id)", key: key, body: #"{"side": "SELL"}"#))
+            #expect(notAReplace.status == 400)
+            let othersOrder = try #require(Self.request(socket, "DELETE", "/api/v1/orders/\(id)", key: cluster.keys["alice"]!))
+            #expect(othersOrder.status == 403)
+            let cancelled = try #require(Self.request(socket, "DELETE", "/api/v1/orders/\(id)", key: key))
+            #expect(cancelled.status == 200 && ["PENDING_CANCEL", "CANCELLED"].contains(cancelled.json?["status"]?.stringValue ?? ""))
+
             let totals = try #require(Self.request(socket, "GET", "/api/v1/reconcile/batch-1", key: key))
             #expect(totals.status == 200 && totals.json?["totalOrders"]?.int64Value == 1, "\(String(describing: totals.json))")
             let health = try #require(Self.request(socket, "GET", "/health", key: nil))
             #expect(health.status == 200 && health.json?["status"]?.stringValue == "ok")
+        }
+    }
+
+    /// The fields a google.rpc.Status JSON's BadRequest names.
+    static func violatedFields(_ json: JSONValue?) -> [String] {
+        (json?["details"]?.arrayValue ?? []).flatMap { $0["fieldViolations"]?.arrayValue ?? [] }.compactMap { $0["field"]?.stringValue }
+    }
+
+    @Test func thePortfolioIsTheCallersOwnAsRiskKeepsIt() async throws {
+        try await GatewayCluster.with { cluster in
+            let socket = try PlainSocket(port: cluster.port)
+            let alice = try #require(Self.request(socket, "GET", "/v1/portfolio", key: cluster.keys["alice"]!))
+            #expect(alice.status == 200 && alice.json?["account"]?["account"]?.stringValue == "alice", "\(String(describing: alice.json))")
+            let balance = alice.json?["account"]?["balance"]
+            #expect(balance?["units"]?.stringValue == "10000000000000000" && balance?["scale"]?.int64Value == 8, "100,000,000.00000000 USD")
+            // A fill moves both sides' positions.
+            let sell = #"{"symbol": "BOLT", "side": "SELL", "quantity": 4, "price": "50.00"}"#
+            let buy = #"{"symbol": "BOLT", "side": "BUY", "quantity": 4, "price": "50.00", "timeInForce": "IOC"}"#
+            #expect(Self.request(socket, "POST", "/api/orders", key: cluster.keys["bob"]!, body: sell)?.status == 201)
+            #expect(Self.request(socket, "POST", "/api/orders", key: cluster.keys["alice"]!, body: buy)?.status == 201)
+            var position: String?
+            for _ in 0..<100 where position != "4" {
+                let portfolio = Self.request(socket, "GET", "/v1/portfolio?symbols=BOLT", key: cluster.keys["alice"]!)
+                position = portfolio?.json?["positions"]?.arrayValue?.first?["quantity"]?["units"]?.stringValue
+                if position != "4" { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(position == "4", "alice's BOLT position after the fill")
+            let bob = try #require(Self.request(socket, "GET", "/v1/portfolio", key: cluster.keys["bob"]!))
+            #expect(bob.json?["positions"]?.arrayValue?.first?["quantity"]?["units"]?.stringValue == "-4", "\(String(describing: bob.json))")
+            let invalid = try #require(Self.request(socket, "GET", "/v1/portfolio?symbols=no%20such", key: cluster.keys["alice"]!))
+            #expect(invalid.status == 400 && Self.violatedFields(invalid.json) == ["symbols"])
+            #expect(Self.request(socket, "GET", "/v1/portfolio", key: nil)?.status == 401)
+        }
+    }
+
+    @Test func theDashboardIsServedWithItsPolicy() async throws {
+        try await GatewayCluster.with { cluster in
+            let socket = try PlainSocket(port: cluster.port)
+            socket.send("GET / HTTP/1.1\r\nHost: gateway\r\n\r\n")
+            let page = try #require(socket.response())
+            #expect(page.status == 200 && page.headers["content-type"] == "text/html; charset=utf-8")
+            #expect(page.headers["content-security-policy"]?.contains("script-src 'self'") == true)
+            #expect(page.body.contains("/dashboard.js"))
+            socket.send("GET /dashboard.js HTTP/1.1\r\nHost: gateway\r\nIf-None-Match: \(page.headers["etag"] ?? "")\r\n\r\n")
+            #expect(socket.response()?.status == 200, "the page's ETag is not the script's")
         }
     }
 
