@@ -64,7 +64,7 @@ struct TranscodedRequestTests {
         #expect(methods.contains("/tradewire.v1.Gateway/PlaceOrder") && methods.contains("/tradewire.v1.MarketData/StreamQuotes"))
         #expect(!methods.contains("/tradewire.v1.Gateway/OrderEntry"), "bidirectional streams have no HTTP binding")
         #expect(!methods.contains("/tradewire.v1.MarketData/UpsertInstrument"), "admin methods stay gRPC only")
-        #expect(transcoder.bindings.count == 20)
+        #expect(transcoder.bindings.count == 21)
     }
 
     @Test func theBodyThePathAndTheQueryFillTheRequest() throws {

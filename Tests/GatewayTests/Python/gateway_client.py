@@ -18,7 +18,7 @@ from grpc_tools import protoc
 
 def compile_protos(proto_dir):
     out = tempfile.mkdtemp(prefix="tradewire-gateway-")
-    files = ["google/api/http.proto", "google/api/annotations.proto", "google/rpc/status.proto", "tradewire/v1/common.proto", "tradewire/v1/order.proto", "tradewire/v1/gateway.proto"]
+    files = ["google/api/http.proto", "google/api/annotations.proto", "google/rpc/status.proto", "tradewire/v1/common.proto", "tradewire/v1/order.proto", "tradewire/v1/risk.proto", "tradewire/v1/gateway.proto"]
     include = os.path.join(os.path.dirname(protoc.__file__), "_proto")
     args = ["protoc", "-I" + proto_dir, "-I" + include, "--python_out=" + out, "--grpc_python_out=" + out]
     if protoc.main(args + files) != 0:

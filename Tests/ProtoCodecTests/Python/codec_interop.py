@@ -25,7 +25,7 @@ def compile_protos(proto_dir):
     out = tempfile.mkdtemp(prefix="tradewire-py-")
     files = [
         "google/api/http.proto", "google/api/annotations.proto",
-        "tradewire/v1/common.proto", "tradewire/v1/order.proto", "tradewire/v1/gateway.proto",
+        "tradewire/v1/common.proto", "tradewire/v1/order.proto", "tradewire/v1/risk.proto", "tradewire/v1/gateway.proto",
         "google/rpc/status.proto", "google/rpc/error_details.proto", "grpc/testing/messages.proto",
         "grpc/health/v1/health.proto", "tradewire/testing/v1/fields.proto",
     ]
