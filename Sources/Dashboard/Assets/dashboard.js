@@ -207,10 +207,15 @@
         break;
       case 'error':
         if (message.id === 'executions') {
-          // Fell behind (RESOURCE_EXHAUSTED) or the stream ended: resume from the last cursor read.
-          setTimeout(subscribeExecutions, 500);
+          // Fell behind (RESOURCE_EXHAUSTED) or the stream ended: resume from the last cursor read — unless the
+          // cursor itself was refused (INVALID_ARGUMENT, e.g. the cluster changed), then from now on.
+          if (message.error.code === 3) state.cursor = '';
+          setTimeout(subscribeExecutions, 1000);
         } else if (message.id && message.id.startsWith(`m${state.generation}-`)) {
+          // A market stream ended (market data restarted, or this page fell behind): subscribe again.
           setLink(`market data: ${message.error.message}`, 'down');
+          const generation = state.generation;
+          setTimeout(() => { if (generation === state.generation) { subscribeMarket(); loadMarket(); setLink('live', 'live'); } }, 1000);
         } else if (!message.id) {
           setLink(message.error.message, 'down');
         }
