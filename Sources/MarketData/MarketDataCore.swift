@@ -87,7 +87,8 @@ final class MarketDataCore: @unchecked Sendable {
             try store.transaction { () throws(SQLiteError) in
                 for event in batch.events where event.sequence > after {
                     switch event.event {
-                    case .trade(let trade):
+                    case .trade(let fill):
+                        let trade = Self.publicTrade(fill)
                         try apply(trade)
                         newTrades.append(trade)
                         touched.append(trade.symbol)
@@ -124,6 +125,17 @@ final class MarketDataCore: @unchecked Sendable {
             try store.candle(trade.symbol, interval, openTime: openTime)
         }
         for (interval, bar) in changed { try store.save(bar, symbol: trade.symbol, interval: interval) }
+    }
+
+    /// A trade as the tape shows it to every caller: who traded and which orders is the two parties' business
+    /// (their execution reports), so the accounts and OrderIds are left out before the trade is stored or sent.
+    static func publicTrade(_ trade: Tradewire_V1_Trade) -> Tradewire_V1_Trade {
+        var trade = trade
+        trade.buyAccount = ""
+        trade.sellAccount = ""
+        trade.buyOrderID = nil
+        trade.sellOrderID = nil
+        return trade
     }
 
     static let storeFailed = RPCError(code: .unavailable, message: "the market-data store failed to write; the service is stopping")

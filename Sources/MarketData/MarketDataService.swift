@@ -85,7 +85,8 @@ struct MarketDataService: Tradewire_V1_MarketData.ServiceProtocol {
             core.isKnown(symbol) ? try core.trades(symbol, before: before, limit: limit) : nil
         }
         guard let trades else { throw Self.notFound(symbol) }
-        return Tradewire_V1_GetTradesResponse(trades: trades)
+        // Stores written before the tape was made anonymous may still hold the parties.
+        return Tradewire_V1_GetTradesResponse(trades: trades.map(MarketDataCore.publicTrade))
     }
 
     func getCandles(request: Tradewire_V1_GetCandlesRequest, context: ServerContext) async throws -> Tradewire_V1_GetCandlesResponse {

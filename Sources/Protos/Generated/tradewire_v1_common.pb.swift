@@ -432,6 +432,9 @@ public struct Tradewire_V1_Trade: ProtoMessage {
     public var symbol: String = ""
     public var price: Tradewire_V1_Price? = nil
     public var quantity: Tradewire_V1_Quantity? = nil
+
+    /// The orders and accounts on each side: set in the processors' events (risk settles by them), left empty in
+    /// market data's public tape (GetTrades, StreamTrades), which shows no caller who traded with whom.
     public var buyOrderID: Tradewire_V1_OrderId? = nil
     public var sellOrderID: Tradewire_V1_OrderId? = nil
     public var buyAccount: String = ""

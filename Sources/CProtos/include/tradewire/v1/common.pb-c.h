@@ -280,6 +280,10 @@ struct  Tradewire__V1__Trade
   char *symbol;
   Tradewire__V1__Price *price;
   Tradewire__V1__Quantity *quantity;
+  /*
+   * The orders and accounts on each side: set in the processors' events (risk settles by them), left empty in
+   * market data's public tape (GetTrades, StreamTrades), which shows no caller who traded with whom.
+   */
   Tradewire__V1__OrderId *buy_order_id;
   Tradewire__V1__OrderId *sell_order_id;
   char *buy_account;
