@@ -153,6 +153,7 @@
     const remembered = sessionStorage.getItem(SYMBOL_STORAGE);
     state.symbol = state.instruments.has(remembered) ? remembered : (state.instruments.keys().next().value || '');
     picker.value = state.symbol;
+    describeInstrument();
     connect();
     loadOrders();
     refreshPortfolio();
@@ -454,6 +455,7 @@
     const form = $('ticket');
     clearErrors(form, $('ticket-error'));
     $('ticket-result').textContent = '';
+    delete $('ticket-result').dataset.orderId;
     const order = {
       symbol: state.symbol, side: form.elements.side.value, orderType: form.elements.orderType.value,
       timeInForce: form.elements.timeInForce.value, quantity: form.elements.quantity.value.trim(),
@@ -466,7 +468,10 @@
     try {
       const placed = await api('POST', '/api/orders', order, { 'X-Idempotency-Key': randomKey() });
       upsert(fromSimple(placed));
-      $('ticket-result').textContent = `${placed.side} ${quantity(placed.quantity)} ${placed.symbol}: ${placed.status} (${placed.orderId})`;
+      const result = $('ticket-result');
+      result.textContent = `${placed.side} ${quantity(placed.quantity)} ${placed.symbol} @ ${placed.price || 'market'}: ${placed.status}`;
+      result.title = `order ${placed.orderId}`;
+      result.dataset.orderId = placed.orderId;
     } catch (error) {
       if (error.status !== 401) showErrors(form, $('ticket-error'), error);
     } finally {
@@ -827,8 +832,24 @@
     loadCandles();
   }
 
+  /** The ticket's instrument line: its symbol and the grid prices and quantities must be on. */
+  function describeInstrument() {
+    const instrument = state.instruments.get(state.symbol);
+    const line = $('ticket-instrument');
+    if (!instrument) return line.replaceChildren();
+    const name = document.createElement('b');
+    name.textContent = instrument.symbol;
+    const rules = document.createElement('span');
+    rules.textContent = [
+      instrument.tickSize && `tick ${decimal(instrument.tickSize)}`, instrument.lotSize && `lot ${quantity(instrument.lotSize)}`,
+      instrument.minQuantity && `min ${quantity(instrument.minQuantity)}`, instrument.quoteCurrency,
+    ].filter(Boolean).join(' · ');
+    return line.replaceChildren(name, rules);
+  }
+
   function chooseSymbol() {
     state.symbol = $('symbol').value;
+    describeInstrument();
     sessionStorage.setItem(SYMBOL_STORAGE, state.symbol);
     state.candles = [];
     drawSoon();

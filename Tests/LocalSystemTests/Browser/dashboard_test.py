@@ -86,11 +86,10 @@ def place_from_ticket(driver, side, price, quantity):
         field = ticket.find_element(By.NAME, name)
         field.clear()
         field.send_keys(value)
-    before = driver.find_element(By.ID, "ticket-result").text
+    before = driver.find_element(By.ID, "ticket-result").get_attribute("data-order-id")
     driver.find_element(By.ID, "ticket-submit").click()
-    result = wait_for(driver, "the ticket's result", lambda: (lambda text: text if text and text != before else None)(
-        driver.find_element(By.ID, "ticket-result").text))
-    return result.rsplit("(", 1)[1].rstrip(")")
+    return wait_for(driver, "the ticket's result", lambda: (lambda placed: placed if placed and placed != before else None)(
+        driver.find_element(By.ID, "ticket-result").get_attribute("data-order-id")))
 
 
 def run(gateway, demo_key, other_key, screenshots):
@@ -125,6 +124,9 @@ def run(gateway, demo_key, other_key, screenshots):
 
         Select(driver.find_element(By.ID, "symbol")).select_by_value(SYMBOL)
         wait_for(driver, "the ACME quote", lambda: "Ref" in driver.find_element(By.ID, "quote").text)
+        wait_for(driver, "the ticket's instrument line", lambda: driver.find_element(By.ID, "ticket-instrument").text.startswith(
+            f"{SYMBOL}tick {decimal_text(instrument['tickSize'])}") or driver.find_element(By.ID, "ticket-instrument").text.startswith(
+            f"{SYMBOL} tick {decimal_text(instrument['tickSize'])}"))
 
         # A resting order from the ticket shows in the blotter and in the book.
         resting_id = place_from_ticket(driver, "BUY", str(resting), "3")
