@@ -144,7 +144,8 @@ let package = Package(
         // MARK: HTTP/JSON
         // The trading dashboard (`GET /`): a page, its script and style, compiled in; no build step.
         .target(name: "Dashboard", dependencies: ["HTTP1"], resources: [
-            .embedInCode("Assets/index.html"), .embedInCode("Assets/dashboard.js"), .embedInCode("Assets/dashboard.css"),
+            .embedInCode("Assets/index.html"), .embedInCode("Assets/dashboard.js"), .embedInCode("Assets/format.js"),
+            .embedInCode("Assets/chart.js"), .embedInCode("Assets/dashboard.css"),
             .embedInCode("Assets/favicon.svg"),
         ]),
         // gRPC methods over HTTP/1.1 and JSON by their google.api.http bindings (grpc-gateway's rules): path

@@ -1,7 +1,8 @@
 public import HTTP1
 
 /// The trading dashboard's files, compiled into the binary (`Assets/`, embedded by SwiftPM): `GET /` is the page,
-/// `/dashboard.js` and `/dashboard.css` what it loads. No build step: the files are served as written.
+/// `/dashboard.js` (with `/format.js` and `/chart.js`) and `/dashboard.css` what it loads. No build step: the files
+/// are served as written.
 ///
 /// Every answer carries a Content-Security-Policy that allows only this origin's script, style and connections
 /// (fetch and the WebSocket API) — no inline script, no `eval`, no framing — plus `nosniff` and `no-referrer`.
@@ -22,6 +23,8 @@ public struct DashboardPages: Sendable {
         assets = [
             "/": asset(PackageResources.index_html, "text/html; charset=utf-8"),
             "/dashboard.js": asset(PackageResources.dashboard_js, "text/javascript; charset=utf-8"),
+            "/format.js": asset(PackageResources.format_js, "text/javascript; charset=utf-8"),
+            "/chart.js": asset(PackageResources.chart_js, "text/javascript; charset=utf-8"),
             "/dashboard.css": asset(PackageResources.dashboard_css, "text/css; charset=utf-8"),
             "/favicon.svg": asset(PackageResources.favicon_svg, "image/svg+xml"),
         ]

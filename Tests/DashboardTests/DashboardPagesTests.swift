@@ -14,7 +14,7 @@ struct DashboardPagesTests {
     }
 
     @Test func everyFileComesWithItsTypeThePolicyAndAnETag() throws {
-        for (path, type) in [("/", "text/html"), ("/dashboard.js", "text/javascript"), ("/dashboard.css", "text/css"), ("/favicon.svg", "image/svg+xml")] {
+        for (path, type) in [("/", "text/html"), ("/dashboard.js", "text/javascript"), ("/format.js", "text/javascript"), ("/chart.js", "text/javascript"), ("/dashboard.css", "text/css"), ("/favicon.svg", "image/svg+xml")] {
             let response = try #require(get(path), "\(path) is served")
             #expect(response.status == 200)
             #expect(header(response, "content-type")?.hasPrefix(type) == true, "\(path)")

@@ -25,36 +25,7 @@
     socket: null, generation: 0, cursor: '', retry: 0, portfolioTimer: 0, replacing: null, drawQueued: false,
   };
 
-  // MARK: - Decimals (exact: units × 10^-scale, never through floating point except for drawing)
-
-  function decimal(amount) {
-    if (!amount) return '';
-    const scale = Number(amount.scale || 0);
-    let units = BigInt(amount.units || 0);
-    const negative = units < 0n;
-    if (negative) units = -units;
-    const digits = units.toString().padStart(scale + 1, '0');
-    const text = scale ? `${digits.slice(0, -scale)}.${digits.slice(-scale)}` : digits;
-    return (negative ? '-' : '') + text;
-  }
-
-  /** A quantity without trailing zeros ("0.10000000" → "0.1"). */
-  function quantity(amount) {
-    const text = typeof amount === 'string' ? amount : decimal(amount);
-    return text.includes('.') ? text.replace(/0+$/, '').replace(/\.$/, '') : text;
-  }
-
-  /** Money with thousands separators and at least two decimals (exact: digits are only regrouped), and its currency. */
-  function money(amount, withCurrency = true) {
-    if (!amount) return '0.00';
-    const [whole, fraction = ''] = (decimal(amount) || '0').split('.');
-    const cents = fraction.replace(/0+$/, '').padEnd(2, '0');
-    return `${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}.${cents} ${withCurrency ? amount.currency || '' : ''}`.trim();
-  }
-
-  const toNumber = (amount) => (amount ? Number(amount.units || 0) / 10 ** Number(amount.scale || 0) : 0);
-  const nanosToMillis = (nanos) => Number(BigInt(nanos || 0) / 1000000n);
-  const clock = (millis) => (millis ? new Date(millis).toLocaleTimeString([], { hour12: false }) : '');
+  const { decimal, quantity, money, toNumber, nanosToMillis, clock } = window.tradewireFormat;
   const strip = (value, prefix) => (value || '').replace(prefix, '');
 
   function randomKey() {
@@ -727,84 +698,10 @@
 
   function drawCandles() {
     const canvas = $('candles');
-    const ratio = window.devicePixelRatio || 1;
-    const width = canvas.clientWidth;
-    const height = canvas.clientHeight;
-    if (!width || !height) return;
-    canvas.width = Math.round(width * ratio);
-    canvas.height = Math.round(height * ratio);
-    const context = canvas.getContext('2d');
-    context.setTransform(ratio, 0, 0, ratio, 0, 0);
-    context.clearRect(0, 0, width, height);
     const instrument = state.instruments.get(state.symbol);
     const digits = instrument ? Number(instrument.priceScale || 0) : 2;
-    const axis = 70;
-    const plotWidth = width - axis;
-    const priceHeight = Math.round(height * 0.72);
-    const volumeTop = priceHeight + 12;
-    const volumeHeight = height - volumeTop - 16;
-    const slot = 9;
-    const visible = state.candles.slice(-Math.max(1, Math.floor(plotWidth / slot)));
-    const last = visible[visible.length - 1];
-    describeCandle(canvas, last, digits);
-    context.font = '11px system-ui, "DejaVu Sans", sans-serif';
-    context.fillStyle = '#8193a6';
-    if (!visible.length) {
-      context.fillText(`No trades in ${state.symbol} for this interval yet`, 12, 20);
-      return;
-    }
-    let low = Math.min(...visible.map((candle) => candle.low));
-    let high = Math.max(...visible.map((candle) => candle.high));
-    if (high === low) { high += 1; low -= 1; }
-    const padding = (high - low) * 0.08;
-    high += padding;
-    low -= padding;
-    const maxVolume = Math.max(...visible.map((candle) => candle.volume)) || 1;
-    const y = (price) => 8 + ((high - price) / (high - low)) * (priceHeight - 16);
-    context.strokeStyle = '#1f2b38';
-    context.lineWidth = 1;
-    for (let step = 0; step <= 4; step += 1) {
-      const price = low + ((high - low) * step) / 4;
-      const lineY = Math.round(y(price)) + 0.5;
-      context.beginPath();
-      context.moveTo(0, lineY);
-      context.lineTo(plotWidth, lineY);
-      context.stroke();
-      context.fillText(price.toFixed(digits), plotWidth + 6, lineY + 4);
-    }
-    visible.forEach((candle, index) => {
-      const x = plotWidth - (visible.length - index) * slot + slot / 2;
-      const up = candle.close >= candle.open;
-      const color = up ? '#2ec27e' : '#f0595b';
-      context.strokeStyle = color;
-      context.fillStyle = color;
-      context.beginPath();
-      context.moveTo(Math.round(x) + 0.5, y(candle.high));
-      context.lineTo(Math.round(x) + 0.5, y(candle.low));
-      context.stroke();
-      const top = y(Math.max(candle.open, candle.close));
-      const bodyHeight = Math.max(1, Math.abs(y(candle.open) - y(candle.close)));
-      context.fillRect(Math.round(x - 3), top, 7, bodyHeight);
-      const barHeight = Math.max(1, (candle.volume / maxVolume) * volumeHeight);
-      context.globalAlpha = 0.5;
-      context.fillRect(Math.round(x - 3), volumeTop + volumeHeight - barHeight, 7, barHeight);
-      context.globalAlpha = 1;
-    });
-    context.fillStyle = '#8193a6';
-    context.fillText('volume', 4, volumeTop + 10);
-    const first = visible[0];
-    context.fillText(clock(first.time), 4, height - 3);
-    context.fillText(clock(last.time), Math.max(4, plotWidth - 60), height - 3);
-    const lastY = Math.round(y(last.close)) + 0.5;
-    context.strokeStyle = '#4ea1ff';
-    context.setLineDash([3, 3]);
-    context.beginPath();
-    context.moveTo(0, lastY);
-    context.lineTo(plotWidth, lastY);
-    context.stroke();
-    context.setLineDash([]);
-    context.fillStyle = '#4ea1ff';
-    context.fillText(last.close.toFixed(digits), plotWidth + 6, lastY + 4);
+    window.drawCandleChart(canvas, state.candles, { digits, empty: `No trades in ${state.symbol} for this interval yet`, clock });
+    describeCandle(canvas, state.candles[state.candles.length - 1], digits);
   }
 
   /** The last candle in words: for screen readers (the canvas's label) and the line above the chart. */
