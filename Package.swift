@@ -81,7 +81,7 @@ let package = Package(
         .target(
             name: "Telemetry",
             dependencies: [
-                "Locks", "RPC", "HTTP1", "Transport", "JSON", .product(name: "Logging", package: "swift-log"),
+                "Locks", "EventLoop", "RPC", "HTTP1", "Transport", "JSON", .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: releaseSettings),

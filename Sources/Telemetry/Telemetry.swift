@@ -8,7 +8,7 @@ import Synchronization
 import Locks
 
 /// A service's operational surface: its metrics registry (Prometheus text), the observer its gRPC server reports
-/// calls and connections to, its readiness checks, and the plain HTTP endpoints on the gRPC port: `GET /metrics`,
+/// calls and connections to, the HTTP/1.1 answers on its port (``HTTPMetrics``), its readiness checks, and the plain HTTP endpoints on the gRPC port: `GET /metrics`,
 /// `GET /healthz` (the process serves) and `GET /readyz` (every readiness check passes; then status lines).
 ///
 /// `bootstrap` makes one the process's: swift-log writes through ``LineLogHandler`` and swift-metrics records into
@@ -80,7 +80,7 @@ public final class Telemetry: Sendable {
     /// (``respond(to:)``), then whatever HTTP the server already serves (a service's HTTP/JSON API).
     public func instrument(_ configuration: inout ServerConfiguration) {
         configuration.observer = ServerMetrics(factory: factory)
-        configuration.http1 = TelemetryHTTP(telemetry: self, next: configuration.http1)
+        configuration.http1 = TelemetryHTTP(telemetry: self, metrics: HTTPMetrics(factory: factory), next: configuration.http1)
     }
 
     /// The paths ``respond(to:)`` answers.
@@ -111,14 +111,18 @@ public final class Telemetry: Sendable {
 /// The operational endpoints in front of a server's own HTTP/1.1 service, if it has one.
 struct TelemetryHTTP: HTTP1Service {
     let telemetry: Telemetry
+    let metrics: HTTPMetrics
     let next: (any HTTP1Service)?
 
     func serve(_ request: HTTP1Request, _ responder: HTTP1Responder) async {
+        metrics.observe(request, responder)
         if let next, !Telemetry.paths.contains(request.path) { return await next.serve(request, responder) }
         responder.respond(telemetry.respond(to: request))
     }
 
     func refusal(_ error: HTTP1Error) -> HTTP1Response {
-        next?.refusal(error) ?? HTTP1Response(status: error.status, text: error.message + "\n")
+        let response = next?.refusal(error) ?? HTTP1Response(status: error.status, text: error.message + "\n")
+        metrics.refused(response.status)
+        return response
     }
 }

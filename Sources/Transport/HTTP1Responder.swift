@@ -17,6 +17,8 @@ public final class HTTP1Responder: @unchecked Sendable {
     /// Fields every answer to this request carries (CORS), added before it begins.
     private var extraHeaders: [(name: String, value: String)] = []
     private var writer: CheckedContinuation<Bool, Never>?
+    /// Told the status of the answer once its head is written (``onAnswer(_:)``).
+    private var answerObservers: [@Sendable (Int) -> Void] = []
     var task: Task<Void, Never>?
 
     private enum State {
@@ -39,6 +41,19 @@ public final class HTTP1Responder: @unchecked Sendable {
         onLoop { [self] in extraHeaders.append((name, value)) }
     }
 
+    /// Calls `observer` on the connection's loop with the answer's status once its head is written (101 for a
+    /// WebSocket upgrade, 500 for a handler that returned without answering); never if the connection closed first.
+    /// For a service in front of another (metrics, access logs).
+    public func onAnswer(_ observer: @escaping @Sendable (Int) -> Void) {
+        onLoop { [self] in answerObservers.append(observer) }
+    }
+
+    private func answered(_ status: Int) {
+        let observers = answerObservers
+        answerObservers = []
+        for observer in observers { observer(status) }
+    }
+
     /// Answers with `response`; later calls are ignored.
     public func respond(_ response: HTTP1Response) {
         onLoop { [self] in
@@ -48,6 +63,7 @@ public final class HTTP1Responder: @unchecked Sendable {
             response.head.headers += extraHeaders
             let keepAlive = keepAlive && !connection.machine.isDraining
             connection.writeHTTP1(response, keepAlive: keepAlive, head: isHead)
+            answered(response.status)
             connection.http1ExchangeEnded(keepAlive: keepAlive)
         }
     }
@@ -62,6 +78,7 @@ public final class HTTP1Responder: @unchecked Sendable {
             head.headers += extraHeaders
             connection.output.append { $0 += head.encoded(contentLength: nil, keepAlive: keepAlive) }
             connection.requestFlush()
+            answered(head.status)
         }
     }
 
@@ -100,6 +117,7 @@ public final class HTTP1Responder: @unchecked Sendable {
                 let head = HTTP1ResponseHead(status: 101, headers: [("upgrade", "websocket"), ("connection", "Upgrade"), ("sec-websocket-accept", accept)])
                 connection.output.append { $0 += head.encoded(contentLength: 0, keepAlive: true) }
                 connection.requestFlush()
+                answered(101)
                 let session = WebSocketSession(connection: connection, maxMessageBytes: maxMessageBytes)
                 exchange.webSocket = session
                 connection.resumeReading()

@@ -175,6 +175,17 @@ struct HTTPJSONTests {
             #expect(page.body.contains("/dashboard.js"))
             socket.send("GET /dashboard.js HTTP/1.1\r\nHost: gateway\r\nIf-None-Match: \(page.headers["etag"] ?? "")\r\n\r\n")
             #expect(socket.response()?.status == 200, "the page's ETag is not the script's")
+
+            // HTTP answers are counted by method and status (paths are not labels), refusals with method "-".
+            let refused = try PlainSocket(port: cluster.port)
+            refused.send("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+            #expect(refused.response()?.status == 400)
+            refused.close()
+            socket.send("GET /metrics HTTP/1.1\r\nHost: gateway\r\n\r\n")
+            let metrics = try #require(socket.response()).body
+            #expect(metrics.contains(#"http_server_requests_total{method="GET",code="200"} "#), "\(metrics.suffix(3000))")
+            #expect(metrics.contains(#"http_server_requests_total{method="-",code="400"} 1"#))
+            #expect(metrics.contains(#"http_server_response_seconds_count{method="GET"}"#))
         }
     }
 
