@@ -57,7 +57,7 @@ public struct DashboardPages: Sendable {
     /// Whether an If-None-Match list names `etag` (weak comparison, RFC 9110 §13.1.2).
     static func matches(_ list: String, _ etag: String) -> Bool {
         list.split(separator: ",").contains { candidate in
-            let tag = candidate.trimmingCharacters(in: " \t")
+            let tag = candidate.trimmingWhitespace()
             return tag == "*" || tag == etag || tag == "W/" + etag
         }
     }
@@ -68,14 +68,5 @@ public struct DashboardPages: Sendable {
         for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         let digits = String(hash, radix: 16)
         return String(repeating: "0", count: 16 - digits.count) + digits
-    }
-}
-
-extension Substring {
-    fileprivate func trimmingCharacters(in set: String) -> Substring {
-        var text = self
-        while let first = text.first, set.contains(first) { text = text.dropFirst() }
-        while let last = text.last, set.contains(last) { text = text.dropLast() }
-        return text
     }
 }

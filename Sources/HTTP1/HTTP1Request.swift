@@ -80,7 +80,9 @@ public struct HTTP1Limits: Sendable {
 }
 
 extension StringProtocol {
-    func trimmingWhitespace() -> Substring {
+    /// Without leading and trailing optional whitespace (spaces and tabs, RFC 9110's OWS): one element of a
+    /// comma-separated field value, say.
+    public func trimmingWhitespace() -> Substring {
         var text = self[...]
         while let first = text.first, first == " " || first == "\t" { text = text.dropFirst() }
         while let last = text.last, last == " " || last == "\t" { text = text.dropLast() }
