@@ -8,8 +8,13 @@ import PackageDescription
 /// the server's samples are in the exclusivity runtime (AccessSet::insert, swift_beginAccess/endAccess and their
 /// TLS lookup) and `__tls_get_addr` takes 2.5 points more; without them, none. Debug builds, which run the tests,
 /// keep the checks, so an overlapping access is still caught there.
+/// They also optimise across modules (`-cross-module-optimization`): generic code of one module (`Lock.withLock`,
+/// `SubscriberQueue`, protobuf value witnesses) is specialised where another calls it instead of running through
+/// runtime metadata (`_swift_getGenericMetadata` took 2% of the services' samples at saturation). Measured
+/// 2026-12-06, `tradewire local` at OrderEntry saturation, three alternating runs each: 203 µs (196–207) of CPU per
+/// order against 211 µs (205–227) without; every Swift target of the product builds with these settings.
 let releaseSettings: [SwiftSetting] = [
-    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+    .unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"], .when(configuration: .release)),
 ]
 
 let package = Package(
@@ -47,15 +52,15 @@ let package = Package(
         // MARK: Protobuf codec
         .target(name: "ProtoCodec", dependencies: ["CProtobufC", "CProtoSupport"], swiftSettings: releaseSettings),
         // Swift value types for proto/ (tools/generate writes them).
-        .target(name: "Protos", dependencies: ["ProtoCodec", "CProtos", "CProtobufC"]),
+        .target(name: "Protos", dependencies: ["ProtoCodec", "CProtos", "CProtobufC"], swiftSettings: releaseSettings),
         // JSON text as values: a strict parser and a writer. No protobuf.
-        .target(name: "JSON"),
+        .target(name: "JSON", swiftSettings: releaseSettings),
         // The proto3 JSON mapping for any message the catalog knows, driven by protobuf-c's descriptors.
-        .target(name: "ProtoJSON", dependencies: ["ProtoCodec", "CProtobufC", "JSON"]),
+        .target(name: "ProtoJSON", dependencies: ["ProtoCodec", "CProtobufC", "JSON"], swiftSettings: releaseSettings),
 
         // MARK: RPC runtime
         // `Lock`: the standard Mutex, annotated for ThreadSanitizer. Every target that locks uses it.
-        .target(name: "Locks"),
+        .target(name: "Locks", swiftSettings: releaseSettings),
         // Event loop: threads, epoll, eventfd, timers, sockets. Knows nothing of HTTP/2 or gRPC.
         .target(name: "EventLoop", dependencies: ["Locks", "CSystemShims"], swiftSettings: releaseSettings),
         // HTTP/2 sessions over nghttp2, fed and drained with bytes: no I/O.
@@ -66,7 +71,7 @@ let package = Package(
         // gRPC calls: framing, status, metadata, deadlines, server and client call state. No I/O, no HTTP/2.
         .target(name: "RPC", dependencies: ["Locks", "ProtoCodec", "CZlib"], swiftSettings: releaseSettings),
         // The consistent-hash ring: order placement, ownership, and the channel's ring-hash policy.
-        .target(name: "HashRing", dependencies: ["CXXHash"]),
+        .target(name: "HashRing", dependencies: ["CXXHash"], swiftSettings: releaseSettings),
         // The only target joining loop, HTTP/2 and calls: gRPC servers and client channels over TCP.
         .target(name: "Transport", dependencies: ["Locks", "EventLoop", "HTTP2", "HTTP1", "RPC", "HashRing"], swiftSettings: releaseSettings),
 
@@ -90,9 +95,9 @@ let package = Package(
         // Limit order books: price-time matching in integers. No I/O, no protobuf.
         .target(name: "Matching", swiftSettings: releaseSettings),
         // One order's state machine: statuses, events, the transitions allowed. No I/O.
-        .target(name: "Orders"),
+        .target(name: "Orders", swiftSettings: releaseSettings),
         // One SQLite connection and its prepared statements (the system libsqlite3).
-        .target(name: "SQLite", dependencies: ["Locks", "CSQLite"]),
+        .target(name: "SQLite", dependencies: ["Locks", "CSQLite"], swiftSettings: releaseSettings),
         // A node's journal: events in SQLite (WAL), gap-free sequence numbers, group commit on a writer thread.
         .target(
             name: "Journal", dependencies: ["Locks", "SQLite", "EventLoop", .product(name: "CoreMetrics", package: "swift-metrics")],
