@@ -209,4 +209,42 @@ import Glibc
             await journal.close()
         }
     }
+
+    /// A journal written with the old `orders` layout (WITHOUT ROWID, keyed by OrderId, its status index keyed the
+    /// same way) opens with every row, status and query answer intact, in the rowid layout, and keeps taking upserts.
+    @Test func ordersOfTheOldLayoutAreRewrittenOnceAndStayQueryable() async throws {
+        try await Self.withDirectory { directory in
+            let path = directory + "/journal.db"
+            try SQLiteDatabase(path: path).execute("""
+                CREATE TABLE orders (
+                    key TEXT PRIMARY KEY, account TEXT NOT NULL, symbol TEXT NOT NULL, status INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL, batch_id TEXT NOT NULL, payload BLOB NOT NULL) WITHOUT ROWID;
+                CREATE INDEX orders_by_account ON orders (account, created_at, key);
+                CREATE INDEX orders_by_status ON orders (status);
+                INSERT INTO orders VALUES ('o-b', 'a', 'X', 5, 20, 'batch', x'02');
+                INSERT INTO orders VALUES ('o-a', 'a', 'X', 2, 30, '', x'01');
+                INSERT INTO orders VALUES ('o-c', 'b', 'Y', 5, 10, '', x'03');
+                """)
+            for _ in 0..<2 {  // the second open finds the new layout and leaves it alone
+                let journal = try Journal(path: path)
+                #expect(try journal.order(key: "o-b") == OrderRow(key: "o-b", account: "a", symbol: "X", status: 5, createdAt: 20, batchID: "batch", payload: [2]))
+                #expect(Set(try journal.orders(statuses: [5]).map(\.key)) == ["o-b", "o-c"])
+                #expect(try journal.orders(OrderQuery(account: "a")).map(\.key) == ["o-a", "o-b"])
+                #expect(try journal.orderCounts() == [5: 2, 2: 1])
+                await journal.close()
+            }
+            let journal = try Journal(path: path)
+            var write = JournalWrite(events: [Self.entry("o-a", 0)])
+            write.orders = [
+                OrderRow(key: "o-a", account: "a", symbol: "X", status: 4, createdAt: 30, batchID: "", payload: [9]),
+                OrderRow(key: "o-d", account: "a", symbol: "X", status: 2, createdAt: 40, batchID: "", payload: [4]),
+            ]
+            _ = try await journal.append(write)
+            #expect(try journal.order(key: "o-a")?.payload == [9])
+            #expect(try journal.orders(OrderQuery(account: "a")).map(\.key) == ["o-d", "o-a", "o-b"])
+            await journal.close()
+            let layout = try SQLiteDatabase(path: path).prepare("SELECT sql FROM sqlite_master WHERE name = 'orders'")
+            #expect(try layout.step() && !layout.text(0).contains("WITHOUT ROWID"))
+        }
+    }
 }
