@@ -56,21 +56,63 @@ public final class ClusterClient: Sendable {
     /// hint) instead of waiting for room; so does a place or replace for a node whose oldest unanswered command has
     /// waited `shedAfter` (cancels still go: they take work away).
     public func send(_ command: Tradewire_V1_Command, shed: Bool = false) async throws(RPCError) -> Tradewire_V1_Ack {
+        if shed {
+            return try await withUnsafeContinuation { continuation in sendOrShed(command) { continuation.resume(returning: $0) } }.get()
+        }
         guard let key = RingKey(routing: command) else {
             throw RPCError(code: .invalidArgument, message: RingKey.unroutable)
         }
         var target = owner(of: key)
-        for _ in 0..<4 {
+        for _ in 0..<Self.ownerAttempts {
             var command = command
             command.ringEpoch = epoch
-            let stream = try stream(to: target)
-            if shed { try shedding(command, to: target, stream) }
-            let ack = try await stream.send(command)
+            let ack = try await stream(to: target).send(command)
             guard case .notOwner(let notOwner) = ack.result else { return ack }
-            refreshRing(atLeast: notOwner.ringEpoch)
-            target = ClusterNode(id: notOwner.ownerNodeID, address: notOwner.ownerAddress)
+            target = newOwner(notOwner)
         }
-        throw RPCError(code: .unavailable, message: "the nodes disagree about who owns \(key); the cluster files differ")
+        throw Self.noAgreedOwner(key)
+    }
+
+    /// `send(_:shed: true)` for callers that must not wait (no task, no continuation): `completion` gets the
+    /// owner's acknowledgement or the refusal, at once on this thread when refused before sending, else on the
+    /// thread of the command stream's loop.
+    public func sendOrShed(_ command: Tradewire_V1_Command, completion: @escaping @Sendable (Result<Tradewire_V1_Ack, RPCError>) -> Void) {
+        guard let key = RingKey(routing: command) else {
+            return completion(.failure(RPCError(code: .invalidArgument, message: RingKey.unroutable)))
+        }
+        sendOrShed(command, to: owner(of: key), attempt: 1, key: key, completion: completion)
+    }
+
+    private func sendOrShed(_ command: Tradewire_V1_Command, to target: ClusterNode, attempt: Int, key: RingKey,
+                            completion: @escaping @Sendable (Result<Tradewire_V1_Ack, RPCError>) -> Void)
+    {
+        var command = command
+        command.ringEpoch = epoch
+        let stream: CommandStream
+        do throws(RPCError) {
+            stream = try self.stream(to: target)
+            try shedding(command, to: target, stream)
+        } catch {
+            return completion(.failure(error))
+        }
+        stream.send(command) { [command] result in
+            guard case .success(let ack) = result, case .notOwner(let notOwner) = ack.result else { return completion(result) }
+            guard attempt < Self.ownerAttempts else { return completion(.failure(Self.noAgreedOwner(key))) }
+            self.sendOrShed(command, to: self.newOwner(notOwner), attempt: attempt + 1, key: key, completion: completion)
+        }
+    }
+
+    /// How many owners a command is offered to before the client gives up (a ring that changed under it).
+    static let ownerAttempts = 4
+
+    /// The node a NotOwner answer names, after taking a newer ring if it names one.
+    private func newOwner(_ notOwner: Tradewire_V1_NotOwner) -> ClusterNode {
+        refreshRing(atLeast: notOwner.ringEpoch)
+        return ClusterNode(id: notOwner.ownerNodeID, address: notOwner.ownerAddress)
+    }
+
+    private static func noAgreedOwner(_ key: RingKey) -> RPCError {
+        RPCError(code: .unavailable, message: "the nodes disagree about who owns \(key); the cluster files differ")
     }
 
     private func shedding(_ command: Tradewire_V1_Command, to node: ClusterNode, _ stream: CommandStream) throws(RPCError) {

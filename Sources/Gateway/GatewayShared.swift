@@ -147,25 +147,45 @@ final class GatewayShared: Sendable {
     func send(_ command: Tradewire_V1_Command, _ context: ServerContext, requestID: String? = nil) async throws(RPCError)
         -> (Tradewire_V1_Order, duplicate: Bool)
     {
+        try await withUnsafeContinuation { continuation in
+            send(command, context, requestID: requestID) { continuation.resume(returning: $0) }
+        }.get()
+    }
+
+    typealias Sent = Result<(Tradewire_V1_Order, duplicate: Bool), RPCError>
+
+    /// `send(_:_:requestID:)` without a task or a continuation (an OrderEntry session's requests): `completion` gets
+    /// what it would return or throw, on this thread if refused before sending, else on the command stream's loop.
+    func send(_ command: Tradewire_V1_Command, _ context: ServerContext, requestID: String? = nil,
+              completion: @escaping @Sendable (Sent) -> Void)
+    {
         var command = command
         command.requestID = requestID ?? Self.requestID(context)
         if let remaining = context.remainingNanoseconds {
-            guard remaining > 0 else { throw RPCError(code: .deadlineExceeded, message: "the deadline passed before the order was sent") }
+            guard remaining > 0 else {
+                return completion(.failure(RPCError(code: .deadlineExceeded, message: "the deadline passed before the order was sent")))
+            }
             command.deadlineUnixNanos = WallClock.now() &+ Int64(clamping: remaining)
         }
+        cluster.sendOrShed(command) { [command] result in completion(self.answer(command, result)) }
+    }
+
+    /// What a node's acknowledgement (or the failure to get one) means for the caller.
+    private func answer(_ command: Tradewire_V1_Command, _ result: Result<Tradewire_V1_Ack, RPCError>) -> Sent {
         let ack: Tradewire_V1_Ack
-        do {
-            ack = try await cluster.send(command, shed: true)
-        } catch where error.code == .unavailable {
+        switch result {
+        case .success(let answered): ack = answered
+        case .failure(let error) where error.code == .unavailable:
             logger.warning("processor node unavailable", metadata: ["request_id": "\(command.requestID)", "error": "\(error.message)"])
             let unavailable = "the order's processor node is unavailable (\(error.message))"
             guard let advice = Self.retryAdvice(command) else {
-                throw RPCError(code: .unavailable, message: "\(unavailable); the order may or may not have been placed, and it has "
-                    + "neither a client_order_id nor an idempotency-key, so a retry could place it twice: look for it with ListOrders")
+                return .failure(RPCError(code: .unavailable, message: "\(unavailable); the order may or may not have been placed, and it has "
+                    + "neither a client_order_id nor an idempotency-key, so a retry could place it twice: look for it with ListOrders"))
             }
-            throw RPCError.withDetails(
+            return .failure(RPCError.withDetails(
                 code: .unavailable, message: "\(unavailable); \(advice)",
-                Google_Rpc_RetryInfo(retryDelay: Google_Protobuf_Duration(seconds: 0, nanos: 100_000_000)))
+                Google_Rpc_RetryInfo(retryDelay: Google_Protobuf_Duration(seconds: 0, nanos: 100_000_000))))
+        case .failure(let error): return .failure(error)
         }
         switch ack.result {
         case .order(let order):
@@ -173,11 +193,11 @@ final class GatewayShared: Sendable {
                 "request_id": "\(command.requestID)", "order_id": "\(order.orderID?.value ?? "")", "status": "\(order.status)",
                 "duplicate": "\(ack.duplicate)",
             ])
-            return (order, ack.duplicate)
+            return .success((order, ack.duplicate))
         case .error(let status):
             logger.debug("order command refused", metadata: ["request_id": "\(command.requestID)", "code": "\(status.code)", "error": "\(status.message)"])
-            throw RPCError(status: status)
-        case .notOwner, .done, nil: throw RPCError(code: .internal, message: "the processor node answered the order command without an order")
+            return .failure(RPCError(status: status))
+        case .notOwner, .done, nil: return .failure(RPCError(code: .internal, message: "the processor node answered the order command without an order"))
         }
     }
 
