@@ -20,7 +20,7 @@ typedef struct tw_arena {
     uint8_t *limit;
     /// Heap chunks taken after the first one ran out; freed by tw_arena_release.
     tw_arena_chunk *chunks;
-    /// The chunk the arena starts from; kept across uses of a thread's arena.
+    /// The chunk the arena starts from; kept across uses of a thread's arena (its largest chunk up to 1 MiB).
     tw_arena_chunk *first;
     /// Bytes handed out so far, headers included.
     size_t used;
