@@ -232,6 +232,7 @@ final class SessionRecorder: Sendable {
             "rejected": .number(all.rejected), "cancel_rejects": .number(all.cancelRejects),
             "request_to_ack_us": result.latency.microsecondsJSON(), "place_to_ack_us": all.placeAcks.microsecondsJSON(),
             "place_to_fill_us": all.fills.microsecondsJSON(), "fills": .number(all.fills.count),
+            "request_to_ack_curve_ns": result.latency.curveJSON(), "place_to_fill_curve_ns": all.fills.curveJSON(),
         ])
     }
 }

@@ -27,10 +27,13 @@ public enum HTMLReport {
                 + "\(escape(result.method)), \(escape(result.model)) loop (\(escape(result.load))), \(result.date)"
         }.joined(separator: "<br>") + "</p>\n"
         html += "<h2>Latency by percentile</h2>\n" + percentilePlot(results)
-        html += "<h2>Throughput over time (operations/s)</h2>\n"
-            + timePlot(results, unit: "/s") { Double($0.rate) }
-        html += "<h2>p99 latency over time (ms)</h2>\n"
-            + timePlot(results, unit: "ms") { Double($0.p99) / 1e6 }
+        // Results without a timeline (figures other tools wrote in this shape) get no time plots.
+        if results.contains(where: { !$0.timeline.isEmpty }) {
+            html += "<h2>Throughput over time (operations/s)</h2>\n"
+                + timePlot(results, unit: "/s") { Double($0.rate) }
+            html += "<h2>p99 latency over time (ms)</h2>\n"
+                + timePlot(results, unit: "ms") { Double($0.p99) / 1e6 }
+        }
         html += table(results)
         return html + "</body></html>\n"
     }

@@ -179,4 +179,13 @@ public struct LatencyHistogram: Sendable {
         fields.append((key: "max", value: .number(Double(histogram.max) / 1000)))
         return .object(JSONObject(fields))
     }
+
+    /// The whole percentile curve as `[[percentile, nanoseconds], …]` (HdrHistogram's iteration, as in a load
+    /// result's `percentileCurve`, which `tradewire load report --html` draws).
+    public func curveJSON() -> JSONValue {
+        guard count > 0 else { return .array([]) }
+        return .array(histogram.percentiles(ticksPerHalfDistance: 5).map {
+            .array([.number($0.percentileLevelIteratedTo), .number(Double($0.value))])
+        })
+    }
 }
