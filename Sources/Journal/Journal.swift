@@ -99,7 +99,9 @@ public final class Journal: Sendable {
         self.path = path
         self.maxBatch = maxBatch
         let milliseconds = Int(busyTimeout.nanoseconds / 1_000_000)
-        let store = try JournalStore(path: path, synchronous: synchronous, busyTimeoutMilliseconds: milliseconds)
+        // The writer caches up to 64 MiB of pages: with SQLite's 2 MiB it re-read the index pages of recent orders
+        // from the file on most commits (7% of a node thread's samples in pread).
+        let store = try JournalStore(path: path, synchronous: synchronous, busyTimeoutMilliseconds: milliseconds, cacheKibibytes: 64 << 10)
         state = Lock(State(lastSequence: try store.lastSequence(), outboxHeads: try store.outboxHeads()))
         self.store = UnsafeTransfer(store)
         reader = Lock(UnsafeTransfer(try JournalStore(path: path, synchronous: synchronous)))

@@ -176,14 +176,22 @@ final class JournalStore {
     private let selectLast: SQLiteStatement
     private let selectOrder: SQLiteStatement
 
-    init(path: String, synchronous: JournalSynchronous, busyTimeoutMilliseconds: Int = 5000) throws(SQLiteError) {
+    /// The `orders` table's layout (see the comment in `init`).
+    static let ordersTable = """
+        CREATE TABLE IF NOT EXISTS orders (
+            row INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, account TEXT NOT NULL, symbol TEXT NOT NULL,
+            status INTEGER NOT NULL, created_at INTEGER NOT NULL, batch_id TEXT NOT NULL, payload BLOB NOT NULL);
+        """
+
+    /// - Parameter cacheKibibytes: the connection's page cache (SQLite's default is 2 MiB).
+    init(path: String, synchronous: JournalSynchronous, busyTimeoutMilliseconds: Int = 5000, cacheKibibytes: Int = 2048)
+        throws(SQLiteError)
+    {
         database = try SQLiteDatabase(path: path)
         try database.execute("PRAGMA journal_mode=WAL")
         try database.execute("PRAGMA synchronous=\(synchronous.rawValue)")
         try database.execute("PRAGMA busy_timeout=\(busyTimeoutMilliseconds)")
-        // Up to 64 MiB of pages cached per connection (SQLite's default is 2 MiB): with less, the writer re-read the
-        // index pages of recent orders from the file on most commits (7% of a node thread's samples in pread).
-        try database.execute("PRAGMA cache_size=-65536")
+        try database.execute("PRAGMA cache_size=-\(cacheKibibytes)")
         // Every row and index entry a commit adds costs its B-tree insert on the writer (one index entry per event
         // cost about 15 µs per order): the tables keep only indexes something reads. Files from before the events'
         // by-key index was dropped lose it here.
@@ -201,10 +209,8 @@ final class JournalStore {
             DROP INDEX IF EXISTS events_by_key;
             """)
         try Self.migrateOrdersToRowid(database)
+        try database.execute(Self.ordersTable)
         try database.execute("""
-            CREATE TABLE IF NOT EXISTS orders (
-                row INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, account TEXT NOT NULL, symbol TEXT NOT NULL,
-                status INTEGER NOT NULL, created_at INTEGER NOT NULL, batch_id TEXT NOT NULL, payload BLOB NOT NULL);
             CREATE INDEX IF NOT EXISTS orders_by_account ON orders (account, created_at, key);
             CREATE INDEX IF NOT EXISTS orders_by_status ON orders (status);
             CREATE TABLE IF NOT EXISTS inputs (
@@ -244,9 +250,7 @@ final class JournalStore {
                 DROP INDEX IF EXISTS orders_by_account;
                 DROP INDEX IF EXISTS orders_by_status;
                 ALTER TABLE orders RENAME TO orders_keyed;
-                CREATE TABLE orders (
-                    row INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, account TEXT NOT NULL, symbol TEXT NOT NULL,
-                    status INTEGER NOT NULL, created_at INTEGER NOT NULL, batch_id TEXT NOT NULL, payload BLOB NOT NULL);
+                \(ordersTable)
                 INSERT INTO orders (key, account, symbol, status, created_at, batch_id, payload)
                     SELECT key, account, symbol, status, created_at, batch_id, payload FROM orders_keyed ORDER BY created_at, key;
                 DROP TABLE orders_keyed;
