@@ -179,8 +179,10 @@ final class GatewayShared: Sendable {
             logger.warning("processor node unavailable", metadata: ["request_id": "\(command.requestID)", "error": "\(error.message)"])
             let unavailable = "the order's processor node is unavailable (\(error.message))"
             guard let advice = Self.retryAdvice(command) else {
-                return .failure(RPCError(code: .unavailable, message: "\(unavailable); the order may or may not have been placed, and it has "
-                    + "neither a client_order_id nor an idempotency-key, so a retry could place it twice: look for it with ListOrders"))
+                return .failure(RPCError(
+                    code: .unavailable,
+                    message: "\(unavailable); the order may or may not have been placed, and it has neither a client_order_id "
+                        + "nor an idempotency-key, so a retry could place it twice: look for it with ListOrders"))
             }
             return .failure(RPCError.withDetails(
                 code: .unavailable, message: "\(unavailable); \(advice)",
@@ -197,7 +199,8 @@ final class GatewayShared: Sendable {
         case .error(let status):
             logger.debug("order command refused", metadata: ["request_id": "\(command.requestID)", "code": "\(status.code)", "error": "\(status.message)"])
             return .failure(RPCError(status: status))
-        case .notOwner, .done, nil: return .failure(RPCError(code: .internal, message: "the processor node answered the order command without an order"))
+        case .notOwner, .done, nil:
+            return .failure(RPCError(code: .internal, message: "the processor node answered the order command without an order"))
         }
     }
 

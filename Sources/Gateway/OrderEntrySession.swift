@@ -254,8 +254,8 @@ struct OrderEntrySession: Sendable {
     {
         let error = RPCError(from: error)
         var reject = Tradewire_V1_CancelReject(
-            orderID: Tradewire_V1_OrderId(value: id), clientOrderID: reference?.clientOrderID ?? "", text: "\(error.code): \(error.message)",
-            correlationID: correlation)
+            orderID: Tradewire_V1_OrderId(value: id), clientOrderID: reference?.clientOrderID ?? "",
+            text: "\(error.code): \(error.message)", correlationID: correlation)
         (reject.reason, reject.fixCxlRejReason) = cancelRejectReason(error)
         return reject
     }

@@ -8,8 +8,9 @@ import Synchronization
 import Locks
 
 /// A service's operational surface: its metrics registry (Prometheus text), the observer its gRPC server reports
-/// calls and connections to, the HTTP/1.1 answers on its port (``HTTPMetrics``), its readiness checks, and the plain HTTP endpoints on the gRPC port: `GET /metrics`,
-/// `GET /healthz` (the process serves) and `GET /readyz` (every readiness check passes; then status lines).
+/// calls and connections to, the HTTP/1.1 answers on its port (``HTTPMetrics``), its readiness checks, and the plain
+/// HTTP endpoints on the gRPC port: `GET /metrics`, `GET /healthz` (the process serves) and `GET /readyz` (every
+/// readiness check passes; then status lines).
 ///
 /// `bootstrap` makes one the process's: swift-log writes through ``LineLogHandler`` and swift-metrics records into
 /// its registry, so that every module's metrics (journal, actors, subscribers) appear on `/metrics`.

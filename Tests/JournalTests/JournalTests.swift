@@ -227,7 +227,8 @@ import Glibc
                 """)
             for _ in 0..<2 {  // the second open finds the new layout and leaves it alone
                 let journal = try Journal(path: path)
-                #expect(try journal.order(key: "o-b") == OrderRow(key: "o-b", account: "a", symbol: "X", status: 5, createdAt: 20, batchID: "batch", payload: [2]))
+                let row = OrderRow(key: "o-b", account: "a", symbol: "X", status: 5, createdAt: 20, batchID: "batch", payload: [2])
+                #expect(try journal.order(key: "o-b") == row)
                 #expect(Set(try journal.orders(statuses: [5]).map(\.key)) == ["o-b", "o-c"])
                 #expect(try journal.orders(OrderQuery(account: "a")).map(\.key) == ["o-a", "o-b"])
                 #expect(try journal.orderCounts() == [5: 2, 2: 1])
