@@ -88,8 +88,13 @@ void tw_arena_release(tw_arena *arena) {
 }
 
 static int arena_grow(tw_arena *arena, size_t need) {
-    size_t size = FIRST_CHUNK;
-    if (arena->chunks && arena->chunks->size * 2 > size) size = arena->chunks->size * 2;
+    // Each chunk twice the last (the first spill twice the first chunk) up to KEEP_MAX, or what one allocation needs:
+    // a spill then outgrows the chunk the thread keeps and becomes the kept one, so a tree of up to KEEP_MAX bytes
+    // needs no chunk once built (smaller spills than the kept chunk, or larger than KEEP_MAX, would recur at every use).
+    tw_arena_chunk *last = arena->chunks ? arena->chunks : arena->first;
+    size_t size = last ? last->size * 2 : FIRST_CHUNK;
+    if (size < FIRST_CHUNK) size = FIRST_CHUNK;
+    if (size > KEEP_MAX) size = KEEP_MAX;
     if (size < need + sizeof(tw_arena_chunk) + 8) size = need + sizeof(tw_arena_chunk) + 8;
     tw_arena_chunk *chunk = malloc(size);
     if (!chunk) return 0;
