@@ -16,6 +16,9 @@ struct HTTP1ConnectionTests {
     final class Service: HTTP1Service {
         let written = Atomic<Int>(0)
         let stopped = Atomic<Bool>(false)
+        /// `/slow` answers once `slowReleased` is set (at most 10 s after `slowStarted`).
+        let slowStarted = Atomic<Bool>(false)
+        let slowReleased = Atomic<Bool>(false)
 
         func serve(_ request: HTTP1Request, _ responder: HTTP1Responder) async {
             switch request.path {
@@ -42,7 +45,8 @@ struct HTTP1ConnectionTests {
                     guard await socket.send(text: "echo: " + text) else { break }
                 }
             case "/slow":
-                try? await Task.sleep(for: .milliseconds(300))
+                slowStarted.store(true, ordering: .relaxed)
+                for _ in 0..<1000 where !slowReleased.load(ordering: .relaxed) { try? await Task.sleep(for: .milliseconds(10)) }
                 responder.respond(HTTP1Response(status: 200, text: "slow\n"))
             default:
                 responder.respond(HTTP1Response(status: 404, text: "no\n"))
@@ -107,7 +111,7 @@ struct HTTP1ConnectionTests {
     }
 
     @Test func anIdleConnectionIsClosedAndADrainingOneFinishesItsAnswer() async throws {
-        try await Self.withServer(idle: .milliseconds(200)) { test, _ in
+        try await Self.withServer(idle: .milliseconds(200)) { test, service in
             let idle = try PlainSocket(port: test.port)
             idle.send("GET /stream?n=1 HTTP/1.1\r\nHost: x\r\n\r\n")
             let text = idle.readUntilClosed()
@@ -115,8 +119,11 @@ struct HTTP1ConnectionTests {
 
             let busy = try PlainSocket(port: test.port)
             busy.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
-            try await Task.sleep(for: .milliseconds(50))
-            await test.server.shutdownGracefully(grace: .seconds(5))
+            // The answer is written after the drain began (both are jobs of the connection's loop, in this order):
+            // a handler that merely slept could answer before a loaded machine got to the shutdown.
+            for _ in 0..<1000 where !service.slowStarted.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(10)) }
+            test.server.beginGracefulShutdown(grace: .seconds(5))
+            service.slowReleased.store(true, ordering: .relaxed)
             let answer = busy.readUntilClosed()
             #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n") && answer.contains("connection: close\r\n") && answer.hasSuffix("slow\n"), "\(answer)")
         }
