@@ -47,6 +47,8 @@ struct HTTP1ConnectionTests {
             case "/slow":
                 slowStarted.store(true, ordering: .relaxed)
                 for _ in 0..<1000 where !slowReleased.load(ordering: .relaxed) { try? await Task.sleep(for: .milliseconds(10)) }
+                // One more turn of the loop: jobs queued on it before the release (a drain) run first.
+                try? await Task.sleep(for: .milliseconds(10))
                 responder.respond(HTTP1Response(status: 200, text: "slow\n"))
             default:
                 responder.respond(HTTP1Response(status: 404, text: "no\n"))
@@ -119,8 +121,9 @@ struct HTTP1ConnectionTests {
 
             let busy = try PlainSocket(port: test.port)
             busy.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
-            // The answer is written after the drain began (both are jobs of the connection's loop, in this order):
-            // a handler that merely slept could answer before a loaded machine got to the shutdown.
+            // The answer is written after the drain began: the drain is queued on the connection's loop before the
+            // release, and the handler answers a turn after it sees the release. (A handler that merely slept could
+            // answer before a loaded machine got to the shutdown.)
             for _ in 0..<1000 where !service.slowStarted.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(10)) }
             test.server.beginGracefulShutdown(grace: .seconds(5))
             service.slowReleased.store(true, ordering: .relaxed)
