@@ -29,7 +29,9 @@ public final class WebSocketSession: @unchecked Sendable {
     var parser: WebSocketParser
     private var queue: [Message] = []
     private var receiver: CheckedContinuation<Message?, Never>?
-    private var sender: CheckedContinuation<Bool, Never>?
+    /// Senders waiting for the output to drain, in the order they came (every subscription of a socket may be
+    /// one).
+    private var senders: [CheckedContinuation<Bool, Never>] = []
     private(set) var closed = false
     private var readsPaused = false
 
@@ -74,10 +76,10 @@ public final class WebSocketSession: @unchecked Sendable {
                 guard !closed, let connection, !connection.closed else { return continuation.resume(returning: false) }
                 connection.output.append { $0 += frame }
                 connection.requestFlush()
-                if connection.output.unsent < connection.configuration.connectionOutputLimit {
+                if senders.isEmpty && connection.output.unsent < connection.configuration.connectionOutputLimit {
                     continuation.resume(returning: true)
                 } else {
-                    sender = continuation
+                    senders.append(continuation)
                 }
             }
         }
@@ -136,11 +138,12 @@ public final class WebSocketSession: @unchecked Sendable {
         }
     }
 
-    /// The output drained: a waiting sender may go on.
+    /// The output drained: the waiting senders may go on.
     func outputDrained() {
-        guard let sender, let connection, connection.output.unsent < connection.configuration.connectionOutputLimit else { return }
-        self.sender = nil
-        sender.resume(returning: true)
+        guard !senders.isEmpty, let connection, connection.output.unsent < connection.configuration.connectionOutputLimit else { return }
+        let waiting = senders
+        senders = []
+        for sender in waiting { sender.resume(returning: true) }
     }
 
     /// No more messages either way: waiting callers are told.
@@ -149,7 +152,8 @@ public final class WebSocketSession: @unchecked Sendable {
         closed = true
         receiver?.resume(returning: nil)
         receiver = nil
-        sender?.resume(returning: false)
-        sender = nil
+        let waiting = senders
+        senders = []
+        for sender in waiting { sender.resume(returning: false) }
     }
 }

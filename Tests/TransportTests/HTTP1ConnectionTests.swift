@@ -44,6 +44,19 @@ struct HTTP1ConnectionTests {
                     guard case .text(let text) = message, text != "bye" else { break }
                     guard await socket.send(text: "echo: " + text) else { break }
                 }
+            case "/ws-senders":
+                guard let socket = await responder.upgradeToWebSocket(request, maxMessageBytes: 1000) else { return }
+                // Four senders at once (a socket's subscriptions), 4 MiB in all: far past the connection's output
+                // limit, so that several of them wait for it to drain at the same time.
+                let message = String(repeating: "x", count: 16_384)
+                await withTaskGroup(of: Void.self) { group in
+                    for _ in 0..<4 {
+                        group.addTask {
+                            for _ in 0..<64 { guard await socket.send(text: message) else { return } }
+                        }
+                    }
+                }
+                _ = await socket.send(text: "done")
             case "/slow":
                 slowStarted.store(true, ordering: .relaxed)
                 for _ in 0..<1000 where !slowReleased.load(ordering: .relaxed) { try? await Task.sleep(for: .milliseconds(10)) }
@@ -167,6 +180,27 @@ struct HTTP1ConnectionTests {
             polite.send(bytes: Self.clientFrame(1, Array("bye".utf8)))
             #expect(polite.bytesUntilClosed() == [0x88, 2, 0x03, 0xE8], "the handler returned: a normal close")
             _ = try await test.client.emptyCall(Grpc_Testing_Empty())
+        }
+    }
+
+    @Test func everySenderWaitingForAWebSocketsOutputGoesOnOnceItDrains() async throws {
+        try await Self.withServer { test, _ in
+            let client = try PlainSocket(port: test.port)
+            client.send("GET /ws-senders HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+            #expect(client.read(until: "\r\n\r\n").hasPrefix("HTTP/1.1 101 "))
+            // Not reading for a while: the senders fill the output and wait.
+            try await Task.sleep(for: .milliseconds(300))
+            var messages = 0
+            var last: [UInt8] = []
+            while last != Array("done".utf8), let head = client.bytes(2), head[0] == 0x81 {
+                var length = Int(head[1] & 0x7f)
+                if length == 126, let extended = client.bytes(2) { length = Int(extended[0]) << 8 | Int(extended[1]) }
+                guard let payload = client.bytes(length) else { break }
+                last = payload
+                messages += 1
+            }
+            #expect(messages == 4 * 64 + 1 && last == Array("done".utf8), "every sender finished: \(messages) messages")
         }
     }
 
