@@ -209,7 +209,11 @@ struct HTTPJSONTests {
             let http = try PlainSocket(port: cluster.port)
             let order = #"{"symbol": "BOLT", "side": "BUY", "quantity": 2, "price": 49}"#
             #expect(Self.request(http, "POST", "/api/orders", key: key, body: order)?.status == 201)
+            // The report crosses the node's event feed, the gateway's follow of it and the in-process stream: ~10 ms
+            // here, but seconds when CI's parallel suites load both cores (it took more than 5 s once).
+            socket.receiveTimeout(seconds: 30)
             let report = Self.receiveText(socket)
+            socket.receiveTimeout(seconds: 5)
             #expect(report?["type"]?.stringValue == "data" && report?["id"]?.stringValue == "e", "\(String(describing: report))")
             #expect(report?["data"]?["symbol"]?.stringValue == "BOLT" && report?["data"]?["cursor"]?.stringValue != nil)
 

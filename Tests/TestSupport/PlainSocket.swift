@@ -12,8 +12,7 @@ public final class PlainSocket {
 
     public init(port: Int) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        receiveTimeout(seconds: 5)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
@@ -28,6 +27,12 @@ public final class PlainSocket {
     }
 
     deinit { Glibc.close(fd) }
+
+    /// How long a read waits for the next bytes (5 s unless changed).
+    public func receiveTimeout(seconds: Int) {
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
 
     public func send(_ text: String) {
         let bytes = Array(text.utf8)
