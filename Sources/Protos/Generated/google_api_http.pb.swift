@@ -45,7 +45,7 @@ public struct Google_Api_HttpRule: ProtoMessage {
         case post(String)
         case delete(String)
         case patch(String)
-        case custom(Google_Api_CustomHttpPattern)
+        indirect case custom(Google_Api_CustomHttpPattern)
     }
 }
 

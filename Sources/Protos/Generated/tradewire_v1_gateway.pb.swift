@@ -130,9 +130,9 @@ public struct Tradewire_V1_OrderEntryRequest: ProtoMessage {
     }
 
     public enum OneOf_Request: Hashable, Sendable {
-        case newOrder(Tradewire_V1_NewOrder)
-        case cancel(Tradewire_V1_CancelOrderRequest)
-        case replace(Tradewire_V1_ReplaceOrderRequest)
+        indirect case newOrder(Tradewire_V1_NewOrder)
+        indirect case cancel(Tradewire_V1_CancelOrderRequest)
+        indirect case replace(Tradewire_V1_ReplaceOrderRequest)
     }
 }
 
@@ -152,8 +152,8 @@ public struct Tradewire_V1_OrderEntryResponse: ProtoMessage {
     }
 
     public enum OneOf_Response: Hashable, Sendable {
-        case executionReport(Tradewire_V1_ExecutionReport)
-        case cancelReject(Tradewire_V1_CancelReject)
+        indirect case executionReport(Tradewire_V1_ExecutionReport)
+        indirect case cancelReject(Tradewire_V1_CancelReject)
     }
 }
 

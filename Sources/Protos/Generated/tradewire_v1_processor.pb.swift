@@ -100,15 +100,15 @@ public struct Tradewire_V1_Command: ProtoMessage {
     }
 
     public enum OneOf_Command: Hashable, Sendable {
-        case place(Tradewire_V1_PlaceCommand)
-        case cancel(Tradewire_V1_CancelCommand)
-        case replace(Tradewire_V1_ReplaceCommand)
+        indirect case place(Tradewire_V1_PlaceCommand)
+        indirect case cancel(Tradewire_V1_CancelCommand)
+        indirect case replace(Tradewire_V1_ReplaceCommand)
         /// Node to node: an order actor hands its order to the symbol's book.
-        case bookOrder(Tradewire_V1_BookOrderCommand)
-        case bookCancel(Tradewire_V1_BookCancelCommand)
-        case bookReplace(Tradewire_V1_BookReplaceCommand)
+        indirect case bookOrder(Tradewire_V1_BookOrderCommand)
+        indirect case bookCancel(Tradewire_V1_BookCancelCommand)
+        indirect case bookReplace(Tradewire_V1_BookReplaceCommand)
         /// Node to node: the book reports a fill, cancel or replace outcome to the order's actor.
-        case orderUpdate(Tradewire_V1_OrderUpdateCommand)
+        indirect case orderUpdate(Tradewire_V1_OrderUpdateCommand)
     }
 }
 
@@ -283,13 +283,13 @@ public struct Tradewire_V1_OrderUpdateCommand: ProtoMessage {
 
     public enum OneOf_Update: Hashable, Sendable {
         /// The order traded (one side of the trade).
-        case fill(Tradewire_V1_Trade)
+        indirect case fill(Tradewire_V1_Trade)
         /// The book removed the order's remainder (user cancel, or IOC/FOK/MARKET remainder).
-        case removed(Tradewire_V1_BookRemoved)
+        indirect case removed(Tradewire_V1_BookRemoved)
         /// The book applied a replace.
-        case replaced(Tradewire_V1_BookReplaced)
+        indirect case replaced(Tradewire_V1_BookReplaced)
         /// The book refused a cancel or replace (the order was already gone).
-        case refused(Tradewire_V1_BookRefused)
+        indirect case refused(Tradewire_V1_BookRefused)
     }
 }
 
@@ -404,11 +404,11 @@ public struct Tradewire_V1_Ack: ProtoMessage {
 
     public enum OneOf_Result: Hashable, Sendable {
         /// The order after the command (or as it already was, for a duplicate).
-        case order(Tradewire_V1_Order)
+        indirect case order(Tradewire_V1_Order)
         /// This node does not own the key; the sender refreshes its ring and resends.
-        case notOwner(Tradewire_V1_NotOwner)
+        indirect case notOwner(Tradewire_V1_NotOwner)
         /// The command failed: INVALID_ARGUMENT, ALREADY_EXISTS, NOT_FOUND, FAILED_PRECONDITION, DEADLINE_EXCEEDED…
-        case error(Google_Rpc_Status)
+        indirect case error(Google_Rpc_Status)
         /// The command had no order to answer with (book commands): it is durable.
         case done(Bool)
     }
@@ -546,9 +546,9 @@ public struct Tradewire_V1_Event: ProtoMessage {
 
     public enum OneOf_Event: Hashable, Sendable {
         /// An order changed; carries the report clients see and the order after the change.
-        case order(Tradewire_V1_OrderEvent)
-        case trade(Tradewire_V1_Trade)
-        case bookChange(Tradewire_V1_BookChange)
+        indirect case order(Tradewire_V1_OrderEvent)
+        indirect case trade(Tradewire_V1_Trade)
+        indirect case bookChange(Tradewire_V1_BookChange)
     }
 }
 

@@ -197,7 +197,7 @@ public struct Tradewire_Testing_V1_AllKinds: ProtoMessage {
     public enum OneOf_Choice: Hashable, Sendable {
         case oString(String)
         case oInt64(Int64)
-        case oMessage(Tradewire_Testing_V1_Leaf)
+        indirect case oMessage(Tradewire_Testing_V1_Leaf)
         case oBytes([UInt8])
         case oEnum(Tradewire_Testing_V1_Color)
     }
