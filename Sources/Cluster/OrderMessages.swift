@@ -90,17 +90,25 @@ extension Tradewire_V1_RejectReason {
     /// The value's name in proto/ ("REJECT_REASON_MAX_POSITION"): what google.rpc.ErrorInfo.reason carries.
     public var name: String {
         if case .unrecognized(let value) = self { return "REJECT_REASON_\(value)" }
-        var name = "REJECT_REASON_"
-        for character in String(describing: self) {
-            if character.isUppercase { name.append("_") }
-            name += character.uppercased()
-        }
-        return name
+        return Self.names[self] ?? Self.spelled(self)
     }
 
     /// The value named `name`, if it is one.
     public init?(name: String) {
-        guard let value = Self.allCases.first(where: { $0.name == name }) else { return nil }
+        guard let value = Self.values[name] else { return nil }
         self = value
+    }
+
+    /// Both ways, spelled once: a cancel that comes too late is refused by name on the hot path.
+    private static let names = Dictionary(uniqueKeysWithValues: allCases.map { ($0, spelled($0)) })
+    private static let values = Dictionary(uniqueKeysWithValues: allCases.map { (spelled($0), $0) })
+
+    private static func spelled(_ value: Self) -> String {
+        var name = "REJECT_REASON_"
+        for character in String(describing: value) {
+            if character.isUppercase { name.append("_") }
+            name += character.uppercased()
+        }
+        return name
     }
 }
