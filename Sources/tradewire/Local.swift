@@ -4,6 +4,7 @@ import JSON
 import Journal
 import Orders
 import Cluster
+import EventLoop
 import Telemetry
 
 /// `tradewire local`: the whole system on 127.0.0.1, each service its own process of this binary — market data,
@@ -42,7 +43,6 @@ struct Local: AsyncParsableCommand {
         guard let client = try ClientFile.load(directory: directory) else { throw LocalError("\(setup.clientPath) is missing") }
 
         Signals.install()
-        let supervisor = try Supervisor(executable: Self.executablePath(), setup: setup, logLevel: logLevel, shutdownTimeout: shutdownTimeout)
         // Market data and risk first (the nodes call risk), then the nodes, then the gateway (it needs both).
         var services: [(name: String, arguments: [String], address: String)] = [
             ("marketdata", ["serve", "marketdata"], cluster.marketData),
@@ -50,6 +50,8 @@ struct Local: AsyncParsableCommand {
         ]
         for node in cluster.nodes { services.append(("processor-\(node.id)", ["serve", "processor", "--node", node.id], node.address)) }
         services.append(("gateway", ["serve", "gateway"], cluster.gateway))
+        let supervisor = try Supervisor(executable: Self.executablePath(), setup: setup, logLevel: logLevel, shutdownTimeout: shutdownTimeout,
+                                        eventLoops: Self.eventLoops(services: services.count))
         do {
             for service in services { try supervisor.launch(service.name, service.arguments, address: service.address) }
             try await supervisor.waitUntilReady(timeout: .seconds(120))
@@ -93,6 +95,14 @@ struct Local: AsyncParsableCommand {
         ]
         print(lines.joined(separator: "\n"))
         fflush(nil)
+    }
+
+    /// Event loops per service: the services share this machine's cores, so each gets its share (at least one)
+    /// rather than one per core. Six services on 2 cores with one loop each instead of two: 149–158 against
+    /// 163–169 µs of CPU per request at OrderEntry saturation, 21 against 26 thread wake-ups per request at
+    /// 1,000/s (three alternating runs each).
+    static func eventLoops(services: Int) -> Int {
+        max(1, EventLoopGroup.coreCount / max(1, services))
     }
 
     /// This binary, to start the services with.

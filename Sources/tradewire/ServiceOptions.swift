@@ -25,6 +25,15 @@ struct ServiceOptions: ParsableArguments {
     @Option(help: "Seconds a graceful shutdown (SIGTERM) may take before the process exits anyway.")
     var shutdownTimeout: Double = 10
 
+    @Option(help: """
+        Event-loop threads for connections and channels, \(Self.eventLoopRange.lowerBound)–\(Self.eventLoopRange.upperBound) \
+        (default: one per core). Fewer when several services share the cores. Environment: TRADEWIRE_EVENT_LOOPS.
+        """)
+    var eventLoops: Int?
+
+    /// The event loops a service may be given.
+    static let eventLoopRange = 1...256
+
     /// The cluster file: its path, its text (services read their own sections from it) and the cluster in it.
     func clusterFile() throws -> (path: String, text: String, cluster: ClusterConfig) {
         guard let path = config ?? Environment.value("TRADEWIRE_CONFIG") else {
@@ -36,7 +45,19 @@ struct ServiceOptions: ParsableArguments {
 
     /// Sets up logging and metrics for `name` and makes the process's host for its service.
     func host(_ name: String, grace: Duration = .seconds(1)) throws -> ServiceHost {
-        try ServiceHost(name: name, telemetry: bootstrap(service: name), grace: grace)
+        try ServiceHost(name: name, telemetry: bootstrap(service: name), loops: loops(), grace: grace)
+    }
+
+    func validate() throws { _ = try loops() }
+
+    /// `--event-loops`, else TRADEWIRE_EVENT_LOOPS, else one per core; checked against ``eventLoopRange``.
+    private func loops() throws -> Int {
+        let text = eventLoops.map(String.init) ?? Environment.value("TRADEWIRE_EVENT_LOOPS")
+        guard let text else { return EventLoopGroup.coreCount }
+        guard let count = Int(text), Self.eventLoopRange.contains(count) else {
+            throw ValidationError("event loops: \(text) is not a whole number from \(Self.eventLoopRange.lowerBound) to \(Self.eventLoopRange.upperBound)")
+        }
+        return count
     }
 
     /// Runs `service` on `host` until SIGTERM or SIGINT, then stops it gracefully; once it listens, logs so and

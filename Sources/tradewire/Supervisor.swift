@@ -20,13 +20,16 @@ final class Supervisor: @unchecked Sendable {
     let setup: LocalSetup
     let logLevel: String
     let shutdownTimeout: Double
+    /// Each service's `--event-loops`.
+    let eventLoops: Int
     private(set) var children: [Child] = []
 
-    init(executable: String, setup: LocalSetup, logLevel: String, shutdownTimeout: Double) throws {
+    init(executable: String, setup: LocalSetup, logLevel: String, shutdownTimeout: Double, eventLoops: Int) throws {
         self.executable = executable
         self.setup = setup
         self.logLevel = logLevel
         self.shutdownTimeout = shutdownTimeout
+        self.eventLoops = eventLoops
     }
 
     func launch(_ name: String, _ arguments: [String], address: String) throws {
@@ -38,6 +41,7 @@ final class Supervisor: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments + [
             "--config", setup.clusterPath, "--log-format", "json", "--log-level", logLevel, "--shutdown-timeout", "\(shutdownTimeout)",
+            "--event-loops", "\(eventLoops)",
         ]
         process.currentDirectoryURL = URL(fileURLWithPath: setup.directory)
         process.standardOutput = output

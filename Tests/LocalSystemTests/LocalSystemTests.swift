@@ -95,6 +95,14 @@ struct LocalSystemTests {
 
     static func status(_ order: JSONValue) -> String { order["status"]?.stringValue ?? "" }
 
+    @Test func aServiceRefusesEventLoopsOutsideTheirRangeBeforeItStarts() async throws {
+        for value in ["0", "257", "-1", "two"] {
+            let (status, _) = try await Peers.run(try Peers.tradewire(), ["serve", "risk", "--event-loops", value, "--config", "/nonexistent"],
+                                                  timeout: .seconds(30))
+            #expect(status == 64, "--event-loops \(value): a usage error, not a service that starts")
+        }
+    }
+
     @Test func localRunsTheSystemOrdersFillMetricsScrapeAndEverythingSurvivesARestart() async throws {
         let directory = try ProcessorCluster.temporaryDirectory()
         var local = try await LocalRun(directory: directory)
