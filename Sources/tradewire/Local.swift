@@ -50,8 +50,8 @@ struct Local: AsyncParsableCommand {
         ]
         for node in cluster.nodes { services.append(("processor-\(node.id)", ["serve", "processor", "--node", node.id], node.address)) }
         services.append(("gateway", ["serve", "gateway"], cluster.gateway))
-        let supervisor = try Supervisor(executable: Self.executablePath(), setup: setup, logLevel: logLevel, shutdownTimeout: shutdownTimeout,
-                                        eventLoops: Self.eventLoops(services: services.count))
+        let supervisor = try Supervisor(executable: Self.executablePath(), setup: setup, logLevel: logLevel,
+                                        shutdownTimeout: shutdownTimeout, eventLoops: Self.eventLoops(services: services.count))
         do {
             for service in services { try supervisor.launch(service.name, service.arguments, address: service.address) }
             try await supervisor.waitUntilReady(timeout: .seconds(120))

@@ -55,7 +55,8 @@ struct ServiceOptions: ParsableArguments {
         let text = eventLoops.map(String.init) ?? Environment.value("TRADEWIRE_EVENT_LOOPS")
         guard let text else { return EventLoopGroup.coreCount }
         guard let count = Int(text), Self.eventLoopRange.contains(count) else {
-            throw ValidationError("event loops: \(text) is not a whole number from \(Self.eventLoopRange.lowerBound) to \(Self.eventLoopRange.upperBound)")
+            let range = Self.eventLoopRange
+            throw ValidationError("event loops: \(text) is not a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return count
     }
