@@ -61,7 +61,7 @@ extension LoadResult {
         object["unsent"] = .number(unsent)
         object["abandoned"] = .number(abandoned)
         object["cpuMicrosPerOperation"] = .number(cpuMicrosPerOperation)
-        object["percentileCurve"] = .array(curve.map { .array([.number($0.percentile), .number($0.nanoseconds)]) })
+        object["percentileCurve"] = Tally.curveJSON(curve)
         object["timeline"] = .array(timeline.map {
             .object([
                 "second": .number($0.second), "length": .number($0.length), "count": .number($0.operations),

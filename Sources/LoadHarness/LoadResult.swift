@@ -76,7 +76,7 @@ public struct LoadResult: Sendable {
         fastest = empty ? 0 : histogram.min
         slowest = empty ? 0 : histogram.max
         percentiles = Self.reportedPercentiles.map { ($0, empty ? 0 : histogram.valueAtPercentile($0)) }
-        curve = empty ? [] : histogram.percentiles(ticksPerHalfDistance: 5).map { ($0.percentileLevelIteratedTo, $0.value) }
+        curve = Tally.curve(histogram)
         self.timeline = timeline
         cpuMicrosPerOperation = tally.operations > 0 ? cpuSeconds * 1e6 / Double(tally.operations) : 0
         self.date = date

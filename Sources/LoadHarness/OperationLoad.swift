@@ -182,10 +182,5 @@ public struct LatencyHistogram: Sendable {
 
     /// The whole percentile curve as `[[percentile, nanoseconds], …]` (HdrHistogram's iteration, as in a load
     /// result's `percentileCurve`, which `tradewire load report --html` draws).
-    public func curveJSON() -> JSONValue {
-        guard count > 0 else { return .array([]) }
-        return .array(histogram.percentiles(ticksPerHalfDistance: 5).map {
-            .array([.number($0.percentileLevelIteratedTo), .number(Double($0.value))])
-        })
-    }
+    public func curveJSON() -> JSONValue { Tally.curveJSON(Tally.curve(histogram)) }
 }

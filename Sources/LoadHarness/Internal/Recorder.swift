@@ -1,4 +1,5 @@
 import Histogram
+import JSON
 import RPC
 import Synchronization
 import Locks
@@ -38,6 +39,16 @@ struct Tally: Sendable {
             lowestDiscernibleValue: 100, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .three)
         histogram.autoResize = true
         return histogram
+    }
+
+    /// `histogram`'s whole percentile curve, for plotting: (percentile, nanoseconds), HdrHistogram's iteration.
+    static func curve(_ histogram: Histogram<UInt64>) -> [(percentile: Double, nanoseconds: UInt64)] {
+        histogram.totalCount == 0 ? [] : histogram.percentiles(ticksPerHalfDistance: 5).map { ($0.percentileLevelIteratedTo, $0.value) }
+    }
+
+    /// A curve as JSON: `[[percentile, nanoseconds], …]` (a load result's `percentileCurve`).
+    static func curveJSON(_ curve: [(percentile: Double, nanoseconds: UInt64)]) -> JSONValue {
+        .array(curve.map { .array([.number($0.percentile), .number($0.nanoseconds)]) })
     }
 
     var failures: Int { operations - codeCounts[0] }
