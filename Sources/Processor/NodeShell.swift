@@ -132,7 +132,8 @@ final class NodeShell: TurnFlushable, @unchecked Sendable {
         }
     }
 
-    /// Delivers an outbox message (to a peer's command stream, or to this node itself, a turn later); the answer
+    /// Delivers an outbox message to a peer's command stream, or to this node itself a turn later (only messages an
+    /// older journal kept: the state now handles its messages to itself in the turn that made them); the answer
     /// comes back as an input.
     private func send(_ command: Tradewire_V1_Command, to destination: String, sequence: UInt64) {
         let answered: @Sendable (Result<Tradewire_V1_Ack, RPCError>) -> Void = { result in

@@ -231,8 +231,10 @@ extension NodeState {
         if !command.sourceNodeID.isEmpty && order.inboundSource == command.sourceNodeID && command.sourceSequence <= order.inboundSequence {
             return answerAbout(id, reply, Self.done(command, duplicate: true))
         }
-        order.inboundSource = command.sourceNodeID
-        order.inboundSequence = command.sourceSequence
+        if !command.sourceNodeID.isEmpty {  // Empty: from this node's own book, in the same turn (nothing to resend).
+            order.inboundSource = command.sourceNodeID
+            order.inboundSequence = command.sourceSequence
+        }
         var write = JournalWrite()
         do {
             if let event = try apply(update, to: &order, command.requestID) { write.events.append(event) }

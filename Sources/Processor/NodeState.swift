@@ -9,6 +9,10 @@ import RPC
 /// maps back to whoever waits for the answer.
 struct ReplyToken: Hashable, Sendable {
     var value: UInt64
+
+    /// No one waits: a message the node sent itself, handled in the turn that sent it (``NodeState/local``).
+    /// The shell numbers its tokens from 1.
+    static let none = ReplyToken(value: 0)
 }
 
 /// The two clocks a turn runs at, read once per turn by the shell (tests choose them).
@@ -102,6 +106,11 @@ struct NodeState {
     /// Writes handed to the journal and not yet completed, oldest first.
     var committing: [PendingWrite] = []
     var confirmationTimerArmed = false
+    /// Messages this node sends itself (a book it owns, an order it owns), handled in the turn that sent them,
+    /// right after the input that caused them: what they change joins the same journal write as their cause, so
+    /// they need no outbox row, no delivery, no confirmation and no second commit (one write commits both or
+    /// neither).
+    var local: [Tradewire_V1_Command] = []
     /// The current turn's clock and effects (scratch, reset by each `handle`).
     var now = NodeClock(wall: 0, monotonic: 0)
     var effects = NodeEffects()
@@ -155,8 +164,19 @@ struct NodeState {
             case .delivered(let destination, let sequence, let result): delivered(destination, sequence, result)
             case .timer(let timer): fired(timer)
             }
+            handleLocal()
         }
         return endTurn()
+    }
+
+    /// Handles the messages the last input made for this node, and those they make, in the order sent.
+    private mutating func handleLocal() {
+        var next = 0
+        while next < local.count {
+            handle(local[next], .none)
+            next += 1
+        }
+        local.removeAll(keepingCapacity: true)
     }
 
     private mutating func endTurn() -> NodeEffects {
@@ -332,17 +352,21 @@ struct NodeState {
     // MARK: - Answers and writes
 
     mutating func answer(_ reply: ReplyToken, _ ack: Tradewire_V1_Ack) {
+        guard reply != .none else { return }
         effects.replies.append((reply, ack))
     }
 
-    /// Adds `write` and its `outbox` messages to this turn's write; `reply` gets `ack` once it committed. The
-    /// write counts in `orderID`'s `uncommitted` until then.
+    /// Adds `write` and its `outbox` messages to this turn's write (those for this node are handled in this turn
+    /// instead: ``local``); `reply` gets `ack` once it committed. The write counts in `orderID`'s `uncommitted`
+    /// until then.
     mutating func commit(_ orderID: String?, _ write: JournalWrite, outbox: [(destination: String, command: Tradewire_V1_Command)] = [],
                          reply: ReplyToken? = nil, _ ack: Tradewire_V1_Ack? = nil)
     {
         turn.write.append(write)
-        turn.outbox += outbox
-        if let reply, let ack { turn.replies.append((reply, ack)) }
+        for message in outbox {
+            if message.destination == nodeID { local.append(message.command) } else { turn.outbox.append(message) }
+        }
+        if let reply, reply != .none, let ack { turn.replies.append((reply, ack)) }
         if let orderID {
             orders[orderID]!.uncommitted += 1
             turn.orderIDs.append(orderID)
@@ -352,6 +376,7 @@ struct NodeState {
     /// Answers once everything written so far has committed (an answer about existing state): with this turn's
     /// write if it has one, else with the newest write still committing, else now.
     mutating func answerAfterWrites(_ reply: ReplyToken, _ ack: Tradewire_V1_Ack) {
+        if reply == .none { return }
         if !turn.isEmpty {
             turn.replies.append((reply, ack))
         } else if !committing.isEmpty {

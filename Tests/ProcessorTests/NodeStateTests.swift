@@ -13,9 +13,10 @@ import Testing
     // MARK: - Place and risk
 
     @Test func aPlaceIsCheckedByRiskAndAcknowledgedOnlyOnceItsWriteCommitted() throws {
-        let node = NodeHarness()
+        let node = NodeHarness(nodes: ["p1", "p2"])
         let id = node.orderID("o", ownedBy: "p1")
-        let token = node.send(ProcessorCluster.place(id, symbol: "ACME", side: .buy, price: 1000, quantity: 5))
+        let symbol = node.symbol(ownedBy: "p2")
+        let token = node.send(ProcessorCluster.place(id, symbol: symbol, side: .buy, price: 1000, quantity: 5))
         #expect(node.answers[token] == nil)
         #expect(node.nodes["p1"]!.writes.isEmpty, "nothing is written before risk decided")
         let check = try #require(node.nodes["p1"]!.checks.first?.request)
@@ -24,7 +25,7 @@ import Testing
         node.decideRisk()
         #expect(node.answers[token] == nil, "decided, not yet durable")
         let write = try #require(node.nodes["p1"]!.writes.first)
-        #expect(write.outbox.map(\.destination) == ["p1"], "the book order goes out with the write")
+        #expect(write.outbox.map(\.destination) == ["p2"], "the book order goes out with the write")
         #expect(node.nodes["p1"]!.sends.isEmpty, "and leaves only after it committed")
 
         node.commitOne()
@@ -72,9 +73,9 @@ import Testing
     // MARK: - Races with risk pending
 
     @Test func aCancelWhileRiskDecidesWaitsAndFollowsTheAcceptance() throws {
-        let node = NodeHarness()
+        let node = NodeHarness(nodes: ["p1", "p2"])
         let id = node.orderID("o", ownedBy: "p1")
-        let placed = node.send(ProcessorCluster.place(id, symbol: "ACME", side: .buy, price: 1000, quantity: 5))
+        let placed = node.send(ProcessorCluster.place(id, symbol: node.symbol(ownedBy: "p2"), side: .buy, price: 1000, quantity: 5))
         let cancelled = node.send(ProcessorCluster.cancel(id))
         #expect(node.answers[cancelled] == nil && node.nodes["p1"]!.writes.isEmpty, "the cancel waits in the order's mailbox")
 
@@ -179,6 +180,46 @@ import Testing
         cluster.commitAll("p1")
         #expect(cluster.current(buy)?.status == .settled)
         #expect(cluster.reports(buy, on: "p1").last?.execType == .settled)
+    }
+
+    /// Orders on the node that owns their book: the book takes each in the turn that accepted it, and everything
+    /// the place caused (the order's reports, the book's input, the trade, both orders' fills) is one write, with
+    /// no outbox message to the node itself. A cancel waiting for risk follows its order into the same write.
+    @Test func aBookOnTheOrdersOwnNodeTakesItInTheSameWrite() throws {
+        let node = NodeHarness()
+        let buy = node.orderID("buy", ownedBy: "p1")
+        let sell = node.orderID("sell", ownedBy: "p1")
+        node.placeAccepted(buy)
+        #expect(node.nodes["p1"]!.committed.count == 1 && node.nodes["p1"]!.writes.isEmpty)
+        #expect(node.nodes["p1"]!.committed[0].inputs.map(\.position) == [1], "the book took the order with its acceptance")
+
+        let placed = node.send(ProcessorCluster.place(sell, symbol: "ACME", side: .sell, price: 990, quantity: 3))
+        node.decideRisk()
+        let write = try #require(node.nodes["p1"]!.writes.first)
+        #expect(node.nodes["p1"]!.writes.count == 1, "one write for the place, the match and both fills")
+        #expect(node.answers[placed] == nil, "acknowledged only once it committed")
+        #expect(write.outbox.isEmpty && write.inputs.map(\.position) == [2] && write.events.filter { $0.kind == 2 }.count == 1)
+        node.commitOne()
+        #expect(node.order(placed)?.status == .accepted)
+        #expect(node.current(sell)?.status == .filled && node.current(buy)?.status == .partiallyFilled)
+        #expect(node.reports(buy).filter { $0.execType == .trade }.count == 1 && node.reports(sell).filter { $0.execType == .trade }.count == 1)
+        #expect(node.nodes["p1"]!.sends.isEmpty && node.nodes["p1"]!.timers.contains { $0.timer == .settle(orderID: sell) })
+
+        // A cancel that waited for risk reaches the book after the order, in the same write.
+        let other = node.orderID("other", ownedBy: "p1")
+        node.send(ProcessorCluster.place(other, symbol: "ACME", side: .buy, price: 900, quantity: 1))
+        let cancelled = node.send(ProcessorCluster.cancel(other))
+        node.decideRisk()
+        #expect(node.nodes["p1"]!.writes.count == 1)
+        node.commitAll()
+        #expect(node.order(cancelled)?.status == .pendingCancel)
+        #expect(node.current(other)?.status == .cancelled)
+        #expect(node.reports(other).map(\.execType) == [.pendingNew, .new, .pendingCancel, .canceled])
+        #expect(node.nodes["p1"]!.committed.flatMap(\.inputs).map(\.position) == [1, 2, 3, 4], "gap-free")
+
+        // The same place again is a duplicate and changes nothing.
+        let again = node.send(ProcessorCluster.place(sell, symbol: "ACME", side: .sell, price: 990, quantity: 3))
+        #expect(node.answers[again]?.duplicate == true && node.nodes["p1"]!.writes.isEmpty && node.nodes["p1"]!.checks.isEmpty)
     }
 
     @Test func aBookInputSeenTwiceIsAppliedOnce() throws {
