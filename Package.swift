@@ -232,7 +232,7 @@ let package = Package(
             name: "MarketDataTests",
             dependencies: [
                 "MarketData", "Cluster", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "HTTP2", "HTTP2TestSupport",
-                "TestSupport", "ClusterTestSupport", "Telemetry",
+                "TestSupport", "ClusterTestSupport", "Telemetry", "SQLite",
             ]),
         .testTarget(
             name: "GatewayTests",

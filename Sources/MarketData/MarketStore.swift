@@ -65,7 +65,10 @@ final class MarketStore {
         upsertCursor = try database.prepare("INSERT OR REPLACE INTO cursors (node, sequence) VALUES (?, ?)")
     }
 
-    func transaction<T>(_ body: () throws(SQLiteError) -> T) throws(SQLiteError) -> T { try database.transaction(body) }
+    /// A transaction that stays open across calls (``MarketDataCore`` commits event batches together).
+    func begin() throws(SQLiteError) { try database.execute("BEGIN IMMEDIATE") }
+    func commit() throws(SQLiteError) { try database.execute("COMMIT") }
+    func rollback() { try? database.execute("ROLLBACK") }
 
     // MARK: - Writes
 
