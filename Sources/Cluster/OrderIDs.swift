@@ -8,7 +8,7 @@ public struct OrderIDs: Sendable {
     public let prefix: String
 
     public init(account: String) {
-        prefix = String(SHA256.hex(Array("tradewire/account\0\(account)".utf8)).prefix(16))
+        prefix = Hex.encode(SHA256.digest("tradewire/account\0\(account)".utf8).prefix(8))
     }
 
     /// The OrderId for `clientOrderID`.
@@ -33,6 +33,6 @@ public struct OrderIDs: Sendable {
     public func owns(_ id: String) -> Bool { id.utf8.count == 49 && id.hasPrefix(prefix + "-") }
 
     private func derived(_ space: String, _ value: String) -> String {
-        prefix + "-" + String(SHA256.hex(Array("tradewire/\(space)\0\(prefix)\0\(value)".utf8)).prefix(32))
+        prefix + "-" + Hex.encode(SHA256.digest("tradewire/\(space)\0\(prefix)\0\(value)".utf8).prefix(16))
     }
 }
