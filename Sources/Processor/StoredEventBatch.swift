@@ -16,10 +16,7 @@ enum StoredEventBatch {
     static func headroomed(header: Tradewire_V1_EventBatch, _ records: [JournalRecord], node: String) throws -> [UInt8] {
         var bytes = header.serializedBytes(headroom: 5)
         bytes.reserveCapacity(bytes.count + records.reduce(0) { $0 + $1.entry.payload.count + 64 + 2 * node.utf8.count })
-        for record in records {
-            let event = try served(record, node: node)
-            appendField(batchEvents, event, to: &bytes)
-        }
+        for record in records { try append(record, node: node, to: &bytes) }
         return bytes
     }
 
@@ -28,42 +25,69 @@ enum StoredEventBatch {
     private static let eventOrder: UInt32 = 10
     private static let orderReport: UInt32 = 1
 
-    /// One record as served, in wire form.
-    static func served(_ record: JournalRecord, node: String) throws -> [UInt8] {
-        var event: [UInt8]
-        if record.entry.kind == Tradewire_V1_EventKind.order.rawValue {
-            var report = Tradewire_V1_ExecutionReport()
-            report.execID = "\(node)-\(record.sequence)"
-            report.cursor = "\(node):\(record.sequence)"
-            guard let spliced = appending(report.serializedBytes(), inside: [eventOrder, orderReport], of: record.entry.payload) else {
-                return try ProcessorService.event(record, node: node).serializedBytes()
-            }
-            event = spliced
-        } else {
-            event = record.entry.payload
-        }
-        event += Tradewire_V1_Event(sequence: record.sequence, committedAtUnixNanos: record.committedAt).serializedBytes()
-        return event
-    }
-
-    /// `message` with `fields` appended to the submessage at `path` (field numbers, each present once and
-    /// length-delimited); nil when the bytes do not have that shape.
-    static func appending(_ fields: [UInt8], inside path: [UInt32], of message: [UInt8]) -> [UInt8]? {
-        guard let number = path.first else { return message + fields }
-        guard let located = ProtoWire.onlyLengthDelimited(number, in: message),
-            let inner = appending(fields, inside: Array(path.dropFirst()), of: Array(message[located.value]))
+    /// Where an order event's `order` and that order's `report` are in `payload` (fields and values, as
+    /// ``ProtoWire/onlyLengthDelimited(_:in:within:)`` finds them); nil when the bytes do not have that shape.
+    static func locate(_ payload: [UInt8]) -> (order: (field: Range<Int>, value: Range<Int>), report: (field: Range<Int>, value: Range<Int>))? {
+        guard let order = ProtoWire.onlyLengthDelimited(eventOrder, in: payload),
+            let report = ProtoWire.onlyLengthDelimited(orderReport, in: payload, within: order.value)
         else { return nil }
-        var spliced: [UInt8] = []
-        spliced.reserveCapacity(message.count + fields.count + 8)
-        spliced += message[..<located.field.lowerBound]
-        appendField(number, inner, to: &spliced)
-        spliced += message[located.field.upperBound...]
-        return spliced
+        return (order, report)
     }
 
-    private static func appendField(_ number: UInt32, _ value: [UInt8], to bytes: inout [UInt8]) {
-        ProtoWire.appendVarint(UInt64(number) << 3 | 2, to: &bytes)
-        ProtoWire.appendVarint(UInt64(value.count), to: &bytes)
-        bytes += value
+    /// Appends one record as served (an `events` field) to `bytes`, copying its stored bytes once: an order
+    /// event's `order` and `report` get new lengths in place, the report its exec id and cursor at its end.
+    static func append(_ record: JournalRecord, node: String, to bytes: inout [UInt8]) throws {
+        let payload = record.entry.payload
+        let trailer = Tradewire_V1_Event(sequence: record.sequence, committedAtUnixNanos: record.committedAt).serializedBytes()
+        guard record.entry.kind == Tradewire_V1_EventKind.order.rawValue else {
+            appendHeader(batchEvents, length: payload.count + trailer.count, to: &bytes)
+            bytes += payload
+            bytes += trailer
+            return
+        }
+        guard let (order, report) = locate(payload) else {
+            let event = try ProcessorService.event(record, node: node).serializedBytes()
+            appendHeader(batchEvents, length: event.count, to: &bytes)
+            bytes += event
+            return
+        }
+        var added = Tradewire_V1_ExecutionReport()
+        added.execID = "\(node)-\(record.sequence)"
+        added.cursor = "\(node):\(record.sequence)"
+        let addedBytes = added.serializedBytes()
+        let reportLength = report.value.count + addedBytes.count
+        let orderLength = order.value.count - report.field.count + fieldSize(orderReport, length: reportLength)
+        let eventLength = payload.count - order.field.count + fieldSize(eventOrder, length: orderLength) + trailer.count
+        appendHeader(batchEvents, length: eventLength, to: &bytes)
+        bytes += payload[..<order.field.lowerBound]
+        appendHeader(eventOrder, length: orderLength, to: &bytes)
+        bytes += payload[order.value.lowerBound..<report.field.lowerBound]
+        appendHeader(orderReport, length: reportLength, to: &bytes)
+        bytes += payload[report.value]
+        bytes += addedBytes
+        bytes += payload[report.field.upperBound..<order.field.upperBound]
+        bytes += payload[order.field.upperBound...]
+        bytes += trailer
     }
+
+    /// One record as served, in wire form (the value of the `events` field ``append(_:node:to:)`` makes).
+    static func served(_ record: JournalRecord, node: String) throws -> [UInt8] {
+        var field: [UInt8] = []
+        try append(record, node: node, to: &field)
+        var value = 1  // after the one-byte tag, past the length's varint
+        while field[value] & 0x80 != 0 { value += 1 }
+        return Array(field[(value + 1)...])
+    }
+
+    private static func appendHeader(_ number: UInt32, length: Int, to bytes: inout [UInt8]) {
+        ProtoWire.appendVarint(UInt64(number) << 3 | 2, to: &bytes)
+        ProtoWire.appendVarint(UInt64(length), to: &bytes)
+    }
+
+    /// The bytes a length-delimited field of `length` bytes takes, tag and length included.
+    private static func fieldSize(_ number: UInt32, length: Int) -> Int {
+        varintSize(UInt64(number) << 3 | 2) + varintSize(UInt64(length)) + length
+    }
+
+    private static func varintSize(_ value: UInt64) -> Int { max(1, (64 - value.leadingZeroBitCount + 6) / 7) }
 }

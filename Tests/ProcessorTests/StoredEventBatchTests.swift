@@ -83,8 +83,10 @@ import Testing
                         #expect(found.value.lowerBound > found.field.lowerBound && found.value.upperBound == found.field.upperBound)
                     }
                 }
-                if let spliced = StoredEventBatch.appending([0x0a, 0x01, 0x41], inside: [10, 1], of: bytes) {
-                    #expect(spliced.count >= bytes.count + 3)
+                if let (order, report) = StoredEventBatch.locate(bytes) {
+                    #expect(order.field.lowerBound >= 0 && order.field.upperBound <= bytes.count)
+                    #expect(report.field.lowerBound >= order.value.lowerBound && report.field.upperBound <= order.value.upperBound)
+                    #expect(report.value.lowerBound > report.field.lowerBound && report.value.upperBound == report.field.upperBound)
                 }
             }
         }

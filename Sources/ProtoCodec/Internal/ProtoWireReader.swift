@@ -1,11 +1,21 @@
 /// Walks a buffer of protobuf fields in wire format. Used for unknown fields only: known fields are protobuf-c's.
 struct ProtoWireReader {
     let bytes: [UInt8]
-    var offset = 0
+    var offset: Int
+    /// Where the fields end: `bytes.count`, or the end of a submessage's value.
+    let end: Int
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(_ bytes: [UInt8]) { self.init(bytes, within: 0..<bytes.count) }
 
-    var isAtEnd: Bool { offset >= bytes.count }
+    /// Reads the fields in `range` of `bytes` (a submessage's value); `range` must lie inside `bytes`.
+    init(_ bytes: [UInt8], within range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count)
+        self.bytes = bytes
+        offset = range.lowerBound
+        end = range.upperBound
+    }
+
+    var isAtEnd: Bool { offset >= end }
 
     /// The next field, or nil at the end or on malformed input (the reader then stays where it failed).
     mutating func nextField() -> (number: UInt32, wireType: ProtoWireType, data: Range<Int>)? {
@@ -23,7 +33,7 @@ struct ProtoWireReader {
         case .fixed64: ok = skip(8)
         case .fixed32: ok = skip(4)
         case .lengthDelimited:
-            if let length = readVarint(), length <= UInt64(bytes.count - offset) {
+            if let length = readVarint(), length <= UInt64(end - offset) {
                 ok = skip(Int(length))
             } else {
                 ok = false
@@ -40,7 +50,7 @@ struct ProtoWireReader {
     mutating func readLength() -> UInt64? { readVarint() }
 
     private mutating func skip(_ count: Int) -> Bool {
-        guard bytes.count - offset >= count else { return false }
+        guard end - offset >= count else { return false }
         offset += count
         return true
     }
@@ -48,7 +58,7 @@ struct ProtoWireReader {
     private mutating func readVarint() -> UInt64? {
         var value: UInt64 = 0
         var shift: UInt64 = 0
-        while offset < bytes.count, shift < 64 {
+        while offset < end, shift < 64 {
             let byte = bytes[offset]
             offset += 1
             value |= UInt64(byte & 0x7f) << shift
@@ -75,7 +85,16 @@ public enum ProtoWire {
     /// (tag, length, value) and its value. Nil if it is absent, repeated, of another wire type, or the message is
     /// malformed.
     public static func onlyLengthDelimited(_ number: UInt32, in message: [UInt8]) -> (field: Range<Int>, value: Range<Int>)? {
-        var reader = ProtoWireReader(message)
+        onlyLengthDelimited(number, in: message, within: 0..<message.count)
+    }
+
+    /// The same among the fields in `range` of `message` (a submessage's value, as this function found it); the
+    /// ranges it returns are `message`'s indices.
+    public static func onlyLengthDelimited(_ number: UInt32, in message: [UInt8], within range: Range<Int>)
+        -> (field: Range<Int>, value: Range<Int>)?
+    {
+        guard range.lowerBound >= 0, range.upperBound <= message.count else { return nil }
+        var reader = ProtoWireReader(message, within: range)
         var found: (field: Range<Int>, value: Range<Int>)?
         while !reader.isAtEnd {
             let start = reader.offset
@@ -83,8 +102,7 @@ public enum ProtoWire {
             guard fieldNumber == number else { continue }
             guard wireType == .lengthDelimited, found == nil else { return nil }
             // `data` starts at the length prefix (the reader shares the array: nothing is copied).
-            var prefix = ProtoWireReader(message)
-            prefix.offset = data.lowerBound
+            var prefix = ProtoWireReader(message, within: data)
             guard let length = prefix.readLength() else { return nil }
             found = (start..<data.upperBound, (data.upperBound - Int(length))..<data.upperBound)
         }
