@@ -15,6 +15,8 @@ final class GatewayShared: Sendable {
     let streams: StreamQuota
     /// Every node's execution reports, followed once, for the OrderEntry sessions (run by the server's follow).
     let executions: SharedExecutionFeed
+    /// Recent orders' instruments and terms, for replaces (from the nodes' answers and reports).
+    let terms = OrderTerms()
     /// Risk, for the callers' portfolios (nil: no risk service in the cluster file).
     let risk: Tradewire_V1_Risk.Client?
     let logger = Logger(label: "tradewire.gateway")
@@ -25,7 +27,7 @@ final class GatewayShared: Sendable {
         self.risk = risk
         self.streams = streams
         self.cluster = cluster
-        executions = SharedExecutionFeed(cluster: cluster)
+        executions = SharedExecutionFeed(cluster: cluster, terms: terms)
         self.keys = keys
         self.instruments = instruments
         self.defaultRate = defaultRate
@@ -93,18 +95,22 @@ final class GatewayShared: Sendable {
         throw OrderValidation.error([OrderValidation.Violation(field: "order", description_p: "name the order by order_id or client_order_id")])
     }
 
-    /// A replace is checked against the order's instrument like a new order: the order is read first for its
-    /// symbol, type and side.
+    /// A replace is checked against the order's instrument like a new order: its symbol, type, side and the terms
+    /// it keeps come from what the gateway remembers of it (``OrderTerms``), else from its node.
     func replace(_ request: Tradewire_V1_ReplaceOrderRequest, caller: APIKeys.Entry) async throws -> Tradewire_V1_Command {
         let id = try orderID(request.order, caller: caller)
         guard request.price != nil || request.quantity != nil else {
             throw OrderValidation.error([.init(field: "price", description_p: "a replace changes the price, the quantity or both")])
         }
-        let current = try await order(id, caller: caller)
-        var changed = Tradewire_V1_NewOrder(
-            symbol: current.symbol, side: current.side, type: current.type, timeInForce: current.timeInForce,
-            price: request.price ?? current.price, quantity: request.quantity ?? current.quantity)
-        if current.type == .market { changed.price = nil }
+        let current: OrderTerms.Terms
+        if let known = terms[id], known.account == caller.account {
+            current = known
+        } else {
+            let order = try await order(id, caller: caller)
+            current = OrderTerms.Terms(account: order.account, symbol: order.symbol, side: order.side, type: order.type,
+                                       timeInForce: order.timeInForce, price: order.price, quantity: order.quantity)
+        }
+        let changed = current.replaced(price: request.price, quantity: request.quantity)
         let violations = OrderValidation.violations(changed, field: "replace", table: instruments)
             .filter { $0.field == "replace.price" || $0.field == "replace.quantity" }
         guard violations.isEmpty else { throw OrderValidation.error(violations) }
@@ -195,6 +201,7 @@ final class GatewayShared: Sendable {
                 "request_id": "\(command.requestID)", "order_id": "\(order.orderID?.value ?? "")", "status": "\(order.status)",
                 "duplicate": "\(ack.duplicate)",
             ])
+            terms.remember(order)
             return .success((order, ack.duplicate))
         case .error(let status):
             logger.debug("order command refused", metadata: ["request_id": "\(command.requestID)", "code": "\(status.code)", "error": "\(status.message)"])
@@ -218,13 +225,16 @@ final class GatewayShared: Sendable {
     /// One order of the caller's, from its node.
     func order(_ id: String, caller: APIKeys.Entry) async throws -> Tradewire_V1_Order {
         let request = Tradewire_V1_ProcessorGetOrderRequest(orderID: Tradewire_V1_OrderId(value: id), account: caller.account)
+        let order: Tradewire_V1_Order
         do {
-            return try await processor(owning: id).getOrder(request)
+            order = try await processor(owning: id).getOrder(request)
         } catch where error.code == .failedPrecondition {
             // The node's ring is newer than ours: take the newer file and ask the owner it names.
             cluster.refreshRing(atLeast: cluster.epoch + 1)
-            return try await processor(owning: id).getOrder(request)
+            order = try await processor(owning: id).getOrder(request)
         }
+        terms.remember(order)
+        return order
     }
 
     /// Every order of the caller matching `query` (all pages, from every node).

@@ -13,6 +13,7 @@ final class SharedExecutionFeed: Sendable {
 
     private let feed: ExecutionFeed
     private let nodes: Int
+    private let terms: OrderTerms?
     private let state = Lock(State())
 
     private struct State {
@@ -23,14 +24,17 @@ final class SharedExecutionFeed: Sendable {
         var waiting: [UInt64: UnsafeContinuation<Void, Never>] = [:]
     }
 
-    init(cluster: ClusterClient) {
+    /// - Parameter terms: kept current with every report.
+    init(cluster: ClusterClient, terms: OrderTerms? = nil) {
         feed = ExecutionFeed(cluster: cluster, account: "")
         nodes = cluster.nodes.count
+        self.terms = terms
     }
 
     /// Follows every node from its head until cancelled.
     func run() async {
         await feed.run(from: [:], live: true, ready: { node, _ in self.arrived(node) }) { _, _, report in
+            self.terms?.update(report)
             let listeners = self.state.withLock { $0.listeners[report.account].map { Array($0.values) } } ?? []
             for listener in listeners { listener(report) }
         }
