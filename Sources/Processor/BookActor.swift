@@ -33,6 +33,20 @@ struct BookActor {
     private var sources: [String: UInt64] = [:]
     /// Inputs since the last snapshot.
     var sinceSnapshot = 0
+    /// Resting orders when the last snapshot was taken (0 before one): see ``snapshotDue(every:)``.
+    private var restingAtSnapshot = 0
+
+    /// Whether the book should write a snapshot now: after `every` inputs, or after as many inputs as it had resting
+    /// orders at its last snapshot if that is more. A snapshot costs in proportion to the book, so a large book
+    /// snapshots less often: each input pays for about one resting order's encoding, and a restart replays at most
+    /// about as many inputs as the book holds (a growing book's intervals double).
+    func snapshotDue(every: Int) -> Bool { sinceSnapshot >= max(every, restingAtSnapshot) }
+
+    /// Notes that a snapshot was just taken.
+    mutating func snapshotTaken() {
+        sinceSnapshot = 0
+        restingAtSnapshot = resting.count
+    }
 
     struct Resting {
         var orderID: String
@@ -86,6 +100,7 @@ struct BookActor {
             resting[order.bookID] = Resting(orderID: orderID, total: order.remaining + order.filled,
                                             accountIndex: accountIndex(order.account), nodeIndex: nodeIndex(order.orderNodeID), side: side)
         }
+        restingAtSnapshot = resting.count
     }
 
     var snapshot: Tradewire_V1_BookSnapshot {

@@ -27,9 +27,9 @@ extension NodeState {
             message.requestID = command.requestID
             return (destination: update.node, command: message)
         }
-        if book.sinceSnapshot >= snapshotEvery {
+        if book.snapshotDue(every: snapshotEvery) {
             write.snapshots.append(SnapshotRow(key: symbol, position: book.inputPosition, payload: book.snapshot.serializedBytes()))
-            book.sinceSnapshot = 0
+            book.snapshotTaken()
         }
         commit(nil, write, outbox: outbox, reply: reply, Self.done(command))
     }

@@ -89,7 +89,8 @@ struct NodeState {
     let settlementDelay: UInt64
     /// Nanoseconds an idle order stays in memory.
     let passivateAfter: UInt64
-    /// A book writes a snapshot after this many inputs (replay then starts there).
+    /// A book writes a snapshot after this many inputs, or more for a large book (``BookActor/snapshotDue(every:)``);
+    /// replay then starts there.
     let snapshotEvery: Int
     /// An order's stored record, for orders that left memory (its journal row).
     let stored: (String) -> Tradewire_V1_OrderRecord?

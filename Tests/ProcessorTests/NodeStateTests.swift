@@ -239,6 +239,20 @@ import Testing
 
     /// Replaying a book's journaled inputs after its snapshot rebuilds the same book (trade ids, sequences,
     /// resting orders).
+    /// A book snapshots after `snapshotEvery` inputs while it is small, and after as many inputs as it held at its
+    /// last snapshot once it is larger: a growing book's snapshots come at doubling intervals, so each input pays
+    /// for about one resting order's encoding.
+    @Test func aLargeBookSnapshotsAsOftenAsItsSizeAllows() {
+        let node = NodeHarness(snapshotEvery: 2)
+        for index in 0..<20 {
+            // Buys at falling prices: every one rests.
+            node.send(ProcessorCluster.place(node.orderID("r\(index)", ownedBy: "p1"), symbol: "ACME", side: .buy, price: 1000 - Int64(index), quantity: 1))
+            node.settle()
+        }
+        let positions = node.nodes["p1"]!.committed.flatMap(\.snapshots).map(\.position)
+        #expect(positions == [2, 4, 8, 16], "\(positions)")
+    }
+
     @Test func aBookRebuiltFromItsSnapshotAndInputsIsTheSameBook() throws {
         let node = NodeHarness(snapshotEvery: 4)
         for index in 0..<11 {
