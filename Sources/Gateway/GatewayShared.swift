@@ -96,12 +96,14 @@ final class GatewayShared: Sendable {
     }
 
     /// A replace is checked against the order's instrument like a new order: its symbol, type, side and the terms
-    /// it keeps come from what the gateway remembers of it (``OrderTerms``), else from its node.
+    /// it keeps come from what the gateway remembers of it (``OrderTerms``; after its place's answer if that is in
+    /// flight), else from its node.
     func replace(_ request: Tradewire_V1_ReplaceOrderRequest, caller: APIKeys.Entry) async throws -> Tradewire_V1_Command {
         let id = try orderID(request.order, caller: caller)
         guard request.price != nil || request.quantity != nil else {
             throw OrderValidation.error([.init(field: "price", description_p: "a replace changes the price, the quantity or both")])
         }
+        if terms[id] == nil { await terms.placesAnswered(id) }  // a place in flight brings the terms
         let current: OrderTerms.Terms
         if let known = terms[id], known.account == caller.account {
             current = known
@@ -173,7 +175,15 @@ final class GatewayShared: Sendable {
             }
             command.deadlineUnixNanos = WallClock.now() &+ Int64(clamping: remaining)
         }
-        cluster.sendOrShed(command) { [command] result in completion(self.answer(command, result)) }
+        guard case .place(let place) = command.command, let id = place.orderID?.value else {
+            return cluster.sendOrShed(command) { [command] result in completion(self.answer(command, result)) }
+        }
+        terms.placeSent(id)
+        cluster.sendOrShed(command) { [command] result in
+            let sent = self.answer(command, result)
+            self.terms.placeAnswered(id)
+            completion(sent)
+        }
     }
 
     /// What a node's acknowledgement (or the failure to get one) means for the caller.

@@ -11,6 +11,10 @@ import Protos
 /// replace against the order's real state again — and refuses one of an order that is done, which a trading client
 /// sends often (a replace racing a fill), so done orders are remembered too. At most ``capacity`` orders (about
 /// 200 bytes each); the oldest leave first.
+///
+/// It also knows which places are in flight: a replace of an order whose place has not been answered yet waits for
+/// that answer (which brings the order's terms) instead of asking the node about an order it may not have yet.
+/// Entries are bounded by the place commands in flight, waiters by the replaces in flight.
 final class OrderTerms: Sendable {
     struct Terms: Equatable {
         var account: String
@@ -35,6 +39,8 @@ final class OrderTerms: Sendable {
 
     private struct State {
         var terms: [String: Terms] = [:]
+        /// Places sent and not yet answered, by OrderId (a retry may overlap its first send), and who waits for them.
+        var placing: [String: (count: Int, waiters: [@Sendable () -> Void])] = [:]
         /// Order ids in the order they came in, oldest at `head` once full (an id may stay after its order left).
         var arrivals: [String] = []
         var head = 0
@@ -65,6 +71,39 @@ final class OrderTerms: Sendable {
                 state.head = (state.head + 1) % capacity
             }
             state.terms[id] = terms
+        }
+    }
+
+    /// A place of order `id` is being sent.
+    func placeSent(_ id: String) {
+        state.withLock { state in state.placing[id, default: (0, [])].count += 1 }
+    }
+
+    /// A place of order `id` was answered or failed (its order, if any, already remembered): once none is in flight,
+    /// whoever waits goes on.
+    func placeAnswered(_ id: String) {
+        let waiters = state.withLock { state -> [@Sendable () -> Void] in
+            guard var placing = state.placing[id] else { return [] }
+            placing.count -= 1
+            guard placing.count == 0 else {
+                state.placing[id] = placing
+                return []
+            }
+            state.placing[id] = nil
+            return placing.waiters
+        }
+        for waiter in waiters { waiter() }
+    }
+
+    /// Returns once no place of order `id` is in flight (at once when none is).
+    func placesAnswered(_ id: String) async {
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            let now = state.withLock { state -> Bool in
+                guard state.placing[id] != nil else { return true }
+                state.placing[id]!.waiters.append { continuation.resume() }
+                return false
+            }
+            if now { continuation.resume() }
         }
     }
 

@@ -75,6 +75,29 @@ struct OrderTermsTests {
             _ = try await alice.replaceOrder(Tradewire_V1_ReplaceOrderRequest(order: ref, quantity: Tradewire_V1_Quantity(units: 20)))
             #expect(try getOrders() == before, "checked from what the gateway remembers")
 
+            // Through OrderEntry, a replace written right behind its place (not yet answered) waits for the place's
+            // answer instead of asking the node; it is carried out once the order is accepted.
+            try await alice.orderEntry { writer, stream in
+                var place = Tradewire_V1_OrderEntryRequest(correlationID: "p")
+                place.request = .newOrder(GatewayCluster.order("terms-2", side: .buy, price: 9_800, quantity: 10))
+                var replace = Tradewire_V1_OrderEntryRequest(correlationID: "r")
+                replace.request = .replace(Tradewire_V1_ReplaceOrderRequest(
+                    order: Tradewire_V1_OrderRef(clientOrderID: "terms-2"), quantity: Tradewire_V1_Quantity(units: 30)))
+                try await writer.write(place)
+                try await writer.write(replace)
+                var replaced = false
+                for try await response in stream {
+                    if case .executionReport(let report) = response.response, report.clientOrderID == "terms-2", report.execType == .replaced {
+                        replaced = true
+                        break
+                    }
+                    if case .cancelReject(let reject) = response.response { Issue.record("refused: \(reject)"); break }
+                }
+                #expect(replaced)
+                writer.finish()
+            }
+            #expect(try getOrders() == before, "the replace behind its place did not ask the node")
+
             await cluster.stopGateway()
             try await cluster.startGateway()
             let again = try cluster.client("alice")
