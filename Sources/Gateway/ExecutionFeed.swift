@@ -47,6 +47,7 @@ struct ExecutionFeed: Sendable {
         while !Task.isCancelled {
             // Sequences are SQLite integers: a position at the top of that range asks for nothing more.
             var request = Tradewire_V1_SubscribeEventsRequest(fromSequence: min(position, UInt64(Int64.max) - 1) + 1, account: account)
+            request.reportsOnly = true  // reports are all a feed routes and sends
             // Every account's: order events only (an account's feed gets only order events anyway).
             if account.isEmpty { request.kinds = [.order] }
             request.fromHead = !knowsPosition

@@ -109,13 +109,18 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
             if request.account.isEmpty {
                 // Every kept event goes: as stored, not decoded and re-encoded for each subscriber.
                 if !kept.isEmpty || heartbeatDue {
-                    try await responses.write(headroomed: try StoredEventBatch.headroomed(header: batch, kept, node: shell.nodeID))
+                    try await responses.write(headroomed: try StoredEventBatch.headroomed(
+                        header: batch, kept, node: shell.nodeID, reportsOnly: request.reportsOnly))
                     lastSent = .now
                 }
             } else {
-                batch.events = try kept.map { try Self.event($0, node: shell.nodeID) }.filter { event in
-                    guard case .order(let order) = event.event else { return false }
-                    return order.order?.account == request.account
+                batch.events = try kept.map { try Self.event($0, node: shell.nodeID) }.compactMap { event in
+                    guard case .order(var order) = event.event, order.order?.account == request.account else { return nil }
+                    guard request.reportsOnly else { return event }
+                    var event = event
+                    order.order = nil
+                    event.event = .order(order)
+                    return event
                 }
                 if !batch.events.isEmpty || heartbeatDue {
                     try await responses.write(batch)
@@ -139,16 +144,20 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
         return values
     }
 
-    /// A journal record as subscribers see it: the stored event with its sequence, commit time and exec id. Feeds
-    /// that need not look inside events send the same thing without decoding (``StoredEventBatch``).
-    static func event(_ record: JournalRecord, node: String) throws -> Tradewire_V1_Event {
+    /// A journal record as subscribers see it: the stored event with its sequence, commit time and exec id (and
+    /// with `reportsOnly`, an order event without its order). Feeds that need not look inside events send the same
+    /// thing without decoding (``StoredEventBatch``).
+    static func event(_ record: JournalRecord, node: String, reportsOnly: Bool = false) throws -> Tradewire_V1_Event {
         var event = try Tradewire_V1_Event(serializedBytes: record.entry.payload)
         event.sequence = record.sequence
         event.committedAtUnixNanos = record.committedAt
-        if case .order(var order) = event.event, var report = order.report {
-            report.execID = "\(node)-\(record.sequence)"
-            report.cursor = "\(node):\(record.sequence)"
-            order.report = report
+        if case .order(var order) = event.event {
+            if var report = order.report {
+                report.execID = "\(node)-\(record.sequence)"
+                report.cursor = "\(node):\(record.sequence)"
+                order.report = report
+            }
+            if reportsOnly { order.order = nil }
             event.event = .order(order)
         }
         return event

@@ -12,11 +12,14 @@ import Protos
 /// would not do: protobuf-c replaces a oneof member seen twice instead of merging it.) An event whose bytes do not
 /// have the expected shape is decoded and encoded instead.
 enum StoredEventBatch {
-    /// `header`'s own fields and `records` as its `events`, after 5 bytes of headroom for the gRPC frame header.
-    static func headroomed(header: Tradewire_V1_EventBatch, _ records: [JournalRecord], node: String) throws -> [UInt8] {
+    /// `header`'s own fields and `records` as its `events`, after 5 bytes of headroom for the gRPC frame header;
+    /// with `reportsOnly`, order events without their order.
+    static func headroomed(header: Tradewire_V1_EventBatch, _ records: [JournalRecord], node: String, reportsOnly: Bool = false) throws
+        -> [UInt8]
+    {
         var bytes = header.serializedBytes(headroom: 5)
         bytes.reserveCapacity(bytes.count + records.reduce(0) { $0 + $1.entry.payload.count + 64 + 2 * node.utf8.count })
-        for record in records { try append(record, node: node, to: &bytes) }
+        for record in records { try append(record, node: node, reportsOnly: reportsOnly, to: &bytes) }
         return bytes
     }
 
@@ -24,6 +27,8 @@ enum StoredEventBatch {
     private static let batchEvents: UInt32 = 1
     private static let eventOrder: UInt32 = 10
     private static let orderReport: UInt32 = 1
+    /// `OrderEvent.order`, left out for feeds that read reports only.
+    private static let orderOrder: UInt32 = 2
 
     /// Where an order event's `order` and that order's `report` are in `payload` (fields and values, as
     /// ``ProtoWire/onlyLengthDelimited(_:in:within:)`` finds them); nil when the bytes do not have that shape.
@@ -35,8 +40,9 @@ enum StoredEventBatch {
     }
 
     /// Appends one record as served (an `events` field) to `bytes`, copying its stored bytes once: an order
-    /// event's `order` and `report` get new lengths in place, the report its exec id and cursor at its end.
-    static func append(_ record: JournalRecord, node: String, to bytes: inout [UInt8]) throws {
+    /// event's `order` and `report` get new lengths in place, the report its exec id and cursor at its end; with
+    /// `reportsOnly` the order event's own `order` is left out.
+    static func append(_ record: JournalRecord, node: String, reportsOnly: Bool = false, to bytes: inout [UInt8]) throws {
         let payload = record.entry.payload
         let trailer = Tradewire_V1_Event(sequence: record.sequence, committedAtUnixNanos: record.committedAt).serializedBytes()
         guard record.entry.kind == Tradewire_V1_EventKind.order.rawValue else {
@@ -46,7 +52,7 @@ enum StoredEventBatch {
             return
         }
         guard let (order, report) = locate(payload) else {
-            let event = try ProcessorService.event(record, node: node).serializedBytes()
+            let event = try ProcessorService.event(record, node: node, reportsOnly: reportsOnly).serializedBytes()
             appendHeader(batchEvents, length: event.count, to: &bytes)
             bytes += event
             return
@@ -55,17 +61,25 @@ enum StoredEventBatch {
         added.execID = "\(node)-\(record.sequence)"
         added.cursor = "\(node):\(record.sequence)"
         let addedBytes = added.serializedBytes()
+        let dropped = reportsOnly ? ProtoWire.onlyLengthDelimited(orderOrder, in: payload, within: order.value)?.field : nil
         let reportLength = report.value.count + addedBytes.count
-        let orderLength = order.value.count - report.field.count + fieldSize(orderReport, length: reportLength)
+        let orderLength = order.value.count - report.field.count - (dropped?.count ?? 0) + fieldSize(orderReport, length: reportLength)
         let eventLength = payload.count - order.field.count + fieldSize(eventOrder, length: orderLength) + trailer.count
         appendHeader(batchEvents, length: eventLength, to: &bytes)
         bytes += payload[..<order.field.lowerBound]
         appendHeader(eventOrder, length: orderLength, to: &bytes)
-        bytes += payload[order.value.lowerBound..<report.field.lowerBound]
-        appendHeader(orderReport, length: reportLength, to: &bytes)
-        bytes += payload[report.value]
-        bytes += addedBytes
-        bytes += payload[report.field.upperBound..<order.field.upperBound]
+        // The order event's fields in their stored order, the report rewritten and the order perhaps left out.
+        var from = order.value.lowerBound
+        for cut in [report.field, dropped].compactMap({ $0 }).sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            bytes += payload[from..<cut.lowerBound]
+            if cut == report.field {
+                appendHeader(orderReport, length: reportLength, to: &bytes)
+                bytes += payload[report.value]
+                bytes += addedBytes
+            }
+            from = cut.upperBound
+        }
+        bytes += payload[from..<order.field.upperBound]
         bytes += payload[order.field.upperBound...]
         bytes += trailer
     }

@@ -38,14 +38,19 @@ import Testing
         }
         let header = Tradewire_V1_EventBatch(headSequence: 5_000, sentAtUnixNanos: 1_700_000_001_000_000_000, throughSequence: 4_999)
         for node in ["p1", "a-longer-node-name-\(String(repeating: "x", count: 200))"] {
-            // Every prefix, so that batches of one and of many, ending on each kind, are covered.
-            for count in 0...records.count {
-                let served = try StoredEventBatch.headroomed(header: header, Array(records.prefix(count)), node: node)
-                #expect(served.prefix(5).allSatisfy { $0 == 0 }, "headroom for the frame header")
-                let decoded = try Tradewire_V1_EventBatch(serializedBytes: Array(served.dropFirst(5)))
-                var expected = header
-                expected.events = try records.prefix(count).map { try ProcessorService.event($0, node: node) }
-                #expect(decoded == expected, "\(count) events for \(node.prefix(8))")
+            for reportsOnly in [false, true] {
+                // Every prefix, so that batches of one and of many, ending on each kind, are covered.
+                for count in 0...records.count {
+                    let served = try StoredEventBatch.headroomed(header: header, Array(records.prefix(count)), node: node, reportsOnly: reportsOnly)
+                    #expect(served.prefix(5).allSatisfy { $0 == 0 }, "headroom for the frame header")
+                    let decoded = try Tradewire_V1_EventBatch(serializedBytes: Array(served.dropFirst(5)))
+                    var expected = header
+                    expected.events = try records.prefix(count).map { try ProcessorService.event($0, node: node, reportsOnly: reportsOnly) }
+                    #expect(decoded == expected, "\(count) events for \(node.prefix(8)), reports only: \(reportsOnly)")
+                    // Reports only: every order event keeps its report and loses its order; nothing else changes.
+                    let orders = decoded.events.compactMap { if case .order(let order) = $0.event { order } else { nil } }
+                    #expect(orders.allSatisfy { $0.report != nil && ($0.order == nil) == reportsOnly })
+                }
             }
         }
         // An order event without a report (no such event is journaled, but a stored event is not trusted to have

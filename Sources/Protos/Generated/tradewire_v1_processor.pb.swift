@@ -462,6 +462,10 @@ public struct Tradewire_V1_SubscribeEventsRequest: ProtoMessage {
     /// skipped at the node; through_sequence says how far the stream has looked.
     public var kinds: [Tradewire_V1_EventKind] = []
 
+    /// True: an order event carries its report only, without the order (a gateway's feeds route and send reports
+    /// alone, and need not decode the rest).
+    public var reportsOnly: Bool = false
+
     public var unknownFields = ProtoUnknownFields()
 
     public init() {}
@@ -472,7 +476,8 @@ public struct Tradewire_V1_SubscribeEventsRequest: ProtoMessage {
         fromHead: Bool = false,
         account: String = "",
         heartbeatMs: UInt32 = 0,
-        kinds: [Tradewire_V1_EventKind] = []
+        kinds: [Tradewire_V1_EventKind] = [],
+        reportsOnly: Bool = false
     ) {
         self.fromSequence = fromSequence
         self.maxBatchSize = maxBatchSize
@@ -480,6 +485,7 @@ public struct Tradewire_V1_SubscribeEventsRequest: ProtoMessage {
         self.account = account
         self.heartbeatMs = heartbeatMs
         self.kinds = kinds
+        self.reportsOnly = reportsOnly
     }
 }
 
@@ -1727,6 +1733,7 @@ extension Tradewire_V1_SubscribeEventsRequest {
                 self.kinds.append(Tradewire_V1_EventKind(rawValue: Int32(truncatingIfNeeded: array[index].rawValue)))
             }
         }
+        self.reportsOnly = c.pointee.reports_only != 0
         self.unknownFields = _ProtoC.unknownFields(c)
     }
 
@@ -1757,6 +1764,7 @@ extension Tradewire_V1_SubscribeEventsRequest {
             c.pointee.n_kinds = self.kinds.count
             c.pointee.kinds = array
         }
+        c.pointee.reports_only = self.reportsOnly ? 1 : 0
         arena.setUnknownFields(c, self.unknownFields, escaped)
         return c
     }

@@ -409,10 +409,15 @@ struct  Tradewire__V1__SubscribeEventsRequest
    */
   size_t n_kinds;
   Tradewire__V1__EventKind *kinds;
+  /*
+   * True: an order event carries its report only, without the order (a gateway's feeds route and send reports
+   * alone, and need not decode the rest).
+   */
+  protobuf_c_boolean reports_only;
 };
 #define TRADEWIRE__V1__SUBSCRIBE_EVENTS_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__subscribe_events_request__descriptor) \
-    , 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0,NULL }
+    , 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0,NULL, 0 }
 
 
 struct  Tradewire__V1__EventBatch
