@@ -249,10 +249,22 @@
     };
   }
 
-  /** Keeps the newer of what is known and what arrived (a list read can race the live reports). */
+  /**
+   * Keeps the newer of what is known and what arrived (a list read or an answer can race the live reports). At the
+   * same instant the reports win: a node makes every change of one turn at one time and reports each, so the last
+   * report of that instant is never behind an answer built during it (a replace answered PENDING_REPLACE and its
+   * REPLACED, say); the answer then only fills in what reports do not carry.
+   */
   function upsert(row) {
     const known = state.orders.get(row.id);
-    if (known && known.updated > row.updated) return;
+    if (known && known.updated >= row.updated) {
+      const missing = Object.fromEntries(Object.entries(row).filter(([key]) => !known[key]));
+      if (Object.keys(missing).length) {
+        state.orders.set(row.id, { ...known, ...missing });
+        renderOrder(row.id);
+      }
+      return;
+    }
     state.orders.set(row.id, known ? { ...known, ...row, created: known.created || row.created } : row);
     renderOrder(row.id);
   }
