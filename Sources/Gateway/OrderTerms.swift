@@ -41,7 +41,8 @@ final class OrderTerms: Sendable {
         var terms: [String: Terms] = [:]
         /// Places sent and not yet answered, by OrderId (a retry may overlap its first send), and who waits for them.
         var placing: [String: (count: Int, waiters: [@Sendable () -> Void])] = [:]
-        /// Order ids in the order they came in, oldest at `head` once full (an id may stay after its order left).
+        /// Order ids in the order they came in, oldest at `head` once full (an order forgotten and remembered again
+        /// has two; the older one, reached first, forgets it early).
         var arrivals: [String] = []
         var head = 0
     }
