@@ -108,9 +108,7 @@ final class GatewayShared: Sendable {
         if let known = terms[id], known.account == caller.account {
             current = known
         } else {
-            let order = try await order(id, caller: caller)
-            current = OrderTerms.Terms(account: order.account, symbol: order.symbol, side: order.side, type: order.type,
-                                       timeInForce: order.timeInForce, price: order.price, quantity: order.quantity)
+            current = OrderTerms.Terms(try await order(id, caller: caller))
         }
         let changed = current.replaced(price: request.price, quantity: request.quantity)
         let violations = OrderValidation.violations(changed, field: "replace", table: instruments)

@@ -25,6 +25,16 @@ final class OrderTerms: Sendable {
         var price: Tradewire_V1_Price?
         var quantity: Tradewire_V1_Quantity?
 
+        init(_ order: Tradewire_V1_Order) {
+            account = order.account
+            symbol = order.symbol
+            side = order.side
+            type = order.type
+            timeInForce = order.timeInForce
+            price = order.price
+            quantity = order.quantity
+        }
+
         /// The order with `replace`'s new price or quantity, the rest as it is.
         func replaced(price newPrice: Tradewire_V1_Price?, quantity newQuantity: Tradewire_V1_Quantity?) -> Tradewire_V1_NewOrder {
             var order = Tradewire_V1_NewOrder(symbol: symbol, side: side, type: type, timeInForce: timeInForce,
@@ -60,8 +70,7 @@ final class OrderTerms: Sendable {
     /// Remembers `order` as its node answered it (an order already known keeps its newer reported terms).
     func remember(_ order: Tradewire_V1_Order) {
         guard let id = order.orderID?.value, !id.isEmpty else { return }
-        let terms = Terms(account: order.account, symbol: order.symbol, side: order.side, type: order.type,
-                          timeInForce: order.timeInForce, price: order.price, quantity: order.quantity)
+        let terms = Terms(order)
         state.withLock { state in
             guard state.terms[id] == nil else { return }
             if state.arrivals.count < capacity {
