@@ -84,7 +84,7 @@ enum StoredEventBatch {
         bytes += trailer
     }
 
-    /// One record as served, in wire form (the value of the `events` field ``append(_:node:to:)`` makes).
+    /// One record as served, in wire form (the value of the `events` field ``append(_:node:reportsOnly:to:)`` makes).
     static func served(_ record: JournalRecord, node: String) throws -> [UInt8] {
         var field: [UInt8] = []
         try append(record, node: node, to: &field)

@@ -253,12 +253,12 @@
    * Keeps the newer of what is known and what arrived (a list read or an answer can race the live reports). At the
    * same instant the reports win: a node makes every change of one turn at one time and reports each, so the last
    * report of that instant is never behind an answer built during it (a replace answered PENDING_REPLACE and its
-   * REPLACED, say); the answer then only fills in what reports do not carry.
+   * REPLACED, say); the answer then only fills in what reports do not carry (the order's type and time in force).
    */
   function upsert(row) {
     const known = state.orders.get(row.id);
     if (known && known.updated >= row.updated) {
-      const missing = Object.fromEntries(Object.entries(row).filter(([key]) => !known[key]));
+      const missing = Object.fromEntries(['type', 'timeInForce'].filter((key) => !known[key] && row[key]).map((key) => [key, row[key]]));
       if (Object.keys(missing).length) {
         state.orders.set(row.id, { ...known, ...missing });
         renderOrder(row.id);

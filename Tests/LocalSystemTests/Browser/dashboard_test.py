@@ -165,6 +165,10 @@ def run(gateway, demo_key, other_key, screenshots):
         dialog.find_element(By.NAME, "quantity").clear()
         dialog.find_element(By.NAME, "quantity").send_keys("2" + Keys.ENTER)
         wait_for(driver, "the replaced quantity", lambda: order_row(driver, working_id).find_elements(By.TAG_NAME, "td")[5].text == "2")
+        # The replace's own answer (PENDING_REPLACE) may come after its REPLACED report of the same instant: it must
+        # not bring the pending mark back.
+        wait_for(driver, "the replace no longer pending",
+                 lambda: "replace pending" not in order_row(driver, working_id).find_elements(By.TAG_NAME, "td")[8].text)
 
         # Cancel from the blotter, with the keyboard.
         cancel = order_row(driver, working_id).find_element(By.CSS_SELECTOR, 'button[data-action="cancel"]')
