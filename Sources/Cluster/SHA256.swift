@@ -43,13 +43,9 @@ public enum SHA256 {
                 }
             }
         }
-        let words = [h.0, h.1, h.2, h.3, h.4, h.5, h.6, h.7]
-        return [UInt8](unsafeUninitializedCapacity: 32) { bytes, count in
-            for (index, word) in words.enumerated() {
-                for byte in 0..<4 { bytes[index * 4 + byte] = UInt8(truncatingIfNeeded: word >> UInt32(24 - 8 * byte)) }
-            }
-            count = 32
-        }
+        let bigEndian = (h.0.bigEndian, h.1.bigEndian, h.2.bigEndian, h.3.bigEndian,
+                         h.4.bigEndian, h.5.bigEndian, h.6.bigEndian, h.7.bigEndian)
+        return withUnsafeBytes(of: bigEndian) { Array($0) }
     }
 
     /// FIPS 180-4 §6.2.2 on one 64-byte block.

@@ -66,9 +66,9 @@ final class MarketStore {
     }
 
     /// A transaction that stays open across calls (``MarketDataCore`` commits event batches together).
-    func begin() throws(SQLiteError) { try database.execute("BEGIN IMMEDIATE") }
-    func commit() throws(SQLiteError) { try database.execute("COMMIT") }
-    func rollback() { try? database.execute("ROLLBACK") }
+    func begin() throws(SQLiteError) { try database.begin() }
+    func commit() throws(SQLiteError) { try database.commit() }
+    func rollback() { database.rollback() }
 
     // MARK: - Writes
 

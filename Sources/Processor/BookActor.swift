@@ -32,7 +32,7 @@ struct BookActor {
     /// Per source node, the last outbox sequence applied (later copies are duplicates).
     private var sources: [String: UInt64] = [:]
     /// Inputs since the last snapshot.
-    var sinceSnapshot = 0
+    private(set) var sinceSnapshot = 0
     /// Resting orders when the last snapshot was taken (0 before one): see ``snapshotDue(every:)``.
     private var restingAtSnapshot = 0
 

@@ -136,16 +136,22 @@ extension SQLiteDatabase {
 
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
     public func transaction<T>(_ body: () throws(SQLiteError) -> T) throws(SQLiteError) -> T {
-        try execute("BEGIN IMMEDIATE")
+        try begin()
         do {
             let result = try body()
-            try execute("COMMIT")
+            try commit()
             return result
         } catch {
-            try? execute("ROLLBACK")
+            rollback()
             throw error
         }
     }
+
+    /// Starts a write transaction that stays open across calls until ``commit()`` or ``rollback()``.
+    public func begin() throws(SQLiteError) { try execute("BEGIN IMMEDIATE") }
+    public func commit() throws(SQLiteError) { try execute("COMMIT") }
+    /// Rolls back the open transaction (none open: nothing happens).
+    public func rollback() { try? execute("ROLLBACK") }
 }
 
 extension SQLiteStatement {
