@@ -88,11 +88,12 @@ struct OrderEntrySession: Sendable {
             var report = report
             let final = report.orderStatus == .rejected || report.orderStatus == .cancelled || report.orderStatus == .settled
             // The node's report carries the request id of the command that caused it.
+            // One lookup, and the entry changed where it is (a copy taken out and put back hashed the OrderId twice and
+            // copied its awaited labels).
             report.correlationID = state.correlations.withLock { correlations in
-                let id = report.orderID?.value ?? ""
-                guard var entry = correlations[id] else { return "" }
-                let label = entry.label(requestID: report.correlationID)
-                correlations[id] = final ? nil : entry
+                guard let index = correlations.index(forKey: report.orderID?.value ?? "") else { return "" }
+                let label = correlations.values[index].label(requestID: report.correlationID)
+                if final { correlations.remove(at: index) }
                 return label
             }
             state.queue.push(.report(report))

@@ -121,9 +121,9 @@ final class OrderTerms: Sendable {
     func update(_ report: Tradewire_V1_ExecutionReport) {
         guard let id = report.orderID?.value else { return }
         state.withLock { state in
-            guard state.terms[id] != nil else { return }
-            if let price = report.price { state.terms[id]!.price = price }
-            if let quantity = report.orderQuantity { state.terms[id]!.quantity = quantity }
+            guard let index = state.terms.index(forKey: id) else { return }  // one lookup per report
+            if let price = report.price { state.terms.values[index].price = price }
+            if let quantity = report.orderQuantity { state.terms.values[index].quantity = quantity }
         }
     }
 }
