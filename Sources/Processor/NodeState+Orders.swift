@@ -77,7 +77,8 @@ extension NodeState {
         var order = orders[id]!
         var write = JournalWrite()
         order.version = 1
-        write.events.append(orderEvent(order, .pendingNew, command.requestID))
+        var message = order.order  // the order as its newest event, row and acknowledgement carry it
+        write.events.append(orderEvent(order, message, .pendingNew, command.requestID))
         var outbox: [(String, Tradewire_V1_Command)] = []
         var decision = decision
         if case .approved(let response) = decision, order.type == .market {
@@ -96,9 +97,9 @@ extension NodeState {
             case .approved:
                 logger.debug("order accepted", metadata: ["request_id": "\(command.requestID)", "order_id": "\(id)"])
                 order.state = try order.state.applying(.accepted)
-                write.events.append(nextVersion(&order, .new, command.requestID))
+                message = nextVersion(&order, .new, command.requestID, into: &write)
                 var book = Tradewire_V1_Command(ringEpoch: ring.epoch, requestID: command.requestID)
-                book.command = .bookOrder(Tradewire_V1_BookOrderCommand(order: order.order, orderNodeID: nodeID))
+                book.command = .bookOrder(Tradewire_V1_BookOrderCommand(order: message, orderNodeID: nodeID))
                 outbox.append((bookNode(order.symbol), book))
             case .rejected(let reason, let text):
                 logger.log(level: reason == .riskUnavailable ? .warning : .debug, "order rejected", metadata: [
@@ -106,14 +107,14 @@ extension NodeState {
                 ])
                 order.state = try order.state.applying(.rejected(reason: text))
                 order.rejectReason = reason
-                write.events.append(nextVersion(&order, .rejected, command.requestID))
+                message = nextVersion(&order, .rejected, command.requestID, into: &write)
             }
         } catch {
             preconditionFailure("a NEW order takes a risk decision: \(error)")
         }
-        write.orders.append(row(order))
+        write.orders.append(row(order, message))
         orders[id] = order
-        commit(id, write, outbox: outbox, reply: reply, Self.ack(command, order.order))
+        commit(id, write, outbox: outbox, reply: reply, Self.ack(command, message))
     }
 
     // MARK: - Cancel
@@ -124,13 +125,13 @@ extension NodeState {
         case .accepted, .partiallyFilled:
             var write = JournalWrite()
             order.state = try! order.state.applying(.cancelRequested)
-            write.events.append(nextVersion(&order, .pendingCancel, command.requestID))
-            write.orders.append(row(order))
+            let message = nextVersion(&order, .pendingCancel, command.requestID, into: &write)
+            write.orders.append(row(order, message))
             var book = Tradewire_V1_Command(ringEpoch: ring.epoch, requestID: command.requestID)
             book.command = .bookCancel(Tradewire_V1_BookCancelCommand(
                 symbol: order.symbol, orderID: Tradewire_V1_OrderId(value: id), orderNodeID: nodeID))
             orders[id] = order
-            commit(id, write, outbox: [(bookNode(order.symbol), book)], reply: reply, Self.ack(command, order.order))
+            commit(id, write, outbox: [(bookNode(order.symbol), book)], reply: reply, Self.ack(command, message))
         case .pendingCancel, .cancelled:
             answerAbout(id, reply, Self.ack(command, order.order, duplicate: true))
         case let status:
@@ -204,15 +205,15 @@ extension NodeState {
                 return answer(reply, Self.error(command, .failedPrecondition, "\(error)", reason: "TOO_LATE"))
             }
             var write = JournalWrite()
-            write.events.append(nextVersion(&order, .pendingReplace, command.requestID))
-            write.orders.append(row(order))
+            let message = nextVersion(&order, .pendingReplace, command.requestID, into: &write)
+            write.orders.append(row(order, message))
             var book = Tradewire_V1_Command(ringEpoch: ring.epoch, requestID: command.requestID)
             book.command = .bookReplace(Tradewire_V1_BookReplaceCommand(
                 symbol: order.symbol, orderID: Tradewire_V1_OrderId(value: id),
                 price: Tradewire_V1_Price(units: price, scale: order.priceScale),
                 quantity: Tradewire_V1_Quantity(units: quantity, scale: order.quantityScale), orderNodeID: nodeID))
             orders[id] = order
-            commit(id, write, outbox: [(bookNode(order.symbol), book)], reply: reply, Self.ack(command, order.order))
+            commit(id, write, outbox: [(bookNode(order.symbol), book)], reply: reply, Self.ack(command, message))
         case .rejected(let reason, let text):
             logger.debug("replace refused by risk", metadata: ["request_id": "\(command.requestID)", "order_id": "\(id)", "reason": "\(reason)"])
             let code: RPCError.Code = reason == .riskUnavailable ? .unavailable : .failedPrecondition
@@ -236,27 +237,29 @@ extension NodeState {
             order.inboundSequence = command.sourceSequence
         }
         var write = JournalWrite()
+        var message: Tradewire_V1_Order?
         do {
-            if let event = try apply(update, to: &order, command.requestID) { write.events.append(event) }
+            message = try apply(update, to: &order, command.requestID, into: &write)
         } catch {
             logger.warning("an update that does not apply to the order was ignored", metadata: [
                 "order_id": "\(id)", "error": "\(error)", "from": "\(command.sourceNodeID)", "sequence": "\(command.sourceSequence)",
             ])
         }
-        write.orders.append(row(order))
+        write.orders.append(row(order, message ?? order.order))
         orders[id] = order
         commit(id, write, reply: reply, Self.done(command))
         if order.state.status == .filled { scheduleSettlement(id, filledAt: order.updatedAt) }
     }
 
-    /// The update's change to `order` and its report; throws (changing nothing) when it does not apply.
-    private func apply(_ update: Tradewire_V1_OrderUpdateCommand, to order: inout OrderActor, _ requestID: String) throws
-        -> JournalEntry?
+    /// The update's change to `order`, its report added to `write`; returns the order as changed (nil when the update
+    /// is empty), or throws (changing nothing) when it does not apply.
+    private func apply(_ update: Tradewire_V1_OrderUpdateCommand, to order: inout OrderActor, _ requestID: String,
+                       into write: inout JournalWrite) throws -> Tradewire_V1_Order?
     {
         switch update.update {
         case .fill(let trade):
             order.state = try order.state.applying(.filled(quantity: trade.quantity?.units ?? 0, price: trade.price?.units ?? 0))
-            return nextVersion(&order, .trade, requestID) { report in
+            return nextVersion(&order, .trade, requestID, into: &write) { report in
                 report.lastQuantity = trade.quantity
                 report.lastPrice = trade.price
                 report.tradeID = trade.tradeID
@@ -264,13 +267,13 @@ extension NodeState {
         case .removed(let removed):
             order.state = try order.state.applying(.cancelled)
             if removed.reason != .unspecified { order.rejectReason = removed.reason }
-            return nextVersion(&order, .canceled, requestID) { report in
+            return nextVersion(&order, .canceled, requestID, into: &write) { report in
                 if removed.reason == .noLiquidity { report.text = "the book had no more liquidity for the rest" }
             }
         case .replaced(let replaced):
             order.state = try order.state.applying(.replaced(
                 quantity: replaced.quantity?.units ?? order.state.quantity, price: replaced.price?.units))
-            return nextVersion(&order, .replaced, requestID) { report in
+            return nextVersion(&order, .replaced, requestID, into: &write) { report in
                 report.text = replaced.keptPriority ? "kept its time priority" : "lost its time priority"
             }
         case .refused(let refused):
@@ -279,7 +282,7 @@ extension NodeState {
             } else if order.state.status == .pendingCancel {
                 order.state = try order.state.applying(.cancelRefused)
             }
-            return nextVersion(&order, .orderStatus, requestID) { $0.text = refused.text }
+            return nextVersion(&order, .orderStatus, requestID, into: &write) { $0.text = refused.text }
         case nil:
             return nil
         }
@@ -301,8 +304,8 @@ extension NodeState {
         guard order.state.status == .filled else { return }
         order.state = try! order.state.applying(.settled)
         var write = JournalWrite()
-        write.events.append(nextVersion(&order, .settled, ""))
-        write.orders.append(row(order))
+        let message = nextVersion(&order, .settled, "", into: &write)
+        write.orders.append(row(order, message))
         orders[id] = order
         commit(id, write)
     }
@@ -316,27 +319,36 @@ extension NodeState {
 
     func bookNode(_ symbol: String) -> String { ring.owner(of: .book(symbol)).id }
 
-    func row(_ order: OrderActor) -> OrderRow {
-        OrderRow(key: order.id, account: order.account, symbol: order.symbol, status: Tradewire_V1_OrderStatus(order.state.status).rawValue,
-                 createdAt: order.createdAt, batchID: order.batchID, payload: order.record.serializedBytes())
+    /// The order's journal row; `message` is `order.order`, built once per change by the caller (the change's event,
+    /// row, acknowledgement and book command carry the same order).
+    func row(_ order: OrderActor, _ message: Tradewire_V1_Order) -> OrderRow {
+        let record = Tradewire_V1_OrderRecord(
+            order: message, requestHash: order.requestHash, inboundSource: order.inboundSource, inboundSequence: order.inboundSequence)
+        return OrderRow(key: order.id, account: order.account, symbol: order.symbol, status: message.status.rawValue,
+                        createdAt: order.createdAt, batchID: order.batchID, payload: record.serializedBytes())
     }
 
-    /// Moves the order to its next version (version bumped, time updated) and returns that version's event.
+    /// Moves the order to its next version (version bumped, time updated), adds that version's event to `write` and
+    /// returns the order as it now is.
     private func nextVersion(_ order: inout OrderActor, _ execType: Tradewire_V1_ExecType, _ requestID: String,
-                             _ adjust: (inout Tradewire_V1_ExecutionReport) -> Void = { _ in }) -> JournalEntry
+                             into write: inout JournalWrite, _ adjust: (inout Tradewire_V1_ExecutionReport) -> Void = { _ in })
+        -> Tradewire_V1_Order
     {
         order.version += 1
         order.updatedAt = now.wall
-        return orderEvent(order, execType, requestID, adjust)
+        let message = order.order
+        write.events.append(orderEvent(order, message, execType, requestID, adjust))
+        return message
     }
 
-    private func orderEvent(_ order: OrderActor, _ execType: Tradewire_V1_ExecType, _ requestID: String,
+    /// The event of `order`'s current version (`message` is `order.order`).
+    private func orderEvent(_ order: OrderActor, _ message: Tradewire_V1_Order, _ execType: Tradewire_V1_ExecType, _ requestID: String,
                             _ adjust: (inout Tradewire_V1_ExecutionReport) -> Void = { _ in }) -> JournalEntry
     {
         var report = order.report(execType, node: nodeID, requestID: requestID)
         adjust(&report)
         if execType == .pendingNew { report.orderStatus = .new; report.fixOrdStatus = "A" }
-        return event(order.id, .order, requestID) { $0.event = .order(Tradewire_V1_OrderEvent(report: report, order: order.order)) }
+        return event(order.id, .order, requestID) { $0.event = .order(Tradewire_V1_OrderEvent(report: report, order: message)) }
     }
 
     private static func riskRequest(_ order: OrderActor) -> Tradewire_V1_RiskCheckRequest {

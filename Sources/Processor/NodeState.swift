@@ -320,9 +320,11 @@ struct NodeState {
 
     /// Runs `message` on the order now, or after its risk check if one is in progress (its mailbox).
     mutating func deliver(_ id: String, _ message: OrderActor.Message) {
-        orders[id]!.lastUsed = now.monotonic
-        if orders[id]!.awaitingRisk {
-            orders[id]!.mailbox.append(message)
+        // By index, in place: one lookup, and no copy of the actor (each copy retains its strings and mailbox).
+        let index = orders.index(forKey: id)!
+        orders.values[index].lastUsed = now.monotonic
+        if orders.values[index].awaitingRisk {
+            orders.values[index].mailbox.append(message)
         } else {
             run(message, on: id)
         }
@@ -330,14 +332,15 @@ struct NodeState {
 
     /// Runs what waited in the order's mailbox, until it is empty or the order waits for risk again.
     mutating func drainMailbox(_ id: String) {
-        while orders[id].map({ !$0.awaitingRisk && !$0.mailbox.isEmpty }) == true {
-            run(orders[id]!.mailbox.removeFirst(), on: id)
+        while let index = orders.index(forKey: id), !orders.values[index].awaitingRisk, !orders.values[index].mailbox.isEmpty {
+            run(orders.values[index].mailbox.removeFirst(), on: id)
         }
     }
 
     /// Terminal or idle orders leave memory; their rows bring them back.
     mutating func passivateIfDone(_ id: String) {
-        if let order = orders[id], order.isIdle, order.state.status.isTerminal { orders[id] = nil }
+        guard let index = orders.index(forKey: id), orders.values[index].isIdle, orders.values[index].state.status.isTerminal else { return }
+        orders.remove(at: index)
     }
 
     private mutating func sweep() {
@@ -392,7 +395,9 @@ struct NodeState {
     private mutating func committed(_ commit: JournalCommit?) {
         guard !committing.isEmpty else { return assertionFailure("a commit completed that was never written") }
         let pending = committing.removeFirst()
-        for id in pending.orderIDs { orders[id]?.uncommitted -= 1 }
+        for id in pending.orderIDs {
+            if let index = orders.index(forKey: id) { orders.values[index].uncommitted -= 1 }
+        }
         guard let commit else { return }
         var destinations: [String] = []
         for ((destination, command), sequence) in zip(pending.outbox, commit.outboxSequences) {

@@ -162,11 +162,6 @@ struct OrderActor {
         return order
     }
 
-    var record: Tradewire_V1_OrderRecord {
-        Tradewire_V1_OrderRecord(
-            order: order, requestHash: requestHash, inboundSource: inboundSource, inboundSequence: inboundSequence)
-    }
-
     private func quantity(_ units: Int64) -> Tradewire_V1_Quantity { Tradewire_V1_Quantity(units: units, scale: quantityScale) }
 
     /// FIX AvgPx as a decimal string with the price's scale ("101.25"); empty before the first fill.
