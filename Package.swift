@@ -125,6 +125,8 @@ let package = Package(
                 "Telemetry", "GRPCServices", .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: releaseSettings),
+        // A node's state machine alone, for callgrind (tools/node-instructions); not part of the product.
+        .executableTarget(name: "NodeCoreLoop", dependencies: ["Processor"], swiftSettings: releaseSettings),
 
         // The market-data service: instruments, books, trades and OHLCV candles from the processors' events, the
         // reference-price feed, and bounded per-subscriber streams.

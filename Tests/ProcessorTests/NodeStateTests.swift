@@ -410,3 +410,13 @@ import Testing
         #expect(node.nodes["p1"]!.sends.isEmpty, "nothing of it leaves the node")
     }
 }
+
+/// The node-core benchmark's flow (``NodeCoreLoop``) still does what its figures claim: every request answered, one
+/// trade per round.
+@Suite struct NodeCoreLoopTests {
+    @Test func theBenchmarkFlowAnswersEveryRequestAndTradesOncePerRound() {
+        let summary = NodeCoreLoop.run(rounds: 3)
+        #expect(summary.replies == 12 && summary.filled == 3 && summary.ranAsDesigned)
+        #expect(summary.writes >= 9, "each request's change commits (place, replace, cancel and settlement writes)")
+    }
+}
