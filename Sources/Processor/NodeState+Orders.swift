@@ -77,8 +77,8 @@ extension NodeState {
         var order = orders[id]!
         var write = JournalWrite()
         order.version = 1
-        var message = order.order  // the order as its newest event, row and acknowledgement carry it
-        write.events.append(orderEvent(order, message, .pendingNew, command.requestID))
+        var version = OrderVersion(order.order)  // the order as its newest event, row and acknowledgement carry it
+        write.events.append(orderEvent(order, version, .pendingNew, command.requestID))
         var outbox: [(String, Tradewire_V1_Command)] = []
         var decision = decision
         if case .approved(let response) = decision, order.type == .market {
@@ -97,9 +97,9 @@ extension NodeState {
             case .approved:
                 logger.debug("order accepted", metadata: ["request_id": "\(command.requestID)", "order_id": "\(id)"])
                 order.state = try order.state.applying(.accepted)
-                message = nextVersion(&order, .new, command.requestID, into: &write)
+                version = nextVersion(&order, .new, command.requestID, into: &write)
                 var book = Tradewire_V1_Command(ringEpoch: ring.epoch, requestID: command.requestID)
-                book.command = .bookOrder(Tradewire_V1_BookOrderCommand(order: message, orderNodeID: nodeID))
+                book.command = .bookOrder(Tradewire_V1_BookOrderCommand(order: version.message, orderNodeID: nodeID))
                 outbox.append((bookNode(order.symbol), book))
             case .rejected(let reason, let text):
                 logger.log(level: reason == .riskUnavailable ? .warning : .debug, "order rejected", metadata: [
@@ -107,14 +107,14 @@ extension NodeState {
                 ])
                 order.state = try order.state.applying(.rejected(reason: text))
                 order.rejectReason = reason
-                message = nextVersion(&order, .rejected, command.requestID, into: &write)
+                version = nextVersion(&order, .rejected, command.requestID, into: &write)
             }
         } catch {
             preconditionFailure("a NEW order takes a risk decision: \(error)")
         }
-        write.orders.append(row(order, message))
+        write.orders.append(row(order, version))
         orders[id] = order
-        commit(id, write, outbox: outbox, reply: reply, Self.ack(command, message))
+        commit(id, write, outbox: outbox, reply: reply, Self.ack(command, version.message))
     }
 
     // MARK: - Cancel
@@ -125,13 +125,13 @@ extension NodeState {
         case .accepted, .partiallyFilled:
             var write = JournalWrite()
             order.state = try! order.state.applying(.cancelRequested)
-            let message = nextVersion(&order, .pendingCancel, command.requestID, into: &write)
-            write.orders.append(row(order, message))
+            let version = nextVersion(&order, .pendingCancel, command.requestID, into: &write)
+            write.orders.append(row(order, version))
             var book = Tradewire_V1_Command(ringEpoch: ring.epoch, requestID: command.requestID)
             book.command = .bookCancel(Tradewire_V1_BookCancelCommand(
                 symbol: order.symbol, orderID: Tradewire_V1_OrderId(value: id), orderNodeID: nodeID))
             orders[id] = order
-            commit(id, write, outbox: [(bookNode(order.symbol), book)], reply: reply, Self.ack(command, message))
+            commit(id, write, outbox: [(bookNode(order.symbol), book)], reply: reply, Self.ack(command, version.message))
         case .pendingCancel, .cancelled:
             answerAbout(id, reply, Self.ack(command, order.order, duplicate: true))
         case let status:
@@ -205,15 +205,15 @@ extension NodeState {
                 return answer(reply, Self.error(command, .failedPrecondition, "\(error)", reason: "TOO_LATE"))
             }
             var write = JournalWrite()
-            let message = nextVersion(&order, .pendingReplace, command.requestID, into: &write)
-            write.orders.append(row(order, message))
+            let version = nextVersion(&order, .pendingReplace, command.requestID, into: &write)
+            write.orders.append(row(order, version))
             var book = Tradewire_V1_Command(ringEpoch: ring.epoch, requestID: command.requestID)
             book.command = .bookReplace(Tradewire_V1_BookReplaceCommand(
                 symbol: order.symbol, orderID: Tradewire_V1_OrderId(value: id),
                 price: Tradewire_V1_Price(units: price, scale: order.priceScale),
                 quantity: Tradewire_V1_Quantity(units: quantity, scale: order.quantityScale), orderNodeID: nodeID))
             orders[id] = order
-            commit(id, write, outbox: [(bookNode(order.symbol), book)], reply: reply, Self.ack(command, message))
+            commit(id, write, outbox: [(bookNode(order.symbol), book)], reply: reply, Self.ack(command, version.message))
         case .rejected(let reason, let text):
             logger.debug("replace refused by risk", metadata: ["request_id": "\(command.requestID)", "order_id": "\(id)", "reason": "\(reason)"])
             let code: RPCError.Code = reason == .riskUnavailable ? .unavailable : .failedPrecondition
@@ -237,15 +237,15 @@ extension NodeState {
             order.inboundSequence = command.sourceSequence
         }
         var write = JournalWrite()
-        var message: Tradewire_V1_Order?
+        var version: OrderVersion?
         do {
-            message = try apply(update, to: &order, command.requestID, into: &write)
+            version = try apply(update, to: &order, command.requestID, into: &write)
         } catch {
             logger.warning("an update that does not apply to the order was ignored", metadata: [
                 "order_id": "\(id)", "error": "\(error)", "from": "\(command.sourceNodeID)", "sequence": "\(command.sourceSequence)",
             ])
         }
-        write.orders.append(row(order, message ?? order.order))
+        write.orders.append(row(order, version ?? OrderVersion(order.order)))
         orders[id] = order
         commit(id, write, reply: reply, Self.done(command))
         if order.state.status == .filled { scheduleSettlement(id, filledAt: order.updatedAt) }
@@ -254,7 +254,7 @@ extension NodeState {
     /// The update's change to `order`, its report added to `write`; returns the order as changed (nil when the update
     /// is empty), or throws (changing nothing) when it does not apply.
     private func apply(_ update: Tradewire_V1_OrderUpdateCommand, to order: inout OrderActor, _ requestID: String,
-                       into write: inout JournalWrite) throws -> Tradewire_V1_Order?
+                       into write: inout JournalWrite) throws -> OrderVersion?
     {
         switch update.update {
         case .fill(let trade):
@@ -304,8 +304,8 @@ extension NodeState {
         guard order.state.status == .filled else { return }
         order.state = try! order.state.applying(.settled)
         var write = JournalWrite()
-        let message = nextVersion(&order, .settled, "", into: &write)
-        write.orders.append(row(order, message))
+        let version = nextVersion(&order, .settled, "", into: &write)
+        write.orders.append(row(order, version))
         orders[id] = order
         commit(id, write)
     }
@@ -319,36 +319,35 @@ extension NodeState {
 
     func bookNode(_ symbol: String) -> String { ring.owner(of: .book(symbol)).id }
 
-    /// The order's journal row; `message` is `order.order`, built once per change by the caller (the change's event,
-    /// row, acknowledgement and book command carry the same order).
-    func row(_ order: OrderActor, _ message: Tradewire_V1_Order) -> OrderRow {
-        let record = Tradewire_V1_OrderRecord(
-            order: message, requestHash: order.requestHash, inboundSource: order.inboundSource, inboundSequence: order.inboundSequence)
-        return OrderRow(key: order.id, account: order.account, symbol: order.symbol, status: message.status.rawValue,
-                        createdAt: order.createdAt, batchID: order.batchID, payload: record.serializedBytes())
+    /// The order's journal row; `version` is `order.order`, built and encoded once per change by the caller (the
+    /// change's event, row, acknowledgement and book command carry the same order).
+    func row(_ order: OrderActor, _ version: OrderVersion) -> OrderRow {
+        let record = version.record(requestHash: order.requestHash, inboundSource: order.inboundSource, inboundSequence: order.inboundSequence)
+        return OrderRow(key: order.id, account: order.account, symbol: order.symbol, status: version.message.status.rawValue,
+                        createdAt: order.createdAt, batchID: order.batchID, payload: record)
     }
 
     /// Moves the order to its next version (version bumped, time updated), adds that version's event to `write` and
     /// returns the order as it now is.
     private func nextVersion(_ order: inout OrderActor, _ execType: Tradewire_V1_ExecType, _ requestID: String,
                              into write: inout JournalWrite, _ adjust: (inout Tradewire_V1_ExecutionReport) -> Void = { _ in })
-        -> Tradewire_V1_Order
+        -> OrderVersion
     {
         order.version += 1
         order.updatedAt = now.wall
-        let message = order.order
-        write.events.append(orderEvent(order, message, execType, requestID, adjust))
-        return message
+        let version = OrderVersion(order.order)
+        write.events.append(orderEvent(order, version, execType, requestID, adjust))
+        return version
     }
 
-    /// The event of `order`'s current version (`message` is `order.order`).
-    private func orderEvent(_ order: OrderActor, _ message: Tradewire_V1_Order, _ execType: Tradewire_V1_ExecType, _ requestID: String,
+    /// The event of `order`'s current version (`version` is `order.order`).
+    private func orderEvent(_ order: OrderActor, _ version: OrderVersion, _ execType: Tradewire_V1_ExecType, _ requestID: String,
                             _ adjust: (inout Tradewire_V1_ExecutionReport) -> Void = { _ in }) -> JournalEntry
     {
         var report = order.report(execType, node: nodeID, requestID: requestID)
         adjust(&report)
         if execType == .pendingNew { report.orderStatus = .new; report.fixOrdStatus = "A" }
-        return event(order.id, .order, requestID) { $0.event = .order(Tradewire_V1_OrderEvent(report: report, order: message)) }
+        return JournalEntry(key: order.id, kind: EventKind.order.rawValue, payload: version.event(node: nodeID, requestID: requestID, report: report))
     }
 
     private static func riskRequest(_ order: OrderActor) -> Tradewire_V1_RiskCheckRequest {
