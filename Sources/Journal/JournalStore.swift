@@ -111,6 +111,16 @@ public struct JournalWrite: Sendable {
     /// is what the transaction leaves anyway), in the order of their last writes.
     public mutating func keepLastOrderRows() {
         guard orders.count > 1 else { return }
+        if orders.count <= 16 {
+            // A turn's few rows: comparing keys costs less than hashing them into a dictionary it would allocate.
+            var kept: [OrderRow] = []
+            kept.reserveCapacity(orders.count)
+            for index in orders.indices where !orders[(index + 1)...].contains(where: { $0.key == orders[index].key }) {
+                kept.append(orders[index])
+            }
+            if kept.count < orders.count { orders = kept }
+            return
+        }
         var last: [String: Int] = [:]
         for (index, row) in orders.enumerated() { last[row.key] = index }
         guard last.count < orders.count else { return }

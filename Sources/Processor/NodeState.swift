@@ -337,12 +337,6 @@ struct NodeState {
         }
     }
 
-    /// Terminal or idle orders leave memory; their rows bring them back.
-    mutating func passivateIfDone(_ id: String) {
-        guard let index = orders.index(forKey: id), orders.values[index].isIdle, orders.values[index].state.status.isTerminal else { return }
-        orders.remove(at: index)
-    }
-
     private mutating func sweep() {
         let cutoff = now.monotonic &- passivateAfter
         orders = orders.filter { !$0.value.isIdle || $0.value.lastUsed > cutoff }
@@ -395,10 +389,19 @@ struct NodeState {
     private mutating func committed(_ commit: JournalCommit?) {
         guard !committing.isEmpty else { return assertionFailure("a commit completed that was never written") }
         let pending = committing.removeFirst()
-        for id in pending.orderIDs {
-            if let index = orders.index(forKey: id) { orders.values[index].uncommitted -= 1 }
+        guard let commit else {
+            for id in pending.orderIDs {
+                if let index = orders.index(forKey: id) { orders.values[index].uncommitted -= 1 }
+            }
+            return
         }
-        guard let commit else { return }
+        // An order done and idle once its last write committed leaves memory (its row brings it back); one lookup
+        // each. An order listed twice is idle only at its last listing.
+        for id in pending.orderIDs {
+            guard let index = orders.index(forKey: id) else { continue }
+            orders.values[index].uncommitted -= 1
+            if orders.values[index].isIdle, orders.values[index].state.status.isTerminal { orders.remove(at: index) }
+        }
         var destinations: [String] = []
         for ((destination, command), sequence) in zip(pending.outbox, commit.outboxSequences) {
             links[destination, default: OutboxLink(destination: destination, after: 0)].waiting[sequence] = command
@@ -407,6 +410,5 @@ struct NodeState {
         for destination in destinations { pump(destination) }
         confirmationsCommitted(pending.confirmations)
         effects.replies += pending.replies
-        for id in pending.orderIDs { passivateIfDone(id) }
     }
 }

@@ -186,6 +186,26 @@ import Glibc
         }
     }
 
+    /// A write keeps each order's last row, in the order of their last writes, whether it has a few rows (compared
+    /// pairwise) or many (hashed): both ways against a model, over random key sequences.
+    @Test(arguments: [3, 16, 17, 200])
+    func aWriteKeepsEachOrdersLastRowInTheOrderOfTheLastWrites(rows: Int) {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15 &* UInt64(rows)
+        for _ in 0..<200 {
+            var write = JournalWrite()
+            write.orders = (0..<rows).map { index in
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                let key = "o-\(String(repeating: "k", count: 40))-\((state >> 33) % UInt64(max(1, rows / 2)))"
+                return OrderRow(key: key, account: "a", symbol: "X", status: Int32(index), createdAt: 0, batchID: "", payload: [])
+            }
+            let expected = write.orders.enumerated().filter { index, row in
+                !write.orders[(index + 1)...].contains { $0.key == row.key }
+            }.map(\.element)
+            write.keepLastOrderRows()
+            #expect(write.orders == expected)
+        }
+    }
+
     /// Order rows are upserted with their events; a snapshot drops the inputs it covers.
     @Test func orderRowsAndSnapshotsAreWrittenWithTheirEvents() async throws {
         try await Self.withDirectory { directory in
