@@ -99,7 +99,7 @@ extension NodeState {
                 order.state = try order.state.applying(.accepted)
                 version = nextVersion(&order, .new, command.requestID, into: &write)
                 var book = Tradewire_V1_Command(ringEpoch: ring.epoch, requestID: command.requestID)
-                book.command = .bookOrder(Tradewire_V1_BookOrderCommand(order: version.message, orderNodeID: nodeID))
+                book.command = .bookOrder(Tradewire_V1_BookOrderCommand(order: Self.bookView(version.message), orderNodeID: nodeID))
                 outbox.append((bookNode(order.symbol), book))
             case .rejected(let reason, let text):
                 logger.log(level: reason == .riskUnavailable ? .warning : .debug, "order rejected", metadata: [
@@ -344,10 +344,28 @@ extension NodeState {
     private func orderEvent(_ order: OrderActor, _ version: OrderVersion, _ execType: Tradewire_V1_ExecType, _ requestID: String,
                             _ adjust: (inout Tradewire_V1_ExecutionReport) -> Void = { _ in }) -> JournalEntry
     {
-        var report = order.report(execType, node: nodeID, requestID: requestID)
+        var report = order.report(execType, node: nodeID, requestID: requestID, averagePrice: version.message.averagePrice)
         adjust(&report)
         if execType == .pendingNew { report.orderStatus = .new; report.fixOrdStatus = "A" }
         return JournalEntry(key: order.id, kind: EventKind.order.rawValue, payload: version.event(node: nodeID, requestID: requestID, report: report))
+    }
+
+    /// The order as its book reads it (``BookActor``): what it matches, rests and reports on. The rest (client order
+    /// id, status, times, texts) the book never reads; leaving it out keeps the book's input, stored and sent to
+    /// another node, about half the order's size.
+    static func bookView(_ order: Tradewire_V1_Order) -> Tradewire_V1_Order {
+        var view = Tradewire_V1_Order()
+        view.orderID = order.orderID
+        view.account = order.account
+        view.symbol = order.symbol
+        view.side = order.side
+        view.type = order.type
+        view.timeInForce = order.timeInForce
+        view.price = order.price
+        view.protectionPrice = order.protectionPrice
+        view.quantity = order.quantity
+        view.filledQuantity = order.filledQuantity
+        return view
     }
 
     private static func riskRequest(_ order: OrderActor) -> Tradewire_V1_RiskCheckRequest {

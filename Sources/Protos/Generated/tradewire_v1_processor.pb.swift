@@ -194,6 +194,8 @@ public struct Tradewire_V1_ReplaceCommand: ProtoMessage {
 public struct Tradewire_V1_BookOrderCommand: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.BookOrderCommand"
 
+    /// The order as the book reads it: id, account, symbol, side, type, time in force, price (or a MARKET order's
+    /// protection price), quantity and filled quantity. The owning node leaves the rest out.
     public var order: Tradewire_V1_Order? = nil
 
     /// The node that owns the order, where fills are sent back.

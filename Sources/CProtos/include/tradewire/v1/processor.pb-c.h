@@ -184,6 +184,10 @@ struct  Tradewire__V1__ReplaceCommand
 struct  Tradewire__V1__BookOrderCommand
 {
   ProtobufCMessage base;
+  /*
+   * The order as the book reads it: id, account, symbol, side, type, time in force, price (or a MARKET order's
+   * protection price), quantity and filled quantity. The owning node leaves the rest out.
+   */
   Tradewire__V1__Order *order;
   /*
    * The node that owns the order, where fills are sent back.
