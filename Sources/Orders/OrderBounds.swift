@@ -44,7 +44,7 @@ public enum OrderBounds {
     /// (`BTC/USD`); in an HTTP path it is sent as `%2F`.
     public static func isSymbol(_ text: some StringProtocol) -> Bool {
         (1...16).contains(text.utf8.count)
-            && text.utf8.allSatisfy {
+            && allBytes(of: text) {
                 (0x41...0x5a).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2e || $0 == 0x5f || $0 == 0x2d || $0 == 0x2f
             }
     }
@@ -55,7 +55,14 @@ public enum OrderBounds {
     /// Identifiers that travel between services (order ids, client order ids, accounts, batch ids): 1–64
     /// printable ASCII characters without spaces.
     public static func isIdentifier(_ text: some StringProtocol, maxBytes: Int = 64) -> Bool {
-        (1...maxBytes).contains(text.utf8.count) && text.utf8.allSatisfy { (0x21...0x7e).contains($0) }
+        (1...maxBytes).contains(text.utf8.count) && allBytes(of: text) { (0x21...0x7e).contains($0) }
+    }
+
+    /// Whether every UTF-8 byte of `text` passes `test`: over its contiguous bytes when it has them (a native
+    /// string: ~3 instructions a byte; iterating the UTF-8 view took ~30, and a node checks every command's OrderId).
+    @inline(__always)
+    private static func allBytes(of text: some StringProtocol, _ test: (UInt8) -> Bool) -> Bool {
+        text.utf8.withContiguousStorageIfAvailable { bytes in bytes.allSatisfy(test) } ?? text.utf8.allSatisfy(test)
     }
 
     /// Why an order's own numbers cannot be right whatever its instrument (a node checks this much without the
