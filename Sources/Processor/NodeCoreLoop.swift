@@ -8,7 +8,7 @@ import Protos
 ///
 /// One round is two orders and four requests on one node that owns every order and book: a buy placed, replaced
 /// (to a price that crosses) and cancelled after a sell placed against it partly filled it; the sell then settles.
-/// `tradewire bench node-core` times it; `tools/node-instructions` counts its instructions under callgrind, which
+/// The `NodeCoreLoop` executable times it, and `tools/node-instructions` counts its instructions under callgrind, which
 /// unlike time is repeatable on a shared machine.
 public enum NodeCoreLoop {
     public struct Summary: Sendable {
