@@ -99,6 +99,11 @@ public struct JournalWrite: Sendable {
 
     /// Adds `other` after this write's rows: one transaction then commits both, in this order.
     public mutating func append(_ other: JournalWrite) {
+        // Most turns make one write: taking it whole shares its arrays instead of copying each row in.
+        if events.isEmpty && orders.isEmpty && inputs.isEmpty && snapshots.isEmpty && outbox.isEmpty && delivered.isEmpty {
+            self = other
+            return
+        }
         events += other.events
         orders += other.orders
         inputs += other.inputs
