@@ -139,10 +139,10 @@ public enum OrderValidation {
         Tradewire_V1_Quantity(units: quantity.units, scale: quantity.scale)
     }
 
-    /// Whether `text` is printable ASCII without spaces, at most `maxBytes` long.
+    /// Whether `text` is printable ASCII without spaces, at most `maxBytes` long: ``OrderBounds/isIdentifier(_:maxBytes:)``
+    /// (the nodes' rule, checked over contiguous bytes), or empty where `allowEmpty`.
     public static func isPrintableToken(_ text: String, maxBytes: Int, allowEmpty: Bool = false) -> Bool {
-        let bytes = text.utf8
-        return (allowEmpty || !bytes.isEmpty) && bytes.count <= maxBytes && bytes.allSatisfy { (0x21...0x7e).contains($0) }
+        text.isEmpty ? allowEmpty : OrderBounds.isIdentifier(text, maxBytes: maxBytes)
     }
 
     /// INVALID_ARGUMENT with `violations` as google.rpc.BadRequest details.
