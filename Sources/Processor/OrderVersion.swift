@@ -17,15 +17,16 @@ struct OrderVersion {
     /// `Tradewire_V1_Event(nodeID:requestID:)` with `.order(OrderEvent(report:order:))`, serialized.
     func event(node: String, requestID: String, report: Tradewire_V1_ExecutionReport) -> [UInt8] {
         let report = report.serializedBytes()
-        let orderEventLength = Self.fieldSize(length: report.count) + Self.fieldSize(length: bytes.count)
+        let orderEventLength = ProtoWire.lengthDelimitedSize(Self.orderEventReport, length: report.count)
+            + ProtoWire.lengthDelimitedSize(Self.orderEventOrder, length: bytes.count)
         var event: [UInt8] = []
-        event.reserveCapacity(Self.fieldSize(length: orderEventLength) + node.utf8.count + requestID.utf8.count + 8)
+        event.reserveCapacity(ProtoWire.lengthDelimitedSize(Self.eventOrder, length: orderEventLength) + node.utf8.count + requestID.utf8.count + 8)
         Self.appendString(Self.eventNodeID, node, to: &event)
         Self.appendString(Self.eventRequestID, requestID, to: &event)
-        Self.appendHeader(Self.eventOrder, length: orderEventLength, to: &event)
-        Self.appendHeader(Self.orderEventReport, length: report.count, to: &event)
+        ProtoWire.appendLengthDelimitedHeader(Self.eventOrder, length: orderEventLength, to: &event)
+        ProtoWire.appendLengthDelimitedHeader(Self.orderEventReport, length: report.count, to: &event)
         event += report
-        Self.appendHeader(Self.orderEventOrder, length: bytes.count, to: &event)
+        ProtoWire.appendLengthDelimitedHeader(Self.orderEventOrder, length: bytes.count, to: &event)
         event += bytes
         return event
     }
@@ -33,8 +34,8 @@ struct OrderVersion {
     /// `Tradewire_V1_OrderRecord(order:requestHash:inboundSource:inboundSequence:)`, serialized.
     func record(requestHash: UInt64, inboundSource: String, inboundSequence: UInt64) -> [UInt8] {
         var record: [UInt8] = []
-        record.reserveCapacity(Self.fieldSize(length: bytes.count) + inboundSource.utf8.count + 24)
-        Self.appendHeader(Self.recordOrder, length: bytes.count, to: &record)
+        record.reserveCapacity(ProtoWire.lengthDelimitedSize(Self.recordOrder, length: bytes.count) + inboundSource.utf8.count + 24)
+        ProtoWire.appendLengthDelimitedHeader(Self.recordOrder, length: bytes.count, to: &record)
         record += bytes
         Self.appendVarintField(Self.recordRequestHash, requestHash, to: &record)
         Self.appendString(Self.recordInboundSource, inboundSource, to: &record)
@@ -56,7 +57,7 @@ struct OrderVersion {
     /// A proto3 string: left out when empty, as protobuf-c does.
     private static func appendString(_ number: UInt32, _ value: String, to bytes: inout [UInt8]) {
         guard !value.isEmpty else { return }
-        appendHeader(number, length: value.utf8.count, to: &bytes)
+        ProtoWire.appendLengthDelimitedHeader(number, length: value.utf8.count, to: &bytes)
         bytes += value.utf8
     }
 
@@ -66,12 +67,4 @@ struct OrderVersion {
         ProtoWire.appendVarint(UInt64(number) << 3, to: &bytes)
         ProtoWire.appendVarint(value, to: &bytes)
     }
-
-    private static func appendHeader(_ number: UInt32, length: Int, to bytes: inout [UInt8]) {
-        ProtoWire.appendVarint(UInt64(number) << 3 | 2, to: &bytes)
-        ProtoWire.appendVarint(UInt64(length), to: &bytes)
-    }
-
-    /// A length-delimited field's bytes with a one-byte tag (every field here has a number below 16).
-    private static func fieldSize(length: Int) -> Int { 1 + max(1, (64 - UInt64(length).leadingZeroBitCount + 6) / 7) + length }
 }

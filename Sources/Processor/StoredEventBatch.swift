@@ -46,14 +46,14 @@ enum StoredEventBatch {
         let payload = record.entry.payload
         let trailer = Tradewire_V1_Event(sequence: record.sequence, committedAtUnixNanos: record.committedAt).serializedBytes()
         guard record.entry.kind == Tradewire_V1_EventKind.order.rawValue else {
-            appendHeader(batchEvents, length: payload.count + trailer.count, to: &bytes)
+            ProtoWire.appendLengthDelimitedHeader(batchEvents, length: payload.count + trailer.count, to: &bytes)
             bytes += payload
             bytes += trailer
             return
         }
         guard let (order, report) = locate(payload) else {
             let event = try ProcessorService.event(record, node: node, reportsOnly: reportsOnly).serializedBytes()
-            appendHeader(batchEvents, length: event.count, to: &bytes)
+            ProtoWire.appendLengthDelimitedHeader(batchEvents, length: event.count, to: &bytes)
             bytes += event
             return
         }
@@ -63,17 +63,17 @@ enum StoredEventBatch {
         let addedBytes = added.serializedBytes()
         let dropped = reportsOnly ? ProtoWire.onlyLengthDelimited(orderOrder, in: payload, within: order.value)?.field : nil
         let reportLength = report.value.count + addedBytes.count
-        let orderLength = order.value.count - report.field.count - (dropped?.count ?? 0) + fieldSize(orderReport, length: reportLength)
-        let eventLength = payload.count - order.field.count + fieldSize(eventOrder, length: orderLength) + trailer.count
-        appendHeader(batchEvents, length: eventLength, to: &bytes)
+        let orderLength = order.value.count - report.field.count - (dropped?.count ?? 0) + ProtoWire.lengthDelimitedSize(orderReport, length: reportLength)
+        let eventLength = payload.count - order.field.count + ProtoWire.lengthDelimitedSize(eventOrder, length: orderLength) + trailer.count
+        ProtoWire.appendLengthDelimitedHeader(batchEvents, length: eventLength, to: &bytes)
         bytes += payload[..<order.field.lowerBound]
-        appendHeader(eventOrder, length: orderLength, to: &bytes)
+        ProtoWire.appendLengthDelimitedHeader(eventOrder, length: orderLength, to: &bytes)
         // The order event's fields in their stored order, the report rewritten and the order perhaps left out.
         var from = order.value.lowerBound
         for cut in [report.field, dropped].compactMap({ $0 }).sorted(by: { $0.lowerBound < $1.lowerBound }) {
             bytes += payload[from..<cut.lowerBound]
             if cut == report.field {
-                appendHeader(orderReport, length: reportLength, to: &bytes)
+                ProtoWire.appendLengthDelimitedHeader(orderReport, length: reportLength, to: &bytes)
                 bytes += payload[report.value]
                 bytes += addedBytes
             }
@@ -92,16 +92,4 @@ enum StoredEventBatch {
         while field[value] & 0x80 != 0 { value += 1 }
         return Array(field[(value + 1)...])
     }
-
-    private static func appendHeader(_ number: UInt32, length: Int, to bytes: inout [UInt8]) {
-        ProtoWire.appendVarint(UInt64(number) << 3 | 2, to: &bytes)
-        ProtoWire.appendVarint(UInt64(length), to: &bytes)
-    }
-
-    /// The bytes a length-delimited field of `length` bytes takes, tag and length included.
-    private static func fieldSize(_ number: UInt32, length: Int) -> Int {
-        varintSize(UInt64(number) << 3 | 2) + varintSize(UInt64(length)) + length
-    }
-
-    private static func varintSize(_ value: UInt64) -> Int { max(1, (64 - value.leadingZeroBitCount + 6) / 7) }
 }

@@ -45,8 +45,7 @@ public struct ProtoUnknownFields: Hashable, Sendable {
 
     /// Appends a length-delimited field holding `bytes`.
     mutating func appendLengthDelimited(number: UInt32, bytes: UnsafeRawBufferPointer) {
-        ProtoWireReader.appendVarint(UInt64(number) << 3 | UInt64(ProtoWireType.lengthDelimited.rawValue), to: &wireFormat)
-        ProtoWireReader.appendVarint(UInt64(bytes.count), to: &wireFormat)
+        ProtoWire.appendLengthDelimitedHeader(number, length: bytes.count, to: &wireFormat)
         wireFormat.append(contentsOf: bytes)
     }
 

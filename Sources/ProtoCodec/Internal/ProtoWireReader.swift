@@ -113,4 +113,18 @@ public enum ProtoWire {
     public static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
         ProtoWireReader.appendVarint(value, to: &bytes)
     }
+
+    /// Appends the tag and length of length-delimited field `number` whose value, `length` bytes, follows.
+    public static func appendLengthDelimitedHeader(_ number: UInt32, length: Int, to bytes: inout [UInt8]) {
+        ProtoWireReader.appendVarint(UInt64(number) << 3 | UInt64(ProtoWireType.lengthDelimited.rawValue), to: &bytes)
+        ProtoWireReader.appendVarint(UInt64(length), to: &bytes)
+    }
+
+    /// The bytes length-delimited field `number` takes with a value of `length` bytes: tag, length and value.
+    public static func lengthDelimitedSize(_ number: UInt32, length: Int) -> Int {
+        varintSize(UInt64(number) << 3 | UInt64(ProtoWireType.lengthDelimited.rawValue)) + varintSize(UInt64(length)) + length
+    }
+
+    /// The bytes `value` takes as a varint.
+    public static func varintSize(_ value: UInt64) -> Int { max(1, (64 - value.leadingZeroBitCount + 6) / 7) }
 }
