@@ -65,7 +65,7 @@ enum FuzzOrders {
         _ = RingKey(routing: command)
         let actor = OrderActor(place: place, requestHash: OrderActor.requestHash(place), now: 1)
         _ = actor.order.serializedBytes()
-        _ = actor.report(.new, node: "p1", requestID: "r")
+        _ = actor.report(.new, node: "p1", requestID: "r", averagePrice: actor.averagePrice)
     }
 
     /// A book fed commands in order, as a node's book actor is: trades never exceed what rests.

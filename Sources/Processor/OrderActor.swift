@@ -174,7 +174,7 @@ struct OrderActor {
 
     /// An execution report of this order as it is now; `averagePrice` is ``averagePrice`` (a caller that has the order
     /// as a message takes it from there instead of dividing again).
-    func report(_ execType: Tradewire_V1_ExecType, node: String, requestID: String, averagePrice: String? = nil)
+    func report(_ execType: Tradewire_V1_ExecType, node: String, requestID: String, averagePrice: String)
         -> Tradewire_V1_ExecutionReport
     {
         var report = Tradewire_V1_ExecutionReport()
@@ -190,7 +190,7 @@ struct OrderActor {
             ? "E" : FIX.ordStatus(state.status)
         report.cumulativeQuantity = quantity(state.filled)
         report.leavesQuantity = quantity(state.leaves)
-        report.averagePrice = averagePrice ?? self.averagePrice
+        report.averagePrice = averagePrice
         if let price = state.price { report.price = Tradewire_V1_Price(units: price, scale: priceScale) }
         report.orderQuantity = quantity(state.quantity)
         report.rejectReason = rejectReason
