@@ -5,9 +5,9 @@ public import Journal
 public import RPC
 public import Transport
 
-/// One processor node: its journal, its node thread (order and book actors, the journal's writes), its gRPC
-/// service, and streams to the other nodes and to risk, run by a ``ServiceHost``. Preparing replays what must be
-/// in memory; the host then listens.
+/// One processor node: its journal, its core loop (order and book actors, the journal's writes; the host's only loop,
+/// or one of its own beside several: ``ServiceHost/coreLoop(name:)``), its gRPC service, and streams to the other
+/// nodes and to risk, run by a ``ServiceHost``. Preparing replays what must be in memory; the host then listens.
 public final class ProcessorNode: HostedService {
     public let nodeID: String
     public let config: ClusterConfig
@@ -36,7 +36,7 @@ public final class ProcessorNode: HostedService {
         self.host = host
         self.nodeID = nodeID
         self.config = config
-        let loop = try host.dedicatedLoop(name: "node-\(nodeID)")
+        let loop = try host.coreLoop(name: "node-\(nodeID)")
         journal = try Journal(path: journalPath ?? "\(config.dataDirectory)/\(nodeID).sqlite", synchronous: config.synchronous, writer: loop)
         var channels: [Channel] = []
         var streams: [String: CommandStream] = [:]

@@ -142,6 +142,33 @@ struct ServiceHostTests {
         channel.close()
     }
 
+    /// One loop: the core shares it (no hand-over between threads). More: the core's blocking writes get a loop of
+    /// their own, which the host stops with the rest.
+    @Test func aCoreSharesTheOnlyLoopAndGetsItsOwnBesideSeveral() async throws {
+        let single = try ServiceHost(name: "test", loops: 1)
+        let shared = try single.coreLoop(name: "core")
+        #expect(shared === single.group.loops[0])
+        #expect(shared.name == single.group.loops[0].name)
+
+        let host = try ServiceHost(name: "test", loops: 2)
+        let core = try host.coreLoop(name: "core")
+        #expect(core.name == "core")
+        #expect(!host.group.loops.contains { $0 === core })
+        #expect(try await core.submit { core.inEventLoop })
+        let service = Recorder(host: host)
+        let running = Task { try await host.run(service) }
+        try await waitFor { service.recorded.contains("follow") }
+        host.beginGracefulShutdown()
+        try await running.value
+        // Stopped with the host: a job queued now never runs.
+        let ran = Atomic<Bool>(false)
+        core.execute { ran.store(true, ordering: .relaxed) }
+        try await Task.sleep(for: .milliseconds(50))
+        let didRun = ran.load(ordering: .relaxed)
+        #expect(!didRun)
+        single.group.shutdown()
+    }
+
     private func waitFor(_ condition: () -> Bool) async throws {
         for _ in 0..<1000 where !condition() { try await Task.sleep(for: .milliseconds(5)) }
         #expect(condition())
