@@ -8,7 +8,7 @@ import Transport
 /// Runs one ``HostedService`` for its whole life, the same way for all four services: prepare, listen, follow,
 /// serve until asked to stop, mark NOT_SERVING, drain, close. It owns the process's loops (the server's
 /// connections and every channel the service opens share one group; a core that confines state to one thread gets
-/// the loop ``coreLoop(name:)`` gives), grpc.health.v1 — which follows the same readiness checks as
+/// ``coreLoop(name:)`` or ``dedicatedLoop(name:)``), grpc.health.v1 — which follows the same readiness checks as
 /// `/readyz` — and the service's background follows as a structured child task.
 ///
 /// Lifecycle: ``run(_:listening:)`` returns once the service has stopped; ``beginGracefulShutdown()`` (any
@@ -55,13 +55,19 @@ public final class ServiceHost: Sendable {
         logger = Logger(label: "tradewire.host")
     }
 
-    /// The loop for state confined to one thread (a node's actors, a store's writes). A host of one loop gives its
-    /// own: a second thread on a single core only adds a wake-up to every hand-over (at 1,000 orders/s through
-    /// `tradewire local`, 20 thread wake-ups per request became 13). A host of more loops gives a loop of its own
-    /// (named `name`, stopped after the service has closed), so that the core's blocking store writes — a commit
-    /// waits for its fsync — stall none of the connections the group's loops serve.
+    /// The loop for a core whose every call waits for its own work anyway (a node's actors and journal: what its
+    /// connections bring is handed to it, what they send waits for its commits). A host of one loop gives its own:
+    /// a second thread on a single core only adds a wake-up to every hand-over (at 1,000 orders/s through
+    /// `tradewire local`, 20 thread wake-ups per request became 14–15). A host of more loops gives one of its own
+    /// (``dedicatedLoop(name:)``), so that the core's blocking commits stall none of the connections the group
+    /// serves.
     public func coreLoop(name: String) throws -> EventLoop {
-        if group.loops.count == 1 { return group.loops[0] }
+        group.loops.count == 1 ? group.loops[0] : try dedicatedLoop(name: name)
+    }
+
+    /// A loop of its own for state confined to one thread whose blocking writes must not stall the service's calls
+    /// (a store's writes beside checks that answer from memory), stopped after the service has closed.
+    public func dedicatedLoop(name: String) throws -> EventLoop {
         let loop = try EventLoop(name: name)
         state.withLock { $0.dedicated.append(loop) }
         return loop

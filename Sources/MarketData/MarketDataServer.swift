@@ -30,7 +30,7 @@ public final class MarketDataServer: HostedService {
         let follower = EventFollower(config: config, batchSize: settings.eventBatch, kinds: [.trade, .bookChange], group: host.group)
         let ring = ClusterRing(config)
         // A symbol's trades come from the node that holds its book: they are known as far as that node is followed.
-        core = try MarketDataCore(store: store, settings: settings, loop: host.coreLoop(name: "marketdata"), fatal: host.reportFatal) { symbol in
+        core = try MarketDataCore(store: store, settings: settings, loop: host.dedicatedLoop(name: "marketdata"), fatal: host.reportFatal) { symbol in
             follower.currentAsOf(ring.owner(of: .book(symbol)).id)
         }
         self.follower = follower

@@ -30,7 +30,7 @@ public final class RiskServer: HostedService {
         let host = try host ?? ServiceHost(name: "risk")
         self.host = host
         let core = try RiskCore(store: RiskStore(path: storePath ?? "\(config.dataDirectory)/risk.sqlite"), settings: settings,
-                                referenceMaxAge: config.referenceMaxAge, storeLoop: host.coreLoop(name: "risk-store"),
+                                referenceMaxAge: config.referenceMaxAge, storeLoop: host.dedicatedLoop(name: "risk-store"),
                                 fatal: host.reportFatal)
         self.core = core
         let known = core.engine.withLock { Set($0.accounts.keys) }

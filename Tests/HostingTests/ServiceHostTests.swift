@@ -142,13 +142,16 @@ struct ServiceHostTests {
         channel.close()
     }
 
-    /// One loop: the core shares it (no hand-over between threads). More: the core's blocking writes get a loop of
-    /// their own, which the host stops with the rest.
+    /// One loop: a core shares it (no hand-over between threads), a dedicated loop does not. More: the core's
+    /// blocking writes get a loop of their own, which the host stops with the rest.
     @Test func aCoreSharesTheOnlyLoopAndGetsItsOwnBesideSeveral() async throws {
         let single = try ServiceHost(name: "test", loops: 1)
         let shared = try single.coreLoop(name: "core")
         #expect(shared === single.group.loops[0])
-        #expect(shared.name == single.group.loops[0].name)
+        let store = try single.dedicatedLoop(name: "store")
+        #expect(store !== single.group.loops[0])
+        #expect(store.name == "store")
+        store.shutdown()
 
         let host = try ServiceHost(name: "test", loops: 2)
         let core = try host.coreLoop(name: "core")
