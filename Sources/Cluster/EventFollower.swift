@@ -26,16 +26,23 @@ public struct EventFollower: Sendable {
     let config: ClusterConfig
     let batchSize: UInt32
     let kinds: [Tradewire_V1_EventKind]
+    let linger: Duration
     let group: EventLoopGroup?
     private let progress: FollowerProgress
 
     /// - Parameters:
     ///   - kinds: the events wanted (empty: all); the nodes leave out the others.
+    ///   - linger: how long a node that the consumer has caught up with holds new events back to send them
+    ///     together (`SubscribeEventsRequest.linger_ms`, whole milliseconds, at most 1 s; zero: none).
     ///   - group: loops for the channels to the nodes (by default each opens its own).
-    public init(config: ClusterConfig, batchSize: UInt32 = 512, kinds: [Tradewire_V1_EventKind] = [], group: EventLoopGroup? = nil) {
+    public init(config: ClusterConfig, batchSize: UInt32 = 512, kinds: [Tradewire_V1_EventKind] = [], linger: Duration = .zero,
+                group: EventLoopGroup? = nil)
+    {
+        precondition(linger >= .zero && linger <= .seconds(1), "a follower's linger is 0–1 s")
         self.config = config
         self.batchSize = batchSize
         self.kinds = kinds
+        self.linger = linger
         self.group = group
         progress = FollowerProgress(nodes: config.nodes.map(\.id))
     }
@@ -92,7 +99,8 @@ public struct EventFollower: Sendable {
         progress.resume(node.id, after: stored)
         let from = stored + 1
         let request = Tradewire_V1_SubscribeEventsRequest(
-            fromSequence: from, maxBatchSize: batchSize, heartbeatMs: UInt32(config.eventHeartbeat.nanoseconds / 1_000_000), kinds: kinds)
+            fromSequence: from, maxBatchSize: batchSize, heartbeatMs: UInt32(config.eventHeartbeat.nanoseconds / 1_000_000), kinds: kinds,
+            lingerMs: UInt32(linger.nanoseconds / 1_000_000))
         let id = node.id
         let watch = StallWatch(limit: UInt64(config.eventStall.nanoseconds))
         let progress = progress

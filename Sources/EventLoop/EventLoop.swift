@@ -159,6 +159,15 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         return timer
     }
 
+    /// Returns at `deadline` (Monotonic nanoseconds), woken by this loop's timer: finer than `Task.sleep`, and no
+    /// other thread wakes for it. Any thread. Not cancellable, and never returns once the loop has stopped: keep
+    /// deadlines short, on loops that outlive the caller.
+    public func sleep(until deadline: UInt64) async {
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            execute { self.schedule(at: deadline) { continuation.resume() } }
+        }
+    }
+
     /// Flushes `object` once, at the end of the current turn or at the next early flush of a long turn. Asking
     /// twice flushes once only if the caller keeps its own "already asked" flag (connections do). Loop thread
     /// only.

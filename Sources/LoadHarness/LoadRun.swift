@@ -259,10 +259,7 @@ public struct LoadRun: Sendable {
 
     /// Sleeps until `deadline` (at most 100 ms) on `loop`'s timer, which is finer than Task.sleep's.
     static func sleep(untilMonotonic deadline: UInt64, on loop: EventLoop) async {
-        let wake = min(deadline, Monotonic.now() + 100_000_000)
-        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
-            loop.execute { loop.schedule(at: wake) { continuation.resume() } }
-        }
+        await loop.sleep(until: min(deadline, Monotonic.now() + 100_000_000))
     }
 
     static func processCPUSeconds() -> Double {

@@ -64,6 +64,10 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
             throw RPCError(code: .invalidArgument, message: "heartbeat_ms is 0 (none) or 100–60,000")
         }
         let heartbeat: Duration? = request.heartbeatMs == 0 ? nil : .milliseconds(request.heartbeatMs)
+        guard request.lingerMs <= 1000 else {
+            throw RPCError(code: .invalidArgument, message: "linger_ms is 0 (none) to 1,000")
+        }
+        let linger = UInt64(request.lingerMs) * 1_000_000
         var kinds = Set<Int32>()
         for kind in request.kinds {
             guard (1...3).contains(kind.rawValue) else { throw RPCError(code: .invalidArgument, message: "kinds: \(kind.rawValue) is not an EventKind") }
@@ -85,16 +89,20 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
             let records = try await journal.scan(from: next, limit: batchSize)
             guard let last = records.last else {
                 if journal.isClosed { throw RPCError(code: .unavailable, message: "the node is shutting down; resume from \(next)") }
-                guard let heartbeat else {
+                if let heartbeat {
+                    if ContinuousClock.now - lastSent >= heartbeat {
+                        try await responses.write(Tradewire_V1_EventBatch(
+                            headSequence: journal.lastSequence, sentAtUnixNanos: WallClock.now(), throughSequence: next - 1))
+                        lastSent = .now
+                    }
+                    await journal.waitForEvents(after: next - 1, atMost: heartbeat - (ContinuousClock.now - lastSent))
+                } else {
                     await journal.waitForEvents(after: next - 1)
-                    continue
                 }
-                if ContinuousClock.now - lastSent >= heartbeat {
-                    try await responses.write(Tradewire_V1_EventBatch(
-                        headSequence: journal.lastSequence, sentAtUnixNanos: WallClock.now(), throughSequence: next - 1))
-                    lastSent = .now
+                // Caught up, and something new committed: with a linger, what commits meanwhile goes with it.
+                if linger > 0, journal.lastSequence >= next, !Task.isCancelled {
+                    await shell.loop.sleep(until: Monotonic.now() + linger)
                 }
-                await journal.waitForEvents(after: next - 1, atMost: heartbeat - (ContinuousClock.now - lastSent))
                 continue
             }
             // The reader can see a commit before the writer has published its new head.

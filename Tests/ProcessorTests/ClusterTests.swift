@@ -254,6 +254,64 @@ struct ClusterTests {
         }
     }
 
+    /// A caught-up subscriber that asks for a linger gets what several commits wrote as one batch, never sooner than
+    /// the linger after the first of them committed; nothing is lost or reordered. Over a second is refused.
+    @Test func aLingeringSubscriberGetsSeveralCommitsAsOneBatch() async throws {
+        try await ProcessorCluster.with(nodes: 1) { cluster in
+            let (client, channel) = try cluster.processor("p1")
+            defer { channel.close() }
+            let linger: UInt32 = 800
+            let places = 4
+            let request = Tradewire_V1_SubscribeEventsRequest(fromHead: true, heartbeatMs: 100, lingerMs: linger)
+            let (batches, arrived, first) = try await client.subscribeEvents(request) { stream in
+                var received: [Tradewire_V1_EventBatch] = []
+                var arrived = ContinuousClock.now
+                // Returns when the first place was acknowledged (a little after it committed).
+                var placing: Task<ContinuousClock.Instant, any Error>?
+                for try await batch in stream {
+                    if placing == nil {
+                        // The stream starts at the head: now each place commits on its own, one after the other.
+                        let orders = cluster.client
+                        placing = Task {
+                            var first = ContinuousClock.now
+                            for index in 0..<places {
+                                _ = try await orders.send(ProcessorCluster.place("lg-\(index)", symbol: "LNG", side: .buy, price: 100, quantity: 1))
+                                if index == 0 { first = .now }
+                            }
+                            return first
+                        }
+                        continue
+                    }
+                    if !batch.events.isEmpty {
+                        received.append(batch)
+                        arrived = .now
+                        break
+                    }
+                }
+                let first = try await placing?.value
+                return (received, arrived, first)
+            }
+            let all = try await cluster.events("p1")
+            #expect(all.count >= places)
+            // The places committed one by one within the linger: their events came together, in order.
+            #expect(batches[0].events.map(\.sequence) == all.prefix(batches[0].events.count).map(\.sequence))
+            let orders = Set(batches[0].events.compactMap { event -> String? in
+                guard case .order(let order) = event.event else { return nil }
+                return order.order?.orderID?.value
+            })
+            #expect(orders.count >= 2)
+            let firstAcknowledged = try #require(first)
+            // Never sooner than the linger after the commit (the first acknowledgement came a little after it).
+            #expect(arrived - firstAcknowledged >= .milliseconds(Int(linger)) - .milliseconds(300))
+            let refused = await #expect(throws: RPCError.self) {
+                try await client.subscribeEvents(Tradewire_V1_SubscribeEventsRequest(fromSequence: 1, lingerMs: 1001)) { stream in
+                    for try await _ in stream {}
+                }
+            }
+            #expect(refused?.code == .invalidArgument)
+        }
+    }
+
     /// A subscriber that asks for some kinds of events gets only those; what was left out still counts in
     /// `through_sequence`, so that it knows how far the node has looked. An unknown kind is refused.
     @Test func aSubscriberGetsOnlyTheKindsItAsksForAndHearsHowFarTheNodeLooked() async throws {

@@ -468,6 +468,12 @@ public struct Tradewire_V1_SubscribeEventsRequest: ProtoMessage {
     /// alone, and need not decode the rest).
     public var reportsOnly: Bool = false
 
+    /// Non-zero: once the stream has caught up, the node holds the next events back this many milliseconds and sends
+    /// what committed meanwhile as one batch (up to max_batch_size): fewer, larger batches for a consumer that need
+    /// not see each commit the moment it lands (risk, market data), at the cost of that much delay. 0–1,000; other
+    /// values are INVALID_ARGUMENT.
+    public var lingerMs: UInt32 = 0
+
     public var unknownFields = ProtoUnknownFields()
 
     public init() {}
@@ -479,7 +485,8 @@ public struct Tradewire_V1_SubscribeEventsRequest: ProtoMessage {
         account: String = "",
         heartbeatMs: UInt32 = 0,
         kinds: [Tradewire_V1_EventKind] = [],
-        reportsOnly: Bool = false
+        reportsOnly: Bool = false,
+        lingerMs: UInt32 = 0
     ) {
         self.fromSequence = fromSequence
         self.maxBatchSize = maxBatchSize
@@ -488,6 +495,7 @@ public struct Tradewire_V1_SubscribeEventsRequest: ProtoMessage {
         self.heartbeatMs = heartbeatMs
         self.kinds = kinds
         self.reportsOnly = reportsOnly
+        self.lingerMs = lingerMs
     }
 }
 
@@ -1736,6 +1744,7 @@ extension Tradewire_V1_SubscribeEventsRequest {
             }
         }
         self.reportsOnly = c.pointee.reports_only != 0
+        self.lingerMs = c.pointee.linger_ms
         self.unknownFields = _ProtoC.unknownFields(c)
     }
 
@@ -1767,6 +1776,7 @@ extension Tradewire_V1_SubscribeEventsRequest {
             c.pointee.kinds = array
         }
         c.pointee.reports_only = self.reportsOnly ? 1 : 0
+        c.pointee.linger_ms = self.lingerMs
         arena.setUnknownFields(c, self.unknownFields, escaped)
         return c
     }

@@ -2352,7 +2352,7 @@ const ProtobufCMessageDescriptor tradewire__v1__not_owner__descriptor =
   (ProtobufCMessageInit) tradewire__v1__not_owner__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tradewire__v1__subscribe_events_request__field_descriptors[7] =
+static const ProtobufCFieldDescriptor tradewire__v1__subscribe_events_request__field_descriptors[8] =
 {
   {
     "from_sequence",
@@ -2438,6 +2438,18 @@ static const ProtobufCFieldDescriptor tradewire__v1__subscribe_events_request__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "linger_ms",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__SubscribeEventsRequest, linger_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tradewire__v1__subscribe_events_request__field_indices_by_name[] = {
   3,   /* field[3] = account */
@@ -2445,13 +2457,14 @@ static const unsigned tradewire__v1__subscribe_events_request__field_indices_by_
   0,   /* field[0] = from_sequence */
   4,   /* field[4] = heartbeat_ms */
   5,   /* field[5] = kinds */
+  7,   /* field[7] = linger_ms */
   1,   /* field[1] = max_batch_size */
   6,   /* field[6] = reports_only */
 };
 static const ProtobufCIntRange tradewire__v1__subscribe_events_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor tradewire__v1__subscribe_events_request__descriptor =
 {
@@ -2461,7 +2474,7 @@ const ProtobufCMessageDescriptor tradewire__v1__subscribe_events_request__descri
   "Tradewire__V1__SubscribeEventsRequest",
   "tradewire.v1",
   sizeof(Tradewire__V1__SubscribeEventsRequest),
-  7,
+  8,
   tradewire__v1__subscribe_events_request__field_descriptors,
   tradewire__v1__subscribe_events_request__field_indices_by_name,
   1,  tradewire__v1__subscribe_events_request__number_ranges,

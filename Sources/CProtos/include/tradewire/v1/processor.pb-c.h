@@ -418,10 +418,17 @@ struct  Tradewire__V1__SubscribeEventsRequest
    * alone, and need not decode the rest).
    */
   protobuf_c_boolean reports_only;
+  /*
+   * Non-zero: once the stream has caught up, the node holds the next events back this many milliseconds and sends
+   * what committed meanwhile as one batch (up to max_batch_size): fewer, larger batches for a consumer that need
+   * not see each commit the moment it lands (risk, market data), at the cost of that much delay. 0–1,000; other
+   * values are INVALID_ARGUMENT.
+   */
+  uint32_t linger_ms;
 };
 #define TRADEWIRE__V1__SUBSCRIBE_EVENTS_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__subscribe_events_request__descriptor) \
-    , 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0,NULL, 0 }
+    , 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0 }
 
 
 struct  Tradewire__V1__EventBatch
