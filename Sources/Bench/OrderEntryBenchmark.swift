@@ -64,7 +64,7 @@ public struct OrderEntryBenchmark: Sendable {
             let window = rate == nil ? SessionWindow(inFlight) : nil
             try await withTaskExecutorPreference(channel.preferredExecutor) {
                 try await Self.session(Tradewire_V1_Gateway.Client(channel), key: apiKeys[session % apiKeys.count], flow: flow,
-                                       window: window, gate: gate, recorder: recorders[session])
+                                       window: window, gate: gate, loop: channel.preferredExecutor as? EventLoop, recorder: recorders[session])
             }
         }
         for channel in channels { await channel.shutdown() }
@@ -72,16 +72,17 @@ public struct OrderEntryBenchmark: Sendable {
                                        model: rate.map { "open loop, \($0) requests/s" } ?? "closed loop, \(inFlight) in flight per session")
     }
 
-    /// One session: its order flow, each request sent when the gate says (and, in a closed loop, when the session
-    /// has room), until the run is over; then it half-closes and hears the answers still due.
+    /// One session: its order flow, each request sent when the gate says (on `loop`'s timer: the session runs on its
+    /// connection's loop) and, in a closed loop, when the session has room, until the run is over; then it
+    /// half-closes and hears the answers still due.
     private static func session(_ client: Tradewire_V1_Gateway.Client, key: String, flow: OrderFlow, window: SessionWindow?,
-                                gate: LoadGate, recorder: SessionRecorder) async throws
+                                gate: LoadGate, loop: EventLoop?, recorder: SessionRecorder) async throws
     {
         try await client.orderEntry(metadata: ["authorization": .string("Bearer \(key)")]) { writer, responses in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     var index = 0
-                    while await window?.acquire() ?? true, let start = await gate.next() {
+                    while await window?.acquire() ?? true, let start = await gate.next(on: loop) {
                         var request = Tradewire_V1_OrderEntryRequest(correlationID: "\(index)")
                         let (body, clientOrderID) = flow.entry(index)
                         request.request = body

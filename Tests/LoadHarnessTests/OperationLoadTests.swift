@@ -32,6 +32,24 @@ import Testing
         #expect(result.seconds >= 1)
     }
 
+    /// Paced on the workers' loop: each operation wakes on that loop's timer, never before its intended start, and
+    /// the schedule is kept whole.
+    @Test func anOpenLoopPacedOnALoopWakesThereAndNeverEarly() async throws {
+        let load = OperationLoad(model: .open(rate: 500, workers: 4), warmup: .zero, duration: .milliseconds(500))
+        let early = Atomic<Int>(0)
+        let offLoop = Atomic<Int>(0)
+        let result = try await Self.withLoop { loop in try await load.run(on: loop) { _, gate in
+            while let start = await gate.next(on: loop) {
+                if Monotonic.now() < start { early.add(1, ordering: .relaxed) }
+                if !loop.inEventLoop { offLoop.add(1, ordering: .relaxed) }
+                gate.record(since: start, succeeded: true)
+            }
+        } }
+        #expect(result.total == 250)
+        #expect(early.load(ordering: .relaxed) == 0)
+        #expect(offLoop.load(ordering: .relaxed) == 0)
+    }
+
     @Test func anOpenLoopTimesFromTheIntendedStartSoAStallShows() async throws {
         // One worker, 100/s: an operation that stalls 300 ms delays the ones scheduled behind it, and their
         // latency says so (a closed loop would hide it).
