@@ -53,28 +53,7 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
         context: ServerContext
     ) async throws {
         let journal = shell.journal
-        guard request.fromSequence <= UInt64(Int64.max) else {
-            throw RPCError(code: .invalidArgument, message: "from_sequence is at most 2^63 − 1 (a journal's sequences are SQLite integers)")
-        }
-        if !request.account.isEmpty, !OrderBounds.isIdentifier(request.account) {
-            throw RPCError(code: .invalidArgument, message: "account is 1–64 printable ASCII characters")
-        }
-        let batchSize = request.maxBatchSize == 0 ? 512 : Int(min(request.maxBatchSize, 4096))
-        guard request.heartbeatMs == 0 || (100...60_000).contains(request.heartbeatMs) else {
-            throw RPCError(code: .invalidArgument, message: "heartbeat_ms is 0 (none) or 100–60,000")
-        }
-        let heartbeat: Duration? = request.heartbeatMs == 0 ? nil : .milliseconds(request.heartbeatMs)
-        guard request.lingerMs <= 1000 else {
-            throw RPCError(code: .invalidArgument, message: "linger_ms is 0 (none) to 1,000")
-        }
-        let linger = UInt64(request.lingerMs) * 1_000_000
-        var kinds = Set<Int32>()
-        for kind in request.kinds {
-            guard (1...3).contains(kind.rawValue) else { throw RPCError(code: .invalidArgument, message: "kinds: \(kind.rawValue) is not an EventKind") }
-            kinds.insert(kind.rawValue)
-        }
-        // An account's feed is its order events whatever kinds it names.
-        let wanted = request.account.isEmpty ? kinds : [Tradewire_V1_EventKind.order.rawValue]
+        let (batchSize, heartbeat, linger, wanted) = try Self.subscription(request)
         var lastSent = ContinuousClock.now
         var next = max(1, request.fromSequence)
         let metrics = NodeMetrics.shared
@@ -89,20 +68,7 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
             let records = try await journal.scan(from: next, limit: batchSize)
             guard let last = records.last else {
                 if journal.isClosed { throw RPCError(code: .unavailable, message: "the node is shutting down; resume from \(next)") }
-                if let heartbeat {
-                    if ContinuousClock.now - lastSent >= heartbeat {
-                        try await responses.write(Tradewire_V1_EventBatch(
-                            headSequence: journal.lastSequence, sentAtUnixNanos: WallClock.now(), throughSequence: next - 1))
-                        lastSent = .now
-                    }
-                    await journal.waitForEvents(after: next - 1, atMost: heartbeat - (ContinuousClock.now - lastSent))
-                } else {
-                    await journal.waitForEvents(after: next - 1)
-                }
-                // Caught up, and something new committed: with a linger, what commits meanwhile goes with it.
-                if linger > 0, journal.lastSequence >= next, !Task.isCancelled {
-                    await shell.loop.sleep(until: Monotonic.now() + linger)
-                }
+                try await waitPast(next - 1, heartbeat: heartbeat, linger: linger, lastSent: &lastSent, responses: responses)
                 continue
             }
             // The reader can see a commit before the writer has published its new head.
@@ -136,6 +102,56 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
                 }
             }
             next = last.sequence + 1
+        }
+    }
+
+    /// A subscription's checked terms: events per batch, the heartbeat interval (nil: none), the linger in
+    /// nanoseconds, and the event kinds wanted (empty: all). INVALID_ARGUMENT names what is out of range.
+    private static func subscription(_ request: Tradewire_V1_SubscribeEventsRequest) throws(RPCError)
+        -> (batchSize: Int, heartbeat: Duration?, linger: UInt64, wanted: Set<Int32>)
+    {
+        guard request.fromSequence <= UInt64(Int64.max) else {
+            throw RPCError(code: .invalidArgument, message: "from_sequence is at most 2^63 − 1 (a journal's sequences are SQLite integers)")
+        }
+        if !request.account.isEmpty, !OrderBounds.isIdentifier(request.account) {
+            throw RPCError(code: .invalidArgument, message: "account is 1–64 printable ASCII characters")
+        }
+        let batchSize = request.maxBatchSize == 0 ? 512 : Int(min(request.maxBatchSize, 4096))
+        guard request.heartbeatMs == 0 || (100...60_000).contains(request.heartbeatMs) else {
+            throw RPCError(code: .invalidArgument, message: "heartbeat_ms is 0 (none) or 100–60,000")
+        }
+        let heartbeat: Duration? = request.heartbeatMs == 0 ? nil : .milliseconds(request.heartbeatMs)
+        guard request.lingerMs <= 1000 else {
+            throw RPCError(code: .invalidArgument, message: "linger_ms is 0 (none) to 1,000")
+        }
+        var kinds = Set<Int32>()
+        for kind in request.kinds {
+            guard (1...3).contains(kind.rawValue) else { throw RPCError(code: .invalidArgument, message: "kinds: \(kind.rawValue) is not an EventKind") }
+            kinds.insert(kind.rawValue)
+        }
+        // An account's feed is its order events whatever kinds it names.
+        let wanted = request.account.isEmpty ? kinds : [Tradewire_V1_EventKind.order.rawValue]
+        return (batchSize, heartbeat, UInt64(request.lingerMs) * 1_000_000, wanted)
+    }
+
+    /// A caught-up subscriber's wait: until an event after `sequence` commits (sending a heartbeat when one is due,
+    /// and waking for the next one), then, with a linger, that much longer so that what commits meanwhile goes with it.
+    private func waitPast(_ sequence: UInt64, heartbeat: Duration?, linger: UInt64, lastSent: inout ContinuousClock.Instant,
+                          responses: RPCResponseWriter<Tradewire_V1_EventBatch>) async throws
+    {
+        let journal = shell.journal
+        if let heartbeat {
+            if ContinuousClock.now - lastSent >= heartbeat {
+                try await responses.write(Tradewire_V1_EventBatch(
+                    headSequence: journal.lastSequence, sentAtUnixNanos: WallClock.now(), throughSequence: sequence))
+                lastSent = .now
+            }
+            await journal.waitForEvents(after: sequence, atMost: heartbeat - (ContinuousClock.now - lastSent))
+        } else {
+            await journal.waitForEvents(after: sequence)
+        }
+        if linger > 0, journal.lastSequence > sequence, !Task.isCancelled {
+            await shell.loop.sleep(until: Monotonic.now() + linger)
         }
     }
 
