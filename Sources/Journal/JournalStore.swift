@@ -334,9 +334,14 @@ final class JournalStore {
     }
 
     /// Binds `values` in order and steps `statement` once.
-    private func run(_ statement: SQLiteStatement, _ values: any SQLiteValue...) throws(SQLiteError) {
+    /// (A parameter pack rather than variadic existentials: no array and no boxes per row.)
+    private func run<each Value: SQLiteValue>(_ statement: SQLiteStatement, _ values: repeat each Value) throws(SQLiteError) {
         defer { statement.reset() }
-        for (index, value) in values.enumerated() { value.bind(to: statement, at: Int32(index + 1)) }
+        var index: Int32 = 0
+        for value in repeat each values {
+            index += 1
+            value.bind(to: statement, at: index)
+        }
         _ = try statement.step()
     }
 

@@ -54,9 +54,17 @@ public final class SQLiteDatabase {
 }
 
 /// A prepared statement, reset after each use.
+///
+/// Text and blobs are bound from buffers the statement owns, one per parameter, kept from one execution to the
+/// next (SQLITE_STATIC: SQLite reads them where they are). Binding a Swift string as a C string and letting SQLite
+/// copy it (SQLITE_TRANSIENT) cost two heap allocations per value — about 25 per order in a node's commits. Each
+/// buffer is as large as the largest value bound at its parameter so far (at least 64 bytes), and goes with the
+/// statement.
 public final class SQLiteStatement {
     private let statement: OpaquePointer
     private let database: SQLiteDatabase
+    /// By parameter index - 1; a binding points into its buffer until the statement is reset or finalized.
+    private var buffers: [UnsafeMutableRawBufferPointer] = []
 
     init(statement: OpaquePointer, database: SQLiteDatabase) {
         self.statement = statement
@@ -64,7 +72,9 @@ public final class SQLiteStatement {
     }
 
     deinit {
+        // Finalized first: until then a binding may still point into a buffer.
         sqlite3_finalize(statement)
+        for buffer in buffers { buffer.deallocate() }
     }
 
     public func bind(_ index: Int32, _ value: Int64) {
@@ -72,14 +82,42 @@ public final class SQLiteStatement {
     }
 
     public func bind(_ index: Int32, _ text: String) {
-        sqlite3_bind_text(statement, index, text, -1, tw_sqlite_transient())
+        var text = text
+        text.withUTF8 { utf8 in
+            bindCopy(of: UnsafeRawBufferPointer(utf8), at: index) { statement, index, buffer, count in
+                sqlite3_bind_text(statement, index, buffer.assumingMemoryBound(to: CChar.self), count, nil)
+            }
+        }
     }
 
     public func bind(_ index: Int32, _ bytes: [UInt8]) {
-        _ = bytes.withUnsafeBytes { raw in
-            // A zero-length blob still needs a non-null pointer, or SQLite stores NULL.
-            sqlite3_bind_blob(statement, index, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(raw.count), tw_sqlite_transient())
+        bytes.withUnsafeBytes { raw in
+            // Never a null pointer, even for zero bytes: SQLite would store NULL.
+            bindCopy(of: raw, at: index) { statement, index, buffer, count in
+                sqlite3_bind_blob(statement, index, buffer, count, nil)
+            }
         }
+    }
+
+    /// Copies `bytes` into parameter `index`'s buffer and binds it there (SQLITE_STATIC: `bind` passes no
+    /// destructor). A value larger than the buffer gets a new one; the old one is freed only after the new binding
+    /// has replaced the one that may still point into it.
+    private func bindCopy(of bytes: UnsafeRawBufferPointer, at index: Int32,
+                          _ bind: (OpaquePointer, Int32, UnsafeMutableRawPointer, Int32) -> Int32) {
+        let slot = Int(index) - 1
+        precondition(slot >= 0, "SQLite parameters count from 1")
+        while buffers.count <= slot { buffers.append(UnsafeMutableRawBufferPointer(start: nil, count: 0)) }
+        var replaced: UnsafeMutableRawBufferPointer?
+        if buffers[slot].baseAddress == nil || buffers[slot].count < bytes.count {
+            replaced = buffers[slot]
+            var capacity = 64
+            while capacity < bytes.count { capacity *= 2 }
+            buffers[slot] = .allocate(byteCount: capacity, alignment: 8)
+        }
+        let buffer = buffers[slot].baseAddress!
+        if let source = bytes.baseAddress, !bytes.isEmpty { buffer.copyMemory(from: source, byteCount: bytes.count) }
+        _ = bind(statement, index, buffer, Int32(bytes.count))
+        if let replaced, replaced.baseAddress != nil { replaced.deallocate() }
     }
 
     /// Steps once: true while a row is available, false when done.
