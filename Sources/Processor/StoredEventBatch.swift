@@ -68,17 +68,21 @@ enum StoredEventBatch {
         ProtoWire.appendLengthDelimitedHeader(batchEvents, length: eventLength, to: &bytes)
         bytes += payload[..<order.field.lowerBound]
         ProtoWire.appendLengthDelimitedHeader(eventOrder, length: orderLength, to: &bytes)
-        // The order event's fields in their stored order, the report rewritten and the order perhaps left out.
+        // The order event's fields in their stored order, the report rewritten and the order perhaps left out
+        // (the two cuts in the order they come; no array of them: this runs per event and subscriber).
         var from = order.value.lowerBound
-        for cut in [report.field, dropped].compactMap({ $0 }).sorted(by: { $0.lowerBound < $1.lowerBound }) {
-            bytes += payload[from..<cut.lowerBound]
-            if cut == report.field {
+        func cut(_ field: Range<Int>) {
+            bytes += payload[from..<field.lowerBound]
+            if field == report.field {
                 ProtoWire.appendLengthDelimitedHeader(orderReport, length: reportLength, to: &bytes)
                 bytes += payload[report.value]
                 bytes += addedBytes
             }
-            from = cut.upperBound
+            from = field.upperBound
         }
+        if let dropped, dropped.lowerBound < report.field.lowerBound { cut(dropped) }
+        cut(report.field)
+        if let dropped, dropped.lowerBound > report.field.lowerBound { cut(dropped) }
         bytes += payload[from..<order.field.upperBound]
         bytes += payload[order.field.upperBound...]
         bytes += trailer
