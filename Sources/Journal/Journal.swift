@@ -17,6 +17,12 @@ import Glibc
 /// in the order they were appended. Reads go through a separate SQLite connection (WAL lets it read beside the
 /// writer).
 ///
+/// Order rows commit with their events as appends to an order log; the newest row of each order stays in memory
+/// (`overlay`, laid over every read) until the writer writes them into the `orders` table, many at once and each
+/// order once however often it changed: `materialiseInterval` after the first of them commits, as soon as
+/// `materialiseAt` orders wait, and when the journal closes. Opening a journal materialises whatever the log holds,
+/// so a crash loses no row.
+///
 /// The first failed commit latches the journal: it fails that batch, every write queued behind it and every later
 /// append with the same error, and commits nothing more — later writes were computed on top of the lost one, so
 /// committing them would leave a hole (an acknowledged change after one that never happened). Its owner stops;
@@ -42,6 +48,12 @@ public final class Journal: Sendable {
     /// The newest committed records, for subscribers that keep up. Written by the writer thread; a lock of its own,
     /// so that readers never contend with the node's appends (which take `state`).
     private let recent: Lock<RecentRecords>
+    /// The newest row of each order committed to the log and not yet materialised. Changed on the writer thread
+    /// only: after a commit (before its appenders hear of it) and after a materialisation (once it committed).
+    private let overlay = Lock(OrderRowOverlay())
+    private let materialiseInterval: UInt64
+    private let materialiseAt: Int
+    private let materialisedRows = Recorder(label: "journal_order_rows_materialised")
     /// swift-metrics: events per committed transaction, and how long each commit took (the disk's share of a
     /// command's latency).
     private let batchSize = Recorder(label: "journal_commit_batch_size")
@@ -67,6 +79,8 @@ public final class Journal: Sendable {
         var nextWaiter: UInt64 = 0
         /// Whether the scan thread's tick is expiring waiters' deadlines.
         var expiring = false
+        /// Whether the writer has a materialisation of order rows to come.
+        var materialiseScheduled = false
     }
 
     private struct Request {
@@ -91,10 +105,15 @@ public final class Journal: Sendable {
     ///     passes its core loop: its writes then commit on the thread that made them, at the end of its turn,
     ///     with no thread wake-up either way, and what arrives while a commit waits for the disk is handled as one
     ///     batch after it. The journal never stops a loop it was given.
+    ///   - materialiseInterval, materialiseAt: how long after its commit an order row waits at most to be written
+    ///     into `orders`, and how many orders' rows may wait (at about 0.5 KB each, 4,096 hold 2 MB).
     public init(path: String, synchronous: JournalSynchronous = .full, maxBatch: Int = 4096, busyTimeout: Duration = .seconds(5),
-                recentRecords: Int = 8192, writer: EventLoop? = nil) throws(SQLiteError)
+                recentRecords: Int = 8192, writer: EventLoop? = nil, materialiseInterval: Duration = .milliseconds(200),
+                materialiseAt: Int = 4096) throws(SQLiteError)
     {
         recent = Lock(RecentRecords(capacity: max(1, recentRecords)))
+        self.materialiseInterval = materialiseInterval.nanoseconds
+        self.materialiseAt = max(1, materialiseAt)
         lock = try ExclusiveLock(for: path)
         self.path = path
         self.maxBatch = maxBatch
@@ -102,6 +121,9 @@ public final class Journal: Sendable {
         // The writer caches up to 64 MiB of pages: with SQLite's 2 MiB it re-read the index pages of recent orders
         // from the file on most commits (7% of a node thread's samples in pread).
         let store = try JournalStore(path: path, synchronous: synchronous, busyTimeoutMilliseconds: milliseconds, cacheKibibytes: 64 << 10)
+        var logged = OrderRowOverlay()
+        logged.update(with: try store.orderLog())
+        if !logged.isEmpty { try store.materialise(logged.inCreationOrder) }
         state = Lock(State(lastSequence: try store.lastSequence(), outboxHeads: try store.outboxHeads()))
         self.store = UnsafeTransfer(store)
         reader = Lock(UnsafeTransfer(try JournalStore(path: path, synchronous: synchronous)))
@@ -124,7 +146,7 @@ public final class Journal: Sendable {
         }
         for waiter in waiters { waiter.continuation.resume() }
         writer.execute { self.flush() }
-        _ = try? await writer.submit {}
+        _ = try? await writer.submit { self.materialiseOrderRows() }
         if ownsWriter { writer.shutdown() }
         _ = try? await scanLoop.submit {}
         scanLoop.shutdown()
@@ -243,22 +265,40 @@ public final class Journal: Sendable {
         try read { store throws(SQLiteError) in try store.records(from: sequence, limit: limit) }
     }
 
+    // Order reads take the overlay before they read the table: a row the writer materialises in between is then
+    // in both (the overlay's copy wins), never in neither.
+
     /// One order's current row.
     public func order(key: String) throws(SQLiteError) -> OrderRow? {
-        try read { store throws(SQLiteError) in try store.order(key: key) }
+        if let row = overlay.withLock({ $0[key] }) { return row }
+        return try read { store throws(SQLiteError) in try store.order(key: key) }
     }
 
     public func orders(_ query: OrderQuery) throws(SQLiteError) -> [OrderRow] {
-        try read { store throws(SQLiteError) in try store.orders(query) }
+        let overlay = overlay.withLock { $0 }
+        return try read { store throws(SQLiteError) in try Self.orders(query, from: store, under: overlay) }
     }
 
-    /// How many order rows are in each status.
+    /// How many orders are in each status.
     public func orderCounts() throws(SQLiteError) -> [Int32: Int] {
-        try read { store throws(SQLiteError) in try store.orderCounts() }
+        let overlay = overlay.withLock { $0 }
+        return try read { store throws(SQLiteError) in
+            try overlay.counts(try store.orderCounts()) { key throws(SQLiteError) in try store.order(key: key) }
+        }
     }
 
     public func orders(statuses: [Int32]) throws(SQLiteError) -> [OrderRow] {
-        try read { store throws(SQLiteError) in try store.orders(statuses: statuses) }
+        let overlay = overlay.withLock { $0 }
+        return try read { store throws(SQLiteError) in overlay.merge(try store.orders(statuses: statuses), statuses: statuses) }
+    }
+
+    private static func orders(_ query: OrderQuery, from store: JournalStore, under overlay: OrderRowOverlay) throws(SQLiteError)
+        -> [OrderRow]
+    {
+        guard !overlay.isEmpty else { return try store.orders(query) }
+        var widened = query
+        widened.limit = max(1, query.limit) + overlay.count
+        return overlay.merge(try store.orders(widened), for: query)
     }
 
     /// Snapshots and the inputs after them: what a restart replays.
@@ -286,7 +326,8 @@ public final class Journal: Sendable {
 
     /// The orders matching `query`, read on the scan thread.
     public func scan(_ query: OrderQuery) async throws -> [OrderRow] {
-        try await onScanThread { store throws(SQLiteError) in try store.orders(query) }
+        let overlay = overlay.withLock { $0 }
+        return try await onScanThread { store throws(SQLiteError) in try Self.orders(query, from: store, under: overlay) }
     }
 
     private func onScanThread<T: Sendable>(_ body: @escaping @Sendable (JournalStore) throws(SQLiteError) -> T) async throws -> T {
@@ -325,13 +366,7 @@ public final class Journal: Sendable {
             do throws(SQLiteError) {
                 outboxSequences = try store.value.commit(writes, first: first, heads: &newHeads, at: time)
             } catch {
-                let queued = state.withLock { state in
-                    state.failure = error
-                    state.flushScheduled = false
-                    defer { state.queue = [] }
-                    return state.queue
-                }
-                for request in batch + queued { request.completion(.failure(error)) }
+                fail(with: error, batch)
                 return
             }
             let events = writes.reduce(0) { $0 + $1.events.count }
@@ -348,6 +383,11 @@ public final class Journal: Sendable {
                 }
             }
             batchSize.record(events)
+            let rows = overlay.withLock { overlay in
+                for write in writes where !write.orders.isEmpty { overlay.update(with: write.orders) }
+                return overlay.count
+            }
+            if rows > 0 { scheduleMaterialisation(now: rows >= materialiseAt) }
             let waiters = state.withLock { state in
                 state.lastSequence = first + UInt64(events) - 1
                 state.outboxHeads = newHeads
@@ -365,6 +405,49 @@ public final class Journal: Sendable {
             }
             for waiter in waiters { waiter.continuation.resume() }
         }
+    }
+
+    /// Latches the journal on `error`: fails `batch` (the writes it was committing), every write queued behind it,
+    /// and (through `state.failure`) every later one.
+    private func fail(with error: SQLiteError, _ batch: [Request]) {
+        let queued = state.withLock { state in
+            state.failure = error
+            state.flushScheduled = false
+            defer { state.queue = [] }
+            return state.queue
+        }
+        for request in batch + queued { request.completion(.failure(error)) }
+    }
+
+    /// Writer thread: materialises the overlay's rows now (after the writes already queued for this turn), or
+    /// `materialiseInterval` from now unless one is to come already.
+    private func scheduleMaterialisation(now: Bool) {
+        let first = state.withLock { state in
+            defer { state.materialiseScheduled = true }
+            return !state.materialiseScheduled
+        }
+        if now {
+            writer.execute { self.materialiseOrderRows() }
+        } else if first {
+            writer.schedule(at: Monotonic.now() &+ materialiseInterval) { self.materialiseOrderRows() }
+        }
+    }
+
+    /// Writer thread: writes the overlay's rows into `orders` and empties the order log, in one transaction; the
+    /// overlay empties once that committed. A failure latches the journal like a failed commit (the rows stay in
+    /// the log and the overlay, and a restart materialises them).
+    private func materialiseOrderRows() {
+        state.withLock { $0.materialiseScheduled = false }
+        let rows = overlay.withLock { $0.inCreationOrder }
+        guard !rows.isEmpty, state.withLock({ $0.failure == nil }) else { return }
+        do throws(SQLiteError) {
+            try store.value.materialise(rows)
+        } catch {
+            fail(with: error, [])
+            return
+        }
+        overlay.withLock { $0.removeAll() }
+        materialisedRows.record(rows.count)
     }
 }
 

@@ -27,7 +27,8 @@ public struct JournalRecord: Sendable, Hashable {
 }
 
 /// One order's current state, kept beside its events so that a passivated actor comes back with one read and
-/// queries (by account, status, symbol, time, batch) need no replay.
+/// queries (by account, status, symbol, time, batch) need no replay. A row is the order's whole state: the newest
+/// one written replaces every column of the one before.
 public struct OrderRow: Sendable, Hashable {
     public var key: String
     public var account: String
@@ -175,12 +176,16 @@ public enum JournalSynchronous: String, Sendable {
 }
 
 /// The journal's SQLite file. `events` is append-only and its INTEGER PRIMARY KEY is the sequence number; the
-/// other tables hold current state (orders, snapshots, pending inputs and outbox) written in the same transactions.
+/// other tables hold current state (snapshots, pending inputs and outbox) written in the same transactions. Order
+/// rows are appended to `order_log` with their events and written into `orders` later, many at once
+/// (`materialise`): an upsert into `orders` and its indexes rewrote ~4 pages of a 6-page commit at 1,000 orders/s.
 /// Not thread-safe: the writer owns one store, each reader another (WAL lets readers run beside the writer).
 final class JournalStore {
     private let database: SQLiteDatabase
     private let insertEvent: SQLiteStatement
     private let upsertOrder: SQLiteStatement
+    private let insertOrderLog: SQLiteStatement
+    private let selectOrderLog: SQLiteStatement
     private let insertInput: SQLiteStatement
     private let upsertSnapshot: SQLiteStatement
     private let dropInputs: SQLiteStatement
@@ -236,12 +241,20 @@ final class JournalStore {
                 destination TEXT NOT NULL, sequence INTEGER NOT NULL, payload BLOB NOT NULL,
                 PRIMARY KEY (destination, sequence)) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS outbox_heads (destination TEXT PRIMARY KEY, last INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS order_log (
+                position INTEGER PRIMARY KEY, key TEXT NOT NULL, account TEXT NOT NULL, symbol TEXT NOT NULL,
+                status INTEGER NOT NULL, created_at INTEGER NOT NULL, batch_id TEXT NOT NULL, payload BLOB NOT NULL);
             """)
         insertEvent = try database.prepare("INSERT INTO events (sequence, key, kind, committed_at, payload) VALUES (?, ?, ?, ?, ?)")
         upsertOrder = try database.prepare("""
             INSERT INTO orders (key, account, symbol, status, created_at, batch_id, payload) VALUES (?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (key) DO UPDATE SET status = excluded.status, symbol = excluded.symbol, payload = excluded.payload
+            ON CONFLICT (key) DO UPDATE SET account = excluded.account, symbol = excluded.symbol, status = excluded.status,
+                created_at = excluded.created_at, batch_id = excluded.batch_id, payload = excluded.payload
             """)
+        insertOrderLog = try database.prepare(
+            "INSERT INTO order_log (key, account, symbol, status, created_at, batch_id, payload) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        selectOrderLog = try database.prepare(
+            "SELECT key, account, symbol, status, created_at, batch_id, payload FROM order_log ORDER BY position")
         insertInput = try database.prepare("INSERT OR REPLACE INTO inputs (key, position, payload) VALUES (?, ?, ?)")
         upsertSnapshot = try database.prepare("INSERT OR REPLACE INTO snapshots (key, position, payload) VALUES (?, ?, ?)")
         dropInputs = try database.prepare("DELETE FROM inputs WHERE key = ? AND position <= ?")
@@ -303,9 +316,7 @@ final class JournalStore {
                     try run(insertEvent, Int64(sequence), entry.key, Int64(entry.kind), time, entry.payload)
                     sequence += 1
                 }
-                for row in write.orders {
-                    try run(upsertOrder, row.key, row.account, row.symbol, Int64(row.status), row.createdAt, row.batchID, row.payload)
-                }
+                for row in write.orders { try put(row, with: insertOrderLog) }
                 for row in write.inputs { try run(insertInput, row.key, Int64(row.position), row.payload) }
                 for row in write.snapshots {
                     try run(upsertSnapshot, row.key, Int64(row.position), row.payload)
@@ -331,6 +342,27 @@ final class JournalStore {
         }
         heads = newHeads
         return outboxSequences
+    }
+
+    /// Writes `rows` into `orders` and empties `order_log`, in one transaction: `rows` must be the newest logged
+    /// row of every order in the log (the journal's overlay, or `orderLog` folded at open).
+    func materialise(_ rows: [OrderRow]) throws(SQLiteError) {
+        try database.transaction { () throws(SQLiteError) in
+            for row in rows { try put(row, with: upsertOrder) }
+            try database.execute("DELETE FROM order_log")
+        }
+    }
+
+    /// The order rows logged and not yet materialised, oldest first.
+    func orderLog() throws(SQLiteError) -> [OrderRow] {
+        defer { selectOrderLog.reset() }
+        var rows: [OrderRow] = []
+        while try selectOrderLog.step() { rows.append(Self.orderRow(selectOrderLog)) }
+        return rows
+    }
+
+    private func put(_ row: OrderRow, with statement: SQLiteStatement) throws(SQLiteError) {
+        try run(statement, row.key, row.account, row.symbol, Int64(row.status), row.createdAt, row.batchID, row.payload)
     }
 
     /// Binds `values` in order and steps `statement` once.
