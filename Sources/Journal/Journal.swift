@@ -296,9 +296,7 @@ public final class Journal: Sendable {
         -> [OrderRow]
     {
         guard !overlay.isEmpty else { return try store.orders(query) }
-        var widened = query
-        widened.limit = max(1, query.limit) + overlay.count
-        return overlay.merge(try store.orders(widened), for: query)
+        return try overlay.answer(query) { page throws(SQLiteError) in try store.orders(page) }
     }
 
     /// Snapshots and the inputs after them: what a restart replays.

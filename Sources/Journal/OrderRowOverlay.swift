@@ -30,14 +30,23 @@ struct OrderRowOverlay {
         rows.removeAll(keepingCapacity: true)
     }
 
-    /// `query`'s answer from `stored`, the table's answer to the same query with `limit + count` rows (a row it
-    /// returns may be superseded here, and so dropped): the stored rows this overlay does not replace, and this
-    /// overlay's rows that match, newest first, at most `query.limit`.
-    func merge(_ stored: [OrderRow], for query: OrderQuery) -> [OrderRow] {
-        var merged = stored.filter { rows[$0.key] == nil }
+    /// `query`'s answer: the table's rows this overlay does not replace, read through `page` (the table's answer to
+    /// a query, at most its limit) a page at a time until there are enough, and this overlay's rows that match; newest
+    /// first, at most `query.limit`.
+    func answer(_ query: OrderQuery, page: (OrderQuery) throws(SQLiteError) -> [OrderRow]) throws(SQLiteError) -> [OrderRow] {
+        let limit = max(1, query.limit)
+        var merged: [OrderRow] = []
+        var next = query
+        while true {
+            let stored = try page(next)
+            merged += stored.filter { rows[$0.key] == nil }
+            // Every row after a full page is older than the `limit` kept so far.
+            guard stored.count == limit, merged.count < limit, let last = stored.last else { break }
+            next.after = (last.createdAt, last.key)
+        }
         merged += rows.values.filter(query.matches)
         merged.sort(by: OrderQuery.newestFirst)
-        return Array(merged.prefix(max(1, query.limit)))
+        return Array(merged.prefix(limit))
     }
 
     /// Per status, how many orders there are, from the table's counts (`stored`) and the table's current row of
