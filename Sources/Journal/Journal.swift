@@ -58,8 +58,9 @@ public final class Journal: Sendable {
     /// command's latency).
     private let batchSize = Recorder(label: "journal_commit_batch_size")
     private let commitTime = Timer(label: "journal_commit_seconds")
-    /// The writer thread's CPU in commits (SQLite's work, the WAL writes' system time; not the wait for the disk):
-    /// what the journal costs per order, beside the rest of its thread's work (`tools/bench-e2e` reads it).
+    /// The writer thread's CPU in commits and in materialising order rows (SQLite's work, the WAL writes' system
+    /// time; not the wait for the disk): what the journal costs per order, beside the rest of its thread's work
+    /// (`tools/bench-e2e` reads it).
     private let commitCPU = Counter(label: "journal_commit_cpu_nanoseconds")
 
     private struct State {
@@ -79,8 +80,9 @@ public final class Journal: Sendable {
         var nextWaiter: UInt64 = 0
         /// Whether the scan thread's tick is expiring waiters' deadlines.
         var expiring = false
-        /// Whether the writer has a materialisation of order rows to come.
-        var materialiseScheduled = false
+        /// Whether the writer has a materialisation of order rows to come: on its timer, and queued to run next.
+        var materialiseTimed = false
+        var materialiseQueued = false
     }
 
     private struct Request {
@@ -417,17 +419,26 @@ public final class Journal: Sendable {
         for request in batch + queued { request.completion(.failure(error)) }
     }
 
-    /// Writer thread: materialises the overlay's rows now (after the writes already queued for this turn), or
-    /// `materialiseInterval` from now unless one is to come already.
+    /// Writer thread: materialises the overlay's rows next (after the writes already queued for this turn) when
+    /// `now`, else `materialiseInterval` from now; either at most once at a time.
     private func scheduleMaterialisation(now: Bool) {
-        let first = state.withLock { state in
-            defer { state.materialiseScheduled = true }
-            return !state.materialiseScheduled
+        let (queue, time) = state.withLock { state in
+            defer {
+                if now { state.materialiseQueued = true } else { state.materialiseTimed = true }
+            }
+            return (now && !state.materialiseQueued, !now && !state.materialiseTimed)
         }
-        if now {
-            writer.execute { self.materialiseOrderRows() }
-        } else if first {
-            writer.schedule(at: Monotonic.now() &+ materialiseInterval) { self.materialiseOrderRows() }
+        if queue {
+            writer.execute {
+                self.state.withLock { $0.materialiseQueued = false }
+                self.materialiseOrderRows()
+            }
+        }
+        if time {
+            writer.schedule(at: Monotonic.now() &+ materialiseInterval) {
+                self.state.withLock { $0.materialiseTimed = false }
+                self.materialiseOrderRows()
+            }
         }
     }
 
@@ -435,15 +446,16 @@ public final class Journal: Sendable {
     /// overlay empties once that committed. A failure latches the journal like a failed commit (the rows stay in
     /// the log and the overlay, and a restart materialises them).
     private func materialiseOrderRows() {
-        state.withLock { $0.materialiseScheduled = false }
         let rows = overlay.withLock { $0.inCreationOrder }
         guard !rows.isEmpty, state.withLock({ $0.failure == nil }) else { return }
+        let cpuBefore = Self.threadCPU()
         do throws(SQLiteError) {
             try store.value.materialise(rows)
         } catch {
             fail(with: error, [])
             return
         }
+        commitCPU.increment(by: Int64(clamping: Self.threadCPU() &- cpuBefore))
         overlay.withLock { $0.removeAll() }
         materialisedRows.record(rows.count)
     }
