@@ -53,7 +53,9 @@ public final class Journal: Sendable {
     private let overlay = Lock(OrderRowOverlay())
     private let materialiseInterval: UInt64
     private let materialiseAt: Int
+    /// swift-metrics: orders written into the table at a time, and how long that held the writer (its loop).
     private let materialisedRows = Recorder(label: "journal_order_rows_materialised")
+    private let materialiseTime = Timer(label: "journal_order_materialise_seconds")
     /// swift-metrics: events per committed transaction, and how long each commit took (the disk's share of a
     /// command's latency).
     private let batchSize = Recorder(label: "journal_commit_batch_size")
@@ -448,6 +450,7 @@ public final class Journal: Sendable {
     private func materialiseOrderRows() {
         let rows = overlay.withLock { $0.inCreationOrder }
         guard !rows.isEmpty, state.withLock({ $0.failure == nil }) else { return }
+        let started = Monotonic.now()
         let cpuBefore = Self.threadCPU()
         do throws(SQLiteError) {
             try store.value.materialise(rows)
@@ -456,6 +459,7 @@ public final class Journal: Sendable {
             return
         }
         commitCPU.increment(by: Int64(clamping: Self.threadCPU() &- cpuBefore))
+        materialiseTime.recordNanoseconds(Monotonic.now() &- started)
         overlay.withLock { $0.removeAll() }
         materialisedRows.record(rows.count)
     }
