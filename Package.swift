@@ -215,7 +215,7 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "MatchingTests", dependencies: ["Matching"]),
         .testTarget(name: "OrdersTests", dependencies: ["Orders", "TestSupport"]),
-        .testTarget(name: "JournalTests", dependencies: ["Journal", "SQLite", "Locks", "TestSupport"]),
+        .testTarget(name: "JournalTests", dependencies: ["Journal", "SQLite", "Locks", "EventLoop", "TestSupport"]),
         // Three processor processes plus scripted risk, or the real risk and market-data services.
         .target(
             name: "ClusterTestSupport",

@@ -1,3 +1,4 @@
+import EventLoop
 import Journal
 import SQLite
 import Testing
@@ -87,6 +88,45 @@ import Glibc
             #expect(try Self.count("order_log", in: path) == 0)
             #expect(try Self.count("orders", in: path) == keys.count)
             await journal.close()
+        }
+    }
+
+    /// Materialisations run between commits on the same loop (every 1 ms, or at 4 orders waiting): after every
+    /// append each order it wrote reads as that row, and crash images taken between two jobs of the writer (the
+    /// database and WAL copied by a job on the writer's loop) reopen with exactly the rows committed by then, and an
+    /// empty log.
+    @Test func crashImagesBetweenTheWritersJobsLoseNothing() async throws {
+        try await JournalTests.withDirectory { directory in
+            let path = directory + "/journal.db"
+            var images: [(path: String, newest: [String: OrderRow])] = []
+            defer {
+                for image in images { for suffix in ["", "-wal", "-shm", ".lock"] { unlink(image.path + suffix) } }
+            }
+            let loop = try EventLoop(name: "journal-test")
+            defer { loop.shutdown() }
+            let journal = try Journal(path: path, writer: loop, materialiseInterval: .milliseconds(1), materialiseAt: 4)
+            var random = SystemRandomNumberGenerator()
+            var newest: [String: OrderRow] = [:]
+            for index in 0..<150 {
+                let write = Self.randomWrite(index, &random)
+                _ = try await journal.append(write)
+                for row in write.orders {
+                    newest[row.key] = row
+                    #expect(try journal.order(key: row.key) == row)
+                }
+                if index % 10 == 9 {
+                    let image = directory + "/image-\(index).db"
+                    try await loop.submit { for suffix in ["", "-wal"] { try Self.copyFile(path + suffix, to: image + suffix) } }
+                    images.append((image, newest))
+                }
+            }
+            await journal.close()
+            for (image, expected) in images + [(path, newest)] {
+                let reopened = try Journal(path: image, materialiseInterval: Self.never)
+                #expect(try Self.count("order_log", in: image) == 0)
+                #expect(try (0..<Self.pool).map { try reopened.order(key: Self.key($0)) } == (0..<Self.pool).map { expected[Self.key($0)] })
+                await reopened.close()
+            }
         }
     }
 
