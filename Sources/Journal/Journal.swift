@@ -280,7 +280,7 @@ public final class Journal: Sendable {
 
     public func orders(_ query: OrderQuery) throws(SQLiteError) -> [OrderRow] {
         let overlay = overlay.withLock { $0 }
-        return try read { store throws(SQLiteError) in try Self.orders(query, from: store, under: overlay) }
+        return try read { store throws(SQLiteError) in try overlay.answer(query, page: store.orders) }
     }
 
     /// How many orders are in each status.
@@ -294,13 +294,6 @@ public final class Journal: Sendable {
     public func orders(statuses: [Int32]) throws(SQLiteError) -> [OrderRow] {
         let overlay = overlay.withLock { $0 }
         return try read { store throws(SQLiteError) in overlay.merge(try store.orders(statuses: statuses), statuses: statuses) }
-    }
-
-    private static func orders(_ query: OrderQuery, from store: JournalStore, under overlay: OrderRowOverlay) throws(SQLiteError)
-        -> [OrderRow]
-    {
-        guard !overlay.isEmpty else { return try store.orders(query) }
-        return try overlay.answer(query) { page throws(SQLiteError) in try store.orders(page) }
     }
 
     /// Snapshots and the inputs after them: what a restart replays.
@@ -329,7 +322,7 @@ public final class Journal: Sendable {
     /// The orders matching `query`, read on the scan thread.
     public func scan(_ query: OrderQuery) async throws -> [OrderRow] {
         let overlay = overlay.withLock { $0 }
-        return try await onScanThread { store throws(SQLiteError) in try Self.orders(query, from: store, under: overlay) }
+        return try await onScanThread { store throws(SQLiteError) in try overlay.answer(query, page: store.orders) }
     }
 
     private func onScanThread<T: Sendable>(_ body: @escaping @Sendable (JournalStore) throws(SQLiteError) -> T) async throws -> T {
@@ -448,8 +441,9 @@ public final class Journal: Sendable {
     /// overlay empties once that committed. A failure latches the journal like a failed commit (the rows stay in
     /// the log and the overlay, and a restart materialises them).
     private func materialiseOrderRows() {
+        guard state.withLock({ $0.failure == nil }) else { return }
         let rows = overlay.withLock { $0.inCreationOrder }
-        guard !rows.isEmpty, state.withLock({ $0.failure == nil }) else { return }
+        guard !rows.isEmpty else { return }
         let started = Monotonic.now()
         let cpuBefore = Self.threadCPU()
         do throws(SQLiteError) {

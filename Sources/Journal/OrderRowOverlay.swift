@@ -9,7 +9,7 @@ import SQLite
 /// Keys must be in Unicode's NFC (the OrderIds the journal keeps are ASCII hex): Swift's String equality is
 /// canonical equivalence, SQLite's is byte equality, and the two agree only on normalised text.
 struct OrderRowOverlay {
-    private(set) var rows: [String: OrderRow] = [:]
+    private var rows: [String: OrderRow] = [:]
 
     var isEmpty: Bool { rows.isEmpty }
     var count: Int { rows.count }
