@@ -184,11 +184,15 @@ struct MarketDataClusterTests {
             #expect(try await trades() == 1)
             proxy.freeze()
             try await trade(2)
-            // Nothing comes through the frozen stream; the follower notices within a second and reconnects.
+            // Nothing comes through the frozen stream; the follower notices within a second and reconnects. The tape
+            // can show the second trade through the other nodes' events before the owner's stream is replaced (at
+            // least `event_stall_ms` after the freeze), so its status line is waited for too.
             #expect(try await waitUntil { try await trades() == 2 }, "market data did not catch up: \(telemetry.statusLines())")
-            let lines = telemetry.statusLines()
-            #expect(lines.contains { $0.contains("node \(owner.id):") && $0.contains("caught up") && $0.contains("1 stalled stream replaced") },
-                    "\(lines)")
+            #expect(try await waitUntil {
+                telemetry.statusLines().contains {
+                    $0.contains("node \(owner.id):") && $0.contains("caught up") && $0.contains("1 stalled stream replaced")
+                }
+            }, "\(telemetry.statusLines())")
             channel.close()
             await server.shutdown()
         }

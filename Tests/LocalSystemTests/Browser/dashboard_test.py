@@ -19,6 +19,7 @@ import urllib.request
 from decimal import Decimal
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -60,8 +61,11 @@ def browser():
 
 
 def wait_for(driver, what, condition):
+    # The dashboard redraws its tables as data arrives: an element found a moment ago may be gone, so a condition
+    # that meets a stale element is asked again, like one that finds nothing yet.
     try:
-        return WebDriverWait(driver, WAIT, poll_frequency=0.1).until(lambda _: condition())
+        wait = WebDriverWait(driver, WAIT, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,))
+        return wait.until(lambda _: condition())
     except Exception as error:
         raise Failure(f"waited {WAIT} s for {what}: {type(error).__name__} {error}") from None
 
@@ -147,8 +151,8 @@ def run(gateway, demo_key, other_key, screenshots):
             row.find_elements(By.TAG_NAME, "td")[1].text == str(resting) for row in driver.find_elements(By.CSS_SELECTOR, "#trades tr")))
         wait_for(driver, "a TRADE execution", lambda: driver.find_elements(By.CSS_SELECTOR, '#executions tr[data-exec-type="TRADE"]'))
         wait_for(driver, "the candle changed", lambda: driver.find_element(By.ID, "candles").get_attribute("data-last-candle") not in (None, candle_before))
-        wait_for(driver, "the ACME position", lambda: driver.find_elements(By.CSS_SELECTOR, f'#positions tr[data-symbol="{SYMBOL}"]'))
-        position = driver.find_element(By.CSS_SELECTOR, f'#positions tr[data-symbol="{SYMBOL}"]').find_elements(By.TAG_NAME, "td")[1].text
+        position = wait_for(driver, "the ACME position", lambda: driver.find_element(
+            By.CSS_SELECTOR, f'#positions tr[data-symbol="{SYMBOL}"]').find_elements(By.TAG_NAME, "td")[1].text)
         if Decimal(position) < 3:
             raise Failure(f"the ACME position shows {position}, not at least 3")
         for interval in ("1s", "5m", "1h", "1m"):
