@@ -20,7 +20,7 @@ final class RiskCore: Sendable {
     private let storeLoop: EventLoop
     private let store: StoreBox
     private let fatal: @Sendable (String, any Error) -> Void
-    static let flushInterval: Duration = .milliseconds(5)
+    static let flushInterval: Duration = .milliseconds(50)
 
     /// The store, touched on the store thread only.
     private final class StoreBox: @unchecked Sendable {

@@ -16,6 +16,8 @@ struct RiskEngine: Sendable {
     var unconfirmed = ExpiryQueue()
     /// The store row the next new reservation gets.
     var nextRow: Int64 = 1
+    /// Rows from this one on were numbered after the store last took the changes: no write has them yet.
+    var unwrittenRows: Int64 = 1
     var instruments: [String: Tradewire_V1_Instrument] = [:]
     /// Reference prices (units at the instrument's price scale, and when market data set them).
     var references: [String: ReferencePrice] = [:]
@@ -220,7 +222,7 @@ struct RiskEngine: Sendable {
         }
         reservations[orderID] = reservation
         accounts[reservation.account]?.hold(reservation, sign: 1)
-        changes.reservations.append((reservation.row, orderID, reservation))
+        changes.reservations[reservation.row] = (orderID, reservation)
         changes.accounts.insert(reservation.account)
         if !reservation.confirmed { unconfirmed.append(orderID, createdAt: reservation.createdAt) }
         if let pending = reservation.pending, !pending.confirmed { unconfirmed.append(orderID, createdAt: pending.createdAt) }
@@ -229,7 +231,7 @@ struct RiskEngine: Sendable {
     mutating func release(_ orderID: String) {
         guard let reservation = reservations.removeValue(forKey: orderID) else { return }
         accounts[reservation.account]?.hold(reservation, sign: -1)
-        changes.reservations.append((reservation.row, orderID, nil))
+        changes.reservations[reservation.row] = (orderID, nil)
         changes.accounts.insert(reservation.account)
     }
 
@@ -289,12 +291,14 @@ struct ExpiryQueue: Sendable {
     }
 }
 
-/// The rows a store must write: accounts (with their positions), the processors' cursors, and what happened to
-/// reservations, in order (a reservation's row is written; nil deletes it).
+/// The rows a store must write: accounts (with their positions), the processors' cursors, and each changed
+/// reservation row as it is now (nil: the reservation ended, its row goes). A row changed many times between two
+/// writes is written once, as it ended up: a follow that releases and holds again, a replace, an order that is
+/// placed and ends before the next write.
 struct RiskChanges: Sendable {
     var accounts = Set<String>()
     var positions = Set<PositionKey>()
-    var reservations: [(row: Int64, orderID: String, reservation: Reservation?)] = []
+    var reservations: [Int64: (orderID: String, reservation: Reservation?)] = [:]
     var cursors: [String: UInt64] = [:]
 
     var isEmpty: Bool { accounts.isEmpty && positions.isEmpty && reservations.isEmpty && cursors.isEmpty }

@@ -5,7 +5,8 @@ import SQLite
 struct RiskRows: Sendable {
     var accounts: [(name: String, limits: [UInt8], balance: Int64, currency: String)] = []
     var positions: [(key: PositionKey, position: RiskPosition)] = []
-    /// In the order they happened; nil: the reservation ended (delete its row).
+    /// By row; nil: the reservation ended (delete its row). A row numbered after the previous write and ended
+    /// before this one never reached the store and is left out.
     var reservations: [(row: Int64, orderID: String, reservation: Reservation?)] = []
     var cursors: [String: UInt64] = [:]
 }
@@ -21,10 +22,13 @@ extension RiskEngine {
         for key in changes.positions {
             if let position = accounts[key.account]?.positions[key.symbol] { rows.positions.append((key, position)) }
         }
-        swap(&rows.reservations, &changes.reservations)
-        changes.reservations.reserveCapacity(rows.reservations.count)
+        rows.reservations.reserveCapacity(changes.reservations.count)
+        for (row, change) in changes.reservations where change.reservation != nil || row < unwrittenRows {
+            rows.reservations.append((row, change.orderID, change.reservation))
+        }
         rows.cursors = changes.cursors
         changes.removeAll()
+        unwrittenRows = nextRow
         return rows
     }
 }
@@ -96,7 +100,8 @@ final class RiskStore {
                 try upsertPosition.run(.text(key.account), .text(key.symbol), .int(position.quantity), .int(position.cost),
                                        .int(position.realized), .int(Int64(position.fills)))
             }
-            for (row, orderID, reservation) in rows.reservations {
+            // In key order: new rows append at the table's end, ended ones go from its front.
+            for (row, orderID, reservation) in rows.reservations.sorted(by: { $0.row < $1.row }) {
                 guard let reservation else {
                     try deleteReservation.run(.int(row))
                     continue
@@ -153,6 +158,8 @@ final class RiskStore {
         }
         engine.cursors = cursors
         engine.changes = RiskChanges()
+        engine.unwrittenRows = engine.nextRow  // every row read is in the store
+
         return engine
     }
 
