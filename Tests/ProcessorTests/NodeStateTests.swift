@@ -174,12 +174,41 @@ import Testing
         #expect(cluster.nodes["p1"]!.writes.isEmpty)
 
         #expect(cluster.nodes["p1"]!.timers.contains { $0.timer == .settle(orderID: buy) })
+        let settle = try #require(cluster.nodes["p1"]!.timers.first { $0.timer == .settle(orderID: buy) })
+        #expect(settle.at % NodeState.settlementStep == 0, "on the settlement grid")
         cluster.advance(milliseconds: 499, firing: "p1")
         #expect(cluster.nodes["p1"]!.writes.isEmpty, "not before the delay")
-        cluster.advance(milliseconds: 1, firing: "p1")
+        cluster.advance(milliseconds: Int(NodeState.settlementStep / 1_000_000), firing: "p1")
         cluster.commitAll("p1")
         #expect(cluster.current(buy)?.status == .settled)
         #expect(cluster.reports(buy, on: "p1").last?.execType == .settled)
+    }
+
+    /// Orders filled at different times within one step of the settlement grid settle together: one turn, one
+    /// write, one commit for all of them; none before its delay.
+    @Test func settlementsDueWithinAStepShareOneCommit() throws {
+        let node = NodeHarness(settlementMilliseconds: 500)
+        let symbol = node.symbol(ownedBy: "p1")
+        node.advance(milliseconds: 5)
+        var filled: [String] = []
+        for pair in 0..<3 {  // fills at 5, 15 and 25 ms: due at 505, 515 and 525 ms, all on the 550 ms step
+            let buy = node.orderID("buy\(pair)", ownedBy: "p1")
+            let sell = node.orderID("sell\(pair)", ownedBy: "p1")
+            node.send(ProcessorCluster.place(buy, symbol: symbol, side: .buy, price: 1000, quantity: 2))
+            node.send(ProcessorCluster.place(sell, symbol: symbol, side: .sell, price: 1000, quantity: 2))
+            node.settle()
+            filled += [buy, sell]
+            node.advance(milliseconds: 10)
+        }
+        #expect(filled.allSatisfy { node.current($0)?.status == .filled })
+        let commits = node.nodes["p1"]!.committed.count
+        node.advance(milliseconds: 514)  // 549 ms
+        #expect(node.nodes["p1"]!.writes.isEmpty, "not before the delay")
+        node.advance(milliseconds: 1)
+        #expect(node.nodes["p1"]!.writes.count == 1)
+        node.commitAll()
+        #expect(node.nodes["p1"]!.committed.count == commits + 1)
+        #expect(filled.allSatisfy { node.current($0)?.status == .settled })
     }
 
     /// Orders on the node that owns their book: the book takes each in the turn that accepted it, and everything
@@ -292,7 +321,11 @@ import Testing
         let effects = try state.recover(snapshots: [], inputs: [], outboxHeads: ["p2": 10], pendingOutbox: pending, filled: [row], now: now)
         #expect(effects.sends.map(\.sequence) == [8, 9, 10])
         #expect(effects.sends.allSatisfy { $0.destination == "p2" && $0.command.sourceNodeID == "p1" && $0.command.ringEpoch == 1 })
-        #expect(effects.timers.contains { $0.timer == .settle(orderID: "f") && $0.at == now.monotonic + 600_000_000 })
+        // Due 600 ms after the restart, on the settlement grid (at most one step later).
+        #expect(effects.timers.contains { timer in
+            timer.timer == .settle(orderID: "f") && timer.at % NodeState.settlementStep == 0
+                && (now.monotonic + 600_000_000..<now.monotonic + 600_000_000 + NodeState.settlementStep).contains(timer.at)
+        })
         #expect(effects.timers.contains { $0.timer == .sweep })
         #expect(throws: NodeState.RecoveryError.self) {
             var again = NodeState(nodeID: "p1", config: config) { _ in nil }
