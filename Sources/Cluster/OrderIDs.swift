@@ -32,7 +32,49 @@ public struct OrderIDs: Sendable {
     /// Whether `id` is an OrderId of this account.
     public func owns(_ id: String) -> Bool { id.utf8.count == 49 && id.hasPrefix(prefix + "-") }
 
-    private func derived(_ space: String, _ value: String) -> String {
-        prefix + "-" + Hex.encode(SHA256.digest("tradewire/\(space)\0\(prefix)\0\(value)".utf8).prefix(16))
+    /// `prefix`, "-", and the first 16 bytes of SHA-256("tradewire/<space>\0<prefix>\0<value>") in hex. Built in
+    /// place: the message in a temporary buffer, the digest as words, the OrderId written once (one allocation,
+    /// on every order; concatenating and encoding took six).
+    private func derived(_ space: StaticString, _ value: String) -> String {
+        var value = value
+        return value.withUTF8 { value in
+            let head = Self.namespace.utf8CodeUnitCount + space.utf8CodeUnitCount + 1 + prefix.utf8.count + 1
+            let words = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: head + value.count) { message in
+                var at = 0
+                func put(_ bytes: UnsafeBufferPointer<UInt8>) {
+                    for byte in bytes { message[at] = byte; at += 1 }
+                }
+                put(UnsafeBufferPointer(start: Self.namespace.utf8Start, count: Self.namespace.utf8CodeUnitCount))
+                put(UnsafeBufferPointer(start: space.utf8Start, count: space.utf8CodeUnitCount))
+                message[at] = 0
+                at += 1
+                var prefix = prefix
+                prefix.withUTF8 { put($0) }
+                message[at] = 0
+                at += 1
+                put(value)
+                return SHA256.words(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: message[0..<at])))
+            }
+            return String(unsafeUninitializedCapacity: prefix.utf8.count + 33) { text in
+                var at = 0
+                var prefix = prefix
+                prefix.withUTF8 { for byte in $0 { text[at] = byte; at += 1 } }
+                text[at] = UInt8(ascii: "-")
+                at += 1
+                func hex(_ word: UInt32) {
+                    for shift in stride(from: 28, through: 0, by: -4) {
+                        text[at] = Hex.digit(UInt8(truncatingIfNeeded: word >> UInt32(shift)) & 0x0f)
+                        at += 1
+                    }
+                }
+                hex(words.0)
+                hex(words.1)
+                hex(words.2)
+                hex(words.3)
+                return at
+            }
+        }
     }
+
+    private static let namespace: StaticString = "tradewire/"
 }

@@ -16,9 +16,19 @@ public enum SHA256 {
         return Array(message).withUnsafeBytes { digest($0) }
     }
 
-    /// One pass over the message's whole blocks, then its tail padded in a two-block buffer: no copy of the
-    /// message, no allocation but the result's (API keys on every unary call, an OrderId on every order).
     private static func digest(_ message: UnsafeRawBufferPointer) -> [UInt8] {
+        let h = words(message)
+        let bigEndian = (h.0.bigEndian, h.1.bigEndian, h.2.bigEndian, h.3.bigEndian,
+                         h.4.bigEndian, h.5.bigEndian, h.6.bigEndian, h.7.bigEndian)
+        return withUnsafeBytes(of: bigEndian) { Array($0) }
+    }
+
+    /// The digest as its eight 32-bit words (the bytes are each word big-endian, in order).
+    typealias Words = (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)
+
+    /// One pass over the message's whole blocks, then its tail padded in a two-block buffer: no copy of the
+    /// message and no allocation (API keys on every unary call, an OrderId on every order).
+    static func words(_ message: UnsafeRawBufferPointer) -> Words {
         var h: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
             (0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19)
         let whole = message.count / 64 * 64
@@ -43,9 +53,7 @@ public enum SHA256 {
                 }
             }
         }
-        let bigEndian = (h.0.bigEndian, h.1.bigEndian, h.2.bigEndian, h.3.bigEndian,
-                         h.4.bigEndian, h.5.bigEndian, h.6.bigEndian, h.7.bigEndian)
-        return withUnsafeBytes(of: bigEndian) { Array($0) }
+        return h
     }
 
     /// FIPS 180-4 §6.2.2 on one 64-byte block.
@@ -91,7 +99,7 @@ public enum Hex {
         }
     }
 
-    private static func digit(_ value: UInt8) -> UInt8 { value < 10 ? value &+ 0x30 : value &+ 0x57 }
+    static func digit(_ value: UInt8) -> UInt8 { value < 10 ? value &+ 0x30 : value &+ 0x57 }
 }
 
 extension UInt32 {

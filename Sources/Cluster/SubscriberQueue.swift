@@ -15,7 +15,7 @@ public final class SubscriberQueue<Element: Sendable>: Sendable {
     private struct State {
         var items: [Element] = []
         var head = 0
-        var waiter: CheckedContinuation<Element?, Never>?
+        var waiter: UnsafeContinuation<Element?, Never>?
         var finished = false
         var overflowed = false
     }
@@ -31,7 +31,7 @@ public final class SubscriberQueue<Element: Sendable>: Sendable {
 
     /// Queues `element`, or hands it to the waiting consumer.
     private enum PushOutcome {
-        case resume(CheckedContinuation<Element?, Never>), queued, overflowed, dropped
+        case resume(UnsafeContinuation<Element?, Never>), queued, overflowed, dropped
     }
 
     public func push(_ element: Element) {
@@ -61,20 +61,16 @@ public final class SubscriberQueue<Element: Sendable>: Sendable {
     }
 
     /// The next update; nil once finished (overflowed, `finish()`, or the consuming task cancelled).
+    ///
+    /// An update already queued (or the end) is returned without suspending: no continuation, no cancellation
+    /// handler, no trip through the executor — a consumer that keeps up with a busy publisher waits only when the
+    /// queue is empty. (Suspending for every update cost an allocation and a job per update.)
     public func next() async -> Element? {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Element?, Never>) in
+        if let ready = state.withLock({ Self.take(&$0) }) { return ready }
+        return await withTaskCancellationHandler {
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Element?, Never>) in
                 let ready: Element?? = state.withLock { state in
-                    if state.head < state.items.count {
-                        let element = state.items[state.head]
-                        state.head += 1
-                        if state.head == state.items.count || state.head > 1024 {
-                            state.items.removeFirst(state.head)
-                            state.head = 0
-                        }
-                        return .some(element)
-                    }
-                    if state.finished { return .some(nil) }
+                    if let ready = Self.take(&state) { return ready }
                     state.waiter = continuation
                     return nil
                 }
@@ -85,12 +81,26 @@ public final class SubscriberQueue<Element: Sendable>: Sendable {
         }
     }
 
+    /// The first queued update, `.some(nil)` once finished and drained, nil when the consumer must wait.
+    private static func take(_ state: inout State) -> Element?? {
+        if state.head < state.items.count {
+            let element = state.items[state.head]
+            state.head += 1
+            if state.head == state.items.count || state.head > 1024 {
+                state.items.removeFirst(state.head)
+                state.head = 0
+            }
+            return .some(element)
+        }
+        return state.finished ? .some(nil) : nil
+    }
+
     /// Whether the queue ended because its subscriber fell `capacity` updates behind.
     public var overflowed: Bool { state.withLock { $0.overflowed } }
 
     /// Ends the queue: a waiting `next()` returns nil, later pushes are dropped.
     public func finish() {
-        let waiter: CheckedContinuation<Element?, Never>? = state.withLock { state in
+        let waiter: UnsafeContinuation<Element?, Never>? = state.withLock { state in
             state.finished = true
             defer { state.waiter = nil }
             return state.waiter

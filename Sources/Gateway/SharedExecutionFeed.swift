@@ -17,7 +17,9 @@ final class SharedExecutionFeed: Sendable {
     private let state = Lock(State())
 
     private struct State {
-        var listeners: [String: [UInt64: Listener]] = [:]
+        /// By account, in registration order: the feed takes an account's array under the lock (a reference, not a
+        /// copy per report) and calls it outside.
+        var listeners: [String: [(id: UInt64, listener: Listener)]] = [:]
         var accounts: [UInt64: String] = [:]
         var nextID: UInt64 = 0
         var readyNodes = Set<String>()
@@ -35,8 +37,8 @@ final class SharedExecutionFeed: Sendable {
     func run() async {
         await feed.run(from: [:], live: true, ready: { node, _ in self.arrived(node) }) { _, _, report in
             self.terms?.update(report)
-            let listeners = self.state.withLock { $0.listeners[report.account].map { Array($0.values) } } ?? []
-            for listener in listeners { listener(report) }
+            let listeners = self.state.withLock { $0.listeners[report.account] } ?? []
+            for (_, listener) in listeners { listener(report) }
         }
     }
 
@@ -44,7 +46,7 @@ final class SharedExecutionFeed: Sendable {
     func add(account: String, _ listener: @escaping Listener) -> UInt64 {
         state.withLock { state in
             state.nextID += 1
-            state.listeners[account, default: [:]][state.nextID] = listener
+            state.listeners[account, default: []].append((state.nextID, listener))
             state.accounts[state.nextID] = account
             return state.nextID
         }
@@ -53,7 +55,7 @@ final class SharedExecutionFeed: Sendable {
     func remove(_ id: UInt64) {
         state.withLock { state in
             guard let account = state.accounts.removeValue(forKey: id) else { return }
-            state.listeners[account]?[id] = nil
+            state.listeners[account]?.removeAll { $0.id == id }
             if state.listeners[account]?.isEmpty == true { state.listeners[account] = nil }
         }
     }

@@ -69,10 +69,11 @@ extension ClientCall {
     }
 
     /// Frames (and compresses, as the call's options say) a serialized request with 5 bytes of headroom, and
-    /// sends it.
+    /// sends it. Consumed: the prefix goes into the headroom in place (a buffer still referenced elsewhere would be
+    /// copied whole to take it).
     @usableFromInline
-    func sendRequest(headroomed message: [UInt8]) async throws(RPCError) {
-        try await sendMessage(MessageFramer.frame(headroomed: message, compression: compression))
+    func sendRequest(headroomed message: consuming [UInt8]) async throws(RPCError) {
+        try await sendMessage(MessageFramer.frame(headroomed: consume message, compression: compression))
     }
 }
 

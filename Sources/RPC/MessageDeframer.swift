@@ -98,7 +98,7 @@ public enum MessageFramer {
     public static func frame(serialized message: [UInt8], compression: CompressionAlgorithm) -> [UInt8] {
         var headroomed = [UInt8](repeating: 0, count: 5)
         headroomed.append(contentsOf: message)
-        return frame(headroomed: headroomed, compression: compression)
+        return frame(headroomed: consume headroomed, compression: compression)
     }
 
     /// Frames `message`, whose first 5 bytes are headroom for the prefix (ProtoMessage.serializedBytes(headroom:
@@ -111,7 +111,12 @@ public enum MessageFramer {
             writePrefix(&framed, compressed: true, length: compressed.count)
             return framed
         }
+        let storage = message.withUnsafeBufferPointer { $0.baseAddress }
         writePrefix(&message, compressed: false, length: message.count - 5)
+        // The prefix goes into the caller's buffer in place. A buffer the caller still references is copied whole
+        // first (a send that borrowed its message instead of consuming it): debug builds, the tests', say so.
+        assert(message.withUnsafeBufferPointer { $0.baseAddress } == storage,
+               "a message was copied to take its frame prefix: pass it consumed (or frame(serialized:) for a shared one)")
         return message
     }
 

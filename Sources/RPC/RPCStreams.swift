@@ -48,11 +48,12 @@ public struct RPCResponseWriter<Message: ProtoMessage>: Sendable {
     }
 
     /// Sends a `Message` the caller encoded itself (assembled from stored parts, say): 5 bytes of headroom for the
-    /// frame header, then the message's wire format. Nothing checks that the bytes are a `Message`.
+    /// frame header, then the message's wire format. Nothing checks that the bytes are a `Message`. Consumed: the
+    /// frame header is written into the headroom in place.
     @inlinable
-    public func write(headroomed encoding: [UInt8]) async throws(RPCError) {
+    public func write(headroomed encoding: consuming [UInt8]) async throws(RPCError) {
         precondition(encoding.count >= 5, "5 bytes of headroom come first")
-        try await call.sendResponse(headroomed: encoding)
+        try await call.sendResponse(headroomed: consume encoding)
     }
 }
 
@@ -68,9 +69,9 @@ func decodeRequest<Message: ProtoMessage>(_ type: Message.Type, _ bytes: [UInt8]
 extension ServerCall {
     /// Frames (and compresses, as the handler chose) a serialized response with 5 bytes of headroom, and sends it.
     @usableFromInline
-    func sendResponse(headroomed message: [UInt8]) async throws(RPCError) {
+    func sendResponse(headroomed message: consuming [UInt8]) async throws(RPCError) {
         let compression = response.withLock { $0.compression }
-        try await sendMessage(MessageFramer.frame(headroomed: message, compression: compression))
+        try await sendMessage(MessageFramer.frame(headroomed: consume message, compression: compression))
     }
 }
 

@@ -44,4 +44,25 @@ struct OrderIDsTests {
         #expect(ids.forIdempotencyKey("key-1") == "ec26163baab19ce9-e53b6f4dd570fb002290350aee5d3cdb")
         #expect(OrderIDs.isOrderID(ids.forClientOrder("c-1")) && ids.owns(ids.random()))
     }
+
+    /// The OrderId built in place is, for any value, the one the definition gives: the prefix, "-", and the first
+    /// 16 bytes of SHA-256 over "tradewire/<space>\0<prefix>\0<value>" in hex (values of every length up to past
+    /// two SHA-256 blocks, multibyte text, NUL bytes, empty).
+    @Test func derivedOrderIdsMatchTheirDefinition() {
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 33
+        }
+        let alphabet: [String] = ["a", "Z", "0", "-", "\0", "é", "€", "🙂", " ", "/"]
+        for round in 0..<400 {
+            let account = round % 7 == 0 ? "acct-\(round)" : "alice"
+            let ids = OrderIDs(account: account)
+            let value = String((0..<Int(next() % 150)).map { _ in alphabet[Int(next() % UInt64(alphabet.count))] }.joined())
+            for (space, derived) in [("client-order", ids.forClientOrder(value)), ("idempotency-key", ids.forIdempotencyKey(value))] {
+                let expected = ids.prefix + "-" + Hex.encode(SHA256.digest("tradewire/\(space)\0\(ids.prefix)\0\(value)".utf8).prefix(16))
+                #expect(derived == expected, "\(space) \(value.debugDescription)")
+            }
+        }
+    }
 }
