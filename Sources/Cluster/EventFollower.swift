@@ -27,6 +27,7 @@ public struct EventFollower: Sendable {
     let batchSize: UInt32
     let kinds: [Tradewire_V1_EventKind]
     let linger: Duration
+    let fillReportsOnly: Bool
     let group: EventLoopGroup?
     private let progress: FollowerProgress
 
@@ -34,15 +35,18 @@ public struct EventFollower: Sendable {
     ///   - kinds: the events wanted (empty: all); the nodes leave out the others.
     ///   - linger: how long a node that the consumer has caught up with holds new events back to send them
     ///     together (`SubscribeEventsRequest.linger_ms`, whole milliseconds, at most 1 s; zero: none).
+    ///   - fillReportsOnly: order events come with their order, and with their report only when it is a fill's
+    ///     (`SubscribeEventsRequest.trade_reports_only`): for a consumer that reads orders and fills' prices.
     ///   - group: loops for the channels to the nodes (by default each opens its own).
     public init(config: ClusterConfig, batchSize: UInt32 = 512, kinds: [Tradewire_V1_EventKind] = [], linger: Duration = .zero,
-                group: EventLoopGroup? = nil)
+                fillReportsOnly: Bool = false, group: EventLoopGroup? = nil)
     {
         precondition(linger >= .zero && linger <= .seconds(1), "a follower's linger is 0–1 s")
         self.config = config
         self.batchSize = batchSize
         self.kinds = kinds
         self.linger = linger
+        self.fillReportsOnly = fillReportsOnly
         self.group = group
         progress = FollowerProgress(nodes: config.nodes.map(\.id))
     }
@@ -100,7 +104,7 @@ public struct EventFollower: Sendable {
         let from = stored + 1
         let request = Tradewire_V1_SubscribeEventsRequest(
             fromSequence: from, maxBatchSize: batchSize, heartbeatMs: UInt32(config.eventHeartbeat.nanoseconds / 1_000_000), kinds: kinds,
-            lingerMs: UInt32(linger.nanoseconds / 1_000_000))
+            lingerMs: UInt32(linger.nanoseconds / 1_000_000), tradeReportsOnly: fillReportsOnly)
         let id = node.id
         let watch = StallWatch(limit: UInt64(config.eventStall.nanoseconds))
         let progress = progress

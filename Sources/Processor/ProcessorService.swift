@@ -53,7 +53,7 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
         context: ServerContext
     ) async throws {
         let journal = shell.journal
-        let (batchSize, heartbeat, linger, wanted) = try Self.subscription(request)
+        let (batchSize, heartbeat, linger, wanted, parts) = try Self.subscription(request)
         var lastSent = ContinuousClock.now
         var next = max(1, request.fromSequence)
         let metrics = NodeMetrics.shared
@@ -84,15 +84,14 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
                 // Every kept event goes: as stored, not decoded and re-encoded for each subscriber.
                 if !kept.isEmpty || heartbeatDue {
                     try await responses.write(headroomed: try StoredEventBatch.headroomed(
-                        header: batch, kept, node: shell.nodeID, reportsOnly: request.reportsOnly))
+                        header: batch, kept, node: shell.nodeID, parts: parts))
                     lastSent = .now
                 }
             } else {
                 batch.events = try kept.map { try Self.event($0, node: shell.nodeID) }.compactMap { event in
                     guard case .order(var order) = event.event, order.order?.account == request.account else { return nil }
-                    guard request.reportsOnly else { return event }
                     var event = event
-                    order.order = nil
+                    parts.trim(&order)
                     event.event = .order(order)
                     return event
                 }
@@ -108,7 +107,7 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
     /// A subscription's checked terms: events per batch, the heartbeat interval (nil: none), the linger in
     /// nanoseconds, and the event kinds wanted (empty: all). INVALID_ARGUMENT names what is out of range.
     private static func subscription(_ request: Tradewire_V1_SubscribeEventsRequest) throws(RPCError)
-        -> (batchSize: Int, heartbeat: Duration?, linger: UInt64, wanted: Set<Int32>)
+        -> (batchSize: Int, heartbeat: Duration?, linger: UInt64, wanted: Set<Int32>, parts: OrderEventParts)
     {
         guard request.fromSequence <= UInt64(Int64.max) else {
             throw RPCError(code: .invalidArgument, message: "from_sequence is at most 2^63 − 1 (a journal's sequences are SQLite integers)")
@@ -131,7 +130,11 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
         }
         // An account's feed is its order events whatever kinds it names.
         let wanted = request.account.isEmpty ? kinds : [Tradewire_V1_EventKind.order.rawValue]
-        return (batchSize, heartbeat, UInt64(request.lingerMs) * 1_000_000, wanted)
+        guard !(request.reportsOnly && request.tradeReportsOnly) else {
+            throw RPCError(code: .invalidArgument, message: "reports_only and trade_reports_only exclude each other")
+        }
+        let parts: OrderEventParts = request.reportsOnly ? .reports : request.tradeReportsOnly ? .orderAndFillReports : .all
+        return (batchSize, heartbeat, UInt64(request.lingerMs) * 1_000_000, wanted, parts)
     }
 
     /// A caught-up subscriber's wait: until an event after `sequence` commits (sending a heartbeat when one is due,
@@ -169,9 +172,9 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
     }
 
     /// A journal record as subscribers see it: the stored event with its sequence, commit time and exec id (and
-    /// with `reportsOnly`, an order event without its order). Feeds that need not look inside events send the same
+    /// with only the `parts` of an order event asked for). Feeds that need not look inside events send the same
     /// thing without decoding (``StoredEventBatch``).
-    static func event(_ record: JournalRecord, node: String, reportsOnly: Bool = false) throws -> Tradewire_V1_Event {
+    static func event(_ record: JournalRecord, node: String, parts: OrderEventParts = .all) throws -> Tradewire_V1_Event {
         var event = try Tradewire_V1_Event(serializedBytes: record.entry.payload)
         event.sequence = record.sequence
         event.committedAtUnixNanos = record.committedAt
@@ -181,7 +184,7 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
                 report.cursor = "\(node):\(record.sequence)"
                 order.report = report
             }
-            if reportsOnly { order.order = nil }
+            parts.trim(&order)
             event.event = .order(order)
         }
         return event

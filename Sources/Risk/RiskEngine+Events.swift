@@ -16,14 +16,16 @@ extension RiskEngine {
         changes.cursors[node] = last
     }
 
-    /// Applies one order event from a processor node: a fill moves the position and the cash; then the order's
-    /// reservation is brought to the order as it is now (held while it works, at its price and leaves; released
-    /// once it ends). Idempotence across redeliveries is the caller's (per-node sequence cursors).
+    /// Applies one order event from a processor node: a fill (its report) moves the position and the cash; then the
+    /// order's reservation is brought to the order as it is now (held while it works, at its price and leaves;
+    /// released once it ends). Risk asks the nodes for fills' reports only (`trade_reports_only`): the others it
+    /// would decode for nothing. Idempotence across redeliveries is the caller's (per-node sequence cursors).
     mutating func apply(_ event: Tradewire_V1_OrderEvent, now: Int64) {
-        guard let order = event.order, let report = event.report else { return }
+        guard let order = event.order else { return }
         let orderID = order.orderID?.value ?? ""
         let buy = order.side == .buy
-        if report.execType == .trade, let price = report.lastPrice, let quantity = report.lastQuantity, accounts[order.account] != nil,
+        if let report = event.report, report.execType == .trade, let price = report.lastPrice, let quantity = report.lastQuantity,
+           accounts[order.account] != nil,
            let notional = Cash.notional(price: price.units, priceScale: price.scale, quantity: quantity.units, quantityScale: quantity.scale)
         {
             // Checks keep balances far inside 64 bits; a fill (which has happened) clamps rather than traps.

@@ -310,6 +310,12 @@ struct ClusterTests {
                 }
             }
             #expect(refused?.code == .invalidArgument)
+            let both = await #expect(throws: RPCError.self) {
+                try await client.subscribeEvents(Tradewire_V1_SubscribeEventsRequest(fromSequence: 1, reportsOnly: true, tradeReportsOnly: true)) {
+                    for try await _ in $0 {}
+                }
+            }
+            #expect(both?.code == .invalidArgument && both?.message.contains("exclude each other") == true)
         }
     }
 

@@ -38,20 +38,37 @@ import Testing
         }
         let header = Tradewire_V1_EventBatch(headSequence: 5_000, sentAtUnixNanos: 1_700_000_001_000_000_000, throughSequence: 4_999)
         for node in ["p1", "a-longer-node-name-\(String(repeating: "x", count: 200))"] {
-            for reportsOnly in [false, true] {
+            for parts in [OrderEventParts.all, .reports, .orderAndFillReports] {
                 // Every prefix, so that batches of one and of many, ending on each kind, are covered.
                 for count in 0...records.count {
-                    let served = try StoredEventBatch.headroomed(header: header, Array(records.prefix(count)), node: node, reportsOnly: reportsOnly)
+                    let served = try StoredEventBatch.headroomed(header: header, Array(records.prefix(count)), node: node, parts: parts)
                     #expect(served.prefix(5).allSatisfy { $0 == 0 }, "headroom for the frame header")
                     let decoded = try Tradewire_V1_EventBatch(serializedBytes: Array(served.dropFirst(5)))
                     var expected = header
-                    expected.events = try records.prefix(count).map { try ProcessorService.event($0, node: node, reportsOnly: reportsOnly) }
-                    #expect(decoded == expected, "\(count) events for \(node.prefix(8)), reports only: \(reportsOnly)")
-                    // Reports only: every order event keeps its report and loses its order; nothing else changes.
+                    expected.events = try records.prefix(count).map { try ProcessorService.event($0, node: node, parts: parts) }
+                    #expect(decoded == expected, "\(count) events for \(node.prefix(8)), parts: \(parts)")
+                    // Reports only: every order event keeps its report and loses its order. Fills' reports only: every
+                    // order event keeps its order, and its report exactly when that is a TRADE. Nothing else changes.
                     let orders = decoded.events.compactMap { if case .order(let order) = $0.event { order } else { nil } }
-                    #expect(orders.allSatisfy { $0.report != nil && ($0.order == nil) == reportsOnly })
+                    switch parts {
+                    case .all: #expect(orders.allSatisfy { $0.report != nil && $0.order != nil })
+                    case .reports: #expect(orders.allSatisfy { $0.report != nil && $0.order == nil })
+                    case .orderAndFillReports:
+                        #expect(orders.allSatisfy { $0.order != nil })
+                        #expect(orders.allSatisfy { ($0.report != nil) == ($0.report?.execType == .trade) })
+                    }
                 }
             }
+            // The fills' reports a risk-style feed keeps are the stored ones' (with exec id and cursor).
+            let full = try records.map { try ProcessorService.event($0, node: node) }
+            let trimmed = try Tradewire_V1_EventBatch(serializedBytes: Array(
+                StoredEventBatch.headroomed(header: header, records, node: node, parts: .orderAndFillReports).dropFirst(5)))
+            let fills = { (events: [Tradewire_V1_Event]) in
+                events.compactMap { event -> Tradewire_V1_ExecutionReport? in
+                    if case .order(let order) = event.event, order.report?.execType == .trade { order.report } else { nil }
+                }
+            }
+            #expect(!fills(full).isEmpty && fills(trimmed.events) == fills(full))
         }
         // An order event without a report (no such event is journaled, but a stored event is not trusted to have
         // the shape) is decoded and encoded instead, and still comes out as the node would build it.
@@ -87,6 +104,7 @@ import Testing
                         #expect(found.field.lowerBound >= 0 && found.field.upperBound <= bytes.count)
                         #expect(found.value.lowerBound > found.field.lowerBound && found.value.upperBound == found.field.upperBound)
                     }
+                    _ = ProtoWire.lastVarint(number, in: bytes, within: 0..<bytes.count)  // never traps
                 }
                 if let (order, report) = StoredEventBatch.locate(bytes) {
                     #expect(order.field.lowerBound >= 0 && order.field.upperBound <= bytes.count)

@@ -109,6 +109,22 @@ public enum ProtoWire {
         return found
     }
 
+    /// The value of varint field `number` among the fields in `range` of `message` (the last occurrence, as a
+    /// decoder keeps it). Nil if it is absent, of another wire type, or the fields are malformed.
+    public static func lastVarint(_ number: UInt32, in message: [UInt8], within range: Range<Int>) -> UInt64? {
+        guard range.lowerBound >= 0, range.upperBound <= message.count else { return nil }
+        var reader = ProtoWireReader(message, within: range)
+        var found: UInt64?
+        while !reader.isAtEnd {
+            guard let (fieldNumber, wireType, data) = reader.nextField() else { return nil }
+            guard fieldNumber == number else { continue }
+            guard wireType == .varint else { return nil }
+            var value = ProtoWireReader(message, within: data)
+            found = value.readLength()
+        }
+        return found
+    }
+
     /// Appends `value` as a base-128 varint.
     public static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
         ProtoWireReader.appendVarint(value, to: &bytes)

@@ -474,6 +474,11 @@ public struct Tradewire_V1_SubscribeEventsRequest: ProtoMessage {
     /// values are INVALID_ARGUMENT.
     public var lingerMs: UInt32 = 0
 
+    /// True: an order event carries its report only when the report is a fill (exec_type TRADE); the others carry the
+    /// order alone (risk follows orders, and takes a fill's price and quantity from its report). Excludes
+    /// reports_only (INVALID_ARGUMENT).
+    public var tradeReportsOnly: Bool = false
+
     public var unknownFields = ProtoUnknownFields()
 
     public init() {}
@@ -486,7 +491,8 @@ public struct Tradewire_V1_SubscribeEventsRequest: ProtoMessage {
         heartbeatMs: UInt32 = 0,
         kinds: [Tradewire_V1_EventKind] = [],
         reportsOnly: Bool = false,
-        lingerMs: UInt32 = 0
+        lingerMs: UInt32 = 0,
+        tradeReportsOnly: Bool = false
     ) {
         self.fromSequence = fromSequence
         self.maxBatchSize = maxBatchSize
@@ -496,6 +502,7 @@ public struct Tradewire_V1_SubscribeEventsRequest: ProtoMessage {
         self.kinds = kinds
         self.reportsOnly = reportsOnly
         self.lingerMs = lingerMs
+        self.tradeReportsOnly = tradeReportsOnly
     }
 }
 
@@ -1745,6 +1752,7 @@ extension Tradewire_V1_SubscribeEventsRequest {
         }
         self.reportsOnly = c.pointee.reports_only != 0
         self.lingerMs = c.pointee.linger_ms
+        self.tradeReportsOnly = c.pointee.trade_reports_only != 0
         self.unknownFields = _ProtoC.unknownFields(c)
     }
 
@@ -1777,6 +1785,7 @@ extension Tradewire_V1_SubscribeEventsRequest {
         }
         c.pointee.reports_only = self.reportsOnly ? 1 : 0
         c.pointee.linger_ms = self.lingerMs
+        c.pointee.trade_reports_only = self.tradeReportsOnly ? 1 : 0
         arena.setUnknownFields(c, self.unknownFields, escaped)
         return c
     }

@@ -2352,7 +2352,7 @@ const ProtobufCMessageDescriptor tradewire__v1__not_owner__descriptor =
   (ProtobufCMessageInit) tradewire__v1__not_owner__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tradewire__v1__subscribe_events_request__field_descriptors[8] =
+static const ProtobufCFieldDescriptor tradewire__v1__subscribe_events_request__field_descriptors[9] =
 {
   {
     "from_sequence",
@@ -2450,6 +2450,18 @@ static const ProtobufCFieldDescriptor tradewire__v1__subscribe_events_request__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "trade_reports_only",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__SubscribeEventsRequest, trade_reports_only),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tradewire__v1__subscribe_events_request__field_indices_by_name[] = {
   3,   /* field[3] = account */
@@ -2460,11 +2472,12 @@ static const unsigned tradewire__v1__subscribe_events_request__field_indices_by_
   7,   /* field[7] = linger_ms */
   1,   /* field[1] = max_batch_size */
   6,   /* field[6] = reports_only */
+  8,   /* field[8] = trade_reports_only */
 };
 static const ProtobufCIntRange tradewire__v1__subscribe_events_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor tradewire__v1__subscribe_events_request__descriptor =
 {
@@ -2474,7 +2487,7 @@ const ProtobufCMessageDescriptor tradewire__v1__subscribe_events_request__descri
   "Tradewire__V1__SubscribeEventsRequest",
   "tradewire.v1",
   sizeof(Tradewire__V1__SubscribeEventsRequest),
-  8,
+  9,
   tradewire__v1__subscribe_events_request__field_descriptors,
   tradewire__v1__subscribe_events_request__field_indices_by_name,
   1,  tradewire__v1__subscribe_events_request__number_ranges,

@@ -425,10 +425,16 @@ struct  Tradewire__V1__SubscribeEventsRequest
    * values are INVALID_ARGUMENT.
    */
   uint32_t linger_ms;
+  /*
+   * True: an order event carries its report only when the report is a fill (exec_type TRADE); the others carry the
+   * order alone (risk follows orders, and takes a fill's price and quantity from its report). Excludes
+   * reports_only (INVALID_ARGUMENT).
+   */
+  protobuf_c_boolean trade_reports_only;
 };
 #define TRADEWIRE__V1__SUBSCRIBE_EVENTS_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__subscribe_events_request__descriptor) \
-    , 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0 }
+    , 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0, 0 }
 
 
 struct  Tradewire__V1__EventBatch
