@@ -308,7 +308,7 @@ final class JournalStore {
     {
         var newHeads = heads
         var outboxSequences: [[UInt64]] = []
-        try database.execute("BEGIN IMMEDIATE")
+        try database.begin()
         do throws(SQLiteError) {
             var sequence = first
             for write in writes {
@@ -335,9 +335,9 @@ final class JournalStore {
             for (destination, last) in newHeads where heads[destination] != last {
                 try run(upsertOutboxHead, destination, Int64(last))
             }
-            try database.execute("COMMIT")
+            try database.commit()
         } catch {
-            try? database.execute("ROLLBACK")
+            database.rollback()
             throw error
         }
         heads = newHeads

@@ -292,7 +292,7 @@ extension NodeState {
 
     /// Settlements come due on a grid of this many nanoseconds: the orders due within one step settle together, in
     /// one turn and one commit. One timer each (a wake-up and a commit per filled order, a second after its fill)
-    /// was a third of a node's commits at 1,000 orders/s.
+    /// was a seventh of the nodes' commits at 1,000 orders/s.
     static let settlementStep: UInt64 = 50_000_000
 
     /// Settles `id` at its fill time plus the settlement delay, at the next step of the grid (at most

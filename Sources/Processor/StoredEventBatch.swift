@@ -69,16 +69,17 @@ enum StoredEventBatch {
             bytes += trailer
             return
         }
-        guard let (order, report) = locate(payload),
-            parts != .orderAndFillReports || ProtoWire.lastVarint(reportExecType, in: payload, within: report.value) != nil
-        else {
+        let located = locate(payload)
+        // Only fills' reports: the report's exec type says whether it stays.
+        let execType = parts == .orderAndFillReports
+            ? located.flatMap { ProtoWire.lastVarint(reportExecType, in: payload, within: $0.report.value) } : nil
+        guard let (order, report) = located, parts != .orderAndFillReports || execType != nil else {
             let event = try ProcessorService.event(record, node: node, parts: parts).serializedBytes()
             ProtoWire.appendLengthDelimitedHeader(batchEvents, length: event.count, to: &bytes)
             bytes += event
             return
         }
-        let keepsReport = parts != .orderAndFillReports
-            || ProtoWire.lastVarint(reportExecType, in: payload, within: report.value) == UInt64(Tradewire_V1_ExecType.trade.rawValue)
+        let keepsReport = parts != .orderAndFillReports || execType == UInt64(Tradewire_V1_ExecType.trade.rawValue)
         var added = Tradewire_V1_ExecutionReport()
         if keepsReport {
             added.execID = "\(node)-\(record.sequence)"

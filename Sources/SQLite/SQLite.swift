@@ -18,6 +18,9 @@ public struct SQLiteError: Error, Sendable, Hashable, CustomStringConvertible {
 /// One SQLite connection. Not thread-safe: its owner (a writer thread, or one reader) uses it alone.
 public final class SQLiteDatabase {
     private let handle: OpaquePointer
+    /// `BEGIN IMMEDIATE`, `COMMIT` and `ROLLBACK`, each prepared at its first use and kept: a journal that commits
+    /// a transaction per turn parsed both again every time.
+    private var transactionStatements: [String: OpaquePointer] = [:]
 
     public init(path: String) throws(SQLiteError) {
         var handle: OpaquePointer?
@@ -32,7 +35,25 @@ public final class SQLiteDatabase {
     }
 
     deinit {
+        for statement in transactionStatements.values { sqlite3_finalize(statement) }
         sqlite3_close_v2(handle)
+    }
+
+    /// Runs one of the transaction statements, prepared once.
+    fileprivate func runTransactionStatement(_ sql: String) throws(SQLiteError) {
+        let statement: OpaquePointer
+        if let prepared = transactionStatements[sql] {
+            statement = prepared
+        } else {
+            var prepared: OpaquePointer?
+            let code = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil)
+            guard code == SQLITE_OK, let prepared else { throw error(sql, code) }
+            transactionStatements[sql] = prepared
+            statement = prepared
+        }
+        let code = sqlite3_step(statement)
+        sqlite3_reset(statement)
+        guard code == SQLITE_DONE else { throw error(sql, code) }
     }
 
     /// Runs SQL without results (pragmas, DDL, BEGIN/COMMIT).
@@ -186,10 +207,13 @@ extension SQLiteDatabase {
     }
 
     /// Starts a write transaction that stays open across calls until ``commit()`` or ``rollback()``.
-    public func begin() throws(SQLiteError) { try execute("BEGIN IMMEDIATE") }
-    public func commit() throws(SQLiteError) { try execute("COMMIT") }
+    public func begin() throws(SQLiteError) { try runTransactionStatement("BEGIN IMMEDIATE") }
+    public func commit() throws(SQLiteError) { try runTransactionStatement("COMMIT") }
     /// Rolls back the open transaction (none open: nothing happens).
-    public func rollback() { try? execute("ROLLBACK") }
+    public func rollback() {
+        guard sqlite3_get_autocommit(handle) == 0 else { return }
+        try? runTransactionStatement("ROLLBACK")
+    }
 }
 
 extension SQLiteStatement {

@@ -40,4 +40,34 @@ struct SQLiteBindingTests {
         }
         #expect(index == expected.count)
     }
+
+    /// Transactions through the statements the database prepares once: what a committed one wrote stays, what a
+    /// rolled-back one wrote goes, a rollback with none open does nothing, and a failed statement inside leaves the
+    /// statements usable (many rounds reuse them).
+    @Test func preparedTransactionStatementsCommitAndRollBackRoundAfterRound() throws {
+        let database = try SQLiteDatabase(path: ":memory:")
+        try database.execute("CREATE TABLE t (i INTEGER PRIMARY KEY)")
+        let insert = try database.prepare("INSERT INTO t (i) VALUES (?)")
+        database.rollback()  // none open
+        for round in 0..<300 {
+            try database.begin()
+            insert.bind(1, Int64(round))
+            #expect(try insert.step() == false)
+            insert.reset()
+            if round % 3 == 0 {
+                database.rollback()
+            } else if round % 3 == 1 {
+                insert.bind(1, Int64(round))  // the same key again: the insert fails, then the transaction is rolled back
+                #expect(throws: SQLiteError.self) { try insert.step() }
+                insert.reset()
+                database.rollback()
+            } else {
+                try database.commit()
+            }
+        }
+        let count = try database.prepare("SELECT count(*), min(i) % 3, max(i) % 3 FROM t")
+        #expect(try count.step())
+        #expect(count.int64(0) == 100 && count.int64(1) == 2 && count.int64(2) == 2)
+        #expect(throws: SQLiteError.self) { try database.commit() }  // none open
+    }
 }
