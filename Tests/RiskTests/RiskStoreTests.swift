@@ -53,8 +53,8 @@ import Glibc
 
     /// Random checks, releases, confirmations and replaces, cut into writes at random points: after every write
     /// the file loads exactly the engine's reservations, and sometimes the service goes on from what it loaded (so
-    /// rows read back are released and changed too). A row held and released between two writes is never written,
-    /// and one changed many times is written once.
+    /// rows read back are released and changed too), and a write names each row once however often it changed
+    /// (what a write leaves out altogether is the next test's).
     @Test(arguments: [1, 2, 3, 4] as [UInt64]) func writesCutAnywhereLoadAsTheEngineHolds(seed: UInt64) throws {
         try Self.withFile { path in
             var random = SplitMix64(seed: seed)
