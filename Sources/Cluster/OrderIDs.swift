@@ -42,7 +42,8 @@ public struct OrderIDs: Sendable {
             let words = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: head + value.count) { message in
                 var at = 0
                 func put(_ bytes: UnsafeBufferPointer<UInt8>) {
-                    for byte in bytes { message[at] = byte; at += 1 }
+                    _ = UnsafeMutableBufferPointer(rebasing: message[at...]).initialize(fromContentsOf: bytes)
+                    at += bytes.count
                 }
                 put(UnsafeBufferPointer(start: Self.namespace.utf8Start, count: Self.namespace.utf8CodeUnitCount))
                 put(UnsafeBufferPointer(start: space.utf8Start, count: space.utf8CodeUnitCount))

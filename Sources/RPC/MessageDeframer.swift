@@ -111,12 +111,16 @@ public enum MessageFramer {
             writePrefix(&framed, compressed: true, length: compressed.count)
             return framed
         }
+        #if DEBUG
         let storage = message.withUnsafeBufferPointer { $0.baseAddress }
+        #endif
         writePrefix(&message, compressed: false, length: message.count - 5)
+        #if DEBUG
         // The prefix goes into the caller's buffer in place. A buffer the caller still references is copied whole
         // first (a send that borrowed its message instead of consuming it): debug builds, the tests', say so.
         assert(message.withUnsafeBufferPointer { $0.baseAddress } == storage,
                "a message was copied to take its frame prefix: pass it consumed (or frame(serialized:) for a shared one)")
+        #endif
         return message
     }
 

@@ -18,9 +18,16 @@ public struct SQLiteError: Error, Sendable, Hashable, CustomStringConvertible {
 /// One SQLite connection. Not thread-safe: its owner (a writer thread, or one reader) uses it alone.
 public final class SQLiteDatabase {
     private let handle: OpaquePointer
-    /// `BEGIN IMMEDIATE`, `COMMIT` and `ROLLBACK`, each prepared at its first use and kept: a journal that commits
-    /// a transaction per turn parsed both again every time.
-    private var transactionStatements: [String: OpaquePointer] = [:]
+    /// The statements that open and end a transaction.
+    fileprivate enum TransactionStatement: Int, CaseIterable {
+        case begin, commit, rollback
+
+        var sql: String { ["BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"][rawValue] }
+    }
+
+    /// Each ``TransactionStatement``, prepared at its first use and kept: a journal that commits a transaction per
+    /// turn parsed `BEGIN IMMEDIATE` and `COMMIT` again every time.
+    private var transactionStatements = [OpaquePointer?](repeating: nil, count: TransactionStatement.allCases.count)
 
     public init(path: String) throws(SQLiteError) {
         var handle: OpaquePointer?
@@ -35,25 +42,25 @@ public final class SQLiteDatabase {
     }
 
     deinit {
-        for statement in transactionStatements.values { sqlite3_finalize(statement) }
+        for statement in transactionStatements { sqlite3_finalize(statement) }
         sqlite3_close_v2(handle)
     }
 
     /// Runs one of the transaction statements, prepared once.
-    fileprivate func runTransactionStatement(_ sql: String) throws(SQLiteError) {
+    fileprivate func run(_ kind: TransactionStatement) throws(SQLiteError) {
         let statement: OpaquePointer
-        if let prepared = transactionStatements[sql] {
+        if let prepared = transactionStatements[kind.rawValue] {
             statement = prepared
         } else {
             var prepared: OpaquePointer?
-            let code = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil)
-            guard code == SQLITE_OK, let prepared else { throw error(sql, code) }
-            transactionStatements[sql] = prepared
+            let code = sqlite3_prepare_v3(handle, kind.sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil)
+            guard code == SQLITE_OK, let prepared else { throw error(kind.sql, code) }
+            transactionStatements[kind.rawValue] = prepared
             statement = prepared
         }
         let code = sqlite3_step(statement)
         sqlite3_reset(statement)
-        guard code == SQLITE_DONE else { throw error(sql, code) }
+        guard code == SQLITE_DONE else { throw error(kind.sql, code) }
     }
 
     /// Runs SQL without results (pragmas, DDL, BEGIN/COMMIT).
@@ -207,12 +214,12 @@ extension SQLiteDatabase {
     }
 
     /// Starts a write transaction that stays open across calls until ``commit()`` or ``rollback()``.
-    public func begin() throws(SQLiteError) { try runTransactionStatement("BEGIN IMMEDIATE") }
-    public func commit() throws(SQLiteError) { try runTransactionStatement("COMMIT") }
+    public func begin() throws(SQLiteError) { try run(.begin) }
+    public func commit() throws(SQLiteError) { try run(.commit) }
     /// Rolls back the open transaction (none open: nothing happens).
     public func rollback() {
         guard sqlite3_get_autocommit(handle) == 0 else { return }
-        try? runTransactionStatement("ROLLBACK")
+        try? run(.rollback)
     }
 }
 
