@@ -11,7 +11,7 @@ import Transport
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Fixed micro-benchmarks of the RPC runtime and the services.", shouldDisplay: false,
-        subcommands: [Streaming.self, Unary.self, ProcessorLoad.self, RiskChecks.self, Fills.self, OrderEntryLoad.self])
+        subcommands: [Streaming.self, Unary.self, ProcessorLoad.self, RiskChecks.self, Fills.self, OrderEntryLoad.self, CacheRetentionProbe.self])
 
     struct Target: ParsableArguments {
         @Option var host = "127.0.0.1"
@@ -100,6 +100,55 @@ struct BenchCommand: AsyncParsableCommand {
                                                       expectApproved: expect == "approved").run()
             print("checks/s: \(Int(result.rate)) (\(unary ? "Check" : "CheckStream, batches of \(batch)"), \(streams) \(unary ? "in flight" : "streams"), one connection, "
                 + "\(result.failed) answered otherwise (not \(expect)), round trip \(result.percentiles()), \(result.total) in all with the warm-up)")
+        }
+    }
+
+    /// How much of a sleeping process's memory this machine's caches keep (``CacheRetention``).
+    struct CacheRetentionProbe: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "cache-retention", abstract: "CPU cost of memory work right away and after sleeping, on this machine.")
+
+        @Option(help: "Working set, KiB (64 KiB–256 MiB).") var workingSetKib = 1024
+        @Option(help: "Dependent loads per round (1–1,000,000).") var loads = 2048
+        @Option(help: "Rounds per idle time (the median is reported; 1–100,000).") var rounds = 300
+        @Option(help: "Idle times to measure, microseconds, comma-separated (0–1,000,000 each).") var idle = "0,250,500,1000,2000"
+        @Flag(help: "One JSON object instead of text.") var json = false
+
+        func validate() throws {
+            guard (64...262_144).contains(workingSetKib) else { throw ValidationError("--working-set-kib is 64–262,144") }
+            guard (1...1_000_000).contains(loads), (1...100_000).contains(rounds) else {
+                throw ValidationError("--loads is 1–1,000,000, --rounds 1–100,000")
+            }
+            _ = try idleTimes()
+        }
+
+        private func idleTimes() throws -> [Int] {
+            let times = try idle.split(separator: ",").map { text in
+                guard let time = Int(text), (0...1_000_000).contains(time) else {
+                    throw ValidationError("--idle is a comma-separated list of microseconds, each 0–1,000,000")
+                }
+                return time
+            }
+            guard !times.isEmpty else { throw ValidationError("--idle names no idle time") }
+            return times
+        }
+
+        func run() throws {
+            var probe = CacheRetention()
+            probe.workingSetBytes = workingSetKib * 1024
+            probe.loadsPerRound = loads
+            probe.rounds = rounds
+            probe.idleMicroseconds = try idleTimes()
+            let figures = probe.run()
+            if json {
+                let entries = figures.map { "{\"idle_us\": \($0.idleMicroseconds), \"round_ns\": \(Int($0.medianNanoseconds))}" }
+                print("{\"working_set_bytes\": \(probe.workingSetBytes), \"loads\": \(loads), \"rounds\": [\(entries.joined(separator: ", "))]}")
+                return
+            }
+            print("\(loads) dependent loads over \(workingSetKib) KiB, median CPU of \(rounds) rounds:")
+            for figure in figures {
+                print("  after \(figure.idleMicroseconds) µs asleep: \(Int(figure.medianNanoseconds / 1000)) µs")
+            }
         }
     }
 
