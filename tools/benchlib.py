@@ -26,6 +26,21 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
+def process_counters(pid):
+    """(user seconds, system seconds, wake-ups) of a process so far: its CPU from /proc/PID/stat, and the voluntary
+    context switches of all its threads (each a thread that slept and was woken; threads that ended are not counted)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    wakeups = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/status") as f:
+                wakeups += int(f.read().split("\nvoluntary_ctxt_switches:")[1].split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # the thread ended meanwhile
+    return int(fields[11]) / TICKS, int(fields[12]) / TICKS, wakeups
+
+
 def children_cpu_seconds():
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
