@@ -39,7 +39,10 @@ public struct CacheRetention: Sendable {
         return next
     }
 
+    /// Measures every idle time in turn (about `rounds` × the sum of `idleMicroseconds`, plus the work).
     public func run() -> [Figure] {
+        precondition((2 * Self.lineBytes...1 << 30).contains(workingSetBytes), "a working set of 128 bytes to 1 GiB")
+        precondition(rounds > 0 && loadsPerRound > 0, "at least one round of at least one load")
         let lines = workingSetBytes / Self.lineBytes
         let stride = Self.lineBytes / MemoryLayout<UInt32>.stride
         var generator = SystemRandomNumberGenerator()

@@ -142,7 +142,7 @@ struct BenchCommand: AsyncParsableCommand {
             let figures = probe.run()
             if json {
                 let entries = figures.map { "{\"idle_us\": \($0.idleMicroseconds), \"round_ns\": \(Int($0.medianNanoseconds))}" }
-                print("{\"working_set_bytes\": \(probe.workingSetBytes), \"loads\": \(loads), \"rounds\": [\(entries.joined(separator: ", "))]}")
+                print("{\"working_set_bytes\": \(probe.workingSetBytes), \"loads\": \(loads), \"figures\": [\(entries.joined(separator: ", "))]}")
                 return
             }
             print("\(loads) dependent loads over \(workingSetKib) KiB, median CPU of \(rounds) rounds:")
