@@ -2,6 +2,7 @@ import Journal
 import SQLite
 import Synchronization
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -166,6 +167,50 @@ import Glibc
             next.outbox = [("p2", [4])]
             #expect(try await journal.append(next).outboxSequences == [3])
             #expect(try journal.pendingOutbox() == [OutboxRecord(destination: "p2", sequence: 3, payload: [4])])
+            await journal.close()
+        }
+    }
+
+    /// Random sends and confirmations on three destinations, the journal sometimes reopened: numbering never goes
+    /// back, the pending outbox is exactly what is sent and not confirmed, and the heads are the last numbers given.
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func outboxNumberingSurvivesAnyMixOfSendsConfirmationsAndReopens(seed: UInt64) async throws {
+        try await Self.withDirectory { directory in
+            let path = directory + "/journal.db"
+            var generator = SplitMix64(seed: seed)
+            var journal = try Journal(path: path)
+            var heads: [String: UInt64] = [:]
+            var confirmed: [String: UInt64] = [:]
+            var sent: [String: [UInt64: [UInt8]]] = [:]
+            for step in 0..<120 {
+                var write = JournalWrite()
+                let destinations = ["p1", "p2", "p3"]
+                for _ in 0..<Int.random(in: 0...3, using: &generator) {
+                    write.outbox.append((destinations.randomElement(using: &generator)!, [UInt8(step & 0xff), UInt8.random(in: 0...255, using: &generator)]))
+                }
+                for destination in destinations where heads[destination, default: 0] > 0 && Bool.random(using: &generator) {
+                    // Up to the head most often (what a quiet link confirms), sometimes short of it.
+                    let head = heads[destination]!
+                    write.delivered[destination] = Bool.random(using: &generator) ? head : UInt64.random(in: 0...head, using: &generator)
+                }
+                let numbers = try await journal.append(write).outboxSequences
+                for (message, number) in zip(write.outbox, numbers) {
+                    #expect(number == heads[message.destination, default: 0] + 1, "step \(step)")
+                    heads[message.destination] = number
+                    sent[message.destination, default: [:]][number] = message.payload
+                }
+                for (destination, upTo) in write.delivered { confirmed[destination] = max(confirmed[destination] ?? 0, upTo) }
+                if Int.random(in: 0..<10, using: &generator) == 0 {
+                    await journal.close()
+                    journal = try Journal(path: path)
+                }
+                let pending = sent.flatMap { destination, messages in
+                    messages.filter { $0.key > confirmed[destination, default: 0] }
+                        .map { OutboxRecord(destination: destination, sequence: $0.key, payload: $0.value) }
+                }.sorted { ($0.destination, $0.sequence) < ($1.destination, $1.sequence) }
+                #expect(try journal.pendingOutbox() == pending, "step \(step)")
+                #expect(journal.outboxHeads == heads, "step \(step)")
+            }
             await journal.close()
         }
     }
