@@ -166,6 +166,9 @@ final class SessionRecorder: Sendable {
         var sent = 0
         var rejected = 0
         var cancelRejects = 0
+        /// Measured requests refused, by why (``refusal(_:_:)``): places REJECTED, cancels and replaces by CancelReject.
+        var rejectedBy: [String: Int] = [:]
+        var cancelRejectedBy: [String: Int] = [:]
     }
 
     private let state = Lock(State())
@@ -197,10 +200,12 @@ final class SessionRecorder: Sendable {
                 if report.execType == .rejected || report.orderStatus == .cancelled { state.places[report.clientOrderID] = nil }
                 guard let correlation, let request = state.requests.removeValue(forKey: correlation) else { return nil }
                 if request.measured, report.execType == .pendingNew || report.execType == .rejected { state.placeAcks.record(now &- request.start) }
+                if request.measured, report.execType == .rejected { state.rejectedBy[Self.refusal(report.rejectReason, report.text), default: 0] += 1 }
                 return (request.start, request.measured)
             case .cancelReject(let reject):
                 state.cancelRejects += 1
                 guard let request = state.requests.removeValue(forKey: reject.correlationID) else { return nil }
+                if request.measured { state.cancelRejectedBy[Self.refusal(reject.reason, reject.text), default: 0] += 1 }
                 return (request.start, request.measured)
             case nil:
                 return nil
@@ -209,6 +214,13 @@ final class SessionRecorder: Sendable {
         guard let acknowledged else { return 0 }
         gate.record(since: acknowledged.start, succeeded: true)
         return 1
+    }
+
+    /// A refusal's kind: its reason's name, or for one without a reason (the gateway's own: shed load, an invalid
+    /// request) the first words of its text, up to a colon.
+    static func refusal(_ reason: Tradewire_V1_RejectReason, _ text: String) -> String {
+        if reason != .unspecified { return reason.name }
+        return String(text.prefix(while: { $0 != ":" }).prefix(48))
     }
 
     static func summary(_ recorders: [SessionRecorder], _ result: OperationLoadResult, sessions: Int, model: String) -> JSONValue {
@@ -221,6 +233,8 @@ final class SessionRecorder: Sendable {
                 all.sent += state.sent
                 all.rejected += state.rejected
                 all.cancelRejects += state.cancelRejects
+                all.rejectedBy.merge(state.rejectedBy, uniquingKeysWith: +)
+                all.cancelRejectedBy.merge(state.cancelRejectedBy, uniquingKeysWith: +)
                 for request in state.requests.values where request.measured { unanswered[request.kind, default: 0] += 1 }
             }
         }
@@ -231,10 +245,17 @@ final class SessionRecorder: Sendable {
             "unanswered": .number(unanswered.values.reduce(0, +)),
             "unanswered_by_kind": .object(JSONObject(unanswered.sorted { $0.key < $1.key }.map { (key: $0.key, value: .number($0.value)) })),
             "rejected": .number(all.rejected), "cancel_rejects": .number(all.cancelRejects),
+            "measured_rejected_by": Self.counts(all.rejectedBy), "measured_cancel_rejected_by": Self.counts(all.cancelRejectedBy),
             "request_to_ack_us": result.latency.microsecondsJSON(), "place_to_ack_us": all.placeAcks.microsecondsJSON(),
             "place_to_fill_us": all.fills.microsecondsJSON(), "fills": .number(all.fills.count),
             "request_to_ack_curve_ns": result.latency.curveJSON(), "place_to_fill_curve_ns": all.fills.curveJSON(),
         ])
+    }
+}
+
+extension SessionRecorder {
+    fileprivate static func counts(_ counts: [String: Int]) -> JSONValue {
+        .object(JSONObject(counts.sorted { $0.key < $1.key }.map { (key: $0.key, value: .number($0.value)) }))
     }
 }
 
