@@ -236,7 +236,7 @@ let package = Package(
                 "MarketData", "Cluster", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "HTTP2", "HTTP2TestSupport",
                 "TestSupport", "ClusterTestSupport", "Telemetry", "SQLite",
             ]),
-        .testTarget(name: "BenchTests", dependencies: ["Bench", "Protos"]),
+        .testTarget(name: "BenchTests", dependencies: ["Bench", "JSON", "LoadHarness", "Protos"]),
         .testTarget(
             name: "GatewayTests",
             dependencies: ["Gateway", "Bench", "Cluster", "Processor", "ProtoCodec", "Protos", "ServiceStubs", "Transport", "RPC", "EventLoop", "JSON", "Telemetry", "TestSupport", "ClusterTestSupport"],

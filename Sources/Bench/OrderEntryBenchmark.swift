@@ -169,6 +169,8 @@ final class SessionRecorder: Sendable {
         /// Measured requests refused, by why (``refusal(_:_:)``): places REJECTED, cancels and replaces by CancelReject.
         var rejectedBy: [String: Int] = [:]
         var cancelRejectedBy: [String: Int] = [:]
+        /// Measured places acknowledged (PENDING_NEW) and rejected afterwards, by why.
+        var rejectedAfterAckBy: [String: Int] = [:]
     }
 
     private let state = Lock(State())
@@ -197,8 +199,15 @@ final class SessionRecorder: Sendable {
                 default: nil
                 }
                 if report.execType == .rejected { state.rejected += 1 }
+                let place = state.places[report.clientOrderID]
                 if report.execType == .rejected || report.orderStatus == .cancelled { state.places[report.clientOrderID] = nil }
-                guard let correlation, let request = state.requests.removeValue(forKey: correlation) else { return nil }
+                guard let correlation, let request = state.requests.removeValue(forKey: correlation) else {
+                    // A place already acknowledged (PENDING_NEW) and then rejected: accepted work refused after all.
+                    if report.execType == .rejected, place?.measured == true {
+                        state.rejectedAfterAckBy[Self.refusal(report.rejectReason, report.text), default: 0] += 1
+                    }
+                    return nil
+                }
                 if request.measured, report.execType == .pendingNew || report.execType == .rejected { state.placeAcks.record(now &- request.start) }
                 if request.measured, report.execType == .rejected { state.rejectedBy[Self.refusal(report.rejectReason, report.text), default: 0] += 1 }
                 return (request.start, request.measured)
@@ -235,6 +244,7 @@ final class SessionRecorder: Sendable {
                 all.cancelRejects += state.cancelRejects
                 all.rejectedBy.merge(state.rejectedBy, uniquingKeysWith: +)
                 all.cancelRejectedBy.merge(state.cancelRejectedBy, uniquingKeysWith: +)
+                all.rejectedAfterAckBy.merge(state.rejectedAfterAckBy, uniquingKeysWith: +)
                 for request in state.requests.values where request.measured { unanswered[request.kind, default: 0] += 1 }
             }
         }
@@ -246,6 +256,7 @@ final class SessionRecorder: Sendable {
             "unanswered_by_kind": .object(JSONObject(unanswered.sorted { $0.key < $1.key }.map { (key: $0.key, value: .number($0.value)) })),
             "rejected": .number(all.rejected), "cancel_rejects": .number(all.cancelRejects),
             "measured_rejected_by": Self.counts(all.rejectedBy), "measured_cancel_rejected_by": Self.counts(all.cancelRejectedBy),
+            "measured_rejected_after_ack_by": Self.counts(all.rejectedAfterAckBy),
             "request_to_ack_us": result.latency.microsecondsJSON(), "place_to_ack_us": all.placeAcks.microsecondsJSON(),
             "place_to_fill_us": all.fills.microsecondsJSON(), "fills": .number(all.fills.count),
             "request_to_ack_curve_ns": result.latency.curveJSON(), "place_to_fill_curve_ns": all.fills.curveJSON(),

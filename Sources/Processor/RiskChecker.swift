@@ -34,12 +34,14 @@ final class RiskChecker: Sendable {
         // @unchecked Sendable: mutated only under `state`'s lock.
         var decisions: [Decision?]
         var open: Int
+        let started: ContinuousClock.Instant
         let deadline: ContinuousClock.Instant
         let completion: Completion
 
-        init(count: Int, deadline: ContinuousClock.Instant, completion: @escaping Completion) {
+        init(count: Int, started: ContinuousClock.Instant, deadline: ContinuousClock.Instant, completion: @escaping Completion) {
             decisions = Array(repeating: nil, count: count)
             open = count
+            self.started = started
             self.deadline = deadline
             self.completion = completion
         }
@@ -79,7 +81,8 @@ final class RiskChecker: Sendable {
             let decision = Decision.rejected(.riskUnavailable, "no risk service is configured: the order cannot be checked")
             return completion(Array(repeating: decision, count: requests.count))
         }
-        let batch = Waiting(count: requests.count, deadline: .now + timeout, completion: completion)
+        let now = ContinuousClock.now
+        let batch = Waiting(count: requests.count, started: now, deadline: now + timeout, completion: completion)
         let (start, wake, done) = state.withLock { state -> (Bool, [UnsafeContinuation<Void, Never>], Bool) in
             let room = state.closed ? 0 : max(0, maxInFlight - state.open.count)
             for index in room..<max(room, requests.count) {
@@ -190,20 +193,22 @@ final class RiskChecker: Sendable {
     private func expireDue() {
         let now = ContinuousClock.now
         let text = "the risk service did not answer within \(timeout.nanoseconds / 1_000_000) ms"
-        let done = state.withLock { state -> [Waiting] in
+        let (done, expired) = state.withLock { state -> ([Waiting], Int) in
             var done: [Waiting] = []
+            var expired = 0
             while state.deadlinesHead < state.deadlines.count, case let (ids, batch) = state.deadlines[state.deadlinesHead],
                   batch.deadline <= now
             {
                 state.deadlinesHead += 1
                 for id in ids {
-                    if let (batch, index) = state.open.removeValue(forKey: id), Self.settle(batch, index, .rejected(.riskUnavailable, text)) {
-                        done.append(batch)
-                    }
+                    guard let (batch, index) = state.open.removeValue(forKey: id) else { continue }
+                    expired += 1
+                    if Self.settle(batch, index, .rejected(.riskUnavailable, text)) { done.append(batch) }
                 }
             }
-            return done
+            return (done, expired)
         }
+        if expired > 0 { NodeMetrics.shared.riskChecksTimedOut.increment(by: Int64(expired)) }
         Self.complete(done)
     }
 
@@ -249,7 +254,12 @@ final class RiskChecker: Sendable {
 extension RiskChecker {
     /// Hands each batch its decisions (outside the lock: completions run the caller's code).
     fileprivate static func complete(_ done: [Waiting]) {
-        for batch in done { batch.completion(batch.decisions.map { $0! }) }
+        guard !done.isEmpty else { return }
+        let now = ContinuousClock.now
+        for batch in done {
+            NodeMetrics.shared.riskCheckTime.recordNanoseconds(Int64(clamping: (now - batch.started).nanoseconds))
+            batch.completion(batch.decisions.map { $0! })
+        }
     }
 
     /// Records one check's decision (under the lock); true when it was its batch's last.
