@@ -34,15 +34,14 @@ final class RiskChecker: Sendable {
         // @unchecked Sendable: mutated only under `state`'s lock.
         var decisions: [Decision?]
         var open: Int
+        /// When it was handed in; its deadline is this plus the checker's timeout.
         let started: ContinuousClock.Instant
-        let deadline: ContinuousClock.Instant
         let completion: Completion
 
-        init(count: Int, started: ContinuousClock.Instant, deadline: ContinuousClock.Instant, completion: @escaping Completion) {
+        init(count: Int, started: ContinuousClock.Instant, completion: @escaping Completion) {
             decisions = Array(repeating: nil, count: count)
             open = count
             self.started = started
-            self.deadline = deadline
             self.completion = completion
         }
     }
@@ -81,8 +80,7 @@ final class RiskChecker: Sendable {
             let decision = Decision.rejected(.riskUnavailable, "no risk service is configured: the order cannot be checked")
             return completion(Array(repeating: decision, count: requests.count))
         }
-        let now = ContinuousClock.now
-        let batch = Waiting(count: requests.count, started: now, deadline: now + timeout, completion: completion)
+        let batch = Waiting(count: requests.count, started: .now, completion: completion)
         let (start, wake, done) = state.withLock { state -> (Bool, [UnsafeContinuation<Void, Never>], Bool) in
             let room = state.closed ? 0 : max(0, maxInFlight - state.open.count)
             for index in room..<max(room, requests.count) {
@@ -178,7 +176,7 @@ final class RiskChecker: Sendable {
                     state.deadlinesHead += 1
                 }
                 state.compactDeadlines()
-                return state.deadlinesHead < state.deadlines.count ? state.deadlines[state.deadlinesHead].batch.deadline : nil
+                return state.deadlinesHead < state.deadlines.count ? state.deadlines[state.deadlinesHead].batch.started + self.timeout : nil
             }
             if let next {
                 do { try await Task.sleep(until: next, clock: .continuous) } catch { return }
@@ -197,7 +195,7 @@ final class RiskChecker: Sendable {
             var done: [Waiting] = []
             var expired = 0
             while state.deadlinesHead < state.deadlines.count, case let (ids, batch) = state.deadlines[state.deadlinesHead],
-                  batch.deadline <= now
+                  batch.started + timeout <= now
             {
                 state.deadlinesHead += 1
                 for id in ids {

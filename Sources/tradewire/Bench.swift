@@ -141,8 +141,11 @@ struct BenchCommand: AsyncParsableCommand {
             probe.idleMicroseconds = try idleTimes()
             let figures = probe.run()
             if json {
-                let entries = figures.map { "{\"idle_us\": \($0.idleMicroseconds), \"round_ns\": \(Int($0.medianNanoseconds))}" }
-                print("{\"working_set_bytes\": \(probe.workingSetBytes), \"loads\": \(loads), \"figures\": [\(entries.joined(separator: ", "))]}")
+                let entries = figures.map { figure in
+                    JSONValue.object(["idle_us": .number(figure.idleMicroseconds), "round_ns": .number(Int(figure.medianNanoseconds))])
+                }
+                print(JSONValue.object(["working_set_bytes": .number(probe.workingSetBytes), "loads": .number(loads),
+                                        "figures": .array(entries)]).text())
                 return
             }
             print("\(loads) dependent loads over \(workingSetKib) KiB, median CPU of \(rounds) rounds:")
