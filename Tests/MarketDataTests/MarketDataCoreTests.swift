@@ -36,19 +36,23 @@ struct MarketDataCoreTests {
         defer { loop.shutdown() }
         let core = try await loop.submit { try Self.core(path, loop) }
 
-        // Applied and served at once, committed together a little later.
-        let applied = try await loop.submit {
+        // Applied and served at once, committed together a little later. What the file holds is read in the same
+        // loop job as the applies: the commit timer runs on that loop, so a slow machine cannot commit in between.
+        let (applied, committedThen) = try await loop.submit {
             try core.apply(node: "p1", Self.batch(1, price: 10_000))
             try core.apply(node: "p1", Self.batch(2, price: 10_100))
-            return (core.cursor("p1"), try core.trades("ACME", before: .max, limit: 10).count)
+            return ((core.cursor("p1"), try core.trades("ACME", before: .max, limit: 10).count), try Self.committed(path))
         }
         #expect(applied == (2, 2))
-        #expect(try Self.committed(path) == (nil, 0), "not committed yet")
+        #expect(committedThen == (nil, 0), "not committed yet")
         #expect(try await waitUntil { try Self.committed(path) == (2, 2) }, "committed within the delay")
 
         // What is applied after the last commit is lost with the process; the store's cursor says where to resume.
-        try await loop.submit { try core.apply(node: "p1", Self.batch(3, price: 10_200)) }
-        #expect(try Self.committed(path) == (2, 2))
+        let beforeStop = try await loop.submit {
+            try core.apply(node: "p1", Self.batch(3, price: 10_200))
+            return try Self.committed(path)
+        }
+        #expect(beforeStop == (2, 2))
         try await loop.submit { core.stop() }  // A stop commits.
         #expect(try Self.committed(path) == (3, 3))
 
