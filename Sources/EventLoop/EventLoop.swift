@@ -8,7 +8,10 @@ import Locks
 
 /// One thread with an epoll instance: each turn it waits for readiness of registered descriptors, runs timers
 /// and jobs, then flushes the objects that asked to be flushed — at the end of the turn, and early in a long
-/// one (see runJobs).
+/// one (see runJobs). Jobs and flushes settle within the turn: what a flush produces (a task it resumed, another
+/// object's output) runs and leaves in the same turn, not behind the next turn's reads. Then the turn's late jobs
+/// run (work that blocks the thread, such as a journal's commit waiting for the disk; see `executeAfterOutput`),
+/// and what they produce settles too.
 ///
 /// Also a `TaskExecutor`: a task started with `Task(executorPreference: loop)` runs its nonisolated code on the
 /// loop thread, so a gRPC handler and the connection it serves share a thread and never hop.
@@ -43,6 +46,8 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     private var timers = TimerHeap()
     private var timerSequence: UInt64 = 0
     private var flushList: [TurnFlushable] = []
+    /// Jobs for the end of this turn, after its output (see `executeAfterOutput`). Loop thread only.
+    private var lateJobs: [() -> Void] = []
     /// A buffer for reads on the loop thread: every connection of the loop reads into it and consumes what it
     /// read before returning to the loop. Loop thread only.
     public let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
@@ -90,6 +95,14 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         } else {
             enqueueRemote(.closure(body))
         }
+    }
+
+    /// Runs `body` in this turn once its jobs have run and the output they produced has been flushed: for work that
+    /// holds the thread, such as a journal's commit waiting for the disk, so that the messages the turn made (a
+    /// risk check, a command to a peer, acknowledgements) leave before it rather than after it. Loop thread only.
+    public func executeAfterOutput(_ body: @escaping () -> Void) {
+        precondition(inEventLoop, "EventLoop.executeAfterOutput off the loop thread")
+        lateJobs.append(body)
     }
 
     /// Runs `body` on the loop thread and returns its result to an async caller. A nonisolated async function: it
@@ -223,8 +236,29 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
             }
             fireTimers()
             if drainInbox() { break }
-            runJobs()
+            var budget = Self.jobsPerTurn
+            settle(&budget)
+            if !lateJobs.isEmpty {
+                var late: [() -> Void] = []
+                swap(&late, &lateJobs)
+                for body in late { body() }
+                settle(&budget)
+            }
+        }
+    }
+
+    /// The most jobs one turn runs before it looks at I/O again.
+    static let jobsPerTurn = 4096
+    /// How many times a turn runs its jobs and flushes while each makes more of the other.
+    static let settleRounds = 4
+
+    /// Runs jobs and flushes until neither brings more (a flush can resume a task, whose output needs a flush),
+    /// `settleRounds` times at most; what is left runs next turn, without waiting for I/O.
+    private func settle(_ budget: inout Int) {
+        for _ in 0..<Self.settleRounds {
+            runJobs(&budget)
             flush()
+            if nextJob >= localJobs.count && flushList.isEmpty { return }
         }
     }
 
@@ -241,10 +275,10 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         selectable.ready(readable: readable, writable: writable)
     }
 
-    /// Nanoseconds until the next timer is due (0: work is waiting — a job, or a flush asked for during the last
-    /// flush — or a timer is due; -1: no timer).
+    /// Nanoseconds until the next timer is due (0: work is waiting — a job, a flush or a late job that the turn
+    /// could not settle — or a timer is due; -1: no timer).
     private func nextTimeout() -> Int64 {
-        if nextJob < localJobs.count || !flushList.isEmpty { return 0 }
+        if nextJob < localJobs.count || !flushList.isEmpty || !lateJobs.isEmpty { return 0 }
         guard let deadline = timers.nextDeadline() else { return -1 }
         let now = Monotonic.now()
         if deadline <= now { return 0 }
@@ -274,17 +308,18 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         }
     }
 
-    /// Runs queued jobs, and the jobs they queue, up to a bound per turn so that I/O is not starved.
+    /// Runs queued jobs, and the jobs they queue, up to `budget` (shared by the turn) so that I/O is not starved.
     ///
     /// Output normally leaves at the end of the turn, in one send per connection. A long turn also flushes
     /// after its 16th, 64th, 256th… job: when a read brings 64 requests, the first answers are on the wire
     /// while the rest are computed, instead of two peers taking turns idling (bidi ping-pong over one
     /// connection, 64 streams: 181k → 320k messages/s). The gaps grow fourfold, so a turn of a thousand small
     /// calls still sends only a handful of times (a send on loopback also pays for the receiver's TCP work).
-    private func runJobs() {
+    private func runJobs(_ budget: inout Int) {
         var ran = 0
         var flushAt = 16
-        while nextJob < localJobs.count && ran < 4096 {
+        defer { budget -= ran }
+        while nextJob < localJobs.count && ran < budget {
             let job = localJobs[nextJob]
             nextJob += 1
             switch job {
@@ -308,7 +343,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     private func flush() {
         guard !flushList.isEmpty else { return }
-        // Flushing may queue jobs or ask for another flush; those run next turn, without waiting for I/O.
+        // Flushing may queue jobs or ask for another flush; `settle` runs those.
         let list = flushList
         flushList.removeAll(keepingCapacity: true)
         for object in list { object.flushAtEndOfTurn() }

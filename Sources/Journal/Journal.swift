@@ -173,7 +173,9 @@ public final class Journal: Sendable {
     }
 
     /// Queues `write`; `completion` runs on the writer thread once it committed (or failed). Writes commit in the
-    /// order of these calls. On the writer thread itself, the commit runs after the caller's current job.
+    /// order of these calls. On the writer thread itself, the commit runs late in the current turn, once the output
+    /// the turn produced has left (``EventLoop/executeAfterOutput(_:)``): a node's risk checks and messages to its
+    /// peers do not wait for the disk.
     public func append(_ write: JournalWrite, completion: @escaping Completion) {
         let schedule = state.withLock { state -> Result<Bool, SQLiteError> in
             if let failure = state.failure { return .failure(failure) }
@@ -184,9 +186,15 @@ public final class Journal: Sendable {
         }
         switch schedule {
         case .failure(let error): completion(.failure(error))
-        case .success(true): writer.execute { self.flush() }
+        case .success(true): onWriterAfterOutput { self.flush() }
         case .success(false): break
         }
+    }
+
+    /// Runs `body` on the writer: late in the current turn, after its output, when called there (commits and
+    /// materialisations hold the thread while they wait for the disk); else as soon as the writer wakes.
+    private func onWriterAfterOutput(_ body: @escaping @Sendable () -> Void) {
+        if writer.inEventLoop { writer.executeAfterOutput(body) } else { writer.execute(body) }
     }
 
     /// Appends `write` and returns once it is committed.
@@ -415,7 +423,8 @@ public final class Journal: Sendable {
     }
 
     /// Writer thread: materialises the overlay's rows next (after the writes already queued for this turn) when
-    /// `now`, else `materialiseInterval` from now; either at most once at a time.
+    /// `now`, else `materialiseInterval` from now; either at most once at a time, and on a loop it shares, after
+    /// the turn's output.
     private func scheduleMaterialisation(now: Bool) {
         let (queue, time) = state.withLock { state in
             defer {
@@ -424,15 +433,17 @@ public final class Journal: Sendable {
             return (now && !state.materialiseQueued, !now && !state.materialiseTimed)
         }
         if queue {
-            writer.execute {
+            onWriterAfterOutput {
                 self.state.withLock { $0.materialiseQueued = false }
                 self.materialiseOrderRows()
             }
         }
         if time {
             writer.schedule(at: Monotonic.now() &+ materialiseInterval) {
-                self.state.withLock { $0.materialiseTimed = false }
-                self.materialiseOrderRows()
+                self.onWriterAfterOutput {
+                    self.state.withLock { $0.materialiseTimed = false }
+                    self.materialiseOrderRows()
+                }
             }
         }
     }

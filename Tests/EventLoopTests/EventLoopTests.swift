@@ -42,6 +42,66 @@ import Glibc
         #expect(first.flushes.load(ordering: .relaxed) == 1 && second.flushes.load(ordering: .relaxed) == 1)
     }
 
+    /// A turn settles before it goes back to I/O: a job that a flush queued runs, and the flush it asks for, before
+    /// the turn's late jobs (a journal's commit); a flush a late job asks for runs in the same turn too. The late job
+    /// makes the socket readable again, so a flush left for the next turn would come after the second event.
+    @Test(.timeLimit(.minutes(1))) func aTurnSettlesItsJobsAndFlushesBeforeAndAfterItsLateJobs() async throws {
+        let loop = try EventLoop(name: "test")
+        defer { loop.shutdown() }
+        var pair: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &pair) == 0)
+        defer {
+            close(pair[0])
+            close(pair[1])
+        }
+        let (socket, peer) = (pair[0], pair[1])
+        let log = Mutex<[String]>([])
+        let note: @Sendable (String) -> Void = { entry in log.withLock { $0.append(entry) } }
+        let afterLate = Flushed { note("flush after late") }
+        let second = Flushed { note("second flush") }
+        let first = Flushed {
+            note("first flush")
+            loop.execute {
+                note("job")
+                loop.flushAtEndOfTurn(second)
+            }
+        }
+        let events = Mutex(0)
+        let trigger = Trigger(fd: socket) {
+            note("event")
+            guard events.withLock({ $0 += 1; return $0 }) == 1 else { return }
+            loop.flushAtEndOfTurn(first)
+            loop.executeAfterOutput {
+                note("late")
+                _ = write(peer, "b", 1)
+                loop.flushAtEndOfTurn(afterLate)
+            }
+        }
+        try await loop.submit { try loop.register(socket, trigger) }
+        _ = write(peer, "a", 1)
+        let giveUp = ContinuousClock.now + .seconds(10)
+        while log.withLock({ $0.count }) < 7 && ContinuousClock.now < giveUp { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(log.withLock { $0 } == ["event", "first flush", "job", "second flush", "late", "flush after late", "event"])
+        try await loop.submit { loop.deregister(socket) }
+    }
+
+    /// Drains its socket and tells `then` on each readiness.
+    final class Trigger: Selectable, Sendable {
+        let fd: Int32
+        let then: @Sendable () -> Void
+
+        init(fd: Int32, then: @escaping @Sendable () -> Void) {
+            self.fd = fd
+            self.then = then
+        }
+
+        func ready(readable: Bool, writable: Bool) {
+            var buffer = [UInt8](repeating: 0, count: 16)
+            _ = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            then()
+        }
+    }
+
     final class Flushed: TurnFlushable, Sendable {
         let flushes = Atomic<Int>(0)
         let then: @Sendable () -> Void
