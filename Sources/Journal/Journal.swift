@@ -106,9 +106,10 @@ public final class Journal: Sendable {
     ///   - recentRecords: how many of the newest committed records stay in memory for subscribers (at about 0.5 KB
     ///     each, 8,192 hold 4 MB).
     ///   - writer: the loop that commits (and runs completions); by default a thread of the journal's own. A node
-    ///     passes its core loop: its writes then commit on the thread that made them, at the end of its turn,
-    ///     with no thread wake-up either way, and what arrives while a commit waits for the disk is handled as one
-    ///     batch after it. The journal never stops a loop it was given.
+    ///     passes its core loop: its writes then commit on the thread that made them, at the end of its turn once
+    ///     the turn's output has left (its risk checks and messages to peers do not wait for the disk), with no
+    ///     thread wake-up either way, and what arrives while a commit waits for the disk is handled as one batch
+    ///     after it. The journal never stops a loop it was given.
     ///   - materialiseInterval, materialiseAt: how long after its commit an order row waits at most to be written
     ///     into `orders`, and how many orders' rows may wait (at about 0.5 KB each, 4,096 hold 2 MB).
     public init(path: String, synchronous: JournalSynchronous = .full, maxBatch: Int = 4096, busyTimeout: Duration = .seconds(5),
