@@ -13,7 +13,9 @@ let subscriberOverflows = Counter(label: "subscriber_queue_overflows_total")
 /// Any thread may push and finish; one task consumes with `next()`.
 public final class SubscriberQueue<Element: Sendable>: Sendable {
     private struct State {
-        var items: [Element] = []
+        /// Taken ones are nil until the array is compacted: `next()` moves an update out, so a buffer it holds is
+        /// the consumer's alone (its frame prefix is then written in place, not into a copy).
+        var items: [Element?] = []
         var head = 0
         var waiter: UnsafeContinuation<Element?, Never>?
         var finished = false
@@ -34,7 +36,9 @@ public final class SubscriberQueue<Element: Sendable>: Sendable {
         case resume(UnsafeContinuation<Element?, Never>), queued, overflowed, dropped
     }
 
-    public func push(_ element: Element) {
+    /// Consumed: a buffer handed over is the consumer's alone, even when the consumer runs before `push` returns.
+    public func push(_ element: consuming Element) {
+        var element: Element? = consume element  // moved, not copied, to whichever side takes it
         let outcome: PushOutcome = state.withLock { state in
             if state.finished { return .dropped }
             if let waiter = state.waiter {
@@ -48,11 +52,11 @@ public final class SubscriberQueue<Element: Sendable>: Sendable {
                 state.head = 0
                 return .overflowed
             }
-            state.items.append(element)
+            state.items.append(element.take())
             return .queued
         }
         switch outcome {
-        case .resume(let waiter): waiter.resume(returning: element)
+        case .resume(let waiter): waiter.resume(returning: element.take())
         case .overflowed:
             subscriberOverflows.increment()
             onOverflow()
@@ -84,13 +88,13 @@ public final class SubscriberQueue<Element: Sendable>: Sendable {
     /// The first queued update, `.some(nil)` once finished and drained, nil when the consumer must wait.
     private static func take(_ state: inout State) -> Element?? {
         if state.head < state.items.count {
-            let element = state.items[state.head]
+            let element = state.items[state.head].take()
             state.head += 1
             if state.head == state.items.count || state.head > 1024 {
                 state.items.removeFirst(state.head)
                 state.head = 0
             }
-            return .some(element)
+            return element
         }
         return state.finished ? .some(nil) : nil
     }

@@ -1,6 +1,7 @@
 import Cluster
 import RPC
 import Transport
+import ProtoCodec
 import Protos
 import ServiceStubs
 import Synchronization
@@ -24,22 +25,31 @@ struct ExecutionFeed: Sendable {
     func run(from positions: Positions, live: Bool, ready: @escaping @Sendable (_ node: String, _ head: UInt64) -> Void,
              deliver: @escaping @Sendable (String, UInt64, Tradewire_V1_ExecutionReport) -> Void) async
     {
+        await run(Tradewire_V1_EventBatch.self, from: positions, live: live, ready: ready, deliver: deliver)
+    }
+
+    /// The same, each node's batches read as `Batch` (``ForwardedReport``s from a view of them, say).
+    func run<Batch: ReportBatch>(_ batches: Batch.Type, from positions: Positions, live: Bool,
+                                 ready: @escaping @Sendable (_ node: String, _ head: UInt64) -> Void,
+                                 deliver: @escaping @Sendable (String, UInt64, Batch.Report) -> Void) async
+    {
         await withTaskGroup(of: Void.self) { group in
             for node in cluster.nodes {
                 guard let channel = try? cluster.feedChannel(to: node) else { continue }
                 let start = positions[node.id]
                 // On the connection's loop: reports keep coming while the process's shared threads are busy.
                 group.addTask(executorPreference: channel.preferredExecutor) {
-                    await follow(node, over: channel, after: start, fromHead: start == nil && live, ready: ready, deliver: deliver)
+                    await follow(Batch.self, node, over: channel, after: start, fromHead: start == nil && live, ready: ready,
+                                 deliver: deliver)
                 }
             }
         }
     }
 
-    private func follow(_ node: ClusterNode, over channel: Channel, after start: UInt64?, fromHead: Bool,
-                        ready: @Sendable (String, UInt64) -> Void, deliver: @Sendable (String, UInt64, Tradewire_V1_ExecutionReport) -> Void) async
+    private func follow<Batch: ReportBatch>(_ batches: Batch.Type, _ node: ClusterNode, over channel: Channel, after start: UInt64?,
+                                            fromHead: Bool, ready: @Sendable (String, UInt64) -> Void,
+                                            deliver: @Sendable (String, UInt64, Batch.Report) -> Void) async
     {
-        let client = Tradewire_V1_Processor.Client(channel)
         var position = start ?? 0
         var knowsPosition = !fromHead
         if knowsPosition { ready(node.id, position) }
@@ -52,7 +62,8 @@ struct ExecutionFeed: Sendable {
             if account.isEmpty { request.kinds = [.order] }
             request.fromHead = !knowsPosition
             do {
-                try await client.subscribeEvents(request, options: CallOptions(waitForReady: true)) { batches in
+                try await channel.serverStreaming(Tradewire_V1_Processor.Method.subscribeEvents, request, responseType: Batch.self,
+                                                  options: CallOptions(waitForReady: true)) { batches in
                     for try await batch in batches {
                         backoff.reset()
                         if !knowsPosition {
@@ -60,9 +71,11 @@ struct ExecutionFeed: Sendable {
                             knowsPosition = true
                             ready(node.id, position)
                         }
-                        for event in batch.events {
-                            position = event.sequence
-                            if case .order(let order) = event.event, let report = order.report { deliver(node.id, event.sequence, report) }
+                        // A report that does not decode fails the batch from it on, like a batch that does not: the
+                        // stream resumes after the last report delivered.
+                        try batch.forEachEvent { sequence, report in
+                            position = sequence
+                            if let report { deliver(node.id, sequence, report) }
                         }
                     }
                 }
@@ -123,5 +136,34 @@ struct ExecutionFeed: Sendable {
     struct CursorError: Error, CustomStringConvertible {
         var description: String
         init(_ description: String) { self.description = description }
+    }
+}
+
+/// A node's event batch as a feed reads it: the node's head, and each event's sequence and order report (if any).
+protocol ReportBatch: ProtoMessage {
+    associatedtype Report: Sendable
+    var headSequence: UInt64 { get }
+    /// Each event in order: its sequence, and its order report if it carries one.
+    func forEachEvent(_ body: (_ sequence: UInt64, _ report: Report?) throws -> Void) throws
+}
+
+extension Tradewire_V1_EventBatch: ReportBatch {
+    func forEachEvent(_ body: (UInt64, Tradewire_V1_ExecutionReport?) throws -> Void) rethrows {
+        for event in events {
+            if case .order(let order) = event.event { try body(event.sequence, order.report) } else { try body(event.sequence, nil) }
+        }
+    }
+}
+
+extension Tradewire_V1_EventBatchReportView: ReportBatch {
+    /// Throws ``ProtoDecodingError`` at the first report whose routing fields do not decode.
+    func forEachEvent(_ body: (UInt64, ForwardedReport?) throws -> Void) throws {
+        for event in events {
+            guard let report = event.order?.report, !report.isEmpty else {
+                try body(event.sequence, nil)
+                continue
+            }
+            try body(event.sequence, try ForwardedReport(encoded: report))
+        }
     }
 }

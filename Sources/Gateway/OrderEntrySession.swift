@@ -64,7 +64,7 @@ struct OrderEntrySession: Sendable {
 
     private final class State: Sendable {
         let correlations = Lock<[String: OrderCorrelations]>([:])
-        let queue = SubscriberQueue<Tradewire_V1_OrderEntryResponse>(capacity: OrderEntrySession.queueCapacity) {}
+        let queue = SubscriberQueue<Output>(capacity: OrderEntrySession.queueCapacity) {}
         let inFlight = InFlight(limit: OrderEntrySession.maxInFlight)
         let requestIDs: String
         let requestNumbers = Atomic<Int>(0)
@@ -85,18 +85,18 @@ struct OrderEntrySession: Sendable {
     {
         let state = State(requestIDs: GatewayShared.requestID(context))
         let listening = shared.executions.add(account: caller.account) { report in
-            var report = report
-            let final = report.orderStatus == .rejected || report.orderStatus == .cancelled || report.orderStatus == .settled
+            let routing = report.routing
+            let final = routing.orderStatus == .rejected || routing.orderStatus == .cancelled || routing.orderStatus == .settled
             // The node's report carries the request id of the command that caused it.
             // One lookup, and the entry changed where it is (a copy taken out and put back hashed the OrderId twice and
             // copied its awaited labels).
-            report.correlationID = state.correlations.withLock { correlations in
-                guard let index = correlations.index(forKey: report.orderID?.value ?? "") else { return "" }
-                let label = correlations.values[index].label(requestID: report.correlationID)
+            let correlation = state.correlations.withLock { correlations in
+                guard let index = correlations.index(forKey: routing.orderID?.value ?? "") else { return "" }
+                let label = correlations.values[index].label(requestID: routing.correlationID)
                 if final { correlations.remove(at: index) }
                 return label
             }
-            state.queue.push(.report(report))
+            state.queue.push(.encoded(report.orderEntryResponse(correlationID: correlation)))
         }
         defer { shared.executions.remove(listening) }
         let executions = shared.executions
@@ -136,7 +136,12 @@ struct OrderEntrySession: Sendable {
                 await state.inFlight.drained()
                 state.queue.finish()
             }
-            while let response = await state.queue.next() { try await responses.write(response) }
+            while let output = await state.queue.next() {
+                switch consume output {  // an encoded response is moved to the writer, whose frame prefix goes in place
+                case .response(let response): try await responses.write(response)
+                case .encoded(let response): try await responses.write(headroomed: consume response)
+                }
+            }
             group.cancelAll()
             if state.queue.overflowed {
                 throw RPCError(code: .resourceExhausted, message: "the session fell \(Self.queueCapacity) responses behind")
@@ -296,6 +301,18 @@ struct OrderEntrySession: Sendable {
         var report = Tradewire_V1_ExecutionReport(rejected, execType: .rejected)
         report.correlationID = correlation
         return report
+    }
+}
+
+extension OrderEntrySession {
+    /// What a session sends: a response it made (a refusal, a duplicate's status), or one carrying a node's report
+    /// as the shared feed forwarded it, already encoded (``ForwardedReport/orderEntryResponse(correlationID:)``).
+    enum Output: Sendable {
+        case response(Tradewire_V1_OrderEntryResponse)
+        case encoded([UInt8])
+
+        static func report(_ report: Tradewire_V1_ExecutionReport) -> Self { .response(.report(report)) }
+        static func cancelReject(_ reject: Tradewire_V1_CancelReject) -> Self { .response(.cancelReject(reject)) }
     }
 }
 

@@ -3,13 +3,15 @@ import Locks
 import Protos
 
 /// Every node's execution reports followed once for the whole gateway, live, and handed to the OrderEntry sessions
-/// of each report's account: a node streams its order events once per gateway, not once per session.
+/// of each report's account: a node streams its order events once per gateway, not once per session. Reports are
+/// read through a view of the node's batches (`EventBatchReportView`): each stays encoded, and only the fields it is
+/// routed by are decoded (``ForwardedReport``).
 ///
 /// A session hears the reports the feed delivers while it is registered: those of events committed after the feed
 /// reached them, which includes every order the session places after ``wait(readyWithin:)`` (and possibly a few
 /// reports of the account's earlier orders still on their way).
 final class SharedExecutionFeed: Sendable {
-    typealias Listener = @Sendable (Tradewire_V1_ExecutionReport) -> Void
+    typealias Listener = @Sendable (ForwardedReport) -> Void
 
     private let feed: ExecutionFeed
     private let nodes: Int
@@ -35,9 +37,10 @@ final class SharedExecutionFeed: Sendable {
 
     /// Follows every node from its head until cancelled.
     func run() async {
-        await feed.run(from: [:], live: true, ready: { node, _ in self.arrived(node) }) { _, _, report in
-            self.terms?.update(report)
-            let listeners = self.state.withLock { $0.listeners[report.account] } ?? []
+        await feed.run(Tradewire_V1_EventBatchReportView.self, from: [:], live: true, ready: { node, _ in self.arrived(node) }) {
+            _, _, report in
+            self.terms?.update(report.routing)
+            let listeners = self.state.withLock { $0.listeners[report.routing.account] } ?? []
             for (_, listener) in listeners { listener(report) }
         }
     }

@@ -125,6 +125,25 @@ public enum ProtoWire {
         return found
     }
 
+    /// What is left of the fields in `range` of `message` without field `number` (every occurrence of it, at the top
+    /// level): the ranges of the other fields, in order, adjacent ones merged (one range when the field is last or
+    /// absent). Nil if the fields are malformed.
+    public static func ranges(without number: UInt32, in message: [UInt8], within range: Range<Int>) -> [Range<Int>]? {
+        guard range.lowerBound >= 0, range.upperBound <= message.count else { return nil }
+        var reader = ProtoWireReader(message, within: range)
+        var kept: [Range<Int>] = []
+        var run = range.lowerBound
+        while !reader.isAtEnd {
+            let start = reader.offset
+            guard let (fieldNumber, _, _) = reader.nextField() else { return nil }
+            guard fieldNumber == number else { continue }
+            if start > run { kept.append(run..<start) }
+            run = reader.offset
+        }
+        if range.upperBound > run { kept.append(run..<range.upperBound) }
+        return kept
+    }
+
     /// Appends `value` as a base-128 varint.
     public static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
         ProtoWireReader.appendVarint(value, to: &bytes)

@@ -594,6 +594,98 @@ public struct Tradewire_V1_OrderEvent: ProtoMessage {
     }
 }
 
+/// Views: an EventBatch as a feed that forwards reports reads it (the gateway's shared execution feed, with
+/// reports_only). The same field numbers and wire types, with each order event's report left encoded (a `bytes`
+/// field reads a message field's encoding as it is); what a view does not name stays in its unknown fields. Never
+/// sent: a node encodes EventBatch, and these decode it.
+public struct Tradewire_V1_EventBatchReportView: ProtoMessage {
+    public static let protoMessageName = "tradewire.v1.EventBatchReportView"
+
+    public var events: [Tradewire_V1_EventReportView] = []
+    public var headSequence: UInt64 = 0
+
+    public var unknownFields = ProtoUnknownFields()
+
+    public init() {}
+
+    public init(
+        events: [Tradewire_V1_EventReportView] = [],
+        headSequence: UInt64 = 0
+    ) {
+        self.events = events
+        self.headSequence = headSequence
+    }
+}
+
+public struct Tradewire_V1_EventReportView: ProtoMessage {
+    public static let protoMessageName = "tradewire.v1.EventReportView"
+
+    public var sequence: UInt64 = 0
+    public var order: Tradewire_V1_OrderEventReportView? = nil
+
+    public var unknownFields = ProtoUnknownFields()
+
+    public init() {}
+
+    public init(
+        sequence: UInt64 = 0,
+        order: Tradewire_V1_OrderEventReportView? = nil
+    ) {
+        self.sequence = sequence
+        self.order = order
+    }
+}
+
+public struct Tradewire_V1_OrderEventReportView: ProtoMessage {
+    public static let protoMessageName = "tradewire.v1.OrderEventReportView"
+
+    /// An ExecutionReport's encoding.
+    public var report: [UInt8] = []
+
+    public var unknownFields = ProtoUnknownFields()
+
+    public init() {}
+
+    public init(
+        report: [UInt8] = []
+    ) {
+        self.report = report
+    }
+}
+
+/// The fields of an ExecutionReport that the gateway routes a report by and remembers of its order, same numbers:
+/// decoded from a report's encoding, which then goes to the client as it is but for its correlation_id.
+public struct Tradewire_V1_ExecutionReportRouting: ProtoMessage {
+    public static let protoMessageName = "tradewire.v1.ExecutionReportRouting"
+
+    public var orderID: Tradewire_V1_OrderId? = nil
+    public var account: String = ""
+    public var orderStatus: Tradewire_V1_OrderStatus = .unspecified
+    public var price: Tradewire_V1_Price? = nil
+    public var orderQuantity: Tradewire_V1_Quantity? = nil
+    public var correlationID: String = ""
+
+    public var unknownFields = ProtoUnknownFields()
+
+    public init() {}
+
+    public init(
+        orderID: Tradewire_V1_OrderId? = nil,
+        account: String = "",
+        orderStatus: Tradewire_V1_OrderStatus = .unspecified,
+        price: Tradewire_V1_Price? = nil,
+        orderQuantity: Tradewire_V1_Quantity? = nil,
+        correlationID: String = ""
+    ) {
+        self.orderID = orderID
+        self.account = account
+        self.orderStatus = orderStatus
+        self.price = price
+        self.orderQuantity = orderQuantity
+        self.correlationID = correlationID
+    }
+}
+
 /// The total quantity resting at one price level changed (quantity 0: the level is gone).
 public struct Tradewire_V1_BookChange: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.BookChange"
@@ -1986,6 +2078,225 @@ extension Tradewire_V1_OrderEvent {
     nonisolated(unsafe) static let cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> = {
         var message = Tradewire__V1__OrderEvent()
         tradewire__v1__order_event__init(&message)
+        return message.base.descriptor
+    }()
+}
+
+// MARK: - tradewire.v1.EventBatchReportView ↔ protobuf-c
+
+extension Tradewire_V1_EventBatchReportView {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
+        let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
+        }
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__EventBatchReportView.self))
+    }
+
+    init(_c c: UnsafePointer<Tradewire__V1__EventBatchReportView>) throws(ProtoDecodingError) {
+        self.init()
+        if c.pointee.n_events > 0, let array = c.pointee.events {
+            self.events.reserveCapacity(c.pointee.n_events)
+            for index in 0..<c.pointee.n_events {
+                self.events.append(try Tradewire_V1_EventReportView(_c: array[index]!))
+            }
+        }
+        self.headSequence = c.pointee.head_sequence
+        self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
+    }
+
+    public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(arena))
+    }
+
+    func _c(_ arena: ProtoArena) -> UnsafeMutablePointer<Tradewire__V1__EventBatchReportView> {
+        let c = arena.allocate(Tradewire__V1__EventBatchReportView.self)
+        tradewire__v1__event_batch_report_view__init(c)
+        if !self.events.isEmpty {
+            let array = arena.array(of: UnsafeMutablePointer<Tradewire__V1__EventReportView>?.self, count: self.events.count)
+            for (index, value) in self.events.enumerated() {
+                array[index] = value._c(arena)
+            }
+            c.pointee.n_events = self.events.count
+            c.pointee.events = array
+        }
+        c.pointee.head_sequence = self.headSequence
+        arena.setUnknownFields(c, self.unknownFields, ProtoUnknownFields())
+        return c
+    }
+
+    public static var _protobufCDescriptor: UnsafeRawPointer { UnsafeRawPointer(cDescriptor) }
+
+    /// protoc-c's descriptor, read from an initialised message (Swift cannot take a C constant's address).
+    /// nonisolated(unsafe): the descriptor is constant static data, never written.
+    nonisolated(unsafe) static let cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> = {
+        var message = Tradewire__V1__EventBatchReportView()
+        tradewire__v1__event_batch_report_view__init(&message)
+        return message.base.descriptor
+    }()
+}
+
+// MARK: - tradewire.v1.EventReportView ↔ protobuf-c
+
+extension Tradewire_V1_EventReportView {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
+        let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
+        }
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__EventReportView.self))
+    }
+
+    init(_c c: UnsafePointer<Tradewire__V1__EventReportView>) throws(ProtoDecodingError) {
+        self.init()
+        self.sequence = c.pointee.sequence
+        if let value = c.pointee.order { self.order = try Tradewire_V1_OrderEventReportView(_c: value) }
+        self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
+    }
+
+    public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(arena))
+    }
+
+    func _c(_ arena: ProtoArena) -> UnsafeMutablePointer<Tradewire__V1__EventReportView> {
+        let c = arena.allocate(Tradewire__V1__EventReportView.self)
+        tradewire__v1__event_report_view__init(c)
+        c.pointee.sequence = self.sequence
+        if let value = self.order { c.pointee.order = value._c(arena) }
+        arena.setUnknownFields(c, self.unknownFields, ProtoUnknownFields())
+        return c
+    }
+
+    public static var _protobufCDescriptor: UnsafeRawPointer { UnsafeRawPointer(cDescriptor) }
+
+    /// protoc-c's descriptor, read from an initialised message (Swift cannot take a C constant's address).
+    /// nonisolated(unsafe): the descriptor is constant static data, never written.
+    nonisolated(unsafe) static let cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> = {
+        var message = Tradewire__V1__EventReportView()
+        tradewire__v1__event_report_view__init(&message)
+        return message.base.descriptor
+    }()
+}
+
+// MARK: - tradewire.v1.OrderEventReportView ↔ protobuf-c
+
+extension Tradewire_V1_OrderEventReportView {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
+        let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
+        }
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__OrderEventReportView.self))
+    }
+
+    init(_c c: UnsafePointer<Tradewire__V1__OrderEventReportView>) throws(ProtoDecodingError) {
+        self.init()
+        self.report = _ProtoC.bytes(c.pointee.report.data, count: c.pointee.report.len)
+        self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
+    }
+
+    public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(arena))
+    }
+
+    func _c(_ arena: ProtoArena) -> UnsafeMutablePointer<Tradewire__V1__OrderEventReportView> {
+        let c = arena.allocate(Tradewire__V1__OrderEventReportView.self)
+        tradewire__v1__order_event_report_view__init(c)
+        c.pointee.report = ProtobufCBinaryData(len: self.report.count, data: arena.cBytes(self.report))
+        arena.setUnknownFields(c, self.unknownFields, ProtoUnknownFields())
+        return c
+    }
+
+    public static var _protobufCDescriptor: UnsafeRawPointer { UnsafeRawPointer(cDescriptor) }
+
+    /// protoc-c's descriptor, read from an initialised message (Swift cannot take a C constant's address).
+    /// nonisolated(unsafe): the descriptor is constant static data, never written.
+    nonisolated(unsafe) static let cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> = {
+        var message = Tradewire__V1__OrderEventReportView()
+        tradewire__v1__order_event_report_view__init(&message)
+        return message.base.descriptor
+    }()
+}
+
+// MARK: - tradewire.v1.ExecutionReportRouting ↔ protobuf-c
+
+extension Tradewire_V1_ExecutionReportRouting {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
+        let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
+        }
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__ExecutionReportRouting.self))
+    }
+
+    init(_c c: UnsafePointer<Tradewire__V1__ExecutionReportRouting>) throws(ProtoDecodingError) {
+        self.init()
+        if let value = c.pointee.order_id { self.orderID = try Tradewire_V1_OrderId(_c: value) }
+        self.account = try _ProtoC.string(c.pointee.account, field: "tradewire.v1.ExecutionReportRouting.account")
+        self.orderStatus = Tradewire_V1_OrderStatus(rawValue: Int32(truncatingIfNeeded: c.pointee.order_status.rawValue))
+        if let value = c.pointee.price { self.price = try Tradewire_V1_Price(_c: value) }
+        if let value = c.pointee.order_quantity { self.orderQuantity = try Tradewire_V1_Quantity(_c: value) }
+        self.correlationID = try _ProtoC.string(c.pointee.correlation_id, field: "tradewire.v1.ExecutionReportRouting.correlation_id")
+        self.unknownFields = _ProtoC.unknownFields(c)
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
+    }
+
+    public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(arena))
+    }
+
+    func _c(_ arena: ProtoArena) -> UnsafeMutablePointer<Tradewire__V1__ExecutionReportRouting> {
+        let c = arena.allocate(Tradewire__V1__ExecutionReportRouting.self)
+        tradewire__v1__execution_report_routing__init(c)
+        var escaped = ProtoUnknownFields()
+        if let value = self.orderID { c.pointee.order_id = value._c(arena) }
+        c.pointee.account = arena.cString(self.account, number: 4, unknown: &escaped)
+        c.pointee.order_status = Tradewire__V1__OrderStatus(rawValue: .init(truncatingIfNeeded: self.orderStatus.rawValue))
+        if let value = self.price { c.pointee.price = value._c(arena) }
+        if let value = self.orderQuantity { c.pointee.order_quantity = value._c(arena) }
+        c.pointee.correlation_id = arena.cString(self.correlationID, number: 23, unknown: &escaped)
+        arena.setUnknownFields(c, self.unknownFields, escaped)
+        return c
+    }
+
+    public static var _protobufCDescriptor: UnsafeRawPointer { UnsafeRawPointer(cDescriptor) }
+
+    /// protoc-c's descriptor, read from an initialised message (Swift cannot take a C constant's address).
+    /// nonisolated(unsafe): the descriptor is constant static data, never written.
+    nonisolated(unsafe) static let cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> = {
+        var message = Tradewire__V1__ExecutionReportRouting()
+        tradewire__v1__execution_report_routing__init(&message)
         return message.base.descriptor
     }()
 }

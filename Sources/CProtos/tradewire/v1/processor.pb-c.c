@@ -862,6 +862,186 @@ void   tradewire__v1__order_event__free_unpacked
   assert(message->base.descriptor == &tradewire__v1__order_event__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   tradewire__v1__event_batch_report_view__init
+                     (Tradewire__V1__EventBatchReportView         *message)
+{
+  static const Tradewire__V1__EventBatchReportView init_value = TRADEWIRE__V1__EVENT_BATCH_REPORT_VIEW__INIT;
+  *message = init_value;
+}
+size_t tradewire__v1__event_batch_report_view__get_packed_size
+                     (const Tradewire__V1__EventBatchReportView *message)
+{
+  assert(message->base.descriptor == &tradewire__v1__event_batch_report_view__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tradewire__v1__event_batch_report_view__pack
+                     (const Tradewire__V1__EventBatchReportView *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tradewire__v1__event_batch_report_view__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tradewire__v1__event_batch_report_view__pack_to_buffer
+                     (const Tradewire__V1__EventBatchReportView *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tradewire__v1__event_batch_report_view__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tradewire__V1__EventBatchReportView *
+       tradewire__v1__event_batch_report_view__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tradewire__V1__EventBatchReportView *)
+     protobuf_c_message_unpack (&tradewire__v1__event_batch_report_view__descriptor,
+                                allocator, len, data);
+}
+void   tradewire__v1__event_batch_report_view__free_unpacked
+                     (Tradewire__V1__EventBatchReportView *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tradewire__v1__event_batch_report_view__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tradewire__v1__event_report_view__init
+                     (Tradewire__V1__EventReportView         *message)
+{
+  static const Tradewire__V1__EventReportView init_value = TRADEWIRE__V1__EVENT_REPORT_VIEW__INIT;
+  *message = init_value;
+}
+size_t tradewire__v1__event_report_view__get_packed_size
+                     (const Tradewire__V1__EventReportView *message)
+{
+  assert(message->base.descriptor == &tradewire__v1__event_report_view__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tradewire__v1__event_report_view__pack
+                     (const Tradewire__V1__EventReportView *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tradewire__v1__event_report_view__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tradewire__v1__event_report_view__pack_to_buffer
+                     (const Tradewire__V1__EventReportView *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tradewire__v1__event_report_view__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tradewire__V1__EventReportView *
+       tradewire__v1__event_report_view__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tradewire__V1__EventReportView *)
+     protobuf_c_message_unpack (&tradewire__v1__event_report_view__descriptor,
+                                allocator, len, data);
+}
+void   tradewire__v1__event_report_view__free_unpacked
+                     (Tradewire__V1__EventReportView *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tradewire__v1__event_report_view__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tradewire__v1__order_event_report_view__init
+                     (Tradewire__V1__OrderEventReportView         *message)
+{
+  static const Tradewire__V1__OrderEventReportView init_value = TRADEWIRE__V1__ORDER_EVENT_REPORT_VIEW__INIT;
+  *message = init_value;
+}
+size_t tradewire__v1__order_event_report_view__get_packed_size
+                     (const Tradewire__V1__OrderEventReportView *message)
+{
+  assert(message->base.descriptor == &tradewire__v1__order_event_report_view__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tradewire__v1__order_event_report_view__pack
+                     (const Tradewire__V1__OrderEventReportView *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tradewire__v1__order_event_report_view__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tradewire__v1__order_event_report_view__pack_to_buffer
+                     (const Tradewire__V1__OrderEventReportView *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tradewire__v1__order_event_report_view__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tradewire__V1__OrderEventReportView *
+       tradewire__v1__order_event_report_view__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tradewire__V1__OrderEventReportView *)
+     protobuf_c_message_unpack (&tradewire__v1__order_event_report_view__descriptor,
+                                allocator, len, data);
+}
+void   tradewire__v1__order_event_report_view__free_unpacked
+                     (Tradewire__V1__OrderEventReportView *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tradewire__v1__order_event_report_view__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tradewire__v1__execution_report_routing__init
+                     (Tradewire__V1__ExecutionReportRouting         *message)
+{
+  static const Tradewire__V1__ExecutionReportRouting init_value = TRADEWIRE__V1__EXECUTION_REPORT_ROUTING__INIT;
+  *message = init_value;
+}
+size_t tradewire__v1__execution_report_routing__get_packed_size
+                     (const Tradewire__V1__ExecutionReportRouting *message)
+{
+  assert(message->base.descriptor == &tradewire__v1__execution_report_routing__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tradewire__v1__execution_report_routing__pack
+                     (const Tradewire__V1__ExecutionReportRouting *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tradewire__v1__execution_report_routing__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tradewire__v1__execution_report_routing__pack_to_buffer
+                     (const Tradewire__V1__ExecutionReportRouting *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tradewire__v1__execution_report_routing__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tradewire__V1__ExecutionReportRouting *
+       tradewire__v1__execution_report_routing__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tradewire__V1__ExecutionReportRouting *)
+     protobuf_c_message_unpack (&tradewire__v1__execution_report_routing__descriptor,
+                                allocator, len, data);
+}
+void   tradewire__v1__execution_report_routing__free_unpacked
+                     (Tradewire__V1__ExecutionReportRouting *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tradewire__v1__execution_report_routing__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   tradewire__v1__book_change__init
                      (Tradewire__V1__BookChange         *message)
 {
@@ -2737,6 +2917,254 @@ const ProtobufCMessageDescriptor tradewire__v1__order_event__descriptor =
   tradewire__v1__order_event__field_indices_by_name,
   1,  tradewire__v1__order_event__number_ranges,
   (ProtobufCMessageInit) tradewire__v1__order_event__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tradewire__v1__event_batch_report_view__field_descriptors[2] =
+{
+  {
+    "events",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tradewire__V1__EventBatchReportView, n_events),
+    offsetof(Tradewire__V1__EventBatchReportView, events),
+    &tradewire__v1__event_report_view__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "head_sequence",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__EventBatchReportView, head_sequence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tradewire__v1__event_batch_report_view__field_indices_by_name[] = {
+  0,   /* field[0] = events */
+  1,   /* field[1] = head_sequence */
+};
+static const ProtobufCIntRange tradewire__v1__event_batch_report_view__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tradewire__v1__event_batch_report_view__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tradewire.v1.EventBatchReportView",
+  "EventBatchReportView",
+  "Tradewire__V1__EventBatchReportView",
+  "tradewire.v1",
+  sizeof(Tradewire__V1__EventBatchReportView),
+  2,
+  tradewire__v1__event_batch_report_view__field_descriptors,
+  tradewire__v1__event_batch_report_view__field_indices_by_name,
+  1,  tradewire__v1__event_batch_report_view__number_ranges,
+  (ProtobufCMessageInit) tradewire__v1__event_batch_report_view__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tradewire__v1__event_report_view__field_descriptors[2] =
+{
+  {
+    "sequence",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__EventReportView, sequence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "order",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__EventReportView, order),
+    &tradewire__v1__order_event_report_view__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tradewire__v1__event_report_view__field_indices_by_name[] = {
+  1,   /* field[1] = order */
+  0,   /* field[0] = sequence */
+};
+static const ProtobufCIntRange tradewire__v1__event_report_view__number_ranges[2 + 1] =
+{
+  { 1, 0 },
+  { 10, 1 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tradewire__v1__event_report_view__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tradewire.v1.EventReportView",
+  "EventReportView",
+  "Tradewire__V1__EventReportView",
+  "tradewire.v1",
+  sizeof(Tradewire__V1__EventReportView),
+  2,
+  tradewire__v1__event_report_view__field_descriptors,
+  tradewire__v1__event_report_view__field_indices_by_name,
+  2,  tradewire__v1__event_report_view__number_ranges,
+  (ProtobufCMessageInit) tradewire__v1__event_report_view__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tradewire__v1__order_event_report_view__field_descriptors[1] =
+{
+  {
+    "report",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__OrderEventReportView, report),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tradewire__v1__order_event_report_view__field_indices_by_name[] = {
+  0,   /* field[0] = report */
+};
+static const ProtobufCIntRange tradewire__v1__order_event_report_view__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tradewire__v1__order_event_report_view__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tradewire.v1.OrderEventReportView",
+  "OrderEventReportView",
+  "Tradewire__V1__OrderEventReportView",
+  "tradewire.v1",
+  sizeof(Tradewire__V1__OrderEventReportView),
+  1,
+  tradewire__v1__order_event_report_view__field_descriptors,
+  tradewire__v1__order_event_report_view__field_indices_by_name,
+  1,  tradewire__v1__order_event_report_view__number_ranges,
+  (ProtobufCMessageInit) tradewire__v1__order_event_report_view__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tradewire__v1__execution_report_routing__field_descriptors[6] =
+{
+  {
+    "order_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__ExecutionReportRouting, order_id),
+    &tradewire__v1__order_id__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "account",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__ExecutionReportRouting, account),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "order_status",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__ExecutionReportRouting, order_status),
+    &tradewire__v1__order_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "price",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__ExecutionReportRouting, price),
+    &tradewire__v1__price__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "order_quantity",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__ExecutionReportRouting, order_quantity),
+    &tradewire__v1__quantity__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "correlation_id",
+    23,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__ExecutionReportRouting, correlation_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tradewire__v1__execution_report_routing__field_indices_by_name[] = {
+  1,   /* field[1] = account */
+  5,   /* field[5] = correlation_id */
+  0,   /* field[0] = order_id */
+  4,   /* field[4] = order_quantity */
+  2,   /* field[2] = order_status */
+  3,   /* field[3] = price */
+};
+static const ProtobufCIntRange tradewire__v1__execution_report_routing__number_ranges[5 + 1] =
+{
+  { 2, 0 },
+  { 4, 1 },
+  { 8, 2 },
+  { 16, 3 },
+  { 23, 5 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor tradewire__v1__execution_report_routing__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tradewire.v1.ExecutionReportRouting",
+  "ExecutionReportRouting",
+  "Tradewire__V1__ExecutionReportRouting",
+  "tradewire.v1",
+  sizeof(Tradewire__V1__ExecutionReportRouting),
+  6,
+  tradewire__v1__execution_report_routing__field_descriptors,
+  tradewire__v1__execution_report_routing__field_indices_by_name,
+  5,  tradewire__v1__execution_report_routing__number_ranges,
+  (ProtobufCMessageInit) tradewire__v1__execution_report_routing__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor tradewire__v1__book_change__field_descriptors[4] =

@@ -37,6 +37,10 @@ typedef struct Tradewire__V1__SubscribeEventsRequest Tradewire__V1__SubscribeEve
 typedef struct Tradewire__V1__EventBatch Tradewire__V1__EventBatch;
 typedef struct Tradewire__V1__Event Tradewire__V1__Event;
 typedef struct Tradewire__V1__OrderEvent Tradewire__V1__OrderEvent;
+typedef struct Tradewire__V1__EventBatchReportView Tradewire__V1__EventBatchReportView;
+typedef struct Tradewire__V1__EventReportView Tradewire__V1__EventReportView;
+typedef struct Tradewire__V1__OrderEventReportView Tradewire__V1__OrderEventReportView;
+typedef struct Tradewire__V1__ExecutionReportRouting Tradewire__V1__ExecutionReportRouting;
 typedef struct Tradewire__V1__BookChange Tradewire__V1__BookChange;
 typedef struct Tradewire__V1__ProcessorGetOrderRequest Tradewire__V1__ProcessorGetOrderRequest;
 typedef struct Tradewire__V1__ProcessorListOrdersRequest Tradewire__V1__ProcessorListOrdersRequest;
@@ -504,6 +508,67 @@ struct  Tradewire__V1__OrderEvent
 #define TRADEWIRE__V1__ORDER_EVENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__order_event__descriptor) \
     , NULL, NULL }
+
+
+/*
+ * Views: an EventBatch as a feed that forwards reports reads it (the gateway's shared execution feed, with
+ * reports_only). The same field numbers and wire types, with each order event's report left encoded (a `bytes`
+ * field reads a message field's encoding as it is); what a view does not name stays in its unknown fields. Never
+ * sent: a node encodes EventBatch, and these decode it.
+ */
+struct  Tradewire__V1__EventBatchReportView
+{
+  ProtobufCMessage base;
+  size_t n_events;
+  Tradewire__V1__EventReportView **events;
+  uint64_t head_sequence;
+};
+#define TRADEWIRE__V1__EVENT_BATCH_REPORT_VIEW__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__event_batch_report_view__descriptor) \
+    , 0,NULL, 0 }
+
+
+struct  Tradewire__V1__EventReportView
+{
+  ProtobufCMessage base;
+  uint64_t sequence;
+  Tradewire__V1__OrderEventReportView *order;
+};
+#define TRADEWIRE__V1__EVENT_REPORT_VIEW__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__event_report_view__descriptor) \
+    , 0, NULL }
+
+
+struct  Tradewire__V1__OrderEventReportView
+{
+  ProtobufCMessage base;
+  /*
+   * An ExecutionReport's encoding.
+   */
+  ProtobufCBinaryData report;
+};
+#define TRADEWIRE__V1__ORDER_EVENT_REPORT_VIEW__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__order_event_report_view__descriptor) \
+    , {0,NULL} }
+
+
+/*
+ * The fields of an ExecutionReport that the gateway routes a report by and remembers of its order, same numbers:
+ * decoded from a report's encoding, which then goes to the client as it is but for its correlation_id.
+ */
+struct  Tradewire__V1__ExecutionReportRouting
+{
+  ProtobufCMessage base;
+  Tradewire__V1__OrderId *order_id;
+  char *account;
+  Tradewire__V1__OrderStatus order_status;
+  Tradewire__V1__Price *price;
+  Tradewire__V1__Quantity *order_quantity;
+  char *correlation_id;
+};
+#define TRADEWIRE__V1__EXECUTION_REPORT_ROUTING__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__execution_report_routing__descriptor) \
+    , NULL, (char *)protobuf_c_empty_string, TRADEWIRE__V1__ORDER_STATUS__ORDER_STATUS_UNSPECIFIED, NULL, NULL, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -1022,6 +1087,82 @@ Tradewire__V1__OrderEvent *
 void   tradewire__v1__order_event__free_unpacked
                      (Tradewire__V1__OrderEvent *message,
                       ProtobufCAllocator *allocator);
+/* Tradewire__V1__EventBatchReportView methods */
+void   tradewire__v1__event_batch_report_view__init
+                     (Tradewire__V1__EventBatchReportView         *message);
+size_t tradewire__v1__event_batch_report_view__get_packed_size
+                     (const Tradewire__V1__EventBatchReportView   *message);
+size_t tradewire__v1__event_batch_report_view__pack
+                     (const Tradewire__V1__EventBatchReportView   *message,
+                      uint8_t             *out);
+size_t tradewire__v1__event_batch_report_view__pack_to_buffer
+                     (const Tradewire__V1__EventBatchReportView   *message,
+                      ProtobufCBuffer     *buffer);
+Tradewire__V1__EventBatchReportView *
+       tradewire__v1__event_batch_report_view__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tradewire__v1__event_batch_report_view__free_unpacked
+                     (Tradewire__V1__EventBatchReportView *message,
+                      ProtobufCAllocator *allocator);
+/* Tradewire__V1__EventReportView methods */
+void   tradewire__v1__event_report_view__init
+                     (Tradewire__V1__EventReportView         *message);
+size_t tradewire__v1__event_report_view__get_packed_size
+                     (const Tradewire__V1__EventReportView   *message);
+size_t tradewire__v1__event_report_view__pack
+                     (const Tradewire__V1__EventReportView   *message,
+                      uint8_t             *out);
+size_t tradewire__v1__event_report_view__pack_to_buffer
+                     (const Tradewire__V1__EventReportView   *message,
+                      ProtobufCBuffer     *buffer);
+Tradewire__V1__EventReportView *
+       tradewire__v1__event_report_view__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tradewire__v1__event_report_view__free_unpacked
+                     (Tradewire__V1__EventReportView *message,
+                      ProtobufCAllocator *allocator);
+/* Tradewire__V1__OrderEventReportView methods */
+void   tradewire__v1__order_event_report_view__init
+                     (Tradewire__V1__OrderEventReportView         *message);
+size_t tradewire__v1__order_event_report_view__get_packed_size
+                     (const Tradewire__V1__OrderEventReportView   *message);
+size_t tradewire__v1__order_event_report_view__pack
+                     (const Tradewire__V1__OrderEventReportView   *message,
+                      uint8_t             *out);
+size_t tradewire__v1__order_event_report_view__pack_to_buffer
+                     (const Tradewire__V1__OrderEventReportView   *message,
+                      ProtobufCBuffer     *buffer);
+Tradewire__V1__OrderEventReportView *
+       tradewire__v1__order_event_report_view__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tradewire__v1__order_event_report_view__free_unpacked
+                     (Tradewire__V1__OrderEventReportView *message,
+                      ProtobufCAllocator *allocator);
+/* Tradewire__V1__ExecutionReportRouting methods */
+void   tradewire__v1__execution_report_routing__init
+                     (Tradewire__V1__ExecutionReportRouting         *message);
+size_t tradewire__v1__execution_report_routing__get_packed_size
+                     (const Tradewire__V1__ExecutionReportRouting   *message);
+size_t tradewire__v1__execution_report_routing__pack
+                     (const Tradewire__V1__ExecutionReportRouting   *message,
+                      uint8_t             *out);
+size_t tradewire__v1__execution_report_routing__pack_to_buffer
+                     (const Tradewire__V1__ExecutionReportRouting   *message,
+                      ProtobufCBuffer     *buffer);
+Tradewire__V1__ExecutionReportRouting *
+       tradewire__v1__execution_report_routing__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tradewire__v1__execution_report_routing__free_unpacked
+                     (Tradewire__V1__ExecutionReportRouting *message,
+                      ProtobufCAllocator *allocator);
 /* Tradewire__V1__BookChange methods */
 void   tradewire__v1__book_change__init
                      (Tradewire__V1__BookChange         *message);
@@ -1233,6 +1374,18 @@ typedef void (*Tradewire__V1__Event_Closure)
 typedef void (*Tradewire__V1__OrderEvent_Closure)
                  (const Tradewire__V1__OrderEvent *message,
                   void *closure_data);
+typedef void (*Tradewire__V1__EventBatchReportView_Closure)
+                 (const Tradewire__V1__EventBatchReportView *message,
+                  void *closure_data);
+typedef void (*Tradewire__V1__EventReportView_Closure)
+                 (const Tradewire__V1__EventReportView *message,
+                  void *closure_data);
+typedef void (*Tradewire__V1__OrderEventReportView_Closure)
+                 (const Tradewire__V1__OrderEventReportView *message,
+                  void *closure_data);
+typedef void (*Tradewire__V1__ExecutionReportRouting_Closure)
+                 (const Tradewire__V1__ExecutionReportRouting *message,
+                  void *closure_data);
 typedef void (*Tradewire__V1__BookChange_Closure)
                  (const Tradewire__V1__BookChange *message,
                   void *closure_data);
@@ -1331,6 +1484,10 @@ extern const ProtobufCMessageDescriptor tradewire__v1__subscribe_events_request_
 extern const ProtobufCMessageDescriptor tradewire__v1__event_batch__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__event__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__order_event__descriptor;
+extern const ProtobufCMessageDescriptor tradewire__v1__event_batch_report_view__descriptor;
+extern const ProtobufCMessageDescriptor tradewire__v1__event_report_view__descriptor;
+extern const ProtobufCMessageDescriptor tradewire__v1__order_event_report_view__descriptor;
+extern const ProtobufCMessageDescriptor tradewire__v1__execution_report_routing__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__book_change__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__processor_get_order_request__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__processor_list_orders_request__descriptor;
