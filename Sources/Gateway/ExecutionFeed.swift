@@ -71,8 +71,8 @@ struct ExecutionFeed: Sendable {
                             knowsPosition = true
                             ready(node.id, position)
                         }
-                        // A report that does not decode fails the batch from it on, like a batch that does not: the
-                        // stream resumes after the last report delivered.
+                        // A report that does not decode ends the stream there, as a batch that does not decode does:
+                        // it is followed again after the last event read.
                         try batch.forEachEvent { sequence, report in
                             position = sequence
                             if let report { deliver(node.id, sequence, report) }
@@ -159,6 +159,7 @@ extension Tradewire_V1_EventBatchReportView: ReportBatch {
     /// Throws ``ProtoDecodingError`` at the first report whose routing fields do not decode.
     func forEachEvent(_ body: (UInt64, ForwardedReport?) throws -> Void) throws {
         for event in events {
+            // An empty report (every field at its default) names no account: nothing to route.
             guard let report = event.order?.report, !report.isEmpty else {
                 try body(event.sequence, nil)
                 continue

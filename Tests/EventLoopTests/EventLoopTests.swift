@@ -48,13 +48,11 @@ import Glibc
     @Test(.timeLimit(.minutes(1))) func aTurnSettlesItsJobsAndFlushesBeforeAndAfterItsLateJobs() async throws {
         let loop = try EventLoop(name: "test")
         defer { loop.shutdown() }
-        var pair: [Int32] = [0, 0]
-        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &pair) == 0)
+        let (socket, peer) = try Self.socketPair()
         defer {
-            close(pair[0])
-            close(pair[1])
+            close(socket)
+            close(peer)
         }
-        let (socket, peer) = (pair[0], pair[1])
         let log = Mutex<[String]>([])
         let note: @Sendable (String) -> Void = { entry in log.withLock { $0.append(entry) } }
         let afterLate = Flushed { note("flush after late") }
@@ -83,6 +81,13 @@ import Glibc
         while log.withLock({ $0.count }) < 7 && ContinuousClock.now < giveUp { try await Task.sleep(for: .milliseconds(5)) }
         #expect(log.withLock { $0 } == ["event", "first flush", "job", "second flush", "late", "flush after late", "event"])
         try await loop.submit { loop.deregister(socket) }
+    }
+
+    /// A connected pair of non-blocking Unix sockets.
+    static func socketPair() throws -> (Int32, Int32) {
+        var pair: [Int32] = [0, 0]
+        try #require(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &pair) == 0)
+        return (pair[0], pair[1])
     }
 
     /// Drains its socket and tells `then` on each readiness.
@@ -134,16 +139,14 @@ import Glibc
     @Test func readinessOfARealSocketIsDelivered() async throws {
         let loop = try EventLoop(name: "test")
         defer { loop.shutdown() }
-        var pair: [Int32] = [0, 0]
-        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &pair) == 0)
+        let (fd, peer) = try Self.socketPair()
         defer {
-            close(pair[0])
-            close(pair[1])
+            close(fd)
+            close(peer)
         }
-        let fd = pair[0]
         let reader = Reader(fd: fd)
         try await loop.submit { try loop.register(fd, reader) }
-        _ = "ping".withCString { write(pair[1], $0, 4) }
+        _ = "ping".withCString { write(peer, $0, 4) }
         let received = await reader.received()
         #expect(received == Array("ping".utf8))
         try await loop.submit { loop.deregister(fd) }
