@@ -3,7 +3,8 @@ import ProtoCodec
 import Protos
 
 /// Protobuf decoding of every request type of proto/tradewire/v1 (the first byte picks it): through protobuf-c
-/// with the decoding limits, never trapping; what decodes encodes again to bytes that decode to the same bytes.
+/// with the decoding limits, never trapping; what decodes encodes again to bytes that decode to the same bytes. And
+/// the splice the gateway forwards reports with, on the same bytes (see `splice`).
 enum FuzzProto {
     /// Every tradewire.v1 method's request type, and the command stream's Command.
     static let types: [any ProtoMessage.Type] = {
@@ -14,12 +15,31 @@ enum FuzzProto {
     static func run(_ bytes: UnsafeRawBufferPointer) {
         var input = FuzzInput(bytes)
         let type = types[Int(input.byte()) % types.count]
-        guard let message = try? type.init(serializedBytes: input.rest(), limits: .default) else { return }
+        let rest = input.rest()
+        splice(Array(rest))
+        guard let message = try? type.init(serializedBytes: rest, limits: .default) else { return }
         let encoded = message.serializedBytes(headroom: 0)
         guard let again = try? encoded.withUnsafeBytes({ try type.init(serializedBytes: $0, limits: .default) }) else {
             preconditionFailure("\(type.protoMessageName): what it encoded does not decode")
         }
         precondition(again.serializedBytes(headroom: 0) == encoded, "\(type.protoMessageName): encoding is not stable")
+    }
+
+    /// `ProtoWire.ranges(without:)`, as the gateway takes a report's correlation id (field 23) out: never traps,
+    /// gives ordered, disjoint, non-empty ranges inside the input, and on bytes that decode as an ExecutionReport
+    /// keeps exactly that report without its correlation id.
+    static func splice(_ bytes: [UInt8]) {
+        guard let kept = ProtoWire.ranges(without: 23, in: bytes, within: 0..<bytes.count) else { return }
+        var end = 0
+        for range in kept {
+            precondition(range.lowerBound >= end && range.upperBound <= bytes.count && !range.isEmpty, "ranges \(kept) of \(bytes.count) bytes")
+            end = range.upperBound
+        }
+        guard var report = try? Tradewire_V1_ExecutionReport(serializedBytes: bytes, limits: .default) else { return }
+        report.correlationID = ""
+        let spliced = kept.flatMap { bytes[$0] }
+        precondition((try? Tradewire_V1_ExecutionReport(serializedBytes: spliced, limits: .default)) == report,
+                     "the splice changed more than the correlation id")
     }
 
     static func seeds() -> [[UInt8]] {
@@ -33,6 +53,9 @@ enum FuzzProto {
             Tradewire_V1_ListOrdersRequest(statuses: [.accepted], pageSize: 10, pageToken: "1/x"),
             Tradewire_V1_ReconcileRequest(batchID: "b", expectedPnl: Tradewire_V1_Money(units: 5, scale: 2, currency: "USD")),
             Tradewire_V1_RiskCheckRequest(orderID: Tradewire_V1_OrderId(value: "o"), account: "a", symbol: "ACME", side: .sell),
+            // For the splice: a report with a correlation id (no request type has field 23, so the first byte is 0).
+            Tradewire_V1_ExecutionReport(execID: "p1-7", orderID: Tradewire_V1_OrderId(value: "o"), account: "a", orderStatus: .accepted,
+                                         correlationID: "req-9"),
         ]
         return samples.map { sample in
             let index = types.firstIndex { $0 == type(of: sample) } ?? 0
