@@ -21,14 +21,8 @@ struct ExecutionFeed: Sendable {
     let account: String
 
     /// Where each node starts: after the sequence in `positions`; nodes not in it from their first event, or, with
-    /// `live`, from their current head. `ready` says where each node starts, once known.
-    func run(from positions: Positions, live: Bool, ready: @escaping @Sendable (_ node: String, _ head: UInt64) -> Void,
-             deliver: @escaping @Sendable (String, UInt64, Tradewire_V1_ExecutionReport) -> Void) async
-    {
-        await run(Tradewire_V1_EventBatch.self, from: positions, live: live, ready: ready, deliver: deliver)
-    }
-
-    /// The same, each node's batches read as `Batch` (``ForwardedReport``s from a view of them, say).
+    /// `live`, from their current head. `ready` says where each node starts, once known. Each node's batches are read
+    /// as `Batch`: `EventBatch` for whole reports, or a view of it for ``ForwardedReport``s.
     func run<Batch: ReportBatch>(_ batches: Batch.Type, from positions: Positions, live: Bool,
                                  ready: @escaping @Sendable (_ node: String, _ head: UInt64) -> Void,
                                  deliver: @escaping @Sendable (String, UInt64, Batch.Report) -> Void) async

@@ -118,7 +118,8 @@ struct GatewayService: Tradewire_V1_Gateway.ServiceProtocol {
         let feed = ExecutionFeed(cluster: shared.cluster, account: caller.account)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                await feed.run(from: start, live: live, ready: { node, head in _ = positions.advance(node, to: head) }) { node, sequence, report in
+                await feed.run(Tradewire_V1_EventBatch.self, from: start, live: live,
+                               ready: { node, head in _ = positions.advance(node, to: head) }) { node, sequence, report in
                     var report = report
                     report.cursor = positions.advance(node, to: sequence)
                     report.correlationID = ""
