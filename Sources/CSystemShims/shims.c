@@ -16,6 +16,12 @@ long tw_cpu_count(void) { return sysconf(_SC_NPROCESSORS_ONLN); }
 
 int tw_fix_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }
 
+// jemalloc's compiled-in options, read at its first allocation when the executable is linked with it (Package.swift's
+// `allocatorSettings`); with glibc's malloc nothing reads them. Blocks of 256 KiB and more come from its arena for
+// oversized blocks, which returns their pages to the system as soon as they are freed: what tw_fix_mmap_threshold
+// makes glibc do (a burst of large requests leaves no resident memory behind).
+const char *malloc_conf = "oversize_threshold:262144";
+
 int tw_epoll_wait(int epfd, uint32_t *events, uint64_t *data, int max, int64_t timeout_ns) {
     static int no_pwait2;  // Set once the kernel said ENOSYS; a benign race between loop threads.
     struct epoll_event evs[256];

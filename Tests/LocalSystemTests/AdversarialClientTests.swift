@@ -44,6 +44,14 @@ struct AdversarialClientTests {
         }
         let clients = ["demo": try gateway("demo"), "demo-2": try gateway("demo-2")]
         let services = try local.children()
+        // The bound on large messages' memory at rest is jemalloc's `oversize_threshold` (CSystemShims/shims.c) in a
+        // product built with it (Package.swift's `allocatorSettings`), as it is unless TRADEWIRE_ALLOCATOR=system.
+        if ProcessInfo.processInfo.environment["TRADEWIRE_ALLOCATOR"] != "system" {
+            for pid in services {
+                let maps = (try? String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8)) ?? ""
+                #expect(maps.contains("/libjemalloc.so"), "service \(pid) does not run on jemalloc")
+            }
+        }
         var generator = SplitMix64(seed: Self.seed)
         var fuzzer = RequestFuzzer()
         var rss: [[pid_t: Int]] = []
