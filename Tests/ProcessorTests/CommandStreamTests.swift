@@ -115,6 +115,11 @@ struct CommandStreamTests {
                 try await client.send(ProcessorCluster.place("shed-1", symbol: "SHD", side: .buy, price: 100, quantity: 1), shed: true)
             }
             #expect(shed?.code == .resourceExhausted && shed?.message.contains("200 ms or more behind") == true, "\(String(describing: shed))")
+            #expect(shed?.detail(Google_Rpc_RetryInfo.self)?.retryDelay?.nanos == 100_000_000, "\(String(describing: shed))")
+            let again = await #expect(throws: RPCError.self) {
+                try await client.send(ProcessorCluster.place("shed-2", symbol: "SHD", side: .buy, price: 100, quantity: 1), shed: true)
+            }
+            #expect(again == shed, "each refusal of a node that is behind says the same")
             #expect(risk.waiting.load(ordering: .relaxed) == 1, "the shed order never reached the node")
             let cancel = try await client.send(ProcessorCluster.cancel("shed-9"), shed: true)
             #expect(cancel.errorStatus?.code == 5, "the cancel went to the node: \(cancel)")
