@@ -112,7 +112,7 @@ let package = Package(
         .target(name: "SQLite", dependencies: ["Locks", "CSQLite"], swiftSettings: releaseSettings),
         // A node's journal: events in SQLite (WAL), gap-free sequence numbers, group commit on a writer thread.
         .target(
-            name: "Journal", dependencies: ["Locks", "SQLite", "EventLoop", .product(name: "CoreMetrics", package: "swift-metrics")],
+            name: "Journal", dependencies: ["Locks", "SQLite", "EventLoop", "CXXHash", .product(name: "CoreMetrics", package: "swift-metrics")],
             swiftSettings: releaseSettings),
         // How every service runs: one ServiceHost owns the server, health and readiness, the process's loops, the
         // service's follows as child tasks, graceful shutdown and fatal stops.

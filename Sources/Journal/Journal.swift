@@ -51,6 +51,10 @@ public final class Journal: Sendable {
     /// The newest row of each order committed to the log and not yet materialised. Changed on the writer thread
     /// only: after a commit (before its appenders hear of it) and after a materialisation (once it committed).
     private let overlay = Lock(OrderRowOverlay())
+    /// The key of every order row in `orders`: a read for any other key is answered "no row" without SQLite. Keys go
+    /// in with their rows into the overlay, before they can reach the table (under the overlay's lock, so that a
+    /// read that misses the overlay finds the key here).
+    private let known: Lock<KnownKeys>
     private let materialiseInterval: UInt64
     private let materialiseAt: Int
     /// swift-metrics: orders written into the table at a time, and how long that held the writer (its loop).
@@ -129,6 +133,9 @@ public final class Journal: Sendable {
         var logged = OrderRowOverlay()
         logged.update(with: try store.orderLog())
         if !logged.isEmpty { try store.materialise(logged.inCreationOrder) }
+        var known = KnownKeys(firstCapacity: max(1 << 16, 2 * (try store.orderKeyCount())))
+        try store.forEachOrderKey { known.insert($0) }
+        self.known = Lock(known)
         state = Lock(State(lastSequence: try store.lastSequence(), outboxHeads: try store.outboxHeads()))
         self.store = UnsafeTransfer(store)
         reader = Lock(UnsafeTransfer(try JournalStore(path: path, synchronous: synchronous)))
@@ -284,6 +291,7 @@ public final class Journal: Sendable {
     /// One order's current row.
     public func order(key: String) throws(SQLiteError) -> OrderRow? {
         if let row = overlay.withLock({ $0[key] }) { return row }
+        guard known.withLock({ $0.mayContain(key) }) else { return nil }
         return try read { store throws(SQLiteError) in try store.order(key: key) }
     }
 
@@ -388,6 +396,11 @@ public final class Journal: Sendable {
             }
             batchSize.record(events)
             let rows = overlay.withLock { overlay in
+                known.withLock { known in
+                    for write in writes {
+                        for row in write.orders { known.insert(row.key) }
+                    }
+                }
                 for write in writes where !write.orders.isEmpty { overlay.update(with: write.orders) }
                 return overlay.count
             }

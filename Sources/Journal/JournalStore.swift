@@ -385,6 +385,17 @@ final class JournalStore {
         return try rows(selectFrom)
     }
 
+    /// How many rows `orders` holds, and each one's key.
+    func orderKeyCount() throws(SQLiteError) -> Int {
+        let statement = try database.prepare("SELECT count(*) FROM orders")
+        return try statement.step() ? Int(statement.int64(0)) : 0
+    }
+
+    func forEachOrderKey(_ body: (String) -> Void) throws(SQLiteError) {
+        let statement = try database.prepare("SELECT key FROM orders")
+        while try statement.step() { body(statement.text(0)) }
+    }
+
     func order(key: String) throws(SQLiteError) -> OrderRow? {
         selectOrder.bind(1, key)
         defer { selectOrder.reset() }
