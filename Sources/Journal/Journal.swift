@@ -51,9 +51,9 @@ public final class Journal: Sendable {
     /// The newest row of each order committed to the log and not yet materialised. Changed on the writer thread
     /// only: after a commit (before its appenders hear of it) and after a materialisation (once it committed).
     private let overlay = Lock(OrderRowOverlay())
-    /// The key of every order row in `orders`: a read for any other key is answered "no row" without SQLite. Keys go
-    /// in with their rows into the overlay, before they can reach the table (under the overlay's lock, so that a
-    /// read that misses the overlay finds the key here).
+    /// The key of every order row in `orders` or the overlay: a read for any other key is answered "no row" without
+    /// SQLite. Keys go in with their rows into the overlay, before they can reach the table (under the overlay's
+    /// lock, so that a read that misses the overlay finds the key here).
     private let known: Lock<KnownKeys>
     private let materialiseInterval: UInt64
     private let materialiseAt: Int

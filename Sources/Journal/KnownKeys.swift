@@ -1,7 +1,7 @@
 internal import CXXHash
 
 /// The keys of every order row a journal holds, as a Bloom filter that grows with them: `mayContain` is false only
-/// for a key never inserted (there are no false negatives), and true for about 1% of the others. A node asks its
+/// for a key never inserted (there are no false negatives), and true for 1–2% of the others. A node asks its
 /// journal for the row of every order that is not in its memory — each new place, to tell a new order from a retry
 /// of one that left memory — and the filter answers "no such row" for almost every new order without the SQLite
 /// read (a read transaction and an index lookup: 4% of a node's samples at OrderEntry saturation).

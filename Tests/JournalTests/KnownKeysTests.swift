@@ -1,4 +1,5 @@
 @testable import Journal
+import TestSupport
 import Testing
 
 /// The filter in front of a journal's order reads (``KnownKeys``) may say "perhaps" for a key it never took, but
@@ -7,7 +8,7 @@ import Testing
     /// Over many layers (a small first one), every key taken is found; keys never taken are found rarely; a key
     /// taken again does not count twice; and the memory stays within the documented bound.
     @Test(arguments: [1, 2, 3]) func noKeyTakenIsEverMissedAndFewOthersAreFound(seed: UInt64) {
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         var known = KnownKeys(firstCapacity: 1_000)
         var taken: [String] = []
         for _ in 0..<200_000 {
@@ -60,18 +61,5 @@ import Testing
             #expect(try journal.order(key: "never") == nil)
             await journal.close()
         }
-    }
-}
-
-/// A small seeded generator (SplitMix64), so that a failure replays.
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
