@@ -8,7 +8,7 @@ import Protos
 struct ForwardedReport: Sendable {
     /// An `ExecutionReport`'s encoding.
     let encoded: [UInt8]
-    let routing: Tradewire_V1_ExecutionReportRouting
+    let routing: Tradewire_V1_ExecutionReportRoutingView
     /// `encoded` without its correlation id (its node's request id).
     private let unlabelled: [Range<Int>]
 
@@ -20,7 +20,7 @@ struct ForwardedReport: Sendable {
 
     /// Decodes the routing fields of `encoded`, an `ExecutionReport`'s encoding.
     init(encoded: [UInt8]) throws(ProtoDecodingError) {
-        routing = try Tradewire_V1_ExecutionReportRouting(serializedBytes: encoded)
+        routing = try Tradewire_V1_ExecutionReportRoutingView(serializedBytes: encoded)
         guard let unlabelled = ProtoWire.ranges(without: Self.correlationIDField, in: encoded, within: 0..<encoded.count) else {
             throw ProtoDecodingError(.malformed, "an execution report's fields do not parse")
         }

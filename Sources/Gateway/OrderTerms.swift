@@ -118,7 +118,7 @@ final class OrderTerms: Sendable {
     }
 
     /// Follows a report about an order it knows: its price and quantity now.
-    func update(_ report: Tradewire_V1_ExecutionReportRouting) {
+    func update(_ report: Tradewire_V1_ExecutionReportRoutingView) {
         guard let id = report.orderID?.value else { return }
         state.withLock { state in
             guard let index = state.terms.index(forKey: id) else { return }  // one lookup per report

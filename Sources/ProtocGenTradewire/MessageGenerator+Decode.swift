@@ -24,7 +24,7 @@ extension MessageGenerator {
             for oneof in oneofs {
                 writeDecode(oneof, to: &out)
             }
-            out.line("self.unknownFields = _ProtoC.unknownFields(c)")
+            if !isView { out.line("self.unknownFields = _ProtoC.unknownFields(c)") }
         }
     }
 

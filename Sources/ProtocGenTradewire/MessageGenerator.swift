@@ -10,6 +10,10 @@ struct MessageGenerator {
     let file: FileDescriptor
     let types: TypeTable
 
+    /// A message whose name ends in View is read only (proto/tradewire/v1/processor.proto): decoding keeps none of
+    /// its unknown fields, which would otherwise be copied into every value for nothing.
+    var isView: Bool { message.name.hasSuffix("View") }
+
     struct Oneof {
         let enumName: String
         let property: String
@@ -76,6 +80,7 @@ struct MessageGenerator {
                 out.line("public var \(oneof.property): \(oneof.enumName)? = nil")
             }
             if !plainFields.isEmpty || !oneofs.isEmpty { out.line() }
+            if isView { out.line("/// Always empty: a view (its name ends in View) is read, never sent, and keeps no unknown fields.") }
             out.line("public var unknownFields = ProtoUnknownFields()")
             out.line()
             out.line("public init() {}")

@@ -47,6 +47,7 @@ import TestSupport
             #expect(forwarded.routing.orderID == report.orderID && forwarded.routing.account == report.account)
             #expect(forwarded.routing.orderStatus == report.orderStatus && forwarded.routing.correlationID == report.correlationID)
             #expect(forwarded.routing.price == report.price && forwarded.routing.orderQuantity == report.orderQuantity)
+            #expect(forwarded.routing.unknownFields.isEmpty, "a view keeps no unknown fields")
             for label in ["", "c-\(round)", String(repeating: "x", count: 64)] {
                 var labelled = report
                 labelled.correlationID = label
@@ -99,6 +100,8 @@ import TestSupport
             }
             let view = try Tradewire_V1_EventBatchReportView(serializedBytes: batch.serializedBytes())
             #expect(view.headSequence == batch.headSequence)
+            // A view keeps nothing of what it does not name (its events' node ids, times, trades, book changes).
+            #expect(view.unknownFields.isEmpty && view.events.allSatisfy { $0.unknownFields.isEmpty })
             var seen: [(UInt64, Tradewire_V1_ExecutionReport?)] = []
             try view.forEachEvent { sequence, report in
                 seen.append((sequence, try report.map { try Tradewire_V1_ExecutionReport(serializedBytes: $0.encoded) }))

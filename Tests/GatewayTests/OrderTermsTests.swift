@@ -17,7 +17,7 @@ struct OrderTermsTests {
     }
 
     /// A report's routing fields as the shared feed reads them: from the report's encoding.
-    static func report(_ id: String, _ status: Tradewire_V1_OrderStatus, price: Int64, quantity: Int64) -> Tradewire_V1_ExecutionReportRouting {
+    static func report(_ id: String, _ status: Tradewire_V1_OrderStatus, price: Int64, quantity: Int64) -> Tradewire_V1_ExecutionReportRoutingView {
         let report = Tradewire_V1_ExecutionReport(orderID: Tradewire_V1_OrderId(value: id), orderStatus: status,
                                                   price: Tradewire_V1_Price(units: price, scale: 2), orderQuantity: Tradewire_V1_Quantity(units: quantity))
         return try! ForwardedReport(encoded: report.serializedBytes()).routing

@@ -132,7 +132,7 @@ extension ProtoCatalog {
             Tradewire_V1_EventBatchReportView.self,
             Tradewire_V1_EventReportView.self,
             Tradewire_V1_OrderEventReportView.self,
-            Tradewire_V1_ExecutionReportRouting.self,
+            Tradewire_V1_ExecutionReportRoutingView.self,
             Tradewire_V1_BookChange.self,
             Tradewire_V1_ProcessorGetOrderRequest.self,
             Tradewire_V1_ProcessorListOrdersRequest.self,

@@ -596,14 +596,16 @@ public struct Tradewire_V1_OrderEvent: ProtoMessage {
 
 /// Views: an EventBatch as a feed that forwards reports reads it (the gateway's shared execution feed, with
 /// reports_only). The same field numbers and wire types, with each order event's report left encoded (a `bytes`
-/// field reads a message field's encoding as it is); what a view does not name stays in its unknown fields. Never
-/// sent: a node encodes EventBatch, and these decode it.
+/// field reads a message field's encoding as it is). Never sent: a node encodes EventBatch, and these decode it.
+/// A message whose name ends in View is read only: the generated Swift keeps no unknown fields of it (what a view
+/// does not name is dropped as it decodes, not copied into each value).
 public struct Tradewire_V1_EventBatchReportView: ProtoMessage {
     public static let protoMessageName = "tradewire.v1.EventBatchReportView"
 
     public var events: [Tradewire_V1_EventReportView] = []
     public var headSequence: UInt64 = 0
 
+    /// Always empty: a view (its name ends in View) is read, never sent, and keeps no unknown fields.
     public var unknownFields = ProtoUnknownFields()
 
     public init() {}
@@ -623,6 +625,7 @@ public struct Tradewire_V1_EventReportView: ProtoMessage {
     public var sequence: UInt64 = 0
     public var order: Tradewire_V1_OrderEventReportView? = nil
 
+    /// Always empty: a view (its name ends in View) is read, never sent, and keeps no unknown fields.
     public var unknownFields = ProtoUnknownFields()
 
     public init() {}
@@ -642,6 +645,7 @@ public struct Tradewire_V1_OrderEventReportView: ProtoMessage {
     /// An ExecutionReport's encoding.
     public var report: [UInt8] = []
 
+    /// Always empty: a view (its name ends in View) is read, never sent, and keeps no unknown fields.
     public var unknownFields = ProtoUnknownFields()
 
     public init() {}
@@ -655,8 +659,8 @@ public struct Tradewire_V1_OrderEventReportView: ProtoMessage {
 
 /// The fields of an ExecutionReport that the gateway routes a report by and remembers of its order, same numbers:
 /// decoded from a report's encoding, which then goes to the client as it is but for its correlation_id.
-public struct Tradewire_V1_ExecutionReportRouting: ProtoMessage {
-    public static let protoMessageName = "tradewire.v1.ExecutionReportRouting"
+public struct Tradewire_V1_ExecutionReportRoutingView: ProtoMessage {
+    public static let protoMessageName = "tradewire.v1.ExecutionReportRoutingView"
 
     public var orderID: Tradewire_V1_OrderId? = nil
     public var account: String = ""
@@ -665,6 +669,7 @@ public struct Tradewire_V1_ExecutionReportRouting: ProtoMessage {
     public var orderQuantity: Tradewire_V1_Quantity? = nil
     public var correlationID: String = ""
 
+    /// Always empty: a view (its name ends in View) is read, never sent, and keeps no unknown fields.
     public var unknownFields = ProtoUnknownFields()
 
     public init() {}
@@ -2104,7 +2109,6 @@ extension Tradewire_V1_EventBatchReportView {
             }
         }
         self.headSequence = c.pointee.head_sequence
-        self.unknownFields = _ProtoC.unknownFields(c)
     }
 
     public func serializedBytes(headroom: Int) -> [UInt8] {
@@ -2161,7 +2165,6 @@ extension Tradewire_V1_EventReportView {
         self.init()
         self.sequence = c.pointee.sequence
         if let value = c.pointee.order { self.order = try Tradewire_V1_OrderEventReportView(_c: value) }
-        self.unknownFields = _ProtoC.unknownFields(c)
     }
 
     public func serializedBytes(headroom: Int) -> [UInt8] {
@@ -2210,7 +2213,6 @@ extension Tradewire_V1_OrderEventReportView {
     init(_c c: UnsafePointer<Tradewire__V1__OrderEventReportView>) throws(ProtoDecodingError) {
         self.init()
         self.report = _ProtoC.bytes(c.pointee.report.data, count: c.pointee.report.len)
-        self.unknownFields = _ProtoC.unknownFields(c)
     }
 
     public func serializedBytes(headroom: Int) -> [UInt8] {
@@ -2242,9 +2244,9 @@ extension Tradewire_V1_OrderEventReportView {
     }()
 }
 
-// MARK: - tradewire.v1.ExecutionReportRouting ↔ protobuf-c
+// MARK: - tradewire.v1.ExecutionReportRoutingView ↔ protobuf-c
 
-extension Tradewire_V1_ExecutionReportRouting {
+extension Tradewire_V1_ExecutionReportRoutingView {
     public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
         let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
         defer { arena.release() }
@@ -2252,18 +2254,17 @@ extension Tradewire_V1_ExecutionReportRouting {
         guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
             throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
         }
-        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__ExecutionReportRouting.self))
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__ExecutionReportRoutingView.self))
     }
 
-    init(_c c: UnsafePointer<Tradewire__V1__ExecutionReportRouting>) throws(ProtoDecodingError) {
+    init(_c c: UnsafePointer<Tradewire__V1__ExecutionReportRoutingView>) throws(ProtoDecodingError) {
         self.init()
         if let value = c.pointee.order_id { self.orderID = try Tradewire_V1_OrderId(_c: value) }
-        self.account = try _ProtoC.string(c.pointee.account, field: "tradewire.v1.ExecutionReportRouting.account")
+        self.account = try _ProtoC.string(c.pointee.account, field: "tradewire.v1.ExecutionReportRoutingView.account")
         self.orderStatus = Tradewire_V1_OrderStatus(rawValue: Int32(truncatingIfNeeded: c.pointee.order_status.rawValue))
         if let value = c.pointee.price { self.price = try Tradewire_V1_Price(_c: value) }
         if let value = c.pointee.order_quantity { self.orderQuantity = try Tradewire_V1_Quantity(_c: value) }
-        self.correlationID = try _ProtoC.string(c.pointee.correlation_id, field: "tradewire.v1.ExecutionReportRouting.correlation_id")
-        self.unknownFields = _ProtoC.unknownFields(c)
+        self.correlationID = try _ProtoC.string(c.pointee.correlation_id, field: "tradewire.v1.ExecutionReportRoutingView.correlation_id")
     }
 
     public func serializedBytes(headroom: Int) -> [UInt8] {
@@ -2276,9 +2277,9 @@ extension Tradewire_V1_ExecutionReportRouting {
         UnsafeMutableRawPointer(_c(arena))
     }
 
-    func _c(_ arena: ProtoArena) -> UnsafeMutablePointer<Tradewire__V1__ExecutionReportRouting> {
-        let c = arena.allocate(Tradewire__V1__ExecutionReportRouting.self)
-        tradewire__v1__execution_report_routing__init(c)
+    func _c(_ arena: ProtoArena) -> UnsafeMutablePointer<Tradewire__V1__ExecutionReportRoutingView> {
+        let c = arena.allocate(Tradewire__V1__ExecutionReportRoutingView.self)
+        tradewire__v1__execution_report_routing_view__init(c)
         var escaped = ProtoUnknownFields()
         if let value = self.orderID { c.pointee.order_id = value._c(arena) }
         c.pointee.account = arena.cString(self.account, number: 4, unknown: &escaped)
@@ -2295,8 +2296,8 @@ extension Tradewire_V1_ExecutionReportRouting {
     /// protoc-c's descriptor, read from an initialised message (Swift cannot take a C constant's address).
     /// nonisolated(unsafe): the descriptor is constant static data, never written.
     nonisolated(unsafe) static let cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> = {
-        var message = Tradewire__V1__ExecutionReportRouting()
-        tradewire__v1__execution_report_routing__init(&message)
+        var message = Tradewire__V1__ExecutionReportRoutingView()
+        tradewire__v1__execution_report_routing_view__init(&message)
         return message.base.descriptor
     }()
 }

@@ -997,49 +997,49 @@ void   tradewire__v1__order_event_report_view__free_unpacked
   assert(message->base.descriptor == &tradewire__v1__order_event_report_view__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-void   tradewire__v1__execution_report_routing__init
-                     (Tradewire__V1__ExecutionReportRouting         *message)
+void   tradewire__v1__execution_report_routing_view__init
+                     (Tradewire__V1__ExecutionReportRoutingView         *message)
 {
-  static const Tradewire__V1__ExecutionReportRouting init_value = TRADEWIRE__V1__EXECUTION_REPORT_ROUTING__INIT;
+  static const Tradewire__V1__ExecutionReportRoutingView init_value = TRADEWIRE__V1__EXECUTION_REPORT_ROUTING_VIEW__INIT;
   *message = init_value;
 }
-size_t tradewire__v1__execution_report_routing__get_packed_size
-                     (const Tradewire__V1__ExecutionReportRouting *message)
+size_t tradewire__v1__execution_report_routing_view__get_packed_size
+                     (const Tradewire__V1__ExecutionReportRoutingView *message)
 {
-  assert(message->base.descriptor == &tradewire__v1__execution_report_routing__descriptor);
+  assert(message->base.descriptor == &tradewire__v1__execution_report_routing_view__descriptor);
   return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
 }
-size_t tradewire__v1__execution_report_routing__pack
-                     (const Tradewire__V1__ExecutionReportRouting *message,
+size_t tradewire__v1__execution_report_routing_view__pack
+                     (const Tradewire__V1__ExecutionReportRoutingView *message,
                       uint8_t       *out)
 {
-  assert(message->base.descriptor == &tradewire__v1__execution_report_routing__descriptor);
+  assert(message->base.descriptor == &tradewire__v1__execution_report_routing_view__descriptor);
   return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
 }
-size_t tradewire__v1__execution_report_routing__pack_to_buffer
-                     (const Tradewire__V1__ExecutionReportRouting *message,
+size_t tradewire__v1__execution_report_routing_view__pack_to_buffer
+                     (const Tradewire__V1__ExecutionReportRoutingView *message,
                       ProtobufCBuffer *buffer)
 {
-  assert(message->base.descriptor == &tradewire__v1__execution_report_routing__descriptor);
+  assert(message->base.descriptor == &tradewire__v1__execution_report_routing_view__descriptor);
   return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
 }
-Tradewire__V1__ExecutionReportRouting *
-       tradewire__v1__execution_report_routing__unpack
+Tradewire__V1__ExecutionReportRoutingView *
+       tradewire__v1__execution_report_routing_view__unpack
                      (ProtobufCAllocator  *allocator,
                       size_t               len,
                       const uint8_t       *data)
 {
-  return (Tradewire__V1__ExecutionReportRouting *)
-     protobuf_c_message_unpack (&tradewire__v1__execution_report_routing__descriptor,
+  return (Tradewire__V1__ExecutionReportRoutingView *)
+     protobuf_c_message_unpack (&tradewire__v1__execution_report_routing_view__descriptor,
                                 allocator, len, data);
 }
-void   tradewire__v1__execution_report_routing__free_unpacked
-                     (Tradewire__V1__ExecutionReportRouting *message,
+void   tradewire__v1__execution_report_routing_view__free_unpacked
+                     (Tradewire__V1__ExecutionReportRoutingView *message,
                       ProtobufCAllocator *allocator)
 {
   if(!message)
     return;
-  assert(message->base.descriptor == &tradewire__v1__execution_report_routing__descriptor);
+  assert(message->base.descriptor == &tradewire__v1__execution_report_routing_view__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   tradewire__v1__book_change__init
@@ -3060,7 +3060,7 @@ const ProtobufCMessageDescriptor tradewire__v1__order_event_report_view__descrip
   (ProtobufCMessageInit) tradewire__v1__order_event_report_view__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tradewire__v1__execution_report_routing__field_descriptors[6] =
+static const ProtobufCFieldDescriptor tradewire__v1__execution_report_routing_view__field_descriptors[6] =
 {
   {
     "order_id",
@@ -3068,7 +3068,7 @@ static const ProtobufCFieldDescriptor tradewire__v1__execution_report_routing__f
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_MESSAGE,
     0,   /* quantifier_offset */
-    offsetof(Tradewire__V1__ExecutionReportRouting, order_id),
+    offsetof(Tradewire__V1__ExecutionReportRoutingView, order_id),
     &tradewire__v1__order_id__descriptor,
     NULL,
     0,             /* flags */
@@ -3080,7 +3080,7 @@ static const ProtobufCFieldDescriptor tradewire__v1__execution_report_routing__f
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_STRING,
     0,   /* quantifier_offset */
-    offsetof(Tradewire__V1__ExecutionReportRouting, account),
+    offsetof(Tradewire__V1__ExecutionReportRoutingView, account),
     NULL,
     &protobuf_c_empty_string,
     0,             /* flags */
@@ -3092,7 +3092,7 @@ static const ProtobufCFieldDescriptor tradewire__v1__execution_report_routing__f
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
-    offsetof(Tradewire__V1__ExecutionReportRouting, order_status),
+    offsetof(Tradewire__V1__ExecutionReportRoutingView, order_status),
     &tradewire__v1__order_status__descriptor,
     NULL,
     0,             /* flags */
@@ -3104,7 +3104,7 @@ static const ProtobufCFieldDescriptor tradewire__v1__execution_report_routing__f
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_MESSAGE,
     0,   /* quantifier_offset */
-    offsetof(Tradewire__V1__ExecutionReportRouting, price),
+    offsetof(Tradewire__V1__ExecutionReportRoutingView, price),
     &tradewire__v1__price__descriptor,
     NULL,
     0,             /* flags */
@@ -3116,7 +3116,7 @@ static const ProtobufCFieldDescriptor tradewire__v1__execution_report_routing__f
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_MESSAGE,
     0,   /* quantifier_offset */
-    offsetof(Tradewire__V1__ExecutionReportRouting, order_quantity),
+    offsetof(Tradewire__V1__ExecutionReportRoutingView, order_quantity),
     &tradewire__v1__quantity__descriptor,
     NULL,
     0,             /* flags */
@@ -3128,14 +3128,14 @@ static const ProtobufCFieldDescriptor tradewire__v1__execution_report_routing__f
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_STRING,
     0,   /* quantifier_offset */
-    offsetof(Tradewire__V1__ExecutionReportRouting, correlation_id),
+    offsetof(Tradewire__V1__ExecutionReportRoutingView, correlation_id),
     NULL,
     &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
 };
-static const unsigned tradewire__v1__execution_report_routing__field_indices_by_name[] = {
+static const unsigned tradewire__v1__execution_report_routing_view__field_indices_by_name[] = {
   1,   /* field[1] = account */
   5,   /* field[5] = correlation_id */
   0,   /* field[0] = order_id */
@@ -3143,7 +3143,7 @@ static const unsigned tradewire__v1__execution_report_routing__field_indices_by_
   2,   /* field[2] = order_status */
   3,   /* field[3] = price */
 };
-static const ProtobufCIntRange tradewire__v1__execution_report_routing__number_ranges[5 + 1] =
+static const ProtobufCIntRange tradewire__v1__execution_report_routing_view__number_ranges[5 + 1] =
 {
   { 2, 0 },
   { 4, 1 },
@@ -3152,19 +3152,19 @@ static const ProtobufCIntRange tradewire__v1__execution_report_routing__number_r
   { 23, 5 },
   { 0, 6 }
 };
-const ProtobufCMessageDescriptor tradewire__v1__execution_report_routing__descriptor =
+const ProtobufCMessageDescriptor tradewire__v1__execution_report_routing_view__descriptor =
 {
   PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
-  "tradewire.v1.ExecutionReportRouting",
-  "ExecutionReportRouting",
-  "Tradewire__V1__ExecutionReportRouting",
+  "tradewire.v1.ExecutionReportRoutingView",
+  "ExecutionReportRoutingView",
+  "Tradewire__V1__ExecutionReportRoutingView",
   "tradewire.v1",
-  sizeof(Tradewire__V1__ExecutionReportRouting),
+  sizeof(Tradewire__V1__ExecutionReportRoutingView),
   6,
-  tradewire__v1__execution_report_routing__field_descriptors,
-  tradewire__v1__execution_report_routing__field_indices_by_name,
-  5,  tradewire__v1__execution_report_routing__number_ranges,
-  (ProtobufCMessageInit) tradewire__v1__execution_report_routing__init,
+  tradewire__v1__execution_report_routing_view__field_descriptors,
+  tradewire__v1__execution_report_routing_view__field_indices_by_name,
+  5,  tradewire__v1__execution_report_routing_view__number_ranges,
+  (ProtobufCMessageInit) tradewire__v1__execution_report_routing_view__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor tradewire__v1__book_change__field_descriptors[4] =

@@ -40,7 +40,7 @@ typedef struct Tradewire__V1__OrderEvent Tradewire__V1__OrderEvent;
 typedef struct Tradewire__V1__EventBatchReportView Tradewire__V1__EventBatchReportView;
 typedef struct Tradewire__V1__EventReportView Tradewire__V1__EventReportView;
 typedef struct Tradewire__V1__OrderEventReportView Tradewire__V1__OrderEventReportView;
-typedef struct Tradewire__V1__ExecutionReportRouting Tradewire__V1__ExecutionReportRouting;
+typedef struct Tradewire__V1__ExecutionReportRoutingView Tradewire__V1__ExecutionReportRoutingView;
 typedef struct Tradewire__V1__BookChange Tradewire__V1__BookChange;
 typedef struct Tradewire__V1__ProcessorGetOrderRequest Tradewire__V1__ProcessorGetOrderRequest;
 typedef struct Tradewire__V1__ProcessorListOrdersRequest Tradewire__V1__ProcessorListOrdersRequest;
@@ -513,8 +513,9 @@ struct  Tradewire__V1__OrderEvent
 /*
  * Views: an EventBatch as a feed that forwards reports reads it (the gateway's shared execution feed, with
  * reports_only). The same field numbers and wire types, with each order event's report left encoded (a `bytes`
- * field reads a message field's encoding as it is); what a view does not name stays in its unknown fields. Never
- * sent: a node encodes EventBatch, and these decode it.
+ * field reads a message field's encoding as it is). Never sent: a node encodes EventBatch, and these decode it.
+ * A message whose name ends in View is read only: the generated Swift keeps no unknown fields of it (what a view
+ * does not name is dropped as it decodes, not copied into each value).
  */
 struct  Tradewire__V1__EventBatchReportView
 {
@@ -556,7 +557,7 @@ struct  Tradewire__V1__OrderEventReportView
  * The fields of an ExecutionReport that the gateway routes a report by and remembers of its order, same numbers:
  * decoded from a report's encoding, which then goes to the client as it is but for its correlation_id.
  */
-struct  Tradewire__V1__ExecutionReportRouting
+struct  Tradewire__V1__ExecutionReportRoutingView
 {
   ProtobufCMessage base;
   Tradewire__V1__OrderId *order_id;
@@ -566,8 +567,8 @@ struct  Tradewire__V1__ExecutionReportRouting
   Tradewire__V1__Quantity *order_quantity;
   char *correlation_id;
 };
-#define TRADEWIRE__V1__EXECUTION_REPORT_ROUTING__INIT \
- { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__execution_report_routing__descriptor) \
+#define TRADEWIRE__V1__EXECUTION_REPORT_ROUTING_VIEW__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__execution_report_routing_view__descriptor) \
     , NULL, (char *)protobuf_c_empty_string, TRADEWIRE__V1__ORDER_STATUS__ORDER_STATUS_UNSPECIFIED, NULL, NULL, (char *)protobuf_c_empty_string }
 
 
@@ -1144,24 +1145,24 @@ Tradewire__V1__OrderEventReportView *
 void   tradewire__v1__order_event_report_view__free_unpacked
                      (Tradewire__V1__OrderEventReportView *message,
                       ProtobufCAllocator *allocator);
-/* Tradewire__V1__ExecutionReportRouting methods */
-void   tradewire__v1__execution_report_routing__init
-                     (Tradewire__V1__ExecutionReportRouting         *message);
-size_t tradewire__v1__execution_report_routing__get_packed_size
-                     (const Tradewire__V1__ExecutionReportRouting   *message);
-size_t tradewire__v1__execution_report_routing__pack
-                     (const Tradewire__V1__ExecutionReportRouting   *message,
+/* Tradewire__V1__ExecutionReportRoutingView methods */
+void   tradewire__v1__execution_report_routing_view__init
+                     (Tradewire__V1__ExecutionReportRoutingView         *message);
+size_t tradewire__v1__execution_report_routing_view__get_packed_size
+                     (const Tradewire__V1__ExecutionReportRoutingView   *message);
+size_t tradewire__v1__execution_report_routing_view__pack
+                     (const Tradewire__V1__ExecutionReportRoutingView   *message,
                       uint8_t             *out);
-size_t tradewire__v1__execution_report_routing__pack_to_buffer
-                     (const Tradewire__V1__ExecutionReportRouting   *message,
+size_t tradewire__v1__execution_report_routing_view__pack_to_buffer
+                     (const Tradewire__V1__ExecutionReportRoutingView   *message,
                       ProtobufCBuffer     *buffer);
-Tradewire__V1__ExecutionReportRouting *
-       tradewire__v1__execution_report_routing__unpack
+Tradewire__V1__ExecutionReportRoutingView *
+       tradewire__v1__execution_report_routing_view__unpack
                      (ProtobufCAllocator  *allocator,
                       size_t               len,
                       const uint8_t       *data);
-void   tradewire__v1__execution_report_routing__free_unpacked
-                     (Tradewire__V1__ExecutionReportRouting *message,
+void   tradewire__v1__execution_report_routing_view__free_unpacked
+                     (Tradewire__V1__ExecutionReportRoutingView *message,
                       ProtobufCAllocator *allocator);
 /* Tradewire__V1__BookChange methods */
 void   tradewire__v1__book_change__init
@@ -1383,8 +1384,8 @@ typedef void (*Tradewire__V1__EventReportView_Closure)
 typedef void (*Tradewire__V1__OrderEventReportView_Closure)
                  (const Tradewire__V1__OrderEventReportView *message,
                   void *closure_data);
-typedef void (*Tradewire__V1__ExecutionReportRouting_Closure)
-                 (const Tradewire__V1__ExecutionReportRouting *message,
+typedef void (*Tradewire__V1__ExecutionReportRoutingView_Closure)
+                 (const Tradewire__V1__ExecutionReportRoutingView *message,
                   void *closure_data);
 typedef void (*Tradewire__V1__BookChange_Closure)
                  (const Tradewire__V1__BookChange *message,
@@ -1487,7 +1488,7 @@ extern const ProtobufCMessageDescriptor tradewire__v1__order_event__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__event_batch_report_view__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__event_report_view__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__order_event_report_view__descriptor;
-extern const ProtobufCMessageDescriptor tradewire__v1__execution_report_routing__descriptor;
+extern const ProtobufCMessageDescriptor tradewire__v1__execution_report_routing_view__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__book_change__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__processor_get_order_request__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__processor_list_orders_request__descriptor;
