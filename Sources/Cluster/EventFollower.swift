@@ -28,6 +28,7 @@ public struct EventFollower: Sendable {
     let kinds: [Tradewire_V1_EventKind]
     let linger: Duration
     let fillReportsOnly: Bool
+    let orderStatuses: [Tradewire_V1_OrderStatus]
     let group: EventLoopGroup?
     private let progress: FollowerProgress
 
@@ -37,9 +38,11 @@ public struct EventFollower: Sendable {
     ///     together (`SubscribeEventsRequest.linger_ms`, whole milliseconds, at most 1 s; zero: none).
     ///   - fillReportsOnly: order events come with their order, and with their report only when it is a fill's
     ///     (`SubscribeEventsRequest.trade_reports_only`): for a consumer that reads orders and fills' prices.
+    ///   - orderStatuses: order events only when the order has one of these statuses after the change (empty: any;
+    ///     `SubscribeEventsRequest.order_statuses`): the nodes leave out the changes the consumer would ignore.
     ///   - group: loops for the channels to the nodes (by default each opens its own).
     public init(config: ClusterConfig, batchSize: UInt32 = 512, kinds: [Tradewire_V1_EventKind] = [], linger: Duration = .zero,
-                fillReportsOnly: Bool = false, group: EventLoopGroup? = nil)
+                fillReportsOnly: Bool = false, orderStatuses: [Tradewire_V1_OrderStatus] = [], group: EventLoopGroup? = nil)
     {
         precondition(linger >= .zero && linger <= .seconds(1), "a follower's linger is 0–1 s")
         self.config = config
@@ -47,6 +50,7 @@ public struct EventFollower: Sendable {
         self.kinds = kinds
         self.linger = linger
         self.fillReportsOnly = fillReportsOnly
+        self.orderStatuses = orderStatuses
         self.group = group
         progress = FollowerProgress(nodes: config.nodes.map(\.id))
     }
@@ -104,7 +108,7 @@ public struct EventFollower: Sendable {
         let from = stored + 1
         let request = Tradewire_V1_SubscribeEventsRequest(
             fromSequence: from, maxBatchSize: batchSize, heartbeatMs: UInt32(config.eventHeartbeat.nanoseconds / 1_000_000), kinds: kinds,
-            lingerMs: UInt32(linger.nanoseconds / 1_000_000), tradeReportsOnly: fillReportsOnly)
+            lingerMs: UInt32(linger.nanoseconds / 1_000_000), tradeReportsOnly: fillReportsOnly, orderStatuses: orderStatuses)
         let id = node.id
         let watch = StallWatch(limit: UInt64(config.eventStall.nanoseconds))
         let progress = progress

@@ -53,7 +53,7 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
         context: ServerContext
     ) async throws {
         let journal = shell.journal
-        let (batchSize, heartbeat, linger, wanted, parts) = try Self.subscription(request)
+        let (batchSize, heartbeat, linger, wanted, statuses, parts) = try Self.subscription(request)
         var lastSent = ContinuousClock.now
         var next = max(1, request.fromSequence)
         let metrics = NodeMetrics.shared
@@ -75,8 +75,10 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
             var batch = Tradewire_V1_EventBatch(
                 headSequence: max(journal.lastSequence, last.sequence), sentAtUnixNanos: WallClock.now(), throughSequence: last.sequence)
             metrics.subscriberLag.record(batch.headSequence - last.sequence)
-            // Filters first by the stored kind, so that what is left out is never decoded.
-            let kept = wanted.isEmpty ? records : records.filter { wanted.contains($0.entry.kind) }
+            // Filters first by the stored kind and an order's stored status, so that what is left out is never decoded.
+            let kept = wanted.isEmpty && statuses.isEmpty ? records : records.filter { record in
+                (wanted.isEmpty || wanted.contains(record.entry.kind)) && (statuses.isEmpty || StoredEventBatch.keeps(record, statuses))
+            }
             // A batch the filters emptied is not sent, unless the heartbeat is due: it then says how far the stream
             // has looked (a subscriber that hears nothing for a while takes the stream for stalled).
             let heartbeatDue = heartbeat.map { ContinuousClock.now - lastSent >= $0 } == true
@@ -105,9 +107,10 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
     }
 
     /// A subscription's checked terms: events per batch, the heartbeat interval (nil: none), the linger in
-    /// nanoseconds, and the event kinds wanted (empty: all). INVALID_ARGUMENT names what is out of range.
+    /// nanoseconds, the event kinds wanted and the statuses an order event's order must have (empty: all).
+    /// INVALID_ARGUMENT names what is out of range.
     private static func subscription(_ request: Tradewire_V1_SubscribeEventsRequest) throws(RPCError)
-        -> (batchSize: Int, heartbeat: Duration?, linger: UInt64, wanted: Set<Int32>, parts: OrderEventParts)
+        -> (batchSize: Int, heartbeat: Duration?, linger: UInt64, wanted: Set<Int32>, statuses: Set<Int32>, parts: OrderEventParts)
     {
         guard request.fromSequence <= UInt64(Int64.max) else {
             throw RPCError(code: .invalidArgument, message: "from_sequence is at most 2^63 − 1 (a journal's sequences are SQLite integers)")
@@ -134,7 +137,8 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
             throw RPCError(code: .invalidArgument, message: "reports_only and trade_reports_only exclude each other")
         }
         let parts: OrderEventParts = request.reportsOnly ? .reports : request.tradeReportsOnly ? .orderAndFillReports : .all
-        return (batchSize, heartbeat, UInt64(request.lingerMs) * 1_000_000, wanted, parts)
+        let statuses = Set(try Self.statuses(request.orderStatuses, field: "order_statuses"))
+        return (batchSize, heartbeat, UInt64(request.lingerMs) * 1_000_000, wanted, statuses, parts)
     }
 
     /// A caught-up subscriber's wait: until an event after `sequence` commits (sending a heartbeat when one is due,
@@ -160,11 +164,11 @@ struct ProcessorService: Tradewire_V1_Processor.ServiceProtocol {
 
     /// The distinct statuses a filter names: known values only (at most the eight there are), so that a query never
     /// grows with the request.
-    static func statuses(_ statuses: [Tradewire_V1_OrderStatus]) throws(RPCError) -> [Int32] {
+    static func statuses(_ statuses: [Tradewire_V1_OrderStatus], field: String = "statuses") throws(RPCError) -> [Int32] {
         var values: [Int32] = []
         for status in statuses {
             guard case let value = status.rawValue, (1...8).contains(value) else {
-                throw RPCError(code: .invalidArgument, message: "statuses: \(status.rawValue) is not an OrderStatus")
+                throw RPCError(code: .invalidArgument, message: "\(field): \(status.rawValue) is not an OrderStatus")
             }
             if !values.contains(value) { values.append(value) }
         }

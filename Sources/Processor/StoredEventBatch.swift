@@ -57,6 +57,26 @@ enum StoredEventBatch {
         return (order, report)
     }
 
+    /// `Order.status` (a varint), read to keep only order events whose order has a status asked for.
+    private static let orderStatus: UInt32 = 10
+
+    /// Whether `record` passes a subscription's status filter (`order_statuses`, as raw values): any event that is
+    /// not an order's, and an order event whose order has one of `statuses` after the change. The status is read
+    /// from the stored bytes; an event whose bytes do not have the expected shape is decoded instead.
+    static func keeps(_ record: JournalRecord, _ statuses: Set<Int32>) -> Bool {
+        guard record.entry.kind == Tradewire_V1_EventKind.order.rawValue else { return true }
+        let payload = record.entry.payload
+        if let event = ProtoWire.onlyLengthDelimited(eventOrder, in: payload),
+           let order = ProtoWire.onlyLengthDelimited(orderOrder, in: payload, within: event.value),
+           let status = ProtoWire.lastVarint(orderStatus, in: payload, within: order.value)
+        {
+            return statuses.contains(Int32(truncatingIfNeeded: status))
+        }
+        // Without a status field (proto3 leaves a zero out) the decoded order reads UNSPECIFIED, which no filter names.
+        guard let event = try? Tradewire_V1_Event(serializedBytes: payload), case .order(let change) = event.event else { return true }
+        return statuses.contains((change.order?.status ?? .unspecified).rawValue)
+    }
+
     /// Appends one record as served (an `events` field) to `bytes`, copying its stored bytes once: an order
     /// event's `order` and `report` get new lengths in place, the report its exec id and cursor at its end; the
     /// `parts` not asked for (the order, or a report that is not a fill's) are left out.

@@ -351,4 +351,42 @@ struct ClusterTests {
             #expect(refused?.code == .invalidArgument)
         }
     }
+
+    /// A subscriber that names order statuses gets the order events whose order has one of them, and every other
+    /// event as before; what was left out counts in `through_sequence`. UNSPECIFIED or an unknown status is refused.
+    @Test func aSubscriberGetsOnlyTheOrderStatusesItAsksFor() async throws {
+        try await ProcessorCluster.with(nodes: 1) { cluster in
+            for (index, side) in [Tradewire_V1_Side.sell, .buy].enumerated() {
+                _ = try await cluster.client.send(ProcessorCluster.place("st-\(index)", symbol: "STS", side: side, price: 100, quantity: 1))
+            }
+            try await cluster.waitFor("st-1", .filled, .settled)
+            let (client, channel) = try cluster.processor("p1")
+            defer { channel.close() }
+            let all = try await cluster.events("p1")
+            let request = Tradewire_V1_SubscribeEventsRequest(fromSequence: 1, heartbeatMs: 100, orderStatuses: [.filled, .accepted, .filled])
+            let batches = try await client.subscribeEvents(request) { stream in
+                var received: [Tradewire_V1_EventBatch] = []
+                for try await batch in stream {
+                    received.append(batch)
+                    if batch.throughSequence >= all.last!.sequence { break }
+                }
+                return received
+            }
+            let expected = all.filter { event in
+                guard case .order(let change) = event.event else { return true }
+                return [.filled, .accepted].contains(change.order?.status)
+            }
+            #expect(batches.flatMap(\.events).map(\.sequence) == expected.map(\.sequence))
+            #expect(expected.count < all.count && expected.contains { if case .trade = $0.event { true } else { false } })
+            #expect(batches.last!.throughSequence >= all.last!.sequence)
+            for statuses in [[Tradewire_V1_OrderStatus.unspecified], [.accepted, .unrecognized(99)]] {
+                let refused = await #expect(throws: RPCError.self) {
+                    try await client.subscribeEvents(Tradewire_V1_SubscribeEventsRequest(fromSequence: 1, orderStatuses: statuses)) { stream in
+                        for try await _ in stream {}
+                    }
+                }
+                #expect(refused?.code == .invalidArgument && refused?.message.contains("order_statuses") == true)
+            }
+        }
+    }
 }

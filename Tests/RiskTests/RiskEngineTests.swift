@@ -2,6 +2,7 @@ import Cluster
 import RPC
 import Protos
 @testable import Risk
+import TestSupport
 import Testing
 
 /// The engine's decisions and bookkeeping as values: no sockets, no clock.
@@ -123,6 +124,72 @@ struct RiskEngineTests {
         account = engine.accounts["a"]!
         #expect(account.reserved == 0 && account.openOrders == 0 && account.positions["ACME"]?.openBuy == 0)
         #expect(engine.cursors["p1"] == 3)
+    }
+
+    /// The statuses risk asks the nodes for (`followedStatuses`) leave out only events that change nothing: random
+    /// lifecycles (rejected; accepted, partly filled, then filled and settled or cancelled), interleaved and applied
+    /// in random batches, leave the same accounts, positions and reservations whether every event is applied or
+    /// only those the filter keeps.
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func theEventsRiskLeavesOutChangeNothing(seed: UInt64) throws {
+        var random = SplitMix64(seed: seed)
+        var all = try Self.engine(), filtered = try Self.engine()
+        var lifecycles: [[Tradewire_V1_Event]] = []
+        for index in 0..<40 {
+            let id = "o\(index)", side: Tradewire_V1_Side = random.next() % 3 == 0 ? .sell : .buy
+            let quantity = Int64(1 + random.next() % 20), price = Int64(9_900 + random.next() % 200)
+            for engine in [0, 1] {
+                _ = engine == 0 ? all.check(Self.request(id, side: side, price: price, quantity: quantity), now: 0)
+                    : filtered.check(Self.request(id, side: side, price: price, quantity: quantity), now: 0)
+            }
+            func event(_ status: Tradewire_V1_OrderStatus, leaves: Int64, fill: (price: Int64, quantity: Int64)? = nil) -> Tradewire_V1_Event {
+                Self.event(id, side: side, status: status, price: price, quantity: quantity, leaves: leaves, fill: fill)
+            }
+            var events = [event(.new, leaves: quantity)]
+            guard random.next() % 5 != 0 else {
+                lifecycles.append(events + [event(.rejected, leaves: 0)])
+                continue
+            }
+            events.append(event(.accepted, leaves: quantity))
+            var leaves = quantity
+            while leaves > 1 && random.next() % 2 == 0 {
+                let filled = Int64(1 + random.next() % UInt64(leaves - 1))
+                leaves -= filled
+                events.append(event(.partiallyFilled, leaves: leaves, fill: (price, filled)))
+            }
+            if random.next() % 2 == 0 {
+                events += [event(.filled, leaves: 0, fill: (price, leaves)), event(.settled, leaves: 0)]
+            } else {
+                events += [event(.pendingCancel, leaves: leaves), event(.cancelled, leaves: 0)]
+            }
+            lifecycles.append(events)
+        }
+        // Interleaved (each order's events in their order), numbered as a node's sequence.
+        var stream: [Tradewire_V1_Event] = []
+        while !lifecycles.isEmpty {
+            let pick = Int(random.next() % UInt64(lifecycles.count))
+            var next = lifecycles[pick].removeFirst()
+            next.sequence = UInt64(stream.count + 1)
+            stream.append(next)
+            if lifecycles[pick].isEmpty { lifecycles.remove(at: pick) }
+        }
+        let followed = Set(RiskEngine.followedStatuses)
+        var start = 0
+        while start < stream.count {
+            let batch = Array(stream[start..<min(stream.count, start + 1 + Int(random.next() % 8))])
+            start += batch.count
+            all.apply(node: "p1", batch, now: 0)
+            let kept = batch.filter { event in
+                guard case .order(let change) = event.event, let status = change.order?.status else { return true }
+                return followed.contains(status)
+            }
+            filtered.apply(node: "p1", kept, now: 0)
+        }
+        #expect(stream.contains { if case .order(let change) = $0.event { change.order?.status == .settled } else { false } })
+        let (a, b) = (all.accounts["a"]!, filtered.accounts["a"]!)
+        #expect(a.balance == b.balance && a.reserved == b.reserved && a.openOrders == b.openOrders && a.positions == b.positions)
+        #expect(all.reservations == filtered.reservations)
+        #expect(a.positions["ACME"] != nil)  // fills happened: the comparison covers them
     }
 
     @Test func averageCostRealisesOnReductionAndFlipsThroughZero() {

@@ -479,6 +479,11 @@ public struct Tradewire_V1_SubscribeEventsRequest: ProtoMessage {
     /// reports_only (INVALID_ARGUMENT).
     public var tradeReportsOnly: Bool = false
 
+    /// Non-empty: an order event only when its order's status after the change is one of these (risk leaves out NEW
+    /// and SETTLED, which change nothing it holds). The others are skipped at the node, as with kinds; trades and book
+    /// changes are not affected. At most 8 distinct statuses; UNSPECIFIED or an unknown status is INVALID_ARGUMENT.
+    public var orderStatuses: [Tradewire_V1_OrderStatus] = []
+
     public var unknownFields = ProtoUnknownFields()
 
     public init() {}
@@ -492,7 +497,8 @@ public struct Tradewire_V1_SubscribeEventsRequest: ProtoMessage {
         kinds: [Tradewire_V1_EventKind] = [],
         reportsOnly: Bool = false,
         lingerMs: UInt32 = 0,
-        tradeReportsOnly: Bool = false
+        tradeReportsOnly: Bool = false,
+        orderStatuses: [Tradewire_V1_OrderStatus] = []
     ) {
         self.fromSequence = fromSequence
         self.maxBatchSize = maxBatchSize
@@ -503,6 +509,7 @@ public struct Tradewire_V1_SubscribeEventsRequest: ProtoMessage {
         self.reportsOnly = reportsOnly
         self.lingerMs = lingerMs
         self.tradeReportsOnly = tradeReportsOnly
+        self.orderStatuses = orderStatuses
     }
 }
 
@@ -1850,6 +1857,12 @@ extension Tradewire_V1_SubscribeEventsRequest {
         self.reportsOnly = c.pointee.reports_only != 0
         self.lingerMs = c.pointee.linger_ms
         self.tradeReportsOnly = c.pointee.trade_reports_only != 0
+        if c.pointee.n_order_statuses > 0, let array = c.pointee.order_statuses {
+            self.orderStatuses.reserveCapacity(c.pointee.n_order_statuses)
+            for index in 0..<c.pointee.n_order_statuses {
+                self.orderStatuses.append(Tradewire_V1_OrderStatus(rawValue: Int32(truncatingIfNeeded: array[index].rawValue)))
+            }
+        }
         self.unknownFields = _ProtoC.unknownFields(c)
     }
 
@@ -1883,6 +1896,14 @@ extension Tradewire_V1_SubscribeEventsRequest {
         c.pointee.reports_only = self.reportsOnly ? 1 : 0
         c.pointee.linger_ms = self.lingerMs
         c.pointee.trade_reports_only = self.tradeReportsOnly ? 1 : 0
+        if !self.orderStatuses.isEmpty {
+            let array = arena.array(of: Tradewire__V1__OrderStatus.self, count: self.orderStatuses.count)
+            for (index, value) in self.orderStatuses.enumerated() {
+                array[index] = Tradewire__V1__OrderStatus(rawValue: .init(truncatingIfNeeded: value.rawValue))
+            }
+            c.pointee.n_order_statuses = self.orderStatuses.count
+            c.pointee.order_statuses = array
+        }
         arena.setUnknownFields(c, self.unknownFields, escaped)
         return c
     }

@@ -2532,7 +2532,7 @@ const ProtobufCMessageDescriptor tradewire__v1__not_owner__descriptor =
   (ProtobufCMessageInit) tradewire__v1__not_owner__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tradewire__v1__subscribe_events_request__field_descriptors[9] =
+static const ProtobufCFieldDescriptor tradewire__v1__subscribe_events_request__field_descriptors[10] =
 {
   {
     "from_sequence",
@@ -2642,6 +2642,18 @@ static const ProtobufCFieldDescriptor tradewire__v1__subscribe_events_request__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "order_statuses",
+    10,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_ENUM,
+    offsetof(Tradewire__V1__SubscribeEventsRequest, n_order_statuses),
+    offsetof(Tradewire__V1__SubscribeEventsRequest, order_statuses),
+    &tradewire__v1__order_status__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tradewire__v1__subscribe_events_request__field_indices_by_name[] = {
   3,   /* field[3] = account */
@@ -2651,13 +2663,14 @@ static const unsigned tradewire__v1__subscribe_events_request__field_indices_by_
   5,   /* field[5] = kinds */
   7,   /* field[7] = linger_ms */
   1,   /* field[1] = max_batch_size */
+  9,   /* field[9] = order_statuses */
   6,   /* field[6] = reports_only */
   8,   /* field[8] = trade_reports_only */
 };
 static const ProtobufCIntRange tradewire__v1__subscribe_events_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor tradewire__v1__subscribe_events_request__descriptor =
 {
@@ -2667,7 +2680,7 @@ const ProtobufCMessageDescriptor tradewire__v1__subscribe_events_request__descri
   "Tradewire__V1__SubscribeEventsRequest",
   "tradewire.v1",
   sizeof(Tradewire__V1__SubscribeEventsRequest),
-  9,
+  10,
   tradewire__v1__subscribe_events_request__field_descriptors,
   tradewire__v1__subscribe_events_request__field_indices_by_name,
   1,  tradewire__v1__subscribe_events_request__number_ranges,

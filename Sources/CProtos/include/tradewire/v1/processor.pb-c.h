@@ -435,10 +435,17 @@ struct  Tradewire__V1__SubscribeEventsRequest
    * reports_only (INVALID_ARGUMENT).
    */
   protobuf_c_boolean trade_reports_only;
+  /*
+   * Non-empty: an order event only when its order's status after the change is one of these (risk leaves out NEW
+   * and SETTLED, which change nothing it holds). The others are skipped at the node, as with kinds; trades and book
+   * changes are not affected. At most 8 distinct statuses; UNSPECIFIED or an unknown status is INVALID_ARGUMENT.
+   */
+  size_t n_order_statuses;
+  Tradewire__V1__OrderStatus *order_statuses;
 };
 #define TRADEWIRE__V1__SUBSCRIBE_EVENTS_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__subscribe_events_request__descriptor) \
-    , 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0, 0 }
+    , 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0, 0, 0,NULL }
 
 
 struct  Tradewire__V1__EventBatch
