@@ -96,7 +96,7 @@ enum FuzzOrders {
                 if input.byte() & 1 == 0 { request.account = "acct" }
                 _ = engine.check(request, now: 1)
                 precondition(engine.accounts["acct"]!.available >= 0, "a check took more cash than there was")
-            } else if let event = decode(Tradewire_V1_Event.self, &input) {
+            } else if let event = decode(Tradewire_V1_EventRiskView.self, &input) {  // an event as risk reads it
                 sequence += 1
                 var numbered = event
                 numbered.sequence = sequence

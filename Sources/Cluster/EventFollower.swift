@@ -8,7 +8,8 @@ import ServiceStubs
 import Transport
 
 /// Reads every processor node's event stream for a consumer (risk, market data): one `SubscribeEvents` call per
-/// node, resumed after failures from the consumer's own cursor. Delivery is at least once, in order per node;
+/// node, resumed after failures from the consumer's own cursor, each batch decoded as `Batch` (the node's
+/// `EventBatch`, or a view of it with only the fields the consumer reads). Delivery is at least once, in order per node;
 /// the consumer skips what it has applied (by sequence) and stores its cursor with its state, so nothing is
 /// counted twice or lost across restarts of either side.
 ///
@@ -17,11 +18,11 @@ import Transport
 /// that died without a word — is abandoned, and the node is followed again over a new connection. How far behind
 /// each node the consumer is (events, and the time its knowledge is current as of) is in ``status()``, the
 /// `follower_lag_events` / `follower_lag_seconds` gauges and `follower_stalls` counter (label `node`).
-public struct EventFollower: Sendable {
+public struct EventFollower<Batch: FollowedEventBatch>: Sendable {
     /// Where to resume a node: the last sequence the consumer applied (0: none).
     public typealias Cursor = @Sendable (_ node: String) async throws -> UInt64
     /// Applies a batch of one node's events; returns once they are applied (and stored, for durable consumers).
-    public typealias Deliver = @Sendable (_ node: String, _ batch: Tradewire_V1_EventBatch) async throws -> Void
+    public typealias Deliver = @Sendable (_ node: String, _ batch: Batch) async throws -> Void
 
     let config: ClusterConfig
     let batchSize: UInt32
@@ -83,7 +84,7 @@ public struct EventFollower: Sendable {
             do {
                 // On the connection's loop: batches keep coming while the process's shared threads are busy.
                 try await withTaskExecutorPreference(channel.preferredExecutor) {
-                    try await subscribe(node, Tradewire_V1_Processor.Client(channel), cursor: cursor, deliver: deliver)
+                    try await subscribe(node, channel, cursor: cursor, deliver: deliver)
                 }
             } catch let stall as Stalled {
                 progress.stalled(node.id)
@@ -100,7 +101,7 @@ public struct EventFollower: Sendable {
 
     /// One subscription, from the consumer's cursor, until it fails, ends or stalls (`Stalled`).
     private func subscribe(
-        _ node: ClusterNode, _ client: Tradewire_V1_Processor.Client, cursor: @escaping Cursor, deliver: @escaping Deliver
+        _ node: ClusterNode, _ channel: Channel, cursor: @escaping Cursor, deliver: @escaping Deliver
     ) async throws
     {
         let stored = try await cursor(node.id)
@@ -115,10 +116,10 @@ public struct EventFollower: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 watch.waiting()
-                try await client.subscribeEvents(request) { batches in
+                try await channel.serverStreaming(Tradewire_V1_Processor.Method.subscribeEvents, request, responseType: Batch.self) { batches in
                     for try await batch in batches {
                         watch.heard()
-                        if !batch.events.isEmpty { try await deliver(id, batch) }
+                        if batch.lastEvent != nil { try await deliver(id, batch) }
                         progress.record(id, applied: batch)
                         watch.waiting()
                     }
@@ -225,13 +226,13 @@ private final class FollowerProgress: Sendable {
 
     /// `batch` is applied: everything up to its last event, and — when that reaches the head it names — everything
     /// the node had committed when it sent the batch.
-    func record(_ id: String, applied batch: Tradewire_V1_EventBatch) {
+    func record(_ id: String, applied batch: some FollowedEventBatch) {
         nodes.withLock { nodes in
             guard var node = nodes[id] else { return }
             node.problem = nil
-            if let last = batch.events.last {
+            if let last = batch.lastEvent {
                 node.applied = max(node.applied, last.sequence)
-                node.currentAsOf = max(node.currentAsOf ?? .min, last.committedAtUnixNanos)
+                node.currentAsOf = max(node.currentAsOf ?? .min, last.committedAt)
             }
             // What the node's filters left out counts as applied: there was nothing in it for this consumer.
             node.applied = max(node.applied, batch.throughSequence)
@@ -274,4 +275,22 @@ private final class FollowerProgress: Sendable {
             if let asOf = node.currentAsOf { node.lagSeconds.record(Double(now &- asOf) / 1e9) }
         }
     }
+}
+
+/// What ``EventFollower`` reads of a node's `EventBatch`, whichever message decodes it: the batch itself, or a
+/// consumer's view of it (the same field numbers; only the fields the consumer reads).
+public protocol FollowedEventBatch: ProtoMessage {
+    var headSequence: UInt64 { get }
+    var sentAtUnixNanos: Int64 { get }
+    var throughSequence: UInt64 { get }
+    /// The last event's sequence and commit time; nil when the batch has none (a heartbeat, or all left out).
+    var lastEvent: (sequence: UInt64, committedAt: Int64)? { get }
+}
+
+extension Tradewire_V1_EventBatch: FollowedEventBatch {
+    public var lastEvent: (sequence: UInt64, committedAt: Int64)? { events.last.map { ($0.sequence, $0.committedAtUnixNanos) } }
+}
+
+extension Tradewire_V1_EventBatchRiskView: FollowedEventBatch {
+    public var lastEvent: (sequence: UInt64, committedAt: Int64)? { events.last.map { ($0.sequence, $0.committedAtUnixNanos) } }
 }

@@ -1,6 +1,7 @@
 public import Cluster
 public import EventLoop
 public import Hosting
+import Protos
 public import RPC
 public import Transport
 
@@ -12,7 +13,7 @@ public final class MarketDataServer: HostedService {
     public let serverConfiguration: ServerConfiguration
     public let statusLines: [StatusLines]
     private let core: MarketDataCore
-    private let follower: EventFollower
+    private let follower: EventFollower<Tradewire_V1_EventBatch>
 
     /// - Parameters:
     ///   - storePath: default `<data_dir>/marketdata.sqlite`.
@@ -29,7 +30,7 @@ public final class MarketDataServer: HostedService {
         let store = try MarketStore(path: storePath ?? "\(config.dataDirectory)/marketdata.sqlite")
         // Trades and book changes at most 5 ms late, a few commits' worth per batch (at 1,000 orders/s, this
         // process's wake-ups went from ~2 per order to ~0.5).
-        let follower = EventFollower(config: config, batchSize: settings.eventBatch, kinds: [.trade, .bookChange],
+        let follower = EventFollower<Tradewire_V1_EventBatch>(config: config, batchSize: settings.eventBatch, kinds: [.trade, .bookChange],
                                      linger: .milliseconds(5), group: host.group)
         let ring = ClusterRing(config)
         // A symbol's trades come from the node that holds its book: they are known as far as that node is followed.

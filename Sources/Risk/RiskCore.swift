@@ -59,7 +59,7 @@ final class RiskCore: Sendable {
     /// Applies a batch of one node's events. What it changed reaches the store with the next periodic write (within
     /// `flushInterval`), together with the node's cursor: a crash before that loses both, and the restarted service
     /// reads those events again. (One transaction per batch cost a store write per processor commit at low load.)
-    func apply(node: String, _ batch: Tradewire_V1_EventBatch) {
+    func apply(node: String, _ batch: Tradewire_V1_EventBatchRiskView) {
         engine.withLock { $0.apply(node: node, batch.events, now: WallClock.now()) }
     }
 

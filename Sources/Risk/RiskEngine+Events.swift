@@ -6,11 +6,11 @@ import RPC
 extension RiskEngine {
     /// Applies a batch of one node's events; those at or below the node's cursor were applied before and are
     /// skipped, so a redelivery counts nothing twice.
-    mutating func apply(node: String, _ events: [Tradewire_V1_Event], now: Int64) {
+    mutating func apply(node: String, _ events: [Tradewire_V1_EventRiskView], now: Int64) {
         let after = cursors[node] ?? 0
         guard let last = events.last?.sequence, last > after else { return }
         for event in events where event.sequence > after {
-            if case .order(let order) = event.event { apply(order, now: now) }
+            if let order = event.order { apply(order, now: now) }
         }
         cursors[node] = last
         changes.cursors[node] = last
@@ -26,7 +26,7 @@ extension RiskEngine {
     /// order's reservation is brought to the order as it is now (held while it works, at its price and leaves;
     /// released once it ends). Risk asks the nodes for fills' reports only (`trade_reports_only`): the others it
     /// would decode for nothing. Idempotence across redeliveries is the caller's (per-node sequence cursors).
-    mutating func apply(_ event: Tradewire_V1_OrderEvent, now: Int64) {
+    mutating func apply(_ event: Tradewire_V1_OrderEventRiskView, now: Int64) {
         guard let order = event.order else { return }
         let orderID = order.orderID?.value ?? ""
         let buy = order.side == .buy
@@ -53,7 +53,7 @@ extension RiskEngine {
     /// Holds what a working order needs now: its leaves at its price (a MARKET order its protection price), and
     /// while a replace is pending the larger of these and the new terms. The pending terms come from the order
     /// once its events carry them; an event older than the replace's check keeps the ones risk approved.
-    private mutating func follow(_ orderID: String, _ order: Tradewire_V1_Order, buy: Bool, now: Int64) {
+    private mutating func follow(_ orderID: String, _ order: Tradewire_V1_OrderRiskView, buy: Bool, now: Int64) {
         guard accounts[order.account] != nil else { return }
         let priceScale = instruments[order.symbol]?.priceScale ?? order.price?.scale ?? 0
         let quantityScale = instruments[order.symbol]?.quantityScale ?? order.quantity?.scale ?? 0

@@ -664,6 +664,157 @@ public struct Tradewire_V1_OrderEventReportView: ProtoMessage {
     }
 }
 
+/// An EventBatch as risk reads it (kinds ORDER, trade_reports_only): the batch's progress fields and, of each order
+/// event, the order's fields that risk's reservations follow and a fill's price and quantity. Same field numbers and
+/// wire types as EventBatch, Event, OrderEvent, Order and ExecutionReport; never sent (see the views above).
+public struct Tradewire_V1_EventBatchRiskView: ProtoMessage {
+    public static let protoMessageName = "tradewire.v1.EventBatchRiskView"
+
+    public var events: [Tradewire_V1_EventRiskView] = []
+    public var headSequence: UInt64 = 0
+    public var sentAtUnixNanos: Int64 = 0
+    public var throughSequence: UInt64 = 0
+
+    /// Always empty: a view (its name ends in View) is read, never sent, and keeps no unknown fields.
+    public var unknownFields = ProtoUnknownFields()
+
+    public init() {}
+
+    public init(
+        events: [Tradewire_V1_EventRiskView] = [],
+        headSequence: UInt64 = 0,
+        sentAtUnixNanos: Int64 = 0,
+        throughSequence: UInt64 = 0
+    ) {
+        self.events = events
+        self.headSequence = headSequence
+        self.sentAtUnixNanos = sentAtUnixNanos
+        self.throughSequence = throughSequence
+    }
+}
+
+public struct Tradewire_V1_EventRiskView: ProtoMessage {
+    public static let protoMessageName = "tradewire.v1.EventRiskView"
+
+    public var sequence: UInt64 = 0
+    public var committedAtUnixNanos: Int64 = 0
+    public var order: Tradewire_V1_OrderEventRiskView? = nil
+
+    /// Always empty: a view (its name ends in View) is read, never sent, and keeps no unknown fields.
+    public var unknownFields = ProtoUnknownFields()
+
+    public init() {}
+
+    public init(
+        sequence: UInt64 = 0,
+        committedAtUnixNanos: Int64 = 0,
+        order: Tradewire_V1_OrderEventRiskView? = nil
+    ) {
+        self.sequence = sequence
+        self.committedAtUnixNanos = committedAtUnixNanos
+        self.order = order
+    }
+}
+
+public struct Tradewire_V1_OrderEventRiskView: ProtoMessage {
+    public static let protoMessageName = "tradewire.v1.OrderEventRiskView"
+
+    public var report: Tradewire_V1_ExecutionReportRiskView? = nil
+    public var order: Tradewire_V1_OrderRiskView? = nil
+
+    /// Always empty: a view (its name ends in View) is read, never sent, and keeps no unknown fields.
+    public var unknownFields = ProtoUnknownFields()
+
+    public init() {}
+
+    public init(
+        report: Tradewire_V1_ExecutionReportRiskView? = nil,
+        order: Tradewire_V1_OrderRiskView? = nil
+    ) {
+        self.report = report
+        self.order = order
+    }
+}
+
+public struct Tradewire_V1_ExecutionReportRiskView: ProtoMessage {
+    public static let protoMessageName = "tradewire.v1.ExecutionReportRiskView"
+
+    public var execType: Tradewire_V1_ExecType = .unspecified
+    public var lastQuantity: Tradewire_V1_Quantity? = nil
+    public var lastPrice: Tradewire_V1_Price? = nil
+
+    /// Always empty: a view (its name ends in View) is read, never sent, and keeps no unknown fields.
+    public var unknownFields = ProtoUnknownFields()
+
+    public init() {}
+
+    public init(
+        execType: Tradewire_V1_ExecType = .unspecified,
+        lastQuantity: Tradewire_V1_Quantity? = nil,
+        lastPrice: Tradewire_V1_Price? = nil
+    ) {
+        self.execType = execType
+        self.lastQuantity = lastQuantity
+        self.lastPrice = lastPrice
+    }
+}
+
+public struct Tradewire_V1_OrderRiskView: ProtoMessage {
+    public static let protoMessageName = "tradewire.v1.OrderRiskView"
+
+    public var orderID: Tradewire_V1_OrderId? = nil
+    public var account: String = ""
+    public var symbol: String = ""
+    public var side: Tradewire_V1_Side = .unspecified
+    public var type: Tradewire_V1_OrderType = .unspecified
+    public var price: Tradewire_V1_Price? = nil
+    public var quantity: Tradewire_V1_Quantity? = nil
+    public var status: Tradewire_V1_OrderStatus = .unspecified
+    public var filledQuantity: Tradewire_V1_Quantity? = nil
+    public var leavesQuantity: Tradewire_V1_Quantity? = nil
+    public var version: UInt64 = 0
+    public var pendingPrice: Tradewire_V1_Price? = nil
+    public var pendingQuantity: Tradewire_V1_Quantity? = nil
+    public var protectionPrice: Tradewire_V1_Price? = nil
+
+    /// Always empty: a view (its name ends in View) is read, never sent, and keeps no unknown fields.
+    public var unknownFields = ProtoUnknownFields()
+
+    public init() {}
+
+    public init(
+        orderID: Tradewire_V1_OrderId? = nil,
+        account: String = "",
+        symbol: String = "",
+        side: Tradewire_V1_Side = .unspecified,
+        type: Tradewire_V1_OrderType = .unspecified,
+        price: Tradewire_V1_Price? = nil,
+        quantity: Tradewire_V1_Quantity? = nil,
+        status: Tradewire_V1_OrderStatus = .unspecified,
+        filledQuantity: Tradewire_V1_Quantity? = nil,
+        leavesQuantity: Tradewire_V1_Quantity? = nil,
+        version: UInt64 = 0,
+        pendingPrice: Tradewire_V1_Price? = nil,
+        pendingQuantity: Tradewire_V1_Quantity? = nil,
+        protectionPrice: Tradewire_V1_Price? = nil
+    ) {
+        self.orderID = orderID
+        self.account = account
+        self.symbol = symbol
+        self.side = side
+        self.type = type
+        self.price = price
+        self.quantity = quantity
+        self.status = status
+        self.filledQuantity = filledQuantity
+        self.leavesQuantity = leavesQuantity
+        self.version = version
+        self.pendingPrice = pendingPrice
+        self.pendingQuantity = pendingQuantity
+        self.protectionPrice = protectionPrice
+    }
+}
+
 /// The fields of an ExecutionReport that the gateway routes a report by and remembers of its order, same numbers:
 /// decoded from a report's encoding, which then goes to the client as it is but for its correlation_id.
 public struct Tradewire_V1_ExecutionReportRoutingView: ProtoMessage {
@@ -2261,6 +2412,296 @@ extension Tradewire_V1_OrderEventReportView {
     nonisolated(unsafe) static let cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> = {
         var message = Tradewire__V1__OrderEventReportView()
         tradewire__v1__order_event_report_view__init(&message)
+        return message.base.descriptor
+    }()
+}
+
+// MARK: - tradewire.v1.EventBatchRiskView ↔ protobuf-c
+
+extension Tradewire_V1_EventBatchRiskView {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
+        let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
+        }
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__EventBatchRiskView.self))
+    }
+
+    init(_c c: UnsafePointer<Tradewire__V1__EventBatchRiskView>) throws(ProtoDecodingError) {
+        self.init()
+        if c.pointee.n_events > 0, let array = c.pointee.events {
+            self.events.reserveCapacity(c.pointee.n_events)
+            for index in 0..<c.pointee.n_events {
+                self.events.append(try Tradewire_V1_EventRiskView(_c: array[index]!))
+            }
+        }
+        self.headSequence = c.pointee.head_sequence
+        self.sentAtUnixNanos = c.pointee.sent_at_unix_nanos
+        self.throughSequence = c.pointee.through_sequence
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
+    }
+
+    public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(arena))
+    }
+
+    func _c(_ arena: ProtoArena) -> UnsafeMutablePointer<Tradewire__V1__EventBatchRiskView> {
+        let c = arena.allocate(Tradewire__V1__EventBatchRiskView.self)
+        tradewire__v1__event_batch_risk_view__init(c)
+        if !self.events.isEmpty {
+            let array = arena.array(of: UnsafeMutablePointer<Tradewire__V1__EventRiskView>?.self, count: self.events.count)
+            for (index, value) in self.events.enumerated() {
+                array[index] = value._c(arena)
+            }
+            c.pointee.n_events = self.events.count
+            c.pointee.events = array
+        }
+        c.pointee.head_sequence = self.headSequence
+        c.pointee.sent_at_unix_nanos = self.sentAtUnixNanos
+        c.pointee.through_sequence = self.throughSequence
+        arena.setUnknownFields(c, self.unknownFields, ProtoUnknownFields())
+        return c
+    }
+
+    public static var _protobufCDescriptor: UnsafeRawPointer { UnsafeRawPointer(cDescriptor) }
+
+    /// protoc-c's descriptor, read from an initialised message (Swift cannot take a C constant's address).
+    /// nonisolated(unsafe): the descriptor is constant static data, never written.
+    nonisolated(unsafe) static let cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> = {
+        var message = Tradewire__V1__EventBatchRiskView()
+        tradewire__v1__event_batch_risk_view__init(&message)
+        return message.base.descriptor
+    }()
+}
+
+// MARK: - tradewire.v1.EventRiskView ↔ protobuf-c
+
+extension Tradewire_V1_EventRiskView {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
+        let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
+        }
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__EventRiskView.self))
+    }
+
+    init(_c c: UnsafePointer<Tradewire__V1__EventRiskView>) throws(ProtoDecodingError) {
+        self.init()
+        self.sequence = c.pointee.sequence
+        self.committedAtUnixNanos = c.pointee.committed_at_unix_nanos
+        if let value = c.pointee.order { self.order = try Tradewire_V1_OrderEventRiskView(_c: value) }
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
+    }
+
+    public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(arena))
+    }
+
+    func _c(_ arena: ProtoArena) -> UnsafeMutablePointer<Tradewire__V1__EventRiskView> {
+        let c = arena.allocate(Tradewire__V1__EventRiskView.self)
+        tradewire__v1__event_risk_view__init(c)
+        c.pointee.sequence = self.sequence
+        c.pointee.committed_at_unix_nanos = self.committedAtUnixNanos
+        if let value = self.order { c.pointee.order = value._c(arena) }
+        arena.setUnknownFields(c, self.unknownFields, ProtoUnknownFields())
+        return c
+    }
+
+    public static var _protobufCDescriptor: UnsafeRawPointer { UnsafeRawPointer(cDescriptor) }
+
+    /// protoc-c's descriptor, read from an initialised message (Swift cannot take a C constant's address).
+    /// nonisolated(unsafe): the descriptor is constant static data, never written.
+    nonisolated(unsafe) static let cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> = {
+        var message = Tradewire__V1__EventRiskView()
+        tradewire__v1__event_risk_view__init(&message)
+        return message.base.descriptor
+    }()
+}
+
+// MARK: - tradewire.v1.OrderEventRiskView ↔ protobuf-c
+
+extension Tradewire_V1_OrderEventRiskView {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
+        let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
+        }
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__OrderEventRiskView.self))
+    }
+
+    init(_c c: UnsafePointer<Tradewire__V1__OrderEventRiskView>) throws(ProtoDecodingError) {
+        self.init()
+        if let value = c.pointee.report { self.report = try Tradewire_V1_ExecutionReportRiskView(_c: value) }
+        if let value = c.pointee.order { self.order = try Tradewire_V1_OrderRiskView(_c: value) }
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
+    }
+
+    public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(arena))
+    }
+
+    func _c(_ arena: ProtoArena) -> UnsafeMutablePointer<Tradewire__V1__OrderEventRiskView> {
+        let c = arena.allocate(Tradewire__V1__OrderEventRiskView.self)
+        tradewire__v1__order_event_risk_view__init(c)
+        if let value = self.report { c.pointee.report = value._c(arena) }
+        if let value = self.order { c.pointee.order = value._c(arena) }
+        arena.setUnknownFields(c, self.unknownFields, ProtoUnknownFields())
+        return c
+    }
+
+    public static var _protobufCDescriptor: UnsafeRawPointer { UnsafeRawPointer(cDescriptor) }
+
+    /// protoc-c's descriptor, read from an initialised message (Swift cannot take a C constant's address).
+    /// nonisolated(unsafe): the descriptor is constant static data, never written.
+    nonisolated(unsafe) static let cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> = {
+        var message = Tradewire__V1__OrderEventRiskView()
+        tradewire__v1__order_event_risk_view__init(&message)
+        return message.base.descriptor
+    }()
+}
+
+// MARK: - tradewire.v1.ExecutionReportRiskView ↔ protobuf-c
+
+extension Tradewire_V1_ExecutionReportRiskView {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
+        let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
+        }
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__ExecutionReportRiskView.self))
+    }
+
+    init(_c c: UnsafePointer<Tradewire__V1__ExecutionReportRiskView>) throws(ProtoDecodingError) {
+        self.init()
+        self.execType = Tradewire_V1_ExecType(rawValue: Int32(truncatingIfNeeded: c.pointee.exec_type.rawValue))
+        if let value = c.pointee.last_quantity { self.lastQuantity = try Tradewire_V1_Quantity(_c: value) }
+        if let value = c.pointee.last_price { self.lastPrice = try Tradewire_V1_Price(_c: value) }
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
+    }
+
+    public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(arena))
+    }
+
+    func _c(_ arena: ProtoArena) -> UnsafeMutablePointer<Tradewire__V1__ExecutionReportRiskView> {
+        let c = arena.allocate(Tradewire__V1__ExecutionReportRiskView.self)
+        tradewire__v1__execution_report_risk_view__init(c)
+        c.pointee.exec_type = Tradewire__V1__ExecType(rawValue: .init(truncatingIfNeeded: self.execType.rawValue))
+        if let value = self.lastQuantity { c.pointee.last_quantity = value._c(arena) }
+        if let value = self.lastPrice { c.pointee.last_price = value._c(arena) }
+        arena.setUnknownFields(c, self.unknownFields, ProtoUnknownFields())
+        return c
+    }
+
+    public static var _protobufCDescriptor: UnsafeRawPointer { UnsafeRawPointer(cDescriptor) }
+
+    /// protoc-c's descriptor, read from an initialised message (Swift cannot take a C constant's address).
+    /// nonisolated(unsafe): the descriptor is constant static data, never written.
+    nonisolated(unsafe) static let cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> = {
+        var message = Tradewire__V1__ExecutionReportRiskView()
+        tradewire__v1__execution_report_risk_view__init(&message)
+        return message.base.descriptor
+    }()
+}
+
+// MARK: - tradewire.v1.OrderRiskView ↔ protobuf-c
+
+extension Tradewire_V1_OrderRiskView {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer, limits: ProtoDecodingLimits) throws(ProtoDecodingError) {
+        let arena = ProtoArena.acquire(maxBytes: limits.arenaBytes(forInput: bytes.count))
+        defer { arena.release() }
+        let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        guard let message = protobuf_c_message_unpack(Self.cDescriptor, UnsafeMutablePointer(arena.allocator), bytes.count, data) else {
+            throw _ProtoC.unpackFailure(arena, message: Self.protoMessageName)
+        }
+        try self.init(_c: UnsafeRawPointer(message).assumingMemoryBound(to: Tradewire__V1__OrderRiskView.self))
+    }
+
+    init(_c c: UnsafePointer<Tradewire__V1__OrderRiskView>) throws(ProtoDecodingError) {
+        self.init()
+        if let value = c.pointee.order_id { self.orderID = try Tradewire_V1_OrderId(_c: value) }
+        self.account = try _ProtoC.string(c.pointee.account, field: "tradewire.v1.OrderRiskView.account")
+        self.symbol = try _ProtoC.string(c.pointee.symbol, field: "tradewire.v1.OrderRiskView.symbol")
+        self.side = Tradewire_V1_Side(rawValue: Int32(truncatingIfNeeded: c.pointee.side.rawValue))
+        self.type = Tradewire_V1_OrderType(rawValue: Int32(truncatingIfNeeded: c.pointee.type.rawValue))
+        if let value = c.pointee.price { self.price = try Tradewire_V1_Price(_c: value) }
+        if let value = c.pointee.quantity { self.quantity = try Tradewire_V1_Quantity(_c: value) }
+        self.status = Tradewire_V1_OrderStatus(rawValue: Int32(truncatingIfNeeded: c.pointee.status.rawValue))
+        if let value = c.pointee.filled_quantity { self.filledQuantity = try Tradewire_V1_Quantity(_c: value) }
+        if let value = c.pointee.leaves_quantity { self.leavesQuantity = try Tradewire_V1_Quantity(_c: value) }
+        self.version = c.pointee.version
+        if let value = c.pointee.pending_price { self.pendingPrice = try Tradewire_V1_Price(_c: value) }
+        if let value = c.pointee.pending_quantity { self.pendingQuantity = try Tradewire_V1_Quantity(_c: value) }
+        if let value = c.pointee.protection_price { self.protectionPrice = try Tradewire_V1_Price(_c: value) }
+    }
+
+    public func serializedBytes(headroom: Int) -> [UInt8] {
+        let arena = ProtoArena.acquire(maxBytes: .max)
+        defer { arena.release() }
+        return ProtoArena.pack(UnsafeMutableRawPointer(_c(arena)), headroom: headroom)
+    }
+
+    public func _buildC(in arena: ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(arena))
+    }
+
+    func _c(_ arena: ProtoArena) -> UnsafeMutablePointer<Tradewire__V1__OrderRiskView> {
+        let c = arena.allocate(Tradewire__V1__OrderRiskView.self)
+        tradewire__v1__order_risk_view__init(c)
+        var escaped = ProtoUnknownFields()
+        if let value = self.orderID { c.pointee.order_id = value._c(arena) }
+        c.pointee.account = arena.cString(self.account, number: 2, unknown: &escaped)
+        c.pointee.symbol = arena.cString(self.symbol, number: 4, unknown: &escaped)
+        c.pointee.side = Tradewire__V1__Side(rawValue: .init(truncatingIfNeeded: self.side.rawValue))
+        c.pointee.type = Tradewire__V1__OrderType(rawValue: .init(truncatingIfNeeded: self.type.rawValue))
+        if let value = self.price { c.pointee.price = value._c(arena) }
+        if let value = self.quantity { c.pointee.quantity = value._c(arena) }
+        c.pointee.status = Tradewire__V1__OrderStatus(rawValue: .init(truncatingIfNeeded: self.status.rawValue))
+        if let value = self.filledQuantity { c.pointee.filled_quantity = value._c(arena) }
+        if let value = self.leavesQuantity { c.pointee.leaves_quantity = value._c(arena) }
+        c.pointee.version = self.version
+        if let value = self.pendingPrice { c.pointee.pending_price = value._c(arena) }
+        if let value = self.pendingQuantity { c.pointee.pending_quantity = value._c(arena) }
+        if let value = self.protectionPrice { c.pointee.protection_price = value._c(arena) }
+        arena.setUnknownFields(c, self.unknownFields, escaped)
+        return c
+    }
+
+    public static var _protobufCDescriptor: UnsafeRawPointer { UnsafeRawPointer(cDescriptor) }
+
+    /// protoc-c's descriptor, read from an initialised message (Swift cannot take a C constant's address).
+    /// nonisolated(unsafe): the descriptor is constant static data, never written.
+    nonisolated(unsafe) static let cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> = {
+        var message = Tradewire__V1__OrderRiskView()
+        tradewire__v1__order_risk_view__init(&message)
         return message.base.descriptor
     }()
 }

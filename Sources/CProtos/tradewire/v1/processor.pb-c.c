@@ -997,6 +997,231 @@ void   tradewire__v1__order_event_report_view__free_unpacked
   assert(message->base.descriptor == &tradewire__v1__order_event_report_view__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   tradewire__v1__event_batch_risk_view__init
+                     (Tradewire__V1__EventBatchRiskView         *message)
+{
+  static const Tradewire__V1__EventBatchRiskView init_value = TRADEWIRE__V1__EVENT_BATCH_RISK_VIEW__INIT;
+  *message = init_value;
+}
+size_t tradewire__v1__event_batch_risk_view__get_packed_size
+                     (const Tradewire__V1__EventBatchRiskView *message)
+{
+  assert(message->base.descriptor == &tradewire__v1__event_batch_risk_view__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tradewire__v1__event_batch_risk_view__pack
+                     (const Tradewire__V1__EventBatchRiskView *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tradewire__v1__event_batch_risk_view__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tradewire__v1__event_batch_risk_view__pack_to_buffer
+                     (const Tradewire__V1__EventBatchRiskView *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tradewire__v1__event_batch_risk_view__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tradewire__V1__EventBatchRiskView *
+       tradewire__v1__event_batch_risk_view__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tradewire__V1__EventBatchRiskView *)
+     protobuf_c_message_unpack (&tradewire__v1__event_batch_risk_view__descriptor,
+                                allocator, len, data);
+}
+void   tradewire__v1__event_batch_risk_view__free_unpacked
+                     (Tradewire__V1__EventBatchRiskView *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tradewire__v1__event_batch_risk_view__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tradewire__v1__event_risk_view__init
+                     (Tradewire__V1__EventRiskView         *message)
+{
+  static const Tradewire__V1__EventRiskView init_value = TRADEWIRE__V1__EVENT_RISK_VIEW__INIT;
+  *message = init_value;
+}
+size_t tradewire__v1__event_risk_view__get_packed_size
+                     (const Tradewire__V1__EventRiskView *message)
+{
+  assert(message->base.descriptor == &tradewire__v1__event_risk_view__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tradewire__v1__event_risk_view__pack
+                     (const Tradewire__V1__EventRiskView *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tradewire__v1__event_risk_view__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tradewire__v1__event_risk_view__pack_to_buffer
+                     (const Tradewire__V1__EventRiskView *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tradewire__v1__event_risk_view__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tradewire__V1__EventRiskView *
+       tradewire__v1__event_risk_view__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tradewire__V1__EventRiskView *)
+     protobuf_c_message_unpack (&tradewire__v1__event_risk_view__descriptor,
+                                allocator, len, data);
+}
+void   tradewire__v1__event_risk_view__free_unpacked
+                     (Tradewire__V1__EventRiskView *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tradewire__v1__event_risk_view__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tradewire__v1__order_event_risk_view__init
+                     (Tradewire__V1__OrderEventRiskView         *message)
+{
+  static const Tradewire__V1__OrderEventRiskView init_value = TRADEWIRE__V1__ORDER_EVENT_RISK_VIEW__INIT;
+  *message = init_value;
+}
+size_t tradewire__v1__order_event_risk_view__get_packed_size
+                     (const Tradewire__V1__OrderEventRiskView *message)
+{
+  assert(message->base.descriptor == &tradewire__v1__order_event_risk_view__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tradewire__v1__order_event_risk_view__pack
+                     (const Tradewire__V1__OrderEventRiskView *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tradewire__v1__order_event_risk_view__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tradewire__v1__order_event_risk_view__pack_to_buffer
+                     (const Tradewire__V1__OrderEventRiskView *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tradewire__v1__order_event_risk_view__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tradewire__V1__OrderEventRiskView *
+       tradewire__v1__order_event_risk_view__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tradewire__V1__OrderEventRiskView *)
+     protobuf_c_message_unpack (&tradewire__v1__order_event_risk_view__descriptor,
+                                allocator, len, data);
+}
+void   tradewire__v1__order_event_risk_view__free_unpacked
+                     (Tradewire__V1__OrderEventRiskView *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tradewire__v1__order_event_risk_view__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tradewire__v1__execution_report_risk_view__init
+                     (Tradewire__V1__ExecutionReportRiskView         *message)
+{
+  static const Tradewire__V1__ExecutionReportRiskView init_value = TRADEWIRE__V1__EXECUTION_REPORT_RISK_VIEW__INIT;
+  *message = init_value;
+}
+size_t tradewire__v1__execution_report_risk_view__get_packed_size
+                     (const Tradewire__V1__ExecutionReportRiskView *message)
+{
+  assert(message->base.descriptor == &tradewire__v1__execution_report_risk_view__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tradewire__v1__execution_report_risk_view__pack
+                     (const Tradewire__V1__ExecutionReportRiskView *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tradewire__v1__execution_report_risk_view__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tradewire__v1__execution_report_risk_view__pack_to_buffer
+                     (const Tradewire__V1__ExecutionReportRiskView *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tradewire__v1__execution_report_risk_view__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tradewire__V1__ExecutionReportRiskView *
+       tradewire__v1__execution_report_risk_view__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tradewire__V1__ExecutionReportRiskView *)
+     protobuf_c_message_unpack (&tradewire__v1__execution_report_risk_view__descriptor,
+                                allocator, len, data);
+}
+void   tradewire__v1__execution_report_risk_view__free_unpacked
+                     (Tradewire__V1__ExecutionReportRiskView *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tradewire__v1__execution_report_risk_view__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tradewire__v1__order_risk_view__init
+                     (Tradewire__V1__OrderRiskView         *message)
+{
+  static const Tradewire__V1__OrderRiskView init_value = TRADEWIRE__V1__ORDER_RISK_VIEW__INIT;
+  *message = init_value;
+}
+size_t tradewire__v1__order_risk_view__get_packed_size
+                     (const Tradewire__V1__OrderRiskView *message)
+{
+  assert(message->base.descriptor == &tradewire__v1__order_risk_view__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tradewire__v1__order_risk_view__pack
+                     (const Tradewire__V1__OrderRiskView *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tradewire__v1__order_risk_view__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tradewire__v1__order_risk_view__pack_to_buffer
+                     (const Tradewire__V1__OrderRiskView *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tradewire__v1__order_risk_view__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tradewire__V1__OrderRiskView *
+       tradewire__v1__order_risk_view__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tradewire__V1__OrderRiskView *)
+     protobuf_c_message_unpack (&tradewire__v1__order_risk_view__descriptor,
+                                allocator, len, data);
+}
+void   tradewire__v1__order_risk_view__free_unpacked
+                     (Tradewire__V1__OrderRiskView *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tradewire__v1__order_risk_view__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   tradewire__v1__execution_report_routing_view__init
                      (Tradewire__V1__ExecutionReportRoutingView         *message)
 {
@@ -3071,6 +3296,476 @@ const ProtobufCMessageDescriptor tradewire__v1__order_event_report_view__descrip
   tradewire__v1__order_event_report_view__field_indices_by_name,
   1,  tradewire__v1__order_event_report_view__number_ranges,
   (ProtobufCMessageInit) tradewire__v1__order_event_report_view__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tradewire__v1__event_batch_risk_view__field_descriptors[4] =
+{
+  {
+    "events",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tradewire__V1__EventBatchRiskView, n_events),
+    offsetof(Tradewire__V1__EventBatchRiskView, events),
+    &tradewire__v1__event_risk_view__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "head_sequence",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__EventBatchRiskView, head_sequence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sent_at_unix_nanos",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__EventBatchRiskView, sent_at_unix_nanos),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "through_sequence",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__EventBatchRiskView, through_sequence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tradewire__v1__event_batch_risk_view__field_indices_by_name[] = {
+  0,   /* field[0] = events */
+  1,   /* field[1] = head_sequence */
+  2,   /* field[2] = sent_at_unix_nanos */
+  3,   /* field[3] = through_sequence */
+};
+static const ProtobufCIntRange tradewire__v1__event_batch_risk_view__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor tradewire__v1__event_batch_risk_view__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tradewire.v1.EventBatchRiskView",
+  "EventBatchRiskView",
+  "Tradewire__V1__EventBatchRiskView",
+  "tradewire.v1",
+  sizeof(Tradewire__V1__EventBatchRiskView),
+  4,
+  tradewire__v1__event_batch_risk_view__field_descriptors,
+  tradewire__v1__event_batch_risk_view__field_indices_by_name,
+  1,  tradewire__v1__event_batch_risk_view__number_ranges,
+  (ProtobufCMessageInit) tradewire__v1__event_batch_risk_view__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tradewire__v1__event_risk_view__field_descriptors[3] =
+{
+  {
+    "sequence",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__EventRiskView, sequence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "committed_at_unix_nanos",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__EventRiskView, committed_at_unix_nanos),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "order",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__EventRiskView, order),
+    &tradewire__v1__order_event_risk_view__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tradewire__v1__event_risk_view__field_indices_by_name[] = {
+  1,   /* field[1] = committed_at_unix_nanos */
+  2,   /* field[2] = order */
+  0,   /* field[0] = sequence */
+};
+static const ProtobufCIntRange tradewire__v1__event_risk_view__number_ranges[3 + 1] =
+{
+  { 1, 0 },
+  { 3, 1 },
+  { 10, 2 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor tradewire__v1__event_risk_view__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tradewire.v1.EventRiskView",
+  "EventRiskView",
+  "Tradewire__V1__EventRiskView",
+  "tradewire.v1",
+  sizeof(Tradewire__V1__EventRiskView),
+  3,
+  tradewire__v1__event_risk_view__field_descriptors,
+  tradewire__v1__event_risk_view__field_indices_by_name,
+  3,  tradewire__v1__event_risk_view__number_ranges,
+  (ProtobufCMessageInit) tradewire__v1__event_risk_view__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tradewire__v1__order_event_risk_view__field_descriptors[2] =
+{
+  {
+    "report",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__OrderEventRiskView, report),
+    &tradewire__v1__execution_report_risk_view__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "order",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__OrderEventRiskView, order),
+    &tradewire__v1__order_risk_view__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tradewire__v1__order_event_risk_view__field_indices_by_name[] = {
+  1,   /* field[1] = order */
+  0,   /* field[0] = report */
+};
+static const ProtobufCIntRange tradewire__v1__order_event_risk_view__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tradewire__v1__order_event_risk_view__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tradewire.v1.OrderEventRiskView",
+  "OrderEventRiskView",
+  "Tradewire__V1__OrderEventRiskView",
+  "tradewire.v1",
+  sizeof(Tradewire__V1__OrderEventRiskView),
+  2,
+  tradewire__v1__order_event_risk_view__field_descriptors,
+  tradewire__v1__order_event_risk_view__field_indices_by_name,
+  1,  tradewire__v1__order_event_risk_view__number_ranges,
+  (ProtobufCMessageInit) tradewire__v1__order_event_risk_view__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tradewire__v1__execution_report_risk_view__field_descriptors[3] =
+{
+  {
+    "exec_type",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__ExecutionReportRiskView, exec_type),
+    &tradewire__v1__exec_type__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_quantity",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__ExecutionReportRiskView, last_quantity),
+    &tradewire__v1__quantity__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_price",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__ExecutionReportRiskView, last_price),
+    &tradewire__v1__price__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tradewire__v1__execution_report_risk_view__field_indices_by_name[] = {
+  0,   /* field[0] = exec_type */
+  2,   /* field[2] = last_price */
+  1,   /* field[1] = last_quantity */
+};
+static const ProtobufCIntRange tradewire__v1__execution_report_risk_view__number_ranges[2 + 1] =
+{
+  { 7, 0 },
+  { 11, 1 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor tradewire__v1__execution_report_risk_view__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tradewire.v1.ExecutionReportRiskView",
+  "ExecutionReportRiskView",
+  "Tradewire__V1__ExecutionReportRiskView",
+  "tradewire.v1",
+  sizeof(Tradewire__V1__ExecutionReportRiskView),
+  3,
+  tradewire__v1__execution_report_risk_view__field_descriptors,
+  tradewire__v1__execution_report_risk_view__field_indices_by_name,
+  2,  tradewire__v1__execution_report_risk_view__number_ranges,
+  (ProtobufCMessageInit) tradewire__v1__execution_report_risk_view__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tradewire__v1__order_risk_view__field_descriptors[14] =
+{
+  {
+    "order_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__OrderRiskView, order_id),
+    &tradewire__v1__order_id__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "account",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__OrderRiskView, account),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "symbol",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__OrderRiskView, symbol),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "side",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__OrderRiskView, side),
+    &tradewire__v1__side__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "type",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__OrderRiskView, type),
+    &tradewire__v1__order_type__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "price",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__OrderRiskView, price),
+    &tradewire__v1__price__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "quantity",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__OrderRiskView, quantity),
+    &tradewire__v1__quantity__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__OrderRiskView, status),
+    &tradewire__v1__order_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "filled_quantity",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__OrderRiskView, filled_quantity),
+    &tradewire__v1__quantity__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "leaves_quantity",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__OrderRiskView, leaves_quantity),
+    &tradewire__v1__quantity__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version",
+    19,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__OrderRiskView, version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pending_price",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__OrderRiskView, pending_price),
+    &tradewire__v1__price__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pending_quantity",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__OrderRiskView, pending_quantity),
+    &tradewire__v1__quantity__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "protection_price",
+    23,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tradewire__V1__OrderRiskView, protection_price),
+    &tradewire__v1__price__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tradewire__v1__order_risk_view__field_indices_by_name[] = {
+  1,   /* field[1] = account */
+  8,   /* field[8] = filled_quantity */
+  9,   /* field[9] = leaves_quantity */
+  0,   /* field[0] = order_id */
+  11,   /* field[11] = pending_price */
+  12,   /* field[12] = pending_quantity */
+  5,   /* field[5] = price */
+  13,   /* field[13] = protection_price */
+  6,   /* field[6] = quantity */
+  3,   /* field[3] = side */
+  7,   /* field[7] = status */
+  2,   /* field[2] = symbol */
+  4,   /* field[4] = type */
+  10,   /* field[10] = version */
+};
+static const ProtobufCIntRange tradewire__v1__order_risk_view__number_ranges[5 + 1] =
+{
+  { 1, 0 },
+  { 4, 2 },
+  { 8, 5 },
+  { 19, 10 },
+  { 21, 11 },
+  { 0, 14 }
+};
+const ProtobufCMessageDescriptor tradewire__v1__order_risk_view__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tradewire.v1.OrderRiskView",
+  "OrderRiskView",
+  "Tradewire__V1__OrderRiskView",
+  "tradewire.v1",
+  sizeof(Tradewire__V1__OrderRiskView),
+  14,
+  tradewire__v1__order_risk_view__field_descriptors,
+  tradewire__v1__order_risk_view__field_indices_by_name,
+  5,  tradewire__v1__order_risk_view__number_ranges,
+  (ProtobufCMessageInit) tradewire__v1__order_risk_view__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor tradewire__v1__execution_report_routing_view__field_descriptors[6] =

@@ -40,6 +40,11 @@ typedef struct Tradewire__V1__OrderEvent Tradewire__V1__OrderEvent;
 typedef struct Tradewire__V1__EventBatchReportView Tradewire__V1__EventBatchReportView;
 typedef struct Tradewire__V1__EventReportView Tradewire__V1__EventReportView;
 typedef struct Tradewire__V1__OrderEventReportView Tradewire__V1__OrderEventReportView;
+typedef struct Tradewire__V1__EventBatchRiskView Tradewire__V1__EventBatchRiskView;
+typedef struct Tradewire__V1__EventRiskView Tradewire__V1__EventRiskView;
+typedef struct Tradewire__V1__OrderEventRiskView Tradewire__V1__OrderEventRiskView;
+typedef struct Tradewire__V1__ExecutionReportRiskView Tradewire__V1__ExecutionReportRiskView;
+typedef struct Tradewire__V1__OrderRiskView Tradewire__V1__OrderRiskView;
 typedef struct Tradewire__V1__ExecutionReportRoutingView Tradewire__V1__ExecutionReportRoutingView;
 typedef struct Tradewire__V1__BookChange Tradewire__V1__BookChange;
 typedef struct Tradewire__V1__ProcessorGetOrderRequest Tradewire__V1__ProcessorGetOrderRequest;
@@ -558,6 +563,83 @@ struct  Tradewire__V1__OrderEventReportView
 #define TRADEWIRE__V1__ORDER_EVENT_REPORT_VIEW__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__order_event_report_view__descriptor) \
     , {0,NULL} }
+
+
+/*
+ * An EventBatch as risk reads it (kinds ORDER, trade_reports_only): the batch's progress fields and, of each order
+ * event, the order's fields that risk's reservations follow and a fill's price and quantity. Same field numbers and
+ * wire types as EventBatch, Event, OrderEvent, Order and ExecutionReport; never sent (see the views above).
+ */
+struct  Tradewire__V1__EventBatchRiskView
+{
+  ProtobufCMessage base;
+  size_t n_events;
+  Tradewire__V1__EventRiskView **events;
+  uint64_t head_sequence;
+  int64_t sent_at_unix_nanos;
+  uint64_t through_sequence;
+};
+#define TRADEWIRE__V1__EVENT_BATCH_RISK_VIEW__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__event_batch_risk_view__descriptor) \
+    , 0,NULL, 0, 0, 0 }
+
+
+struct  Tradewire__V1__EventRiskView
+{
+  ProtobufCMessage base;
+  uint64_t sequence;
+  int64_t committed_at_unix_nanos;
+  Tradewire__V1__OrderEventRiskView *order;
+};
+#define TRADEWIRE__V1__EVENT_RISK_VIEW__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__event_risk_view__descriptor) \
+    , 0, 0, NULL }
+
+
+struct  Tradewire__V1__OrderEventRiskView
+{
+  ProtobufCMessage base;
+  Tradewire__V1__ExecutionReportRiskView *report;
+  Tradewire__V1__OrderRiskView *order;
+};
+#define TRADEWIRE__V1__ORDER_EVENT_RISK_VIEW__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__order_event_risk_view__descriptor) \
+    , NULL, NULL }
+
+
+struct  Tradewire__V1__ExecutionReportRiskView
+{
+  ProtobufCMessage base;
+  Tradewire__V1__ExecType exec_type;
+  Tradewire__V1__Quantity *last_quantity;
+  Tradewire__V1__Price *last_price;
+};
+#define TRADEWIRE__V1__EXECUTION_REPORT_RISK_VIEW__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__execution_report_risk_view__descriptor) \
+    , TRADEWIRE__V1__EXEC_TYPE__EXEC_TYPE_UNSPECIFIED, NULL, NULL }
+
+
+struct  Tradewire__V1__OrderRiskView
+{
+  ProtobufCMessage base;
+  Tradewire__V1__OrderId *order_id;
+  char *account;
+  char *symbol;
+  Tradewire__V1__Side side;
+  Tradewire__V1__OrderType type;
+  Tradewire__V1__Price *price;
+  Tradewire__V1__Quantity *quantity;
+  Tradewire__V1__OrderStatus status;
+  Tradewire__V1__Quantity *filled_quantity;
+  Tradewire__V1__Quantity *leaves_quantity;
+  uint64_t version;
+  Tradewire__V1__Price *pending_price;
+  Tradewire__V1__Quantity *pending_quantity;
+  Tradewire__V1__Price *protection_price;
+};
+#define TRADEWIRE__V1__ORDER_RISK_VIEW__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tradewire__v1__order_risk_view__descriptor) \
+    , NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, TRADEWIRE__V1__SIDE__SIDE_UNSPECIFIED, TRADEWIRE__V1__ORDER_TYPE__ORDER_TYPE_UNSPECIFIED, NULL, NULL, TRADEWIRE__V1__ORDER_STATUS__ORDER_STATUS_UNSPECIFIED, NULL, NULL, 0, NULL, NULL, NULL }
 
 
 /*
@@ -1152,6 +1234,101 @@ Tradewire__V1__OrderEventReportView *
 void   tradewire__v1__order_event_report_view__free_unpacked
                      (Tradewire__V1__OrderEventReportView *message,
                       ProtobufCAllocator *allocator);
+/* Tradewire__V1__EventBatchRiskView methods */
+void   tradewire__v1__event_batch_risk_view__init
+                     (Tradewire__V1__EventBatchRiskView         *message);
+size_t tradewire__v1__event_batch_risk_view__get_packed_size
+                     (const Tradewire__V1__EventBatchRiskView   *message);
+size_t tradewire__v1__event_batch_risk_view__pack
+                     (const Tradewire__V1__EventBatchRiskView   *message,
+                      uint8_t             *out);
+size_t tradewire__v1__event_batch_risk_view__pack_to_buffer
+                     (const Tradewire__V1__EventBatchRiskView   *message,
+                      ProtobufCBuffer     *buffer);
+Tradewire__V1__EventBatchRiskView *
+       tradewire__v1__event_batch_risk_view__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tradewire__v1__event_batch_risk_view__free_unpacked
+                     (Tradewire__V1__EventBatchRiskView *message,
+                      ProtobufCAllocator *allocator);
+/* Tradewire__V1__EventRiskView methods */
+void   tradewire__v1__event_risk_view__init
+                     (Tradewire__V1__EventRiskView         *message);
+size_t tradewire__v1__event_risk_view__get_packed_size
+                     (const Tradewire__V1__EventRiskView   *message);
+size_t tradewire__v1__event_risk_view__pack
+                     (const Tradewire__V1__EventRiskView   *message,
+                      uint8_t             *out);
+size_t tradewire__v1__event_risk_view__pack_to_buffer
+                     (const Tradewire__V1__EventRiskView   *message,
+                      ProtobufCBuffer     *buffer);
+Tradewire__V1__EventRiskView *
+       tradewire__v1__event_risk_view__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tradewire__v1__event_risk_view__free_unpacked
+                     (Tradewire__V1__EventRiskView *message,
+                      ProtobufCAllocator *allocator);
+/* Tradewire__V1__OrderEventRiskView methods */
+void   tradewire__v1__order_event_risk_view__init
+                     (Tradewire__V1__OrderEventRiskView         *message);
+size_t tradewire__v1__order_event_risk_view__get_packed_size
+                     (const Tradewire__V1__OrderEventRiskView   *message);
+size_t tradewire__v1__order_event_risk_view__pack
+                     (const Tradewire__V1__OrderEventRiskView   *message,
+                      uint8_t             *out);
+size_t tradewire__v1__order_event_risk_view__pack_to_buffer
+                     (const Tradewire__V1__OrderEventRiskView   *message,
+                      ProtobufCBuffer     *buffer);
+Tradewire__V1__OrderEventRiskView *
+       tradewire__v1__order_event_risk_view__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tradewire__v1__order_event_risk_view__free_unpacked
+                     (Tradewire__V1__OrderEventRiskView *message,
+                      ProtobufCAllocator *allocator);
+/* Tradewire__V1__ExecutionReportRiskView methods */
+void   tradewire__v1__execution_report_risk_view__init
+                     (Tradewire__V1__ExecutionReportRiskView         *message);
+size_t tradewire__v1__execution_report_risk_view__get_packed_size
+                     (const Tradewire__V1__ExecutionReportRiskView   *message);
+size_t tradewire__v1__execution_report_risk_view__pack
+                     (const Tradewire__V1__ExecutionReportRiskView   *message,
+                      uint8_t             *out);
+size_t tradewire__v1__execution_report_risk_view__pack_to_buffer
+                     (const Tradewire__V1__ExecutionReportRiskView   *message,
+                      ProtobufCBuffer     *buffer);
+Tradewire__V1__ExecutionReportRiskView *
+       tradewire__v1__execution_report_risk_view__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tradewire__v1__execution_report_risk_view__free_unpacked
+                     (Tradewire__V1__ExecutionReportRiskView *message,
+                      ProtobufCAllocator *allocator);
+/* Tradewire__V1__OrderRiskView methods */
+void   tradewire__v1__order_risk_view__init
+                     (Tradewire__V1__OrderRiskView         *message);
+size_t tradewire__v1__order_risk_view__get_packed_size
+                     (const Tradewire__V1__OrderRiskView   *message);
+size_t tradewire__v1__order_risk_view__pack
+                     (const Tradewire__V1__OrderRiskView   *message,
+                      uint8_t             *out);
+size_t tradewire__v1__order_risk_view__pack_to_buffer
+                     (const Tradewire__V1__OrderRiskView   *message,
+                      ProtobufCBuffer     *buffer);
+Tradewire__V1__OrderRiskView *
+       tradewire__v1__order_risk_view__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tradewire__v1__order_risk_view__free_unpacked
+                     (Tradewire__V1__OrderRiskView *message,
+                      ProtobufCAllocator *allocator);
 /* Tradewire__V1__ExecutionReportRoutingView methods */
 void   tradewire__v1__execution_report_routing_view__init
                      (Tradewire__V1__ExecutionReportRoutingView         *message);
@@ -1391,6 +1568,21 @@ typedef void (*Tradewire__V1__EventReportView_Closure)
 typedef void (*Tradewire__V1__OrderEventReportView_Closure)
                  (const Tradewire__V1__OrderEventReportView *message,
                   void *closure_data);
+typedef void (*Tradewire__V1__EventBatchRiskView_Closure)
+                 (const Tradewire__V1__EventBatchRiskView *message,
+                  void *closure_data);
+typedef void (*Tradewire__V1__EventRiskView_Closure)
+                 (const Tradewire__V1__EventRiskView *message,
+                  void *closure_data);
+typedef void (*Tradewire__V1__OrderEventRiskView_Closure)
+                 (const Tradewire__V1__OrderEventRiskView *message,
+                  void *closure_data);
+typedef void (*Tradewire__V1__ExecutionReportRiskView_Closure)
+                 (const Tradewire__V1__ExecutionReportRiskView *message,
+                  void *closure_data);
+typedef void (*Tradewire__V1__OrderRiskView_Closure)
+                 (const Tradewire__V1__OrderRiskView *message,
+                  void *closure_data);
 typedef void (*Tradewire__V1__ExecutionReportRoutingView_Closure)
                  (const Tradewire__V1__ExecutionReportRoutingView *message,
                   void *closure_data);
@@ -1495,6 +1687,11 @@ extern const ProtobufCMessageDescriptor tradewire__v1__order_event__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__event_batch_report_view__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__event_report_view__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__order_event_report_view__descriptor;
+extern const ProtobufCMessageDescriptor tradewire__v1__event_batch_risk_view__descriptor;
+extern const ProtobufCMessageDescriptor tradewire__v1__event_risk_view__descriptor;
+extern const ProtobufCMessageDescriptor tradewire__v1__order_event_risk_view__descriptor;
+extern const ProtobufCMessageDescriptor tradewire__v1__execution_report_risk_view__descriptor;
+extern const ProtobufCMessageDescriptor tradewire__v1__order_risk_view__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__execution_report_routing_view__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__book_change__descriptor;
 extern const ProtobufCMessageDescriptor tradewire__v1__processor_get_order_request__descriptor;
