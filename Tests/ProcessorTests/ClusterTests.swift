@@ -5,6 +5,7 @@ import Cluster
 import Journal
 import Protos
 import RPC
+import ServiceStubs
 import Testing
 
 /// A 3-node cluster in separate processes with real SQLite journals: orders through the command stream to every
@@ -322,23 +323,9 @@ struct ClusterTests {
     /// A subscriber that asks for some kinds of events gets only those; what was left out still counts in
     /// `through_sequence`, so that it knows how far the node has looked. An unknown kind is refused.
     @Test func aSubscriberGetsOnlyTheKindsItAsksForAndHearsHowFarTheNodeLooked() async throws {
-        try await ProcessorCluster.with(nodes: 1) { cluster in
-            for (index, side) in [Tradewire_V1_Side.sell, .buy].enumerated() {
-                _ = try await cluster.client.send(ProcessorCluster.place("kd-\(index)", symbol: "KND", side: side, price: 100, quantity: 1))
-            }
-            try await cluster.waitFor("kd-1", .filled, .settled)
-            let (client, channel) = try cluster.processor("p1")
-            defer { channel.close() }
-            let all = try await cluster.events("p1")
-            let request = Tradewire_V1_SubscribeEventsRequest(fromSequence: 1, heartbeatMs: 100, kinds: [.trade])
-            let batches = try await client.subscribeEvents(request) { stream in
-                var received: [Tradewire_V1_EventBatch] = []
-                for try await batch in stream {
-                    received.append(batch)
-                    if batch.throughSequence >= all.last!.sequence { break }
-                }
-                return received
-            }
+        try await Self.withSettledPair("kd", symbol: "KND") { client, all in
+            let batches = try await Self.batches(client, Tradewire_V1_SubscribeEventsRequest(fromSequence: 1, heartbeatMs: 100, kinds: [.trade]),
+                                                 through: all.last!.sequence)
             let trades = batches.flatMap(\.events)
             #expect(trades.count == 1 && trades.allSatisfy { if case .trade = $0.event { true } else { false } })
             #expect(trades.map(\.sequence) == all.filter { if case .trade = $0.event { true } else { false } }.map(\.sequence))
@@ -355,23 +342,9 @@ struct ClusterTests {
     /// A subscriber that names order statuses gets the order events whose order has one of them, and every other
     /// event as before; what was left out counts in `through_sequence`. UNSPECIFIED or an unknown status is refused.
     @Test func aSubscriberGetsOnlyTheOrderStatusesItAsksFor() async throws {
-        try await ProcessorCluster.with(nodes: 1) { cluster in
-            for (index, side) in [Tradewire_V1_Side.sell, .buy].enumerated() {
-                _ = try await cluster.client.send(ProcessorCluster.place("st-\(index)", symbol: "STS", side: side, price: 100, quantity: 1))
-            }
-            try await cluster.waitFor("st-1", .filled, .settled)
-            let (client, channel) = try cluster.processor("p1")
-            defer { channel.close() }
-            let all = try await cluster.events("p1")
+        try await Self.withSettledPair("st", symbol: "STS") { client, all in
             let request = Tradewire_V1_SubscribeEventsRequest(fromSequence: 1, heartbeatMs: 100, orderStatuses: [.filled, .accepted, .filled])
-            let batches = try await client.subscribeEvents(request) { stream in
-                var received: [Tradewire_V1_EventBatch] = []
-                for try await batch in stream {
-                    received.append(batch)
-                    if batch.throughSequence >= all.last!.sequence { break }
-                }
-                return received
-            }
+            let batches = try await Self.batches(client, request, through: all.last!.sequence)
             let expected = all.filter { event in
                 guard case .order(let change) = event.event else { return true }
                 return [.filled, .accepted].contains(change.order?.status)
@@ -387,6 +360,36 @@ struct ClusterTests {
                 }
                 #expect(refused?.code == .invalidArgument && refused?.message.contains("order_statuses") == true)
             }
+        }
+    }
+
+    /// On one node: a sell and a buy of `symbol` that cross, filled and settled; `body` gets a client of the node and
+    /// every event it journaled.
+    private static func withSettledPair(_ prefix: String, symbol: String,
+                                        _ body: (Tradewire_V1_Processor.Client, [Tradewire_V1_Event]) async throws -> Void) async throws
+    {
+        try await ProcessorCluster.with(nodes: 1) { cluster in
+            for (index, side) in [Tradewire_V1_Side.sell, .buy].enumerated() {
+                _ = try await cluster.client.send(ProcessorCluster.place("\(prefix)-\(index)", symbol: symbol, side: side, price: 100, quantity: 1))
+            }
+            try await cluster.waitFor("\(prefix)-1", .filled, .settled)
+            let (client, channel) = try cluster.processor("p1")
+            defer { channel.close() }
+            try await body(client, try await cluster.events("p1"))
+        }
+    }
+
+    /// The batches of a subscription until it has looked through sequence `last`.
+    private static func batches(_ client: Tradewire_V1_Processor.Client, _ request: Tradewire_V1_SubscribeEventsRequest,
+                                through last: UInt64) async throws -> [Tradewire_V1_EventBatch]
+    {
+        try await client.subscribeEvents(request) { stream in
+            var received: [Tradewire_V1_EventBatch] = []
+            for try await batch in stream {
+                received.append(batch)
+                if batch.throughSequence >= last { break }
+            }
+            return received
         }
     }
 }
