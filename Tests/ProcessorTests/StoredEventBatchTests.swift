@@ -86,6 +86,32 @@ import Testing
         #expect(order.report?.orderStatus != .unspecified, "the stored report's own fields are kept")
     }
 
+    /// A status filter reads an order event's status from the stored bytes: it keeps exactly the order events whose
+    /// decoded order has a status named, and every other event; where the bytes do not show a status, the decoded
+    /// order decides.
+    @Test func theStatusFilterKeepsWhatDecodingWould() throws {
+        var records = Self.storedEvents().enumerated().map { JournalRecord(sequence: UInt64($0 + 1), committedAt: 0, entry: $1) }
+        // An order event whose order has no status field (proto3 leaves UNSPECIFIED out): the scanner finds none, and
+        // the decoded order's UNSPECIFIED is in no filter.
+        let first = records.first { $0.entry.kind == 1 }!
+        var event = try Tradewire_V1_Event(serializedBytes: first.entry.payload)
+        if case .order(var change) = event.event { change.order?.status = .unspecified; event.event = .order(change) }
+        records.append(JournalRecord(sequence: 999, committedAt: 0, entry: JournalEntry(key: first.entry.key, kind: 1, payload: event.serializedBytes())))
+        let statuses = Set(try records.compactMap { record -> Int32? in
+            guard case .order(let change) = try Tradewire_V1_Event(serializedBytes: record.entry.payload).event else { return nil }
+            return change.order?.status.rawValue
+        })
+        #expect(statuses.count >= 3, "the stored events cover several statuses: \(statuses)")
+        for wanted in statuses.map({ [$0] }) + [statuses.subtracting([1, 5]), [4, 8]] {
+            for record in records {
+                let decoded = try Tradewire_V1_Event(serializedBytes: record.entry.payload)
+                let expected: Bool
+                if case .order(let change) = decoded.event { expected = wanted.contains(change.order?.status.rawValue ?? 0) } else { expected = true }
+                #expect(StoredEventBatch.keeps(record, wanted) == expected, "sequence \(record.sequence), statuses \(wanted)")
+            }
+        }
+    }
+
     /// The field scanner reads stored bytes: cut anywhere, or with any byte flipped, it answers nil or a range
     /// inside the bytes, never traps, and a splice of what it found is as long as it should be.
     @Test func theFieldScannerNeverReadsOutsideItsBytes() {
@@ -106,6 +132,7 @@ import Testing
                     }
                     _ = ProtoWire.lastVarint(number, in: bytes, within: 0..<bytes.count)  // never traps
                 }
+                _ = StoredEventBatch.keeps(JournalRecord(sequence: 1, committedAt: 0, entry: JournalEntry(key: "k", kind: 1, payload: bytes)), [2])
                 if let (order, report) = StoredEventBatch.locate(bytes) {
                     #expect(order.field.lowerBound >= 0 && order.field.upperBound <= bytes.count)
                     #expect(report.field.lowerBound >= order.value.lowerBound && report.field.upperBound <= order.value.upperBound)
