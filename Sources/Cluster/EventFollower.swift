@@ -9,8 +9,8 @@ import Transport
 
 /// Reads every processor node's event stream for a consumer (risk, market data): one `SubscribeEvents` call per
 /// node, resumed after failures from the consumer's own cursor, each batch decoded as `Batch` (the node's
-/// `EventBatch`, or a view of it with only the fields the consumer reads). Delivery is at least once, in order per node;
-/// the consumer skips what it has applied (by sequence) and stores its cursor with its state, so nothing is
+/// `EventBatch`, or a view of it with only the fields the consumer reads). Delivery is at least once, in order per
+/// node; the consumer skips what it has applied (by sequence) and stores its cursor with its state, so nothing is
 /// counted twice or lost across restarts of either side.
 ///
 /// Each stream asks for heartbeats (`ClusterConfig.eventHeartbeat`), so a quiet node still speaks: a stream that
@@ -116,7 +116,8 @@ public struct EventFollower<Batch: FollowedEventBatch>: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 watch.waiting()
-                try await channel.serverStreaming(Tradewire_V1_Processor.Method.subscribeEvents, request, responseType: Batch.self) { batches in
+                let method = Tradewire_V1_Processor.Method.subscribeEvents
+                try await channel.serverStreaming(method, request, responseType: Batch.self) { batches in
                     for try await batch in batches {
                         watch.heard()
                         if batch.lastEvent != nil { try await deliver(id, batch) }

@@ -30,8 +30,8 @@ public final class MarketDataServer: HostedService {
         let store = try MarketStore(path: storePath ?? "\(config.dataDirectory)/marketdata.sqlite")
         // Trades and book changes at most 5 ms late, a few commits' worth per batch (at 1,000 orders/s, this
         // process's wake-ups went from ~2 per order to ~0.5).
-        let follower = EventFollower<Tradewire_V1_EventBatch>(config: config, batchSize: settings.eventBatch, kinds: [.trade, .bookChange],
-                                     linger: .milliseconds(5), group: host.group)
+        let follower = EventFollower<Tradewire_V1_EventBatch>(
+            config: config, batchSize: settings.eventBatch, kinds: [.trade, .bookChange], linger: .milliseconds(5), group: host.group)
         let ring = ClusterRing(config)
         // A symbol's trades come from the node that holds its book: they are known as far as that node is followed.
         core = try MarketDataCore(store: store, settings: settings, loop: host.dedicatedLoop(name: "marketdata"), fatal: host.reportFatal) { symbol in

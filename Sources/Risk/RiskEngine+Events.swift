@@ -20,7 +20,8 @@ extension RiskEngine {
     /// whose events change nothing here, which the nodes then never send. NEW: risk has not answered yet, and the
     /// check's own reservation stands (below). SETTLED: it follows FILLED, whose event released the order and moved
     /// its last fill; a NEW order has no fills and a SETTLED one no new fill. (About two events in five per order.)
-    static let followedStatuses: [Tradewire_V1_OrderStatus] = Tradewire_V1_OrderStatus.allCases.filter { ![.unspecified, .new, .settled].contains($0) }
+    static let followedStatuses: [Tradewire_V1_OrderStatus] =
+        Tradewire_V1_OrderStatus.allCases.filter { ![.unspecified, .new, .settled].contains($0) }
 
     /// Applies one order event from a processor node: a fill (its report) moves the position and the cash; then the
     /// order's reservation is brought to the order as it is now (held while it works, at its price and leaves;

@@ -43,8 +43,9 @@ public final class RiskServer: HostedService {
         // Events only ever free what a check holds (a cancel releases, a fill turns held cash into a position), so a
         // few milliseconds' delay makes checks stricter, never looser; it lets a node send a few commits' events as
         // one batch (at 1,000 orders/s, risk's wake-ups to follow went from ~1 per order to ~0.1).
-        let follower = EventFollower<Tradewire_V1_EventBatchRiskView>(config: config, kinds: [.order], linger: .milliseconds(5), fillReportsOnly: true,
-                                     orderStatuses: RiskEngine.followedStatuses, group: host.group)
+        let follower = EventFollower<Tradewire_V1_EventBatchRiskView>(
+            config: config, kinds: [.order], linger: .milliseconds(5), fillReportsOnly: true, orderStatuses: RiskEngine.followedStatuses,
+            group: host.group)
         self.follower = follower
         statusLines = [StatusLines("following") { follower.status().map(\.description) }]
         marketData = try config.marketDataAddress.map { try config.channel($0, group: host.group) }
