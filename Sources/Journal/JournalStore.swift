@@ -385,12 +385,13 @@ final class JournalStore {
         return try rows(selectFrom)
     }
 
-    /// How many rows `orders` holds, and each one's key.
+    /// How many rows `orders` holds.
     func orderKeyCount() throws(SQLiteError) -> Int {
         let statement = try database.prepare("SELECT count(*) FROM orders")
         return try statement.step() ? Int(statement.int64(0)) : 0
     }
 
+    /// Calls `body` with the key of each row in `orders`.
     func forEachOrderKey(_ body: (String) -> Void) throws(SQLiteError) {
         let statement = try database.prepare("SELECT key FROM orders")
         while try statement.step() { body(statement.text(0)) }
